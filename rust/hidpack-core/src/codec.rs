@@ -1,0 +1,655 @@
+//! Codec v1: how an [`EventTable`] becomes the bytes of a block payload, and back.
+//!
+//! A block payload (the decompressed content of a data frame) is one or more *segments*. A segment
+//! is columnar: the timestamps of all its events, their kind codes, then one *group* per kind
+//! present, holding that kind's field columns. Every column chunk names its field and its encoding
+//! and carries its byte length, so a reader skips fields and kinds it does not know.
+//!
+//! Integer columns are zigzag LEB128 varints after one of: nothing (`VARINT`), a constant
+//! (`CONST`), wrapping deltas (`DELTA`), wrapping deltas divided by their greatest common divisor
+//! (`DELTA_GCD`: a clock that ticks in whole milliseconds costs one byte per event, not three), or
+//! run lengths (`RLE`). The encoder computes the exact size of each candidate and keeps the
+//! smallest. zstd then works on the whole payload. See `docs/FORMAT.md` §5 for the byte layout.
+
+use crate::error::{Error, Result};
+use crate::model::{FieldType, Kind, KIND_FIELDS, NUM_KINDS};
+use crate::table::{Column, EventTable, KindTable};
+
+/// Field id of the timestamp column.
+pub const FIELD_T: u8 = 0xF0;
+/// Field id of the kind column.
+pub const FIELD_KIND: u8 = 0xF1;
+
+/// Readers refuse segments claiming more events than this (bounds every allocation).
+pub const MAX_SEGMENT_EVENTS: u64 = 1 << 22;
+
+pub mod enc {
+    pub const CONST: u8 = 0;
+    pub const VARINT: u8 = 1;
+    pub const DELTA: u8 = 2;
+    pub const DELTA_GCD: u8 = 3;
+    pub const RLE: u8 = 4;
+    pub const BOOL_BITMAP: u8 = 8;
+    pub const BOOL_CONST: u8 = 9;
+    pub const STR_PLAIN: u8 = 16;
+    pub const STR_DICT: u8 = 17;
+    /// Flag bit on the encoding byte: a validity bitmap precedes the values.
+    pub const HAS_VALIDITY: u8 = 0x80;
+}
+
+// ---------------------------------------------------------------- primitives
+
+#[inline]
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+#[inline]
+pub fn unzigzag(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+#[inline]
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+#[inline]
+pub fn varint_len(v: u64) -> usize {
+    // 1 byte per 7 bits, at least 1
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// A bounds-checked cursor over a byte slice; errors carry the absolute file offset.
+pub struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    base: u64,
+    what: &'static str,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(buf: &'a [u8], base: u64, what: &'static str) -> Self {
+        Cursor { buf, pos: 0, base, what }
+    }
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+    pub fn at_end(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+    /// Offset for error messages: the data-frame offset plus the position in the payload.
+    pub fn err(&self, msg: impl Into<String>) -> Error {
+        Error::corrupt(self.base, format!("{} (payload byte {}): {}", self.what, self.pos, msg.into()))
+    }
+    pub fn u8(&mut self) -> Result<u8> {
+        let b = *self.buf.get(self.pos).ok_or_else(|| self.err("unexpected end of data"))?;
+        self.pos += 1;
+        Ok(b)
+    }
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(self.err(format!("needs {n} bytes, {} left", self.remaining())));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    #[inline]
+    pub fn varint(&mut self) -> Result<u64> {
+        let mut v: u64 = 0;
+        let mut shift = 0u32;
+        loop {
+            let b = *self.buf.get(self.pos).ok_or_else(|| self.err("varint runs past the end"))?;
+            self.pos += 1;
+            if shift == 63 && b > 1 {
+                return Err(self.err("varint overflows 64 bits"));
+            }
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err(self.err("varint longer than 10 bytes"));
+            }
+        }
+    }
+    pub fn varint_usize(&mut self, limit: u64, what: &str) -> Result<usize> {
+        let v = self.varint()?;
+        if v > limit {
+            return Err(self.err(format!("{what} = {v} exceeds the limit {limit}")));
+        }
+        Ok(v as usize)
+    }
+    pub fn zigzag(&mut self) -> Result<i64> {
+        Ok(unzigzag(self.varint()?))
+    }
+}
+
+// ---------------------------------------------------------------- integer columns
+
+fn encode_ints(vals: &[i64], out: &mut Vec<u8>) -> u8 {
+    if vals.is_empty() {
+        return enc::VARINT;
+    }
+    let first = vals[0];
+    if vals.iter().all(|&v| v == first) {
+        put_varint(out, zigzag(first));
+        return enc::CONST;
+    }
+    let mut raw = 0usize;
+    let mut delta = varint_len(zigzag(first));
+    let mut g = 0u64;
+    let mut runs = 1usize;
+    let mut rle = 0usize;
+    let mut run_len = 1u64;
+    for w in vals.windows(2) {
+        let d = w[1].wrapping_sub(w[0]);
+        delta += varint_len(zigzag(d));
+        g = gcd(g, d.unsigned_abs());
+        if w[1] == w[0] {
+            run_len += 1;
+        } else {
+            rle += varint_len(zigzag(w[0])) + varint_len(run_len);
+            runs += 1;
+            run_len = 1;
+        }
+    }
+    rle += varint_len(zigzag(*vals.last().unwrap())) + varint_len(run_len);
+    for &v in vals {
+        raw += varint_len(zigzag(v));
+    }
+    let mut gcd_size = usize::MAX;
+    if g > 1 {
+        gcd_size = varint_len(g) + varint_len(zigzag(first));
+        for w in vals.windows(2) {
+            let d = w[1].wrapping_sub(w[0]);
+            gcd_size += varint_len(zigzag(d / g as i64));
+        }
+    }
+    let _ = runs;
+    let best = raw.min(delta).min(gcd_size).min(rle);
+    if best == rle {
+        let mut i = 0;
+        while i < vals.len() {
+            let v = vals[i];
+            let mut j = i + 1;
+            while j < vals.len() && vals[j] == v {
+                j += 1;
+            }
+            put_varint(out, zigzag(v));
+            put_varint(out, (j - i) as u64);
+            i = j;
+        }
+        enc::RLE
+    } else if best == gcd_size {
+        put_varint(out, g);
+        put_varint(out, zigzag(first));
+        for w in vals.windows(2) {
+            // g divides |d|, and g > 1 so the division cannot overflow
+            put_varint(out, zigzag(w[1].wrapping_sub(w[0]) / g as i64));
+        }
+        enc::DELTA_GCD
+    } else if best == delta {
+        put_varint(out, zigzag(first));
+        for w in vals.windows(2) {
+            put_varint(out, zigzag(w[1].wrapping_sub(w[0])));
+        }
+        enc::DELTA
+    } else {
+        for &v in vals {
+            put_varint(out, zigzag(v));
+        }
+        enc::VARINT
+    }
+}
+
+fn decode_ints(c: &mut Cursor, encoding: u8, m: usize, out: &mut Vec<i64>) -> Result<()> {
+    out.reserve(m);
+    match encoding {
+        enc::CONST => {
+            if m > 0 {
+                let v = c.zigzag()?;
+                out.extend(std::iter::repeat_n(v, m));
+            }
+        }
+        enc::VARINT => {
+            for _ in 0..m {
+                out.push(c.zigzag()?);
+            }
+        }
+        enc::DELTA | enc::DELTA_GCD => {
+            if m == 0 {
+                return Ok(());
+            }
+            let g = if encoding == enc::DELTA_GCD { c.varint()? as i64 } else { 1 };
+            let mut v = c.zigzag()?;
+            out.push(v);
+            for _ in 1..m {
+                v = v.wrapping_add(c.zigzag()?.wrapping_mul(g));
+                out.push(v);
+            }
+        }
+        enc::RLE => {
+            let mut n = 0usize;
+            while n < m {
+                let v = c.zigzag()?;
+                let run = c.varint()?;
+                if run == 0 || run > (m - n) as u64 {
+                    return Err(c.err(format!("run of {run} values where {} remain", m - n)));
+                }
+                out.extend(std::iter::repeat_n(v, run as usize));
+                n += run as usize;
+            }
+        }
+        e => return Err(c.err(format!("unknown integer encoding {e}"))),
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- bitmaps, strings
+
+fn put_bitmap(out: &mut Vec<u8>, bits: impl Iterator<Item = bool>) {
+    let mut byte = 0u8;
+    let mut n = 0;
+    for b in bits {
+        byte |= (b as u8) << (n % 8);
+        n += 1;
+        if n % 8 == 0 {
+            out.push(byte);
+            byte = 0;
+        }
+    }
+    if n % 8 != 0 {
+        out.push(byte);
+    }
+}
+
+fn read_bitmap(c: &mut Cursor, m: usize) -> Result<Vec<bool>> {
+    let bytes = c.bytes(m.div_ceil(8))?;
+    Ok((0..m).map(|i| bytes[i / 8] >> (i % 8) & 1 == 1).collect())
+}
+
+fn encode_strs<'a>(items: &[&'a [u8]], out: &mut Vec<u8>) -> u8 {
+    let mut dict: Vec<&'a [u8]> = Vec::new();
+    let mut idx = Vec::with_capacity(items.len());
+    for s in items {
+        let i = match dict.iter().position(|d| d == s) {
+            Some(i) => i,
+            None if dict.len() < 4096 => {
+                dict.push(s);
+                dict.len() - 1
+            }
+            None => usize::MAX,
+        };
+        idx.push(i);
+    }
+    if dict.len() * 2 <= items.len() && !idx.contains(&usize::MAX) {
+        put_varint(out, dict.len() as u64);
+        for d in &dict {
+            put_varint(out, d.len() as u64);
+            out.extend_from_slice(d);
+        }
+        for i in idx {
+            put_varint(out, i as u64);
+        }
+        return enc::STR_DICT;
+    }
+    for s in items {
+        put_varint(out, s.len() as u64);
+    }
+    for s in items {
+        out.extend_from_slice(s);
+    }
+    enc::STR_PLAIN
+}
+
+// ---------------------------------------------------------------- column chunks
+
+fn write_chunk(out: &mut Vec<u8>, field_id: u8, col: &Column) {
+    let mut body = Vec::new();
+    let mut flags = 0u8;
+    let valid = col.valid();
+    if let Some(v) = valid {
+        flags = enc::HAS_VALIDITY;
+        put_bitmap(&mut body, v.iter().copied());
+    }
+    let present = |i: usize| valid.is_none_or(|v| v[i]);
+    let encoding = match col {
+        Column::Int { vals, .. } => {
+            if valid.is_none() {
+                encode_ints(vals, &mut body)
+            } else {
+                let p: Vec<i64> = vals.iter().enumerate().filter(|(i, _)| present(*i)).map(|(_, v)| *v).collect();
+                encode_ints(&p, &mut body)
+            }
+        }
+        Column::Bool { vals, .. } => {
+            let p: Vec<bool> = vals.iter().enumerate().filter(|(i, _)| present(*i)).map(|(_, v)| *v).collect();
+            if !p.is_empty() && p.iter().all(|b| *b == p[0]) {
+                body.push(p[0] as u8);
+                enc::BOOL_CONST
+            } else {
+                put_bitmap(&mut body, p.into_iter());
+                enc::BOOL_BITMAP
+            }
+        }
+        Column::Str { offsets, data, .. } => {
+            let items: Vec<&[u8]> = (0..offsets.len() - 1)
+                .filter(|&i| present(i))
+                .map(|i| &data[offsets[i] as usize..offsets[i + 1] as usize])
+                .collect();
+            encode_strs(&items, &mut body)
+        }
+    };
+    out.push(field_id);
+    out.push(encoding | flags);
+    put_varint(out, body.len() as u64);
+    out.extend_from_slice(&body);
+}
+
+/// Decode a chunk body of `rows` rows into `col` (which must be empty and of the field's type).
+fn read_chunk_body(c: &mut Cursor, encoding: u8, rows: usize, ty: FieldType) -> Result<Column> {
+    let has_validity = encoding & enc::HAS_VALIDITY != 0;
+    let encoding = encoding & !enc::HAS_VALIDITY;
+    let valid = if has_validity { Some(read_bitmap(c, rows)?) } else { None };
+    let m = valid.as_ref().map_or(rows, |v| v.iter().filter(|b| **b).count());
+    let present = |i: usize| valid.as_ref().is_none_or(|v| v[i]);
+    let col = match ty {
+        FieldType::Coord | FieldType::Int { .. } => {
+            let mut p = Vec::new();
+            decode_ints(c, encoding, m, &mut p)?;
+            let vals = if m == rows {
+                p
+            } else {
+                let mut it = p.into_iter();
+                (0..rows).map(|i| if present(i) { it.next().unwrap_or(0) } else { 0 }).collect()
+            };
+            Column::Int { vals, valid }
+        }
+        FieldType::Bool => {
+            let p = match encoding {
+                enc::BOOL_CONST => {
+                    let b = c.u8()?;
+                    if b > 1 {
+                        return Err(c.err(format!("boolean constant {b}")));
+                    }
+                    vec![b == 1; m]
+                }
+                enc::BOOL_BITMAP => read_bitmap(c, m)?,
+                e => return Err(c.err(format!("unknown boolean encoding {e}"))),
+            };
+            let mut it = p.into_iter();
+            let vals = (0..rows).map(|i| if present(i) { it.next().unwrap_or(false) } else { false }).collect();
+            Column::Bool { vals, valid }
+        }
+        FieldType::Str => {
+            let mut items: Vec<&[u8]> = Vec::with_capacity(m.min(c.remaining()));
+            match encoding {
+                enc::STR_PLAIN => {
+                    let mut lens = Vec::with_capacity(m.min(c.remaining()));
+                    for _ in 0..m {
+                        lens.push(c.varint_usize(c.remaining() as u64, "string length")?);
+                    }
+                    for l in lens {
+                        items.push(c.bytes(l)?);
+                    }
+                }
+                enc::STR_DICT => {
+                    let nd = c.varint_usize(c.remaining() as u64, "dictionary size")?;
+                    let mut dict = Vec::with_capacity(nd);
+                    for _ in 0..nd {
+                        let l = c.varint_usize(c.remaining() as u64, "string length")?;
+                        dict.push(c.bytes(l)?);
+                    }
+                    for _ in 0..m {
+                        let i = c.varint_usize(nd.saturating_sub(1) as u64, "dictionary index")?;
+                        items.push(dict.get(i).ok_or_else(|| c.err("empty dictionary"))?);
+                    }
+                }
+                e => return Err(c.err(format!("unknown string encoding {e}"))),
+            }
+            let mut offsets = Vec::with_capacity(rows + 1);
+            offsets.push(0i64);
+            let mut data = Vec::new();
+            let mut it = items.into_iter();
+            for i in 0..rows {
+                if present(i) {
+                    let s = it.next().unwrap_or(&[]);
+                    if std::str::from_utf8(s).is_err() {
+                        return Err(c.err("string is not valid UTF-8"));
+                    }
+                    data.extend_from_slice(s);
+                }
+                offsets.push(data.len() as i64);
+            }
+            Column::Str { offsets, data, valid }
+        }
+    };
+    Ok(col)
+}
+
+// ---------------------------------------------------------------- segments
+
+/// Append one segment encoding `table` to `out`.
+pub fn encode_segment(table: &EventTable, out: &mut Vec<u8>) {
+    let mut body = Vec::with_capacity(table.len() * 4 + 64);
+    put_varint(&mut body, table.len() as u64);
+    write_chunk(&mut body, FIELD_T, &Column::Int { vals: table.t.clone(), valid: None });
+    let kinds: Vec<i64> = table.kind.iter().map(|&k| i64::from(k)).collect();
+    write_chunk(&mut body, FIELD_KIND, &Column::Int { vals: kinds, valid: None });
+    let present: Vec<&KindTable> = table.kinds.iter().filter(|k| !k.is_empty()).collect();
+    put_varint(&mut body, present.len() as u64);
+    for kt in present {
+        let mut g = Vec::new();
+        for (spec, col) in kt.kind.fields().iter().zip(&kt.cols) {
+            write_chunk(&mut g, spec.field.id(), col);
+        }
+        body.push(kt.kind.code());
+        put_varint(&mut body, g.len() as u64);
+        body.extend_from_slice(&g);
+    }
+    put_varint(out, body.len() as u64);
+    out.extend_from_slice(&body);
+}
+
+/// What decoding a payload found besides the events.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DecodeNotes {
+    /// Events of kinds this reader does not know (skipped).
+    pub unknown_kind_events: u64,
+    /// Column chunks of fields this reader does not know (skipped).
+    pub unknown_fields: u64,
+}
+
+/// Decode a whole block payload (one or more segments), appending to `out`.
+pub fn decode_payload(payload: &[u8], base: u64, out: &mut EventTable, notes: &mut DecodeNotes) -> Result<()> {
+    let mut c = Cursor::new(payload, base, "block payload");
+    if c.at_end() {
+        return Err(c.err("empty block payload"));
+    }
+    while !c.at_end() {
+        let len = c.varint_usize(c.remaining() as u64, "segment length")?;
+        let seg = c.bytes(len)?;
+        let seg_table = decode_segment(seg, base, notes)?;
+        out.extend_from(&seg_table);
+    }
+    Ok(())
+}
+
+fn decode_segment(seg: &[u8], base: u64, notes: &mut DecodeNotes) -> Result<EventTable> {
+    let mut c = Cursor::new(seg, base, "segment");
+    let n = c.varint_usize(MAX_SEGMENT_EVENTS, "event count")?;
+    let mut t = Vec::new();
+    let mut kind_col = Vec::new();
+    for (want, dst) in [(FIELD_T, &mut t), (FIELD_KIND, &mut kind_col)] {
+        let id = c.u8()?;
+        if id != want {
+            return Err(c.err(format!("expected column id {want:#x}, found {id:#x}")));
+        }
+        let e = c.u8()?;
+        if e & enc::HAS_VALIDITY != 0 {
+            return Err(c.err("t and kind columns have no validity"));
+        }
+        let len = c.varint_usize(c.remaining() as u64, "chunk length")?;
+        let mut cc = Cursor::new(c.bytes(len)?, base, "column");
+        decode_ints(&mut cc, e, n, dst)?;
+    }
+    let mut table = EventTable::new();
+    let mut counts = [0usize; NUM_KINDS];
+    let mut unknown = 0u64;
+    for &k in &kind_col {
+        if !(0..=255).contains(&k) {
+            return Err(c.err(format!("kind code {k} out of range")));
+        }
+        if (k as usize) < NUM_KINDS {
+            counts[k as usize] += 1;
+        } else {
+            unknown += 1;
+        }
+    }
+    let n_groups = c.varint_usize(256, "group count")?;
+    let mut seen = [false; NUM_KINDS];
+    for _ in 0..n_groups {
+        let k = c.u8()?;
+        let glen = c.varint_usize(c.remaining() as u64, "group length")?;
+        let g = c.bytes(glen)?;
+        let Some(kind) = Kind::from_code(k) else {
+            continue; // unknown kind: its events were counted above and are skipped
+        };
+        if seen[k as usize] {
+            return Err(c.err(format!("kind {} has two groups", kind.name())));
+        }
+        seen[k as usize] = true;
+        let rows = counts[k as usize];
+        let mut gc = Cursor::new(g, base, "group");
+        let kt = &mut table.kinds[k as usize];
+        let mut got = vec![false; kt.cols.len()];
+        while !gc.at_end() {
+            let fid = gc.u8()?;
+            let e = gc.u8()?;
+            let len = gc.varint_usize(gc.remaining() as u64, "chunk length")?;
+            let body = gc.bytes(len)?;
+            let Some(pos) = KIND_FIELDS[k as usize].iter().position(|s| s.field.id() == fid) else {
+                notes.unknown_fields += 1;
+                continue;
+            };
+            if got[pos] {
+                return Err(gc.err(format!("field {fid} appears twice")));
+            }
+            got[pos] = true;
+            let spec = KIND_FIELDS[k as usize][pos];
+            let mut cc = Cursor::new(body, base, "column");
+            let col = read_chunk_body(&mut cc, e, rows, spec.field.ty())?;
+            kt.cols[pos] = col;
+        }
+        for (pos, spec) in KIND_FIELDS[k as usize].iter().enumerate() {
+            if !got[pos] {
+                if spec.required && rows > 0 {
+                    return Err(gc.err(format!("{} lacks required column `{}`", kind.name(), spec.field.name())));
+                }
+                // An optional field missing from the group is absent on every row.
+                let mut col = Column::new_for(spec.field.ty());
+                for _ in 0..rows {
+                    match &mut col {
+                        Column::Int { .. } => col.push_int(None),
+                        Column::Bool { .. } => col.push_bool(None),
+                        Column::Str { .. } => col.push_str(None),
+                    }
+                }
+                kt.cols[pos] = col;
+            }
+        }
+    }
+    for (k, &cnt) in counts.iter().enumerate() {
+        if cnt > 0 && !seen[k] {
+            return Err(c.err(format!("{cnt} {} events but no column group", Kind::ALL[k].name())));
+        }
+    }
+    if unknown > 0 {
+        notes.unknown_kind_events += unknown;
+        let mut keep_t = Vec::with_capacity(n);
+        let mut keep_k = Vec::with_capacity(n);
+        for (tv, kv) in t.into_iter().zip(kind_col) {
+            if (kv as usize) < NUM_KINDS {
+                keep_t.push(tv);
+                keep_k.push(kv as u8);
+            }
+        }
+        table.t = keep_t;
+        table.kind = keep_k;
+    } else {
+        table.t = t;
+        table.kind = kind_col.into_iter().map(|k| k as u8).collect();
+    }
+    for kt in table.kinds.iter_mut() {
+        for col in kt.cols.iter_mut() {
+            col.normalize();
+        }
+    }
+    table.validate().map_err(|e| Error::corrupt(base, format!("decoded values are invalid: {e}")))?;
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zigzag_roundtrip_extremes() {
+        for v in [0, 1, -1, i64::MAX, i64::MIN, 12345, -12345] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+    }
+
+    #[test]
+    fn varint_len_matches_encoding() {
+        for v in [0u64, 1, 127, 128, 16383, 16384, u64::MAX] {
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            assert_eq!(b.len(), varint_len(v), "{v}");
+            assert_eq!(Cursor::new(&b, 0, "t").varint().unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn int_encodings_roundtrip_and_pick_smallest() {
+        let cases: Vec<Vec<i64>> = vec![
+            vec![7; 100],
+            (0..100).map(|i| i * 1_000_000).collect(),
+            vec![i64::MIN, i64::MAX, 0, -1, i64::MIN],
+            vec![1, 1, 1, 2, 2, 3, 3, 3, 3],
+            vec![5, -3, 1000, -100000, 42],
+        ];
+        for vals in cases {
+            let mut out = Vec::new();
+            let e = encode_ints(&vals, &mut out);
+            let mut back = Vec::new();
+            decode_ints(&mut Cursor::new(&out, 0, "t"), e, vals.len(), &mut back).unwrap();
+            assert_eq!(back, vals);
+        }
+        let mut out = Vec::new();
+        assert_eq!(encode_ints(&(0..100).map(|i| i * 1_000_000).collect::<Vec<_>>(), &mut out), enc::DELTA_GCD);
+    }
+
+    #[test]
+    fn rle_refuses_runs_past_the_count() {
+        let mut b = Vec::new();
+        put_varint(&mut b, zigzag(3));
+        put_varint(&mut b, 1_000_000_000);
+        let mut out = Vec::new();
+        assert!(decode_ints(&mut Cursor::new(&b, 0, "t"), enc::RLE, 5, &mut out).is_err());
+    }
+}

@@ -1,0 +1,425 @@
+//! Frames: the zstd frames a hidpack file is made of, and the hidpack records inside skippable
+//! frames (header, block trailer, index) and the zstd seekable-format seek table.
+//!
+//! Byte layouts are specified in `docs/FORMAT.md`; this module is their one implementation.
+
+use crate::error::{Error, Result};
+use crate::model::NUM_KINDS;
+use xxhash_rust::xxh64::xxh64;
+
+pub const ZSTD_MAGIC: u32 = 0xFD2F_B528;
+pub const SKIPPABLE_MASK: u32 = 0xFFFF_FFF0;
+pub const SKIPPABLE_BASE: u32 = 0x184D_2A50;
+/// The skippable-frame magic hidpack uses for its own records.
+pub const HIDPACK_SKIPPABLE: u32 = 0x184D_2A58;
+/// The seekable format's seek-table skippable magic.
+pub const SEEK_TABLE_SKIPPABLE: u32 = 0x184D_2A5E;
+pub const SEEKABLE_MAGIC: u32 = 0x8F92_EAB1;
+pub const SEEK_FOOTER_LEN: usize = 9;
+
+pub const TAG_HEADER: [u8; 4] = *b"HPKH";
+pub const TAG_BLOCK: [u8; 4] = *b"HPKB";
+pub const TAG_INDEX: [u8; 4] = *b"HPKI";
+
+/// Major version written and read by this library.
+pub const FORMAT_MAJOR: u16 = 1;
+pub const FORMAT_MINOR: u16 = 0;
+/// Required-feature bits this reader understands (none are defined in v1).
+pub const KNOWN_REQUIRED_FEATURES: u64 = 0;
+/// Largest record (skippable frame payload) a reader accepts: bounds allocations.
+pub const MAX_RECORD: u64 = 64 << 20;
+/// Largest decompressed block payload a reader accepts.
+pub const MAX_BLOCK_RAW: u64 = 256 << 20;
+
+pub fn hash32(b: &[u8]) -> u32 {
+    xxh64(b, 0) as u32
+}
+
+// ---------------------------------------------------------------- little-endian helpers
+
+pub(crate) fn le_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes(b[at..at + 2].try_into().unwrap())
+}
+pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// Reads fixed-width fields of a record, with offsets for errors.
+struct Fields<'a> {
+    b: &'a [u8],
+    pos: usize,
+    base: u64,
+    what: &'static str,
+}
+impl<'a> Fields<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.pos + n > self.b.len() {
+            return Err(Error::format(
+                self.base + self.pos as u64,
+                format!("{} record too short: field needs {n} bytes, {} left", self.what, self.b.len() - self.pos),
+            ));
+        }
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.take(2)?.try_into().unwrap()))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+    fn i64(&mut self) -> Result<i64> {
+        Ok(self.u64()? as i64)
+    }
+    fn bytes32(&mut self) -> Result<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+}
+
+// ---------------------------------------------------------------- skippable records
+
+/// Wrap `body` (starting with a tag) as a hidpack skippable frame with its checksum.
+pub fn skippable_record(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 12);
+    out.extend_from_slice(&HIDPACK_SKIPPABLE.to_le_bytes());
+    out.extend_from_slice(&((body.len() + 4) as u32).to_le_bytes());
+    out.extend_from_slice(body);
+    out.extend_from_slice(&hash32(body).to_le_bytes());
+    out
+}
+
+/// Check a hidpack record's checksum; returns the body (tag included, checksum excluded).
+pub fn check_record(payload: &[u8], offset: u64) -> Result<&[u8]> {
+    if payload.len() < 8 {
+        return Err(Error::format(offset, format!("hidpack record of {} bytes is too short", payload.len())));
+    }
+    let (body, sum) = payload.split_at(payload.len() - 4);
+    let want = le_u32(sum, 0);
+    let got = hash32(body);
+    if want != got {
+        return Err(Error::format(
+            offset,
+            format!("record checksum mismatch: stored {want:#010x}, computed {got:#010x}"),
+        ));
+    }
+    Ok(body)
+}
+
+/// The file header record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    pub major: u16,
+    pub minor: u16,
+    pub required_features: u64,
+    pub optional_features: u64,
+    /// Unix ns at t = 0, if known.
+    pub wall_clock_ns: Option<i64>,
+    pub coord_scale_log2: u8,
+    /// JSON object text.
+    pub metadata: String,
+    pub created_by: String,
+}
+
+impl Header {
+    pub fn new(metadata: String, wall_clock_ns: Option<i64>) -> Self {
+        Header {
+            major: FORMAT_MAJOR,
+            minor: FORMAT_MINOR,
+            required_features: 0,
+            optional_features: 0,
+            wall_clock_ns,
+            coord_scale_log2: 16,
+            metadata,
+            created_by: format!("hidpack {}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&TAG_HEADER);
+        b.extend_from_slice(&self.major.to_le_bytes());
+        b.extend_from_slice(&self.minor.to_le_bytes());
+        b.extend_from_slice(&self.required_features.to_le_bytes());
+        b.extend_from_slice(&self.optional_features.to_le_bytes());
+        b.extend_from_slice(&self.wall_clock_ns.unwrap_or(i64::MIN).to_le_bytes());
+        b.push(self.coord_scale_log2);
+        for s in [&self.metadata, &self.created_by] {
+            b.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            b.extend_from_slice(s.as_bytes());
+        }
+        skippable_record(&b)
+    }
+    /// Parse a header record body (tag included). Unknown trailing fields are ignored.
+    pub fn decode(body: &[u8], offset: u64) -> Result<Header> {
+        let mut f = Fields { b: body, pos: 4, base: offset, what: "header" };
+        let major = f.u16()?;
+        let minor = f.u16()?;
+        if major != FORMAT_MAJOR {
+            return Err(Error::UnsupportedVersion {
+                offset,
+                found: format!("{major}.{minor}"),
+                supported: FORMAT_MAJOR,
+                hint: "upgrade hidpack to read this file".into(),
+            });
+        }
+        let required_features = f.u64()?;
+        let unknown = required_features & !KNOWN_REQUIRED_FEATURES;
+        if unknown != 0 {
+            return Err(Error::UnsupportedVersion {
+                offset,
+                found: format!("{major}.{minor} with required features {unknown:#x}"),
+                supported: FORMAT_MAJOR,
+                hint: "the file needs features this reader does not implement; upgrade hidpack".into(),
+            });
+        }
+        let optional_features = f.u64()?;
+        let wall = f.i64()?;
+        let coord_scale_log2 = f.u8()?;
+        if coord_scale_log2 != 16 {
+            return Err(Error::format(offset, format!("coordinate scale 2^{coord_scale_log2}, expected 2^16")));
+        }
+        let metadata = String::from_utf8(f.bytes32()?.to_vec())
+            .map_err(|_| Error::format(offset, "metadata is not UTF-8"))?;
+        let created_by = String::from_utf8_lossy(f.bytes32()?).into_owned();
+        Ok(Header {
+            major,
+            minor,
+            required_features,
+            optional_features,
+            wall_clock_ns: (wall != i64::MIN).then_some(wall),
+            coord_scale_log2,
+            metadata,
+            created_by,
+        })
+    }
+}
+
+/// What is known about one block without decoding it: the content of its trailer record and of
+/// its index entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// Offset of the data frame in the file.
+    pub offset: u64,
+    /// Length of the data frame (compressed).
+    pub length: u32,
+    /// Decompressed payload length.
+    pub raw_len: u32,
+    /// Low 32 bits of XXH64 of the data frame's bytes.
+    pub hash: u32,
+    /// Index of the block's first event in the file.
+    pub first_event: u64,
+    pub events: u32,
+    pub t_min: i64,
+    pub t_max: i64,
+    pub counts: [u32; NUM_KINDS],
+}
+
+/// Bytes of one encoded [`BlockInfo`] (v1).
+pub const BLOCK_INFO_LEN: usize = 8 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 1 + 4 * NUM_KINDS;
+
+impl BlockInfo {
+    fn put(&self, b: &mut Vec<u8>) {
+        b.extend_from_slice(&self.offset.to_le_bytes());
+        b.extend_from_slice(&self.length.to_le_bytes());
+        b.extend_from_slice(&self.raw_len.to_le_bytes());
+        b.extend_from_slice(&self.hash.to_le_bytes());
+        b.extend_from_slice(&self.first_event.to_le_bytes());
+        b.extend_from_slice(&self.events.to_le_bytes());
+        b.extend_from_slice(&self.t_min.to_le_bytes());
+        b.extend_from_slice(&self.t_max.to_le_bytes());
+        b.push(NUM_KINDS as u8);
+        for c in self.counts {
+            b.extend_from_slice(&c.to_le_bytes());
+        }
+    }
+    fn get(f: &mut Fields) -> Result<BlockInfo> {
+        let offset = f.u64()?;
+        let length = f.u32()?;
+        let raw_len = f.u32()?;
+        let hash = f.u32()?;
+        let first_event = f.u64()?;
+        let events = f.u32()?;
+        let t_min = f.i64()?;
+        let t_max = f.i64()?;
+        let nk = f.u8()? as usize;
+        let mut counts = [0u32; NUM_KINDS];
+        for i in 0..nk {
+            let c = f.u32()?;
+            if let Some(slot) = counts.get_mut(i) {
+                *slot = c;
+            }
+        }
+        Ok(BlockInfo { offset, length, raw_len, hash, first_event, events, t_min, t_max, counts })
+    }
+    pub fn encode_trailer(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(4 + BLOCK_INFO_LEN);
+        b.extend_from_slice(&TAG_BLOCK);
+        self.put(&mut b);
+        skippable_record(&b)
+    }
+    pub fn decode_trailer(body: &[u8], offset: u64) -> Result<BlockInfo> {
+        BlockInfo::get(&mut Fields { b: body, pos: 4, base: offset, what: "block trailer" })
+    }
+}
+
+/// The footer index record: every block's info and the file's totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    pub blocks: Vec<BlockInfo>,
+}
+
+impl Index {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(16 + self.blocks.len() * BLOCK_INFO_LEN);
+        b.extend_from_slice(&TAG_INDEX);
+        b.extend_from_slice(&(self.blocks.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(BLOCK_INFO_LEN as u16).to_le_bytes());
+        for bi in &self.blocks {
+            bi.put(&mut b);
+        }
+        skippable_record(&b)
+    }
+    pub fn decode(body: &[u8], offset: u64) -> Result<Index> {
+        let mut f = Fields { b: body, pos: 4, base: offset, what: "index" };
+        let n = f.u32()? as usize;
+        let entry_len = f.u16()? as usize;
+        if entry_len < BLOCK_INFO_LEN {
+            return Err(Error::format(offset, format!("index entry length {entry_len}, expected at least {BLOCK_INFO_LEN}")));
+        }
+        if n.saturating_mul(entry_len) > body.len() {
+            return Err(Error::format(offset, format!("index claims {n} entries of {entry_len} bytes in {} bytes", body.len())));
+        }
+        let mut blocks = Vec::with_capacity(n);
+        for _ in 0..n {
+            let entry = f.take(entry_len)?;
+            let mut ef = Fields { b: entry, pos: 0, base: offset, what: "index entry" };
+            blocks.push(BlockInfo::get(&mut ef)?);
+        }
+        Ok(Index { blocks })
+    }
+}
+
+// ---------------------------------------------------------------- zstd frames
+
+/// The shape of one zstd frame, found by walking its headers without decompressing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZstdFrameInfo {
+    pub len: u64,
+    pub content_size: Option<u64>,
+    pub has_checksum: bool,
+}
+
+/// Walk the zstd frame starting at `buf[0]` (magic included). `offset` is its file offset.
+pub fn walk_zstd_frame(buf: &[u8], offset: u64) -> Result<ZstdFrameInfo> {
+    let need = |n: usize| -> Result<()> {
+        if n > buf.len() {
+            Err(Error::Truncated { offset, needed: n as u64, available: buf.len() as u64 })
+        } else {
+            Ok(())
+        }
+    };
+    need(5)?;
+    let fhd = buf[4];
+    let fcs_flag = fhd >> 6;
+    let single = fhd & 0x20 != 0;
+    if fhd & 0x08 != 0 {
+        return Err(Error::corrupt(offset, format!("zstd frame header descriptor {fhd:#04x} sets the reserved bit")));
+    }
+    let has_checksum = fhd & 0x04 != 0;
+    let did_len = [0usize, 1, 2, 4][(fhd & 3) as usize];
+    let fcs_len = match fcs_flag {
+        0 => usize::from(single),
+        1 => 2,
+        2 => 4,
+        _ => 8,
+    };
+    let mut pos = 5 + usize::from(!single) + did_len;
+    need(pos + fcs_len)?;
+    let content_size = match fcs_len {
+        0 => None,
+        1 => Some(u64::from(buf[pos])),
+        2 => Some(u64::from(le_u16(buf, pos)) + 256),
+        4 => Some(u64::from(le_u32(buf, pos))),
+        _ => Some(u64::from_le_bytes(buf[pos..pos + 8].try_into().unwrap())),
+    };
+    pos += fcs_len;
+    loop {
+        need(pos + 3)?;
+        let h = u32::from(buf[pos]) | u32::from(buf[pos + 1]) << 8 | u32::from(buf[pos + 2]) << 16;
+        let last = h & 1 == 1;
+        let btype = (h >> 1) & 3;
+        let bsize = (h >> 3) as usize;
+        let body = match btype {
+            0 | 2 => bsize,
+            1 => 1,
+            _ => return Err(Error::corrupt(offset + pos as u64, "zstd block of reserved type 3")),
+        };
+        if bsize > 128 * 1024 {
+            return Err(Error::corrupt(offset + pos as u64, format!("zstd block size {bsize} exceeds 128 KiB")));
+        }
+        pos += 3 + body;
+        need(pos)?;
+        if last {
+            break;
+        }
+    }
+    if has_checksum {
+        pos += 4;
+        need(pos)?;
+    }
+    Ok(ZstdFrameInfo { len: pos as u64, content_size, has_checksum })
+}
+
+// ---------------------------------------------------------------- seek table
+
+/// Encode the zstd seekable-format seek table for frames of the given (compressed, decompressed)
+/// sizes. No per-frame checksums (descriptor 0): data frames carry zstd's own content checksum.
+pub fn encode_seek_table(frames: &[(u32, u32)]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(8 + frames.len() * 8 + SEEK_FOOTER_LEN);
+    b.extend_from_slice(&SEEK_TABLE_SKIPPABLE.to_le_bytes());
+    b.extend_from_slice(&((frames.len() * 8 + SEEK_FOOTER_LEN) as u32).to_le_bytes());
+    for (c, d) in frames {
+        b.extend_from_slice(&c.to_le_bytes());
+        b.extend_from_slice(&d.to_le_bytes());
+    }
+    b.extend_from_slice(&(frames.len() as u32).to_le_bytes());
+    b.push(0);
+    b.extend_from_slice(&SEEKABLE_MAGIC.to_le_bytes());
+    b
+}
+
+/// Parse a seek table at the end of `tail` (the file's last bytes); `file_len` is the whole
+/// file's length. Returns the frame sizes and the seek table's own length.
+pub fn decode_seek_table(tail: &[u8], file_len: u64) -> Result<(Vec<(u32, u32)>, u64)> {
+    if tail.len() < SEEK_FOOTER_LEN + 8 {
+        return Err(Error::format(file_len, "file too short for a seek table"));
+    }
+    let foot = &tail[tail.len() - SEEK_FOOTER_LEN..];
+    if le_u32(foot, 5) != SEEKABLE_MAGIC {
+        return Err(Error::format(file_len - 4, format!("no seekable magic at the end (found {:#010x})", le_u32(foot, 5))));
+    }
+    let n = le_u32(foot, 0) as u64;
+    let desc = foot[4];
+    let entry = if desc & 0x80 != 0 { 12 } else { 8 };
+    let table_len = 8 + n * entry + SEEK_FOOTER_LEN as u64;
+    if table_len > tail.len() as u64 {
+        return Err(Error::format(file_len - SEEK_FOOTER_LEN as u64, format!("seek table of {n} frames is larger than the file")));
+    }
+    let start = tail.len() - table_len as usize;
+    if le_u32(tail, start) != SEEK_TABLE_SKIPPABLE || le_u32(tail, start + 4) as u64 != table_len - 8 {
+        return Err(Error::format(file_len - table_len, "seek table frame header does not match its footer"));
+    }
+    let mut frames = Vec::with_capacity(n as usize);
+    for i in 0..n as usize {
+        let at = start + 8 + i * entry as usize;
+        frames.push((le_u32(tail, at), le_u32(tail, at + 4)));
+    }
+    Ok((frames, table_len))
+}

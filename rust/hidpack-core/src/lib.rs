@@ -1,0 +1,42 @@
+//! # hidpack-core
+//!
+//! The file format, codec, writer and reader of **hidpack**, a recorder of human computer input
+//! (mouse moves, clicks, scrolls, keys, text, focus changes) for people who train computer-use
+//! agents on billions of such events. Pure Rust: the Python bindings live in a separate crate.
+//!
+//! * [`model`]: the event kinds and their fields; coordinates as exact fixed point.
+//! * [`table`]: [`EventTable`], events in columnar form, the unit of encoding and decoding.
+//! * [`codec`]: how a table becomes the bytes of a block and back (codec v1).
+//! * [`frame`]: the frames a file is made of: zstd data frames, hidpack records in skippable
+//!   frames, the zstd seekable-format seek table.
+//! * [`writer`]: [`Writer`], a synchronous writer (the capture engine feeds it from its thread).
+//! * [`reader`]: [`Reader`], which reads complete, torn and damaged files and says what it skipped.
+//!
+//! A file is a valid zstd stream (`zstd -t` passes, `zstd -dc` prints the block payloads) that
+//! ends in a seek table stock seekable-zstd readers use. The normative spec is `docs/FORMAT.md`.
+//!
+//! ```
+//! use hidpack_core::{Event, Reader, Writer, WriterOptions, reader::ALL_KINDS};
+//! let mut w = Writer::new(Vec::new(), WriterOptions::default())?;
+//! w.push(0, &Event::Move { x: 100 << 16, y: 200 << 16, buttons: None })?;
+//! w.push(8_000_000, &Event::Key { pressed: true, usage: Some(0x04), native: None })?;
+//! let bytes = w.into_inner()?;
+//! let r = Reader::from_source(bytes)?;
+//! let t = r.read(None, None, ALL_KINDS, None)?;
+//! assert_eq!(t.len(), 2);
+//! # Ok::<(), hidpack_core::Error>(())
+//! ```
+
+pub mod codec;
+pub mod error;
+pub mod frame;
+pub mod model;
+pub mod reader;
+pub mod table;
+pub mod writer;
+
+pub use error::{Error, Result, ValueError};
+pub use model::{Event, Field, Kind};
+pub use reader::{Problem, Reader};
+pub use table::{Column, EventTable};
+pub use writer::{WriteStats, Writer, WriterOptions};

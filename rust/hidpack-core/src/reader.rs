@@ -1,0 +1,578 @@
+//! The reader: opens a hidpack file (complete, torn, or damaged), lists its blocks, decodes the
+//! blocks a query needs and reports everything it had to skip.
+//!
+//! Opening reads the header, then the footer (seek table, then index). When the footer is missing
+//! (the writer was killed) or damaged, the reader scans the file frame by frame from the header
+//! on: every complete block is found, a torn tail is reported with its offset and length, and
+//! bytes it cannot recognise are skipped up to the next frame magic. Every length read from the
+//! file is checked against the file's size and the format's limits before anything is allocated.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::codec::{decode_payload, DecodeNotes};
+use crate::error::{Error, Result};
+use crate::frame::{
+    check_record, decode_seek_table, hash32, le_u32, walk_zstd_frame, BlockInfo, Header, Index,
+    HIDPACK_SKIPPABLE, MAX_BLOCK_RAW, MAX_RECORD, SKIPPABLE_BASE, SKIPPABLE_MASK, TAG_BLOCK,
+    TAG_HEADER, TAG_INDEX, ZSTD_MAGIC,
+};
+use crate::model::{Kind, NUM_KINDS};
+use crate::table::EventTable;
+
+/// Random-access bytes: a file, or a buffer in memory.
+pub trait Source: Send + Sync {
+    fn len(&self) -> u64;
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()>;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Source for Vec<u8> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let s = offset as usize;
+        let src = self.get(s..s + buf.len()).ok_or(std::io::ErrorKind::UnexpectedEof)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// A file and its length at open time.
+pub struct FileSource {
+    file: File,
+    len: u64,
+}
+
+impl Source for FileSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    #[cfg(unix)]
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
+    }
+    #[cfg(windows)]
+    fn read_at(&self, mut offset: u64, mut buf: &mut [u8]) -> std::io::Result<()> {
+        use std::os::windows::fs::FileExt;
+        while !buf.is_empty() {
+            let n = self.file.seek_read(buf, offset)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            buf = &mut buf[n..];
+            offset += n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// Something the reader skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub offset: u64,
+    pub length: u64,
+    pub error: String,
+    /// Events known to be lost (from a trailer or the index), when known.
+    pub events_lost: Option<u64>,
+}
+
+/// How the block list was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// From the footer index (the file was closed cleanly).
+    Index,
+    /// By scanning the file (no usable footer).
+    Scanned,
+}
+
+/// Result of [`Reader::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub ok: bool,
+    pub blocks: u64,
+    pub events: u64,
+    pub problems: Vec<Problem>,
+}
+
+/// An open hidpack file.
+pub struct Reader<S: Source = FileSource> {
+    src: S,
+    header: Header,
+    header_end: u64,
+    blocks: Vec<BlockInfo>,
+    layout: Layout,
+    problems: Mutex<Vec<Problem>>,
+    notes: Mutex<DecodeNotes>,
+}
+
+impl Reader<FileSource> {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let file = File::open(path.as_ref())?;
+        let len = file.metadata()?.len();
+        Reader::from_source(FileSource { file, len })
+    }
+}
+
+fn read_vec<S: Source>(src: &S, offset: u64, n: u64) -> Result<Vec<u8>> {
+    let avail = src.len().saturating_sub(offset);
+    if n > avail {
+        return Err(Error::Truncated { offset, needed: n, available: avail });
+    }
+    let mut v = vec![0u8; n as usize];
+    src.read_at(offset, &mut v)?;
+    Ok(v)
+}
+
+fn hex_magic(m: u32) -> String {
+    format!("{m:#010x}")
+}
+
+impl<S: Source> Reader<S> {
+    /// Open from any [`Source`].
+    pub fn from_source(src: S) -> Result<Self> {
+        let len = src.len();
+        if len < 8 {
+            return Err(Error::format(0, format!("not a hidpack file: {len} bytes is too short for a header")));
+        }
+        let head = read_vec(&src, 0, 8)?;
+        let magic = le_u32(&head, 0);
+        if magic != HIDPACK_SKIPPABLE {
+            return Err(Error::format(
+                0,
+                format!("not a hidpack file: expected magic {} at offset 0, found {}", hex_magic(HIDPACK_SKIPPABLE), hex_magic(magic)),
+            ));
+        }
+        let size = u64::from(le_u32(&head, 4));
+        if size > MAX_RECORD {
+            return Err(Error::format(4, format!("header record claims {size} bytes, limit {MAX_RECORD}")));
+        }
+        let payload = read_vec(&src, 8, size)?;
+        let body = check_record(&payload, 8)?;
+        if body[..4] != TAG_HEADER {
+            return Err(Error::format(8, format!("first record has tag {:?}, expected \"HPKH\"", String::from_utf8_lossy(&body[..4]))));
+        }
+        let header = Header::decode(body, 8)?;
+        let header_end = 8 + size;
+        let mut r = Reader {
+            src,
+            header,
+            header_end,
+            blocks: Vec::new(),
+            layout: Layout::Index,
+            problems: Mutex::new(Vec::new()),
+            notes: Mutex::new(DecodeNotes::default()),
+        };
+        match r.read_footer() {
+            Ok(blocks) => r.blocks = blocks,
+            Err(_) => {
+                r.layout = Layout::Scanned;
+                r.scan()?;
+            }
+        }
+        Ok(r)
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+    pub fn blocks(&self) -> &[BlockInfo] {
+        &self.blocks
+    }
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+    pub fn file_len(&self) -> u64 {
+        self.src.len()
+    }
+    /// Everything skipped so far (at open, and by the reads since).
+    pub fn problems(&self) -> Vec<Problem> {
+        self.problems.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+    pub fn notes(&self) -> DecodeNotes {
+        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
+    }
+    /// Events listed in the block infos.
+    pub fn event_count(&self) -> u64 {
+        self.blocks.iter().map(|b| u64::from(b.events)).sum()
+    }
+    pub fn counts(&self) -> [u64; NUM_KINDS] {
+        let mut c = [0u64; NUM_KINDS];
+        for b in &self.blocks {
+            for (i, n) in b.counts.iter().enumerate() {
+                c[i] += u64::from(*n);
+            }
+        }
+        c
+    }
+
+    fn report(&self, p: Problem) {
+        if let Ok(mut v) = self.problems.lock() {
+            if !v.iter().any(|q| q.offset == p.offset && q.error == p.error) {
+                v.push(p);
+            }
+        }
+    }
+
+    fn read_footer(&self) -> Result<Vec<BlockInfo>> {
+        let len = self.src.len();
+        let max_tail = (len - self.header_end).min(MAX_RECORD);
+        let foot = read_vec(&self.src, len - 9.min(len), 9.min(len))?;
+        if foot.len() < 9 {
+            return Err(Error::format(len, "no footer"));
+        }
+        let n = u64::from(le_u32(&foot, 0));
+        let table_len = 8 + n * if foot[4] & 0x80 != 0 { 12 } else { 8 } + 9;
+        if table_len > max_tail {
+            return Err(Error::format(len, "seek table larger than the file"));
+        }
+        let tail = read_vec(&self.src, len - table_len, table_len)?;
+        let (frames, table_len) = decode_seek_table(&tail, len)?;
+        let sum: u64 = frames.iter().map(|f| u64::from(f.0)).sum();
+        if sum + table_len != len {
+            return Err(Error::format(len - table_len, format!("seek table covers {sum} bytes, file has {}", len - table_len)));
+        }
+        let (idx_len, _) = *frames.last().ok_or_else(|| Error::format(len, "empty seek table"))?;
+        let idx_off = len - table_len - u64::from(idx_len);
+        if u64::from(idx_len) < 12 || u64::from(idx_len) > MAX_RECORD {
+            return Err(Error::format(idx_off, "index record size out of range"));
+        }
+        let rec = read_vec(&self.src, idx_off, u64::from(idx_len))?;
+        if le_u32(&rec, 0) != HIDPACK_SKIPPABLE || u64::from(le_u32(&rec, 4)) + 8 != u64::from(idx_len) {
+            return Err(Error::format(idx_off, "no index record before the seek table"));
+        }
+        let body = check_record(&rec[8..], idx_off + 8)?;
+        if body[..4] != TAG_INDEX {
+            return Err(Error::format(idx_off, "record before the seek table is not an index"));
+        }
+        let index = Index::decode(body, idx_off + 8)?;
+        let mut prev_end = self.header_end;
+        for b in &index.blocks {
+            if b.offset < prev_end || b.offset + u64::from(b.length) > idx_off || u64::from(b.raw_len) > MAX_BLOCK_RAW {
+                return Err(Error::format(idx_off, format!("index entry for offset {} is out of range", b.offset)));
+            }
+            prev_end = b.offset + u64::from(b.length);
+        }
+        Ok(index.blocks)
+    }
+
+    /// Find the blocks by walking the frames (no footer, or a damaged one).
+    fn scan(&mut self) -> Result<()> {
+        let len = self.src.len();
+        let mut pos = self.header_end;
+        let mut events = 0u64;
+        let mut pending: Option<(u64, u64, Option<u64>)> = None; // data frame offset, length, content size
+        while pos < len {
+            if len - pos < 8 {
+                self.finish_pending(&mut pending, None, &mut events);
+                self.report(Problem {
+                    offset: pos,
+                    length: len - pos,
+                    error: format!("truncated: {} trailing bytes are not a complete frame", len - pos),
+                    events_lost: None,
+                });
+                break;
+            }
+            let h = read_vec(&self.src, pos, 8)?;
+            let magic = le_u32(&h, 0);
+            if magic == ZSTD_MAGIC {
+                self.finish_pending(&mut pending, None, &mut events);
+                match self.walk_frame(pos) {
+                    Ok(info) => {
+                        pending = Some((pos, info.len, info.content_size));
+                        pos += info.len;
+                    }
+                    Err(Error::Truncated { needed, available, .. }) => {
+                        self.report(Problem {
+                            offset: pos,
+                            length: len - pos,
+                            error: format!(
+                                "truncated block: its frame needs at least {needed} bytes, the file has {available} after offset {pos}"
+                            ),
+                            events_lost: None,
+                        });
+                        pos = len;
+                    }
+                    Err(e) => {
+                        let next = self.resync(pos + 1)?;
+                        self.report(Problem { offset: pos, length: next - pos, error: e.to_string(), events_lost: None });
+                        pos = next;
+                    }
+                }
+            } else if magic & SKIPPABLE_MASK == SKIPPABLE_BASE {
+                let size = u64::from(le_u32(&h, 4));
+                if pos + 8 + size > len {
+                    self.finish_pending(&mut pending, None, &mut events);
+                    self.report(Problem {
+                        offset: pos,
+                        length: len - pos,
+                        error: format!("truncated: a record of {size} bytes at offset {pos} runs past the end of the file"),
+                        events_lost: None,
+                    });
+                    break;
+                }
+                if magic == HIDPACK_SKIPPABLE && size <= MAX_RECORD {
+                    let rec = read_vec(&self.src, pos + 8, size)?;
+                    match check_record(&rec, pos + 8) {
+                        Ok(body) if body[..4] == TAG_BLOCK => {
+                            match BlockInfo::decode_trailer(body, pos + 8) {
+                                Ok(info) if pending.is_some_and(|p| p.0 == info.offset) => {
+                                    pending = None;
+                                    self.accept_trailer(info, &mut events);
+                                }
+                                Ok(_) | Err(_) => {
+                                    self.finish_pending(&mut pending, None, &mut events);
+                                }
+                            }
+                        }
+                        Ok(body) if body[..4] == TAG_HEADER => {
+                            self.finish_pending(&mut pending, None, &mut events);
+                            self.report(Problem {
+                                offset: pos,
+                                length: 8 + size,
+                                error: "a second file header inside the file (files were concatenated?); ignored".into(),
+                                events_lost: None,
+                            });
+                        }
+                        Ok(_) => self.finish_pending(&mut pending, None, &mut events), // index, unknown records
+                        Err(e) => {
+                            self.finish_pending(&mut pending, None, &mut events);
+                            self.report(Problem { offset: pos, length: 8 + size, error: e.to_string(), events_lost: None });
+                        }
+                    }
+                } else {
+                    self.finish_pending(&mut pending, None, &mut events);
+                }
+                pos += 8 + size;
+            } else {
+                self.finish_pending(&mut pending, None, &mut events);
+                let next = self.resync(pos + 1)?;
+                self.report(Problem {
+                    offset: pos,
+                    length: next - pos,
+                    error: format!("unrecognised bytes (magic {}) skipped up to the next frame", hex_magic(magic)),
+                    events_lost: None,
+                });
+                pos = next;
+            }
+        }
+        self.finish_pending(&mut pending, None, &mut events);
+        Ok(())
+    }
+
+    fn accept_trailer(&mut self, mut info: BlockInfo, events: &mut u64) {
+        info.first_event = *events;
+        *events += u64::from(info.events);
+        self.blocks.push(info);
+    }
+
+    /// A data frame without a (valid) trailer: decode it to learn its time range and counts.
+    fn finish_pending(&mut self, pending: &mut Option<(u64, u64, Option<u64>)>, _unused: Option<()>, events: &mut u64) {
+        let Some((offset, length, content)) = pending.take() else { return };
+        let probe = BlockInfo {
+            offset,
+            length: length.min(u64::from(u32::MAX)) as u32,
+            raw_len: content.unwrap_or(0).min(u64::from(u32::MAX)) as u32,
+            hash: 0,
+            first_event: *events,
+            events: 0,
+            t_min: 0,
+            t_max: 0,
+            counts: [0; NUM_KINDS],
+        };
+        match self.decode_block_unchecked(&probe, false) {
+            Ok(t) => {
+                let (t_min, t_max) = t.t_range().unwrap_or((0, 0));
+                let info = BlockInfo {
+                    events: t.len() as u32,
+                    t_min,
+                    t_max,
+                    counts: t.counts().map(|c| c as u32),
+                    ..probe
+                };
+                *events += t.len() as u64;
+                self.blocks.push(info);
+            }
+            Err(e) => self.report(Problem { offset, length, error: e.to_string(), events_lost: None }),
+        }
+    }
+
+    fn walk_frame(&self, pos: u64) -> Result<crate::frame::ZstdFrameInfo> {
+        // Read the frame header, then hop from block header to block header.
+        let len = self.src.len();
+        let head_len = (len - pos).min(18);
+        let head = read_vec(&self.src, pos, head_len)?;
+        // walk_zstd_frame works on a slice: give it the header and fetch blocks as needed.
+        match walk_zstd_frame(&head, pos) {
+            Ok(i) => Ok(i),
+            Err(Error::Truncated { .. }) => {
+                // Needs more than the first bytes: walk block by block with small reads.
+                let mut buf = head;
+                loop {
+                    match walk_zstd_frame(&buf, pos) {
+                        Ok(i) => return Ok(i),
+                        Err(Error::Truncated { needed, .. }) => {
+                            let want = needed.max(buf.len() as u64 + 3);
+                            if pos + want > len {
+                                return Err(Error::Truncated { offset: pos, needed: want, available: len - pos });
+                            }
+                            if want > MAX_BLOCK_RAW {
+                                return Err(Error::corrupt(pos, "zstd frame longer than the block limit"));
+                            }
+                            // Fetch the missing bytes (block headers and the block bodies between).
+                            let extra = read_vec(&self.src, pos + buf.len() as u64, want - buf.len() as u64)?;
+                            buf.extend_from_slice(&extra);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Next offset at or after `from` holding a zstd or hidpack frame magic (or the file's end).
+    fn resync(&self, from: u64) -> Result<u64> {
+        let len = self.src.len();
+        let mut pos = from;
+        const WIN: u64 = 1 << 20;
+        while pos + 4 <= len {
+            let n = (len - pos).min(WIN + 3);
+            let buf = read_vec(&self.src, pos, n)?;
+            for i in 0..buf.len().saturating_sub(3) {
+                let m = le_u32(&buf, i);
+                if m == ZSTD_MAGIC || m == HIDPACK_SKIPPABLE {
+                    return Ok(pos + i as u64);
+                }
+            }
+            pos += n.saturating_sub(3).max(1);
+        }
+        Ok(len)
+    }
+
+    fn decode_block_unchecked(&self, info: &BlockInfo, check_hash: bool) -> Result<EventTable> {
+        let off = info.offset;
+        let frame = read_vec(&self.src, off, u64::from(info.length))?;
+        if check_hash && hash32(&frame) != info.hash {
+            return Err(Error::corrupt(
+                off,
+                format!("data frame checksum mismatch: stored {:#010x}, computed {:#010x}", info.hash, hash32(&frame)),
+            ));
+        }
+        let fi = walk_zstd_frame(&frame, off).map_err(|e| match e {
+            Error::Truncated { .. } => Error::corrupt(off, format!("data frame shorter than its {} bytes", frame.len())),
+            e => e,
+        })?;
+        let content = fi.content_size.ok_or_else(|| Error::corrupt(off, "data frame does not declare its content size"))?;
+        if content > MAX_BLOCK_RAW {
+            return Err(Error::corrupt(off, format!("block content size {content} exceeds the limit {MAX_BLOCK_RAW}")));
+        }
+        if info.raw_len != 0 && u64::from(info.raw_len) != content {
+            return Err(Error::corrupt(off, format!("content size {content} differs from the recorded {}", info.raw_len)));
+        }
+        if !fi.has_checksum {
+            return Err(Error::corrupt(off, "data frame has no content checksum"));
+        }
+        let mut payload = Vec::with_capacity(content as usize);
+        let mut dec = zstd::bulk::Decompressor::new()?;
+        dec.decompress_to_buffer(&frame[..fi.len as usize], &mut payload)
+            .map_err(|e| Error::corrupt(off, format!("zstd: {e}")))?;
+        if payload.len() as u64 != content {
+            return Err(Error::corrupt(off, format!("decompressed {} bytes, expected {content}", payload.len())));
+        }
+        let mut table = EventTable::new();
+        let mut notes = DecodeNotes::default();
+        decode_payload(&payload, off, &mut table, &mut notes)?;
+        if notes != DecodeNotes::default() {
+            if let Ok(mut n) = self.notes.lock() {
+                n.unknown_fields += notes.unknown_fields;
+                n.unknown_kind_events += notes.unknown_kind_events;
+            }
+        }
+        Ok(table)
+    }
+
+    /// Decode block `i` (checked against its trailer/index info).
+    pub fn decode_block(&self, i: usize) -> Result<EventTable> {
+        let info = self.blocks.get(i).ok_or_else(|| Error::Usage(format!("block {i} does not exist ({} blocks)", self.blocks.len())))?;
+        let check = self.layout == Layout::Index || info.hash != 0;
+        let t = self.decode_block_unchecked(info, check)?;
+        if t.len() as u64 != u64::from(info.events) {
+            return Err(Error::corrupt(info.offset, format!("block holds {} events, its index entry says {}", t.len(), info.events)));
+        }
+        Ok(t)
+    }
+
+    /// Events with `t0 <= t < t1` of the given kinds (bit k of `kinds` set = kind code k), from
+    /// the given blocks (all when `None`). Only blocks whose time range and counts can match are
+    /// decoded. A block that fails its checks is skipped and reported in [`Reader::problems`].
+    pub fn read(&self, t0: Option<i64>, t1: Option<i64>, kinds: u16, blocks: Option<&[usize]>) -> Result<EventTable> {
+        let mut out = EventTable::new();
+        let lo = t0.unwrap_or(i64::MIN);
+        let all: Vec<usize>;
+        let sel = match blocks {
+            Some(b) => b,
+            None => {
+                all = (0..self.blocks.len()).collect();
+                &all
+            }
+        };
+        for &i in sel {
+            let info = self.blocks.get(i).ok_or_else(|| Error::Usage(format!("block {i} does not exist ({} blocks)", self.blocks.len())))?;
+            if info.t_max < lo || t1.is_some_and(|e| info.t_min >= e) {
+                continue;
+            }
+            if !(0..NUM_KINDS).any(|k| (kinds >> k) & 1 == 1 && info.counts[k] > 0) {
+                continue;
+            }
+            match self.decode_block(i) {
+                Ok(t) => out.extend_filtered(&t, lo, t1, kinds),
+                Err(e) => self.report(Problem {
+                    offset: info.offset,
+                    length: u64::from(info.length),
+                    error: e.to_string(),
+                    events_lost: Some(u64::from(info.events)),
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decode every block and check it against its recorded info.
+    pub fn verify(&self) -> VerifyReport {
+        let mut events = 0u64;
+        for (i, info) in self.blocks.iter().enumerate() {
+            let res = self.decode_block(i).and_then(|t| {
+                let (lo, hi) = t.t_range().unwrap_or((0, 0));
+                let counts = t.counts().map(|c| c as u32);
+                if (lo, hi) != (info.t_min, info.t_max) || counts != info.counts {
+                    return Err(Error::corrupt(info.offset, "decoded time range or counts differ from the block's record"));
+                }
+                Ok(t.len() as u64)
+            });
+            match res {
+                Ok(n) => events += n,
+                Err(e) => self.report(Problem {
+                    offset: info.offset,
+                    length: u64::from(info.length),
+                    error: e.to_string(),
+                    events_lost: Some(u64::from(info.events)),
+                }),
+            }
+        }
+        let problems = self.problems();
+        VerifyReport { ok: problems.is_empty(), blocks: self.blocks.len() as u64, events, problems }
+    }
+}
+
+/// Bit mask of all kinds (for [`Reader::read`]).
+pub const ALL_KINDS: u16 = (1 << NUM_KINDS) - 1;
+
+/// Bit mask for a list of kinds.
+pub fn kind_mask(kinds: &[Kind]) -> u16 {
+    kinds.iter().fold(0, |m, k| m | 1 << (*k as u8))
+}

@@ -1,0 +1,596 @@
+//! [`EventTable`]: a run of events in columnar form, the unit the codec encodes and decodes.
+//!
+//! The global columns `t` and `kind` hold every event in push order. Each kind's fields live in
+//! that kind's [`KindTable`], whose rows are the events of that kind in the same order. A field's
+//! column is dense (absent values hold 0 / false / "") with an optional validity vector
+//! (`None` = every row present).
+
+use crate::error::{Error, Result, ValueError};
+use crate::model::{
+    coord_to_f64, Event, Field, FieldType, Kind, COORD_MAX_RAW, KIND_FIELDS, NUM_KINDS,
+};
+
+/// One field column of one kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    Int { vals: Vec<i64>, valid: Option<Vec<bool>> },
+    Bool { vals: Vec<bool>, valid: Option<Vec<bool>> },
+    /// Arrow-style strings: `offsets.len() == rows + 1`, `offsets[0] == 0`.
+    Str { offsets: Vec<i64>, data: Vec<u8>, valid: Option<Vec<bool>> },
+}
+
+impl Column {
+    pub fn new_for(ty: FieldType) -> Column {
+        match ty {
+            FieldType::Coord | FieldType::Int { .. } => Column::Int { vals: Vec::new(), valid: None },
+            FieldType::Bool => Column::Bool { vals: Vec::new(), valid: None },
+            FieldType::Str => Column::Str { offsets: vec![0], data: Vec::new(), valid: None },
+        }
+    }
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Int { vals, .. } => vals.len(),
+            Column::Bool { vals, .. } => vals.len(),
+            Column::Str { offsets, .. } => offsets.len() - 1,
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn valid(&self) -> Option<&Vec<bool>> {
+        match self {
+            Column::Int { valid, .. } | Column::Bool { valid, .. } | Column::Str { valid, .. } => {
+                valid.as_ref()
+            }
+        }
+    }
+    fn valid_mut(&mut self) -> &mut Option<Vec<bool>> {
+        match self {
+            Column::Int { valid, .. } | Column::Bool { valid, .. } | Column::Str { valid, .. } => valid,
+        }
+    }
+    pub fn is_present(&self, i: usize) -> bool {
+        self.valid().is_none_or(|v| v[i])
+    }
+    /// Number of present values.
+    pub fn present_count(&self) -> usize {
+        match self.valid() {
+            None => self.len(),
+            Some(v) => v.iter().filter(|b| **b).count(),
+        }
+    }
+    fn push_validity(&mut self, present: bool) {
+        let n = self.len(); // before the value is pushed
+        let valid = self.valid_mut();
+        match valid {
+            Some(v) => v.push(present),
+            None if !present => {
+                let mut v = vec![true; n];
+                v.push(false);
+                *valid = Some(v);
+            }
+            None => {}
+        }
+    }
+    pub fn push_int(&mut self, v: Option<i64>) {
+        self.push_validity(v.is_some());
+        match self {
+            Column::Int { vals, .. } => vals.push(v.unwrap_or(0)),
+            _ => unreachable!("push_int on a non-int column"),
+        }
+    }
+    pub fn push_bool(&mut self, v: Option<bool>) {
+        self.push_validity(v.is_some());
+        match self {
+            Column::Bool { vals, .. } => vals.push(v.unwrap_or(false)),
+            _ => unreachable!("push_bool on a non-bool column"),
+        }
+    }
+    pub fn push_str(&mut self, v: Option<&str>) {
+        self.push_validity(v.is_some());
+        match self {
+            Column::Str { offsets, data, .. } => {
+                data.extend_from_slice(v.unwrap_or("").as_bytes());
+                offsets.push(data.len() as i64);
+            }
+            _ => unreachable!("push_str on a non-str column"),
+        }
+    }
+    pub fn int(&self, i: usize) -> Option<i64> {
+        match self {
+            Column::Int { vals, .. } => self.is_present(i).then(|| vals[i]),
+            _ => None,
+        }
+    }
+    pub fn bool(&self, i: usize) -> Option<bool> {
+        match self {
+            Column::Bool { vals, .. } => self.is_present(i).then(|| vals[i]),
+            _ => None,
+        }
+    }
+    pub fn str(&self, i: usize) -> Option<&str> {
+        match self {
+            Column::Str { offsets, data, .. } if self.is_present(i) => {
+                std::str::from_utf8(&data[offsets[i] as usize..offsets[i + 1] as usize]).ok()
+            }
+            _ => None,
+        }
+    }
+    /// Append rows of `other` selected by `keep` (all rows when `None`).
+    pub fn extend_from(&mut self, other: &Column, keep: Option<&[bool]>) {
+        let n_before = self.len();
+        let sel = |i: usize| keep.is_none_or(|k| k[i]);
+        match (&mut *self, other) {
+            (Column::Int { vals, .. }, Column::Int { vals: o, .. }) => match keep {
+                None => vals.extend_from_slice(o),
+                Some(_) => vals.extend(o.iter().enumerate().filter(|(i, _)| sel(*i)).map(|(_, v)| *v)),
+            },
+            (Column::Bool { vals, .. }, Column::Bool { vals: o, .. }) => match keep {
+                None => vals.extend_from_slice(o),
+                Some(_) => vals.extend(o.iter().enumerate().filter(|(i, _)| sel(*i)).map(|(_, v)| *v)),
+            },
+            (Column::Str { offsets, data, .. }, Column::Str { offsets: oo, data: od, .. }) => {
+                for i in 0..oo.len() - 1 {
+                    if sel(i) {
+                        data.extend_from_slice(&od[oo[i] as usize..oo[i + 1] as usize]);
+                        offsets.push(data.len() as i64);
+                    }
+                }
+            }
+            _ => unreachable!("column type mismatch"),
+        }
+        let n_added = self.len() - n_before;
+        let other_valid = other.valid();
+        let valid = self.valid_mut();
+        if valid.is_none() && other_valid.is_none() {
+            return;
+        }
+        let v = valid.get_or_insert_with(|| vec![true; n_before]);
+        match other_valid {
+            None => v.extend(std::iter::repeat_n(true, n_added)),
+            Some(ov) => v.extend(ov.iter().enumerate().filter(|(i, _)| sel(*i)).map(|(_, b)| *b)),
+        }
+    }
+    /// Append rows `start..end` of `other`.
+    pub fn extend_range(&mut self, other: &Column, start: usize, end: usize) {
+        let n_before = self.len();
+        match (&mut *self, other) {
+            (Column::Int { vals, .. }, Column::Int { vals: o, .. }) => vals.extend_from_slice(&o[start..end]),
+            (Column::Bool { vals, .. }, Column::Bool { vals: o, .. }) => vals.extend_from_slice(&o[start..end]),
+            (Column::Str { offsets, data, .. }, Column::Str { offsets: oo, data: od, .. }) => {
+                let base = data.len() as i64 - oo[start];
+                data.extend_from_slice(&od[oo[start] as usize..oo[end] as usize]);
+                offsets.extend(oo[start + 1..=end].iter().map(|o| o + base));
+            }
+            _ => unreachable!("column type mismatch"),
+        }
+        let other_valid = other.valid();
+        let valid = self.valid_mut();
+        if valid.is_none() && other_valid.is_none_or(|v| v[start..end].iter().all(|b| *b)) {
+            return;
+        }
+        let v = valid.get_or_insert_with(|| vec![true; n_before]);
+        match other_valid {
+            None => v.extend(std::iter::repeat_n(true, end - start)),
+            Some(ov) => v.extend_from_slice(&ov[start..end]),
+        }
+    }
+    /// Drop an all-true validity vector (canonical form).
+    pub fn normalize(&mut self) {
+        let valid = self.valid_mut();
+        if valid.as_ref().is_some_and(|v| v.iter().all(|b| *b)) {
+            *valid = None;
+        }
+    }
+}
+
+/// The rows of one kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KindTable {
+    pub kind: Kind,
+    /// One column per field of [`Kind::fields`], in that order.
+    pub cols: Vec<Column>,
+}
+
+impl KindTable {
+    pub fn new(kind: Kind) -> Self {
+        KindTable { kind, cols: kind.fields().iter().map(|f| Column::new_for(f.field.ty())).collect() }
+    }
+    pub fn len(&self) -> usize {
+        self.cols.first().map_or(0, |c| c.len())
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The column of `field`, if this kind has it.
+    pub fn col(&self, field: Field) -> Option<&Column> {
+        self.kind.fields().iter().position(|f| f.field == field).map(|i| &self.cols[i])
+    }
+}
+
+/// A run of events in columnar form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventTable {
+    pub t: Vec<i64>,
+    pub kind: Vec<u8>,
+    pub kinds: [KindTable; NUM_KINDS],
+}
+
+impl Default for EventTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn value_err(row: Option<u64>, field: &'static str, value: impl ToString, expected: &str) -> Error {
+    Error::Value(ValueError { row, field, value: value.to_string(), expected: expected.into() })
+}
+
+fn check_coord(v: i64, field: Field, row: Option<u64>) -> Result<()> {
+    if v.unsigned_abs() > COORD_MAX_RAW as u64 {
+        return Err(value_err(
+            row,
+            field.name(),
+            format!("{} px", v as f64 / 65536.0),
+            "|coordinate| must be at most 2^37 px",
+        ));
+    }
+    Ok(())
+}
+
+impl EventTable {
+    pub fn new() -> Self {
+        EventTable { t: Vec::new(), kind: Vec::new(), kinds: Kind::ALL.map(KindTable::new) }
+    }
+    pub fn len(&self) -> usize {
+        self.t.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.t.is_empty()
+    }
+    pub fn clear(&mut self) {
+        *self = EventTable::new();
+    }
+    pub fn kind_table(&self, k: Kind) -> &KindTable {
+        &self.kinds[k as usize]
+    }
+    /// Count of events per kind code.
+    pub fn counts(&self) -> [u64; NUM_KINDS] {
+        let mut c = [0u64; NUM_KINDS];
+        for (i, k) in self.kinds.iter().enumerate() {
+            c[i] = k.len() as u64;
+        }
+        c
+    }
+    /// Minimum and maximum timestamp (None when empty).
+    pub fn t_range(&self) -> Option<(i64, i64)> {
+        let mut it = self.t.iter();
+        let first = *it.next()?;
+        Some(it.fold((first, first), |(lo, hi), &v| (lo.min(v), hi.max(v))))
+    }
+
+    /// Append one event, validating its values.
+    pub fn push(&mut self, t: i64, ev: &Event) -> Result<()> {
+        let row = Some(self.len() as u64);
+        let kt = &mut self.kinds[ev.kind() as usize];
+        match ev {
+            Event::Move { x, y, buttons } => {
+                check_coord(*x, Field::X, row)?;
+                check_coord(*y, Field::Y, row)?;
+                kt.cols[0].push_int(Some(*x));
+                kt.cols[1].push_int(Some(*y));
+                kt.cols[2].push_int(buttons.map(i64::from));
+            }
+            Event::RawMove { dx, dy } => {
+                check_coord(*dx, Field::Dx, row)?;
+                check_coord(*dy, Field::Dy, row)?;
+                kt.cols[0].push_int(Some(*dx));
+                kt.cols[1].push_int(Some(*dy));
+            }
+            Event::Button { button, pressed, pos } => {
+                if let Some((x, y)) = pos {
+                    check_coord(*x, Field::X, row)?;
+                    check_coord(*y, Field::Y, row)?;
+                }
+                kt.cols[0].push_int(Some(i64::from(*button)));
+                kt.cols[1].push_bool(Some(*pressed));
+                kt.cols[2].push_int(pos.map(|p| p.0));
+                kt.cols[3].push_int(pos.map(|p| p.1));
+            }
+            Event::Scroll { dx, dy, pos } => {
+                check_coord(*dx, Field::Dx, row)?;
+                check_coord(*dy, Field::Dy, row)?;
+                if let Some((x, y)) = pos {
+                    check_coord(*x, Field::X, row)?;
+                    check_coord(*y, Field::Y, row)?;
+                }
+                kt.cols[0].push_int(Some(*dx));
+                kt.cols[1].push_int(Some(*dy));
+                kt.cols[2].push_int(pos.map(|p| p.0));
+                kt.cols[3].push_int(pos.map(|p| p.1));
+            }
+            Event::Key { pressed, usage, native } => {
+                kt.cols[0].push_bool(Some(*pressed));
+                kt.cols[1].push_int(usage.map(i64::from));
+                kt.cols[2].push_int(native.map(i64::from));
+            }
+            Event::Text { text } => kt.cols[0].push_str(Some(text)),
+            Event::Focus { app, title, window, rect } => {
+                kt.cols[0].push_str(app.as_deref());
+                kt.cols[1].push_str(title.as_deref());
+                kt.cols[2].push_int(*window);
+                for i in 0..4 {
+                    kt.cols[3 + i].push_int(rect.map(|r| i64::from(r[i])));
+                }
+            }
+            Event::Marker { label, value } => {
+                kt.cols[0].push_str(Some(label));
+                kt.cols[1].push_int(*value);
+            }
+            Event::Gap { count, reason, t_end } => {
+                let c = i64::try_from(*count)
+                    .map_err(|_| value_err(row, "count", count, "must be at most 2^63-1"))?;
+                kt.cols[0].push_int(Some(c));
+                kt.cols[1].push_int(Some(i64::from(*reason)));
+                kt.cols[2].push_int(*t_end);
+            }
+        }
+        self.t.push(t);
+        self.kind.push(ev.kind() as u8);
+        Ok(())
+    }
+
+    /// The event at global row `i` (O(i) for the per-kind row lookup; use [`EventTable::events`]
+    /// to walk all of them).
+    pub fn events(&self) -> impl Iterator<Item = (i64, Event)> + '_ {
+        let mut next = [0usize; NUM_KINDS];
+        self.t.iter().zip(self.kind.iter()).map(move |(&t, &k)| {
+            let r = next[k as usize];
+            next[k as usize] += 1;
+            (t, self.event_at(Kind::from_code(k).expect("validated kind"), r))
+        })
+    }
+
+    /// Event `r` of kind `k` (row within that kind's table).
+    pub fn event_at(&self, k: Kind, r: usize) -> Event {
+        let c = &self.kinds[k as usize].cols;
+        let pos = |a: &Column, b: &Column| match (a.int(r), b.int(r)) {
+            (Some(x), Some(y)) => Some((x, y)),
+            _ => None,
+        };
+        match k {
+            Kind::Move => Event::Move {
+                x: c[0].int(r).unwrap_or(0),
+                y: c[1].int(r).unwrap_or(0),
+                buttons: c[2].int(r).map(|v| v as u32),
+            },
+            Kind::RawMove => {
+                Event::RawMove { dx: c[0].int(r).unwrap_or(0), dy: c[1].int(r).unwrap_or(0) }
+            }
+            Kind::Button => Event::Button {
+                button: c[0].int(r).unwrap_or(0) as u8,
+                pressed: c[1].bool(r).unwrap_or(false),
+                pos: pos(&c[2], &c[3]),
+            },
+            Kind::Scroll => Event::Scroll {
+                dx: c[0].int(r).unwrap_or(0),
+                dy: c[1].int(r).unwrap_or(0),
+                pos: pos(&c[2], &c[3]),
+            },
+            Kind::Key => Event::Key {
+                pressed: c[0].bool(r).unwrap_or(false),
+                usage: c[1].int(r).map(|v| v as u16),
+                native: c[2].int(r).map(|v| v as u32),
+            },
+            Kind::Text => Event::Text { text: c[0].str(r).unwrap_or("").to_string() },
+            Kind::Focus => Event::Focus {
+                app: c[0].str(r).map(str::to_string),
+                title: c[1].str(r).map(str::to_string),
+                window: c[2].int(r),
+                rect: match (c[3].int(r), c[4].int(r), c[5].int(r), c[6].int(r)) {
+                    (Some(a), Some(b), Some(cc), Some(d)) => {
+                        Some([a as i32, b as i32, cc as i32, d as i32])
+                    }
+                    _ => None,
+                },
+            },
+            Kind::Marker => Event::Marker {
+                label: c[0].str(r).unwrap_or("").to_string(),
+                value: c[1].int(r),
+            },
+            Kind::Gap => Event::Gap {
+                count: c[0].int(r).unwrap_or(0) as u64,
+                reason: c[1].int(r).unwrap_or(0) as u8,
+                t_end: c[2].int(r),
+            },
+        }
+    }
+
+    /// Append all rows of `other`.
+    pub fn extend_from(&mut self, other: &EventTable) {
+        self.t.extend_from_slice(&other.t);
+        self.kind.extend_from_slice(&other.kind);
+        for (a, b) in self.kinds.iter_mut().zip(other.kinds.iter()) {
+            for (ca, cb) in a.cols.iter_mut().zip(b.cols.iter()) {
+                ca.extend_from(cb, None);
+            }
+        }
+    }
+
+    /// Append global rows `start..end` of `other`; `kind_start[k]` is the number of rows of kind
+    /// `k` before `start` (the caller walks ranges in order and keeps these cursors).
+    pub fn extend_rows(&mut self, other: &EventTable, start: usize, end: usize, kind_start: &mut [usize; NUM_KINDS]) {
+        let mut cnt = [0usize; NUM_KINDS];
+        for &k in &other.kind[start..end] {
+            cnt[k as usize] += 1;
+        }
+        self.t.extend_from_slice(&other.t[start..end]);
+        self.kind.extend_from_slice(&other.kind[start..end]);
+        for k in 0..NUM_KINDS {
+            if cnt[k] > 0 {
+                let (s, e) = (kind_start[k], kind_start[k] + cnt[k]);
+                for (ca, cb) in self.kinds[k].cols.iter_mut().zip(other.kinds[k].cols.iter()) {
+                    ca.extend_range(cb, s, e);
+                }
+                kind_start[k] = e;
+            }
+        }
+    }
+
+    /// Append the rows of `other` with `t0 <= t < t1` whose kind is in `kinds` (bit k set = keep).
+    pub fn extend_filtered(&mut self, other: &EventTable, t0: i64, t1: Option<i64>, kinds: u16) {
+        let keep_row = |t: i64, k: u8| t >= t0 && t1.is_none_or(|e| t < e) && (kinds >> k) & 1 == 1;
+        let keep: Vec<bool> = other.t.iter().zip(&other.kind).map(|(&t, &k)| keep_row(t, k)).collect();
+        if keep.iter().all(|b| *b) {
+            return self.extend_from(other);
+        }
+        let mut per_kind: [Vec<bool>; NUM_KINDS] = Default::default();
+        for (i, &k) in other.kind.iter().enumerate() {
+            per_kind[k as usize].push(keep[i]);
+            if keep[i] {
+                self.t.push(other.t[i]);
+                self.kind.push(k);
+            }
+        }
+        for (ki, (a, b)) in self.kinds.iter_mut().zip(other.kinds.iter()).enumerate() {
+            if per_kind[ki].iter().any(|x| *x) {
+                for (ca, cb) in a.cols.iter_mut().zip(b.cols.iter()) {
+                    ca.extend_from(cb, Some(&per_kind[ki]));
+                }
+            }
+        }
+    }
+
+    /// Check every invariant and value range. Called on every table a writer accepts from a
+    /// caller, and on every table a reader decodes.
+    pub fn validate(&self) -> Result<()> {
+        if self.t.len() != self.kind.len() {
+            return Err(Error::Usage(format!(
+                "`t` has {} rows but `kind` has {}",
+                self.t.len(),
+                self.kind.len()
+            )));
+        }
+        let mut counts = [0usize; NUM_KINDS];
+        for (row, &k) in self.kind.iter().enumerate() {
+            if k as usize >= NUM_KINDS {
+                return Err(value_err(Some(row as u64), "kind", k, "a kind code 0..=8"));
+            }
+            counts[k as usize] += 1;
+        }
+        for (ki, kt) in self.kinds.iter().enumerate() {
+            let kind = Kind::ALL[ki];
+            if kt.cols.len() != KIND_FIELDS[ki].len() {
+                return Err(Error::Usage(format!("{} table has wrong column count", kind.name())));
+            }
+            for (spec, col) in KIND_FIELDS[ki].iter().zip(&kt.cols) {
+                let f = spec.field;
+                if col.len() != counts[ki] {
+                    return Err(Error::Usage(format!(
+                        "{}.{} has {} rows but there are {} {} events",
+                        kind.name(),
+                        f.name(),
+                        col.len(),
+                        counts[ki],
+                        kind.name()
+                    )));
+                }
+                if let Some(v) = col.valid() {
+                    if v.len() != col.len() {
+                        return Err(Error::Usage(format!("{}.{} validity length", kind.name(), f.name())));
+                    }
+                    if spec.required {
+                        if let Some(r) = v.iter().position(|b| !*b) {
+                            return Err(value_err(
+                                Some(r as u64),
+                                f.name(),
+                                "absent",
+                                &format!("`{}` is required for {} events", f.name(), kind.name()),
+                            ));
+                        }
+                    }
+                }
+                match (f.ty(), col) {
+                    (FieldType::Coord, Column::Int { vals, .. }) => {
+                        for (r, &v) in vals.iter().enumerate() {
+                            if col.is_present(r) {
+                                check_coord(v, f, Some(r as u64))?;
+                            }
+                        }
+                    }
+                    (FieldType::Int { min, max }, Column::Int { vals, .. }) => {
+                        for (r, &v) in vals.iter().enumerate() {
+                            if (v < min || v > max) && col.is_present(r) {
+                                return Err(value_err(
+                                    Some(r as u64),
+                                    f.name(),
+                                    v,
+                                    &format!("must be within {min}..={max}"),
+                                ));
+                            }
+                        }
+                    }
+                    (FieldType::Bool, Column::Bool { .. }) => {}
+                    (FieldType::Str, Column::Str { offsets, data, .. }) => {
+                        if offsets.first() != Some(&0) || *offsets.last().unwrap() as usize != data.len() {
+                            return Err(Error::Usage(format!("{}.{} offsets", kind.name(), f.name())));
+                        }
+                        for (r, w) in offsets.windows(2).enumerate() {
+                            if w[1] < w[0] {
+                                return Err(Error::Usage(format!(
+                                    "{}.{} offsets decrease at row {r}",
+                                    kind.name(),
+                                    f.name()
+                                )));
+                            }
+                            if std::str::from_utf8(&data[w[0] as usize..w[1] as usize]).is_err() {
+                                return Err(value_err(Some(r as u64), f.name(), "<bytes>", "valid UTF-8"));
+                            }
+                        }
+                    }
+                    _ => return Err(Error::Usage(format!("{}.{} column type", kind.name(), f.name()))),
+                }
+            }
+            // Coordinate pairs are present together.
+            if let (Some(x), Some(y)) = (kt.col(Field::X), kt.col(Field::Y)) {
+                if let Some(r) = (0..x.len()).find(|&r| x.is_present(r) != y.is_present(r)) {
+                    return Err(value_err(
+                        Some(r as u64),
+                        "y",
+                        if y.is_present(r) { "present" } else { "absent" },
+                        "x and y are present together or absent together",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A JSON rendering of every event (used by conformance vectors and debugging).
+    pub fn to_json_rows(&self) -> Vec<serde_json::Value> {
+        use serde_json::{json, Map, Value};
+        let mut next = [0usize; NUM_KINDS];
+        let mut out = Vec::with_capacity(self.len());
+        for (&t, &k) in self.t.iter().zip(&self.kind) {
+            let r = next[k as usize];
+            next[k as usize] += 1;
+            let kind = Kind::ALL[k as usize];
+            let mut m = Map::new();
+            m.insert("t".into(), json!(t));
+            m.insert("kind".into(), json!(kind.name()));
+            for (spec, col) in kind.fields().iter().zip(&self.kinds[k as usize].cols) {
+                let v = match spec.field.ty() {
+                    FieldType::Coord => col.int(r).map(|v| json!(coord_to_f64(v))),
+                    FieldType::Int { .. } => col.int(r).map(|v| json!(v)),
+                    FieldType::Bool => col.bool(r).map(|v| json!(v)),
+                    FieldType::Str => col.str(r).map(|v| json!(v)),
+                };
+                if let Some(v) = v {
+                    m.insert(spec.field.name().into(), v);
+                }
+            }
+            out.push(Value::Object(m));
+        }
+        out
+    }
+}

@@ -1,0 +1,324 @@
+//! The synchronous writer: events in, a complete hidpack file out.
+//!
+//! A [`Writer`] buffers events into the current block and closes the block when it holds
+//! `block_events` events, or (event clock) when an event arrives `block_span_ns` or more after the
+//! block's first event. Closing a block compresses its payload into one zstd frame and writes it
+//! followed by its trailer record, so everything up to the last closed block survives a crash.
+//! [`Writer::close`] writes the footer index and the seek table.
+//!
+//! The writer is single-threaded and takes whole [`EventTable`]s as well as single events, so the
+//! capture engine's encoder thread can sit in front of it and feed it the batches it drains.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use crate::codec::{encode_segment, MAX_SEGMENT_EVENTS};
+use crate::error::{Error, Result};
+use crate::frame::{encode_seek_table, hash32, BlockInfo, Header, Index, MAX_BLOCK_RAW};
+use crate::model::{Event, NUM_KINDS};
+use crate::table::{Column, EventTable};
+
+/// Options of a [`Writer`].
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// zstd level (1..=22; negative levels are zstd's fast modes).
+    pub level: i32,
+    /// Close a block when it holds this many events.
+    pub block_events: usize,
+    /// Close a block when an event's timestamp is this far past the block's first event.
+    pub block_span_ns: Option<i64>,
+    /// Free metadata: a JSON object, stored verbatim.
+    pub metadata: String,
+    /// Unix time in ns at t = 0.
+    pub wall_clock_ns: Option<i64>,
+    /// fsync the file when it is closed.
+    pub sync_on_close: bool,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            level: 3,
+            block_events: 65536,
+            block_span_ns: None,
+            metadata: "{}".into(),
+            wall_clock_ns: None,
+            sync_on_close: false,
+        }
+    }
+}
+
+/// What a writer wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    pub events: u64,
+    pub blocks: u64,
+    pub bytes: u64,
+}
+
+/// Approximate payload bytes of strings in a block before it is closed regardless of its count.
+const BLOCK_STRING_BYTES: usize = 32 << 20;
+
+/// Writes one hidpack file.
+pub struct Writer<W: Write> {
+    out: Option<W>,
+    opts: WriterOptions,
+    pos: u64,
+    frames: Vec<(u32, u32)>,
+    blocks: Vec<BlockInfo>,
+    cur: EventTable,
+    cur_first_t: i64,
+    cur_string_bytes: usize,
+    events: u64,
+    compressor: zstd::bulk::Compressor<'static>,
+    payload: Vec<u8>,
+    file: Option<File>,
+}
+
+impl Writer<BufWriter<File>> {
+    /// Create (truncate) `path` and write the header.
+    pub fn create(path: impl AsRef<Path>, opts: WriterOptions) -> Result<Self> {
+        let f = File::create(path.as_ref())?;
+        let sync = f.try_clone()?;
+        let mut w = Writer::new(BufWriter::with_capacity(1 << 16, f), opts)?;
+        w.file = Some(sync);
+        Ok(w)
+    }
+}
+
+impl<W: Write> Writer<W> {
+    /// Start a file on `out`, writing its header.
+    pub fn new(out: W, opts: WriterOptions) -> Result<Self> {
+        if opts.block_events == 0 || opts.block_events as u64 > MAX_SEGMENT_EVENTS {
+            return Err(Error::Usage(format!(
+                "block_events must be within 1..={MAX_SEGMENT_EVENTS}, got {}",
+                opts.block_events
+            )));
+        }
+        if opts.block_span_ns.is_some_and(|s| s <= 0) {
+            return Err(Error::Usage(format!("block_span_ns must be positive, got {:?}", opts.block_span_ns)));
+        }
+        match serde_json::from_str::<serde_json::Value>(&opts.metadata) {
+            Ok(serde_json::Value::Object(_)) => {}
+            Ok(other) => {
+                return Err(Error::Usage(format!("metadata must be a JSON object, got {}", type_name(&other))))
+            }
+            Err(e) => return Err(Error::Usage(format!("metadata is not valid JSON: {e}"))),
+        }
+        let mut compressor = zstd::bulk::Compressor::new(opts.level)?;
+        compressor.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+        compressor.set_parameter(zstd::zstd_safe::CParameter::ContentSizeFlag(true))?;
+        let mut w = Writer {
+            out: Some(out),
+            opts,
+            pos: 0,
+            frames: Vec::new(),
+            blocks: Vec::new(),
+            cur: EventTable::new(),
+            cur_first_t: 0,
+            cur_string_bytes: 0,
+            events: 0,
+            compressor,
+            payload: Vec::new(),
+            file: None,
+        };
+        let header = Header::new(w.opts.metadata.clone(), w.opts.wall_clock_ns).encode();
+        w.emit(&header, 0)?;
+        Ok(w)
+    }
+
+    fn out(&mut self) -> Result<&mut W> {
+        self.out.as_mut().ok_or_else(|| Error::Usage("writer is closed".into()))
+    }
+
+    fn emit(&mut self, bytes: &[u8], decompressed: u32) -> Result<()> {
+        self.out()?.write_all(bytes)?;
+        self.pos += bytes.len() as u64;
+        self.frames.push((bytes.len() as u32, decompressed));
+        Ok(())
+    }
+
+    /// Would an event at `t` start a new block?
+    #[inline]
+    fn boundary_before(&self, t: i64) -> bool {
+        let n = self.cur.len();
+        n > 0
+            && (n >= self.opts.block_events
+                || self.cur_string_bytes >= BLOCK_STRING_BYTES
+                || self.opts.block_span_ns.is_some_and(|s| t.saturating_sub(self.cur_first_t) >= s))
+    }
+
+    /// Append one event.
+    pub fn push(&mut self, t: i64, ev: &Event) -> Result<()> {
+        if self.out.is_none() {
+            return Err(Error::Usage("writer is closed".into()));
+        }
+        if self.boundary_before(t) {
+            self.flush()?;
+        }
+        if self.cur.is_empty() {
+            self.cur_first_t = t;
+        }
+        self.cur.push(t, ev)?;
+        self.cur_string_bytes += match ev {
+            Event::Text { text } => text.len(),
+            Event::Focus { app, title, .. } => app.as_ref().map_or(0, String::len) + title.as_ref().map_or(0, String::len),
+            Event::Marker { label, .. } => label.len(),
+            _ => 0,
+        };
+        Ok(())
+    }
+
+    /// Append every row of `table` (validated first: on error nothing is written).
+    pub fn write_table(&mut self, table: &EventTable) -> Result<()> {
+        if self.out.is_none() {
+            return Err(Error::Usage("writer is closed".into()));
+        }
+        table.validate()?;
+        let string_len = |k: usize, r: usize| -> usize {
+            table.kinds[k]
+                .cols
+                .iter()
+                .map(|c| match c {
+                    Column::Str { offsets, .. } => (offsets[r + 1] - offsets[r]) as usize,
+                    _ => 0,
+                })
+                .sum()
+        };
+        let mut kind_pos = [0usize; NUM_KINDS]; // rows of each kind consumed so far
+        let mut kind_row = [0usize; NUM_KINDS]; // rows of each kind scanned so far
+        let mut start = 0;
+        for i in 0..table.len() {
+            let t = table.t[i];
+            let k = table.kind[i] as usize;
+            if i > start {
+                // rows start..i are pending; would row i open a new block?
+                let pending = i - start;
+                let n = self.cur.len() + pending;
+                let first = if self.cur.is_empty() { table.t[start] } else { self.cur_first_t };
+                let cut = n >= self.opts.block_events
+                    || self.cur_string_bytes >= BLOCK_STRING_BYTES
+                    || self.opts.block_span_ns.is_some_and(|s| t.saturating_sub(first) >= s);
+                if cut {
+                    if self.cur.is_empty() {
+                        self.cur_first_t = table.t[start];
+                    }
+                    self.cur.extend_rows(table, start, i, &mut kind_pos);
+                    self.flush()?;
+                    start = i;
+                }
+            } else if self.boundary_before(t) {
+                self.flush()?;
+            }
+            self.cur_string_bytes += string_len(k, kind_row[k]);
+            kind_row[k] += 1;
+        }
+        if start < table.len() {
+            if self.cur.is_empty() {
+                self.cur_first_t = table.t[start];
+            }
+            self.cur.extend_rows(table, start, table.len(), &mut kind_pos);
+        }
+        Ok(())
+    }
+
+    /// Close the current block now (no-op when it is empty).
+    pub fn flush(&mut self) -> Result<()> {
+        if self.cur.is_empty() {
+            return Ok(());
+        }
+        self.payload.clear();
+        encode_segment(&self.cur, &mut self.payload);
+        if self.payload.len() as u64 > MAX_BLOCK_RAW {
+            return Err(Error::Usage(format!(
+                "a block payload of {} bytes exceeds the {MAX_BLOCK_RAW}-byte limit; lower block_events",
+                self.payload.len()
+            )));
+        }
+        let frame = self.compressor.compress(&self.payload)?;
+        let (t_min, t_max) = self.cur.t_range().unwrap_or((0, 0));
+        let counts = self.cur.counts().map(|c| c as u32);
+        let info = BlockInfo {
+            offset: self.pos,
+            length: frame.len() as u32,
+            raw_len: self.payload.len() as u32,
+            hash: hash32(&frame),
+            first_event: self.events,
+            events: self.cur.len() as u32,
+            t_min,
+            t_max,
+            counts,
+        };
+        let raw_len = info.raw_len;
+        self.emit(&frame, raw_len)?;
+        let trailer = info.encode_trailer();
+        self.emit(&trailer, 0)?;
+        self.out()?.flush()?;
+        self.events += u64::from(info.events);
+        self.blocks.push(info);
+        self.cur.clear();
+        self.cur_string_bytes = 0;
+        Ok(())
+    }
+
+    /// Events accepted so far (in closed blocks and in the open one).
+    pub fn events(&self) -> u64 {
+        self.events + self.cur.len() as u64
+    }
+
+    /// Close the last block, write the index and the seek table. Idempotent.
+    pub fn close(&mut self) -> Result<WriteStats> {
+        if self.out.is_some() {
+            self.flush()?;
+            let index = Index { blocks: self.blocks.clone() }.encode();
+            self.emit(&index, 0)?;
+            let seek = encode_seek_table(&self.frames);
+            let out = self.out()?;
+            out.write_all(&seek)?;
+            out.flush()?;
+            self.pos += seek.len() as u64;
+            self.out = None;
+            if self.opts.sync_on_close {
+                if let Some(f) = &self.file {
+                    f.sync_all()?;
+                }
+            }
+        }
+        Ok(self.stats())
+    }
+
+    pub fn stats(&self) -> WriteStats {
+        WriteStats { events: self.events(), blocks: self.blocks.len() as u64, bytes: self.pos }
+    }
+
+    /// Give back the sink (closing the file first).
+    pub fn into_inner(mut self) -> Result<W> {
+        self.flush()?;
+        let index = Index { blocks: self.blocks.clone() }.encode();
+        self.emit(&index, 0)?;
+        let seek = encode_seek_table(&self.frames);
+        let mut out = self.out.take().ok_or_else(|| Error::Usage("writer is closed".into()))?;
+        out.write_all(&seek)?;
+        out.flush()?;
+        Ok(out)
+    }
+}
+
+impl<W: Write> Drop for Writer<W> {
+    fn drop(&mut self) {
+        // Best effort: a writer dropped without close still leaves a complete file.
+        let _ = self.close();
+    }
+}
+
+fn type_name(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}

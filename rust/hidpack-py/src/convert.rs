@@ -1,0 +1,375 @@
+//! Event tables between Python (dict of numpy columns, see docs/ARCHITECTURE.md) and the core's
+//! [`EventTable`]. Extraction copies the columns out under the GIL; building and scattering run
+//! with the GIL released.
+
+use hidpack_core::model::{
+    coord_from_f64, coord_to_f64, FieldType, Kind, ALL_FIELDS, FIELD_NAMES, NUM_FIELDS, NUM_KINDS,
+};
+use hidpack_core::{Column, Error, EventTable, ValueError};
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+
+use crate::errors::column_type_error;
+
+pub enum RawVals {
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    Bool(Vec<bool>),
+    Str(Vec<Option<String>>),
+}
+
+impl RawVals {
+    fn len(&self) -> usize {
+        match self {
+            RawVals::F64(v) => v.len(),
+            RawVals::I64(v) => v.len(),
+            RawVals::Bool(v) => v.len(),
+            RawVals::Str(v) => v.len(),
+        }
+    }
+}
+
+pub struct RawField {
+    vals: RawVals,
+    valid: Option<Vec<bool>>,
+}
+
+/// Columns copied out of a Python dict.
+pub struct RawTable {
+    t: Vec<i64>,
+    kind: Vec<u8>,
+    fields: Vec<Option<RawField>>,
+}
+
+fn array<T: numpy::Element + Copy>(name: &str, obj: &Bound<'_, PyAny>, expected: &str) -> PyResult<Vec<T>> {
+    let a: PyReadonlyArray1<T> = obj.extract().map_err(|_| column_type_error(name, expected, obj))?;
+    Ok(match a.as_slice() {
+        Ok(s) => s.to_vec(),
+        Err(_) => a.as_array().to_vec(),
+    })
+}
+
+fn strings(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<Vec<Option<String>>> {
+    let it = obj.try_iter().map_err(|_| column_type_error(name, "a list of str | None", obj))?;
+    let mut out = Vec::new();
+    for (i, item) in it.enumerate() {
+        let item = item?;
+        if item.is_none() {
+            out.push(None);
+        } else if item.is_instance_of::<PyString>() {
+            out.push(Some(item.extract::<String>()?));
+        } else {
+            return Err(column_type_error(&format!("{name}[{i}]"), "str or None", &item));
+        }
+    }
+    Ok(out)
+}
+
+/// Copy a write-side table out of a Python dict.
+pub fn extract_table(d: &Bound<'_, PyDict>) -> PyResult<RawTable> {
+    for key in d.keys() {
+        let k: String = key.extract().map_err(|_| PyValueError::new_err("table keys must be str"))?;
+        let base = k.strip_suffix("_valid").unwrap_or(&k);
+        if k != "t" && k != "kind" && !FIELD_NAMES.contains(&base) {
+            return Err(PyValueError::new_err(format!(
+                "unknown column `{k}`; valid columns: t, kind, {} (and <field>_valid)",
+                FIELD_NAMES.join(", ")
+            )));
+        }
+    }
+    let t_obj = d.get_item("t")?.ok_or_else(|| PyValueError::new_err("table has no `t` column"))?;
+    let k_obj = d.get_item("kind")?.ok_or_else(|| PyValueError::new_err("table has no `kind` column"))?;
+    let t = array::<i64>("t", &t_obj, "an int64 numpy array")?;
+    let kind = array::<u8>("kind", &k_obj, "a uint8 numpy array of kind codes")?;
+    let mut fields: Vec<Option<RawField>> = (0..NUM_FIELDS).map(|_| None).collect();
+    for f in ALL_FIELDS {
+        let name = f.name();
+        let Some(obj) = d.get_item(name)? else {
+            if d.contains(format!("{name}_valid"))? {
+                return Err(PyValueError::new_err(format!("`{name}_valid` given without `{name}`")));
+            }
+            continue;
+        };
+        let vals = match f.ty() {
+            FieldType::Coord => RawVals::F64(array::<f64>(name, &obj, "a float64 numpy array")?),
+            FieldType::Int { .. } => RawVals::I64(array::<i64>(name, &obj, "an int64 numpy array")?),
+            FieldType::Bool => RawVals::Bool(array::<bool>(name, &obj, "a bool numpy array")?),
+            FieldType::Str => RawVals::Str(strings(name, &obj)?),
+        };
+        let valid = match d.get_item(format!("{name}_valid"))? {
+            Some(v) if !v.is_none() => Some(array::<bool>(&format!("{name}_valid"), &v, "a bool numpy array")?),
+            _ => None,
+        };
+        fields[f as usize] = Some(RawField { vals, valid });
+    }
+    Ok(RawTable { t, kind, fields })
+}
+
+fn verr(row: usize, field: &'static str, value: impl ToString, expected: impl Into<String>) -> Error {
+    Error::Value(ValueError { row: Some(row as u64), field, value: value.to_string(), expected: expected.into() })
+}
+
+/// Build an [`EventTable`] (GIL not needed).
+pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
+    let n = raw.t.len();
+    if raw.kind.len() != n {
+        return Err(Error::Usage(format!("`kind` has {} rows, `t` has {n}", raw.kind.len())));
+    }
+    let mut uses = [[false; NUM_FIELDS]; NUM_KINDS];
+    for k in Kind::ALL {
+        for s in k.fields() {
+            uses[k as usize][s.field as usize] = true;
+        }
+    }
+    for f in ALL_FIELDS {
+        if let Some(rf) = &raw.fields[f as usize] {
+            if rf.vals.len() != n {
+                return Err(Error::Usage(format!("column `{}` has {} rows, `t` has {n}", f.name(), rf.vals.len())));
+            }
+            if let Some(v) = &rf.valid {
+                if v.len() != n {
+                    return Err(Error::Usage(format!("column `{}_valid` has {} rows, `t` has {n}", f.name(), v.len())));
+                }
+                for (i, (&p, &k)) in v.iter().zip(&raw.kind).enumerate() {
+                    if p && (k as usize) < NUM_KINDS && !uses[k as usize][f as usize] {
+                        return Err(verr(
+                            i,
+                            f.name(),
+                            "present",
+                            format!("{} events have no `{}` field", Kind::ALL[k as usize].name(), f.name()),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let mut table = EventTable::new();
+    table.t = raw.t;
+    for (i, &k) in raw.kind.iter().enumerate() {
+        let kind = Kind::from_code(k).ok_or_else(|| verr(i, "kind", k, "a kind code 0..=8"))?;
+        let kt = &mut table.kinds[k as usize];
+        for (pos, spec) in kind.fields().iter().enumerate() {
+            let f = spec.field;
+            let col = &mut kt.cols[pos];
+            let Some(rf) = &raw.fields[f as usize] else {
+                if spec.required {
+                    return Err(verr(i, f.name(), "absent", format!("`{}` is required for {} events", f.name(), kind.name())));
+                }
+                push_absent(col);
+                continue;
+            };
+            let present = rf.valid.as_ref().is_none_or(|v| v[i]);
+            if !present {
+                if spec.required {
+                    return Err(verr(i, f.name(), "absent", format!("`{}` is required for {} events", f.name(), kind.name())));
+                }
+                push_absent(col);
+                continue;
+            }
+            match (&rf.vals, f.ty()) {
+                (RawVals::F64(v), FieldType::Coord) => col.push_int(Some(coord_from_f64(v[i], f.name(), Some(i as u64))?)),
+                (RawVals::I64(v), FieldType::Int { min, max }) => {
+                    if v[i] < min || v[i] > max {
+                        return Err(verr(i, f.name(), v[i], format!("must be within {min}..={max}")));
+                    }
+                    col.push_int(Some(v[i]));
+                }
+                (RawVals::Bool(v), FieldType::Bool) => col.push_bool(Some(v[i])),
+                (RawVals::Str(v), FieldType::Str) => match &v[i] {
+                    Some(s) => col.push_str(Some(s)),
+                    None if spec.required => {
+                        return Err(verr(i, f.name(), "None", format!("`{}` is required for {} events", f.name(), kind.name())))
+                    }
+                    None => col.push_str(None),
+                },
+                _ => return Err(Error::Usage(format!("column `{}` has the wrong type", f.name()))),
+            }
+        }
+    }
+    table.kind = raw.kind;
+    table.validate()?;
+    Ok(table)
+}
+
+fn push_absent(col: &mut Column) {
+    match col {
+        Column::Int { .. } => col.push_int(None),
+        Column::Bool { .. } => col.push_bool(None),
+        Column::Str { .. } => col.push_str(None),
+    }
+}
+
+// ------------------------------------------------------------------ read side
+
+pub enum OutArr {
+    I64(Vec<i64>),
+    U8(Vec<u8>),
+    F64(Vec<f64>),
+    Bool(Vec<bool>),
+}
+
+/// Union columns ready to become numpy arrays.
+pub struct OutTable {
+    cols: Vec<(String, OutArr)>,
+}
+
+/// Scatter per-kind columns into union columns for the fields of the kinds in `mask`.
+pub fn scatter(table: EventTable, mask: u16) -> OutTable {
+    let n = table.len();
+    let mut included = [false; NUM_FIELDS];
+    for k in Kind::ALL {
+        if (mask >> k as u8) & 1 == 1 {
+            for s in k.fields() {
+                included[s.field as usize] = true;
+            }
+        }
+    }
+    // Position of each field in each kind's columns.
+    let mut pos = [[usize::MAX; NUM_FIELDS]; NUM_KINDS];
+    for k in Kind::ALL {
+        for (p, s) in k.fields().iter().enumerate() {
+            pos[k as usize][s.field as usize] = p;
+        }
+    }
+    // Row index within its kind, for every global row.
+    let single_kind = table.kind.first().copied().filter(|k0| table.kind.iter().all(|k| k == k0));
+    let rows_in_kind: Vec<u32> = if single_kind.is_some() {
+        Vec::new()
+    } else {
+        let mut next = [0u32; NUM_KINDS];
+        table
+            .kind
+            .iter()
+            .map(|&k| {
+                let r = next[k as usize];
+                next[k as usize] += 1;
+                r
+            })
+            .collect()
+    };
+    let mut cols = Vec::new();
+    for f in ALL_FIELDS {
+        if !included[f as usize] {
+            continue;
+        }
+        let name = f.name();
+        let fi = f as usize;
+        // The column for row i, if its kind has the field.
+        let colref = |i: usize| -> Option<(&Column, usize)> {
+            let k = table.kind[i] as usize;
+            let p = pos[k][fi];
+            if p == usize::MAX {
+                return None;
+            }
+            let r = if single_kind.is_some() { i } else { rows_in_kind[i] as usize };
+            Some((&table.kinds[k].cols[p], r))
+        };
+        let mut valid = vec![false; n];
+        match f.ty() {
+            FieldType::Str => {
+                let mut offsets = Vec::with_capacity(n + 1);
+                offsets.push(0i64);
+                let mut data = Vec::new();
+                for i in 0..n {
+                    if let Some((c, r)) = colref(i) {
+                        if let Some(s) = c.str(r) {
+                            data.extend_from_slice(s.as_bytes());
+                            valid[i] = true;
+                        }
+                    }
+                    offsets.push(data.len() as i64);
+                }
+                cols.push((format!("{name}_offsets"), OutArr::I64(offsets)));
+                cols.push((format!("{name}_data"), OutArr::U8(data)));
+            }
+            FieldType::Bool => {
+                let mut vals = vec![false; n];
+                for i in 0..n {
+                    if let Some((c, r)) = colref(i) {
+                        if let Some(b) = c.bool(r) {
+                            vals[i] = b;
+                            valid[i] = true;
+                        }
+                    }
+                }
+                cols.push((name.to_string(), OutArr::Bool(vals)));
+            }
+            FieldType::Coord | FieldType::Int { .. } => {
+                let coord = f.ty() == FieldType::Coord;
+                // Fast path: one kind, one dense column.
+                let direct = single_kind.and_then(|k| {
+                    let p = pos[k as usize][fi];
+                    (p != usize::MAX).then(|| &table.kinds[k as usize].cols[p])
+                });
+                if let Some(Column::Int { vals, valid: v }) = direct {
+                    match v {
+                        Some(v) => valid.copy_from_slice(v),
+                        None => valid.fill(true),
+                    }
+                    let arr = if coord {
+                        OutArr::F64(vals.iter().map(|&x| coord_to_f64(x)).collect())
+                    } else {
+                        OutArr::I64(vals.clone())
+                    };
+                    cols.push((name.to_string(), arr));
+                } else {
+                    let mut ints = vec![0i64; n];
+                    for i in 0..n {
+                        if let Some((c, r)) = colref(i) {
+                            if let Some(v) = c.int(r) {
+                                ints[i] = v;
+                                valid[i] = true;
+                            }
+                        }
+                    }
+                    let arr = if coord {
+                        OutArr::F64(ints.iter().map(|&x| coord_to_f64(x)).collect())
+                    } else {
+                        OutArr::I64(ints)
+                    };
+                    cols.push((name.to_string(), arr));
+                }
+            }
+        }
+        cols.push((format!("{name}_valid"), OutArr::Bool(valid)));
+    }
+    let mut all = vec![("t".to_string(), OutArr::I64(table.t)), ("kind".to_string(), OutArr::U8(table.kind))];
+    all.extend(cols);
+    OutTable { cols: all }
+}
+
+/// Move the columns into numpy arrays (no copy).
+pub fn out_to_py<'py>(py: Python<'py>, out: OutTable) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (name, arr) in out.cols {
+        match arr {
+            OutArr::I64(v) => d.set_item(name, PyArray1::from_vec(py, v))?,
+            OutArr::U8(v) => d.set_item(name, PyArray1::from_vec(py, v))?,
+            OutArr::F64(v) => d.set_item(name, PyArray1::from_vec(py, v))?,
+            OutArr::Bool(v) => d.set_item(name, PyArray1::from_vec(py, v))?,
+        }
+    }
+    Ok(d)
+}
+
+/// Kind names to a bit mask.
+pub fn kinds_to_mask(kinds: Option<Vec<String>>) -> PyResult<u16> {
+    match kinds {
+        None => Ok(hidpack_core::reader::ALL_KINDS),
+        Some(list) => {
+            let mut m = 0u16;
+            for k in list {
+                let kind = Kind::from_name(&k).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "unknown kind `{k}`; kinds are {}",
+                        hidpack_core::model::KIND_NAMES.join(", ")
+                    ))
+                })?;
+                m |= 1 << kind as u8;
+            }
+            Ok(m)
+        }
+    }
+}

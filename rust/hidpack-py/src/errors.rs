@@ -1,0 +1,86 @@
+//! The one place where core errors become Python exceptions.
+
+use hidpack_core::Error;
+use pyo3::exceptions::{PyException, PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+pyo3::create_exception!(hidpack._native, HidpackError, PyException, "Base of every error hidpack raises.");
+pyo3::create_exception!(hidpack._native, FormatError, HidpackError, "Not a hidpack file, or a structure in it cannot be parsed. `.offset` is the byte offset.");
+pyo3::create_exception!(hidpack._native, CorruptBlockError, FormatError, "A block failed its checks. `.offset` is the block's byte offset.");
+pyo3::create_exception!(hidpack._native, TruncatedError, FormatError, "The file ends inside a structure. `.offset` is where the structure starts.");
+pyo3::create_exception!(hidpack._native, UnsupportedVersionError, FormatError, "The file was written by an incompatible, newer format version.");
+
+static EVENT_VALUE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// `EventValueError(HidpackError, ValueError)`: a value that cannot be stored exactly.
+pub fn event_value_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    let t = EVENT_VALUE_ERROR.get_or_try_init(py, || -> PyResult<Py<PyType>> {
+        let bases = PyTuple::new(py, [py.get_type::<HidpackError>(), py.get_type::<PyValueError>()])?;
+        let ns = PyDict::new(py);
+        ns.set_item("__module__", "hidpack._native")?;
+        ns.set_item(
+            "__doc__",
+            "A value cannot be stored exactly (out of range, not on the coordinate grid, absent but required). Carries `.row`, `.field`, `.value`.",
+        )?;
+        let t = py.get_type::<PyType>().call1(("EventValueError", bases, ns))?;
+        Ok(t.cast_into::<PyType>()?.unbind())
+    })?;
+    Ok(t.bind(py))
+}
+
+fn with_attrs(py: Python<'_>, err: PyErr, attrs: &[(&str, Py<PyAny>)]) -> PyErr {
+    let v = err.value(py);
+    for (k, val) in attrs {
+        let _ = v.setattr(*k, val.bind(py));
+    }
+    err
+}
+
+/// Map a core error to the Python exception hierarchy.
+pub fn to_py(e: Error) -> PyErr {
+    Python::attach(|py| {
+        let msg = e.to_string();
+        let offset = e.offset().map(|o| o.into_pyobject(py).unwrap().into_any().unbind());
+        let off_attr = |err: PyErr| match &offset {
+            Some(o) => with_attrs(py, err, &[("offset", o.clone_ref(py))]),
+            None => err,
+        };
+        match e {
+            Error::Io(io) => PyOSError::new_err(io.to_string()),
+            Error::Format { .. } => off_attr(FormatError::new_err(msg)),
+            Error::CorruptBlock { .. } => off_attr(CorruptBlockError::new_err(msg)),
+            Error::Truncated { .. } => off_attr(TruncatedError::new_err(msg)),
+            Error::UnsupportedVersion { .. } => off_attr(UnsupportedVersionError::new_err(msg)),
+            Error::Value(v) => match event_value_error(py) {
+                Ok(t) => {
+                    let err = PyErr::from_type(t.clone(), msg);
+                    let row = v.row.into_pyobject(py).unwrap().into_any().unbind();
+                    let field = v.field.into_pyobject(py).unwrap().into_any().unbind();
+                    let value = v.value.into_pyobject(py).unwrap().into_any().unbind();
+                    with_attrs(py, err, &[("row", row), ("field", field), ("value", value)])
+                }
+                Err(e) => e,
+            },
+            Error::Usage(_) => PyValueError::new_err(msg),
+        }
+    })
+}
+
+/// A type error about a column the caller passed.
+pub fn column_type_error(name: &str, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
+    let got = got.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    PyTypeError::new_err(format!("column `{name}` must be {expected}, got {got}"))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("HidpackError", py.get_type::<HidpackError>())?;
+    m.add("FormatError", py.get_type::<FormatError>())?;
+    m.add("CorruptBlockError", py.get_type::<CorruptBlockError>())?;
+    m.add("TruncatedError", py.get_type::<TruncatedError>())?;
+    m.add("UnsupportedVersionError", py.get_type::<UnsupportedVersionError>())?;
+    m.add("EventValueError", event_value_error(py)?)?;
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! `hidpack._native`: the private pyo3 module over `hidpack-core`.
+//!
+//! Thin by design: it copies columns in and out, releases the GIL around everything that costs
+//! time (`py.detach`), and maps errors in one place (`errors::to_py`). The public Python API is
+//! in `python/hidpack/`; the contract of this module is `docs/ARCHITECTURE.md`.
+
+mod convert;
+mod errors;
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::sync::Mutex;
+
+use hidpack_core::model::{Kind, ALL_FIELDS, KIND_NAMES};
+use hidpack_core::reader::{FileSource, Layout, Problem};
+use hidpack_core::{Reader as CoreReader, Writer as CoreWriter, WriterOptions};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use crate::errors::to_py;
+
+/// Writes a hidpack file from event tables.
+#[pyclass(module = "hidpack._native")]
+struct Writer {
+    inner: Mutex<Option<CoreWriter<BufWriter<File>>>>,
+    path: String,
+}
+
+fn stats_dict<'py>(py: Python<'py>, s: hidpack_core::WriteStats) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("events", s.events)?;
+    d.set_item("blocks", s.blocks)?;
+    d.set_item("bytes", s.bytes)?;
+    Ok(d)
+}
+
+impl Writer {
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut CoreWriter<BufWriter<File>>) -> hidpack_core::Result<T> + Send,
+    ) -> PyResult<T> {
+        py.detach(|| {
+            let mut g = self.inner.lock().map_err(|_| hidpack_core::Error::Usage("writer lock poisoned".into()))?;
+            let w = g.as_mut().ok_or_else(|| hidpack_core::Error::Usage(format!("writer for {} is closed", self.path)))?;
+            f(w)
+        })
+        .map_err(to_py)
+    }
+}
+
+#[pymethods]
+impl Writer {
+    #[new]
+    #[pyo3(signature = (path, *, metadata="{}".to_string(), wall_clock_ns=None, level=3, block_events=65536, block_span_ns=None, sync_on_close=false))]
+    fn new(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        metadata: String,
+        wall_clock_ns: Option<i64>,
+        level: i32,
+        block_events: usize,
+        block_span_ns: Option<i64>,
+        sync_on_close: bool,
+    ) -> PyResult<Self> {
+        if !(-7..=22).contains(&level) {
+            return Err(PyValueError::new_err(format!("level must be within -7..=22, got {level}")));
+        }
+        let opts = WriterOptions { level, block_events, block_span_ns, metadata, wall_clock_ns, sync_on_close };
+        let display = path.display().to_string();
+        let w = py.detach(|| CoreWriter::create(&path, opts)).map_err(to_py)?;
+        Ok(Writer { inner: Mutex::new(Some(w)), path: display })
+    }
+
+    /// Append the rows of an event table (dict of columns). On error nothing is written.
+    fn write_table(&self, py: Python<'_>, table: &Bound<'_, PyDict>) -> PyResult<()> {
+        let raw = convert::extract_table(table)?;
+        self.with(py, move |w| {
+            let t = convert::build_table(raw)?;
+            w.write_table(&t)
+        })
+    }
+
+    /// Close the current block now.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |w| w.flush())
+    }
+
+    /// Close the file (index and seek table). Idempotent; returns {events, blocks, bytes}.
+    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let stats = py
+            .detach(|| -> hidpack_core::Result<hidpack_core::WriteStats> {
+                let mut g = self.inner.lock().map_err(|_| hidpack_core::Error::Usage("writer lock poisoned".into()))?;
+                match g.take() {
+                    Some(mut w) => w.close(),
+                    None => Ok(hidpack_core::WriteStats::default()),
+                }
+            })
+            .map_err(to_py)?;
+        stats_dict(py, stats)
+    }
+
+    /// {events, blocks, bytes} so far.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.with(py, |w| Ok(w.stats()))?;
+        stats_dict(py, s)
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+}
+
+/// Reads a hidpack file.
+#[pyclass(module = "hidpack._native", frozen)]
+struct Reader {
+    inner: CoreReader<FileSource>,
+}
+
+fn problem_dict<'py>(py: Python<'py>, p: &Problem) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("offset", p.offset)?;
+    d.set_item("length", p.length)?;
+    d.set_item("error", &p.error)?;
+    d.set_item("events_lost", p.events_lost)?;
+    Ok(d)
+}
+
+#[pymethods]
+impl Reader {
+    #[new]
+    fn new(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
+        let inner = py.detach(|| CoreReader::open(&path)).map_err(to_py)?;
+        Ok(Reader { inner })
+    }
+
+    /// {"version", "flags", "wall_clock_ns", "metadata" (JSON text), "created_by", "layout", "file_size"}
+    #[getter]
+    fn header<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let h = self.inner.header();
+        let d = PyDict::new(py);
+        d.set_item("version", format!("{}.{}", h.major, h.minor))?;
+        d.set_item("flags", h.optional_features)?;
+        d.set_item("wall_clock_ns", h.wall_clock_ns)?;
+        d.set_item("metadata", &h.metadata)?;
+        d.set_item("created_by", &h.created_by)?;
+        d.set_item("layout", if self.inner.layout() == Layout::Index { "index" } else { "scanned" })?;
+        d.set_item("file_size", self.inner.file_len())?;
+        Ok(d)
+    }
+
+    /// One dict per block: index, offset, length, raw_length, first_event, t_min, t_max, events, counts.
+    fn blocks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for (i, b) in self.inner.blocks().iter().enumerate() {
+            let d = PyDict::new(py);
+            d.set_item("index", i)?;
+            d.set_item("offset", b.offset)?;
+            d.set_item("length", b.length)?;
+            d.set_item("raw_length", b.raw_len)?;
+            d.set_item("first_event", b.first_event)?;
+            d.set_item("t_min", b.t_min)?;
+            d.set_item("t_max", b.t_max)?;
+            d.set_item("events", b.events)?;
+            let c = PyDict::new(py);
+            for (k, n) in b.counts.iter().enumerate() {
+                c.set_item(KIND_NAMES[k], n)?;
+            }
+            d.set_item("counts", c)?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
+
+    /// Events with t0 <= t < t1 of the given kinds as an event table (see ARCHITECTURE.md).
+    #[pyo3(signature = (*, t0=None, t1=None, kinds=None, blocks=None))]
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        t0: Option<i64>,
+        t1: Option<i64>,
+        kinds: Option<Vec<String>>,
+        blocks: Option<Vec<usize>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mask = convert::kinds_to_mask(kinds)?;
+        let out = py
+            .detach(|| -> hidpack_core::Result<convert::OutTable> {
+                let t = self.inner.read(t0, t1, mask, blocks.as_deref())?;
+                Ok(convert::scatter(t, mask))
+            })
+            .map_err(to_py)?;
+        convert::out_to_py(py, out)
+    }
+
+    /// Everything skipped so far: [{offset, length, error, events_lost}].
+    fn problems<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for p in self.inner.problems() {
+            list.append(problem_dict(py, &p)?)?;
+        }
+        Ok(list)
+    }
+
+    /// Decode and check every block: {ok, blocks, events, problems}.
+    fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let rep = py.detach(|| self.inner.verify());
+        let d = PyDict::new(py);
+        d.set_item("ok", rep.ok)?;
+        d.set_item("blocks", rep.blocks)?;
+        d.set_item("events", rep.events)?;
+        let list = PyList::empty(py);
+        for p in &rep.problems {
+            list.append(problem_dict(py, p)?)?;
+        }
+        d.set_item("problems", list)?;
+        Ok(d)
+    }
+
+    /// Total events per kind name (from the block records).
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, n) in self.inner.counts().iter().enumerate() {
+            d.set_item(KIND_NAMES[k], n)?;
+        }
+        Ok(d)
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.event_count() as usize
+    }
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    errors::register(m)?;
+    m.add_class::<Writer>()?;
+    m.add_class::<Reader>()?;
+    m.add("KINDS", PyTuple::new(py, KIND_NAMES)?)?;
+    m.add("FORMAT_VERSION", hidpack_core::frame::FORMAT_MAJOR)?;
+    // (name, type, kinds where required, kinds where optional)
+    let mut fields = Vec::new();
+    for f in ALL_FIELDS {
+        let ty = match f.ty() {
+            hidpack_core::model::FieldType::Coord => "coord",
+            hidpack_core::model::FieldType::Int { .. } => "int",
+            hidpack_core::model::FieldType::Bool => "bool",
+            hidpack_core::model::FieldType::Str => "str",
+        };
+        let mut req = Vec::new();
+        let mut opt = Vec::new();
+        for k in Kind::ALL {
+            for s in k.fields() {
+                if s.field == f {
+                    if s.required { req.push(k as u8) } else { opt.push(k as u8) }
+                }
+            }
+        }
+        fields.push((f.name(), ty, PyTuple::new(py, req)?, PyTuple::new(py, opt)?).into_pyobject(py)?);
+    }
+    m.add("FIELDS", PyTuple::new(py, fields)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

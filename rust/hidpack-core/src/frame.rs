@@ -126,6 +126,9 @@ pub struct Header {
     /// JSON object text.
     pub metadata: String,
     pub created_by: String,
+    /// Trailing bytes after the fields this version knows (written by a newer minor version).
+    /// Kept so that a rewrite (`recover`) preserves them.
+    pub extra: Vec<u8>,
 }
 
 impl Header {
@@ -139,6 +142,7 @@ impl Header {
             coord_scale_log2: 16,
             metadata,
             created_by: format!("hidpack {}", env!("CARGO_PKG_VERSION")),
+            extra: Vec::new(),
         }
     }
     pub fn encode(&self) -> Vec<u8> {
@@ -154,6 +158,7 @@ impl Header {
             b.extend_from_slice(&(s.len() as u32).to_le_bytes());
             b.extend_from_slice(s.as_bytes());
         }
+        b.extend_from_slice(&self.extra);
         skippable_record(&b)
     }
     /// Parse a header record body (tag included). Unknown trailing fields are ignored.
@@ -188,6 +193,7 @@ impl Header {
         let metadata = String::from_utf8(f.bytes32()?.to_vec())
             .map_err(|_| Error::format(offset, "metadata is not UTF-8"))?;
         let created_by = String::from_utf8_lossy(f.bytes32()?).into_owned();
+        let extra = body[f.pos..].to_vec();
         Ok(Header {
             major,
             minor,
@@ -197,6 +203,7 @@ impl Header {
             coord_scale_log2,
             metadata,
             created_by,
+            extra,
         })
     }
 }

@@ -90,6 +90,15 @@ impl Writer<BufWriter<File>> {
 impl<W: Write> Writer<W> {
     /// Start a file on `out`, writing its header.
     pub fn new(out: W, opts: WriterOptions) -> Result<Self> {
+        let header = Header::new(opts.metadata.clone(), opts.wall_clock_ns);
+        Writer::with_header(out, opts, header)
+    }
+
+    /// Start a file with a given header (a rewrite keeps the original's; `opts.metadata` and
+    /// `opts.wall_clock_ns` are ignored in favour of the header's).
+    pub fn with_header(out: W, mut opts: WriterOptions, header: Header) -> Result<Self> {
+        opts.metadata = header.metadata.clone();
+        opts.wall_clock_ns = header.wall_clock_ns;
         if opts.block_events == 0 || opts.block_events as u64 > MAX_SEGMENT_EVENTS {
             return Err(Error::Usage(format!(
                 "block_events must be within 1..={MAX_SEGMENT_EVENTS}, got {}",
@@ -123,8 +132,7 @@ impl<W: Write> Writer<W> {
             payload: Vec::new(),
             file: None,
         };
-        let header = Header::new(w.opts.metadata.clone(), w.opts.wall_clock_ns).encode();
-        w.emit(&header, 0)?;
+        w.emit(&header.encode(), 0)?;
         Ok(w)
     }
 

@@ -1,0 +1,134 @@
+//! Writes the conformance vectors: `cargo run -p hidpack-core --example gen_vectors -- OUT_DIR`
+//! (default `tests/vectors/v1`). Each vector is `NAME.hpk` plus `NAME.json`, the events a reader
+//! must return and the losses it must report. Golden copies in `tests/golden/v1/` are never
+//! regenerated: they pin what released writers produced.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use hidpack_core::frame::{skippable_record, Header};
+use hidpack_core::model::{gap_reason, COORD_MAX_RAW};
+use hidpack_core::reader::{Problem, ALL_KINDS};
+use hidpack_core::{Event, Reader, Writer, WriterOptions};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+fn header(meta: serde_json::Value) -> Header {
+    let mut h = Header::new(meta.to_string(), Some(1_700_000_000_123_456_789));
+    h.created_by = "hidpack conformance generator".into();
+    h
+}
+
+fn write(events: &[(i64, Event)], block_events: usize, span: Option<i64>, h: Header) -> Vec<u8> {
+    let opts = WriterOptions { block_events, block_span_ns: span, level: 3, ..Default::default() };
+    let mut w = Writer::with_header(Vec::new(), opts, h).unwrap();
+    for (t, e) in events {
+        w.push(*t, e).unwrap();
+    }
+    w.into_inner().unwrap()
+}
+
+/// The JSON a reader must produce for `bytes`.
+pub fn dump(bytes: Vec<u8>) -> serde_json::Value {
+    let r = Reader::from_source(bytes).unwrap();
+    let t = r.read(None, None, ALL_KINDS, None).unwrap();
+    let h = r.header();
+    let problems: Vec<_> = r
+        .problems()
+        .iter()
+        .map(|p: &Problem| json!({"offset": p.offset, "length": p.length, "events_lost": p.events_lost}))
+        .collect();
+    json!({
+        "header": {
+            "version": format!("{}.{}", h.major, h.minor),
+            "wall_clock_ns": h.wall_clock_ns,
+            "metadata": serde_json::from_str::<serde_json::Value>(&h.metadata).unwrap(),
+            "created_by": h.created_by,
+        },
+        "blocks": r.blocks().len(),
+        "events": t.to_json_rows(),
+        "problems": problems,
+    })
+}
+
+fn vectors() -> Vec<(&'static str, Vec<u8>)> {
+    let mut out = Vec::new();
+    let meta = json!({"session": "conformance", "screen": {"width": 1920, "height": 1080, "scale": 2.0}, "source": "gen_vectors"});
+    out.push(("empty", write(&[], 16, None, header(json!({})))));
+    out.push(("minimal", write(&[(0, Event::Move { x: 0, y: 0, buttons: None })], 16, None, header(json!({})))));
+    let all = common::sample_events(300);
+    out.push(("all_kinds", write(&all, 64, None, header(meta.clone()))));
+    let mut dec = common::sample_events(200);
+    for (i, e) in dec.iter_mut().enumerate() {
+        if i % 7 == 3 {
+            e.0 -= 20_000_000; // decreasing timestamps are kept in push order
+        }
+    }
+    let multi = write(&dec, 16, None, header(meta.clone()));
+    out.push(("multi_block", multi.clone()));
+    let extremes = vec![
+        (i64::MIN, Event::Move { x: COORD_MAX_RAW, y: -COORD_MAX_RAW, buttons: Some(u32::MAX) }),
+        (i64::MAX, Event::RawMove { dx: -COORD_MAX_RAW, dy: 1 }),
+        (0, Event::Text { text: String::new() }),
+        (0, Event::Text { text: "naïve 日本語 🙂 \u{0}".into() }),
+        (-1, Event::Key { pressed: true, usage: Some(u16::MAX), native: Some(u32::MAX) }),
+        (1, Event::Focus { app: Some(String::new()), title: None, window: Some(i64::MIN), rect: Some([i32::MIN, i32::MAX, -1, 0]) }),
+        (2, Event::Marker { label: "frame".into(), value: Some(i64::MAX) }),
+        (3, Event::Gap { count: i64::MAX as u64, reason: gap_reason::PAUSED, t_end: Some(i64::MIN) }),
+        (4, Event::Button { button: 255, pressed: false, pos: None }),
+        (5, Event::Scroll { dx: -7, dy: 120 << 16, pos: Some((1, -1)) }),
+    ];
+    out.push(("extremes", write(&extremes, 3, None, header(json!({"note": "values at the limits"})))));
+    // macOS points on a 1/256 grid, as in DuckTrack recordings.
+    let frac: Vec<(i64, Event)> = (0..500)
+        .map(|i| {
+            let x = (1175 << 16) + i * 59 * 256; // 1175 + i*59/256
+            let y = (50 << 16) - i * 256 * 3;
+            (i * 1_000_000 + (i % 3) * 1234, Event::Move { x, y, buttons: None })
+        })
+        .collect();
+    out.push(("fractional", write(&frac, 4096, None, header(json!({"coords": "1/256 grid"})))));
+    let clock: Vec<(i64, Event)> = (0..300).map(|i| (i * 37_000_000, Event::Move { x: (i % 50) << 16, y: (i / 50) << 16, buttons: None })).collect();
+    out.push(("event_clock", write(&clock, 65536, Some(1_000_000_000), header(json!({})))));
+    // Torn: the writer was killed inside the last block.
+    let r = Reader::from_source(multi.clone()).unwrap();
+    let last = r.blocks().last().unwrap().clone();
+    out.push(("torn", multi[..(last.offset + u64::from(last.length) / 2) as usize].to_vec()));
+    // One byte flipped inside block 1.
+    let b1 = r.blocks()[1].clone();
+    let mut bad = multi.clone();
+    bad[(b1.offset + u64::from(b1.length) / 2) as usize] ^= 0x20;
+    out.push(("corrupt_block", bad));
+    // A newer minor version with header fields this reader does not know.
+    let mut h = header(json!({"minor": "future"}));
+    h.minor = 3;
+    h.extra = b"future fields".to_vec();
+    out.push(("future_minor", write(&common::sample_events(50), 16, None, h)));
+    // Unknown records between blocks (footer cut, so the scan meets them).
+    let r2 = Reader::from_source(multi.clone()).unwrap();
+    let b2 = r2.blocks()[2].clone();
+    let cut_at = (b2.offset) as usize; // just before block 2's data frame
+    let end = {
+        let l = r2.blocks().last().unwrap();
+        (l.offset + u64::from(l.length)) as usize + 8 + hidpack_core::frame::BLOCK_INFO_LEN + 4 + 4
+    };
+    let mut unk = multi[..cut_at].to_vec();
+    unk.extend_from_slice(&0x184D_2A53u32.to_le_bytes());
+    unk.extend_from_slice(&5u32.to_le_bytes());
+    unk.extend_from_slice(b"other");
+    unk.extend_from_slice(&skippable_record(b"HPKZsomething new"));
+    unk.extend_from_slice(&multi[cut_at..end]);
+    out.push(("unknown_records", unk));
+    out
+}
+
+fn main() {
+    let dir: PathBuf = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| Path::new("tests/vectors/v1").to_path_buf());
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, bytes) in vectors() {
+        let j = dump(bytes.clone());
+        std::fs::write(dir.join(format!("{name}.hpk")), &bytes).unwrap();
+        std::fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&j).unwrap() + "\n").unwrap();
+        println!("{name}: {} bytes, {} events, {} problems", bytes.len(), j["events"].as_array().unwrap().len(), j["problems"].as_array().unwrap().len());
+    }
+}

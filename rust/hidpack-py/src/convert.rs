@@ -272,11 +272,11 @@ pub fn scatter(table: EventTable, mask: u16) -> OutTable {
                 let mut offsets = Vec::with_capacity(n + 1);
                 offsets.push(0i64);
                 let mut data = Vec::new();
-                for i in 0..n {
+                for (i, ok) in valid.iter_mut().enumerate() {
                     if let Some((c, r)) = colref(i) {
                         if let Some(s) = c.str(r) {
                             data.extend_from_slice(s.as_bytes());
-                            valid[i] = true;
+                            *ok = true;
                         }
                     }
                     offsets.push(data.len() as i64);

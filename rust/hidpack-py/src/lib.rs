@@ -53,6 +53,7 @@ impl Writer {
 #[pymethods]
 impl Writer {
     #[new]
+    #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (path, *, metadata="{}".to_string(), wall_clock_ns=None, level=3, block_events=65536, block_span_ns=None, sync_on_close=false))]
     fn new(
         py: Python<'_>,

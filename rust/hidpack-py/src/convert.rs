@@ -3,7 +3,7 @@
 //! with the GIL released.
 
 use hidpack_core::model::{
-    coord_from_f64, coord_to_f64, FieldType, Kind, ALL_FIELDS, FIELD_NAMES, NUM_FIELDS, NUM_KINDS,
+    coord_from_f64, coord_to_f64, Field, FieldType, Kind, ALL_FIELDS, FIELD_NAMES, NUM_FIELDS, NUM_KINDS,
 };
 use hidpack_core::{Column, Error, EventTable, ValueError};
 use numpy::{PyArray1, PyReadonlyArray1};
@@ -143,6 +143,16 @@ pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
                     }
                 }
             }
+        }
+    }
+    // x and y are present together (reported with the row in the caller's table).
+    let present = |f: Field, i: usize| {
+        raw.fields[f as usize].as_ref().is_some_and(|rf| rf.valid.as_ref().is_none_or(|v| v[i]))
+    };
+    for (i, &k) in raw.kind.iter().enumerate() {
+        if (k == Kind::Button as u8 || k == Kind::Scroll as u8) && present(Field::X, i) != present(Field::Y, i) {
+            let (has, lacks) = if present(Field::X, i) { ("x", "y") } else { ("y", "x") };
+            return Err(verr(i, lacks, "absent", format!("`{has}` is present, and a position needs both x and y")));
         }
     }
     let mut table = EventTable::new();

@@ -1,0 +1,615 @@
+"""The ``hidpack`` command line: ``import``, ``export``, ``info``, ``verify``, ``demo``.
+
+Exit codes: 0 success; 1 ``verify`` found problems; 2 an error (bad arguments, unreadable input,
+a ``hidpack.HidpackError``), reported as one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
+
+import numpy as np
+
+PROG = "hidpack"
+
+
+class CliError(Exception):
+    """An error to report as one line (exit code 2)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _n(v: Any) -> str:
+    return f"{int(v):,}"
+
+
+def _size(n: int) -> str:
+    if n >= 10 * 1024 * 1024:
+        return "%s bytes (%.1f MiB)" % (_n(n), n / 1048576)
+    if n >= 10 * 1024:
+        return "%s bytes (%.1f KiB)" % (_n(n), n / 1024)
+    return "%s bytes" % _n(n)
+
+
+def _duration(ns: Optional[int]) -> str:
+    if ns is None:
+        return "-"
+    s = ns / 1e9
+    if s >= 3600:
+        return "%.3f s (%d h %02d min)" % (s, s // 3600, (s % 3600) // 60)
+    if s >= 60:
+        return "%.3f s (%d min %02d s)" % (s, s // 60, s % 60)
+    return "%.3f s" % s
+
+
+def _ms(s: float) -> str:
+    return "%.1f ms" % (s * 1000) if s < 10 else "%.2f s" % s
+
+
+def _detect_format(src: str) -> str:
+    name = src.lower()
+    if name.endswith((".csv", ".csv.zst", ".csv.zstd", ".csv.gz")):
+        return "csv"
+    if name.endswith((".jsonl", ".ndjson")):
+        return "ducktrack"
+    if name.endswith(".mcap"):
+        return "owa"
+    raise CliError(
+        "cannot tell the format of %r from its extension (.csv[.zst], .jsonl, .mcap): "
+        "pass --format csv|ducktrack|owa" % src
+    )
+
+
+def _hidpack_error() -> Tuple[Type[BaseException], ...]:
+    try:
+        from ._io import hidpack_error
+
+        return (hidpack_error(),)
+    except ImportError:
+        return ()
+
+
+# ---------------------------------------------------------------------------------------------
+# import / export
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    src = args.src
+    if not os.path.exists(src):
+        raise CliError("%s: no such file" % src)
+    fmt = args.format or _detect_format(src)
+    if fmt == "csv":
+        from .io_csv import import_csv
+
+        report = import_csv(src, args.out, level=args.level, overwrite=args.force)
+    elif fmt == "ducktrack":
+        from .io_ducktrack import import_ducktrack
+
+        report = import_ducktrack(src, args.out, level=args.level, overwrite=args.force)
+    else:
+        from .io_owa import import_owa
+
+        report = import_owa(src, args.out, level=args.level, overwrite=args.force)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(report.summary())
+        if len(report.files) == 1:
+            print("  wrote " + report.files[0])
+        elif report.files:
+            print("  wrote %d files in %s" % (len(report.files), os.path.dirname(report.files[0])))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .io_export import export, guess_format
+
+    for s in args.src:
+        if not os.path.exists(s):
+            raise CliError("%s: no such file or directory" % s)
+    to = args.to or guess_format(args.output)
+    if to is None:
+        raise CliError("cannot tell the export format from %r: pass --to csv|jsonl|parquet" % args.output)
+    report = export(args.src, args.output, to=to)
+    print(report.summary())
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# info / verify
+# ---------------------------------------------------------------------------------------------
+
+
+def _open(path: str) -> Any:
+    if not os.path.exists(path):
+        raise CliError("%s: no such file" % path)
+    import hidpack
+
+    return hidpack.open(path)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, (bytes, bytearray)):
+        return x.hex()
+    return x
+
+
+def _problem_line(p: Dict[str, Any]) -> str:
+    off = p.get("offset")
+    length = p.get("length")
+    lost = p.get("events_lost")
+    where = "offset %s" % (off if isinstance(off, int) else "?")
+    if isinstance(length, int):
+        where += " (+%d bytes)" % length
+    tail = "" if lost is None else "; %s event(s) lost" % _n(lost)
+    return "%s: %s%s" % (where, p.get("error", "problem"), tail)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    rec = _open(args.file)
+    info = dict(rec.info())
+    if not args.quick:
+        # a full check, so that "problems" lists every bad block, not only those read so far
+        check = dict(rec.verify())
+        info["verified"] = bool(check.get("ok"))
+        seen = {(p.get("offset"), p.get("error")) for p in info.get("problems") or []}
+        info["problems"] = list(info.get("problems") or []) + [
+            p for p in check.get("problems") or [] if (p.get("offset"), p.get("error")) not in seen
+        ]
+    if args.json:
+        print(json.dumps(_jsonable(info), indent=2, ensure_ascii=False))
+        return 0
+    counts = {k: v for k, v in (info.get("counts") or {}).items() if v}
+    events = int(info.get("events") or 0)
+    size = int(info.get("bytes") or os.path.getsize(args.file))
+    lines = ["file        %s" % args.file]
+    if info.get("version") is not None or info.get("created_by"):
+        lines.append("format      version %s, written by %s" % (info.get("version"), info.get("created_by") or "?"))
+    lines.append("duration    %s" % _duration(info.get("duration_ns")))
+    wall = info.get("wall_clock_ns")
+    if isinstance(wall, int):
+        when = _dt.datetime.fromtimestamp(wall / 1e9, tz=_dt.timezone.utc)
+        lines.append("started     %s UTC" % when.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3])
+    lines.append("events      %s" % _n(events))
+    width = max((len(k) for k in counts), default=4)
+    for k, v in counts.items():
+        lines.append("  %-*s  %12s  %5.1f%%" % (width, k, _n(v), 100.0 * v / events if events else 0))
+    lines.append("size        %s" % _size(size))
+    if events:
+        lines.append("bytes/event %.2f" % (size / events))
+    lines.append("blocks      %s" % _n(info.get("blocks") or 0))
+    if info.get("drops"):
+        lines.append("dropped     %s event(s) (ring full)" % _n(info["drops"]))
+    md = info.get("metadata") or {}
+    if md:
+        lines.append("metadata")
+        for k, v in md.items():
+            text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+            if len(text) > 100:
+                text = text[:97] + "..."
+            lines.append("  %s: %s" % (k, text))
+    problems = info.get("problems") or []
+    if problems:
+        lines.append("problems    %d" % len(problems))
+        for p in problems:
+            lines.append("  " + _problem_line(p))
+    else:
+        lines.append("problems    none" + (" (not checked: --quick)" if args.quick else ""))
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    herr = _hidpack_error()
+    if not os.path.exists(args.file):
+        raise CliError("%s: no such file" % args.file)
+    try:
+        rec = _open(args.file)
+        result = dict(rec.verify())
+    except herr as e:  # the file cannot even be opened: that is what verify reports
+        print("%s: FAILED: %s" % (args.file, _one_line(e)))
+        return 1
+    problems = list(result.get("problems") or [])
+    if result.get("ok") and not problems:
+        print(
+            "%s: OK (%s block(s), %s event(s))"
+            % (args.file, _n(result.get("blocks") or 0), _n(result.get("events") or 0))
+        )
+        return 0
+    print(
+        "%s: %d problem(s) (%s block(s), %s event(s) readable)"
+        % (args.file, len(problems) or 1, _n(result.get("blocks") or 0), _n(result.get("events") or 0))
+    )
+    for p in problems:
+        print("  " + _problem_line(p))
+    return 1
+
+
+# ---------------------------------------------------------------------------------------------
+# demo
+# ---------------------------------------------------------------------------------------------
+
+_WORDS = (
+    "the quick brown fox jumps over the lazy dog while hidpack records every move click "
+    "and key press of a human at the computer"
+).split()
+
+_APPS = (
+    ("Firefox", "Wikipedia, the free encyclopedia - Mozilla Firefox"),
+    ("Code", "recorder.py - hidpack - Visual Studio Code"),
+    ("Terminal", "bash - 120x40"),
+)
+
+
+def _min_jerk(n: int) -> np.ndarray:
+    s = np.linspace(0.0, 1.0, n)
+    return 10 * s**3 - 15 * s**4 + 6 * s**5
+
+
+def synthetic_session(seconds: float = 60.0, seed: int = 7) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """A synthetic but realistic desktop session as ``(write table, metadata)``.
+
+    Mouse: aimed movements between targets (Fitts'-law durations, curved paths with a minimum-jerk
+    speed profile, small tremor, occasional overshoot and correction) sampled at ~125 Hz on integer
+    pixels; clicks, double clicks, drags (``buttons`` = 1) and wheel scrolls at the pointer; typed
+    words with key rollover (``usage`` + JavaScript ``native`` code, ``text`` events);
+    focus changes between three apps; ``marker`` events at the task boundaries.
+    """
+    from . import keymap
+    from ._io import BUTTON, FOCUS, KEY, MARKER, MOVE, SCROLL, TEXT, TableBuilder
+
+    rng = np.random.default_rng(seed)
+    W, H = 1920, 1080
+    end_ns = int(seconds * 1e9)
+    events: List[Tuple[int, int, Dict[str, Any]]] = []
+    seq = [0]
+
+    def ev(t: int, kind: int, **f: Any) -> None:
+        events.append((int(t), seq[0], {"kind": kind, **f}))
+        seq[0] += 1
+
+    t = 0
+    pos = np.array([W / 2, H / 2])
+    held = 0
+    app = 0
+    ev(0, MARKER, label="task_start", value=1)
+    ev(0, FOCUS, app=_APPS[0][0], title=_APPS[0][1], window=0x10000 + 0, left=0, top=0, right=W, bottom=H)
+
+    def move_to(target: np.ndarray, t: int) -> int:
+        nonlocal pos
+        dist = float(np.hypot(*(target - pos)))
+        if dist < 1:
+            return t
+        mt = 0.12 + 0.14 * np.log2(dist / 24.0 + 1.0) + rng.normal(0, 0.03)
+        n = max(3, int(mt / 0.008))
+        s = _min_jerk(n)
+        d = target - pos
+        normal = np.array([-d[1], d[0]]) / dist
+        bend = rng.normal(0, 0.12) * dist
+        c1 = pos + d * 0.3 + normal * bend
+        c2 = pos + d * 0.7 + normal * bend * 0.5
+        b = (
+            ((1 - s) ** 3)[:, None] * pos
+            + (3 * (1 - s) ** 2 * s)[:, None] * c1
+            + (3 * (1 - s) * s**2)[:, None] * c2
+            + (s**3)[:, None] * target
+        )
+        b += rng.normal(0, 0.6, b.shape) * np.sin(np.pi * s)[:, None]
+        last = None
+        for i in range(1, n):
+            t += int(8_000_000 + rng.integers(-900_000, 900_000))
+            x = int(np.clip(round(b[i, 0]), 0, W - 1))
+            y = int(np.clip(round(b[i, 1]), 0, H - 1))
+            if (x, y) != last:
+                ev(t, MOVE, x=x, y=y, buttons=held)
+                last = (x, y)
+        pos = np.array([float(target[0]), float(target[1])])
+        return t
+
+    def click(t: int, button: int = 1) -> int:
+        x, y = int(pos[0]), int(pos[1])
+        ev(t, BUTTON, button=button, pressed=True, x=x, y=y)
+        t += int(rng.integers(60, 140)) * 1_000_000
+        ev(t, BUTTON, button=button, pressed=False, x=x, y=y)
+        return t
+
+    def type_word(t: int, word: str) -> int:
+        for ch in word:
+            usage = keymap.pynput_to_usage(ch)
+            code = keymap.usage_to_js_keycode(usage) if usage is not None else None
+            shift = ch.isupper()
+            if shift:
+                ev(t, KEY, usage=0xE1, native=16, pressed=True)
+                t += int(rng.integers(30, 80)) * 1_000_000
+            ev(t, KEY, usage=usage, native=code, pressed=True)
+            ev(t, TEXT, text=ch)
+            hold = int(rng.integers(60, 130)) * 1_000_000
+            ev(t + hold, KEY, usage=usage, native=code, pressed=False)  # may overlap the next key
+            if shift:
+                ev(t + hold + 10_000_000, KEY, usage=0xE1, native=16, pressed=False)
+            t += int(rng.lognormal(np.log(150), 0.35)) * 1_000_000
+        return t
+
+    while t < end_ns:
+        r = rng.random()
+        target = np.array([rng.uniform(20, W - 20), rng.uniform(20, H - 20)])
+        if r < 0.45:
+            t = move_to(target, t)
+            if rng.random() < 0.2:  # overshoot correction
+                t = move_to(np.clip(target + rng.normal(0, 6, 2), 0, [W - 1, H - 1]), t)
+            t += int(rng.integers(80, 250)) * 1_000_000
+            t = click(t, 1 if rng.random() < 0.9 else 2)
+            if rng.random() < 0.15:  # double click
+                t += int(rng.integers(70, 120)) * 1_000_000
+                t = click(t)
+        elif r < 0.55:  # drag
+            t = move_to(target, t)
+            ev(t, BUTTON, button=1, pressed=True, x=int(pos[0]), y=int(pos[1]))
+            held = 1
+            t = move_to(np.clip(target + rng.normal(0, 200, 2), 0, [W - 1, H - 1]), t + 120_000_000)
+            held = 0
+            t += int(rng.integers(50, 150)) * 1_000_000
+            ev(t, BUTTON, button=1, pressed=False, x=int(pos[0]), y=int(pos[1]))
+        elif r < 0.7:  # scroll
+            t = move_to(target, t)
+            direction = 1 if rng.random() < 0.6 else -1
+            for _ in range(int(rng.integers(3, 12))):
+                t += int(rng.integers(25, 90)) * 1_000_000
+                ev(t, SCROLL, dx=0, dy=direction, x=int(pos[0]), y=int(pos[1]))
+        elif r < 0.9:  # type a few words
+            words = rng.choice(_WORDS, size=int(rng.integers(2, 6)))
+            for i, w in enumerate(words):
+                w = str(w)
+                if i == 0 and rng.random() < 0.3:
+                    w = w.capitalize()
+                t = type_word(t, w + ("" if i == len(words) - 1 else " "))
+            ev(t, KEY, usage=0x28, native=13, pressed=True)
+            ev(t + 90_000_000, KEY, usage=0x28, native=13, pressed=False)
+            t += 300_000_000
+        else:  # switch app
+            app = (app + 1 + int(rng.integers(0, 2))) % len(_APPS)
+            name, title = _APPS[app]
+            left, top = int(rng.integers(0, 300)), int(rng.integers(0, 200))
+            ev(t, FOCUS, app=name, title=title, window=0x10000 + app, left=left, top=top, right=left + 1400, bottom=top + 850)
+            t += int(rng.integers(200, 600)) * 1_000_000
+        t += int(rng.exponential(400)) * 1_000_000  # idle
+    ev(t, MARKER, label="task_end", value=1)
+
+    events.sort(key=lambda e: (e[0], e[1]))
+    b = TableBuilder()
+    for tt, _, f in events:
+        kind = f.pop("kind")
+        b.add(tt, kind, **f)
+    md = {
+        "session": "synthetic-%d" % seed,
+        "source": "hidpack demo (synthetic)",
+        "screen_width": W,
+        "screen_height": H,
+        "native_keyspace": "js_keycode",
+        "seed": seed,
+    }
+    return b.build(), md
+
+
+def _find_data_dir() -> Optional[str]:
+    env = os.environ.get("HIDPACK_DATA")
+    candidates = [env] if env else []
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    candidates.append(os.path.join(repo, "..", "shared", "data"))
+    for c in candidates:
+        if c and os.path.isfile(os.path.join(c, "ducktrack-example", "events.jsonl")):
+            return os.path.normpath(c)
+    return None
+
+
+def _tables_equal(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
+    """Whether a written table and the table read back hold the same events."""
+    from ._io import FIELD_KINDS, field, string_column
+
+    if not np.array_equal(np.asarray(a["t"]), np.asarray(b["t"])):
+        return False
+    if not np.array_equal(np.asarray(a["kind"]), np.asarray(b["kind"])):
+        return False
+    for name, (typ, _) in FIELD_KINDS.items():
+        if typ == "str":
+            if string_column(a, name) != string_column(b, name):
+                return False
+            continue
+        va, ma = field(a, name)
+        vb, mb = field(b, name)
+        if not np.array_equal(ma, mb) or not np.array_equal(np.asarray(va)[ma], np.asarray(vb)[mb]):
+            return False
+    return True
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import hidpack
+
+    from ._io import KINDS
+    from .io_export import jsonl_lines
+
+    source = args.source
+    data = None if source == "synthetic" else _find_data_dir()
+    if source == "ducktrack" and data is None:
+        raise CliError("the DuckTrack example was not found (set HIDPACK_DATA to the shared/data folder)")
+    out_dir = args.out or tempfile.mkdtemp(prefix="hidpack-demo-")
+    os.makedirs(out_dir, exist_ok=True)
+
+    src_file = None
+    if data is not None:
+        from .io_ducktrack import read_ducktrack
+
+        src_file = os.path.join(data, "ducktrack-example", "events.jsonl")
+        table, md = read_ducktrack(src_file)
+        title = "a real DuckTrack recording (macOS, pynput; %s)" % src_file
+        path = os.path.join(out_dir, "ducktrack-example.hidpack")
+    else:
+        table, md = synthetic_session(seconds=args.seconds, seed=args.seed)
+        title = "a synthetic %.0f s desktop session (seed %d)" % (args.seconds, args.seed)
+        path = os.path.join(out_dir, "synthetic.hidpack")
+
+    n = len(table["t"])
+    t0 = time.perf_counter()
+    hidpack.write_table(path, table, metadata=md)
+    t_write = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rec = hidpack.open(path)
+    back = rec.table()
+    t_read = time.perf_counter() - t0
+    result = dict(rec.verify())
+    same = _tables_equal(table, back)
+    size = os.path.getsize(path)
+
+    import io
+
+    import zstandard
+
+    from .io_csv import _write_array_bytes
+
+    buf = io.BytesIO()
+    _write_array_bytes(buf, jsonl_lines(back))
+    jsonl_bytes = buf.getvalue()
+    jsonl_size = len(jsonl_bytes)
+
+    jsonl_zst = len(zstandard.ZstdCompressor(level=3).compress(jsonl_bytes))
+
+    counts = np.bincount(np.asarray(back["kind"], np.int64), minlength=len(KINDS))
+    span = int(np.asarray(back["t"]).max() - np.asarray(back["t"]).min()) if n else 0
+    t_moves = np.asarray(back["t"])[np.asarray(back["kind"]) == 0]
+    gap = "" if len(t_moves) < 2 else ", median gap between moves %.1f ms" % (np.median(np.diff(t_moves)) / 1e6)
+    out = []
+    out.append("hidpack demo: %s" % title)
+    out.append("  %s events over %s%s" % (_n(n), _duration(span), gap))
+    out.append("")
+    out.append("events per kind")
+    for i, c in enumerate(counts):
+        if c:
+            out.append("  %-9s %10s" % (KINDS[i], _n(c)))
+    out.append("")
+    out.append("size of the same %s events" % _n(n))
+    rows = [("hidpack", size)]
+    if src_file:
+        rows.append(("source JSONL", os.path.getsize(src_file)))
+    rows.append(("JSONL", jsonl_size))
+    rows.append(("JSONL + zstd -3", jsonl_zst))
+    for name, s in rows:
+        ratio = "" if name == "hidpack" else "  %6.1fx the hidpack file" % (s / size)
+        out.append("  %-16s %12s bytes  %7.2f bytes/event%s" % (name, _n(s), s / n if n else 0, ratio))
+    out.append("")
+    out.append("speed")
+    out.append("  write  %10s  (%.2f M events/s)" % (_ms(t_write), n / t_write / 1e6 if t_write else 0))
+    out.append("  read   %10s  (%.2f M events/s, all columns into numpy)" % (_ms(t_read), n / t_read / 1e6 if t_read else 0))
+    out.append("")
+    ok = bool(result.get("ok")) and not result.get("problems")
+    out.append("verify: %s (%s block(s)); read back identical to what was written: %s" % (
+        "OK" if ok else "PROBLEMS", _n(result.get("blocks") or 0), "yes" if same else "NO"))
+    out.append("file:   %s" % path)
+    out.append("next:   %s info %s   |   %s export %s --to jsonl -o events.jsonl" % (PROG, path, PROG, path))
+    print("\n".join(out))
+    return 0 if ok and same else 1
+
+
+# ---------------------------------------------------------------------------------------------
+# main
+# ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="hidpack: compact, crash-safe recordings of human computer input.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("import", help="import a normalized CSV, a DuckTrack JSONL or an OWAMcap file")
+    s.add_argument("src", metavar="SRC")
+    s.add_argument("out", metavar="OUT", help="output directory (CSV: one file per session) or .hidpack file")
+    s.add_argument("--format", choices=("csv", "ducktrack", "owa"), help="default: from SRC's extension")
+    s.add_argument("--level", type=int, default=3, help="zstd level (default 3)")
+    s.add_argument("--force", action="store_true", help="replace existing output files")
+    s.add_argument("--json", action="store_true", help="print the import report as JSON")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("export", help="export recordings to CSV, JSON Lines or Parquet")
+    s.add_argument("src", metavar="SRC", nargs="+", help="recordings or directories of *.hidpack")
+    s.add_argument("--to", choices=("csv", "jsonl", "parquet"), help="default: from OUT's extension")
+    s.add_argument("-o", "--output", metavar="OUT", required=True, help="output file (.zst/.gz compress csv/jsonl)")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("info", help="summary of a recording")
+    s.add_argument("file", metavar="FILE")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--quick", action="store_true", help="do not decode every block to look for problems")
+    s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("verify", help="check every block of a recording (exit 1 on problems)")
+    s.add_argument("file", metavar="FILE")
+    s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("demo", help="record a sample session, read it back and compare with JSONL")
+    s.add_argument("--out", metavar="DIR", help="where to write the recording (default: a new temp dir)")
+    s.add_argument(
+        "--source", choices=("auto", "synthetic", "ducktrack"), default="auto",
+        help="auto: the DuckTrack example of shared/data if present, else synthetic",
+    )
+    s.add_argument("--seconds", type=float, default=60.0, help="length of the synthetic session")
+    s.add_argument("--seed", type=int, default=7, help="random seed of the synthetic session")
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def _one_line(e: BaseException) -> str:
+    msg = str(e).strip().replace("\n", " | ") or type(e).__name__
+    return msg
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handled: Tuple[Type[BaseException], ...] = _hidpack_error() + (
+        OSError,
+        ValueError,
+        ImportError,
+        TypeError,
+        KeyError,
+    )
+    try:
+        return int(args.func(args) or 0)
+    except CliError as e:
+        print("%s: error: %s" % (PROG, _one_line(e)), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("%s: interrupted" % PROG, file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+    except handled as e:
+        print("%s: error: %s: %s" % (PROG, type(e).__name__, _one_line(e)), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

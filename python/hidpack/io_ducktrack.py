@@ -1,0 +1,361 @@
+"""Import of DuckTrack JSONL recordings (pynput listeners; https://github.com/TheDuckAI/DuckTrack).
+
+Each line is one JSON object: ``time_stamp`` (float seconds of ``time.perf_counter()``) and
+``action``: ``move`` {x, y} | ``click`` {x, y, button, pressed} | ``scroll`` {x, y, dx, dy} |
+``press`` / ``release`` {name}.
+
+Mapping:
+
+* ``t`` = ns since the earliest ``time_stamp`` (the first event). Every ``time_stamp`` is turned into
+  integer nanoseconds *exactly from its decimal text* (never through a float product); a value
+  with more than 9 decimals is refused. The earliest one is kept in metadata
+  ``clock_origin_ns`` (``clock_source = "perf_counter"``), so ``time_stamp`` is rebuilt exactly.
+* ``move`` -> move (x, y; fractional points stored exactly, buttons absent);
+  ``click`` -> button (left 1, right 2, middle 3, x1 4, x2 5, unknown 0, Linux ``buttonN`` N) with
+  x, y; ``scroll`` -> scroll (dx, dy, x, y); ``press``/``release`` -> key (usage from
+  :func:`hidpack.keymap.pynput_to_usage`, native = :func:`hidpack.keymap.encode_pynput`,
+  ``native_keyspace = "pynput"``; a ``null`` name leaves both absent).
+* Whether x/y/dx/dy were JSON integers or floats is kept in metadata ``ducktrack_number_types``
+  so that :func:`iter_ducktrack` gives back the same Python values (and
+  :func:`export_ducktrack` the same JSON text).
+* A ``metadata.json`` beside the events file contributes screen size, system, release, machine,
+  model, scroll direction, start/stop times and OBS state timings. Never the host name
+  (``node``) nor ``id`` (the MAC address): no host identifiers go into the file.
+* Lines with an unknown action are not stored; they are counted in the report and in the
+  metadata entry ``import_skipped``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from decimal import Decimal, InvalidOperation, localcontext
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+
+import numpy as np
+
+from . import keymap
+from ._io import (
+    BUTTON,
+    KEY,
+    MOVE,
+    SCROLL,
+    ImportReport,
+    PathLike,
+    TableBuilder,
+    counts_by_kind,
+    field,
+    open_recording,
+    write_recording,
+)
+
+__all__ = [
+    "timestamp_to_ns",
+    "ns_to_timestamp",
+    "read_ducktrack",
+    "import_ducktrack",
+    "iter_ducktrack",
+    "export_ducktrack",
+    "METADATA_KEYS",
+]
+
+#: keys copied from DuckTrack's metadata.json (host name ``node`` and MAC ``id`` never are).
+METADATA_KEYS: Tuple[str, ...] = (
+    "system",
+    "release",
+    "machine",
+    "model",
+    "screen_width",
+    "screen_height",
+    "scroll_direction",
+    "start_time",
+    "stop_time",
+    "obs_record_state_timings",
+)
+_NEVER = ("node", "id")
+
+_BUTTONS = {"unknown": 0, "left": 1, "right": 2, "middle": 3, "x1": 4, "x2": 5}
+_BUTTON_NAMES = {v: k for k, v in _BUTTONS.items()}
+
+_FIELDS = {
+    "move": ("x", "y"),
+    "click": ("x", "y", "button", "pressed"),
+    "scroll": ("x", "y", "dx", "dy"),
+    "press": ("name",),
+    "release": ("name",),
+}
+
+
+def timestamp_to_ns(text: Union[str, int]) -> int:
+    """Exact integer nanoseconds of a decimal seconds text (``"150160.965463208"``).
+
+    Raises ``ValueError`` if the value is not a finite decimal number or has more than 9 decimals.
+    """
+    if isinstance(text, bool):
+        raise ValueError("time_stamp must be a number, got %r" % (text,))
+    if isinstance(text, int):
+        return text * 1_000_000_000
+    try:
+        d = Decimal(text)
+    except (InvalidOperation, TypeError):
+        raise ValueError("time_stamp %r is not a decimal number" % (text,)) from None
+    if not d.is_finite():
+        raise ValueError("time_stamp %r is not finite" % (text,))
+    with localcontext() as ctx:
+        ctx.prec = max(60, len(str(text)) + 12)
+        ns = d.scaleb(9)
+        if ns != ns.to_integral_value():
+            raise ValueError(
+                "time_stamp %r has more than 9 decimals: it cannot be stored as integer "
+                "nanoseconds exactly" % (text,)
+            )
+        return int(ns)
+
+
+def ns_to_timestamp(ns: int) -> float:
+    """Inverse of :func:`timestamp_to_ns` as the float DuckTrack wrote (correctly rounded)."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return float(Decimal(int(ns)).scaleb(-9))
+
+
+def _number(v: Any, what: str, line: int) -> Tuple[float, str]:
+    """(value, "int"|"float") of a JSON number kept as text (floats parsed with ``str``)."""
+    if isinstance(v, bool) or v is None:
+        raise ValueError("line %d: %s %r is not a number" % (line, what, v))
+    if isinstance(v, int):
+        return float(v), "int"
+    if isinstance(v, str):
+        return float(v), "float"
+    raise ValueError("line %d: %s %r is not a number" % (line, what, v))
+
+
+def _button_code(name: Any, line: int) -> int:
+    if name in _BUTTONS:
+        return _BUTTONS[name]
+    if isinstance(name, str) and name.startswith("button") and name[6:].isdigit():
+        n = int(name[6:])
+        if 6 <= n <= 255:
+            return n
+    raise ValueError("line %d: unknown mouse button %r" % (line, name))
+
+
+def _button_name(code: int) -> str:
+    return _BUTTON_NAMES.get(code, "button%d" % code)
+
+
+def read_ducktrack(
+    path: PathLike, report: Optional[ImportReport] = None
+) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """Parse a DuckTrack ``events.jsonl`` into ``(write table, metadata)``."""
+    path = os.fspath(path)
+    rows: List[Tuple[int, str, Dict[str, Any], int]] = []
+    skipped: Dict[str, int] = {}
+    extra: Dict[str, int] = {}
+    with open(path, "r", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line, parse_float=str)
+            except json.JSONDecodeError as e:
+                raise ValueError("%s line %d: invalid JSON (%s)" % (path, lineno, e)) from None
+            if not isinstance(d, dict) or "time_stamp" not in d or "action" not in d:
+                raise ValueError("%s line %d: not a DuckTrack event (needs time_stamp, action)" % (path, lineno))
+            action = d["action"]
+            if action not in _FIELDS:
+                key = "action:%s" % action
+                skipped[key] = skipped.get(key, 0) + 1
+                continue
+            for k in d:
+                if k not in ("time_stamp", "action") and k not in _FIELDS[action]:
+                    extra["%s.%s" % (action, k)] = extra.get("%s.%s" % (action, k), 0) + 1
+            try:
+                ns = timestamp_to_ns(d["time_stamp"])
+            except ValueError as e:
+                raise ValueError("%s line %d: %s" % (path, lineno, e)) from None
+            rows.append((ns, action, d, lineno))
+
+    origin = min((r[0] for r in rows), default=0)
+    types: Dict[str, set] = {"x": set(), "y": set(), "dx": set(), "dy": set()}
+    b = TableBuilder()
+    for ns, action, d, lineno in rows:
+        t = ns - origin
+        missing = [k for k in _FIELDS[action] if k not in d]
+        if missing:
+            raise ValueError("%s line %d: %s event without %s" % (path, lineno, action, ", ".join(missing)))
+        if action in ("move", "click", "scroll"):
+            x, tx = _number(d["x"], "x", lineno)
+            y, ty = _number(d["y"], "y", lineno)
+            types["x"].add(tx)
+            types["y"].add(ty)
+            if action == "move":
+                b.add(t, MOVE, x=x, y=y)
+            elif action == "click":
+                if not isinstance(d["pressed"], bool):
+                    raise ValueError("line %d: pressed %r is not a boolean" % (lineno, d["pressed"]))
+                b.add(t, BUTTON, x=x, y=y, button=_button_code(d["button"], lineno), pressed=d["pressed"])
+            else:
+                dx, tdx = _number(d["dx"], "dx", lineno)
+                dy, tdy = _number(d["dy"], "dy", lineno)
+                types["dx"].add(tdx)
+                types["dy"].add(tdy)
+                b.add(t, SCROLL, x=x, y=y, dx=dx, dy=dy)
+        else:
+            name = d["name"]
+            if name is not None and not isinstance(name, str):
+                raise ValueError("line %d: key name %r is not a string" % (lineno, name))
+            try:
+                native = None if name is None else keymap.encode_pynput(name)
+            except ValueError as e:
+                raise ValueError("%s line %d: %s" % (path, lineno, e)) from None
+            b.add(t, KEY, pressed=(action == "press"), native=native, usage=keymap.pynput_to_usage(name))
+
+    md: Dict[str, Any] = {
+        "session": _session_name(path),
+        "source": "ducktrack",
+        "source_format": "ducktrack-jsonl",
+        "clock_source": "perf_counter",
+        "clock_origin_ns": origin,
+        "native_keyspace": "pynput",
+        "ducktrack_number_types": {
+            k: (v.pop() if len(v) == 1 else "float") for k, v in types.items() if v
+        },
+    }
+    if skipped:
+        md["import_skipped"] = dict(skipped)
+    side = os.path.join(os.path.dirname(os.path.abspath(path)), "metadata.json")
+    if os.path.isfile(side):
+        with open(side, "r", encoding="utf-8") as fh:
+            try:
+                host_md = json.load(fh)
+            except json.JSONDecodeError as e:
+                raise ValueError("%s: invalid JSON (%s)" % (side, e)) from None
+        if isinstance(host_md, dict):
+            for k in METADATA_KEYS:
+                if k in host_md:
+                    md[k] = host_md[k]
+    for k in _NEVER:
+        md.pop(k, None)
+    if report is not None:
+        for k, v in skipped.items():
+            report.skipped[k] = report.skipped.get(k, 0) + v
+        for k, v in extra.items():
+            report.warnings.append("%d %s field(s) not stored" % (v, k))
+        for k, tset in types.items():
+            if len(tset) > 1:
+                report.warnings.append("%s mixes JSON integers and floats; read back as floats" % k)
+    return b.build(), md
+
+
+def _session_name(path: str) -> str:
+    base = os.path.splitext(os.path.basename(path))[0]
+    if base == "events":
+        parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        return parent or base
+    return base
+
+
+def default_output_name(path: PathLike) -> str:
+    return _session_name(os.fspath(path)) + ".hidpack"
+
+
+def import_ducktrack(
+    src: PathLike, out: PathLike, *, level: int = 3, overwrite: bool = False
+) -> ImportReport:
+    """Import a DuckTrack ``events.jsonl`` into the recording ``out`` (a ``.hidpack`` path, or a
+    directory: then ``<session>.hidpack`` inside it)."""
+    t0 = time.perf_counter()
+    src = os.fspath(src)
+    report = ImportReport(source=os.path.basename(src), format="ducktrack")
+    table, md = read_ducktrack(src, report)
+    out = os.fspath(out)
+    if not out.endswith(".hidpack"):
+        os.makedirs(out, exist_ok=True)
+        out = os.path.join(out, default_output_name(src))
+    if not overwrite and os.path.exists(out):
+        raise FileExistsError("%s exists (use overwrite=True / --force to replace it)" % out)
+    write_recording(out, table, md, level=level)
+    report.files = [out]
+    report.add_counts(counts_by_kind(table["kind"]))
+    report.bytes = os.path.getsize(out)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _value(v: float, typ: Optional[str]) -> Union[int, float]:
+    if typ == "int" and float(v).is_integer():
+        return int(v)
+    return float(v)
+
+
+def iter_ducktrack(recording: Any) -> Iterator[Dict[str, Any]]:
+    """Rebuild the DuckTrack event dicts (same keys, key order and values) from a recording.
+
+    ``recording``: a path or an object returned by ``hidpack.open``. Kinds DuckTrack has no action
+    for (raw_move, text, focus, marker, gap) are left out. ``time_stamp`` is exact when the
+    recording has ``clock_origin_ns`` (imported from DuckTrack); otherwise it is seconds since t=0.
+    """
+    rec = open_recording(recording) if isinstance(recording, (str, os.PathLike)) else recording
+    md = dict(rec.metadata or {})
+    table = rec.table()
+    origin = int(md.get("clock_origin_ns", 0))
+    types = md.get("ducktrack_number_types") or {}
+    pynput = md.get("native_keyspace") == "pynput"
+    t = np.asarray(table["t"], dtype=np.int64)
+    kind = np.asarray(table["kind"])
+    x, xv = field(table, "x")
+    y, yv = field(table, "y")
+    dx, _ = field(table, "dx")
+    dy, _ = field(table, "dy")
+    button, _ = field(table, "button")
+    pressed, _ = field(table, "pressed")
+    native, nv = field(table, "native")
+    usage, uv = field(table, "usage")
+    tx, ty, tdx, tdy = (types.get(k) for k in ("x", "y", "dx", "dy"))
+    for i in range(len(t)):
+        k = int(kind[i])
+        ts = ns_to_timestamp(origin + int(t[i]))
+        if k == MOVE:
+            yield {"time_stamp": ts, "action": "move", "x": _value(x[i], tx), "y": _value(y[i], ty)}
+        elif k == BUTTON:
+            d: Dict[str, Any] = {"time_stamp": ts, "action": "click"}
+            if xv[i]:
+                d["x"] = _value(x[i], tx)
+            if yv[i]:
+                d["y"] = _value(y[i], ty)
+            d["button"] = _button_name(int(button[i]))
+            d["pressed"] = bool(pressed[i])
+            yield d
+        elif k == SCROLL:
+            d = {"time_stamp": ts, "action": "scroll"}
+            if xv[i]:
+                d["x"] = _value(x[i], tx)
+            if yv[i]:
+                d["y"] = _value(y[i], ty)
+            d["dx"] = _value(dx[i], tdx)
+            d["dy"] = _value(dy[i], tdy)
+            yield d
+        elif k == KEY:
+            if nv[i] and pynput:
+                name: Optional[str] = keymap.decode_pynput(int(native[i]))
+            elif uv[i]:
+                name = keymap.usage_name(int(usage[i]))
+            else:
+                name = None
+            yield {"time_stamp": ts, "action": "press" if pressed[i] else "release", "name": name}
+
+
+def export_ducktrack(recording: Any, out: PathLike) -> int:
+    """Write a recording as DuckTrack JSONL (``json.dumps`` per line); returns the line count.
+
+    For a recording imported from DuckTrack the output is the source file, byte for byte.
+    """
+    n = 0
+    with open(os.fspath(out), "w", encoding="utf-8", newline="\n") as fh:
+        for d in iter_ducktrack(recording):
+            fh.write(json.dumps(d))
+            fh.write("\n")
+            n += 1
+    return n

@@ -1,0 +1,395 @@
+"""Reading recordings: ``hidpack.open(path) -> Recording``."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from . import _native
+from ._table import (
+    FIELDS,
+    KIND_CODES,
+    KINDS,
+    Columns,
+    arrow_array,
+    arrow_string_array,
+    arrow_type,
+    columns_from_native,
+    kind_fields,
+    require,
+)
+
+__all__ = ["open", "Recording", "RecordingView"]
+
+_DROPPED = 1  # gap reason code for "events dropped (ring full)"
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
+def open(path: str | os.PathLike[str]) -> Recording:  # noqa: A001 (shadows builtins.open on purpose)
+    """Open a hidpack file for reading. Reads the header and the block index, no event data."""
+    return Recording(path)
+
+
+def _as_ns(name: str, v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name} must be an int (ns since the file's start) or None, not {type(v).__name__}")
+    return int(v)
+
+
+def _block_count(block: dict[str, Any], kind: str) -> int:
+    counts = block.get("counts") or {}
+    n = counts.get(kind)
+    if n is None:
+        n = counts.get(KIND_CODES[kind], 0)
+    return int(n)
+
+
+class RecordingView:
+    """Events of a recording, possibly restricted to a time window and/or some blocks.
+
+    ``Recording`` is the unrestricted view; ``between()`` and iteration over blocks give restricted
+    ones. Every view has the same accessors; they decode only the blocks the view can overlap.
+    """
+
+    def __init__(
+        self,
+        recording: Recording,
+        t0: int | None = None,
+        t1: int | None = None,
+        blocks: Sequence[int] | None = None,
+    ) -> None:
+        self._rec = recording
+        self._t0 = t0
+        self._t1 = t1
+        self._block_ids = None if blocks is None else [int(b) for b in blocks]
+        self._len: int | None = None
+
+    # -- restriction -----------------------------------------------------------------------
+
+    @property
+    def recording(self) -> Recording:
+        return self._rec
+
+    @property
+    def t0(self) -> int | None:
+        """Inclusive lower bound on ``t`` (None: unbounded)."""
+        return self._t0
+
+    @property
+    def t1(self) -> int | None:
+        """Exclusive upper bound on ``t`` (None: unbounded)."""
+        return self._t1
+
+    def between(self, t0: int | None = None, t1: int | None = None) -> RecordingView:
+        """The events with ``t0 <= t < t1`` (either bound may be None), in file order.
+
+        Only blocks whose time range overlaps the window are decoded.
+        """
+        t0 = _as_ns("t0", t0)
+        t1 = _as_ns("t1", t1)
+        if self._t0 is not None:
+            t0 = self._t0 if t0 is None else max(t0, self._t0)
+        if self._t1 is not None:
+            t1 = self._t1 if t1 is None else min(t1, self._t1)
+        return RecordingView(self._rec, t0, t1, self._block_ids)
+
+    def _overlaps(self, block: dict[str, Any]) -> bool:
+        if self._block_ids is not None and int(block["index"]) not in self._block_ids:
+            return False
+        if self._t0 is not None and int(block["t_max"]) < self._t0:
+            return False
+        if self._t1 is not None and int(block["t_min"]) >= self._t1:
+            return False
+        return True
+
+    def blocks(self) -> list[dict[str, Any]]:
+        """Metadata of the blocks this view can overlap (``index``, ``offset``, ``length``,
+        ``t_min``, ``t_max``, ``events``, ``counts``)."""
+        return [dict(b) for b in self._rec._block_list() if self._overlaps(b)]
+
+    def __iter__(self) -> Iterator[BlockView]:
+        """One view per block (in file order), each decoding only its own block."""
+        for b in self.blocks():
+            yield BlockView(self._rec, b, self._t0, self._t1)
+
+    def _restricted(self) -> bool:
+        return self._t0 is not None or self._t1 is not None
+
+    def __len__(self) -> int:
+        if self._len is None:
+            if self._restricted():
+                self._len = len(self._read(None)["t"])
+            else:
+                self._len = sum(int(b["events"]) for b in self.blocks())
+        return self._len
+
+    def __repr__(self) -> str:
+        parts = []
+        if self._t0 is not None or self._t1 is not None:
+            parts.append(f"t0={self._t0}, t1={self._t1}")
+        if self._block_ids is not None:
+            parts.append(f"blocks={self._block_ids}")
+        return f"<{type(self).__name__} {self._rec.path!r} {' '.join(parts)}>"
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _read(self, kinds: list[str] | None) -> dict[str, Any]:
+        t0, t1 = self._t0, self._t1
+        # the native bounds are int64: clamp, keeping the meaning of t0 <= t < t1
+        if t0 is not None and t0 <= _I64_MIN:
+            t0 = None
+        if t1 is not None and t1 > _I64_MAX:
+            t1 = None
+        if (t0 is not None and t0 > _I64_MAX) or (t1 is not None and t1 <= _I64_MIN):
+            t0 = t1 = _I64_MIN  # nothing can match
+        return self._rec._reader.read(t0=t0, t1=t1, kinds=kinds, blocks=self._block_ids)
+
+    def table(self, kinds: Sequence[str] | str | None = None) -> dict[str, Any]:
+        """The events as the native event table (see docs/ARCHITECTURE.md): ``t``, ``kind``,
+        per field values + ``_valid``, strings as ``_offsets`` / ``_data`` / ``_valid``."""
+        if isinstance(kinds, str):
+            kinds = [kinds]
+        if kinds is not None:
+            kinds = list(kinds)
+            for k in kinds:
+                if k not in KIND_CODES:
+                    _unknown_kind(k)
+        return self._read(kinds)
+
+    def columns(self, kind: str) -> Columns:
+        """The events of one kind: ``t`` plus that kind's fields (required fields as ndarrays,
+        optional ones as masked arrays with mask = absent, strings as object arrays)."""
+        if kind not in KIND_CODES:
+            _unknown_kind(kind)
+        return columns_from_native(self._read([kind]), kind)
+
+    def moves(self) -> Columns:
+        """``move`` events: t, x, y, buttons (optional)."""
+        return self.columns("move")
+
+    def raw_moves(self) -> Columns:
+        """``raw_move`` events: t, dx, dy."""
+        return self.columns("raw_move")
+
+    def buttons(self) -> Columns:
+        """``button`` events: t, button, pressed, x, y (optional)."""
+        return self.columns("button")
+
+    def scrolls(self) -> Columns:
+        """``scroll`` events: t, dx, dy, x, y (optional)."""
+        return self.columns("scroll")
+
+    def keys(self) -> Columns:
+        """``key`` events: t, pressed, usage (optional), native (optional)."""
+        return self.columns("key")
+
+    def texts(self) -> Columns:
+        """``text`` events: t, text."""
+        return self.columns("text")
+
+    def focus(self) -> Columns:
+        """``focus`` events: t, app, title, window, left, top, right, bottom (all optional)."""
+        return self.columns("focus")
+
+    def markers(self) -> Columns:
+        """``marker`` events: t, label, value (optional)."""
+        return self.columns("marker")
+
+    def gaps(self) -> Columns:
+        """``gap`` events: t, count, reason, t_end (optional)."""
+        return self.columns("gap")
+
+    # -- Arrow / pandas / polars ------------------------------------------------------------
+
+    def to_arrow(self, kind: str | None = None) -> Any:
+        """A ``pyarrow.Table``.
+
+        ``kind=None``: every event, columns ``t``, ``kind`` (``dictionary<int8, string>``) and every
+        field as a nullable column (null = absent). ``kind="move"`` etc.: ``t`` plus that kind's
+        fields (required fields are declared non-nullable). Numeric and string buffers are not copied.
+        """
+        pa = require("pyarrow", "arrow", "Recording.to_arrow()")
+        if kind is not None and kind not in KIND_CODES:
+            _unknown_kind(kind)
+        return _arrow_table(pa, self._read(None if kind is None else [kind]), kind)
+
+    def to_pandas(self, kind: str | None = None) -> Any:
+        """A ``pandas.DataFrame`` (via Arrow). Coordinates are float64 with NaN where absent,
+        optional integer and bool fields use pandas' nullable ``Int64`` / ``boolean`` dtypes,
+        ``kind`` is categorical."""
+        pd = require("pandas", "pandas", "Recording.to_pandas()")
+        pa = require("pyarrow", "pandas", "Recording.to_pandas()")
+        if kind is not None and kind not in KIND_CODES:
+            _unknown_kind(kind)
+        table = _arrow_table(pa, self._read(None if kind is None else [kind]), kind)
+        mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+        df = table.to_pandas(types_mapper=mapping.get)
+        for field in table.schema:  # non-nullable columns keep plain numpy dtypes
+            if not field.nullable and (pa.types.is_integer(field.type) or pa.types.is_boolean(field.type)):
+                df[field.name] = df[field.name].to_numpy(dtype=field.type.to_pandas_dtype())
+        return df
+
+    def to_polars(self, kind: str | None = None) -> Any:
+        """A ``polars.DataFrame`` (via Arrow; null = absent, ``kind`` categorical)."""
+        pl = require("polars", "polars", "Recording.to_polars()")
+        pa = require("pyarrow", "polars", "Recording.to_polars()")
+        if kind is not None and kind not in KIND_CODES:
+            _unknown_kind(kind)
+        return pl.from_arrow(_arrow_table(pa, self._read(None if kind is None else [kind]), kind))
+
+
+def _unknown_kind(kind: Any) -> None:
+    raise ValueError(f"unknown kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+
+
+def _field_array(pa: Any, table: dict[str, Any], name: str, typ: str, n: int) -> Any:
+    if typ == "str":
+        if name + "_offsets" not in table:
+            return pa.nulls(n, arrow_type(typ))
+        return arrow_string_array(table[name + "_offsets"], table[name + "_data"], table.get(name + "_valid"))
+    if name not in table:
+        return pa.nulls(n, arrow_type(typ))
+    return arrow_array(table[name], table.get(name + "_valid"))
+
+
+def _arrow_table(pa: Any, table: dict[str, Any], kind: str | None) -> Any:
+    t = np.asarray(table["t"], dtype=np.int64)
+    n = len(t)
+    arrays = [arrow_array(t)]
+    fields = [pa.field("t", pa.int64(), nullable=False)]
+    if kind is None:
+        codes = np.ascontiguousarray(table["kind"], dtype=np.uint8).view(np.int8)
+        indices = pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(codes)])
+        arrays.append(pa.DictionaryArray.from_arrays(indices, pa.array(KINDS, pa.string())))
+        fields.append(pa.field("kind", pa.dictionary(pa.int8(), pa.string()), nullable=False))
+        specs = [(name, typ, False) for name, typ, _, _ in FIELDS]
+    else:
+        specs = kind_fields(kind)
+    for name, typ, required in specs:
+        arrays.append(_field_array(pa, table, name, typ, n))
+        fields.append(pa.field(name, arrow_type(typ), nullable=not required))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+class BlockView(RecordingView):
+    """The events of one block (what iterating over a recording yields)."""
+
+    def __init__(self, recording: Recording, block: dict[str, Any], t0: int | None = None, t1: int | None = None):
+        super().__init__(recording, t0, t1, [int(block["index"])])
+        self._block = dict(block)
+
+    @property
+    def index(self) -> int:
+        return int(self._block["index"])
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """This block's metadata (``index``, ``offset``, ``length``, ``t_min``, ``t_max``, ``events``,
+        ``counts``)."""
+        return dict(self._block)
+
+
+class Recording(RecordingView):
+    """A hidpack file opened for reading (see :func:`hidpack.open`)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = os.fspath(path)
+        self._reader = _native.Reader(self._path)
+        self._block_cache: list[dict[str, Any]] | None = None
+        super().__init__(self)
+
+    def _block_list(self) -> list[dict[str, Any]]:
+        if self._block_cache is None:
+            self._block_cache = list(self._reader.blocks())
+        return self._block_cache
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def header(self) -> dict[str, Any]:
+        """``version``, ``flags``, ``wall_clock_ns``, ``metadata`` (JSON text), ``created_by``."""
+        return dict(self._reader.header)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The free metadata the writer stored (the header's JSON, parsed)."""
+        text = self._reader.header.get("metadata") or "{}"
+        try:
+            value = json.loads(text)
+        except ValueError as e:
+            raise _native.FormatError(f"header metadata is not valid JSON: {e}: {text[:200]!r}") from None
+        if not isinstance(value, dict):
+            raise _native.FormatError(f"header metadata is not a JSON object: {text[:200]!r}")
+        return value
+
+    @property
+    def wall_clock_ns(self) -> int | None:
+        """Unix ns at t = 0 (None when the writer did not know it)."""
+        return self._reader.header.get("wall_clock_ns")
+
+    @property
+    def problems(self) -> list[dict[str, Any]]:
+        """What the reader skipped so far (``offset``, ``length``, ``error``, ``events_lost``)."""
+        return list(self._reader.problems())
+
+    def verify(self) -> dict[str, Any]:
+        """Check every block: ``{"ok", "blocks", "events", "problems"}``."""
+        return self._reader.verify()
+
+    def info(self) -> dict[str, Any]:
+        """A summary: duration, events, counts per kind, blocks, bytes, drops, gaps, metadata..."""
+        blocks = self._block_list()
+        events = sum(int(b["events"]) for b in blocks)
+        counts = {k: sum(_block_count(b, k) for b in blocks) for k in KINDS}
+        t_min = min((int(b["t_min"]) for b in blocks if int(b["events"])), default=None)
+        t_max = max((int(b["t_max"]) for b in blocks if int(b["events"])), default=None)
+        size = os.path.getsize(self._path)
+        drops = 0
+        gaps = counts["gap"]
+        gap_blocks = [int(b["index"]) for b in blocks if _block_count(b, "gap")]
+        if gap_blocks:
+            g = self._reader.read(kinds=["gap"], blocks=gap_blocks)
+            reason = np.asarray(g["reason"])
+            count = np.asarray(g["count"])
+            ok = np.asarray(g.get("reason_valid", np.ones(len(reason), bool))) & np.asarray(
+                g.get("count_valid", np.ones(len(count), bool))
+            )
+            drops = int(count[ok & (reason == _DROPPED)].sum())
+        header = self._reader.header
+        return {
+            "path": self._path,
+            "version": header.get("version"),
+            "created_by": header.get("created_by"),
+            "duration_ns": 0 if t_min is None or t_max is None else t_max - t_min,
+            "t_min": t_min,
+            "t_max": t_max,
+            "events": events,
+            "counts": counts,
+            "blocks": len(blocks),
+            "bytes": size,
+            "bytes_per_event": size / events if events else None,
+            "drops": drops,
+            "gaps": gaps,
+            "wall_clock_ns": header.get("wall_clock_ns"),
+            "metadata": self.metadata,
+            "problems": self.problems,
+        }
+
+    def close(self) -> None:
+        """No-op: a Recording holds nothing that needs releasing before it is garbage-collected."""
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Recording {self._path!r} events={len(self)} blocks={len(self._block_list())}>"

@@ -1,0 +1,242 @@
+"""The command line, run as a subprocess (`python -m hidpack.cli`): output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hidpack
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("HIDPACK_DATA", str(REPO.parent / "shared" / "data")))
+
+
+def data_file(*parts: str) -> Path:
+    p = DATA.joinpath(*parts)
+    if not p.exists():
+        pytest.fail(f"test data {p} is missing (set HIDPACK_DATA to the shared/data folder)")
+    return p
+
+
+def run(*args, cwd=None, env_extra=None, module="hidpack.cli"):
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    p = subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        capture_output=True, text=True, cwd=cwd, env=env, timeout=300,
+    )
+    return p.returncode, p.stdout, p.stderr
+
+
+def assert_one_line_error(rc, out, err, *needles):
+    assert rc == 2, (rc, out, err)
+    assert "Traceback" not in err and "Traceback" not in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("hidpack: error:")
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+
+
+SMALL_CSV = (
+    "t_ns,kind,x,y,button,session\n"
+    "0,move,10,20,,a\n"
+    "16000000,move,12,21,drag,a\n"
+    "30000000,down,12,21,left,a\n"
+    "90000000,up,12,21,left,a\n"
+    "95000000,scroll,12,21,-1,a\n"
+    "0,key_down,,,72,b\n"
+    "80000000,key_up,,,72,b\n"
+)
+
+
+@pytest.fixture(scope="module")
+def duck(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    rc, out, err = run("import", data_file("ducktrack-example", "events.jsonl"), d / "duck.hidpack")
+    assert rc == 0, err
+    return d / "duck.hidpack", out
+
+
+def test_import_ducktrack(duck):
+    path, out = duck
+    assert path.exists()
+    assert "13,401 event(s)" in out and "move 13,163" in out and "(ducktrack)" in out
+
+
+def test_info_human_and_json(duck):
+    path, _ = duck
+    rc, out, err = run("info", path)
+    assert rc == 0, err
+    assert "duration    32.502 s" in out
+    assert "events      13,401" in out
+    for kind, n in (("move", "13,163"), ("button", "44"), ("scroll", "140"), ("key", "54")):
+        assert any(line.split()[:2] == [kind, n] for line in out.splitlines()), kind
+    assert "bytes/event" in out and "blocks" in out
+    assert "clock_origin_ns: 150160965463208" in out
+    assert "problems    none" in out
+    rc, out, err = run("info", "--json", path)
+    assert rc == 0, err
+    info = json.loads(out)
+    assert info["events"] == 13401 and info["counts"]["move"] == 13163
+    assert info["bytes"] == path.stat().st_size
+    assert info["metadata"]["native_keyspace"] == "pynput"
+    assert info["problems"] == [] and info["verified"] is True
+
+
+def test_verify_clean_corrupt_and_not_hidpack(tmp_path):
+    n = 5000
+    good = tmp_path / "good.hidpack"
+    hidpack.write_table(
+        good,
+        {"t": np.arange(n) * 1_000_000, "kind": "move", "x": (np.arange(n) % 700) * 1.0, "y": (np.arange(n) % 300) * 1.0},
+        block_events=1000,
+    )
+    rc, out, err = run("verify", good)
+    assert rc == 0, err
+    assert "OK" in out and "5,000 event(s)" in out
+
+    block = hidpack.open(good).blocks()[2]
+    data = bytearray(good.read_bytes())
+    data[block["offset"] + block["length"] // 2] ^= 0xFF
+    bad = tmp_path / "bad.hidpack"
+    bad.write_bytes(bytes(data))
+    rc, out, err = run("verify", bad)
+    assert rc == 1
+    assert "1 problem(s)" in out
+    assert "offset %d" % block["offset"] in out
+    assert "1,000 event(s) lost" in out
+    rc, out, err = run("info", bad)  # info lists it too, and still succeeds
+    assert rc == 0 and "problems    1" in out and "offset %d" % block["offset"] in out
+
+    junk = tmp_path / "junk.hidpack"
+    junk.write_bytes(b"not a hidpack file at all" * 10)
+    rc, out, err = run("verify", junk)
+    assert rc == 1 and "FAILED" in out and "Traceback" not in err + out
+
+
+def test_hidpack_errors_are_one_line_exit_2(tmp_path):
+    junk = tmp_path / "junk.hidpack"
+    junk.write_bytes(b"not a hidpack file at all" * 10)
+    rc, out, err = run("info", junk)
+    assert_one_line_error(rc, out, err, "not a hidpack file")
+    rc, out, err = run("export", junk, "--to", "jsonl", "-o", tmp_path / "x.jsonl")
+    assert_one_line_error(rc, out, err, "not a hidpack file")
+    rc, out, err = run("info", tmp_path / "missing.hidpack")
+    assert_one_line_error(rc, out, err, "no such file")
+    rc, out, err = run("import", tmp_path / "missing.csv", tmp_path / "o")
+    assert_one_line_error(rc, out, err, "no such file")
+    (tmp_path / "x.txt").write_text("hello")
+    rc, out, err = run("import", tmp_path / "x.txt", tmp_path / "o")
+    assert_one_line_error(rc, out, err, "--format")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t_ns,kind,x,y,button,session\n0,jump,1,2,,s\n")
+    rc, out, err = run("import", bad, tmp_path / "o")
+    assert_one_line_error(rc, out, err, "line 2", "unknown kind 'jump'")
+
+
+def test_usage_errors_exit_2():
+    rc, out, err = run()
+    assert rc == 2 and "usage:" in err
+    rc, out, err = run("export", "x.hidpack", "--to", "xml", "-o", "y")
+    assert rc == 2 and "invalid choice" in err
+
+
+def test_csv_import_export_round_trip(tmp_path):
+    src = tmp_path / "events.csv"
+    src.write_text(SMALL_CSV)
+    rc, out, err = run("import", src, tmp_path / "rec")
+    assert rc == 0, err
+    assert "7 event(s) into 2 file(s)" in out
+    assert sorted(p.name for p in (tmp_path / "rec").iterdir()) == ["a.hidpack", "b.hidpack"]
+    rc, out, err = run("import", src, tmp_path / "rec")
+    assert_one_line_error(rc, out, err, "exists")
+    rc, out, err = run("import", "--force", src, tmp_path / "rec")
+    assert rc == 0, err
+    rc, out, err = run("export", tmp_path / "rec", "--to", "csv", "-o", tmp_path / "back.csv")
+    assert rc == 0, err
+    assert "7 row(s)" in out
+    assert (tmp_path / "back.csv").read_text() == SMALL_CSV
+
+
+def test_export_jsonl_and_parquet(tmp_path, duck):
+    path, _ = duck
+    rc, out, err = run("export", path, "--to", "jsonl", "-o", tmp_path / "e.jsonl")
+    assert rc == 0, err
+    lines = (tmp_path / "e.jsonl").read_text().splitlines()
+    assert len(lines) == 13401
+    first = json.loads(lines[0])
+    assert first == {"t": 0, "kind": "move", "x": 1175.421875, "y": 50.421875}
+    click = next(json.loads(l) for l in lines if '"button"' in l)
+    assert set(click) == {"t", "kind", "x", "y", "button", "pressed"}
+
+    rc, out, err = run("export", path, "-o", tmp_path / "e.parquet")  # format from the extension
+    assert rc == 0, err
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "e.parquet")
+    assert table.num_rows == 13401
+    assert table.column("x")[0].as_py() == 1175.421875
+    assert table.column("kind")[0].as_py() == "move"
+    assert table.column("usage").null_count == 13401 - 54
+
+
+def test_export_several_recordings_adds_the_session(tmp_path):
+    src = tmp_path / "events.csv"
+    src.write_text(SMALL_CSV)
+    assert run("import", src, tmp_path / "rec")[0] == 0
+    rc, out, err = run("export", tmp_path / "rec" / "a.hidpack", tmp_path / "rec" / "b.hidpack",
+                       "--to", "jsonl", "-o", tmp_path / "e.jsonl")
+    assert rc == 0, err
+    objs = [json.loads(l) for l in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert [o["session"] for o in objs] == ["a"] * 5 + ["b"] * 2
+    assert objs[5] == {"session": "b", "t": 0, "kind": "key", "pressed": True, "usage": 0x0B, "native": 72}
+    rc, out, err = run("export", tmp_path / "rec", "--to", "parquet", "-o", tmp_path / "e.parquet")
+    assert rc == 0, err
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(tmp_path / "e.parquet")
+    assert t.column("session").to_pylist() == ["a"] * 5 + ["b"] * 2
+
+
+def test_import_owa(tmp_path):
+    rc, out, err = run("import", data_file("owa-mcap", "0.4.2.mcap"), tmp_path)
+    assert rc == 0, err
+    assert "not stored: keyboard/state 4, mouse/state 4" in out
+    rc, out, err = run("info", tmp_path / "0.4.2.hidpack")
+    assert rc == 0, err
+    assert "focus" in out and "marker" in out and "started     2025-06-20" in out
+
+
+def test_demo_synthetic(tmp_path):
+    rc, out, err = run("demo", "--source", "synthetic", "--seconds", "20", "--out", tmp_path)
+    assert rc == 0, (out, err)
+    assert "synthetic" in out
+    for word in ("move", "button", "scroll", "key", "text", "focus", "bytes/event", "JSONL", "write", "read"):
+        assert word in out, word
+    assert "verify: OK" in out and "identical to what was written: yes" in out
+    path = tmp_path / "synthetic.hidpack"
+    rec = hidpack.open(path)
+    counts = rec.info()["counts"]
+    assert all(counts[k] > 0 for k in ("move", "button", "scroll", "key", "text", "focus", "marker"))
+    moves = rec.moves()
+    gaps = np.diff(np.asarray(moves.t))
+    assert 6e6 < np.median(gaps) < 10e6  # ~125 Hz while the mouse moves
+    jsonl = next(l for l in out.splitlines() if l.startswith("  JSONL "))
+    size = next(l for l in out.splitlines() if l.startswith("  hidpack "))
+    assert int(size.split()[1].replace(",", "")) == path.stat().st_size
+    assert float(jsonl.split("bytes/event")[1].split("x")[0]) > 3  # JSONL is several times larger
+
+
+def test_demo_uses_the_ducktrack_example_when_present(tmp_path):
+    data_file("ducktrack-example", "events.jsonl")
+    rc, out, err = run("demo", "--out", tmp_path, env_extra={"HIDPACK_DATA": str(DATA)}, module="hidpack")
+    assert rc == 0, (out, err)
+    assert "DuckTrack" in out and "13,401 events" in out and "source JSONL" in out
+    assert (tmp_path / "ducktrack-example.hidpack").exists()

@@ -6,6 +6,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use hidpack_core::codec::{encode_segment, put_varint, zigzag};
 use hidpack_core::frame::{skippable_record, Header};
 use hidpack_core::model::{gap_reason, COORD_MAX_RAW};
 use hidpack_core::reader::{Problem, ALL_KINDS};
@@ -119,6 +120,66 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
     unk.extend_from_slice(&skippable_record(b"HPKZsomething new"));
     unk.extend_from_slice(&multi[cut_at..end]);
     out.push(("unknown_records", unk));
+    // One block whose payload holds two segments (a writer may flush a segment at a time).
+    {
+        let evs = common::sample_events(60);
+        let (a, b) = evs.split_at(25);
+        let mut ta = hidpack_core::EventTable::new();
+        let mut tb = hidpack_core::EventTable::new();
+        for (t, e) in a {
+            ta.push(*t, e).unwrap();
+        }
+        for (t, e) in b {
+            tb.push(*t, e).unwrap();
+        }
+        let mut payload = Vec::new();
+        encode_segment(&ta, &mut payload);
+        encode_segment(&tb, &mut payload);
+        let mut all = ta.clone();
+        all.extend_from(&tb);
+        let mut w = Writer::with_header(Vec::new(), WriterOptions::default(), header(json!({}))).unwrap();
+        w.write_raw_block(&payload, all.len() as u32, all.t_range().unwrap(), all.counts().map(|c| c as u32)).unwrap();
+        out.push(("multi_segment", w.into_inner().unwrap()));
+    }
+    // Events of a kind this reader does not know (code 9) and a field it does not know (id 0x40):
+    // readers skip both and keep the rest.
+    {
+        let zz = |v: i64, o: &mut Vec<u8>| put_varint(o, zigzag(v));
+        let chunk = |id: u8, vals: &[i64]| {
+            let mut body = Vec::new();
+            for v in vals {
+                zz(*v, &mut body);
+            }
+            let mut c = vec![id, 1];
+            put_varint(&mut c, body.len() as u64);
+            c.extend_from_slice(&body);
+            c
+        };
+        let mut seg = Vec::new();
+        put_varint(&mut seg, 4);
+        seg.extend(chunk(0xF0, &[10, 11, 12, 13]));
+        seg.extend(chunk(0xF1, &[0, 9, 0, 9]));
+        put_varint(&mut seg, 2);
+        let unknown_group = b"\x01\x02 a future kind's columns";
+        seg.push(9);
+        put_varint(&mut seg, unknown_group.len() as u64);
+        seg.extend_from_slice(unknown_group);
+        let mut g = Vec::new();
+        g.extend(chunk(0, &[100 << 16, 101 << 16]));
+        g.extend(chunk(1, &[-(7 << 16), 3]));
+        g.extend(chunk(0x40, &[1, 2]));
+        seg.push(0);
+        put_varint(&mut seg, g.len() as u64);
+        seg.extend(g);
+        let mut payload = Vec::new();
+        put_varint(&mut payload, seg.len() as u64);
+        payload.extend(seg);
+        let mut counts = [0u32; hidpack_core::model::NUM_KINDS];
+        counts[0] = 2;
+        let mut w = Writer::with_header(Vec::new(), WriterOptions::default(), header(json!({}))).unwrap();
+        w.write_raw_block(&payload, 4, (10, 13), counts).unwrap();
+        out.push(("unknown_kind_and_field", w.into_inner().unwrap()));
+    }
     out
 }
 

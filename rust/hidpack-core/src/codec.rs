@@ -20,8 +20,28 @@ pub const FIELD_T: u8 = 0xF0;
 /// Field id of the kind column.
 pub const FIELD_KIND: u8 = 0xF1;
 
-/// Readers refuse segments claiming more events than this (bounds every allocation).
-pub const MAX_SEGMENT_EVENTS: u64 = 1 << 22;
+/// Most events in one block (writers close blocks before; readers refuse more). Bounds every
+/// per-event allocation of a decoder.
+pub const MAX_BLOCK_EVENTS: u64 = 1 << 20;
+/// Most string bytes one block may decode to (dictionary encoding can expand).
+pub const MAX_BLOCK_STRING_BYTES: u64 = 64 << 20;
+/// Longest single string a writer accepts.
+pub const MAX_STRING: usize = 16 << 20;
+
+/// What a block may still decode to; every decoder allocation is charged against it first.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub events: u64,
+    pub string_bytes: u64,
+}
+
+impl Budget {
+    /// The budget of a block that declares `events` events (0 = unknown).
+    pub fn for_block(events: u64) -> Budget {
+        let events = if events == 0 { MAX_BLOCK_EVENTS } else { events.min(MAX_BLOCK_EVENTS) };
+        Budget { events, string_bytes: MAX_BLOCK_STRING_BYTES }
+    }
+}
 
 pub mod enc {
     pub const CONST: u8 = 0;
@@ -361,7 +381,7 @@ fn write_chunk(out: &mut Vec<u8>, field_id: u8, col: &Column) {
 }
 
 /// Decode a chunk body of `rows` rows into `col` (which must be empty and of the field's type).
-fn read_chunk_body(c: &mut Cursor, encoding: u8, rows: usize, ty: FieldType) -> Result<Column> {
+fn read_chunk_body(c: &mut Cursor, encoding: u8, rows: usize, ty: FieldType, budget: &mut Budget) -> Result<Column> {
     let has_validity = encoding & enc::HAS_VALIDITY != 0;
     let encoding = encoding & !enc::HAS_VALIDITY;
     let valid = if has_validity { Some(read_bitmap(c, rows)?) } else { None };
@@ -424,6 +444,14 @@ fn read_chunk_body(c: &mut Cursor, encoding: u8, rows: usize, ty: FieldType) -> 
             let mut offsets = Vec::with_capacity(rows + 1);
             offsets.push(0i64);
             let mut data = Vec::new();
+            let total: u64 = items.iter().map(|s| s.len() as u64).sum();
+            if total > budget.string_bytes {
+                return Err(c.err(format!(
+                    "strings decode to {total} bytes, more than the block's limit of {} left",
+                    budget.string_bytes
+                )));
+            }
+            budget.string_bytes -= total;
             let mut it = items.into_iter();
             for i in 0..rows {
                 if present(i) {
@@ -475,7 +503,7 @@ pub struct DecodeNotes {
 }
 
 /// Decode a whole block payload (one or more segments), appending to `out`.
-pub fn decode_payload(payload: &[u8], base: u64, out: &mut EventTable, notes: &mut DecodeNotes) -> Result<()> {
+pub fn decode_payload(payload: &[u8], base: u64, budget: &mut Budget, out: &mut EventTable, notes: &mut DecodeNotes) -> Result<()> {
     let mut c = Cursor::new(payload, base, "block payload");
     if c.at_end() {
         return Err(c.err("empty block payload"));
@@ -483,15 +511,16 @@ pub fn decode_payload(payload: &[u8], base: u64, out: &mut EventTable, notes: &m
     while !c.at_end() {
         let len = c.varint_usize(c.remaining() as u64, "segment length")?;
         let seg = c.bytes(len)?;
-        let seg_table = decode_segment(seg, base, notes)?;
+        let seg_table = decode_segment(seg, base, budget, notes)?;
         out.extend_from(&seg_table);
     }
     Ok(())
 }
 
-fn decode_segment(seg: &[u8], base: u64, notes: &mut DecodeNotes) -> Result<EventTable> {
+fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut DecodeNotes) -> Result<EventTable> {
     let mut c = Cursor::new(seg, base, "segment");
-    let n = c.varint_usize(MAX_SEGMENT_EVENTS, "event count")?;
+    let n = c.varint_usize(budget.events, "event count (the block's remaining events)")?;
+    budget.events -= n as u64;
     let mut t = Vec::new();
     let mut kind_col = Vec::new();
     for (want, dst) in [(FIELD_T, &mut t), (FIELD_KIND, &mut kind_col)] {
@@ -552,7 +581,7 @@ fn decode_segment(seg: &[u8], base: u64, notes: &mut DecodeNotes) -> Result<Even
             got[pos] = true;
             let spec = KIND_FIELDS[k as usize][pos];
             let mut cc = Cursor::new(body, base, "column");
-            let col = read_chunk_body(&mut cc, e, rows, spec.field.ty())?;
+            let col = read_chunk_body(&mut cc, e, rows, spec.field.ty(), budget)?;
             kt.cols[pos] = col;
         }
         for (pos, spec) in KIND_FIELDS[k as usize].iter().enumerate() {

@@ -30,6 +30,8 @@ pub const KNOWN_REQUIRED_FEATURES: u64 = 0;
 pub const MAX_RECORD: u64 = 64 << 20;
 /// Largest decompressed block payload a reader accepts.
 pub const MAX_BLOCK_RAW: u64 = 256 << 20;
+/// Largest data frame (compressed) a reader accepts.
+pub const MAX_FRAME: u64 = MAX_BLOCK_RAW + (1 << 20);
 
 pub fn hash32(b: &[u8]) -> u32 {
     xxh64(b, 0) as u32
@@ -325,54 +327,77 @@ pub struct ZstdFrameInfo {
 
 /// Walk the zstd frame starting at `buf[0]` (magic included). `offset` is its file offset.
 pub fn walk_zstd_frame(buf: &[u8], offset: u64) -> Result<ZstdFrameInfo> {
-    let need = |n: usize| -> Result<()> {
-        if n > buf.len() {
-            Err(Error::Truncated { offset, needed: n as u64, available: buf.len() as u64 })
+    walk_zstd_frame_with(buf.len() as u64, offset, |at, out| {
+        out.copy_from_slice(&buf[at as usize..at as usize + out.len()]);
+        Ok(())
+    })
+}
+
+/// Walk a zstd frame of which `avail` bytes exist, reading only its headers through `read`
+/// (`read(at, buf)` fills `buf` from `at` bytes past the frame's start): one small read per
+/// zstd block, so walking costs O(blocks), never O(bytes).
+pub fn walk_zstd_frame_with(
+    avail: u64,
+    offset: u64,
+    mut read: impl FnMut(u64, &mut [u8]) -> Result<()>,
+) -> Result<ZstdFrameInfo> {
+    let need = |n: u64| -> Result<()> {
+        if n > avail {
+            Err(Error::Truncated { offset, needed: n, available: avail })
         } else {
             Ok(())
         }
     };
     need(5)?;
-    let fhd = buf[4];
+    let mut fhd = [0u8; 1];
+    read(4, &mut fhd)?;
+    let fhd = fhd[0];
     let fcs_flag = fhd >> 6;
     let single = fhd & 0x20 != 0;
     if fhd & 0x08 != 0 {
         return Err(Error::corrupt(offset, format!("zstd frame header descriptor {fhd:#04x} sets the reserved bit")));
     }
     let has_checksum = fhd & 0x04 != 0;
-    let did_len = [0usize, 1, 2, 4][(fhd & 3) as usize];
+    let did_len = [0u64, 1, 2, 4][(fhd & 3) as usize];
     let fcs_len = match fcs_flag {
-        0 => usize::from(single),
+        0 => u64::from(single),
         1 => 2,
         2 => 4,
         _ => 8,
     };
-    let mut pos = 5 + usize::from(!single) + did_len;
+    let mut pos = 5 + u64::from(!single) + did_len;
     need(pos + fcs_len)?;
+    let mut fcs = [0u8; 8];
+    read(pos, &mut fcs[..fcs_len as usize])?;
     let content_size = match fcs_len {
         0 => None,
-        1 => Some(u64::from(buf[pos])),
-        2 => Some(u64::from(le_u16(buf, pos)) + 256),
-        4 => Some(u64::from(le_u32(buf, pos))),
-        _ => Some(u64::from_le_bytes(buf[pos..pos + 8].try_into().unwrap())),
+        1 => Some(u64::from(fcs[0])),
+        2 => Some(u64::from(le_u16(&fcs, 0)) + 256),
+        4 => Some(u64::from(le_u32(&fcs, 0))),
+        _ => Some(u64::from_le_bytes(fcs)),
     };
     pos += fcs_len;
     loop {
         need(pos + 3)?;
-        let h = u32::from(buf[pos]) | u32::from(buf[pos + 1]) << 8 | u32::from(buf[pos + 2]) << 16;
+        let mut hb = [0u8; 3];
+        read(pos, &mut hb)?;
+        let h = u32::from(hb[0]) | u32::from(hb[1]) << 8 | u32::from(hb[2]) << 16;
         let last = h & 1 == 1;
         let btype = (h >> 1) & 3;
-        let bsize = (h >> 3) as usize;
+        let bsize = u64::from(h >> 3);
         let body = match btype {
             0 | 2 => bsize,
             1 => 1,
-            _ => return Err(Error::corrupt(offset + pos as u64, "zstd block of reserved type 3")),
+            _ => return Err(Error::corrupt(offset + pos, "zstd block of reserved type 3")),
         };
         if bsize > 128 * 1024 {
-            return Err(Error::corrupt(offset + pos as u64, format!("zstd block size {bsize} exceeds 128 KiB")));
+            return Err(Error::corrupt(offset + pos, format!("zstd block size {bsize} exceeds 128 KiB")));
         }
         pos += 3 + body;
         need(pos)?;
+        if pos > MAX_FRAME {
+            return Err(Error::corrupt(offset, format!("zstd frame longer than the {MAX_FRAME}-byte limit")));
+        }
         if last {
             break;
         }
@@ -381,7 +406,7 @@ pub fn walk_zstd_frame(buf: &[u8], offset: u64) -> Result<ZstdFrameInfo> {
         pos += 4;
         need(pos)?;
     }
-    Ok(ZstdFrameInfo { len: pos as u64, content_size, has_checksum })
+    Ok(ZstdFrameInfo { len: pos, content_size, has_checksum })
 }
 
 // ---------------------------------------------------------------- seek table

@@ -11,11 +11,11 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::codec::{decode_payload, DecodeNotes};
+use crate::codec::{decode_payload, Budget, DecodeNotes};
 use crate::error::{Error, Result};
 use crate::frame::{
-    check_record, decode_seek_table, hash32, le_u32, walk_zstd_frame, BlockInfo, Header, Index,
-    HIDPACK_SKIPPABLE, MAX_BLOCK_RAW, MAX_RECORD, SKIPPABLE_BASE, SKIPPABLE_MASK, TAG_BLOCK,
+    check_record, decode_seek_table, hash32, le_u32, walk_zstd_frame, walk_zstd_frame_with, BlockInfo, Header, Index,
+    HIDPACK_SKIPPABLE, MAX_BLOCK_RAW, MAX_FRAME, MAX_RECORD, SKIPPABLE_BASE, SKIPPABLE_MASK, TAG_BLOCK,
     TAG_HEADER, TAG_INDEX, ZSTD_MAGIC,
 };
 use crate::model::{Kind, NUM_KINDS};
@@ -105,7 +105,10 @@ pub struct Reader<S: Source = FileSource> {
     header: Header,
     header_end: u64,
     blocks: Vec<BlockInfo>,
+    /// Per block: is its `hash` known (from a trailer or the index)?
+    hash_known: Vec<bool>,
     layout: Layout,
+    footer_error: Option<String>,
     problems: Mutex<Vec<Problem>>,
     notes: Mutex<DecodeNotes>,
 }
@@ -163,13 +166,19 @@ impl<S: Source> Reader<S> {
             header,
             header_end,
             blocks: Vec::new(),
+            hash_known: Vec::new(),
             layout: Layout::Index,
+            footer_error: None,
             problems: Mutex::new(Vec::new()),
             notes: Mutex::new(DecodeNotes::default()),
         };
         match r.read_footer() {
-            Ok(blocks) => r.blocks = blocks,
-            Err(_) => {
+            Ok(blocks) => {
+                r.hash_known = vec![true; blocks.len()];
+                r.blocks = blocks;
+            }
+            Err(e) => {
+                r.footer_error = Some(e.to_string());
                 r.layout = Layout::Scanned;
                 r.scan()?;
             }
@@ -185,6 +194,10 @@ impl<S: Source> Reader<S> {
     }
     pub fn layout(&self) -> Layout {
         self.layout
+    }
+    /// Why the footer could not be used (the file was not closed, or its footer is damaged).
+    pub fn footer_error(&self) -> Option<&str> {
+        self.footer_error.as_deref()
     }
     pub fn file_len(&self) -> u64 {
         self.src.len()
@@ -252,7 +265,11 @@ impl<S: Source> Reader<S> {
         let index = Index::decode(body, idx_off + 8)?;
         let mut prev_end = self.header_end;
         for b in &index.blocks {
-            if b.offset < prev_end || b.offset + u64::from(b.length) > idx_off || u64::from(b.raw_len) > MAX_BLOCK_RAW {
+            if b.offset < prev_end
+                || b.offset + u64::from(b.length) > idx_off
+                || u64::from(b.raw_len) > MAX_BLOCK_RAW
+                || u64::from(b.length) > MAX_FRAME
+            {
                 return Err(Error::format(idx_off, format!("index entry for offset {} is out of range", b.offset)));
             }
             prev_end = b.offset + u64::from(b.length);
@@ -307,20 +324,31 @@ impl<S: Source> Reader<S> {
                 let size = u64::from(le_u32(&h, 4));
                 if pos + 8 + size > len {
                     self.finish_pending(&mut pending, None, &mut events);
+                    // A damaged size, or the writer was killed while writing this record.
+                    let next = self.resync(pos + 1)?;
+                    let error = if next >= len {
+                        format!("truncated: a record of {size} bytes at offset {pos} runs past the end of the file")
+                    } else {
+                        format!("a record of {size} bytes at offset {pos} runs past the end of the file; skipped to the next frame")
+                    };
+                    self.report(Problem { offset: pos, length: next - pos, error, events_lost: None });
+                    pos = next;
+                    continue;
+                }
+                if magic == HIDPACK_SKIPPABLE && size > MAX_RECORD {
+                    self.finish_pending(&mut pending, None, &mut events);
                     self.report(Problem {
                         offset: pos,
-                        length: len - pos,
-                        error: format!("truncated: a record of {size} bytes at offset {pos} runs past the end of the file"),
+                        length: 8 + size,
+                        error: format!("hidpack record of {size} bytes exceeds the {MAX_RECORD}-byte limit; skipped"),
                         events_lost: None,
                     });
-                    break;
-                }
-                if magic == HIDPACK_SKIPPABLE && size <= MAX_RECORD {
+                } else if magic == HIDPACK_SKIPPABLE {
                     let rec = read_vec(&self.src, pos + 8, size)?;
                     match check_record(&rec, pos + 8) {
                         Ok(body) if body[..4] == TAG_BLOCK => {
                             match BlockInfo::decode_trailer(body, pos + 8) {
-                                Ok(info) if pending.is_some_and(|p| p.0 == info.offset) => {
+                                Ok(info) if pending.is_some_and(|p| p.0 == info.offset && p.1 == u64::from(info.length)) => {
                                     pending = None;
                                     self.accept_trailer(info, &mut events);
                                 }
@@ -368,6 +396,7 @@ impl<S: Source> Reader<S> {
         info.first_event = *events;
         *events += u64::from(info.events);
         self.blocks.push(info);
+        self.hash_known.push(true);
     }
 
     /// A data frame without a (valid) trailer: decode it to learn its time range and counts.
@@ -385,54 +414,26 @@ impl<S: Source> Reader<S> {
             counts: [0; NUM_KINDS],
         };
         match self.decode_block_unchecked(&probe, false) {
-            Ok(t) => {
+            Ok((t, notes)) => {
                 let (t_min, t_max) = t.t_range().unwrap_or((0, 0));
                 let info = BlockInfo {
-                    events: t.len() as u32,
+                    events: (t.len() as u64 + notes.unknown_kind_events) as u32,
                     t_min,
                     t_max,
                     counts: t.counts().map(|c| c as u32),
                     ..probe
                 };
-                *events += t.len() as u64;
+                *events += u64::from(info.events);
                 self.blocks.push(info);
+                self.hash_known.push(false);
             }
             Err(e) => self.report(Problem { offset, length, error: e.to_string(), events_lost: None }),
         }
     }
 
     fn walk_frame(&self, pos: u64) -> Result<crate::frame::ZstdFrameInfo> {
-        // Read the frame header, then hop from block header to block header.
-        let len = self.src.len();
-        let head_len = (len - pos).min(18);
-        let head = read_vec(&self.src, pos, head_len)?;
-        // walk_zstd_frame works on a slice: give it the header and fetch blocks as needed.
-        match walk_zstd_frame(&head, pos) {
-            Ok(i) => Ok(i),
-            Err(Error::Truncated { .. }) => {
-                // Needs more than the first bytes: walk block by block with small reads.
-                let mut buf = head;
-                loop {
-                    match walk_zstd_frame(&buf, pos) {
-                        Ok(i) => return Ok(i),
-                        Err(Error::Truncated { needed, .. }) => {
-                            let want = needed.max(buf.len() as u64 + 3);
-                            if pos + want > len {
-                                return Err(Error::Truncated { offset: pos, needed: want, available: len - pos });
-                            }
-                            if want > MAX_BLOCK_RAW {
-                                return Err(Error::corrupt(pos, "zstd frame longer than the block limit"));
-                            }
-                            // Fetch the missing bytes (block headers and the block bodies between).
-                            let extra = read_vec(&self.src, pos + buf.len() as u64, want - buf.len() as u64)?;
-                            buf.extend_from_slice(&extra);
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            Err(e) => Err(e),
-        }
+        let avail = self.src.len() - pos;
+        walk_zstd_frame_with(avail, pos, |at, buf| Ok(self.src.read_at(pos + at, buf)?))
     }
 
     /// Next offset at or after `from` holding a zstd or hidpack frame magic (or the file's end).
@@ -454,8 +455,11 @@ impl<S: Source> Reader<S> {
         Ok(len)
     }
 
-    fn decode_block_unchecked(&self, info: &BlockInfo, check_hash: bool) -> Result<EventTable> {
+    fn decode_block_unchecked(&self, info: &BlockInfo, check_hash: bool) -> Result<(EventTable, DecodeNotes)> {
         let off = info.offset;
+        if u64::from(info.length) > MAX_FRAME {
+            return Err(Error::corrupt(off, format!("data frame of {} bytes exceeds the {MAX_FRAME}-byte limit", info.length)));
+        }
         let frame = read_vec(&self.src, off, u64::from(info.length))?;
         if check_hash && hash32(&frame) != info.hash {
             return Err(Error::corrupt(
@@ -486,23 +490,25 @@ impl<S: Source> Reader<S> {
         }
         let mut table = EventTable::new();
         let mut notes = DecodeNotes::default();
-        decode_payload(&payload, off, &mut table, &mut notes)?;
+        let mut budget = Budget::for_block(u64::from(info.events));
+        decode_payload(&payload, off, &mut budget, &mut table, &mut notes)?;
         if notes != DecodeNotes::default() {
             if let Ok(mut n) = self.notes.lock() {
                 n.unknown_fields += notes.unknown_fields;
                 n.unknown_kind_events += notes.unknown_kind_events;
             }
         }
-        Ok(table)
+        Ok((table, notes))
     }
 
     /// Decode block `i` (checked against its trailer/index info).
     pub fn decode_block(&self, i: usize) -> Result<EventTable> {
         let info = self.blocks.get(i).ok_or_else(|| Error::Usage(format!("block {i} does not exist ({} blocks)", self.blocks.len())))?;
-        let check = self.layout == Layout::Index || info.hash != 0;
-        let t = self.decode_block_unchecked(info, check)?;
-        if t.len() as u64 != u64::from(info.events) {
-            return Err(Error::corrupt(info.offset, format!("block holds {} events, its index entry says {}", t.len(), info.events)));
+        let check = self.hash_known.get(i).copied().unwrap_or(false);
+        let (t, notes) = self.decode_block_unchecked(info, check)?;
+        let n = t.len() as u64 + notes.unknown_kind_events;
+        if n != u64::from(info.events) {
+            return Err(Error::corrupt(info.offset, format!("block holds {n} events, its record says {}", info.events)));
         }
         Ok(t)
     }
@@ -546,10 +552,14 @@ impl<S: Source> Reader<S> {
     pub fn verify(&self) -> VerifyReport {
         let mut events = 0u64;
         for (i, info) in self.blocks.iter().enumerate() {
+            let before = self.notes().unknown_kind_events;
             let res = self.decode_block(i).and_then(|t| {
                 let (lo, hi) = t.t_range().unwrap_or((0, 0));
                 let counts = t.counts().map(|c| c as u32);
-                if (lo, hi) != (info.t_min, info.t_max) || counts != info.counts {
+                // Events of unknown kinds are not decoded, so the time range is only checkable
+                // when there were none.
+                let range_ok = (lo, hi) == (info.t_min, info.t_max) || self.notes().unknown_kind_events > before;
+                if !range_ok || counts != info.counts {
                     return Err(Error::corrupt(info.offset, "decoded time range or counts differ from the block's record"));
                 }
                 Ok(t.len() as u64)

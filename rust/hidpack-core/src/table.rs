@@ -543,6 +543,14 @@ impl EventTable {
                                     f.name()
                                 )));
                             }
+                            if (w[1] - w[0]) as usize > crate::codec::MAX_STRING {
+                                return Err(value_err(
+                                    Some(r as u64),
+                                    f.name(),
+                                    format!("<{} bytes>", w[1] - w[0]),
+                                    &format!("a string of at most {} bytes", crate::codec::MAX_STRING),
+                                ));
+                            }
                             if std::str::from_utf8(&data[w[0] as usize..w[1] as usize]).is_err() {
                                 return Err(value_err(Some(r as u64), f.name(), "<bytes>", "valid UTF-8"));
                             }

@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use crate::codec::{encode_segment, MAX_SEGMENT_EVENTS};
+use crate::codec::{encode_segment, MAX_BLOCK_EVENTS};
 use crate::error::{Error, Result};
 use crate::frame::{encode_seek_table, hash32, BlockInfo, Header, Index, MAX_BLOCK_RAW};
 use crate::model::{Event, NUM_KINDS};
@@ -59,6 +59,11 @@ pub struct WriteStats {
 
 /// Approximate payload bytes of strings in a block before it is closed regardless of its count.
 const BLOCK_STRING_BYTES: usize = 32 << 20;
+/// Largest metadata (JSON text) accepted.
+pub const MAX_METADATA: usize = 1 << 20;
+/// Most blocks listed in a footer index (the index record stays under the record limit); a file
+/// with more blocks gets no index and is read by scanning.
+pub const MAX_INDEX_BLOCKS: usize = 600_000;
 
 /// Writes one hidpack file.
 pub struct Writer<W: Write> {
@@ -97,11 +102,17 @@ impl<W: Write> Writer<W> {
     /// Start a file with a given header (a rewrite keeps the original's; `opts.metadata` and
     /// `opts.wall_clock_ns` are ignored in favour of the header's).
     pub fn with_header(out: W, mut opts: WriterOptions, header: Header) -> Result<Self> {
+        if header.metadata.len() > MAX_METADATA {
+            return Err(Error::Usage(format!(
+                "metadata of {} bytes exceeds the {MAX_METADATA}-byte limit",
+                header.metadata.len()
+            )));
+        }
         opts.metadata = header.metadata.clone();
         opts.wall_clock_ns = header.wall_clock_ns;
-        if opts.block_events == 0 || opts.block_events as u64 > MAX_SEGMENT_EVENTS {
+        if opts.block_events == 0 || opts.block_events as u64 > MAX_BLOCK_EVENTS {
             return Err(Error::Usage(format!(
-                "block_events must be within 1..={MAX_SEGMENT_EVENTS}, got {}",
+                "block_events must be within 1..={MAX_BLOCK_EVENTS}, got {}",
                 opts.block_events
             )));
         }
@@ -270,6 +281,31 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
+    /// Write a block from an already encoded payload, as is (conformance generators and format
+    /// tools; normal writers use [`Writer::push`] and [`Writer::write_table`]). `events` counts
+    /// every event of the payload, including kinds this library does not know.
+    #[doc(hidden)]
+    pub fn write_raw_block(&mut self, payload: &[u8], events: u32, t_range: (i64, i64), counts: [u32; NUM_KINDS]) -> Result<()> {
+        self.flush()?;
+        let frame = self.compressor.compress(payload)?;
+        let info = BlockInfo {
+            offset: self.pos,
+            length: frame.len() as u32,
+            raw_len: payload.len() as u32,
+            hash: hash32(&frame),
+            first_event: self.events,
+            events,
+            t_min: t_range.0,
+            t_max: t_range.1,
+            counts,
+        };
+        self.emit(&frame, info.raw_len)?;
+        self.emit(&info.encode_trailer(), 0)?;
+        self.events += u64::from(events);
+        self.blocks.push(info);
+        Ok(())
+    }
+
     /// Events accepted so far (in closed blocks and in the open one).
     pub fn events(&self) -> u64 {
         self.events + self.cur.len() as u64
@@ -279,8 +315,7 @@ impl<W: Write> Writer<W> {
     pub fn close(&mut self) -> Result<WriteStats> {
         if self.out.is_some() {
             self.flush()?;
-            let index = Index { blocks: self.blocks.clone() }.encode();
-            self.emit(&index, 0)?;
+            self.write_index()?;
             let seek = encode_seek_table(&self.frames);
             let out = self.out()?;
             out.write_all(&seek)?;
@@ -296,6 +331,16 @@ impl<W: Write> Writer<W> {
         Ok(self.stats())
     }
 
+    fn write_index(&mut self) -> Result<()> {
+        if self.blocks.len() <= MAX_INDEX_BLOCKS {
+            let index = Index { blocks: std::mem::take(&mut self.blocks) };
+            let rec = index.encode();
+            self.blocks = index.blocks;
+            self.emit(&rec, 0)?;
+        }
+        Ok(())
+    }
+
     pub fn stats(&self) -> WriteStats {
         WriteStats { events: self.events(), blocks: self.blocks.len() as u64, bytes: self.pos }
     }
@@ -303,8 +348,7 @@ impl<W: Write> Writer<W> {
     /// Give back the sink (closing the file first).
     pub fn into_inner(mut self) -> Result<W> {
         self.flush()?;
-        let index = Index { blocks: self.blocks.clone() }.encode();
-        self.emit(&index, 0)?;
+        self.write_index()?;
         let seek = encode_seek_table(&self.frames);
         let mut out = self.out.take().ok_or_else(|| Error::Usage("writer is closed".into()))?;
         out.write_all(&seek)?;

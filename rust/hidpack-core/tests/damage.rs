@@ -194,3 +194,60 @@ fn frame_walker_agrees_with_zstd() {
     }
     assert_eq!(HIDPACK_SKIPPABLE & 0xFFFF_FFF0, 0x184D_2A50);
 }
+
+#[test]
+fn dictionary_bomb_is_refused_not_allocated() {
+    use hidpack_core::codec::{put_varint, zigzag};
+    // 2^20 focus events all pointing at one 4 KiB title: 4 GiB if decoded; a few KiB on disk.
+    let n: u64 = 1 << 20;
+    let mut seg = Vec::new();
+    put_varint(&mut seg, n);
+    for (id, v) in [(0xF0u8, 0i64), (0xF1, 6)] {
+        seg.extend_from_slice(&[id, 0]);
+        let mut b = Vec::new();
+        put_varint(&mut b, zigzag(v));
+        put_varint(&mut seg, b.len() as u64);
+        seg.extend(b);
+    }
+    put_varint(&mut seg, 1);
+    let mut chunk = Vec::new();
+    put_varint(&mut chunk, 1);
+    put_varint(&mut chunk, 4096);
+    chunk.extend(std::iter::repeat_n(b'A', 4096));
+    chunk.extend(std::iter::repeat_n(0u8, n as usize));
+    let mut g = vec![11u8, 17];
+    put_varint(&mut g, chunk.len() as u64);
+    g.extend(chunk);
+    seg.push(6);
+    put_varint(&mut seg, g.len() as u64);
+    seg.extend(g);
+    let mut payload = Vec::new();
+    put_varint(&mut payload, seg.len() as u64);
+    payload.extend(seg);
+    let mut counts = [0u32; 9];
+    counts[6] = n as u32;
+    let mut w = hidpack_core::Writer::new(Vec::new(), WriterOptions::default()).unwrap();
+    w.write_raw_block(&payload, n as u32, (0, 0), counts).unwrap();
+    let bytes = w.into_inner().unwrap();
+    assert!(bytes.len() < 8192, "{}", bytes.len());
+    let r = Reader::from_source(bytes).unwrap();
+    let t = r.read(None, None, ALL_KINDS, None).unwrap();
+    assert_eq!(t.len(), 0);
+    let p = r.problems();
+    assert_eq!(p.len(), 1);
+    assert!(p[0].error.contains("limit"), "{}", p[0].error);
+}
+
+#[test]
+fn scanning_many_small_blocks_finds_them_all() {
+    // 20k one-event blocks, no footer (the frame walk reads one header per zstd block).
+    let events = sample_events(20_000);
+    let bytes = write_events(&events, WriterOptions { block_events: 1, ..Default::default() });
+    let r = Reader::from_source(bytes.clone()).unwrap();
+    let last = r.blocks().last().unwrap().clone();
+    let torn = bytes[..(last.offset + u64::from(last.length)) as usize].to_vec();
+    let (got, r) = read_all(torn);
+    assert_eq!(r.layout(), Layout::Scanned);
+    assert!(r.footer_error().is_some());
+    assert_eq!(got, events);
+}

@@ -154,6 +154,7 @@ impl Reader {
         d.set_item("created_by", &h.created_by)?;
         d.set_item("layout", if self.inner.layout() == Layout::Index { "index" } else { "scanned" })?;
         d.set_item("file_size", self.inner.file_len())?;
+        d.set_item("footer_error", self.inner.footer_error())?;
         Ok(d)
     }
 

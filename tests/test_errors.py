@@ -139,3 +139,11 @@ def xxh64(data: bytes, seed: int = 0) -> int:
     h = (h * _P3) & _M
     h ^= h >> 32
     return h
+
+
+def test_explicit_validity_on_a_row_without_that_field_is_refused(tmp_path):
+    t = {"t": np.array([0, 1], np.int64), "kind": ["move", "key"], "pressed": np.array([False, True]),
+         "x": np.array([1.0, 5.0]), "y": np.array([1.0, 5.0]), "x_valid": np.array([True, True])}
+    with pytest.raises(ValueError, match=r"row 1: column 'x_valid' marks 'x' present on a 'key' row"):
+        hidpack.write_table(tmp_path / "v.hpk", t)
+    assert not (tmp_path / "v.hpk").exists()

@@ -780,7 +780,16 @@ def to_native_table(obj: Any) -> dict[str, Any]:
             values, absent = _numeric(name, typ, *_column_array(name, cols[name]))
             valid = ~absent
         if explicit_valid is not None:
+            stray = explicit_valid & ~uses
+            if stray.any():
+                i = int(np.argmax(stray))
+                raise ValueError(
+                    f"row {i}: column {name + '_valid'!r} marks {name!r} present on a "
+                    f"{KINDS[int(kind[i])]!r} row, and {KINDS[int(kind[i])]!r} events have no {name!r} field"
+                )
             valid &= explicit_valid
+        # Without an explicit validity, values on rows whose kind has no such field are the
+        # filler of a dense union table (zeros, NaN): they are not data and are not stored.
         valid &= uses
 
         missing = required & ~valid

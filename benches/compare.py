@@ -1,0 +1,1013 @@
+"""hidpack comparison harness: hidpack vs. today's formats on real input recordings.
+
+Commands (from the repository root)::
+
+    python benches/compare.py --quick                  # CI: deterministic subset, < 3 min on 2 cores
+    python benches/compare.py                          # full: every session of every corpus
+    python benches/compare.py --quick --json out.json  # also write every figure as JSON
+    pytest benches/ --benchmark-only                   # pytest-benchmark micro-benchmarks
+
+Corpora are read from ``$HIDPACK_DATA`` (default ``<repo>/../shared/data``); nothing is copied into the
+repository. Used: ``balabit-mouse``, ``aalto136m-keys`` (``events.csv.zst``) and ``ducktrack-example``
+(``events.jsonl``).
+
+What is measured, per corpus: every session is stored as its own file/blob, all fields lossless (every
+decode is checked against the input, outside the timed region). For each format: bytes per event
+(sum of blob sizes / events), encode events/s (numpy columns -> bytes) and decode events/s
+(bytes -> numpy columns), each the median of N passes over all sessions, one process pinned to one CPU,
+``time.perf_counter``, zstd/pyarrow single-threaded.
+
+The benchmark table of a session (the "canonical columns") is::
+
+    t       int64   ns since the session's first event
+    kind    uint8   0 move, 1 down, 2 up, 3 scroll, 4 hscroll, 5 key_down, 6 key_up
+    x, y    int64 pixels (balabit, aalto) or float64 points (ducktrack); 0 where absent
+    code    int64   move: 1 = drag (balabit) else 0; down/up: button 1 left 2 right 3 middle 4 x;
+                    scroll/hscroll: signed amount; key_*: key code (aalto JS keyCode, ducktrack USB HID usage)
+    xy_valid bool   x/y present. In these corpora it is a function of kind (absent exactly on key rows;
+                    checked at load), so binary formats without a null concept (packed structs, pcodec)
+                    store 0 there and derive the mask from kind on decode; JSON/CSV/Parquet use their
+                    own nulls.
+
+hidpack is driven through its public Python API (``hidpack.write_table`` / ``hidpack.open(path).table()``),
+files on tmpfs; converting the canonical columns to/from hidpack's event table is done outside the timed
+region (it is the bench's adapter, not part of the codec).
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+# Single-threaded everything (before numpy/pyarrow import).
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
+import pyarrow.csv as pacsv  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+import zstandard  # noqa: E402
+
+pa.set_cpu_count(1)
+pa.set_io_thread_count(1)
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("HIDPACK_DATA", str(ROOT.parent / "shared" / "data")))
+
+KINDS = ("move", "down", "up", "scroll", "hscroll", "key_down", "key_up")
+K_MOVE, K_DOWN, K_UP, K_SCROLL, K_HSCROLL, K_KEY_DOWN, K_KEY_UP = range(7)
+KIND_CODE = {k: i for i, k in enumerate(KINDS)}
+# x/y present exactly on these kinds (checked at load time for every corpus)
+XY_LUT = np.array([True, True, True, True, True, False, False])
+BUTTONS = {"left": 1, "right": 2, "middle": 3, "x": 4}
+
+# Product owner's baselines (bytes/event; speeds on balabit, M events/s) for the comparison column.
+BASELINES: Dict[str, Dict[str, Dict[str, float]]] = {
+    "balabit-mouse": {
+        "JSONL": {"bpe": 54.1},
+        "MCAP JSON (msg index)": {"bpe": 34.0},
+        "packed21 + zstd-3": {"bpe": 7.93, "enc": 6.3, "dec": 22.0},
+        "packed21 + zstd-19": {"bpe": 6.32},
+        "Parquet zstd DELTA": {"bpe": 4.22},
+        "pcodec": {"bpe": 2.08, "enc": 4.2, "dec": 43.0},
+        "plain copy (packed21 -> columns)": {"dec": 115.0},
+    },
+    "aalto136m-keys": {
+        "JSONL": {"bpe": 47.4},
+        "MCAP JSON (msg index)": {"bpe": 33.0},
+        "packed21 + zstd-3": {"bpe": 6.41},
+        "packed21 + zstd-19": {"bpe": 5.34},
+        "Parquet zstd DELTA": {"bpe": 4.48},
+        "pcodec": {"bpe": 1.88},
+    },
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Corpora
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Session:
+    name: str
+    cols: Dict[str, np.ndarray]
+
+    @property
+    def n(self) -> int:
+        return len(self.cols["t"])
+
+
+@dataclass
+class Corpus:
+    name: str
+    sessions: List[Session]
+    float_xy: bool = False  # x/y float64 (else int64)
+    xy_scale: int = 1  # power of two making every coordinate an integer (packed structs store x*scale)
+    key_field: str = "native"  # hidpack field holding `code` on key rows
+    total_sessions: int = 0
+    total_events: int = 0
+    subset: str = "all"
+
+    @property
+    def events(self) -> int:
+        return sum(s.n for s in self.sessions)
+
+
+def _mk_cols(t, kind, x, y, code, float_xy: bool) -> Dict[str, np.ndarray]:
+    kind = np.ascontiguousarray(kind, dtype=np.uint8)
+    xy_valid = XY_LUT[kind]
+    xt = np.float64 if float_xy else np.int64
+    return {
+        "t": np.ascontiguousarray(t, dtype=np.int64),
+        "kind": kind,
+        "x": np.ascontiguousarray(x, dtype=xt),
+        "y": np.ascontiguousarray(y, dtype=xt),
+        "code": np.ascontiguousarray(code, dtype=np.int64),
+        "xy_valid": xy_valid,
+    }
+
+
+def read_event_csv(path: Path) -> pa.Table:
+    with open(path, "rb") as f:
+        return parse_event_csv(zstandard.ZstdDecompressor().stream_reader(f).read())
+
+
+def parse_event_csv(raw: bytes) -> pa.Table:
+    types = {"t_ns": pa.int64(), "kind": pa.string(), "x": pa.int64(), "y": pa.int64(),
+             "button": pa.string(), "session": pa.string()}
+    return pacsv.read_csv(
+        pa.py_buffer(raw),
+        read_options=pacsv.ReadOptions(use_threads=False),
+        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+    )
+
+
+def load_csv_corpus(name: str, key_field: str, tbl: Optional[pa.Table] = None) -> Corpus:
+    """A CSV corpus split into sessions; ``tbl``: an already parsed (part of the) file."""
+    if tbl is None:
+        tbl = read_event_csv(DATA / name / "events.csv.zst")
+    kind_d = tbl["kind"].combine_chunks().dictionary_encode()
+    kind_lut = np.array([KIND_CODE[k] for k in kind_d.dictionary.to_pylist()], dtype=np.uint8)
+    kind = kind_lut[kind_d.indices.to_numpy()]
+
+    btn_d = tbl["button"].combine_chunks().dictionary_encode()
+    btn_vals = btn_d.dictionary.to_pylist()
+    btn_idx = btn_d.indices.to_numpy()
+    code_lut = np.array(
+        [0 if v == "" else 1 if v == "drag" else BUTTONS[v] if v in BUTTONS else int(v) for v in btn_vals],
+        dtype=np.int64)
+    code = code_lut[btn_idx]
+    # lossless checks of the button mapping: names only where they belong
+    allowed = {
+        K_MOVE: {"", "drag"}, K_DOWN: set(BUTTONS), K_UP: set(BUTTONS),
+    }
+    for k, ok in allowed.items():
+        used = {btn_vals[i] for i in np.unique(btn_idx[kind == k])}
+        assert used <= ok, (name, KINDS[k], used - ok)
+    for k in (K_SCROLL, K_KEY_DOWN, K_KEY_UP):
+        for i in np.unique(btn_idx[kind == k]):
+            assert str(int(btn_vals[i])) == btn_vals[i], (name, btn_vals[i])
+
+    xa, ya = tbl["x"].combine_chunks(), tbl["y"].combine_chunks()
+    xv = xa.is_valid().to_numpy(zero_copy_only=False)
+    assert np.array_equal(xv, ya.is_valid().to_numpy(zero_copy_only=False))
+    assert np.array_equal(xv, XY_LUT[kind]), f"{name}: x/y presence is not a function of kind"
+    x = pc.fill_null(xa, 0).to_numpy()
+    y = pc.fill_null(ya, 0).to_numpy()
+    t = tbl["t_ns"].combine_chunks().to_numpy()
+
+    sess_d = tbl["session"].combine_chunks().dictionary_encode()
+    sidx = sess_d.indices.to_numpy()
+    cuts = np.flatnonzero(np.diff(sidx)) + 1
+    starts, ends = np.r_[0, cuts], np.r_[cuts, len(sidx)]
+    snames = sess_d.dictionary.to_pylist()
+    assert len(starts) == len(snames), f"{name}: sessions are not contiguous"
+    sessions = []
+    for a, b in zip(starts, ends):
+        cols = _mk_cols(t[a:b], kind[a:b], x[a:b], y[a:b], code[a:b], False)
+        sessions.append(Session(snames[sidx[a]], cols))
+    c = Corpus(name, sessions, float_xy=False, xy_scale=1, key_field=key_field)
+    c.total_sessions, c.total_events = len(sessions), int(len(t))
+    return c
+
+
+# pynput key names (DuckTrack "name") -> USB HID usage (page 0x07)
+def _hid_usage_table() -> Dict[str, int]:
+    m = {chr(ord("a") + i): 0x04 + i for i in range(26)}
+    m.update({str(d): 0x1E + (d - 1) for d in range(1, 10)})
+    m["0"] = 0x27
+    m.update({"enter": 0x28, "esc": 0x29, "backspace": 0x2A, "tab": 0x2B, "space": 0x2C, "-": 0x2D,
+              "=": 0x2E, "[": 0x2F, "]": 0x30, "\\": 0x31, ";": 0x33, "'": 0x34, "`": 0x35, ",": 0x36,
+              ".": 0x37, "/": 0x38, "caps_lock": 0x39, "right": 0x4F, "left": 0x50, "down": 0x51,
+              "up": 0x52, "delete": 0x4C, "home": 0x4A, "end": 0x4D, "page_up": 0x4B, "page_down": 0x4E,
+              "ctrl": 0xE0, "ctrl_l": 0xE0, "shift": 0xE1, "shift_l": 0xE1, "alt": 0xE2, "alt_l": 0xE2,
+              "cmd": 0xE3, "cmd_l": 0xE3, "ctrl_r": 0xE4, "shift_r": 0xE5, "alt_r": 0xE6, "cmd_r": 0xE7})
+    m.update({f"f{i}": 0x3A + i - 1 for i in range(1, 13)})
+    return m
+
+
+def load_ducktrack() -> Corpus:
+    usage = _hid_usage_table()
+    t, kind, x, y, code = [], [], [], [], []
+    with open(DATA / "ducktrack-example" / "events.jsonl", "rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            d = json.loads(line, parse_float=Decimal)
+            t.append(int(d["time_stamp"] * 1_000_000_000))  # exact: 9 decimals in the source
+            a = d["action"]
+            if "x" in d:
+                x.append(float(d["x"]))
+                y.append(float(d["y"]))
+            else:
+                x.append(0.0)
+                y.append(0.0)
+            if a == "move":
+                kind.append(K_MOVE)
+                code.append(0)
+            elif a == "click":
+                kind.append(K_DOWN if d["pressed"] else K_UP)
+                code.append(BUTTONS[d["button"]])
+            elif a == "scroll":
+                dx, dy = int(d["dx"]), int(d["dy"])
+                if dx == 0:
+                    kind.append(K_SCROLL)
+                    code.append(dy)
+                elif dy == 0:
+                    kind.append(K_HSCROLL)
+                    code.append(dx)
+                else:
+                    raise ValueError("diagonal scroll row: the bench table holds one axis per row")
+            elif a in ("press", "release"):
+                kind.append(K_KEY_DOWN if a == "press" else K_KEY_UP)
+                code.append(usage[d["name"]])  # KeyError = unknown name, extend the table
+            else:
+                raise ValueError(a)
+    t_arr = np.array(t, dtype=np.int64)
+    t_arr -= t_arr[0]
+    cols = _mk_cols(t_arr, kind, x, y, code, True)
+    xs = np.concatenate([cols["x"], cols["y"]])
+    scale = 1
+    while not np.all(xs * scale == np.round(xs * scale)):
+        scale *= 2
+        assert scale <= 65536
+    c = Corpus("ducktrack-example", [Session("ducktrack-example", cols)], float_xy=True, xy_scale=scale,
+               key_field="usage")
+    c.total_sessions, c.total_events = 1, len(t_arr)
+    return c
+
+
+def subset(c: Corpus, stride: int) -> Corpus:
+    if stride > 1:
+        c.sessions = c.sessions[::stride]
+        c.subset = f"every {stride}th session (file order, starting with the first)"
+    return c
+
+
+def load_corpora(quick: bool, only: Optional[List[str]]) -> List[Corpus]:
+    out = []
+    want = only or ["balabit-mouse", "aalto136m-keys", "ducktrack-example"]
+    for name in want:
+        t0 = time.perf_counter()
+        if name == "balabit-mouse":
+            c = subset(load_csv_corpus(name, "native"), 12 if quick else 1)
+        elif name == "aalto136m-keys":
+            c = subset(load_csv_corpus(name, "native"), 6 if quick else 1)
+        elif name == "ducktrack-example":
+            c = load_ducktrack()
+        else:
+            raise SystemExit(f"unknown corpus {name}")
+        print(f"loaded {name}: {len(c.sessions)}/{c.total_sessions} sessions, {c.events:,} events "
+              f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+        out.append(c)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Formats. Each: encode(cols) -> blob, decode(blob) -> cols, size(blob) -> bytes.
+# --------------------------------------------------------------------------------------------------
+class Format:
+    name = "?"
+    slow = False  # pure-Python per-event loop or very slow encoder: --slow-repeats passes
+    note = ""
+
+    def setup(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+
+    def prepare(self, cols: Dict[str, np.ndarray]) -> Any:  # untimed input adapter
+        return cols
+
+    def encode(self, inp: Any, i: int) -> Any:
+        raise NotImplementedError
+
+    def decode(self, blob: Any) -> Any:
+        raise NotImplementedError
+
+    def size(self, blob: Any) -> int:
+        return len(blob)
+
+    def to_canonical(self, out: Any) -> Dict[str, np.ndarray]:  # untimed output adapter
+        return out
+
+    def teardown(self) -> None:
+        pass
+
+
+def _zc(level: int) -> zstandard.ZstdCompressor:
+    return zstandard.ZstdCompressor(level=level, threads=0, write_content_size=True)
+
+
+_DZ = zstandard.ZstdDecompressor()
+
+
+def _json_lines(c) -> List[str]:
+    """One compact JSON object per event (JSONL rows and MCAP message payloads)."""
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    t, k, x, y, code, v = (c[f].tolist() for f in ("t", "kind", "x", "y", "code", "xy_valid"))
+    out = []
+    for j in range(len(t)):
+        d = {"t_ns": t[j], "kind": KINDS[k[j]]}
+        if v[j]:
+            d["x"] = x[j]
+            d["y"] = y[j]
+        if k[j] or code[j]:  # code omitted on plain (non-drag) moves only
+            d["code"] = code[j]
+        out.append(dumps(d))
+    return out
+
+
+def _json_columns(objs, float_xy: bool) -> Dict[str, np.ndarray]:
+    loads = json.loads
+    t, k, x, y, code, v = [], [], [], [], [], []
+    for line in objs:
+        d = loads(line)
+        t.append(d["t_ns"])
+        k.append(KIND_CODE[d["kind"]])
+        if "x" in d:
+            x.append(d["x"])
+            y.append(d["y"])
+            v.append(True)
+        else:
+            x.append(0)
+            y.append(0)
+            v.append(False)
+        code.append(d.get("code", 0))
+    xt = np.float64 if float_xy else np.int64
+    return {"t": np.array(t, np.int64), "kind": np.array(k, np.uint8), "x": np.array(x, xt),
+            "y": np.array(y, xt), "code": np.array(code, np.int64), "xy_valid": np.array(v, bool)}
+
+
+class JSONL(Format):
+    name = "JSONL"
+    slow = True
+    note = ('one compact JSON object a line: {"t_ns","kind","x","y","code"}; x/y omitted when absent, '
+            'code omitted on plain moves')
+
+    def encode(self, c, i):
+        lines = _json_lines(c)
+        lines.append("")
+        return "\n".join(lines).encode()
+
+    def decode(self, blob):
+        return _json_columns(blob.splitlines(), self.corpus.float_xy)
+
+
+class MCAPJSON(Format):
+    slow = True
+
+    def __init__(self, message_index: bool):
+        import mcap.writer  # noqa: F401
+        self.message_index = message_index
+        self.name = "MCAP JSON (msg index)" if message_index else "MCAP JSON (no msg index)"
+        self.note = ("mcap Writer, zstd-3 chunks of 1 MiB, one JSON message per event "
+                     "(payload = the JSONL object; log_time = publish_time = t)"
+                     + ("" if message_index else ", index_types=CHUNK"))
+
+    def encode(self, c, i):
+        from mcap.writer import CompressionType, IndexType, Writer
+        buf = io.BytesIO()
+        w = Writer(buf, compression=CompressionType.ZSTD,
+                   index_types=IndexType.ALL if self.message_index else IndexType.CHUNK)
+        w.start(profile="", library="hidpack-bench")
+        sid = w.register_schema(name="hid_event", encoding="jsonschema", data=b'{"type":"object"}')
+        ch = w.register_channel(topic="/input", message_encoding="json", schema_id=sid)
+        add = w.add_message
+        for j, (t, line) in enumerate(zip(c["t"].tolist(), _json_lines(c))):
+            add(ch, log_time=t, data=line.encode(), publish_time=t, sequence=j)
+        w.finish()
+        return buf.getvalue()
+
+    def decode(self, blob):
+        from mcap.reader import NonSeekingReader
+        msgs = NonSeekingReader(io.BytesIO(blob)).iter_messages()
+        return _json_columns((m.data for _s, _c, m in msgs), self.corpus.float_xy)
+
+
+_KIND_NAMES = pa.array(KINDS)
+
+
+class CSVZstd(Format):
+    name = "CSV + zstd-3"
+    note = "pyarrow.csv writer/reader, header t_ns,kind,x,y,code (kind as name, x/y empty when absent)"
+
+    def __init__(self):
+        self.zc = _zc(3)
+        self.wopt = pacsv.WriteOptions(include_header=True, quoting_style="none")
+        self.types = {"t_ns": pa.int64(), "kind": pa.dictionary(pa.int32(), pa.string()),
+                      "code": pa.int64()}
+
+    def setup(self, corpus):
+        super().setup(corpus)
+        xt = pa.float64() if corpus.float_xy else pa.int64()
+        self.types = dict(self.types, x=xt, y=xt)
+        self.ropt = pacsv.ReadOptions(use_threads=False)
+        self.copt = pacsv.ConvertOptions(column_types=self.types, strings_can_be_null=False)
+
+    def encode(self, c, i):
+        mask = ~c["xy_valid"]
+        tbl = pa.table({
+            "t_ns": c["t"],
+            "kind": _KIND_NAMES.take(pa.array(c["kind"])),
+            "x": pa.array(c["x"], mask=mask),
+            "y": pa.array(c["y"], mask=mask),
+            "code": c["code"],
+        })
+        out = pa.BufferOutputStream()
+        pacsv.write_csv(tbl, out, self.wopt)
+        return self.zc.compress(out.getvalue())
+
+    def decode(self, blob):
+        tbl = pacsv.read_csv(pa.py_buffer(_DZ.decompress(blob)), read_options=self.ropt,
+                             convert_options=self.copt)
+        kd = tbl["kind"].combine_chunks()
+        lut = np.array([KIND_CODE[s] for s in kd.dictionary.to_pylist()], dtype=np.uint8)
+        xa = tbl["x"].combine_chunks()
+        ya = tbl["y"].combine_chunks()
+        return {
+            "t": tbl["t_ns"].combine_chunks().to_numpy(),
+            "kind": lut[kd.indices.to_numpy()],
+            "x": pc.fill_null(xa, 0).to_numpy(),
+            "y": pc.fill_null(ya, 0).to_numpy(),
+            "code": tbl["code"].combine_chunks().to_numpy(),
+            "xy_valid": xa.is_valid().to_numpy(zero_copy_only=False),
+        }
+
+
+PACKED21 = np.dtype([("t", "<i8"), ("kind", "u1"), ("x", "<i4"), ("y", "<i4"), ("code", "<i4")])
+assert PACKED21.itemsize == 21
+
+
+def _to_packed(c, scale: int) -> np.ndarray:
+    a = np.empty(len(c["t"]), dtype=PACKED21)
+    a["t"] = c["t"]
+    a["kind"] = c["kind"]
+    if scale == 1 and c["x"].dtype != np.float64:
+        a["x"] = c["x"]
+        a["y"] = c["y"]
+    else:
+        a["x"] = c["x"] * scale
+        a["y"] = c["y"] * scale
+    a["code"] = c["code"]
+    return a
+
+
+def _from_packed(a: np.ndarray, float_xy: bool, scale: int) -> Dict[str, np.ndarray]:
+    kind = a["kind"].copy()
+    if float_xy:
+        x = a["x"] / scale
+        y = a["y"] / scale
+    else:
+        x = a["x"].astype(np.int64)
+        y = a["y"].astype(np.int64)
+    return {"t": a["t"].copy(), "kind": kind, "x": x, "y": y, "code": a["code"].astype(np.int64),
+            "xy_valid": XY_LUT[kind]}
+
+
+class PackedZstd(Format):
+    def __init__(self, level: int):
+        self.level = level
+        self.zc = _zc(level)
+        self.name = f"packed21 + zstd-{level}"
+        self.slow = level >= 10
+        self.note = ("21 B little-endian struct (t i64, kind u8, x i32, y i32, code i32), one zstd frame "
+                     "per session; x/y*scale for fractional coordinates")
+
+    def setup(self, corpus):
+        super().setup(corpus)
+        for s in corpus.sessions:  # the layout must hold every value
+            for f in ("x", "y", "code"):
+                v = s.cols[f] * (corpus.xy_scale if f != "code" else 1)
+                assert np.all((v >= -2**31) & (v < 2**31)), f"{f} does not fit i32"
+
+    def encode(self, c, i):
+        return self.zc.compress(_to_packed(c, self.corpus.xy_scale).view(np.uint8))
+
+    def decode(self, blob):
+        a = np.frombuffer(_DZ.decompress(blob), dtype=PACKED21)
+        return _from_packed(a, self.corpus.float_xy, self.corpus.xy_scale)
+
+
+class PlainCopy(Format):
+    """Ceiling: decode is a plain copy of already-uncompressed packed structs into columns."""
+    name = "plain copy (packed21 -> columns)"
+    note = ("no compression: encode = columns -> 21 B structs; decode = copy each struct field into its "
+            "own contiguous array at its stored width (no widening, no mask): the speed ceiling")
+
+    def encode(self, c, i):
+        return _to_packed(c, self.corpus.xy_scale).view(np.uint8)
+
+    def decode(self, blob):
+        a = blob.view(PACKED21)
+        return {"t": a["t"].copy(), "kind": a["kind"].copy(), "x": a["x"].copy(), "y": a["y"].copy(),
+                "code": a["code"].copy()}
+
+    def to_canonical(self, out):
+        s = self.corpus.xy_scale
+        if self.corpus.float_xy:
+            x, y = out["x"] / s, out["y"] / s
+        else:
+            x, y = out["x"].astype(np.int64), out["y"].astype(np.int64)
+        return {"t": out["t"], "kind": out["kind"], "x": x, "y": y, "code": out["code"].astype(np.int64),
+                "xy_valid": XY_LUT[out["kind"]]}
+
+
+class Parquet(Format):
+    def __init__(self, delta: bool):
+        self.delta = delta
+        self.name = "Parquet zstd DELTA" if delta else "Parquet zstd"
+        self.note = ("pyarrow, one row group, zstd (default level), no ARROW:schema footer blob, "
+                     + ("use_dictionary=False, DELTA_BINARY_PACKED on integer columns"
+                        if delta else "default encodings (dictionary)")
+                     + "; t int64, kind uint8, x/y int32 or float64 (nullable), code int32")
+
+    def setup(self, corpus):
+        super().setup(corpus)
+        self.xt = pa.float64() if corpus.float_xy else pa.int32()
+        ints = ["t", "kind", "code"] + ([] if corpus.float_xy else ["x", "y"])
+        self.kw: Dict[str, Any] = {"compression": "zstd", "store_schema": False}
+        if self.delta:
+            self.kw.update(use_dictionary=False, column_encoding={c: "DELTA_BINARY_PACKED" for c in ints})
+        self.xnp = np.float64 if corpus.float_xy else np.int64
+
+    def encode(self, c, i):
+        mask = ~c["xy_valid"]
+        tbl = pa.table({
+            "t": c["t"],
+            "kind": c["kind"],
+            "x": pa.array(c["x"], type=self.xt, mask=mask),
+            "y": pa.array(c["y"], type=self.xt, mask=mask),
+            "code": pa.array(c["code"], type=pa.int32()),
+        })
+        out = pa.BufferOutputStream()
+        pq.write_table(tbl, out, **self.kw)
+        return out.getvalue()
+
+    def decode(self, blob):
+        tbl = pq.read_table(pa.BufferReader(blob), use_threads=False)
+        xa = tbl["x"].combine_chunks()
+        ya = tbl["y"].combine_chunks()
+        return {
+            "t": tbl["t"].combine_chunks().to_numpy(),
+            "kind": tbl["kind"].combine_chunks().to_numpy(),
+            "x": pc.fill_null(xa, 0).to_numpy().astype(self.xnp, copy=False),
+            "y": pc.fill_null(ya, 0).to_numpy().astype(self.xnp, copy=False),
+            "code": tbl["code"].combine_chunks().to_numpy().astype(np.int64),
+            "xy_valid": xa.is_valid().to_numpy(zero_copy_only=False),
+        }
+
+
+class Pcodec(Format):
+    name = "pcodec"
+    note = ("pcodec.standalone.simple_compress, default ChunkConfig, one blob per column "
+            "(t i64, kind u16, x, y i64/f64, code i64; a column absent on every row is not stored), "
+            "u32 length prefix per blob; x/y mask derived from kind")
+    COLS = ("t", "kind", "x", "y", "code")
+
+    def __init__(self):
+        from pcodec import ChunkConfig, standalone
+        self.cfg = ChunkConfig()
+        self.comp = standalone.simple_compress
+        self.decomp = standalone.simple_decompress
+
+    def setup(self, corpus):
+        super().setup(corpus)
+        self.xnp = np.float64 if corpus.float_xy else np.int64
+
+    def encode(self, c, i):
+        parts = []
+        anyxy = bool(c["xy_valid"].any())
+        for f in self.COLS:
+            if f in ("x", "y") and not anyxy:
+                parts.append(b"\0\0\0\0")
+                continue
+            a = c[f]
+            if f == "kind":
+                a = a.astype(np.uint16)
+            b = self.comp(a, self.cfg)
+            parts.append(len(b).to_bytes(4, "little"))
+            parts.append(b)
+        return b"".join(parts)
+
+    def decode(self, blob):
+        out = {}
+        pos = 0
+        for f in self.COLS:
+            ln = int.from_bytes(blob[pos:pos + 4], "little")
+            pos += 4
+            if ln == 0:
+                out[f] = None
+                continue
+            a = self.decomp(blob[pos:pos + ln])
+            pos += ln
+            out[f] = a
+        n = len(out["t"])
+        out["kind"] = out["kind"].astype(np.uint8)
+        for f in ("x", "y"):
+            if out[f] is None:
+                out[f] = np.zeros(n, self.xnp)
+        out["xy_valid"] = XY_LUT[out["kind"]]
+        return out
+
+
+# ---- hidpack plugin -------------------------------------------------------------------------------
+_HIDPACK: Any = None
+_HIDPACK_ERR: Optional[str] = None
+
+
+def import_hidpack():
+    """Import the hidpack package (installed, or from <repo>/python). Returns (module, error)."""
+    global _HIDPACK, _HIDPACK_ERR
+    if _HIDPACK is not None or _HIDPACK_ERR is not None:
+        return _HIDPACK, _HIDPACK_ERR
+    try:
+        try:
+            import hidpack
+            hidpack._native  # noqa: B018  (the native module must be there)
+        except (ImportError, AttributeError):
+            for m in [m for m in sys.modules if m == "hidpack" or m.startswith("hidpack.")]:
+                del sys.modules[m]
+            sys.path.insert(0, str(ROOT / "python"))
+            import hidpack
+            import hidpack._native  # noqa: F401
+        for a in ("write_table", "open"):
+            if not hasattr(hidpack, a):
+                raise ImportError(f"hidpack has no {a}()")
+        _HIDPACK = hidpack
+    except Exception as e:  # noqa: BLE001
+        _HIDPACK_ERR = f"{type(e).__name__}: {e}"
+    return _HIDPACK, _HIDPACK_ERR
+
+
+# hidpack kind codes (ARCHITECTURE.md)
+H_MOVE, H_BUTTON, H_SCROLL, H_KEY = 0, 2, 3, 4
+_C2H = np.array([H_MOVE, H_BUTTON, H_BUTTON, H_SCROLL, H_SCROLL, H_KEY, H_KEY], dtype=np.uint8)
+
+
+def canonical_to_hidpack(c: Dict[str, np.ndarray], corpus: Corpus) -> Dict[str, np.ndarray]:
+    """Bench columns -> hidpack event table (ARCHITECTURE.md, write side)."""
+    k = c["kind"]
+    n = len(k)
+    code = c["code"]
+    is_move = k == K_MOVE
+    is_btn = (k == K_DOWN) | (k == K_UP)
+    is_scroll = (k == K_SCROLL) | (k == K_HSCROLL)
+    is_key = (k == K_KEY_DOWN) | (k == K_KEY_UP)
+    z = np.zeros(n, np.int64)
+    tbl: Dict[str, np.ndarray] = {
+        "t": c["t"], "kind": _C2H[k],
+        "x": c["x"].astype(np.float64), "y": c["y"].astype(np.float64),
+        "x_valid": c["xy_valid"].copy(), "y_valid": c["xy_valid"].copy(),
+    }
+    if np.any(code[is_move]):  # balabit drag -> held-buttons mask 1 (upstream does not say which button)
+        tbl["buttons"] = np.where(is_move, code, 0)
+        tbl["buttons_valid"] = is_move
+    if is_btn.any():
+        tbl["button"] = np.where(is_btn, code, 0)
+        tbl["button_valid"] = is_btn
+    if is_btn.any() or is_key.any():
+        tbl["pressed"] = (k == K_DOWN) | (k == K_KEY_DOWN)
+        tbl["pressed_valid"] = is_btn | is_key
+    if is_scroll.any():
+        tbl["dx"] = np.where(k == K_HSCROLL, code, z).astype(np.float64)
+        tbl["dy"] = np.where(k == K_SCROLL, code, z).astype(np.float64)
+        tbl["dx_valid"] = is_scroll
+        tbl["dy_valid"] = is_scroll
+    if is_key.any():
+        tbl[corpus.key_field] = np.where(is_key, code, 0)
+        tbl[corpus.key_field + "_valid"] = is_key
+    return tbl
+
+
+def hidpack_to_canonical(h: Dict[str, np.ndarray], corpus: Corpus) -> Dict[str, np.ndarray]:
+    """hidpack event table (read side) -> bench columns, for the lossless check."""
+    hk = np.asarray(h["kind"])
+    n = len(hk)
+
+    def col(f, dt=np.int64):
+        if f not in h:
+            return np.zeros(n, dt), np.zeros(n, bool)
+        v = np.asarray(h[f])
+        m = np.asarray(h.get(f + "_valid", np.ones(n, bool)), bool)
+        return np.where(m, v, 0).astype(dt), m
+
+    pressed, _ = col("pressed", bool)
+    dx, _ = col("dx", np.float64)
+    dy, _ = col("dy", np.float64)
+    kind = np.full(n, 255, np.uint8)
+    kind[hk == H_MOVE] = K_MOVE
+    kind[(hk == H_BUTTON) & pressed] = K_DOWN
+    kind[(hk == H_BUTTON) & ~pressed] = K_UP
+    kind[(hk == H_SCROLL) & (dx == 0)] = K_SCROLL
+    kind[(hk == H_SCROLL) & (dx != 0)] = K_HSCROLL
+    kind[(hk == H_KEY) & pressed] = K_KEY_DOWN
+    kind[(hk == H_KEY) & ~pressed] = K_KEY_UP
+    buttons, _ = col("buttons")
+    button, _ = col("button")
+    keyc, _ = col(corpus.key_field)
+    code = np.select([hk == H_MOVE, hk == H_BUTTON, kind == K_SCROLL, kind == K_HSCROLL, hk == H_KEY],
+                     [buttons, button, dy.astype(np.int64), dx.astype(np.int64), keyc], 0)
+    xf, xv = col("x", np.float64)
+    yf, _ = col("y", np.float64)
+    xt = np.float64 if corpus.float_xy else np.int64
+    return {"t": np.asarray(h["t"], np.int64), "kind": kind, "x": xf.astype(xt), "y": yf.astype(xt),
+            "code": code, "xy_valid": xv}
+
+
+class Hidpack(Format):
+    def __init__(self, hp, label: str, block_events: int, block_span_ns: Optional[int], tmpdir: str):
+        self.hp = hp
+        self.name = f"hidpack ({label})"
+        self.block_events = block_events
+        self.block_span_ns = block_span_ns
+        self.tmpdir = tmpdir
+        self.note = (f"hidpack.write_table(block_events={block_events}, block_span_ns={block_span_ns}), "
+                     "one file per session on tmpfs; decode = hidpack.open(path).table()")
+
+    def prepare(self, cols):
+        return canonical_to_hidpack(cols, self.corpus)
+
+    def encode(self, tbl, i):
+        return hidpack_encode(self.hp, tbl, os.path.join(self.tmpdir, f"s{i}.hid"),
+                              self.block_events, self.block_span_ns)
+
+    def decode(self, path):
+        return hidpack_decode(self.hp, path)
+
+    def size(self, path):
+        return os.path.getsize(path)
+
+    def to_canonical(self, out):
+        return hidpack_to_canonical(out, self.corpus)
+
+
+def hidpack_encode(hp, table: Dict[str, np.ndarray], path: str, block_events: int = 65536,
+                   block_span_ns: Optional[int] = None) -> str:
+    hp.write_table(path, table, block_events=block_events, block_span_ns=block_span_ns)
+    return path
+
+
+def hidpack_decode(hp, path: str) -> Dict[str, np.ndarray]:
+    return hp.open(path).table()
+
+
+# --------------------------------------------------------------------------------------------------
+# Measurement
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Row:
+    format: str
+    note: str
+    events: int
+    bytes: int = 0
+    enc_s: List[float] = field(default_factory=list)
+    dec_s: List[float] = field(default_factory=list)
+    lossless: Optional[bool] = None
+    error: Optional[str] = None
+
+    @property
+    def bpe(self) -> float:
+        return self.bytes / self.events
+
+    @property
+    def enc_mev(self) -> float:
+        return self.events / statistics.median(self.enc_s) / 1e6
+
+    @property
+    def dec_mev(self) -> float:
+        return self.events / statistics.median(self.dec_s) / 1e6
+
+
+def _equal(a: Dict[str, np.ndarray], b: Dict[str, np.ndarray]) -> Optional[str]:
+    for f in ("t", "kind", "x", "y", "code", "xy_valid"):
+        x, y = np.asarray(a[f]), np.asarray(b[f])
+        if x.shape != y.shape or not np.array_equal(x, y):
+            bad = "shape" if x.shape != y.shape else int(np.flatnonzero(x != y)[0])
+            return f"{f} differs (first at {bad})"
+        if x.dtype.kind != y.dtype.kind:
+            return f"{f} dtype {y.dtype} != {x.dtype}"
+    return None
+
+
+def measure(fmt: Format, corpus: Corpus, repeats: int, verify: bool = True) -> Row:
+    fmt.setup(corpus)
+    sessions = corpus.sessions
+    inputs = [fmt.prepare(s.cols) for s in sessions]
+    row = Row(fmt.name, fmt.note, corpus.events)
+    enc, dec = fmt.encode, fmt.decode
+    blobs: List[Any] = []
+    outs: List[Any] = []
+    try:
+        for r in range(repeats):
+            gc.collect()
+            gc.disable()
+            try:
+                blobs = []
+                t0 = time.perf_counter()
+                for i, inp in enumerate(inputs):
+                    blobs.append(enc(inp, i))
+                t1 = time.perf_counter()
+                outs = []
+                t2 = time.perf_counter()
+                for b in blobs:
+                    outs.append(dec(b))
+                t3 = time.perf_counter()
+            finally:
+                gc.enable()
+            row.enc_s.append(t1 - t0)
+            row.dec_s.append(t3 - t2)
+        row.bytes = sum(fmt.size(b) for b in blobs)
+        if verify:
+            row.lossless = True
+            for s, o in zip(sessions, outs):
+                err = _equal(s.cols, fmt.to_canonical(o))
+                if err:
+                    row.lossless = False
+                    row.error = f"not lossless: session {s.name}: {err}"
+                    break
+    finally:
+        fmt.teardown()
+    return row
+
+
+def build_formats(with_hidpack: bool, tmpdir: str) -> Tuple[List[Format], Optional[str]]:
+    fmts: List[Format] = [
+        JSONL(), MCAPJSON(True), MCAPJSON(False), CSVZstd(), PackedZstd(3), PackedZstd(19),
+        Parquet(False), Parquet(True), Pcodec(), PlainCopy(),
+    ]
+    err = None
+    if with_hidpack:
+        hp, err = import_hidpack()
+        if hp is not None:
+            fmts.append(Hidpack(hp, "1 s blocks", 65536, 1_000_000_000, tmpdir))
+            fmts.append(Hidpack(hp, "65536-event blocks", 65536, None, tmpdir))
+    else:
+        err = "disabled by --no-hidpack"
+    return fmts, err
+
+
+def fmt_table(corpus: Corpus, rows: List[Row], repeats: int, slow_repeats: int) -> str:
+    base = {r.format: r for r in rows if r.bytes and r.enc_s}.get("pcodec")
+    owner = BASELINES.get(corpus.name, {})
+    out = [f"### {corpus.name}: {len(corpus.sessions)} of {corpus.total_sessions} sessions "
+           f"({corpus.subset}), {corpus.events:,} events; median of {repeats} passes "
+           f"({slow_repeats} for JSONL/MCAP/zstd-19)", "",
+           "| format | bytes/event | encode Mev/s | decode Mev/s | size / pcodec | encode × pcodec "
+           "| decode × pcodec | owner baseline B/ev (enc/dec Mev/s) |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r.error and not r.enc_s:
+            out.append(f"| {r.format} | error: {r.error} | | | | | | |")
+            continue
+        name = r.format + ("" if r.lossless in (True, None) else " **NOT LOSSLESS**")
+        ob = owner.get(r.format, {})
+        obs = ""
+        if "bpe" in ob:
+            obs = f"{ob['bpe']:.2f}"
+        if "enc" in ob or "dec" in ob:
+            obs += f" ({ob.get('enc', '–')}/{ob.get('dec', '–')})"
+        if base is not None:
+            rat = (f"{r.bpe / base.bpe:.2f} | {r.enc_mev / base.enc_mev:.2f} | "
+                   f"{r.dec_mev / base.dec_mev:.2f}")
+        else:
+            rat = "– | – | –"
+        bpe = f"{r.bpe:.2f}" if r.bytes else "–"
+        out.append(f"| {name} | {bpe} | {r.enc_mev:.2f} | {r.dec_mev:.2f} | {rat} | {obs} |")
+    return "\n".join(out)
+
+
+def pin_one_cpu() -> Optional[int]:
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+        cpu = cpus[-1]
+        os.sched_setaffinity(0, {cpu})
+        return cpu
+    except (AttributeError, OSError):
+        return None
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="CI subset: every 12th balabit session, every 6th aalto session, ducktrack whole")
+    ap.add_argument("--repeats", type=int, default=None, help="passes per format (default 5, quick 3)")
+    ap.add_argument("--slow-repeats", type=int, default=None,
+                    help="passes for the slow formats: JSONL, MCAP, zstd-19 (default 3, quick 1)")
+    ap.add_argument("--json", metavar="OUT", help="write every figure as JSON")
+    ap.add_argument("--corpus", action="append", help="only this corpus (repeatable)")
+    ap.add_argument("--format", action="append", help="only formats whose name contains this (repeatable)")
+    ap.add_argument("--no-hidpack", action="store_true", help="skip the hidpack rows")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+    args = ap.parse_args(argv)
+    repeats = args.repeats or (3 if args.quick else 5)
+    slow_repeats = args.slow_repeats or (1 if args.quick else 3)
+    cpu = None if args.no_pin else pin_one_cpu()
+    t_start = time.perf_counter()
+
+    if not DATA.is_dir():
+        print(f"corpus directory not found: {DATA} (set HIDPACK_DATA)", file=sys.stderr)
+        return 2
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    tmp = tempfile.TemporaryDirectory(prefix="hidpack-bench-", dir=shm)
+    fmts, hp_err = build_formats(not args.no_hidpack, tmp.name)
+    if args.format:
+        fmts = [f for f in fmts if any(s.lower() in f.name.lower() for s in args.format)]
+    if hp_err:
+        print(f"hidpack not importable: {hp_err}")
+    else:
+        print(f"hidpack: {getattr(_HIDPACK, '__version__', '?')} from {os.path.dirname(_HIDPACK.__file__)}")
+    corpora = load_corpora(args.quick, args.corpus)
+
+    result: Dict[str, Any] = {
+        "mode": "quick" if args.quick else "full", "repeats": repeats, "slow_repeats": slow_repeats,
+        "data": str(DATA), "pinned_cpu": cpu, "python": sys.version.split()[0],
+        "platform": platform.platform(), "machine": platform.machine(),
+        "versions": {"numpy": np.__version__, "pyarrow": pa.__version__,
+                     "zstandard": zstandard.__version__},
+        "hidpack_error": hp_err, "corpora": {},
+    }
+    try:
+        import pcodec
+        result["versions"]["pcodec"] = pcodec.__version__
+        import mcap
+        result["versions"]["mcap"] = getattr(mcap, "__version__", "?")
+    except Exception:  # noqa: BLE001
+        pass
+    failed = []
+    for corpus in corpora:
+        rows = []
+        for fmt in fmts:
+            t0 = time.perf_counter()
+            rep = slow_repeats if fmt.slow else repeats
+            try:
+                row = measure(fmt, corpus, rep)
+            except Exception as e:  # noqa: BLE001
+                row = Row(fmt.name, fmt.note, corpus.events, error=f"{type(e).__name__}: {e}")
+            if row.error:
+                failed.append(f"{corpus.name} / {row.format}: {row.error}")
+            rows.append(row)
+            print(f"  {corpus.name} / {fmt.name}: {time.perf_counter() - t0:.1f} s"
+                  + (f"  [{row.error}]" if row.error else ""), file=sys.stderr)
+        print()
+        print(fmt_table(corpus, rows, repeats, slow_repeats))
+        base = {r.format: r for r in rows if r.bytes and r.enc_s}.get("pcodec")
+        result["corpora"][corpus.name] = {
+            "sessions": len(corpus.sessions), "total_sessions": corpus.total_sessions,
+            "events": corpus.events, "total_events": corpus.total_events, "subset": corpus.subset,
+            "rows": [{
+                "format": r.format, "note": r.note, "bytes": r.bytes,
+                "bytes_per_event": r.bpe if r.bytes else None,
+                "encode_mev_s": r.enc_mev if r.enc_s else None,
+                "decode_mev_s": r.dec_mev if r.dec_s else None,
+                "encode_s": r.enc_s, "decode_s": r.dec_s, "lossless": r.lossless, "error": r.error,
+                "size_vs_pcodec": r.bpe / base.bpe if base and r.bytes else None,
+                "encode_vs_pcodec": r.enc_mev / base.enc_mev if base and r.enc_s else None,
+                "decode_vs_pcodec": r.dec_mev / base.dec_mev if base and r.dec_s else None,
+                "owner_baseline": BASELINES.get(corpus.name, {}).get(r.format),
+            } for r in rows],
+        }
+    tmp.cleanup()
+    elapsed = time.perf_counter() - t_start
+    result["elapsed_s"] = elapsed
+    print(f"\n_total run time {elapsed:.0f} s; pinned to CPU {cpu}_")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    if failed:
+        print("\nFAILURES:\n" + "\n".join(failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,16 +15,9 @@ from mcap.reader import make_reader
 import hidpack
 from hidpack import io_owa, keymap
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("HIDPACK_DATA", str(REPO.parent / "shared" / "data")))
+from shared_data import DATA, REPO, data_file  # noqa: F401
 FILES = ["0.3.2.mcap", "0.4.2.mcap", "0.5.1.mcap", "example.mcap"]
 
-
-def data_file(*parts: str) -> Path:
-    p = DATA.joinpath(*parts)
-    if not p.exists():
-        pytest.fail(f"test data {p} is missing (set HIDPACK_DATA to the shared/data folder)")
-    return p
 
 
 def mcap_messages(path):

@@ -13,15 +13,8 @@ from hypothesis import strategies as st
 
 from hidpack import keymap
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("HIDPACK_DATA", str(REPO.parent / "shared" / "data")))
+from shared_data import DATA, REPO, data_file  # noqa: F401
 
-
-def data_file(*parts: str) -> Path:
-    p = DATA.joinpath(*parts)
-    if not p.exists():
-        pytest.fail(f"test data {p} is missing (set HIDPACK_DATA to the shared/data folder)")
-    return p
 
 
 # --- JavaScript keyCode --------------------------------------------------------------------

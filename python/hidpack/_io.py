@@ -13,47 +13,16 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ._table import FIELDS, KIND_CODES, KINDS
+
 PathLike = Union[str, "os.PathLike[str]"]
 
-#: Kind names, index = kind code (docs/ARCHITECTURE.md).
-KINDS: Tuple[str, ...] = (
-    "move",
-    "raw_move",
-    "button",
-    "scroll",
-    "key",
-    "text",
-    "focus",
-    "marker",
-    "gap",
-)
-KIND_CODE: Dict[str, int] = {k: i for i, k in enumerate(KINDS)}
+KIND_CODE: Dict[str, int] = KIND_CODES
 MOVE, RAW_MOVE, BUTTON, SCROLL, KEY, TEXT, FOCUS, MARKER, GAP = range(9)
 
-#: field -> (type, kinds using it), from the event-table contract.
+#: field -> (type, kinds using it), derived from the one schema in ``_table.FIELDS``.
 FIELD_KINDS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
-    "x": ("coord", (MOVE, BUTTON, SCROLL)),
-    "y": ("coord", (MOVE, BUTTON, SCROLL)),
-    "dx": ("coord", (RAW_MOVE, SCROLL)),
-    "dy": ("coord", (RAW_MOVE, SCROLL)),
-    "buttons": ("int", (MOVE,)),
-    "button": ("int", (BUTTON,)),
-    "pressed": ("bool", (BUTTON, KEY)),
-    "usage": ("int", (KEY,)),
-    "native": ("int", (KEY,)),
-    "text": ("str", (TEXT,)),
-    "app": ("str", (FOCUS,)),
-    "title": ("str", (FOCUS,)),
-    "window": ("int", (FOCUS,)),
-    "left": ("int", (FOCUS,)),
-    "top": ("int", (FOCUS,)),
-    "right": ("int", (FOCUS,)),
-    "bottom": ("int", (FOCUS,)),
-    "label": ("str", (MARKER,)),
-    "value": ("int", (MARKER,)),
-    "count": ("int", (GAP,)),
-    "reason": ("int", (GAP,)),
-    "t_end": ("int", (GAP,)),
+    name: (typ, tuple(sorted(req + opt))) for name, typ, req, opt in FIELDS
 }
 FIELD_ORDER: Tuple[str, ...] = tuple(FIELD_KINDS)
 _DTYPES = {"coord": np.float64, "int": np.int64, "bool": np.bool_}

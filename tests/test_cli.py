@@ -52,9 +52,9 @@ SMALL_CSV = (
 @pytest.fixture(scope="module")
 def duck(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
-    rc, out, err = run("import", data_file("ducktrack-example", "events.jsonl"), d / "duck.hidpack")
+    rc, out, err = run("import", data_file("ducktrack-example", "events.jsonl"), d / "duck.hpk")
     assert rc == 0, err
-    return d / "duck.hidpack", out
+    return d / "duck.hpk", out
 
 
 def test_import_ducktrack(duck):
@@ -85,7 +85,7 @@ def test_info_human_and_json(duck):
 
 def test_verify_clean_corrupt_and_not_hidpack(tmp_path):
     n = 5000
-    good = tmp_path / "good.hidpack"
+    good = tmp_path / "good.hpk"
     hidpack.write_table(
         good,
         {"t": np.arange(n) * 1_000_000, "kind": "move", "x": (np.arange(n) % 700) * 1.0, "y": (np.arange(n) % 300) * 1.0},
@@ -98,7 +98,7 @@ def test_verify_clean_corrupt_and_not_hidpack(tmp_path):
     block = hidpack.open(good).blocks()[2]
     data = bytearray(good.read_bytes())
     data[block["offset"] + block["length"] // 2] ^= 0xFF
-    bad = tmp_path / "bad.hidpack"
+    bad = tmp_path / "bad.hpk"
     bad.write_bytes(bytes(data))
     rc, out, err = run("verify", bad)
     assert rc == 1
@@ -108,20 +108,20 @@ def test_verify_clean_corrupt_and_not_hidpack(tmp_path):
     rc, out, err = run("info", bad)  # info lists it too, and still succeeds
     assert rc == 0 and "problems    1" in out and "offset %d" % block["offset"] in out
 
-    junk = tmp_path / "junk.hidpack"
+    junk = tmp_path / "junk.hpk"
     junk.write_bytes(b"not a hidpack file at all" * 10)
     rc, out, err = run("verify", junk)
     assert rc == 1 and "FAILED" in out and "Traceback" not in err + out
 
 
 def test_hidpack_errors_are_one_line_exit_2(tmp_path):
-    junk = tmp_path / "junk.hidpack"
+    junk = tmp_path / "junk.hpk"
     junk.write_bytes(b"not a hidpack file at all" * 10)
     rc, out, err = run("info", junk)
     assert_one_line_error(rc, out, err, "not a hidpack file")
     rc, out, err = run("export", junk, "--to", "jsonl", "-o", tmp_path / "x.jsonl")
     assert_one_line_error(rc, out, err, "not a hidpack file")
-    rc, out, err = run("info", tmp_path / "missing.hidpack")
+    rc, out, err = run("info", tmp_path / "missing.hpk")
     assert_one_line_error(rc, out, err, "no such file")
     rc, out, err = run("import", tmp_path / "missing.csv", tmp_path / "o")
     assert_one_line_error(rc, out, err, "no such file")
@@ -137,7 +137,7 @@ def test_hidpack_errors_are_one_line_exit_2(tmp_path):
 def test_usage_errors_exit_2():
     rc, out, err = run()
     assert rc == 2 and "usage:" in err
-    rc, out, err = run("export", "x.hidpack", "--to", "xml", "-o", "y")
+    rc, out, err = run("export", "x.hpk", "--to", "xml", "-o", "y")
     assert rc == 2 and "invalid choice" in err
 
 
@@ -147,7 +147,7 @@ def test_csv_import_export_round_trip(tmp_path):
     rc, out, err = run("import", src, tmp_path / "rec")
     assert rc == 0, err
     assert "7 event(s) into 2 file(s)" in out
-    assert sorted(p.name for p in (tmp_path / "rec").iterdir()) == ["a.hidpack", "b.hidpack"]
+    assert sorted(p.name for p in (tmp_path / "rec").iterdir()) == ["a.hpk", "b.hpk"]
     rc, out, err = run("import", src, tmp_path / "rec")
     assert_one_line_error(rc, out, err, "exists")
     rc, out, err = run("import", "--force", src, tmp_path / "rec")
@@ -184,7 +184,7 @@ def test_export_several_recordings_adds_the_session(tmp_path):
     src = tmp_path / "events.csv"
     src.write_text(SMALL_CSV)
     assert run("import", src, tmp_path / "rec")[0] == 0
-    rc, out, err = run("export", tmp_path / "rec" / "a.hidpack", tmp_path / "rec" / "b.hidpack",
+    rc, out, err = run("export", tmp_path / "rec" / "a.hpk", tmp_path / "rec" / "b.hpk",
                        "--to", "jsonl", "-o", tmp_path / "e.jsonl")
     assert rc == 0, err
     objs = [json.loads(l) for l in (tmp_path / "e.jsonl").read_text().splitlines()]
@@ -202,7 +202,7 @@ def test_import_owa(tmp_path):
     rc, out, err = run("import", data_file("owa-mcap", "0.4.2.mcap"), tmp_path)
     assert rc == 0, err
     assert "not stored: keyboard/state 4, mouse/state 4" in out
-    rc, out, err = run("info", tmp_path / "0.4.2.hidpack")
+    rc, out, err = run("info", tmp_path / "0.4.2.hpk")
     assert rc == 0, err
     assert "focus" in out and "marker" in out and "started     2025-06-20" in out
 
@@ -214,7 +214,7 @@ def test_demo_synthetic(tmp_path):
     for word in ("move", "button", "scroll", "key", "text", "focus", "bytes/event", "JSONL", "write", "read"):
         assert word in out, word
     assert "verify: OK" in out and "identical to what was written: yes" in out
-    path = tmp_path / "synthetic.hidpack"
+    path = tmp_path / "synthetic.hpk"
     rec = hidpack.open(path)
     counts = rec.info()["counts"]
     assert all(counts[k] > 0 for k in ("move", "button", "scroll", "key", "text", "focus", "marker"))
@@ -232,4 +232,4 @@ def test_demo_uses_the_ducktrack_example_when_present(tmp_path):
     rc, out, err = run("demo", "--out", tmp_path, env_extra={"HIDPACK_DATA": str(DATA)}, module="hidpack")
     assert rc == 0, (out, err)
     assert "DuckTrack" in out and "13,401 events" in out and "source JSONL" in out
-    assert (tmp_path / "ducktrack-example.hidpack").exists()
+    assert (tmp_path / "ducktrack-example.hpk").exists()

@@ -70,7 +70,7 @@ def test_small_csv_mapping(tmp_path):
     assert report.counts == {"move": 4, "button": 6, "scroll": 2, "key": 4}
     assert report.warnings and "appears again" in report.warnings[0]
     names = sorted(os.path.basename(f) for f in report.files)
-    assert names == ["s1.hidpack", "s1~2.hidpack", "s3.hidpack", "we_ird_id_.hidpack"]
+    assert names == ["s1.hpk", "s1~2.hpk", "s3.hpk", "we_ird_id_.hpk"]
     recs = _by_session(report.files)
     assert sorted(recs) == [0, 1, 2, 3]
 
@@ -130,7 +130,7 @@ def test_export_orders_by_source_index_not_by_argument_order(tmp_path):
 
 
 def test_export_leaves_out_kinds_the_layout_cannot_hold(tmp_path):
-    p = tmp_path / "mixed.hidpack"
+    p = tmp_path / "mixed.hpk"
     hidpack.write_table(
         p,
         {

@@ -69,7 +69,7 @@ def test_float_text_round_trips_through_ns(f):
 @pytest.fixture(scope="module")
 def example(tmp_path_factory):
     src = data_file("ducktrack-example", "events.jsonl")
-    out = tmp_path_factory.mktemp("duck") / "example.hidpack"
+    out = tmp_path_factory.mktemp("duck") / "example.hpk"
     report = io_ducktrack.import_ducktrack(src, out)
     return src, out, report
 
@@ -152,8 +152,8 @@ def test_too_precise_time_stamp_is_refused_with_its_line(tmp_path):
         ],
     )
     with pytest.raises(ValueError, match=r"line 2: .*more than 9 decimals"):
-        io_ducktrack.import_ducktrack(p, tmp_path / "o.hidpack")
-    assert not (tmp_path / "o.hidpack").exists()
+        io_ducktrack.import_ducktrack(p, tmp_path / "o.hpk")
+    assert not (tmp_path / "o.hpk").exists()
 
 
 def test_unknown_actions_are_counted_not_lost_silently(tmp_path):
@@ -167,9 +167,9 @@ def test_unknown_actions_are_counted_not_lost_silently(tmp_path):
             {"time_stamp": 11.5, "action": "scroll", "x": 3, "y": 4, "dx": -2, "dy": 1},
         ],
     )
-    report = io_ducktrack.import_ducktrack(p, tmp_path / "o.hidpack")
+    report = io_ducktrack.import_ducktrack(p, tmp_path / "o.hpk")
     assert report.skipped == {"action:gesture": 1}
-    rec = hidpack.open(tmp_path / "o.hidpack")
+    rec = hidpack.open(tmp_path / "o.hpk")
     assert rec.metadata["import_skipped"] == {"action:gesture": 1}
     assert rec.metadata["session"] == tmp_path.name
     back = list(io_ducktrack.iter_ducktrack(rec))

@@ -33,7 +33,7 @@ def mcap_messages(path):
 @pytest.fixture(scope="module", params=FILES)
 def imported(request, tmp_path_factory):
     src = data_file("owa-mcap", request.param)
-    out = tmp_path_factory.mktemp("owa") / (request.param + ".hidpack")
+    out = tmp_path_factory.mktemp("owa") / (request.param + ".hpk")
     report = io_owa.import_owa(src, out)
     return src, out, report
 
@@ -100,7 +100,7 @@ def test_missing_mcap_package_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "mcap", None)
     monkeypatch.setitem(sys.modules, "mcap.reader", None)
     with pytest.raises(ImportError, match=r"pip install 'hidpack\[mcap\]'"):
-        io_owa.import_owa(data_file("owa-mcap", "example.mcap"), tmp_path / "x.hidpack")
+        io_owa.import_owa(data_file("owa-mcap", "example.mcap"), tmp_path / "x.hpk")
 
 
 def _write_mcap(path, messages):
@@ -132,7 +132,7 @@ def test_scroll_raw_and_unknown_topics(tmp_path):
         ],
     )
     report = io_owa.import_owa(src, tmp_path / "out")
-    assert report.files == [str(tmp_path / "out" / "s.hidpack")]
+    assert report.files == [str(tmp_path / "out" / "s.hpk")]
     assert report.skipped == {"gamepad": 1}
     assert any("mouse.timestamp" in w for w in report.warnings)
     rec = hidpack.open(report.files[0])
@@ -154,4 +154,4 @@ def test_bad_message_is_an_error_naming_it(tmp_path):
     src = tmp_path / "bad.mcap"
     _write_mcap(src, [("mouse", 5, {"event_type": "teleport", "x": 1, "y": 2})])
     with pytest.raises(ValueError, match=r"mouse message at log_time 5: unknown event_type 'teleport'"):
-        io_owa.import_owa(src, tmp_path / "bad.hidpack")
+        io_owa.import_owa(src, tmp_path / "bad.hpk")

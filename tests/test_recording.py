@@ -108,7 +108,7 @@ def assert_columns_equal_rows(cols, rows, kind):
 
 @pytest.fixture
 def path(tmp_path):
-    return str(tmp_path / "rec.hidpack")
+    return str(tmp_path / "rec.hpk")
 
 
 @pytest.fixture
@@ -245,7 +245,7 @@ def test_between_decodes_only_the_blocks_it_needs(path, tmp_path):
     data = bytearray(open(path, "rb").read())
     mid = victim["offset"] + victim["length"] // 2
     data[mid] ^= 0xFF
-    bad = str(tmp_path / "bad.hidpack")
+    bad = str(tmp_path / "bad.hpk")
     with open(bad, "wb") as f:
         f.write(data)
 
@@ -356,14 +356,14 @@ def test_frames_write_back_identically(rec, tmp_path):
         "native": original,
     }
     for label, source in sources.items():
-        out = str(tmp_path / f"{label}.hidpack")
+        out = str(tmp_path / f"{label}.hpk")
         hidpack.write_table(out, source)
         assert_native_equals_rows(hidpack.open(out).table(), ROWS)
     # per-kind Columns and frames carry their kind implicitly / explicitly
-    out = str(tmp_path / "moves.hidpack")
+    out = str(tmp_path / "moves.hpk")
     hidpack.write_table(out, rec.moves())
     assert_native_equals_rows(hidpack.open(out).table(), [r for r in ROWS if r[1] == "move"])
-    out = str(tmp_path / "focus.hidpack")
+    out = str(tmp_path / "focus.hpk")
     df = rec.to_pandas("focus").assign(kind="focus")
     hidpack.write_table(out, df)
     assert_native_equals_rows(hidpack.open(out).table(), [r for r in ROWS if r[1] == "focus"])
@@ -434,7 +434,7 @@ def test_integers_out_of_field_range_raise(path, kind, field, value):
 
 
 def test_opening_something_else_raises_format_error(tmp_path):
-    p = tmp_path / "not.hidpack"
+    p = tmp_path / "not.hpk"
     p.write_bytes(b"this is not a hidpack file at all" * 10)
     with pytest.raises(hidpack.FormatError):
         hidpack.open(p)

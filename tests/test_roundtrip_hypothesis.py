@@ -99,7 +99,7 @@ def assert_columns_equal_rows(cols, rows, kind):
 
 
 def _write(d, rows, **kw):
-    path = os.path.join(d, "h.hidpack")
+    path = os.path.join(d, "h.hpk")
     summary = hidpack.write_table(path, rows_table(rows), **kw)
     return path, summary
 
@@ -195,7 +195,7 @@ def test_unstorable_coordinates_raise_event_value_error(value, where, before):
         fields.setdefault("y" if field == "x" else "x", 0.0)
     rows.append((before, kind, fields))
     with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "bad.hidpack")
+        path = os.path.join(d, "bad.hpk")
         with pytest.raises(hidpack.EventValueError, match=rf"row {before}\b.*field\W+{field}\W"):
             hidpack.write_table(path, rows_table(rows))
         assert not os.path.exists(path)
@@ -206,11 +206,11 @@ def test_nan_in_a_required_coordinate_raises(tmp_path, kind, field):
     table = rows_table([(0, kind, BASE[kind])])
     table[field] = np.array([np.nan])
     with pytest.raises(hidpack.EventValueError, match=rf"row 0\b.*field\W+{field}\W"):
-        hidpack.write_table(str(tmp_path / "n.hidpack"), table)
+        hidpack.write_table(str(tmp_path / "n.hpk"), table)
 
 
 def test_nan_in_an_optional_coordinate_means_absent(tmp_path):
-    path = str(tmp_path / "n.hidpack")
+    path = str(tmp_path / "n.hpk")
     hidpack.write_table(path, {"t": [0, 1], "kind": "button", "button": [1, 2], "pressed": [True, False],
                                "x": np.array([np.nan, 4.5]), "y": np.array([np.nan, 1.0])})
     b = hidpack.open(path).buttons()
@@ -224,12 +224,12 @@ def test_half_a_position_is_refused_naming_the_batch_row(tmp_path, kind, given_f
     rows = [(0, "move", {"x": 1.0, "y": 1.0}), (1, "key", {"pressed": True}),
             (2, kind, {**BASE[kind], given_field: 3.0})]
     with pytest.raises(hidpack.EventValueError, match=r"row 2\b.*field\W+[xy]\W"):
-        hidpack.write_table(str(tmp_path / "p.hidpack"), rows_table(rows))
+        hidpack.write_table(str(tmp_path / "p.hpk"), rows_table(rows))
 
 
 @pytest.mark.parametrize("value", [float(COORD_MAX), -float(COORD_MAX), COORD_MAX - 1 / 65536, 1 / 256, 2.0**-16])
 def test_grid_values_at_the_limit_are_exact(tmp_path, value):
-    path = str(tmp_path / "g.hidpack")
+    path = str(tmp_path / "g.hpk")
     hidpack.write_table(path, {"t": [0], "kind": "move", "x": [value], "y": [-value]})
     m = hidpack.open(path).moves()
     assert m.x.tolist() == [value] and m.y.tolist() == [-value]

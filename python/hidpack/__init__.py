@@ -1,8 +1,8 @@
 """hidpack: a compact, crash-safe, seekable file format for human computer input.
 
 >>> import hidpack
->>> hidpack.write_table("s.hidpack", {"t": [0, 8_000_000], "kind": "move", "x": [10.0, 12.5], "y": [5.0, 6.0]})
->>> rec = hidpack.open("s.hidpack")
+>>> hidpack.write_table("s.hpk", {"t": [0, 8_000_000], "kind": "move", "x": [10.0, 12.5], "y": [5.0, 6.0]})
+>>> rec = hidpack.open("s.hpk")
 >>> rec.moves().x
 array([10. , 12.5])
 

@@ -159,7 +159,7 @@ def field(table: Dict[str, Any], name: str) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def expand_recordings(paths: Union[PathLike, Iterable[PathLike]]) -> List[str]:
-    """Paths of recordings: files as given, directories expanded to their ``*.hidpack`` files."""
+    """Paths of recordings: files as given, directories expanded to their ``*.hpk`` files."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     out: List[str] = []
@@ -170,7 +170,7 @@ def expand_recordings(paths: Union[PathLike, Iterable[PathLike]]) -> List[str]:
                 sorted(
                     os.path.join(p, name)
                     for name in os.listdir(p)
-                    if name.endswith(".hidpack") and os.path.isfile(os.path.join(p, name))
+                    if name.endswith(".hpk") and os.path.isfile(os.path.join(p, name))
                 )
             )
         else:

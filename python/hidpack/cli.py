@@ -460,11 +460,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         src_file = os.path.join(data, "ducktrack-example", "events.jsonl")
         table, md = read_ducktrack(src_file)
         title = "a real DuckTrack recording (macOS, pynput; %s)" % src_file
-        path = os.path.join(out_dir, "ducktrack-example.hidpack")
+        path = os.path.join(out_dir, "ducktrack-example.hpk")
     else:
         table, md = synthetic_session(seconds=args.seconds, seed=args.seed)
         title = "a synthetic %.0f s desktop session (seed %d)" % (args.seconds, args.seed)
-        path = os.path.join(out_dir, "synthetic.hidpack")
+        path = os.path.join(out_dir, "synthetic.hpk")
 
     n = len(table["t"])
     t0 = time.perf_counter()
@@ -542,7 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("import", help="import a normalized CSV, a DuckTrack JSONL or an OWAMcap file")
     s.add_argument("src", metavar="SRC")
-    s.add_argument("out", metavar="OUT", help="output directory (CSV: one file per session) or .hidpack file")
+    s.add_argument("out", metavar="OUT", help="output directory (CSV: one file per session) or .hpk file")
     s.add_argument("--format", choices=("csv", "ducktrack", "owa"), help="default: from SRC's extension")
     s.add_argument("--level", type=int, default=3, help="zstd level (default 3)")
     s.add_argument("--force", action="store_true", help="replace existing output files")
@@ -550,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("export", help="export recordings to CSV, JSON Lines or Parquet")
-    s.add_argument("src", metavar="SRC", nargs="+", help="recordings or directories of *.hidpack")
+    s.add_argument("src", metavar="SRC", nargs="+", help="recordings or directories of *.hpk")
     s.add_argument("--to", choices=("csv", "jsonl", "parquet"), help="default: from OUT's extension")
     s.add_argument("-o", "--output", metavar="OUT", required=True, help="output file (.zst/.gz compress csv/jsonl)")
     s.set_defaults(func=cmd_export)

@@ -22,7 +22,7 @@ An empty x or y is stored as absent. ``t`` = ``t_ns`` as is (no wall-clock ancho
 Metadata of each recording: ``{"session": id, "source": "<folder>/<file>", "source_index":
 ordinal of the session in the CSV, "source_format": "csv"}`` plus ``"native_keyspace":
 "js_keycode"`` when the session has key rows. The file name is the session id made safe for file
-systems, plus ``.hidpack`` (``~2``, ``~3``... on a clash). A session id appearing again after
+systems, plus ``.hpk`` (``~2``, ``~3``... on a clash). A session id appearing again after
 another session (rows not grouped) starts a new recording with the next ``source_index``, so
 export still reproduces the source order.
 
@@ -393,7 +393,7 @@ def import_csv(
     overwrite: bool = False,
     threads: int = 2,
 ) -> ImportReport:
-    """Import a normalized CSV (plain or zstd) into one ``.hidpack`` file per session.
+    """Import a normalized CSV (plain or zstd) into one ``.hpk`` file per session.
 
     ``source`` goes into each file's metadata (default ``"<folder>/<file name>"`` of ``src``,
     never a full path). Existing files are not replaced unless ``overwrite``. Returns an
@@ -409,7 +409,7 @@ def import_csv(
     jobs = []
     for s in sessions:
         stem = safe_file_stem(s.session, used)
-        path = os.path.join(out_dir, stem + ".hidpack")
+        path = os.path.join(out_dir, stem + ".hpk")
         if not overwrite and os.path.exists(path):
             raise FileExistsError("%s exists (use overwrite=True / --force to replace it)" % path)
         md: Dict[str, Any] = {
@@ -605,7 +605,7 @@ def export_csv(
 ) -> ExportReport:
     """Write recordings to the normalized CSV layout.
 
-    ``paths_or_dir``: a recording, a directory (its ``*.hidpack`` files) or a list of either.
+    ``paths_or_dir``: a recording, a directory (its ``*.hpk`` files) or a list of either.
     Recordings are ordered by their ``source_index`` metadata (those without one come last, in
     path order); the ``session`` column is the ``session`` metadata entry or the file stem.
     ``out``: a path (``.zst`` -> zstd-compressed at ``level``) or a binary stream.

@@ -258,20 +258,20 @@ def _session_name(path: str) -> str:
 
 
 def default_output_name(path: PathLike) -> str:
-    return _session_name(os.fspath(path)) + ".hidpack"
+    return _session_name(os.fspath(path)) + ".hpk"
 
 
 def import_ducktrack(
     src: PathLike, out: PathLike, *, level: int = 3, overwrite: bool = False
 ) -> ImportReport:
-    """Import a DuckTrack ``events.jsonl`` into the recording ``out`` (a ``.hidpack`` path, or a
-    directory: then ``<session>.hidpack`` inside it)."""
+    """Import a DuckTrack ``events.jsonl`` into the recording ``out`` (a ``.hpk`` path, or a
+    directory: then ``<session>.hpk`` inside it)."""
     t0 = time.perf_counter()
     src = os.fspath(src)
     report = ImportReport(source=os.path.basename(src), format="ducktrack")
     table, md = read_ducktrack(src, report)
     out = os.fspath(out)
-    if not out.endswith(".hidpack"):
+    if not out.endswith(".hpk"):
         os.makedirs(out, exist_ok=True)
         out = os.path.join(out, default_output_name(src))
     if not overwrite and os.path.exists(out):

@@ -134,7 +134,7 @@ def export(
     out: PathLike,
     to: Optional[str] = None,
 ) -> ExportReport:
-    """Export recordings (files or directories of ``*.hidpack``) to ``out`` as ``to``
+    """Export recordings (files or directories of ``*.hpk``) to ``out`` as ``to``
     (``"csv"``, ``"jsonl"`` or ``"parquet"``; guessed from ``out``'s extension when ``None``)."""
     out = os.fspath(out)
     if to is None:

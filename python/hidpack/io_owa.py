@@ -249,16 +249,16 @@ def read_owa(path: PathLike, report: Optional[ImportReport] = None) -> Tuple[Dic
 
 
 def import_owa(src: PathLike, out: PathLike, *, level: int = 3, overwrite: bool = False) -> ImportReport:
-    """Import an OWAMcap file into the recording ``out`` (a ``.hidpack`` path, or a directory:
-    then ``<file stem>.hidpack`` inside it)."""
+    """Import an OWAMcap file into the recording ``out`` (a ``.hpk`` path, or a directory:
+    then ``<file stem>.hpk`` inside it)."""
     t0 = time.perf_counter()
     src = os.fspath(src)
     report = ImportReport(source=os.path.basename(src), format="owa")
     table, md, wall = read_owa(src, report)
     out = os.fspath(out)
-    if not out.endswith(".hidpack"):
+    if not out.endswith(".hpk"):
         os.makedirs(out, exist_ok=True)
-        out = os.path.join(out, os.path.splitext(os.path.basename(src))[0] + ".hidpack")
+        out = os.path.join(out, os.path.splitext(os.path.basename(src))[0] + ".hpk")
     if not overwrite and os.path.exists(out):
         raise FileExistsError("%s exists (use overwrite=True / --force to replace it)" % out)
     write_recording(out, table, md, wall_clock_ns=wall, level=level)

@@ -26,7 +26,7 @@ def _metadata_json(metadata: Any) -> str:
 class Writer:
     """Append event tables to a new hidpack file.
 
-    >>> with hidpack.Writer("s.hidpack", metadata={"source": "demo"}) as w:
+    >>> with hidpack.Writer("s.hpk", metadata={"source": "demo"}) as w:
     ...     w.write({"t": [0, 10], "kind": "move", "x": [1.0, 2.5], "y": [3.0, 4.0]})
 
     ``write`` accepts everything :func:`hidpack.write_table` accepts. Blocks close every

@@ -482,9 +482,20 @@ impl<S: Source> Reader<S> {
             return Err(Error::corrupt(off, "data frame has no content checksum"));
         }
         let mut payload = Vec::with_capacity(content as usize);
-        let mut dec = zstd::bulk::Decompressor::new()?;
-        dec.decompress_to_buffer(&frame[..fi.len as usize], &mut payload)
-            .map_err(|e| Error::corrupt(off, format!("zstd: {e}")))?;
+        // One decompression context per thread: creating one costs more than decoding a small block.
+        thread_local! {
+            static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
+        }
+        DCTX.with(|cell| -> Result<()> {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(zstd::bulk::Decompressor::new()?);
+            }
+            let dec = slot.as_mut().expect("initialised above");
+            dec.decompress_to_buffer(&frame[..fi.len as usize], &mut payload)
+                .map_err(|e| Error::corrupt(off, format!("zstd: {e}")))?;
+            Ok(())
+        })?;
         if payload.len() as u64 != content {
             return Err(Error::corrupt(off, format!("decompressed {} bytes, expected {content}", payload.len())));
         }

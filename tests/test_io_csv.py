@@ -217,10 +217,12 @@ def _decompressed(path: Path) -> bytes:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "corpus,rows,sessions,limit_s",
-    [("balabit-mouse", 4_609_929, 1_677, 60.0), ("aalto136m-keys", 877_834, 600, 30.0)],
+    "corpus,rows,sessions,max_bytes_per_event",
+    # Deterministic size bound: packed 21-byte structs + zstd -19 take 6.41 / 5.34 bytes per event
+    # on these corpora (issue baselines); hidpack v1 must stay well under them.
+    [("balabit-mouse", 4_609_929, 1_677, 2.6), ("aalto136m-keys", 877_834, 600, 3.2)],
 )
-def test_full_corpus_round_trip_is_byte_identical(tmp_path, corpus, rows, sessions, limit_s):
+def test_full_corpus_round_trip_is_byte_identical(tmp_path, corpus, rows, sessions, max_bytes_per_event):
     src = data_file(corpus, "events.csv.zst")
     t0 = time.perf_counter()
     report = io_csv.import_csv(src, tmp_path / "rec")
@@ -239,4 +241,4 @@ def test_full_corpus_round_trip_is_byte_identical(tmp_path, corpus, rows, sessio
         f"\n{corpus}: import {t_import:.1f} s, export {t_export:.1f} s, {rows:,} rows, "
         f"{size:,} bytes = {size / rows:.2f} bytes/event in {sessions} files"
     )
-    assert t_import < limit_s, f"import took {t_import:.1f} s"
+    assert size / rows <= max_bytes_per_event, f"{size / rows:.3f} bytes/event"

@@ -11,6 +11,7 @@
 //!   frames, the zstd seekable-format seek table.
 //! * [`writer`]: [`Writer`], a synchronous writer (the capture engine feeds it from its thread).
 //! * [`reader`]: [`Reader`], which reads complete, torn and damaged files and says what it skipped.
+//! * [`ring`]: the bounded multi-producer ring of the capture path (push never blocks or allocates).
 //!
 //! A file is a valid zstd stream (`zstd -t` passes, `zstd -dc` prints the block payloads) that
 //! ends in a seek table stock seekable-zstd readers use. The normative spec is `docs/FORMAT.md`.
@@ -32,6 +33,7 @@ pub mod error;
 pub mod frame;
 pub mod model;
 pub mod reader;
+pub mod ring;
 pub mod table;
 pub mod writer;
 

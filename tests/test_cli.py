@@ -233,3 +233,20 @@ def test_demo_uses_the_ducktrack_example_when_present(tmp_path):
     assert rc == 0, (out, err)
     assert "DuckTrack" in out and "13,401 events" in out and "source JSONL" in out
     assert (tmp_path / "ducktrack-example.hpk").exists()
+
+
+def test_missing_extra_is_named_not_a_traceback(tmp_path):
+    # A pyarrow that cannot be imported, as on a machine without the `arrow` extra.
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "pyarrow").mkdir()
+    (blocker / "pyarrow" / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'pyarrow'\", name='pyarrow')\n")
+    src = data_file("ducktrack-example", "events.jsonl")
+    env = {"PYTHONPATH": str(blocker) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    rc, out, err = run("import", str(src), str(tmp_path / "d"), env_extra=env)
+    assert rc == 0, err
+    rc, out, err = run("export", str(tmp_path / "d"), "--to", "parquet", "-o", str(tmp_path / "x.parquet"), env_extra=env)
+    assert_one_line_error(rc, out, err, "pip install 'hidpack[arrow]'")
+    rc, out, err = run("demo", "--out", str(tmp_path / "demo"), env_extra=env)
+    assert rc == 0, err
+    assert "bytes/event" in out

@@ -127,6 +127,29 @@ def open_recording(path: PathLike) -> Any:
     return hidpack_module().open(os.fspath(path))
 
 
+def event_rows(table: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Every event of a read table as a dict ``{t, kind, <present fields>}`` (pure numpy, no
+    optional packages): the shape of the conformance dumps and of ``export --to jsonl``."""
+    t = np.asarray(table["t"], dtype=np.int64)
+    kind = np.asarray(table["kind"], dtype=np.int64)
+    rows: List[Dict[str, Any]] = [{"t": int(t[i]), "kind": KINDS[int(kind[i])]} for i in range(len(t))]
+    for name in FIELD_ORDER:
+        typ = FIELD_KINDS[name][0]
+        if name + "_valid" not in table:
+            continue
+        valid = np.asarray(table[name + "_valid"], dtype=bool)
+        if typ == "str":
+            strings = string_column(table, name)
+            for i in np.flatnonzero(valid):
+                rows[i][name] = strings[i]
+            continue
+        values = np.asarray(table[name])
+        conv = {"coord": float, "bool": bool}.get(typ, int)
+        for i in np.flatnonzero(valid):
+            rows[i][name] = conv(values[i])
+    return rows
+
+
 def string_column(table: Dict[str, Any], name: str) -> List[Optional[str]]:
     """Decode a read-side string field (``_offsets``/``_data``/``_valid``) into a list."""
     n = len(table["t"])

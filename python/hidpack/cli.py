@@ -443,8 +443,7 @@ def _tables_equal(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
 def cmd_demo(args: argparse.Namespace) -> int:
     import hidpack
 
-    from ._io import KINDS
-    from .io_export import jsonl_lines
+    from ._io import KINDS, event_rows
 
     source = args.source
     data = None if source == "synthetic" else _find_data_dir()
@@ -478,15 +477,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     same = _tables_equal(table, back)
     size = os.path.getsize(path)
 
-    import io
-
     import zstandard
 
-    from .io_csv import _write_array_bytes
-
-    buf = io.BytesIO()
-    _write_array_bytes(buf, jsonl_lines(back))
-    jsonl_bytes = buf.getvalue()
+    # The same events as JSON rows (one object a line), for the size comparison.
+    jsonl_bytes = "".join(
+        json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in event_rows(back)
+    ).encode("utf-8")
     jsonl_size = len(jsonl_bytes)
 
     jsonl_zst = len(zstandard.ZstdCompressor(level=3).compress(jsonl_bytes))
@@ -606,9 +602,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except OSError:
             pass
         return 0
+    except ModuleNotFoundError as e:
+        extra = _EXTRAS.get((e.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(
+            "%s: error: this needs the optional package %s: pip install 'hidpack[%s]'" % (PROG, e.name, extra),
+            file=sys.stderr,
+        )
+        return 2
     except handled as e:
         print("%s: error: %s: %s" % (PROG, type(e).__name__, _one_line(e)), file=sys.stderr)
         return 2
+
+
+#: optional packages -> the extra that installs them
+_EXTRAS = {"pyarrow": "arrow", "pandas": "pandas", "polars": "polars", "mcap": "mcap"}
 
 
 if __name__ == "__main__":

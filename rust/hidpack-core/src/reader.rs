@@ -285,7 +285,7 @@ impl<S: Source> Reader<S> {
         let mut pending: Option<(u64, u64, Option<u64>)> = None; // data frame offset, length, content size
         while pos < len {
             if len - pos < 8 {
-                self.finish_pending(&mut pending, None, &mut events);
+                self.finish_pending(&mut pending, &mut events);
                 self.report(Problem {
                     offset: pos,
                     length: len - pos,
@@ -297,7 +297,7 @@ impl<S: Source> Reader<S> {
             let h = read_vec(&self.src, pos, 8)?;
             let magic = le_u32(&h, 0);
             if magic == ZSTD_MAGIC {
-                self.finish_pending(&mut pending, None, &mut events);
+                self.finish_pending(&mut pending, &mut events);
                 match self.walk_frame(pos) {
                     Ok(info) => {
                         pending = Some((pos, info.len, info.content_size));
@@ -323,7 +323,7 @@ impl<S: Source> Reader<S> {
             } else if magic & SKIPPABLE_MASK == SKIPPABLE_BASE {
                 let size = u64::from(le_u32(&h, 4));
                 if pos + 8 + size > len {
-                    self.finish_pending(&mut pending, None, &mut events);
+                    self.finish_pending(&mut pending, &mut events);
                     // A damaged size, or the writer was killed while writing this record.
                     let next = self.resync(pos + 1)?;
                     let error = if next >= len {
@@ -336,7 +336,7 @@ impl<S: Source> Reader<S> {
                     continue;
                 }
                 if magic == HIDPACK_SKIPPABLE && size > MAX_RECORD {
-                    self.finish_pending(&mut pending, None, &mut events);
+                    self.finish_pending(&mut pending, &mut events);
                     self.report(Problem {
                         offset: pos,
                         length: 8 + size,
@@ -353,12 +353,12 @@ impl<S: Source> Reader<S> {
                                     self.accept_trailer(info, &mut events);
                                 }
                                 Ok(_) | Err(_) => {
-                                    self.finish_pending(&mut pending, None, &mut events);
+                                    self.finish_pending(&mut pending, &mut events);
                                 }
                             }
                         }
                         Ok(body) if body[..4] == TAG_HEADER => {
-                            self.finish_pending(&mut pending, None, &mut events);
+                            self.finish_pending(&mut pending, &mut events);
                             self.report(Problem {
                                 offset: pos,
                                 length: 8 + size,
@@ -366,18 +366,18 @@ impl<S: Source> Reader<S> {
                                 events_lost: None,
                             });
                         }
-                        Ok(_) => self.finish_pending(&mut pending, None, &mut events), // index, unknown records
+                        Ok(_) => self.finish_pending(&mut pending, &mut events), // index, unknown records
                         Err(e) => {
-                            self.finish_pending(&mut pending, None, &mut events);
+                            self.finish_pending(&mut pending, &mut events);
                             self.report(Problem { offset: pos, length: 8 + size, error: e.to_string(), events_lost: None });
                         }
                     }
                 } else {
-                    self.finish_pending(&mut pending, None, &mut events);
+                    self.finish_pending(&mut pending, &mut events);
                 }
                 pos += 8 + size;
             } else {
-                self.finish_pending(&mut pending, None, &mut events);
+                self.finish_pending(&mut pending, &mut events);
                 let next = self.resync(pos + 1)?;
                 self.report(Problem {
                     offset: pos,
@@ -388,7 +388,7 @@ impl<S: Source> Reader<S> {
                 pos = next;
             }
         }
-        self.finish_pending(&mut pending, None, &mut events);
+        self.finish_pending(&mut pending, &mut events);
         Ok(())
     }
 
@@ -400,7 +400,7 @@ impl<S: Source> Reader<S> {
     }
 
     /// A data frame without a (valid) trailer: decode it to learn its time range and counts.
-    fn finish_pending(&mut self, pending: &mut Option<(u64, u64, Option<u64>)>, _unused: Option<()>, events: &mut u64) {
+    fn finish_pending(&mut self, pending: &mut Option<(u64, u64, Option<u64>)>, events: &mut u64) {
         let Some((offset, length, content)) = pending.take() else { return };
         let probe = BlockInfo {
             offset,

@@ -314,14 +314,7 @@ impl<W: Write> Writer<W> {
     /// Close the last block, write the index and the seek table. Idempotent.
     pub fn close(&mut self) -> Result<WriteStats> {
         if self.out.is_some() {
-            self.flush()?;
-            self.write_index()?;
-            let seek = encode_seek_table(&self.frames);
-            let out = self.out()?;
-            out.write_all(&seek)?;
-            out.flush()?;
-            self.pos += seek.len() as u64;
-            self.out = None;
+            self.finish()?;
             if self.opts.sync_on_close {
                 if let Some(f) = &self.file {
                     f.sync_all()?;
@@ -329,6 +322,23 @@ impl<W: Write> Writer<W> {
             }
         }
         Ok(self.stats())
+    }
+
+    /// Close the file and give back the sink.
+    pub fn into_inner(mut self) -> Result<W> {
+        self.finish()
+    }
+
+    /// Write the footer (open block, index, seek table) and take the sink out of the writer.
+    fn finish(&mut self) -> Result<W> {
+        self.flush()?;
+        self.write_index()?;
+        let seek = encode_seek_table(&self.frames);
+        let mut out = self.out.take().ok_or_else(|| Error::Usage("writer is closed".into()))?;
+        out.write_all(&seek)?;
+        out.flush()?;
+        self.pos += seek.len() as u64;
+        Ok(out)
     }
 
     fn write_index(&mut self) -> Result<()> {
@@ -343,17 +353,6 @@ impl<W: Write> Writer<W> {
 
     pub fn stats(&self) -> WriteStats {
         WriteStats { events: self.events(), blocks: self.blocks.len() as u64, bytes: self.pos }
-    }
-
-    /// Give back the sink (closing the file first).
-    pub fn into_inner(mut self) -> Result<W> {
-        self.flush()?;
-        self.write_index()?;
-        let seek = encode_seek_table(&self.frames);
-        let mut out = self.out.take().ok_or_else(|| Error::Usage("writer is closed".into()))?;
-        out.write_all(&seek)?;
-        out.flush()?;
-        Ok(out)
     }
 }
 

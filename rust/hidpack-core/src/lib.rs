@@ -12,6 +12,8 @@
 //! * [`writer`]: [`Writer`], a synchronous writer (the capture engine feeds it from its thread).
 //! * [`reader`]: [`Reader`], which reads complete, torn and damaged files and says what it skipped.
 //! * [`ring`]: the bounded multi-producer ring of the capture path (push never blocks or allocates).
+//! * [`capture`]: [`Recorder`]: producer handles, the encoder thread, checkpoints to a write-ahead
+//!   tail, gaps for drops and pauses, rotation.
 //!
 //! A file is a valid zstd stream (`zstd -t` passes, `zstd -dc` prints the block payloads) that
 //! ends in a seek table stock seekable-zstd readers use. The normative spec is `docs/FORMAT.md`.
@@ -28,6 +30,7 @@
 //! # Ok::<(), hidpack_core::Error>(())
 //! ```
 
+pub mod capture;
 pub mod codec;
 pub mod error;
 pub mod frame;
@@ -37,8 +40,9 @@ pub mod ring;
 pub mod table;
 pub mod writer;
 
+pub use capture::{Clock, Recorder, RecorderOptions, Stats};
 pub use error::{Error, Result, ValueError};
 pub use model::{Event, Field, Kind};
 pub use reader::{Problem, Reader};
 pub use table::{Column, EventTable};
-pub use writer::{WriteStats, Writer, WriterOptions};
+pub use writer::{SyncPolicy, WriteStats, Writer, WriterOptions};

@@ -8,7 +8,7 @@
 //! file is checked against the file's size and the format's limits before anything is allocated.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::codec::{decode_payload, Budget, DecodeNotes};
@@ -99,6 +99,27 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
 }
 
+/// What was read from a write-ahead tail found beside the file (a recording whose writer did not
+/// close it: see [`crate::Writer::create_with_tail`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailInfo {
+    pub path: PathBuf,
+    /// Blocks of the tail merged after the file's own.
+    pub blocks: usize,
+    /// Events they hold.
+    pub events: u64,
+    /// Tail events skipped because the file already holds them (the writer closed a block and
+    /// was stopped before it could truncate the tail).
+    pub duplicate_events: u64,
+}
+
+struct TailPart {
+    reader: Box<Reader<FileSource>>,
+    /// For each merged block (after the file's own), its index in the tail.
+    map: Vec<usize>,
+    info: TailInfo,
+}
+
 /// An open hidpack file.
 pub struct Reader<S: Source = FileSource> {
     src: S,
@@ -107,17 +128,106 @@ pub struct Reader<S: Source = FileSource> {
     blocks: Vec<BlockInfo>,
     /// Per block: is its `hash` known (from a trailer or the index)?
     hash_known: Vec<bool>,
+    /// Per block: the `first_event` its trailer or index entry states (a scan renumbers
+    /// `first_event` by counting; a write-ahead tail needs the stated one). `None` for a frame
+    /// found without a trailer.
+    stated_first: Vec<Option<u64>>,
     layout: Layout,
     footer_error: Option<String>,
     problems: Mutex<Vec<Problem>>,
     notes: Mutex<DecodeNotes>,
+    /// Blocks of the file itself; blocks after these come from the write-ahead tail.
+    n_main: usize,
+    tail: Option<TailPart>,
 }
 
 impl Reader<FileSource> {
+    /// Open a file. If a write-ahead tail (`<path>.wal`) of the same recording lies beside it,
+    /// its events that the file lacks are appended as extra blocks ([`Reader::tail`]), so a
+    /// recording whose writer was killed reads back complete up to its last checkpoint.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let mut r = Reader::open_without_tail(path.as_ref())?;
+        let tp = crate::writer::tail_path(path.as_ref());
+        if tp.exists() {
+            r.attach_tail(tp);
+        }
+        Ok(r)
+    }
+
+    /// Open a file alone, ignoring any write-ahead tail beside it.
+    pub fn open_without_tail(path: impl AsRef<Path>) -> Result<Self> {
         let file = File::open(path.as_ref())?;
         let len = file.metadata()?.len();
         Reader::from_source(FileSource { file, len })
+    }
+}
+
+impl<S: Source> Reader<S> {
+    /// Merge the write-ahead tail at `path`. A tail that cannot be read, or that belongs to
+    /// another recording (a different header), is ignored and reported in [`Reader::problems`].
+    pub fn attach_tail(&mut self, path: PathBuf) {
+        let note = |r: &Self, error: String| r.report(Problem { offset: 0, length: 0, error, events_lost: None });
+        let tail = match Reader::open_without_tail(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                // A tail cut inside its header (killed while creating it) holds no events.
+                if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) > 0 {
+                    note(self, format!("write-ahead tail {} ignored: {e}", path.display()));
+                }
+                return;
+            }
+        };
+        if tail.header != self.header {
+            note(self, format!("write-ahead tail {} ignored: its header differs from the file's (another recording)", path.display()));
+            return;
+        }
+        let main_end = self.blocks[..self.n_main].iter().map(|b| b.first_event + u64::from(b.events)).max().unwrap_or(0);
+        let mut info = TailInfo { path: path.clone(), blocks: 0, events: 0, duplicate_events: 0 };
+        let mut map = Vec::new();
+        for (j, b) in tail.blocks.iter().enumerate() {
+            // A checkpoint cut before its trailer was written: the writer was stopped inside
+            // it, so it was never complete.
+            let Some(first) = tail.stated_first[j] else { continue };
+            let mut b = b.clone();
+            b.first_event = first;
+            let end = b.first_event + u64::from(b.events);
+            if end <= main_end {
+                info.duplicate_events += u64::from(b.events);
+                continue;
+            }
+            if b.first_event < main_end {
+                note(
+                    self,
+                    format!(
+                        "write-ahead tail {}: block at offset {} (events {}..{end}) overlaps the file's events (..{main_end}); skipped",
+                        path.display(),
+                        b.offset,
+                        b.first_event
+                    ),
+                );
+                continue;
+            }
+            info.blocks += 1;
+            info.events += u64::from(b.events);
+            self.blocks.push(b);
+            self.hash_known.push(tail.hash_known[j]);
+            self.stated_first.push(Some(first));
+            map.push(j);
+        }
+        for p in tail.problems() {
+            self.report(Problem { error: format!("write-ahead tail {}: {}", path.display(), p.error), ..p });
+        }
+        self.tail = Some(TailPart { reader: Box::new(tail), map, info });
+    }
+
+    /// The write-ahead tail merged at open, if any.
+    pub fn tail(&self) -> Option<&TailInfo> {
+        self.tail.as_ref().map(|t| &t.info)
+    }
+
+    /// Does block `i` come from the write-ahead tail (its offset is then in the tail file)?
+    pub fn is_tail_block(&self, i: usize) -> bool {
+        i >= self.n_main && i < self.blocks.len()
     }
 }
 
@@ -167,14 +277,18 @@ impl<S: Source> Reader<S> {
             header_end,
             blocks: Vec::new(),
             hash_known: Vec::new(),
+            stated_first: Vec::new(),
             layout: Layout::Index,
             footer_error: None,
             problems: Mutex::new(Vec::new()),
             notes: Mutex::new(DecodeNotes::default()),
+            n_main: 0,
+            tail: None,
         };
         match r.read_footer() {
             Ok(blocks) => {
                 r.hash_known = vec![true; blocks.len()];
+                r.stated_first = blocks.iter().map(|b| Some(b.first_event)).collect();
                 r.blocks = blocks;
             }
             Err(e) => {
@@ -183,6 +297,7 @@ impl<S: Source> Reader<S> {
                 r.scan()?;
             }
         }
+        r.n_main = r.blocks.len();
         Ok(r)
     }
 
@@ -393,6 +508,7 @@ impl<S: Source> Reader<S> {
     }
 
     fn accept_trailer(&mut self, mut info: BlockInfo, events: &mut u64) {
+        self.stated_first.push(Some(info.first_event));
         info.first_event = *events;
         *events += u64::from(info.events);
         self.blocks.push(info);
@@ -426,6 +542,7 @@ impl<S: Source> Reader<S> {
                 *events += u64::from(info.events);
                 self.blocks.push(info);
                 self.hash_known.push(false);
+                self.stated_first.push(None);
             }
             Err(e) => self.report(Problem { offset, length, error: e.to_string(), events_lost: None }),
         }
@@ -515,6 +632,11 @@ impl<S: Source> Reader<S> {
     /// Decode block `i` (checked against its trailer/index info).
     pub fn decode_block(&self, i: usize) -> Result<EventTable> {
         let info = self.blocks.get(i).ok_or_else(|| Error::Usage(format!("block {i} does not exist ({} blocks)", self.blocks.len())))?;
+        if i >= self.n_main {
+            if let Some(tail) = &self.tail {
+                return tail.reader.decode_block(tail.map[i - self.n_main]);
+            }
+        }
         let check = self.hash_known.get(i).copied().unwrap_or(false);
         let (t, notes) = self.decode_block_unchecked(info, check)?;
         let n = t.len() as u64 + notes.unknown_kind_events;

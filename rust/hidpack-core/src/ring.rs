@@ -48,6 +48,9 @@ mod sync {
 #[repr(align(128))]
 struct Padded<T>(T);
 
+/// One slot per cache line (for the capture record, 56 bytes + the sequence number), so two
+/// producers writing neighbouring slots do not share a line.
+#[repr(align(64))]
 struct Slot<T> {
     seq: AtomicUsize,
     value: UnsafeCell<MaybeUninit<T>>,
@@ -70,9 +73,24 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 /// The value could not be pushed; it is handed back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushError<T> {
-    /// Every slot is full: the consumer is behind.
+    /// Every slot is full (for [`Producer::push_iter`]: fewer free slots than values): the
+    /// consumer is behind.
     Full(T),
+    /// The consumer closed the ring ([`Consumer::close`]); nothing more will be read.
+    Closed(T),
 }
+
+impl<T> PushError<T> {
+    /// The value that was not pushed.
+    pub fn into_inner(self) -> T {
+        match self {
+            PushError::Full(v) | PushError::Closed(v) => v,
+        }
+    }
+}
+
+/// Set in the tail when the consumer has closed the ring. Positions never reach it (2^63 pushes).
+const CLOSED: usize = 1 << (usize::BITS - 1);
 
 /// A producer handle. Clone one per producer thread (a hook thread, a Python thread).
 pub struct Producer<T> {
@@ -113,6 +131,9 @@ impl<T: Send> Producer<T> {
         let s = &*self.shared;
         let mut pos = s.tail.0.load(Ordering::Relaxed);
         loop {
+            if pos & CLOSED != 0 {
+                return Err(PushError::Closed(value));
+            }
             let slot = &s.slots[pos & s.mask];
             let seq = slot.seq.load(Ordering::Acquire);
             let diff = seq as isize - pos as isize;
@@ -142,9 +163,72 @@ impl<T: Send> Producer<T> {
         }
     }
 
+    /// Push every value of `values` into consecutive slots, claimed together with one CAS, or
+    /// none of them. The consumer sees the first value only once all are written (the first
+    /// slot is published last), so a message spread over several slots (a long string after its
+    /// event) is never seen in part. Fails with `Full` when fewer than `values.len()` slots are
+    /// free, which is always the case for more values than [`Producer::capacity`].
+    pub fn push_iter<I: ExactSizeIterator<Item = T>>(&self, mut values: I) -> Result<(), PushError<I>> {
+        let k = values.len();
+        if k == 0 {
+            return Ok(());
+        }
+        let s = &*self.shared;
+        if k > s.mask + 1 {
+            return Err(PushError::Full(values));
+        }
+        let mut pos = s.tail.0.load(Ordering::Relaxed);
+        loop {
+            if pos & CLOSED != 0 {
+                return Err(PushError::Closed(values));
+            }
+            // The consumer frees slots in order, so if the last slot of the run is free for this
+            // lap, all the slots before it are too.
+            let last = pos.wrapping_add(k - 1);
+            let seq = s.slots[last & s.mask].seq.load(Ordering::Acquire);
+            let diff = seq as isize - last as isize;
+            if diff == 0 {
+                match s.tail.0.compare_exchange_weak(pos, pos.wrapping_add(k), Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => {
+                        for i in 0..k {
+                            let slot = &s.slots[pos.wrapping_add(i) & s.mask];
+                            let v = values.next().expect("ExactSizeIterator yields len() values");
+                            // SAFETY: the CAS made this producer the only writer of slots
+                            // pos..pos+k for this lap; the consumer reads each only after its
+                            // Release store below.
+                            slot.value.with_mut(|p| unsafe { (*p).write(v) });
+                        }
+                        // Publish the continuation slots first and the first slot last.
+                        for i in (0..k).rev() {
+                            let p = pos.wrapping_add(i);
+                            s.slots[p & s.mask].seq.store(p.wrapping_add(1), Ordering::Release);
+                        }
+                        return Ok(());
+                    }
+                    Err(now) => {
+                        #[cfg(loom)]
+                        loom::thread::yield_now();
+                        pos = now;
+                    }
+                }
+            } else if diff < 0 {
+                return Err(PushError::Full(values));
+            } else {
+                #[cfg(loom)]
+                loom::thread::yield_now();
+                pos = s.tail.0.load(Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Slots in the ring.
     pub fn capacity(&self) -> usize {
         self.shared.mask + 1
+    }
+
+    /// Has the consumer closed the ring?
+    pub fn is_closed(&self) -> bool {
+        self.shared.tail.0.load(Ordering::Relaxed) & CLOSED != 0
     }
 }
 
@@ -186,7 +270,47 @@ impl<T: Send> Consumer<T> {
     /// Values waiting (a snapshot: producers may be adding more).
     pub fn len(&self) -> usize {
         let s = &*self.shared;
-        s.tail.0.load(Ordering::Relaxed).wrapping_sub(s.head.0.load(Ordering::Relaxed)).min(s.mask + 1)
+        (s.tail.0.load(Ordering::Relaxed) & !CLOSED).wrapping_sub(s.head.0.load(Ordering::Relaxed)).min(s.mask + 1)
+    }
+
+    /// Slots in the ring.
+    pub fn capacity(&self) -> usize {
+        self.shared.mask + 1
+    }
+
+    /// Refuse every later push (they fail with [`PushError::Closed`]) and return how many values
+    /// are still to be popped: every push that succeeded before the close. A producer may still be
+    /// writing a slot it claimed just before; [`Consumer::drain_closed`] waits for those.
+    pub fn close(&mut self) -> usize {
+        let s = &*self.shared;
+        let tail = s.tail.0.fetch_or(CLOSED, Ordering::AcqRel) & !CLOSED;
+        tail.wrapping_sub(s.head.0.load(Ordering::Relaxed))
+    }
+
+    /// After [`Consumer::close`]: pop everything that was pushed before the close into `out`,
+    /// waiting (spinning) for slots whose producer is between its claim and its publish. Only
+    /// values pushed before the close exist, so this ends.
+    pub fn drain_closed(&mut self, out: &mut Vec<T>) -> usize {
+        if self.shared.tail.0.load(Ordering::Relaxed) & CLOSED == 0 {
+            self.close();
+        }
+        let end = self.shared.tail.0.load(Ordering::Acquire) & !CLOSED;
+        let mut n = 0;
+        while self.shared.head.0.load(Ordering::Relaxed) != end {
+            match self.pop() {
+                Some(v) => {
+                    out.push(v);
+                    n += 1;
+                }
+                None => {
+                    #[cfg(loom)]
+                    loom::thread::yield_now();
+                    #[cfg(not(loom))]
+                    std::thread::yield_now();
+                }
+            }
+        }
+        n
     }
 
     pub fn is_empty(&self) -> bool {
@@ -198,7 +322,7 @@ impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
         // Drop the values still in the ring (pushed, never popped).
         let head = self.head.0.load(Ordering::Relaxed);
-        let tail = self.tail.0.load(Ordering::Relaxed);
+        let tail = self.tail.0.load(Ordering::Relaxed) & !CLOSED;
         let mut pos = head;
         while pos != tail {
             let slot = &self.slots[pos & self.mask];
@@ -232,6 +356,109 @@ mod tests {
         assert_eq!(out, vec![1, 2, 3, 4]);
         assert_eq!(c.pop(), None);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn push_iter_claims_consecutive_slots_or_none() {
+        let (p, mut c) = channel::<u32>(8);
+        p.push(1).unwrap();
+        p.push_iter([10, 11, 12].into_iter()).unwrap();
+        // 4 used, 4 free: a run of 5 does not fit and nothing of it is written.
+        let e = p.push_iter([20, 21, 22, 23, 24].into_iter()).unwrap_err();
+        assert!(matches!(e, PushError::Full(_)));
+        assert_eq!(c.len(), 4);
+        // a run longer than the ring can never fit
+        assert!(matches!(p.push_iter(0..9u32), Err(PushError::Full(_))));
+        p.push_iter([20, 21, 22, 23].into_iter()).unwrap();
+        let mut out = Vec::new();
+        c.drain(&mut out, 100);
+        assert_eq!(out, vec![1, 10, 11, 12, 20, 21, 22, 23]);
+        // runs wrap around the end of the slot array
+        p.push_iter([30, 31, 32, 33, 34, 35].into_iter()).unwrap();
+        out.clear();
+        c.drain(&mut out, 100);
+        assert_eq!(out, vec![30, 31, 32, 33, 34, 35]);
+    }
+
+    #[test]
+    fn close_refuses_later_pushes_and_keeps_earlier_ones() {
+        let (p, mut c) = channel::<u32>(4);
+        p.push(1).unwrap();
+        p.push(2).unwrap();
+        assert!(!p.is_closed());
+        assert_eq!(c.close(), 2);
+        assert!(p.is_closed());
+        assert_eq!(p.push(3), Err(PushError::Closed(3)));
+        assert!(matches!(p.push_iter([4, 5].into_iter()), Err(PushError::Closed(_))));
+        let mut out = Vec::new();
+        assert_eq!(c.drain_closed(&mut out), 2);
+        assert_eq!(out, vec![1, 2]);
+        assert_eq!(c.len(), 0);
+    }
+
+    /// Producers push single values and runs while the consumer closes the ring at some point:
+    /// every push that returned Ok is popped exactly once, runs arrive whole and in order, and
+    /// nothing is popped that was refused.
+    #[test]
+    fn stress_runs_and_close() {
+        const PRODUCERS: u32 = 3;
+        const PER: u32 = if cfg!(miri) { 200 } else { 100_000 };
+        let (p, mut c) = channel::<u32>(64);
+        let handles: Vec<_> = (0..PRODUCERS)
+            .map(|id| {
+                let p = p.clone();
+                std::thread::spawn(move || {
+                    let mut ok = Vec::new();
+                    for i in 0..PER {
+                        let base = id << 24 | (i << 2);
+                        let r = if i % 3 == 0 {
+                            p.push_iter([base, base | 1, base | 2].into_iter()).map_err(|_| ())
+                        } else {
+                            p.push(base).map_err(|_| ())
+                        };
+                        if r.is_ok() {
+                            ok.push(i);
+                        }
+                        if p.is_closed() {
+                            break;
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        drop(p);
+        let mut got: Vec<Vec<u32>> = vec![Vec::new(); PRODUCERS as usize];
+        let mut buf = Vec::new();
+        let mut popped = 0usize;
+        let check = |buf: &mut Vec<u32>, got: &mut Vec<Vec<u32>>| {
+            let mut j = 0;
+            while j < buf.len() {
+                let v = buf[j];
+                let (id, i) = ((v >> 24) as usize, (v & 0xFF_FFFF) >> 2);
+                if i % 3 == 0 {
+                    assert_eq!(&buf[j..j + 3], &[v, v | 1, v | 2], "a run arrived split or out of order");
+                    j += 3;
+                } else {
+                    j += 1;
+                }
+                got[id].push(i);
+            }
+            buf.clear();
+        };
+        // Close while the producers are still pushing (unless they are all done already).
+        while popped < PER as usize / 2 && !handles.iter().all(|h| h.is_finished()) {
+            // A run's first slot is published last, so a drain that pops it pops the whole run.
+            popped += c.drain(&mut buf, usize::MAX);
+            check(&mut buf, &mut got);
+        }
+        c.close();
+        c.drain_closed(&mut buf);
+        check(&mut buf, &mut got);
+        for (id, h) in handles.into_iter().enumerate() {
+            let ok = h.join().unwrap();
+            assert_eq!(got[id], ok, "producer {id}: popped values differ from the pushes that succeeded");
+        }
     }
 
     #[test]
@@ -329,6 +556,48 @@ mod loom_tests {
             assert_eq!(got.len(), pushed);
             let ones: Vec<_> = got.iter().filter(|v| **v < 10).collect();
             assert!(ones.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+        });
+    }
+
+    /// A run of two values and a single value race; the consumer pops while they run: a run is
+    /// never seen in part, and popped values are exactly the successful pushes.
+    #[test]
+    fn run_is_published_whole() {
+        loom::model(|| {
+            let (p, mut c) = channel::<u32>(4);
+            let p2 = p.clone();
+            let t1 = loom::thread::spawn(move || p.push_iter([1, 2].into_iter()).is_ok());
+            let t2 = loom::thread::spawn(move || p2.push(10).is_ok());
+            let mut got = Vec::new();
+            if let Some(v) = c.pop() {
+                got.push(v);
+                if v == 1 {
+                    // the rest of the run is already published
+                    assert_eq!(c.pop(), Some(2));
+                    got.push(2);
+                }
+            }
+            let a = t1.join().unwrap();
+            let b = t2.join().unwrap();
+            while let Some(v) = c.pop() {
+                got.push(v);
+            }
+            let want = if a { 2 } else { 0 } + usize::from(b);
+            assert_eq!(got.len(), want, "{got:?}");
+        });
+    }
+
+    /// Close races a push: the push either fails with Closed, or its value is drained.
+    #[test]
+    fn close_races_push() {
+        loom::model(|| {
+            let (p, mut c) = channel::<u32>(2);
+            let t = loom::thread::spawn(move || p.push(5).is_ok());
+            c.close();
+            let mut out = Vec::new();
+            c.drain_closed(&mut out);
+            let ok = t.join().unwrap();
+            assert_eq!(out.len(), usize::from(ok));
         });
     }
 

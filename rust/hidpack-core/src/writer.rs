@@ -9,9 +9,9 @@
 //! The writer is single-threaded and takes whole [`EventTable`]s as well as single events, so the
 //! capture engine's encoder thread can sit in front of it and feed it the batches it drains.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 use crate::codec::{encode_segment, MAX_BLOCK_EVENTS};
 use crate::error::{Error, Result};
@@ -34,6 +34,62 @@ pub struct WriterOptions {
     pub wall_clock_ns: Option<i64>,
     /// fsync the file when it is closed.
     pub sync_on_close: bool,
+    /// When to fsync while writing (files made with [`Writer::create`] only).
+    pub sync: SyncPolicy,
+}
+
+/// When a writer calls fsync. Whatever the policy, a process crash (SIGKILL, a panic elsewhere)
+/// loses nothing that was handed to the OS: the page cache survives the process. The policy is
+/// about power loss and kernel crashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncPolicy {
+    /// Never (the OS writes back on its own, typically within 30 s).
+    Never,
+    /// After each block is closed (the write-ahead tail is not synced).
+    Block,
+    /// After each block and after each checkpoint of the write-ahead tail: a power loss loses at
+    /// most one checkpoint interval.
+    #[default]
+    Interval,
+}
+
+impl SyncPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncPolicy::Never => "never",
+            SyncPolicy::Block => "block",
+            SyncPolicy::Interval => "interval",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<SyncPolicy> {
+        match s {
+            "never" => Some(SyncPolicy::Never),
+            "block" => Some(SyncPolicy::Block),
+            "interval" => Some(SyncPolicy::Interval),
+            _ => None,
+        }
+    }
+}
+
+/// The write-ahead tail of `path`: `<path>.wal` (see [`Writer::create_with_tail`]).
+pub fn tail_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".wal");
+    PathBuf::from(s)
+}
+
+/// The open write-ahead tail: a footerless hidpack file beside the main one, holding the events
+/// of the open block that have been checkpointed.
+struct Tail {
+    file: File,
+    path: PathBuf,
+    /// Bytes of its header record (it is truncated back to this after each block).
+    header_len: u64,
+    pos: u64,
+    /// Rows of the open block already in the tail, and the rows of each kind among them.
+    rows: usize,
+    kind_pos: [usize; NUM_KINDS],
+    scratch: EventTable,
 }
 
 impl Default for WriterOptions {
@@ -45,6 +101,7 @@ impl Default for WriterOptions {
             metadata: "{}".into(),
             wall_clock_ns: None,
             sync_on_close: false,
+            sync: SyncPolicy::Never,
         }
     }
 }
@@ -79,6 +136,8 @@ pub struct Writer<W: Write> {
     compressor: zstd::bulk::Compressor<'static>,
     payload: Vec<u8>,
     file: Option<File>,
+    header_bytes: Vec<u8>,
+    tail: Option<Tail>,
 }
 
 impl Writer<BufWriter<File>> {
@@ -88,6 +147,31 @@ impl Writer<BufWriter<File>> {
         let sync = f.try_clone()?;
         let mut w = Writer::new(BufWriter::with_capacity(1 << 16, f), opts)?;
         w.file = Some(sync);
+        Ok(w)
+    }
+
+    /// Like [`Writer::create`], with a write-ahead tail `<path>.wal` (see [`tail_path`]): every
+    /// [`Writer::checkpoint`] appends the open block's new events to the tail, so a crash loses
+    /// only what came after the last checkpoint, while the main file still gets large blocks
+    /// (small blocks would cost ~200 bytes each). The tail is truncated whenever a block is
+    /// closed and deleted by [`Writer::close`]. Readers ([`crate::Reader::open`]) merge a tail
+    /// they find beside its file.
+    pub fn create_with_tail(path: impl AsRef<Path>, opts: WriterOptions) -> Result<Self> {
+        let path = path.as_ref();
+        let tp = tail_path(path);
+        let mut w = Writer::create(path, opts)?;
+        let mut file = OpenOptions::new().create(true).truncate(true).write(true).read(true).open(&tp)?;
+        file.write_all(&w.header_bytes)?;
+        let header_len = w.header_bytes.len() as u64;
+        w.tail = Some(Tail {
+            file,
+            path: tp,
+            header_len,
+            pos: header_len,
+            rows: 0,
+            kind_pos: [0; NUM_KINDS],
+            scratch: EventTable::new(),
+        });
         Ok(w)
     }
 }
@@ -142,8 +226,12 @@ impl<W: Write> Writer<W> {
             compressor,
             payload: Vec::new(),
             file: None,
+            header_bytes: header.encode(),
+            tail: None,
         };
-        w.emit(&header.encode(), 0)?;
+        let hb = std::mem::take(&mut w.header_bytes);
+        w.emit(&hb, 0)?;
+        w.header_bytes = hb;
         Ok(w)
     }
 
@@ -274,11 +362,77 @@ impl<W: Write> Writer<W> {
         let trailer = info.encode_trailer();
         self.emit(&trailer, 0)?;
         self.out()?.flush()?;
+        if self.opts.sync != SyncPolicy::Never {
+            if let Some(f) = &self.file {
+                f.sync_data()?;
+            }
+        }
         self.events += u64::from(info.events);
         self.blocks.push(info);
         self.cur.clear();
         self.cur_string_bytes = 0;
+        // The block is in the main file: the tail's copy of its events is no longer needed.
+        // (A crash right here leaves them in both; readers skip tail events the file has.)
+        if let Some(tail) = &mut self.tail {
+            tail.file.set_len(tail.header_len)?;
+            tail.file.seek(SeekFrom::Start(tail.header_len))?;
+            tail.pos = tail.header_len;
+            tail.rows = 0;
+            tail.kind_pos = [0; NUM_KINDS];
+        }
         Ok(())
+    }
+
+    /// Make every event accepted so far survive a crash of this process without closing the
+    /// block: the open block's events not yet in the write-ahead tail are appended to it as one
+    /// small block (fsynced under [`SyncPolicy::Interval`]). Without a tail, this only flushes
+    /// the buffered bytes of closed blocks. Returns the events written to the tail.
+    pub fn checkpoint(&mut self) -> Result<usize> {
+        if self.out.is_none() {
+            return Err(Error::Usage("writer is closed".into()));
+        }
+        self.out()?.flush()?;
+        let Some(tail) = self.tail.as_mut() else { return Ok(0) };
+        let n = self.cur.len() - tail.rows;
+        if n == 0 {
+            return Ok(0);
+        }
+        tail.scratch.clear();
+        tail.scratch.extend_rows(&self.cur, tail.rows, self.cur.len(), &mut tail.kind_pos);
+        self.payload.clear();
+        encode_segment(&tail.scratch, &mut self.payload);
+        let frame = self.compressor.compress(&self.payload)?;
+        let (t_min, t_max) = tail.scratch.t_range().unwrap_or((0, 0));
+        let info = BlockInfo {
+            offset: tail.pos,
+            length: frame.len() as u32,
+            raw_len: self.payload.len() as u32,
+            hash: hash32(&frame),
+            first_event: self.events + tail.rows as u64,
+            events: n as u32,
+            t_min,
+            t_max,
+            counts: tail.scratch.counts().map(|c| c as u32),
+        };
+        let mut rec = frame;
+        rec.extend_from_slice(&info.encode_trailer());
+        tail.file.write_all(&rec)?;
+        tail.pos += rec.len() as u64;
+        tail.rows = self.cur.len();
+        if self.opts.sync == SyncPolicy::Interval {
+            tail.file.sync_data()?;
+        }
+        Ok(n)
+    }
+
+    /// Events in the open block that are not yet checkpointed (lost if the process died now).
+    pub fn unsaved_events(&self) -> usize {
+        self.cur.len() - self.tail.as_ref().map_or(0, |t| t.rows)
+    }
+
+    /// Bytes of closed blocks (and header) in the main file.
+    pub fn bytes_written(&self) -> u64 {
+        self.pos
     }
 
     /// Write a block from an already encoded payload, as is (conformance generators and format
@@ -315,10 +469,15 @@ impl<W: Write> Writer<W> {
     pub fn close(&mut self) -> Result<WriteStats> {
         if self.out.is_some() {
             self.finish()?;
-            if self.opts.sync_on_close {
+            if self.opts.sync_on_close || self.opts.sync != SyncPolicy::Never {
                 if let Some(f) = &self.file {
                     f.sync_all()?;
                 }
+            }
+            // The file is complete: its tail is redundant.
+            if let Some(tail) = self.tail.take() {
+                drop(tail.file);
+                std::fs::remove_file(&tail.path)?;
             }
         }
         Ok(self.stats())

@@ -68,7 +68,7 @@ impl Writer {
         if !(-7..=22).contains(&level) {
             return Err(PyValueError::new_err(format!("level must be within -7..=22, got {level}")));
         }
-        let opts = WriterOptions { level, block_events, block_span_ns, metadata, wall_clock_ns, sync_on_close };
+        let opts = WriterOptions { level, block_events, block_span_ns, metadata, wall_clock_ns, sync_on_close, ..Default::default() };
         let display = path.display().to_string();
         let w = py.detach(|| CoreWriter::create(&path, opts)).map_err(to_py)?;
         Ok(Writer { inner: Mutex::new(Some(w)), path: display })

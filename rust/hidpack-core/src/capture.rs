@@ -1,0 +1,1163 @@
+//! The capture engine: hook threads push events into a bounded ring; one encoder thread drains it,
+//! encodes, compresses and writes.
+//!
+//! ```text
+//!  hook thread ──┐ Producer::push ─┐
+//!  hook thread ──┤ (one CAS, no    ├─▶ ring of 64-byte slots ─▶ encoder thread ─▶ file.hpk
+//!  Python     ───┘  alloc/lock/IO) ┘   (bounded, fixed)          drain, encode,     file.hpk.wal
+//!                                                                  zstd, write       (checkpoints)
+//! ```
+//!
+//! # The realtime contract
+//! [`Producer::push`] does nothing but turn the event into one or more fixed 64-byte slots on the
+//! stack and claim them with one compare-and-swap: no allocation, no lock, no syscall, no I/O.
+//! (Stamping an event without a time reads the monotonic clock, which on Linux and macOS is a
+//! vDSO call, not a syscall.) When the ring is full the push fails at once, returns `Ok(false)`
+//! and counts the drop; the producer then writes a `gap` event (count, first and last dropped
+//! time) in front of its next accepted event, so the file says where and how much was lost.
+//!
+//! # Variable-length payloads
+//! A string (text, focus app and title, marker label) travels in the slots that follow its
+//! event: 8 bytes in the event's own slot, 56 in each continuation slot, all claimed with the
+//! same single CAS ([`crate::ring::Producer::push_iter`]) and published first-slot-last, so the
+//! encoder never sees a message in part. No string is ever allocated on the producer side; the
+//! longest string a ring can carry is `(capacity - 1) * 56 + 8` bytes (3.5 MiB for the default
+//! 65536 slots), and a longer one is refused with a [`Error::Value`].
+//!
+//! # Crash loss
+//! The encoder closes a block every `block_events` events (or `block_span_ns` of event time),
+//! and every `flush_interval` it *checkpoints*: the open block's new events are appended to the
+//! write-ahead tail `<file>.wal` (see [`Writer::create_with_tail`]). A process killed at any
+//! moment loses at most the events of the last `flush_interval` (plus the time the ring held
+//! them); a power loss, with [`SyncPolicy::Interval`], the same. Because the tail is separate,
+//! blocks stay large and the file's size does not depend on the interval.
+//!
+//! # Clocks
+//! [`Clock::Monotonic`] (live capture): times are [`now_ns`] values, stored relative to the
+//! recorder's start; checkpoints follow the wall clock. [`Clock::Event`] (imports, replays): times
+//! are stored as given and checkpoints and rotation follow the events' own times, so a corpus
+//! imported at full speed makes the same files a live capture at its rate would have made.
+//! In both modes blocks close on event counts and event time only, so the main file's bytes are
+//! a function of the events alone.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result, ValueError};
+use crate::model::{gap_reason, Event, Kind, COORD_MAX_RAW};
+use crate::ring::{self, PushError};
+use crate::table::EventTable;
+use crate::writer::{SyncPolicy, Writer, WriterOptions};
+
+/// One ring slot: 7 words (56 bytes) + the ring's sequence word = one 64-byte cache line.
+pub type Rec = [u64; 7];
+
+const STR_INLINE: usize = 8;
+const STR_CONT: usize = 56;
+/// Slot header word: kind (8 bits) | flags (8) | first string length (24) | continuation slots (24).
+const KIND_BATCH: u64 = 0xFF;
+const F_A: u64 = 1; // optional field group A present
+const F_B: u64 = 2;
+const F_C: u64 = 4;
+const F_D: u64 = 8;
+const F_INTERNAL: u64 = 0x80; // a gap written by the recorder itself
+
+static ANCHOR: OnceLock<Instant> = OnceLock::new();
+
+/// The recorder clock: nanoseconds on a monotonic clock since a process-wide anchor (the first
+/// call). Push times in [`Clock::Monotonic`] mode are on this clock.
+#[inline]
+pub fn now_ns() -> i64 {
+    ANCHOR.get_or_init(Instant::now).elapsed().as_nanos() as i64
+}
+
+/// How a recorder interprets event times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// Live capture: times are [`now_ns`] values (or stamped at push); stored relative to the
+    /// recorder's start. Checkpoints follow the wall clock.
+    Monotonic,
+    /// Imports and replays: times are file-relative, stored as given; checkpoints and rotation
+    /// follow them.
+    Event,
+}
+
+/// Called on the encoder thread with the path of each file the recorder has closed (rotation,
+/// and the last file at close).
+pub type OnClose = Box<dyn FnMut(&Path) + Send>;
+
+/// Options of a [`Recorder`].
+pub struct RecorderOptions {
+    /// Block size, zstd level, metadata, fsync policy. `wall_clock_ns` defaults to the Unix time
+    /// at start in [`Clock::Monotonic`] mode.
+    pub writer: WriterOptions,
+    /// Checkpoint interval: the most a crash loses (default 1 s).
+    pub flush_interval_ns: i64,
+    /// Ring slots (rounded up to a power of two). An event takes one slot, plus one per 56
+    /// bytes of string beyond the first 8.
+    pub ring_capacity: usize,
+    pub clock: Clock,
+    /// Keep a write-ahead tail (default on). Without it a crash loses the open block.
+    pub tail: bool,
+    /// Start a new file when event time passes this much since the file's first event.
+    pub rotate_every_ns: Option<i64>,
+    /// Start a new file when a file reaches this many bytes (checked at block boundaries).
+    pub rotate_bytes: Option<u64>,
+    /// Most events of [`Recorder::extend`] batches waiting for the encoder; `extend` waits
+    /// beyond it.
+    pub max_batch_backlog: usize,
+    pub on_close: Option<OnClose>,
+    /// Test hook: the encoder sleeps this long after each drained batch (a slow disk).
+    #[doc(hidden)]
+    pub writer_delay: Option<Duration>,
+}
+
+impl Default for RecorderOptions {
+    fn default() -> Self {
+        RecorderOptions {
+            writer: WriterOptions { sync: SyncPolicy::Interval, ..WriterOptions::default() },
+            flush_interval_ns: 1_000_000_000,
+            ring_capacity: 1 << 16,
+            clock: Clock::Monotonic,
+            tail: true,
+            rotate_every_ns: None,
+            rotate_bytes: None,
+            max_batch_backlog: 1 << 22,
+            on_close: None,
+            writer_delay: None,
+        }
+    }
+}
+
+/// Counters of a recorder. After [`Recorder::close`]: `written + dropped + lost == pushed`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events offered while not paused (accepted or dropped).
+    pub pushed: u64,
+    /// Refused because the ring was full (each is in a `gap` of reason `dropped`).
+    pub dropped: u64,
+    /// Offered while paused (withheld; each is in a `gap` of reason `paused`).
+    pub paused: u64,
+    /// Offered events written to files (the recorder's own gaps not included).
+    pub written: u64,
+    /// `gap` events the recorder wrote (drops and pauses).
+    pub gaps: u64,
+    /// Events lost to a write error (see [`Recorder::error`]).
+    pub lost: u64,
+    /// Bytes of the files (closed blocks; the write-ahead tail not included).
+    pub bytes: u64,
+    pub blocks: u64,
+    pub files: u64,
+    /// Most slots ever in use.
+    pub ring_high_water: u64,
+    pub ring_capacity: u64,
+}
+
+#[derive(Default)]
+struct ProducerState {
+    pushed: AtomicU64,
+    dropped: AtomicU64,
+    /// Drops not yet reported by a gap, and their time range.
+    pend: AtomicU64,
+    pend_t0: AtomicI64,
+    pend_t1: AtomicI64,
+}
+
+struct Shared {
+    t0: i64,
+    clock: Clock,
+    capacity: usize,
+    max_str: usize,
+    closed: AtomicBool,
+    paused: AtomicBool,
+    pause_t0: AtomicI64,
+    pause_count: AtomicU64,
+    paused_total: AtomicU64,
+    producers: Mutex<Vec<Arc<ProducerState>>>,
+    stop: AtomicBool,
+    flush_req: AtomicU64,
+    flush_done: AtomicU64,
+    batches: Mutex<VecDeque<(u64, EventTable)>>,
+    batch_seq: AtomicU64,
+    batch_backlog: AtomicU64,
+    max_batch_backlog: u64,
+    written: AtomicU64,
+    gaps: AtomicU64,
+    lost: AtomicU64,
+    bytes: AtomicU64,
+    blocks: AtomicU64,
+    files: AtomicU64,
+    high_water: AtomicU64,
+    error: Mutex<Option<String>>,
+}
+
+/// A producer handle: clone one per hook thread. `Send` and `Sync`; pushes take `&self`.
+pub struct Producer {
+    ring: ring::Producer<Rec>,
+    st: Arc<ProducerState>,
+    shared: Arc<Shared>,
+}
+
+impl Clone for Producer {
+    fn clone(&self) -> Self {
+        let st = Arc::new(ProducerState::default());
+        if let Ok(mut v) = self.shared.producers.lock() {
+            v.push(Arc::clone(&st));
+        }
+        Producer { ring: self.ring.clone(), st, shared: Arc::clone(&self.shared) }
+    }
+}
+
+fn coord_ok(v: i64, field: &'static str) -> Result<()> {
+    if v.abs() > COORD_MAX_RAW || v == i64::MIN {
+        return Err(Error::Value(ValueError {
+            row: None,
+            field,
+            value: v.to_string(),
+            expected: "|coordinate| must be at most 2^53 units (2^37 px)".into(),
+        }));
+    }
+    Ok(())
+}
+
+/// Slots for one event: the head slot and an iterator over the string bytes.
+struct Slots<'a> {
+    head: Option<Rec>,
+    s1: &'a [u8],
+    s2: &'a [u8],
+    /// Bytes of s1 ++ s2 already placed.
+    done: usize,
+    left: usize,
+}
+
+impl Slots<'_> {
+    fn byte(&self, i: usize) -> u8 {
+        if i < self.s1.len() {
+            self.s1[i]
+        } else {
+            self.s2[i - self.s1.len()]
+        }
+    }
+    fn fill(&mut self, out: &mut [u8]) {
+        let total = self.s1.len() + self.s2.len();
+        for b in out.iter_mut() {
+            if self.done >= total {
+                break;
+            }
+            *b = self.byte(self.done);
+            self.done += 1;
+        }
+    }
+}
+
+impl Iterator for Slots<'_> {
+    type Item = Rec;
+    fn next(&mut self) -> Option<Rec> {
+        if let Some(h) = self.head.take() {
+            self.left -= 1;
+            return Some(h);
+        }
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let mut bytes = [0u8; STR_CONT];
+        self.fill(&mut bytes);
+        let mut r = [0u64; 7];
+        for (i, w) in r.iter_mut().enumerate() {
+            *w = u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        }
+        Some(r)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+impl ExactSizeIterator for Slots<'_> {}
+
+fn cont_slots(len: usize) -> usize {
+    len.saturating_sub(STR_INLINE).div_ceil(STR_CONT)
+}
+
+/// Build the slots of one event (validating what the encoder would refuse).
+fn to_slots<'a>(t: i64, ev: &'a Event, max_str: usize, internal: bool) -> Result<Slots<'a>> {
+    let mut w = [0u64; 7];
+    w[0] = t as u64;
+    let mut flags = if internal { F_INTERNAL } else { 0 };
+    let (mut s1, mut s2): (&[u8], &[u8]) = (&[], &[]);
+    let pos = |w: &mut [u64; 7], flags: &mut u64, pos: &Option<(i64, i64)>, a: usize| -> Result<()> {
+        if let Some((x, y)) = pos {
+            coord_ok(*x, "x")?;
+            coord_ok(*y, "y")?;
+            w[a] = *x as u64;
+            w[a + 1] = *y as u64;
+            *flags |= F_A;
+        }
+        Ok(())
+    };
+    match ev {
+        Event::Move { x, y, buttons } => {
+            coord_ok(*x, "x")?;
+            coord_ok(*y, "y")?;
+            w[1] = *x as u64;
+            w[2] = *y as u64;
+            if let Some(b) = buttons {
+                w[3] = u64::from(*b);
+                flags |= F_A;
+            }
+        }
+        Event::RawMove { dx, dy } => {
+            coord_ok(*dx, "dx")?;
+            coord_ok(*dy, "dy")?;
+            w[1] = *dx as u64;
+            w[2] = *dy as u64;
+        }
+        Event::Button { button, pressed, pos: p } => {
+            w[3] = u64::from(*button);
+            w[4] = u64::from(*pressed);
+            pos(&mut w, &mut flags, p, 1)?;
+        }
+        Event::Scroll { dx, dy, pos: p } => {
+            coord_ok(*dx, "dx")?;
+            coord_ok(*dy, "dy")?;
+            w[3] = *dx as u64;
+            w[4] = *dy as u64;
+            pos(&mut w, &mut flags, p, 1)?;
+        }
+        Event::Key { pressed, usage, native } => {
+            w[1] = u64::from(*pressed);
+            if let Some(u) = usage {
+                w[2] = u64::from(*u);
+                flags |= F_A;
+            }
+            if let Some(n) = native {
+                w[3] = u64::from(*n);
+                flags |= F_B;
+            }
+        }
+        Event::Text { text } => s1 = text.as_bytes(),
+        Event::Focus { app, title, window, rect } => {
+            if let Some(a) = app {
+                s1 = a.as_bytes();
+                flags |= F_A;
+            }
+            if let Some(ti) = title {
+                s2 = ti.as_bytes();
+                flags |= F_B;
+            }
+            if let Some(win) = window {
+                w[1] = *win as u64;
+                flags |= F_C;
+            }
+            if let Some(r) = rect {
+                w[2] = (r[0] as u32 as u64) | (r[1] as u32 as u64) << 32;
+                w[3] = (r[2] as u32 as u64) | (r[3] as u32 as u64) << 32;
+                flags |= F_D;
+            }
+            w[4] = s2.len() as u64;
+        }
+        Event::Marker { label, value } => {
+            s1 = label.as_bytes();
+            if let Some(v) = value {
+                w[1] = *v as u64;
+                flags |= F_A;
+            }
+        }
+        Event::Gap { count, reason, t_end } => {
+            if *count > i64::MAX as u64 {
+                return Err(Error::Value(ValueError {
+                    row: None,
+                    field: "count",
+                    value: count.to_string(),
+                    expected: "must be at most 2^63-1".into(),
+                }));
+            }
+            w[1] = *count;
+            w[2] = u64::from(*reason);
+            if let Some(e) = t_end {
+                w[3] = *e as u64;
+                flags |= F_A;
+            }
+        }
+    }
+    let total = s1.len() + s2.len();
+    if total > max_str {
+        return Err(Error::Value(ValueError {
+            row: None,
+            field: if matches!(ev, Event::Focus { .. }) { "app+title" } else { "string" },
+            value: format!("{total} bytes"),
+            expected: format!("at most {max_str} bytes of strings per event with this ring (raise ring_capacity)"),
+        }));
+    }
+    let ncont = cont_slots(total);
+    w[5] = u64::from(ev.kind().code()) | flags << 8 | (s1.len() as u64) << 16 | (ncont as u64) << 40;
+    let mut inl = [0u8; STR_INLINE];
+    let mut sl = Slots { head: None, s1, s2, done: 0, left: 1 + ncont };
+    sl.fill(&mut inl);
+    w[6] = u64::from_le_bytes(inl);
+    sl.head = Some(w);
+    Ok(sl)
+}
+
+/// Decode one message (head + continuation slots) back into an event.
+fn from_slots(recs: &[Rec]) -> (i64, Event, bool) {
+    let w = &recs[0];
+    let t = w[0] as i64;
+    let kind = (w[5] & 0xFF) as u8;
+    let flags = (w[5] >> 8) & 0xFF;
+    let len1 = ((w[5] >> 16) & 0xFF_FFFF) as usize;
+    let internal = flags & F_INTERNAL != 0;
+    let strings = |total: usize| -> Vec<u8> {
+        let mut b = Vec::with_capacity(total);
+        b.extend_from_slice(&w[6].to_le_bytes()[..total.min(STR_INLINE)]);
+        for r in &recs[1..] {
+            for word in r {
+                for byte in word.to_le_bytes() {
+                    if b.len() < total {
+                        b.push(byte);
+                    }
+                }
+            }
+        }
+        b
+    };
+    let utf8 = |b: Vec<u8>| String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let pos = if flags & F_A != 0 { Some((w[1] as i64, w[2] as i64)) } else { None };
+    let ev = match Kind::from_code(kind).unwrap_or(Kind::Marker) {
+        Kind::Move => Event::Move { x: w[1] as i64, y: w[2] as i64, buttons: (flags & F_A != 0).then_some(w[3] as u32) },
+        Kind::RawMove => Event::RawMove { dx: w[1] as i64, dy: w[2] as i64 },
+        Kind::Button => Event::Button { button: w[3] as u8, pressed: w[4] != 0, pos },
+        Kind::Scroll => Event::Scroll { dx: w[3] as i64, dy: w[4] as i64, pos },
+        Kind::Key => Event::Key {
+            pressed: w[1] != 0,
+            usage: (flags & F_A != 0).then_some(w[2] as u16),
+            native: (flags & F_B != 0).then_some(w[3] as u32),
+        },
+        Kind::Text => Event::Text { text: utf8(strings(len1)) },
+        Kind::Focus => {
+            let len2 = w[4] as usize;
+            let mut b = strings(len1 + len2);
+            let title = b.split_off(len1);
+            Event::Focus {
+                app: (flags & F_A != 0).then(|| utf8(b)),
+                title: (flags & F_B != 0).then(|| utf8(title)),
+                window: (flags & F_C != 0).then_some(w[1] as i64),
+                rect: (flags & F_D != 0).then(|| {
+                    [w[2] as u32 as i32, (w[2] >> 32) as u32 as i32, w[3] as u32 as i32, (w[3] >> 32) as u32 as i32]
+                }),
+            }
+        }
+        Kind::Marker => Event::Marker { label: utf8(strings(len1)), value: (flags & F_A != 0).then_some(w[1] as i64) },
+        Kind::Gap => Event::Gap { count: w[1], reason: w[2] as u8, t_end: (flags & F_A != 0).then_some(w[3] as i64) },
+    };
+    (t, ev, internal)
+}
+
+fn msg_len(head: &Rec) -> usize {
+    1 + (head[5] >> 40) as usize
+}
+
+impl Producer {
+    /// The file-relative time of a push.
+    #[inline]
+    fn stamp(&self, t: Option<i64>) -> Result<i64> {
+        match (self.shared.clock, t) {
+            (Clock::Monotonic, Some(t)) => Ok(t.wrapping_sub(self.shared.t0)),
+            (Clock::Monotonic, None) => Ok(now_ns().wrapping_sub(self.shared.t0)),
+            (Clock::Event, Some(t)) => Ok(t),
+            (Clock::Event, None) => Err(Error::Usage("this recorder uses the event clock: every push needs a time".into())),
+        }
+    }
+
+    /// Push one event. `t` is a [`now_ns`] value ([`Clock::Monotonic`]; `None` stamps it now) or
+    /// a file-relative time ([`Clock::Event`]). `Ok(true)`: in the ring. `Ok(false)`: dropped
+    /// (ring full, counted, reported by a gap) or withheld (paused, counted). `Err`: the recorder
+    /// is closed, or a value cannot be stored (nothing is counted).
+    #[inline]
+    pub fn push(&self, t: Option<i64>, ev: &Event) -> Result<bool> {
+        let t = self.stamp(t)?;
+        self.push_at(t, ev, false)
+    }
+
+    fn push_at(&self, t: i64, ev: &Event, internal: bool) -> Result<bool> {
+        let sh = &*self.shared;
+        if sh.paused.load(Relaxed) && !internal {
+            if sh.closed.load(Relaxed) {
+                return Err(Error::Usage("the recorder is closed".into()));
+            }
+            sh.pause_count.fetch_add(1, Relaxed);
+            sh.paused_total.fetch_add(1, Relaxed);
+            return Ok(false);
+        }
+        let slots = to_slots(t, ev, sh.max_str, internal)?;
+        if !internal && self.st.pend.load(Relaxed) != 0 && !self.flush_drops(t) {
+            self.note_drop(t);
+            return Ok(false);
+        }
+        let r = if slots.len() == 1 {
+            let mut s = slots;
+            let head = s.next().expect("one slot");
+            self.ring.push(head).map_err(|e| matches!(e, PushError::Closed(_)))
+        } else {
+            self.ring.push_iter(slots).map_err(|e| matches!(e, PushError::Closed(_)))
+        };
+        match r {
+            Ok(()) => {
+                if !internal {
+                    self.st.pushed.fetch_add(1, Relaxed);
+                }
+                Ok(true)
+            }
+            Err(true) => Err(Error::Usage("the recorder is closed".into())),
+            Err(false) => {
+                if internal {
+                    return Ok(false);
+                }
+                self.note_drop(t);
+                Ok(false)
+            }
+        }
+    }
+
+    #[cold]
+    fn note_drop(&self, t: i64) {
+        let st = &self.st;
+        st.pushed.fetch_add(1, Relaxed);
+        st.dropped.fetch_add(1, Relaxed);
+        if st.pend.fetch_add(1, Relaxed) == 0 {
+            st.pend_t0.store(t, Relaxed);
+        }
+        st.pend_t1.store(t, Relaxed);
+    }
+
+    /// Write the gap for this producer's pending drops; false if the ring is still full.
+    #[cold]
+    fn flush_drops(&self, _t: i64) -> bool {
+        let st = &self.st;
+        let n = st.pend.load(Relaxed);
+        let t0 = st.pend_t0.load(Relaxed);
+        let t1 = st.pend_t1.load(Relaxed);
+        let gap = Event::Gap { count: n, reason: gap_reason::DROPPED, t_end: Some(t1) };
+        match self.push_at(t0, &gap, true) {
+            Ok(true) => {
+                st.pend.fetch_sub(n, Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Slots in the ring.
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+}
+
+/// A recording in progress: a ring, an encoder thread and the file(s) it writes.
+pub struct Recorder {
+    shared: Arc<Shared>,
+    producer: Producer,
+    thread: Option<JoinHandle<Result<()>>>,
+    path: PathBuf,
+}
+
+/// Everything the encoder thread owns.
+struct Encoder {
+    cons: ring::Consumer<Rec>,
+    shared: Arc<Shared>,
+    opts_writer: WriterOptions,
+    tail: bool,
+    pattern: PathBuf,
+    part: u32,
+    writer: Option<Writer<std::io::BufWriter<std::fs::File>>>,
+    cur_path: PathBuf,
+    file_t0: Option<i64>,
+    rotate_every_ns: Option<i64>,
+    rotate_bytes: Option<u64>,
+    flush_interval_ns: i64,
+    last_ckpt: Instant,
+    next_ckpt_t: Option<i64>,
+    on_close: Option<OnClose>,
+    delay: Option<Duration>,
+    closed_bytes: u64,
+    closed_blocks: u64,
+    failed: bool,
+}
+
+fn part_path(pattern: &Path, part: u32, rotating: bool) -> PathBuf {
+    if !rotating {
+        return pattern.to_path_buf();
+    }
+    PathBuf::from(pattern.to_string_lossy().replace("{n}", &format!("{part:04}")))
+}
+
+impl Encoder {
+    fn open_next(&mut self) -> Result<()> {
+        let rotating = self.rotate_every_ns.is_some() || self.rotate_bytes.is_some();
+        let path = part_path(&self.pattern, self.part, rotating);
+        let mut opts = self.opts_writer.clone();
+        if rotating {
+            // Each part says which part it is.
+            let mut meta: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&opts.metadata).unwrap_or_default();
+            meta.insert("part".into(), serde_json::Value::from(self.part));
+            opts.metadata = serde_json::Value::Object(meta).to_string();
+        }
+        let w = if self.tail { Writer::create_with_tail(&path, opts)? } else { Writer::create(&path, opts)? };
+        self.writer = Some(w);
+        self.cur_path = path;
+        self.file_t0 = None;
+        self.shared.files.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    fn close_current(&mut self) -> Result<()> {
+        if let Some(mut w) = self.writer.take() {
+            let st = w.close()?;
+            self.closed_bytes += st.bytes;
+            self.closed_blocks += st.blocks;
+            self.publish_sizes(None);
+            if let Some(cb) = self.on_close.as_mut() {
+                cb(&self.cur_path);
+            }
+        }
+        Ok(())
+    }
+
+    fn publish_sizes(&self, w: Option<&Writer<std::io::BufWriter<std::fs::File>>>) {
+        let (b, k) = w.map_or((0, 0), |w| (w.bytes_written(), w.stats().blocks));
+        self.shared.bytes.store(self.closed_bytes + b, Relaxed);
+        self.shared.blocks.store(self.closed_blocks + k, Relaxed);
+    }
+
+    fn fail(&mut self, e: &Error) {
+        if let Ok(mut g) = self.shared.error.lock() {
+            g.get_or_insert_with(|| e.to_string());
+        }
+        self.failed = true;
+        self.writer = None; // drop: best-effort close of what is there
+    }
+
+    /// Write one event, rotating first if it is due.
+    fn write(&mut self, t: i64, ev: &Event, internal: bool) -> Result<()> {
+        if self.failed {
+            if !internal {
+                self.shared.lost.fetch_add(1, Relaxed);
+            }
+            return Ok(());
+        }
+        if let Some(every) = self.rotate_every_ns {
+            if self.file_t0.is_some_and(|t0| t.saturating_sub(t0) >= every) {
+                self.close_current()?;
+                self.part += 1;
+                self.open_next()?;
+            }
+        }
+        if self.shared.clock == Clock::Event {
+            match self.next_ckpt_t {
+                None => self.next_ckpt_t = Some(t.saturating_add(self.flush_interval_ns)),
+                Some(n) if t >= n => {
+                    self.checkpoint()?;
+                    self.next_ckpt_t = Some(t.saturating_add(self.flush_interval_ns));
+                }
+                _ => {}
+            }
+        }
+        if self.file_t0.is_none() {
+            self.file_t0 = Some(t);
+        }
+        let w = self.writer.as_mut().expect("a file is open");
+        let blocks = w.stats().blocks;
+        w.push(t, ev)?;
+        if internal {
+            self.shared.gaps.fetch_add(1, Relaxed);
+        } else {
+            self.shared.written.fetch_add(1, Relaxed);
+        }
+        if w.stats().blocks != blocks {
+            self.after_block()?;
+        }
+        Ok(())
+    }
+
+    fn write_table(&mut self, table: &EventTable) -> Result<()> {
+        if self.failed {
+            self.shared.lost.fetch_add(table.len() as u64, Relaxed);
+            return Ok(());
+        }
+        // Row by row through the same path as single events, so blocks, checkpoints and
+        // rotation fall exactly where they would for a live capture.
+        for (t, ev) in table.events() {
+            self.write(t, &ev, false)?;
+        }
+        Ok(())
+    }
+
+    fn after_block(&mut self) -> Result<()> {
+        let w = self.writer.as_ref().expect("a file is open");
+        self.publish_sizes(Some(w));
+        if self.rotate_bytes.is_some_and(|b| w.bytes_written() >= b) {
+            self.close_current()?;
+            self.part += 1;
+            self.open_next()?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<()> {
+        self.last_ckpt = Instant::now();
+        if let Some(w) = self.writer.as_mut() {
+            w.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Handle the messages in `buf` (whole messages only; see `drain`).
+    fn process(&mut self, buf: &[Rec]) -> Result<()> {
+        let mut i = 0;
+        while i < buf.len() {
+            let n = msg_len(&buf[i]);
+            let msg = &buf[i..i + n];
+            i += n;
+            if msg[0][5] & 0xFF == KIND_BATCH {
+                let seq = msg[0][1];
+                let table = {
+                    let mut q = self.shared.batches.lock().map_err(|_| Error::Usage("batch queue poisoned".into()))?;
+                    let pos = q.iter().position(|(s, _)| *s == seq);
+                    pos.and_then(|p| q.remove(p)).map(|(_, t)| t)
+                };
+                if let Some(table) = table {
+                    self.shared.batch_backlog.fetch_sub(table.len() as u64, Relaxed);
+                    self.write_table(&table)?;
+                }
+                continue;
+            }
+            let (t, ev, internal) = from_slots(msg);
+            self.write(t, &ev, internal)?;
+        }
+        Ok(())
+    }
+
+    /// Pop up to `max` slots, completing a message cut by the limit (its continuation slots are
+    /// published before its head, so they are there).
+    fn drain(&mut self, buf: &mut Vec<Rec>, max: usize) -> usize {
+        buf.clear();
+        let hw = self.cons.len() as u64;
+        self.shared.high_water.fetch_max(hw, Relaxed);
+        self.cons.drain(buf, max);
+        let mut i = 0;
+        while i < buf.len() {
+            i += msg_len(&buf[i]);
+        }
+        while buf.len() < i {
+            match self.cons.pop() {
+                Some(r) => buf.push(r),
+                None => std::hint::spin_loop(),
+            }
+        }
+        buf.len()
+    }
+
+    fn run(mut self) -> Result<()> {
+        let mut buf: Vec<Rec> = Vec::with_capacity(8192);
+        let interval = Duration::from_nanos(self.flush_interval_ns.max(0) as u64);
+        loop {
+            let stop = self.shared.stop.load(SeqCst);
+            let flush_req = self.shared.flush_req.load(SeqCst);
+            let n = self.drain(&mut buf, 8192);
+            if n > 0 {
+                let r = self.process(&buf);
+                self.step(r);
+                if let Some(d) = self.delay {
+                    std::thread::sleep(d);
+                }
+            }
+            if self.shared.clock == Clock::Monotonic && self.last_ckpt.elapsed() >= interval {
+                let r = self.checkpoint();
+                self.step(r);
+            }
+            if n == 0 && flush_req > self.shared.flush_done.load(SeqCst) {
+                // Everything pushed before the request has been drained: make it durable.
+                let r = self.checkpoint();
+                self.step(r);
+                self.shared.flush_done.store(flush_req, SeqCst);
+            }
+            if stop && n == 0 {
+                break;
+            }
+            if n == 0 {
+                let wait = interval.saturating_sub(self.last_ckpt.elapsed()).min(Duration::from_millis(1));
+                std::thread::sleep(wait.max(Duration::from_micros(50)));
+            }
+        }
+        // Close: refuse new pushes, take everything pushed before, report pending drops and an
+        // open pause, and close the file.
+        self.cons.close();
+        buf.clear();
+        self.cons.drain_closed(&mut buf);
+        let r = self.process(&buf);
+        self.step(r);
+        let producers: Vec<Arc<ProducerState>> = self.shared.producers.lock().map(|v| v.clone()).unwrap_or_default();
+        for st in producers {
+            let n = st.pend.swap(0, SeqCst);
+            if n > 0 {
+                let gap = Event::Gap { count: n, reason: gap_reason::DROPPED, t_end: Some(st.pend_t1.load(SeqCst)) };
+                let r = self.write(st.pend_t0.load(SeqCst), &gap, true);
+                self.step(r);
+            }
+        }
+        if self.shared.paused.swap(false, SeqCst) {
+            let n = self.shared.pause_count.swap(0, SeqCst);
+            let t0 = self.shared.pause_t0.load(SeqCst);
+            let t_end = match self.shared.clock {
+                Clock::Monotonic => now_ns().wrapping_sub(self.shared.t0),
+                Clock::Event => t0,
+            };
+            let r = self.write(t0, &Event::Gap { count: n, reason: gap_reason::PAUSED, t_end: Some(t_end) }, true);
+            self.step(r);
+        }
+        if !self.failed {
+            let r = self.close_current();
+            self.step(r);
+        }
+        match self.shared.error.lock().ok().and_then(|g| g.clone()) {
+            Some(e) => Err(Error::Io(std::io::Error::other(e))),
+            None => Ok(()),
+        }
+    }
+
+    fn step(&mut self, r: Result<()>) {
+        if let Err(e) = r {
+            self.fail(&e);
+        }
+    }
+}
+
+impl Recorder {
+    /// Start recording to `path` (with rotation, `path` is a pattern whose `{n}` becomes the
+    /// part number, 0000, 0001, ...).
+    pub fn create(path: impl AsRef<Path>, mut opts: RecorderOptions) -> Result<Recorder> {
+        let path = path.as_ref().to_path_buf();
+        if opts.flush_interval_ns <= 0 {
+            return Err(Error::Usage(format!("flush_interval must be positive, got {} ns", opts.flush_interval_ns)));
+        }
+        if opts.ring_capacity < 2 || opts.ring_capacity > 1 << 28 {
+            return Err(Error::Usage(format!("ring_capacity must be within 2..=2^28, got {}", opts.ring_capacity)));
+        }
+        if opts.rotate_every_ns.is_some_and(|r| r <= 0) || opts.rotate_bytes == Some(0) {
+            return Err(Error::Usage("rotate_every must be positive".into()));
+        }
+        let rotating = opts.rotate_every_ns.is_some() || opts.rotate_bytes.is_some();
+        if rotating && !path.to_string_lossy().contains("{n}") {
+            return Err(Error::Usage(format!(
+                "with rotation the path must contain {{n}} (the part number), got {}",
+                path.display()
+            )));
+        }
+        let t0 = match opts.clock {
+            Clock::Monotonic => {
+                if opts.writer.wall_clock_ns.is_none() {
+                    let unix = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_nanos() as i64)
+                        .ok();
+                    opts.writer.wall_clock_ns = unix;
+                }
+                now_ns()
+            }
+            Clock::Event => 0,
+        };
+        let (prod, cons) = ring::channel::<Rec>(opts.ring_capacity);
+        let capacity = prod.capacity();
+        let st = Arc::new(ProducerState::default());
+        let shared = Arc::new(Shared {
+            t0,
+            clock: opts.clock,
+            capacity,
+            max_str: (capacity - 1) * STR_CONT + STR_INLINE,
+            closed: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            pause_t0: AtomicI64::new(0),
+            pause_count: AtomicU64::new(0),
+            paused_total: AtomicU64::new(0),
+            producers: Mutex::new(vec![Arc::clone(&st)]),
+            stop: AtomicBool::new(false),
+            flush_req: AtomicU64::new(0),
+            flush_done: AtomicU64::new(0),
+            batches: Mutex::new(VecDeque::new()),
+            batch_seq: AtomicU64::new(0),
+            batch_backlog: AtomicU64::new(0),
+            max_batch_backlog: opts.max_batch_backlog as u64,
+            written: AtomicU64::new(0),
+            gaps: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            blocks: AtomicU64::new(0),
+            files: AtomicU64::new(0),
+            high_water: AtomicU64::new(0),
+            error: Mutex::new(None),
+        });
+        let mut enc = Encoder {
+            cons,
+            shared: Arc::clone(&shared),
+            opts_writer: opts.writer.clone(),
+            tail: opts.tail,
+            pattern: path.clone(),
+            part: 0,
+            writer: None,
+            cur_path: PathBuf::new(),
+            file_t0: None,
+            rotate_every_ns: opts.rotate_every_ns,
+            rotate_bytes: opts.rotate_bytes,
+            flush_interval_ns: opts.flush_interval_ns,
+            last_ckpt: Instant::now(),
+            next_ckpt_t: None,
+            on_close: opts.on_close.take(),
+            delay: opts.writer_delay,
+            closed_bytes: 0,
+            closed_blocks: 0,
+            failed: false,
+        };
+        // Open the first file here, so a bad path or option fails the constructor.
+        enc.open_next()?;
+        enc.publish_sizes(enc.writer.as_ref());
+        let thread = std::thread::Builder::new().name("hidpack-encoder".into()).spawn(move || enc.run())?;
+        let producer = Producer { ring: prod, st, shared: Arc::clone(&shared) };
+        Ok(Recorder { shared, producer, thread: Some(thread), path })
+    }
+
+    /// A new producer handle (one per hook thread).
+    pub fn producer(&self) -> Producer {
+        self.producer.clone()
+    }
+
+    /// Push through the recorder's own producer handle (see [`Producer::push`]).
+    #[inline]
+    pub fn push(&self, t: Option<i64>, ev: &Event) -> Result<bool> {
+        self.producer.push(t, ev)
+    }
+
+    /// The path (or pattern) given at creation.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file-relative time of a [`now_ns`] value (monotonic clock).
+    pub fn file_time(&self, t: i64) -> i64 {
+        match self.shared.clock {
+            Clock::Monotonic => t.wrapping_sub(self.shared.t0),
+            Clock::Event => t,
+        }
+    }
+
+    /// Hand a whole table to the encoder, in order with the single pushes around it. Not for
+    /// hook threads: it copies nothing more but may wait while more than `max_batch_backlog`
+    /// batch events are queued (backpressure), and takes a short lock. Times as in
+    /// [`Producer::push`] (monotonic times are shifted to the file's clock).
+    pub fn extend(&self, mut table: EventTable) -> Result<()> {
+        table.validate()?;
+        if table.is_empty() {
+            return Ok(());
+        }
+        let sh = &*self.shared;
+        if sh.closed.load(Relaxed) {
+            return Err(Error::Usage("the recorder is closed".into()));
+        }
+        if sh.paused.load(Relaxed) {
+            sh.pause_count.fetch_add(table.len() as u64, Relaxed);
+            sh.paused_total.fetch_add(table.len() as u64, Relaxed);
+            return Ok(());
+        }
+        if sh.clock == Clock::Monotonic {
+            for t in table.t.iter_mut() {
+                *t = t.wrapping_sub(sh.t0);
+            }
+        }
+        let n = table.len() as u64;
+        while sh.batch_backlog.load(Relaxed) > 0 && sh.batch_backlog.load(Relaxed) + n > sh.max_batch_backlog {
+            self.check_alive()?;
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        let seq = sh.batch_seq.fetch_add(1, Relaxed);
+        sh.batch_backlog.fetch_add(n, Relaxed);
+        sh.batches.lock().map_err(|_| Error::Usage("batch queue poisoned".into()))?.push_back((seq, table));
+        let mut head = [0u64; 7];
+        head[1] = seq;
+        head[5] = KIND_BATCH;
+        loop {
+            match self.producer.ring.push(head) {
+                Ok(()) => break,
+                Err(PushError::Closed(_)) => return Err(Error::Usage("the recorder is closed".into())),
+                Err(PushError::Full(_)) => {
+                    self.check_alive()?;
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            }
+        }
+        self.producer.st.pushed.fetch_add(n, Relaxed);
+        Ok(())
+    }
+
+    fn check_alive(&self) -> Result<()> {
+        if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
+            return Err(Error::Usage("the recorder's encoder thread has stopped".into()));
+        }
+        Ok(())
+    }
+
+    /// Stop recording events until [`Recorder::resume`]: pushes are counted and withheld, and
+    /// one `gap` (reason `paused`) covers the pause. `t` as in [`Producer::push`].
+    pub fn pause(&self, t: Option<i64>) -> Result<()> {
+        let t = self.producer.stamp(t)?;
+        if !self.shared.paused.load(SeqCst) {
+            self.shared.pause_count.store(0, SeqCst);
+            self.shared.pause_t0.store(t, SeqCst);
+            self.shared.paused.store(true, SeqCst);
+        }
+        Ok(())
+    }
+
+    /// End a pause and write its gap.
+    pub fn resume(&self, t: Option<i64>) -> Result<()> {
+        let t_end = self.producer.stamp(t)?;
+        if !self.shared.paused.swap(false, SeqCst) {
+            return Ok(());
+        }
+        let n = self.shared.pause_count.swap(0, SeqCst);
+        let t0 = self.shared.pause_t0.load(SeqCst);
+        let gap = Event::Gap { count: n, reason: gap_reason::PAUSED, t_end: Some(t_end) };
+        // The gap must not be lost: wait for room (resume is not called from a hook).
+        loop {
+            match self.producer.push_at(t0, &gap, true) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {
+                    self.check_alive()?;
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.shared.paused.load(Relaxed)
+    }
+
+    /// Wait until every event pushed before this call is checkpointed (in the file or its
+    /// write-ahead tail, fsynced per the policy).
+    pub fn flush(&self) -> Result<()> {
+        let req = self.shared.flush_req.fetch_add(1, SeqCst) + 1;
+        while self.shared.flush_done.load(SeqCst) < req {
+            if let Some(e) = self.error() {
+                return Err(Error::Io(std::io::Error::other(e)));
+            }
+            self.check_alive()?;
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        Ok(())
+    }
+
+    /// The write error that stopped the recorder, if any (events after it are counted as lost).
+    pub fn error(&self) -> Option<String> {
+        self.shared.error.lock().ok().and_then(|g| g.clone())
+    }
+
+    pub fn stats(&self) -> Stats {
+        let sh = &*self.shared;
+        let (mut pushed, mut dropped) = (0, 0);
+        if let Ok(v) = sh.producers.lock() {
+            for st in v.iter() {
+                pushed += st.pushed.load(Relaxed);
+                dropped += st.dropped.load(Relaxed);
+            }
+        }
+        Stats {
+            pushed,
+            dropped,
+            paused: sh.paused_total.load(Relaxed),
+            written: sh.written.load(Relaxed),
+            gaps: sh.gaps.load(Relaxed),
+            lost: sh.lost.load(Relaxed),
+            bytes: sh.bytes.load(Relaxed),
+            blocks: sh.blocks.load(Relaxed),
+            files: sh.files.load(Relaxed),
+            ring_high_water: sh.high_water.load(Relaxed),
+            ring_capacity: sh.capacity as u64,
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.thread.is_none()
+    }
+
+    /// Stop: every event pushed before this call is written, pending drops and an open pause
+    /// get their gaps, the file is closed (footer written, tail deleted). Later pushes fail.
+    /// Idempotent.
+    pub fn close(&mut self) -> Result<Stats> {
+        if let Some(th) = self.thread.take() {
+            self.shared.closed.store(true, SeqCst);
+            self.shared.stop.store(true, SeqCst);
+            match th.join() {
+                Ok(r) => r?,
+                Err(_) => return Err(Error::Usage("the encoder thread panicked".into())),
+            }
+        }
+        Ok(self.stats())
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events() -> Vec<Event> {
+        vec![
+            Event::Move { x: 1 << 16, y: -5, buttons: Some(3) },
+            Event::Move { x: 0, y: 0, buttons: None },
+            Event::RawMove { dx: -7, dy: 9 },
+            Event::Button { button: 2, pressed: true, pos: Some((10, 20)) },
+            Event::Button { button: 1, pressed: false, pos: None },
+            Event::Scroll { dx: -65536, dy: 3, pos: Some((1, 2)) },
+            Event::Scroll { dx: 0, dy: 1, pos: None },
+            Event::Key { pressed: true, usage: Some(4), native: Some(38) },
+            Event::Key { pressed: false, usage: None, native: None },
+            Event::Text { text: String::new() },
+            Event::Text { text: "héllo".into() },
+            Event::Text { text: "x".repeat(200) },
+            Event::Focus { app: Some("firefox".into()), title: Some("t".repeat(70)), window: Some(-4), rect: Some([-1, 2, i32::MAX, i32::MIN]) },
+            Event::Focus { app: None, title: Some(String::new()), window: None, rect: None },
+            Event::Focus { app: Some("a".into()), title: None, window: None, rect: None },
+            Event::Marker { label: "frame".into(), value: Some(i64::MIN) },
+            Event::Marker { label: "ünïcode\0nul".into(), value: None },
+            Event::Gap { count: 5, reason: 1, t_end: Some(-3) },
+            Event::Gap { count: 0, reason: 0, t_end: None },
+        ]
+    }
+
+    #[test]
+    fn slots_round_trip_every_kind() {
+        for (i, ev) in events().into_iter().enumerate() {
+            let t = i as i64 * 1000 - 5;
+            let recs: Vec<Rec> = to_slots(t, &ev, 1 << 20, false).unwrap().collect();
+            assert_eq!(recs.len(), msg_len(&recs[0]));
+            let (t2, ev2, internal) = from_slots(&recs);
+            assert_eq!((t2, &ev2, internal), (t, &ev, false));
+        }
+    }
+
+    #[test]
+    fn strings_longer_than_the_ring_are_refused() {
+        let ev = Event::Text { text: "y".repeat(200) };
+        assert!(matches!(to_slots(0, &ev, 100, false), Err(Error::Value(_))));
+    }
+}

@@ -1,0 +1,328 @@
+//! The capture engine end to end: producers -> ring -> encoder thread -> file (+ write-ahead tail).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hidpack_core::capture::{Clock, Recorder, RecorderOptions};
+use hidpack_core::model::gap_reason;
+use hidpack_core::reader::ALL_KINDS;
+use hidpack_core::writer::tail_path;
+use hidpack_core::{Event, EventTable, Reader, Writer, WriterOptions};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hidpack-capture-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn read_all(p: &Path) -> Vec<(i64, Event)> {
+    let r = Reader::open(p).unwrap();
+    r.read(None, None, ALL_KINDS, None).unwrap().events().collect()
+}
+
+fn event_clock() -> RecorderOptions {
+    RecorderOptions { clock: Clock::Event, ..RecorderOptions::default() }
+}
+
+/// Producer `p` pushes moves with x = p, y = i, t = i.
+fn mv(p: i64, i: i64) -> Event {
+    Event::Move { x: p << 16, y: i << 16, buttons: None }
+}
+
+#[test]
+fn three_producers_every_event_once_in_order() {
+    let d = tmp("three");
+    let path = d.join("r.hpk");
+    let mut rec = Recorder::create(&path, event_clock()).unwrap();
+    const N: i64 = 50_000;
+    let handles: Vec<_> = (0..3)
+        .map(|p| {
+            let prod = rec.producer();
+            std::thread::spawn(move || {
+                let mut ok = 0u64;
+                for i in 0..N {
+                    // a full ring drops; keep the test about order by retrying
+                    loop {
+                        if prod.push(Some(i), &mv(p, i)).unwrap() {
+                            ok += 1;
+                            break;
+                        }
+                        std::thread::yield_now();
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let accepted: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let st = rec.close().unwrap();
+    assert!(!tail_path(&path).exists(), "close deletes the write-ahead tail");
+    let evs = read_all(&path);
+    let mut next = [0i64; 3];
+    let mut drop_gaps = 0u64;
+    for (_, e) in &evs {
+        match e {
+            Event::Move { x, y, .. } => {
+                let p = (*x >> 16) as usize;
+                assert_eq!(*y >> 16, next[p], "producer {p} out of order or duplicated");
+                next[p] += 1;
+            }
+            Event::Gap { count, reason, .. } => {
+                assert_eq!(*reason, gap_reason::DROPPED);
+                drop_gaps += count;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(next, [N; 3]);
+    assert_eq!(accepted, 3 * N as u64);
+    assert_eq!(st.written, 3 * N as u64);
+    assert_eq!(st.written + st.dropped, st.pushed);
+    assert_eq!(drop_gaps, st.dropped);
+    assert_eq!(st.gaps as usize, evs.len() - 3 * N as usize);
+}
+
+/// A producer outpaces a writer slowed on purpose: written + dropped == pushed exactly, and each
+/// gap stands where its drops were: between the last event before them and the first after,
+/// with their count and time range.
+#[test]
+fn slow_writer_drops_are_counted_and_placed() {
+    let d = tmp("slow");
+    let path = d.join("r.hpk");
+    let opts = RecorderOptions { ring_capacity: 64, writer_delay: Some(Duration::from_micros(300)), ..event_clock() };
+    let mut rec = Recorder::create(&path, opts).unwrap();
+    const N: i64 = 200_000;
+    let mut refused = 0u64;
+    for i in 0..N {
+        if !rec.push(Some(i), &mv(0, i)).unwrap() {
+            refused += 1;
+        }
+    }
+    let st = rec.close().unwrap();
+    assert!(st.dropped > 0, "the slowed writer must have made the ring overflow");
+    assert_eq!(st.dropped, refused);
+    assert_eq!(st.pushed, N as u64);
+    assert_eq!(st.written + st.dropped, st.pushed);
+    assert_eq!(st.ring_capacity, 64);
+    assert!(st.ring_high_water >= 60, "high water {}", st.ring_high_water);
+    let evs = read_all(&path);
+    let mut expect = 0i64; // next index not yet accounted for
+    let mut gap_total = 0;
+    for (t, e) in &evs {
+        match e {
+            Event::Move { y, .. } => {
+                assert_eq!(*y >> 16, *t);
+                assert_eq!(*t, expect, "event {t} arrived where {expect} was due: a drop without its gap");
+                expect += 1;
+            }
+            Event::Gap { count, reason, t_end } => {
+                assert_eq!(*reason, gap_reason::DROPPED);
+                assert_eq!(*t, expect, "gap starts at the first dropped event");
+                let end = t_end.unwrap();
+                assert_eq!(end - *t + 1, *count as i64, "one producer's drops are contiguous");
+                expect = end + 1;
+                gap_total += count;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(expect, N);
+    assert_eq!(gap_total, st.dropped);
+    assert_eq!(st.gaps as usize, evs.iter().filter(|(_, e)| matches!(e, Event::Gap { .. })).count());
+}
+
+#[test]
+fn pause_withholds_and_writes_one_gap() {
+    let d = tmp("pause");
+    let path = d.join("r.hpk");
+    let mut rec = Recorder::create(&path, event_clock()).unwrap();
+    rec.push(Some(1), &mv(0, 1)).unwrap();
+    rec.pause(Some(2)).unwrap();
+    for i in 3..10 {
+        assert!(!rec.push(Some(i), &Event::Text { text: "secret".into() }).unwrap());
+    }
+    rec.resume(Some(10)).unwrap();
+    rec.push(Some(11), &mv(0, 11)).unwrap();
+    let st = rec.close().unwrap();
+    assert_eq!((st.pushed, st.paused, st.written, st.gaps), (2, 7, 2, 1));
+    let evs = read_all(&path);
+    assert_eq!(
+        evs,
+        vec![
+            (1, mv(0, 1)),
+            (2, Event::Gap { count: 7, reason: gap_reason::PAUSED, t_end: Some(10) }),
+            (11, mv(0, 11)),
+        ]
+    );
+    assert!(!std::fs::read(&path).unwrap().windows(6).any(|w| w == b"secret"));
+}
+
+#[test]
+fn strings_travel_through_the_ring() {
+    let d = tmp("strings");
+    let path = d.join("r.hpk");
+    let mut rec = Recorder::create(&path, RecorderOptions { ring_capacity: 16, ..event_clock() }).unwrap();
+    let long = "ü".repeat(1000); // 2000 bytes: more slots than a 16-slot ring has
+    assert!(rec.push(Some(0), &Event::Text { text: long.clone() }).is_err());
+    let evs = vec![
+        (1, Event::Text { text: "hello world, more than eight bytes".into() }),
+        (2, Event::Focus { app: Some("term".into()), title: Some("~/src — bash".into()), window: Some(7), rect: Some([0, 0, 800, 600]) }),
+        (3, Event::Marker { label: "frame 12".into(), value: Some(12) }),
+    ];
+    for (t, e) in &evs {
+        assert!(rec.push(Some(*t), e).unwrap());
+    }
+    let st = rec.close().unwrap();
+    assert_eq!(st.written, 3);
+    assert_eq!(read_all(&path), evs);
+}
+
+#[test]
+fn checkpointed_events_survive_a_writer_that_never_closes() {
+    let d = tmp("tail");
+    let path = d.join("r.hpk");
+    let mut w = Writer::create_with_tail(&path, WriterOptions { block_events: 100, ..WriterOptions::default() }).unwrap();
+    let mut want = Vec::new();
+    for i in 0..250i64 {
+        let e = mv(1, i);
+        w.push(i, &e).unwrap();
+        want.push((i, e));
+        if i % 7 == 0 {
+            w.checkpoint().unwrap();
+        }
+    }
+    w.checkpoint().unwrap();
+    for i in 250..260i64 {
+        w.push(i, &mv(1, i)).unwrap(); // not checkpointed: lost
+    }
+    std::mem::forget(w); // like SIGKILL: no close, no footer
+    let r = Reader::open(&path).unwrap();
+    let tail = r.tail().expect("tail merged").clone();
+    assert_eq!(tail.events, 50);
+    assert_eq!(r.event_count(), 250);
+    let got: Vec<_> = r.read(None, None, ALL_KINDS, None).unwrap().events().collect();
+    assert_eq!(got, want);
+    // Without the tail: only the two closed blocks.
+    assert_eq!(Reader::open_without_tail(&path).unwrap().event_count(), 200);
+}
+
+#[test]
+fn tail_duplicates_of_a_closed_block_are_skipped() {
+    // Killed after a block was written but before the tail was truncated: both hold its events.
+    let d = tmp("dup");
+    let path = d.join("r.hpk");
+    let mut w = Writer::create_with_tail(&path, WriterOptions { block_events: 10, ..WriterOptions::default() }).unwrap();
+    for i in 0..9i64 {
+        w.push(i, &mv(0, i)).unwrap();
+    }
+    w.checkpoint().unwrap();
+    let saved_tail = std::fs::read(tail_path(&path)).unwrap();
+    for i in 9..12i64 {
+        w.push(i, &mv(0, i)).unwrap(); // event 10 closes the block 0..10
+    }
+    std::mem::forget(w);
+    std::fs::write(tail_path(&path), &saved_tail).unwrap(); // the truncation never happened
+    let r = Reader::open(&path).unwrap();
+    let t = r.tail().unwrap();
+    assert_eq!((t.events, t.duplicate_events), (0, 9));
+    let got: Vec<i64> = r.read(None, None, ALL_KINDS, None).unwrap().t.clone();
+    assert_eq!(got, (0..10).collect::<Vec<_>>(), "each event once");
+}
+
+#[test]
+fn a_tail_of_another_recording_is_ignored_and_reported() {
+    let d = tmp("other");
+    let a = d.join("a.hpk");
+    let b = d.join("b.hpk");
+    let mut wa = Writer::create(&a, WriterOptions { metadata: r#"{"who":"a"}"#.into(), ..WriterOptions::default() }).unwrap();
+    wa.push(0, &mv(0, 0)).unwrap();
+    wa.close().unwrap();
+    let mut wb = Writer::create_with_tail(&b, WriterOptions { metadata: r#"{"who":"b"}"#.into(), ..WriterOptions::default() }).unwrap();
+    wb.push(0, &mv(0, 5)).unwrap();
+    wb.checkpoint().unwrap();
+    std::mem::forget(wb);
+    std::fs::copy(tail_path(&b), tail_path(&a)).unwrap();
+    let r = Reader::open(&a).unwrap();
+    assert!(r.tail().is_none());
+    assert!(r.problems().iter().any(|p| p.error.contains("another recording")), "{:?}", r.problems());
+    assert_eq!(r.event_count(), 1);
+}
+
+#[test]
+fn rotation_by_event_time_splits_files_and_reports_each() {
+    let d = tmp("rotate");
+    let pattern = d.join("part-{n}.hpk");
+    let closed = Arc::new(Mutex::new(Vec::<PathBuf>::new()));
+    let c2 = Arc::clone(&closed);
+    let opts = RecorderOptions {
+        rotate_every_ns: Some(1000),
+        on_close: Some(Box::new(move |p: &Path| c2.lock().unwrap().push(p.to_path_buf()))),
+        ..event_clock()
+    };
+    let mut rec = Recorder::create(&pattern, opts).unwrap();
+    for i in 0..3500i64 {
+        rec.push(Some(i), &mv(0, i)).unwrap();
+    }
+    let st = rec.close().unwrap();
+    assert_eq!(st.files, 4);
+    let files = closed.lock().unwrap().clone();
+    assert_eq!(files, (0..4).map(|n| d.join(format!("part-{n:04}.hpk"))).collect::<Vec<_>>());
+    let mut all = Vec::new();
+    for (n, f) in files.iter().enumerate() {
+        let r = Reader::open(f).unwrap();
+        assert!(r.header().metadata.contains(&format!("\"part\":{n}")));
+        all.extend(r.read(None, None, ALL_KINDS, None).unwrap().t.clone());
+    }
+    assert_eq!(all, (0..3500).collect::<Vec<_>>());
+    assert!(Recorder::create(d.join("nopattern.hpk"), RecorderOptions { rotate_bytes: Some(10), ..event_clock() }).is_err());
+}
+
+/// The event clock makes the main file a function of the events alone: importing the same events
+/// through a recorder, in one batch or one by one, gives the same bytes.
+#[test]
+fn event_clock_files_are_deterministic() {
+    let d = tmp("determ");
+    let mut table = EventTable::new();
+    for i in 0..20_000i64 {
+        table.push(i * 1_000_000, &mv(i % 7, i * 3)).unwrap();
+    }
+    let a = d.join("a.hpk");
+    let b = d.join("b.hpk");
+    let opts = || RecorderOptions { writer: WriterOptions { block_events: 4096, ..WriterOptions::default() }, ..event_clock() };
+    let mut ra = Recorder::create(&a, opts()).unwrap();
+    ra.extend(table.clone()).unwrap();
+    ra.close().unwrap();
+    let mut rb = Recorder::create(&b, opts()).unwrap();
+    for (t, e) in table.events() {
+        while !rb.push(Some(t), &e).unwrap() {
+            std::thread::yield_now();
+        }
+    }
+    rb.close().unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(Reader::open(&a).unwrap().read(None, None, ALL_KINDS, None).unwrap().t, table.t);
+}
+
+#[test]
+fn monotonic_clock_stamps_relative_to_start_and_flush_checkpoints() {
+    let d = tmp("mono");
+    let path = d.join("r.hpk");
+    let rec = Recorder::create(&path, RecorderOptions::default()).unwrap();
+    let now = hidpack_core::capture::now_ns();
+    rec.push(Some(now), &mv(0, 0)).unwrap();
+    rec.push(None, &mv(0, 1)).unwrap();
+    rec.flush().unwrap();
+    // The recorder is still running: the events are readable from the file and its tail.
+    let r = Reader::open(&path).unwrap();
+    let t = r.read(None, None, ALL_KINDS, None).unwrap();
+    assert_eq!(t.len(), 2);
+    assert!(t.t[0] >= 0 && t.t[0] < 10_000_000_000, "{:?}", t.t);
+    assert!(t.t[1] >= t.t[0]);
+    assert!(r.header().wall_clock_ns.is_some());
+    drop(rec); // Drop closes
+    assert!(!tail_path(&path).exists());
+    assert_eq!(Reader::open(&path).unwrap().event_count(), 2);
+}
+

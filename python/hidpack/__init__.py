@@ -31,6 +31,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Recording": ("recording", "Recording"),
     "write_table": ("writing", "write_table"),
     "Writer": ("writing", "Writer"),
+    "Recorder": ("recorder", "Recorder"),
+    "now": ("recorder", "now"),
+    "recover": ("recording", "recover"),
     "HidpackError": ("_native", "HidpackError"),
     "FormatError": ("_native", "FormatError"),
     "CorruptBlockError": ("_native", "CorruptBlockError"),
@@ -43,6 +46,9 @@ __all__ = [
     "open",
     "write_table",
     "Writer",
+    "Recorder",
+    "now",
+    "recover",
     "Recording",
     "Columns",
     "KINDS",
@@ -66,7 +72,8 @@ if TYPE_CHECKING:
         TruncatedError,
         UnsupportedVersionError,
     )
-    from .recording import Recording, open
+    from .recorder import Recorder, now
+    from .recording import Recording, open, recover
     from .writing import Writer, write_table
 
 

@@ -198,6 +198,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     lines.append("blocks      %s" % _n(info.get("blocks") or 0))
     if info.get("drops"):
         lines.append("dropped     %s event(s) (ring full)" % _n(info["drops"]))
+    tail = info.get("tail")
+    if tail:
+        lines.append(
+            "not closed  %s event(s) read from the write-ahead tail %s (`hidpack recover` makes a clean file)"
+            % (_n(tail.get("events") or 0), tail.get("path"))
+        )
+    elif info.get("closed") is False:
+        lines.append("not closed  no footer: blocks found by scanning (`hidpack recover` makes a clean file)")
     md = info.get("metadata") or {}
     if md:
         lines.append("metadata")
@@ -440,6 +448,28 @@ def _tables_equal(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
     return True
 
 
+def cmd_recover(args: argparse.Namespace) -> int:
+    import hidpack
+
+    if not os.path.exists(args.file):
+        raise CliError("%s: no such file" % args.file)
+    out = args.output or args.file
+    herr = _hidpack_error()
+    try:
+        rep = hidpack.recover(args.file, out)
+    except herr as e:
+        raise CliError("%s: cannot recover: %s" % (args.file, _one_line(e))) from None
+    print(
+        "%s: %s event(s) from %s block(s) (%s from the write-ahead tail) -> %s"
+        % (args.file, _n(rep["events"]), _n(rep["blocks_read"]), _n(rep["tail_events"]), out)
+    )
+    for p in rep["problems"]:
+        print("  skipped: " + p)
+    if rep["events_lost"]:
+        print("  %s event(s) lost in damaged blocks" % _n(rep["events_lost"]))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import hidpack
 
@@ -560,6 +590,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("verify", help="check every block of a recording (exit 1 on problems)")
     s.add_argument("file", metavar="FILE")
     s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser(
+        "recover", help="rewrite a recording that was not closed (or is damaged) as a clean, complete file"
+    )
+    s.add_argument("file", help="the .hpk file (its <file>.wal tail is read too)")
+    s.add_argument("-o", "--output", help="where to write (default: replace FILE and delete its tail)")
+    s.set_defaults(func=cmd_recover)
 
     s = sub.add_parser("demo", help="record a sample session, read it back and compare with JSONL")
     s.add_argument("--out", metavar="DIR", help="where to write the recording (default: a new temp dir)")

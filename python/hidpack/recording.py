@@ -22,15 +22,29 @@ from ._table import (
     require,
 )
 
-__all__ = ["open", "Recording", "RecordingView"]
+__all__ = ["open", "recover", "Recording", "RecordingView"]
 
 _DROPPED = 1  # gap reason code for "events dropped (ring full)"
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
 
 def open(path: str | os.PathLike[str]) -> Recording:  # noqa: A001 (shadows builtins.open on purpose)
-    """Open a hidpack file for reading. Reads the header and the block index, no event data."""
+    """Open a hidpack file for reading. Reads the header and the block index, no event data.
+
+    A file whose writer was killed opens as it is: its complete blocks are found by a scan, and
+    the events checkpointed to its write-ahead tail (``<path>.wal``, beside it) are merged
+    (``info()["tail"]`` says how many). Nothing is modified; see :func:`recover`."""
     return Recording(path)
+
+
+def recover(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Rewrite a recording that was not closed (or is damaged) as a clean, complete file.
+
+    Reads ``src`` with its write-ahead tail and writes every readable event to ``dst`` (default:
+    ``src`` itself, replaced atomically, its tail then deleted). Returns ``{"events",
+    "blocks_read", "tail_events", "events_lost", "problems"}``."""
+    s = os.fspath(src)
+    return dict(_native.recover(s, s if dst is None else os.fspath(dst)))
 
 
 def _as_ns(name: str, v: Any) -> int | None:
@@ -378,6 +392,8 @@ class Recording(RecordingView):
             "drops": drops,
             "gaps": gaps,
             "wall_clock_ns": header.get("wall_clock_ns"),
+            "closed": header.get("layout") == "index" and header.get("tail") is None,
+            "tail": header.get("tail"),
             "metadata": self.metadata,
             "problems": self.problems,
         }

@@ -36,6 +36,7 @@ pub mod error;
 pub mod frame;
 pub mod model;
 pub mod reader;
+pub mod recover;
 pub mod ring;
 pub mod table;
 pub mod writer;

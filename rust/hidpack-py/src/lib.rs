@@ -6,6 +6,7 @@
 
 mod convert;
 mod errors;
+mod recorder;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -155,6 +156,17 @@ impl Reader {
         d.set_item("layout", if self.inner.layout() == Layout::Index { "index" } else { "scanned" })?;
         d.set_item("file_size", self.inner.file_len())?;
         d.set_item("footer_error", self.inner.footer_error())?;
+        match self.inner.tail() {
+            Some(t) => {
+                let td = PyDict::new(py);
+                td.set_item("path", t.path.clone())?;
+                td.set_item("blocks", t.blocks)?;
+                td.set_item("events", t.events)?;
+                td.set_item("duplicate_events", t.duplicate_events)?;
+                d.set_item("tail", td)?;
+            }
+            None => d.set_item("tail", py.None())?,
+        }
         Ok(d)
     }
 
@@ -245,6 +257,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<Writer>()?;
     m.add_class::<Reader>()?;
+    m.add_class::<recorder::Recorder>()?;
+    m.add_function(wrap_pyfunction!(recorder::now, m)?)?;
+    m.add_function(wrap_pyfunction!(recorder::recover, m)?)?;
     m.add("KINDS", PyTuple::new(py, KIND_NAMES)?)?;
     m.add("FORMAT_VERSION", hidpack_core::frame::FORMAT_MAJOR)?;
     // (name, type, kinds where required, kinds where optional)

@@ -136,7 +136,8 @@ impl Default for RecorderOptions {
 /// Counters of a recorder. After [`Recorder::close`]: `written + dropped + lost == pushed`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Events offered while not paused (accepted or dropped).
+    /// Events offered while not paused (accepted or dropped). While recording, events still in
+    /// the ring are estimated from its occupancy; exact after [`Recorder::flush`] and close.
     pub pushed: u64,
     /// Refused because the ring was full (each is in a `gap` of reason `dropped`).
     pub dropped: u64,
@@ -157,9 +158,10 @@ pub struct Stats {
     pub ring_capacity: u64,
 }
 
+/// Written by one producer (its own cache line: no false sharing with other producers).
 #[derive(Default)]
+#[repr(align(128))]
 struct ProducerState {
-    pushed: AtomicU64,
     dropped: AtomicU64,
     /// Drops not yet reported by a gap, and their time range.
     pend: AtomicU64,
@@ -167,7 +169,23 @@ struct ProducerState {
     pend_t1: AtomicI64,
 }
 
+/// Counters the encoder publishes (once per drained batch), on their own cache line so that
+/// producers reading `Shared`'s flags on every push never see it bounce.
+#[derive(Default)]
+#[repr(align(128))]
+struct EncoderCounters {
+    written: AtomicU64,
+    gaps: AtomicU64,
+    lost: AtomicU64,
+    bytes: AtomicU64,
+    blocks: AtomicU64,
+    files: AtomicU64,
+    high_water: AtomicU64,
+}
+
+#[repr(align(128))]
 struct Shared {
+    // Read by every push: nothing here is written in the steady state.
     t0: i64,
     clock: Clock,
     capacity: usize,
@@ -185,13 +203,7 @@ struct Shared {
     batch_seq: AtomicU64,
     batch_backlog: AtomicU64,
     max_batch_backlog: u64,
-    written: AtomicU64,
-    gaps: AtomicU64,
-    lost: AtomicU64,
-    bytes: AtomicU64,
-    blocks: AtomicU64,
-    files: AtomicU64,
-    high_water: AtomicU64,
+    enc: EncoderCounters,
     error: Mutex<Option<String>>,
 }
 
@@ -506,12 +518,9 @@ impl Producer {
             self.ring.push_iter(slots).map_err(|e| matches!(e, PushError::Closed(_)))
         };
         match r {
-            Ok(()) => {
-                if !internal {
-                    self.st.pushed.fetch_add(1, Relaxed);
-                }
-                Ok(true)
-            }
+            // Accepted pushes are not counted here (an atomic add would cost more than the
+            // push): the encoder counts what it pops; see `Recorder::stats`.
+            Ok(()) => Ok(true),
             Err(true) => Err(Error::Usage("the recorder is closed".into())),
             Err(false) => {
                 if internal {
@@ -526,7 +535,6 @@ impl Producer {
     #[cold]
     fn note_drop(&self, t: i64) {
         let st = &self.st;
-        st.pushed.fetch_add(1, Relaxed);
         st.dropped.fetch_add(1, Relaxed);
         if st.pend.fetch_add(1, Relaxed) == 0 {
             st.pend_t0.store(t, Relaxed);
@@ -586,6 +594,10 @@ struct Encoder {
     closed_bytes: u64,
     closed_blocks: u64,
     failed: bool,
+    /// Counted locally, published once per batch ([`Encoder::publish_counts`]).
+    n_written: u64,
+    n_gaps: u64,
+    n_lost: u64,
 }
 
 fn part_path(pattern: &Path, part: u32, rotating: bool) -> PathBuf {
@@ -611,7 +623,7 @@ impl Encoder {
         self.writer = Some(w);
         self.cur_path = path;
         self.file_t0 = None;
-        self.shared.files.fetch_add(1, Relaxed);
+        self.shared.enc.files.fetch_add(1, Relaxed);
         Ok(())
     }
 
@@ -630,8 +642,15 @@ impl Encoder {
 
     fn publish_sizes(&self, w: Option<&Writer<std::io::BufWriter<std::fs::File>>>) {
         let (b, k) = w.map_or((0, 0), |w| (w.bytes_written(), w.stats().blocks));
-        self.shared.bytes.store(self.closed_bytes + b, Relaxed);
-        self.shared.blocks.store(self.closed_blocks + k, Relaxed);
+        self.shared.enc.bytes.store(self.closed_bytes + b, Relaxed);
+        self.shared.enc.blocks.store(self.closed_blocks + k, Relaxed);
+    }
+
+    fn publish_counts(&self) {
+        let c = &self.shared.enc;
+        c.written.store(self.n_written, Relaxed);
+        c.gaps.store(self.n_gaps, Relaxed);
+        c.lost.store(self.n_lost, Relaxed);
     }
 
     fn fail(&mut self, e: &Error) {
@@ -646,7 +665,7 @@ impl Encoder {
     fn write(&mut self, t: i64, ev: &Event, internal: bool) -> Result<()> {
         if self.failed {
             if !internal {
-                self.shared.lost.fetch_add(1, Relaxed);
+                self.n_lost += 1;
             }
             return Ok(());
         }
@@ -674,9 +693,9 @@ impl Encoder {
         let blocks = w.stats().blocks;
         w.push(t, ev)?;
         if internal {
-            self.shared.gaps.fetch_add(1, Relaxed);
+            self.n_gaps += 1;
         } else {
-            self.shared.written.fetch_add(1, Relaxed);
+            self.n_written += 1;
         }
         if w.stats().blocks != blocks {
             self.after_block()?;
@@ -686,7 +705,7 @@ impl Encoder {
 
     fn write_table(&mut self, table: &EventTable) -> Result<()> {
         if self.failed {
-            self.shared.lost.fetch_add(table.len() as u64, Relaxed);
+            self.n_lost += table.len() as u64;
             return Ok(());
         }
         // Row by row through the same path as single events, so blocks, checkpoints and
@@ -747,7 +766,9 @@ impl Encoder {
     fn drain(&mut self, buf: &mut Vec<Rec>, max: usize) -> usize {
         buf.clear();
         let hw = self.cons.len() as u64;
-        self.shared.high_water.fetch_max(hw, Relaxed);
+        if hw > self.shared.enc.high_water.load(Relaxed) {
+            self.shared.enc.high_water.store(hw, Relaxed);
+        }
         self.cons.drain(buf, max);
         let mut i = 0;
         while i < buf.len() {
@@ -772,6 +793,7 @@ impl Encoder {
             if n > 0 {
                 let r = self.process(&buf);
                 self.step(r);
+                self.publish_counts();
                 if let Some(d) = self.delay {
                     std::thread::sleep(d);
                 }
@@ -824,6 +846,7 @@ impl Encoder {
             let r = self.close_current();
             self.step(r);
         }
+        self.publish_counts();
         match self.shared.error.lock().ok().and_then(|g| g.clone()) {
             Some(e) => Err(Error::Io(std::io::Error::other(e))),
             None => Ok(()),
@@ -892,13 +915,7 @@ impl Recorder {
             batch_seq: AtomicU64::new(0),
             batch_backlog: AtomicU64::new(0),
             max_batch_backlog: opts.max_batch_backlog as u64,
-            written: AtomicU64::new(0),
-            gaps: AtomicU64::new(0),
-            lost: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            blocks: AtomicU64::new(0),
-            files: AtomicU64::new(0),
-            high_water: AtomicU64::new(0),
+            enc: EncoderCounters::default(),
             error: Mutex::new(None),
         });
         let mut enc = Encoder {
@@ -921,6 +938,9 @@ impl Recorder {
             closed_bytes: 0,
             closed_blocks: 0,
             failed: false,
+            n_written: 0,
+            n_gaps: 0,
+            n_lost: 0,
         };
         // Open the first file here, so a bad path or option fails the constructor.
         enc.open_next()?;
@@ -998,7 +1018,6 @@ impl Recorder {
                 }
             }
         }
-        self.producer.st.pushed.fetch_add(n, Relaxed);
         Ok(())
     }
 
@@ -1068,24 +1087,32 @@ impl Recorder {
 
     pub fn stats(&self) -> Stats {
         let sh = &*self.shared;
-        let (mut pushed, mut dropped) = (0, 0);
+        let mut dropped = 0;
         if let Ok(v) = sh.producers.lock() {
             for st in v.iter() {
-                pushed += st.pushed.load(Relaxed);
                 dropped += st.dropped.load(Relaxed);
             }
         }
+        let (written, lost) = (sh.enc.written.load(Relaxed), sh.enc.lost.load(Relaxed));
+        // Accepted events are counted when the encoder takes them; those still queued are
+        // estimated from the ring's occupancy (slots, so a long string counts more than once)
+        // and the batch backlog. Exact once the ring is drained (after flush or close).
+        let queued = if self.thread.is_some() {
+            self.producer.ring.len() as u64 + sh.batch_backlog.load(Relaxed)
+        } else {
+            0
+        };
         Stats {
-            pushed,
+            pushed: dropped + written + lost + queued,
             dropped,
             paused: sh.paused_total.load(Relaxed),
-            written: sh.written.load(Relaxed),
-            gaps: sh.gaps.load(Relaxed),
-            lost: sh.lost.load(Relaxed),
-            bytes: sh.bytes.load(Relaxed),
-            blocks: sh.blocks.load(Relaxed),
-            files: sh.files.load(Relaxed),
-            ring_high_water: sh.high_water.load(Relaxed),
+            written,
+            gaps: sh.enc.gaps.load(Relaxed),
+            lost,
+            bytes: sh.enc.bytes.load(Relaxed),
+            blocks: sh.enc.blocks.load(Relaxed),
+            files: sh.enc.files.load(Relaxed),
+            ring_high_water: sh.enc.high_water.load(Relaxed),
             ring_capacity: sh.capacity as u64,
         }
     }

@@ -226,6 +226,17 @@ impl<T: Send> Producer<T> {
         self.shared.mask + 1
     }
 
+    /// Values in the ring (a snapshot).
+    pub fn len(&self) -> usize {
+        let s = &*self.shared;
+        (s.tail.0.load(Ordering::Relaxed) & !CLOSED).wrapping_sub(s.head.0.load(Ordering::Relaxed)).min(s.mask + 1)
+    }
+
+    /// Is the ring empty (a snapshot)?
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Has the consumer closed the ring?
     pub fn is_closed(&self) -> bool {
         self.shared.tail.0.load(Ordering::Relaxed) & CLOSED != 0

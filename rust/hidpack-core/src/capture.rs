@@ -978,8 +978,15 @@ impl Recorder {
     /// hook threads: it copies nothing more but may wait while more than `max_batch_backlog`
     /// batch events are queued (backpressure), and takes a short lock. Times as in
     /// [`Producer::push`] (monotonic times are shifted to the file's clock).
-    pub fn extend(&self, mut table: EventTable) -> Result<()> {
+    pub fn extend(&self, table: EventTable) -> Result<()> {
         table.validate()?;
+        self.extend_validated(table)
+    }
+
+    /// [`Recorder::extend`] for a table the caller has just validated ([`EventTable::validate`]);
+    /// an invalid table here would make the encoder fail.
+    #[doc(hidden)]
+    pub fn extend_validated(&self, mut table: EventTable) -> Result<()> {
         if table.is_empty() {
             return Ok(());
         }

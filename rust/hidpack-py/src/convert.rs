@@ -155,49 +155,110 @@ pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
             return Err(verr(i, lacks, "absent", format!("`{has}` is present, and a position needs both x and y")));
         }
     }
-    let mut table = EventTable::new();
-    table.t = raw.t;
+    // Column by column, per kind (one pass per field instead of one per row and field).
+    let mut count = [0usize; NUM_KINDS];
     for (i, &k) in raw.kind.iter().enumerate() {
-        let kind = Kind::from_code(k).ok_or_else(|| verr(i, "kind", k, "a kind code 0..=8"))?;
-        let kt = &mut table.kinds[k as usize];
-        for (pos, spec) in kind.fields().iter().enumerate() {
-            let f = spec.field;
-            let col = &mut kt.cols[pos];
-            let Some(rf) = &raw.fields[f as usize] else {
-                if spec.required {
-                    return Err(verr(i, f.name(), "absent", format!("`{}` is required for {} events", f.name(), kind.name())));
-                }
-                push_absent(col);
-                continue;
-            };
-            let present = rf.valid.as_ref().is_none_or(|v| v[i]);
-            if !present {
-                if spec.required {
-                    return Err(verr(i, f.name(), "absent", format!("`{}` is required for {} events", f.name(), kind.name())));
-                }
-                push_absent(col);
-                continue;
-            }
-            match (&rf.vals, f.ty()) {
-                (RawVals::F64(v), FieldType::Coord) => col.push_int(Some(coord_from_f64(v[i], f.name(), Some(i as u64))?)),
-                (RawVals::I64(v), FieldType::Int { min, max }) => {
-                    if v[i] < min || v[i] > max {
-                        return Err(verr(i, f.name(), v[i], format!("must be within {min}..={max}")));
-                    }
-                    col.push_int(Some(v[i]));
-                }
-                (RawVals::Bool(v), FieldType::Bool) => col.push_bool(Some(v[i])),
-                (RawVals::Str(v), FieldType::Str) => match &v[i] {
-                    Some(s) => col.push_str(Some(s)),
-                    None if spec.required => {
-                        return Err(verr(i, f.name(), "None", format!("`{}` is required for {} events", f.name(), kind.name())))
-                    }
-                    None => col.push_str(None),
-                },
-                _ => return Err(Error::Usage(format!("column `{}` has the wrong type", f.name()))),
-            }
+        match count.get_mut(k as usize) {
+            Some(c) => *c += 1,
+            None => return Err(verr(i, "kind", k, "a kind code 0..=8")),
         }
     }
+    let single = count.iter().filter(|c| **c > 0).count() <= 1;
+    let mut table = EventTable::new();
+    for kind in Kind::ALL {
+        let k = kind as usize;
+        if count[k] == 0 {
+            continue;
+        }
+        // The caller's rows of this kind (all rows when the table has one kind).
+        let rows: Vec<usize> = if single {
+            (0..n).collect()
+        } else {
+            raw.kind.iter().enumerate().filter(|(_, &c)| c as usize == k).map(|(i, _)| i).collect()
+        };
+        let kt = &mut table.kinds[k];
+        for (pos, spec) in kind.fields().iter().enumerate() {
+            let f = spec.field;
+            let required_err = |i: usize| {
+                verr(i, f.name(), "absent", format!("`{}` is required for {} events", f.name(), kind.name()))
+            };
+            let Some(rf) = &raw.fields[f as usize] else {
+                if spec.required {
+                    return Err(required_err(rows[0]));
+                }
+                let col = &mut kt.cols[pos];
+                for _ in 0..rows.len() {
+                    push_absent(col);
+                }
+                continue;
+            };
+            let valid: Option<Vec<bool>> = rf.valid.as_ref().and_then(|v| {
+                let g: Vec<bool> = rows.iter().map(|&i| v[i]).collect();
+                (!g.iter().all(|p| *p)).then_some(g)
+            });
+            if spec.required {
+                if let Some(v) = &valid {
+                    let j = v.iter().position(|p| !*p).expect("some row is absent");
+                    return Err(required_err(rows[j]));
+                }
+            }
+            let present = |j: usize| valid.as_ref().is_none_or(|v| v[j]);
+            let col = match (&rf.vals, f.ty()) {
+                (RawVals::F64(v), FieldType::Coord) => {
+                    let mut vals = Vec::with_capacity(rows.len());
+                    for (j, &i) in rows.iter().enumerate() {
+                        if !present(j) {
+                            vals.push(0);
+                            continue;
+                        }
+                        // exact and in range: q is an integer of magnitude <= 2^53 (NaN fails)
+                        let q = v[i] * 65536.0;
+                        if q.abs() <= (1u64 << 53) as f64 && (q as i64) as f64 == q {
+                            vals.push(q as i64);
+                        } else {
+                            return Err(match coord_from_f64(v[i], f.name(), Some(i as u64)) {
+                                Err(e) => e,
+                                Ok(_) => verr(i, f.name(), v[i], "an exact coordinate"),
+                            });
+                        }
+                    }
+                    Column::Int { vals, valid }
+                }
+                (RawVals::I64(v), FieldType::Int { min, max }) => {
+                    let mut vals = Vec::with_capacity(rows.len());
+                    for (j, &i) in rows.iter().enumerate() {
+                        if !present(j) {
+                            vals.push(0);
+                        } else if v[i] < min || v[i] > max {
+                            return Err(verr(i, f.name(), v[i], format!("must be within {min}..={max}")));
+                        } else {
+                            vals.push(v[i]);
+                        }
+                    }
+                    Column::Int { vals, valid }
+                }
+                (RawVals::Bool(v), FieldType::Bool) => {
+                    Column::Bool { vals: rows.iter().enumerate().map(|(j, &i)| present(j) && v[i]).collect(), valid }
+                }
+                (RawVals::Str(v), FieldType::Str) => {
+                    let mut c = Column::new_for(FieldType::Str);
+                    for (j, &i) in rows.iter().enumerate() {
+                        match (&v[i], present(j)) {
+                            (Some(s), true) => c.push_str(Some(s)),
+                            (None, true) if spec.required => {
+                                return Err(verr(i, f.name(), "None", format!("`{}` is required for {} events", f.name(), kind.name())))
+                            }
+                            _ => c.push_str(None),
+                        }
+                    }
+                    c
+                }
+                _ => return Err(Error::Usage(format!("column `{}` has the wrong type", f.name()))),
+            };
+            kt.cols[pos] = col;
+        }
+    }
+    table.t = raw.t;
     table.kind = raw.kind;
     table.validate()?;
     Ok(table)

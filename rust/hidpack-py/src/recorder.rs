@@ -193,8 +193,8 @@ impl Recorder {
     fn _extend_table(&self, py: Python<'_>, table: &Bound<'_, PyDict>) -> PyResult<()> {
         let raw = convert::extract_table(table)?;
         let table = py.detach(|| convert::build_table(raw)).map_err(to_py)?;
-        // extend() needs only &CoreRecorder; the lock is held only to reach it.
-        self.with(py, move |r| r.extend(table))
+        // build_table validated it. extend needs only &CoreRecorder; the lock is held to reach it.
+        self.with(py, move |r| r.extend_validated(table))
     }
 
     #[pyo3(signature = (t=None))]

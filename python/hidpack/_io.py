@@ -116,8 +116,22 @@ def write_recording(
     *,
     wall_clock_ns: Optional[int] = None,
     level: int = 3,
+    policy: Any = None,
 ) -> Any:
+    """Write an imported table. With a privacy ``policy`` (preset name, TOML path, dict or
+    Policy) the table goes through it first, the policy is stored in the header
+    (``privacy_policy``) and what it withheld or transformed too (``privacy_applied``)."""
     hp = hidpack_module()
+    if policy is not None:
+        from .policy import load_policy
+
+        pol = load_policy(policy)
+        if not pol.is_off:
+            session = pol.session()
+            table = session.apply_table(table)
+            metadata = dict(metadata)
+            metadata["privacy_policy"] = pol.describe()
+            metadata["privacy_applied"] = session.report()
     return hp.write_table(
         os.fspath(path), table, metadata=metadata, wall_clock_ns=wall_clock_ns, level=level
     )

@@ -4,7 +4,7 @@ import os
 from types import TracebackType
 from typing import Any, final
 
-from typing_extensions import Self
+from typing_extensions import Self, disjoint_base
 
 __all__ = [
     "HidpackError",
@@ -88,6 +88,7 @@ class Reader:
     def counts(self) -> dict[str, int]: ...
     def __len__(self) -> int: ...
 
+@disjoint_base
 class Recorder:
     def __new__(
         cls,
@@ -98,7 +99,7 @@ class Recorder:
         level: int = 3,
         block_events: int = 65536,
         block_span: float | None = None,
-        metadata: str = "{}",
+        metadata: str = ...,  # JSON object text; default "{}"
         clock: str = "monotonic",
         sync: str = "interval",
         tail: bool = True,
@@ -128,6 +129,7 @@ class Recorder:
         t: int | None = None,
     ) -> bool: ...
     def marker(self, label: str, value: int | None = None, t: int | None = None) -> bool: ...
+    def gap(self, count: int, reason: int, t_end: int | None = None, t: int | None = None) -> bool: ...
     def _extend_table(self, table: dict[str, Any]) -> None: ...
     def pause(self, t: int | None = None) -> None: ...
     def resume(self, t: int | None = None) -> None: ...

@@ -1,4 +1,5 @@
-"""The ``hidpack`` command line: ``import``, ``export``, ``info``, ``verify``, ``demo``.
+"""The ``hidpack`` command line: ``record``, ``import``, ``export``, ``info``, ``verify``,
+``recover``, ``demo``.
 
 Exit codes: 0 success; 1 ``verify`` found problems; 2 an error (bad arguments, unreadable input,
 a ``hidpack.HidpackError``), reported as one line on stderr, never a traceback.
@@ -90,18 +91,26 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not os.path.exists(src):
         raise CliError("%s: no such file" % src)
     fmt = args.format or _detect_format(src)
+    policy = None
+    if args.policy:
+        from .policy import PolicyError, load_policy
+
+        try:
+            policy = load_policy(args.policy)
+        except PolicyError as e:
+            raise CliError(str(e)) from None
     if fmt == "csv":
         from .io_csv import import_csv
 
-        report = import_csv(src, args.out, level=args.level, overwrite=args.force)
+        report = import_csv(src, args.out, level=args.level, overwrite=args.force, policy=policy)
     elif fmt == "ducktrack":
         from .io_ducktrack import import_ducktrack
 
-        report = import_ducktrack(src, args.out, level=args.level, overwrite=args.force)
+        report = import_ducktrack(src, args.out, level=args.level, overwrite=args.force, policy=policy)
     else:
         from .io_owa import import_owa
 
-        report = import_owa(src, args.out, level=args.level, overwrite=args.force)
+        report = import_owa(src, args.out, level=args.level, overwrite=args.force, policy=policy)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
@@ -198,6 +207,22 @@ def cmd_info(args: argparse.Namespace) -> int:
     lines.append("blocks      %s" % _n(info.get("blocks") or 0))
     if info.get("drops"):
         lines.append("dropped     %s event(s) (ring full)" % _n(info["drops"]))
+    if info.get("paused"):
+        lines.append("paused      %s event(s) withheld while paused" % _n(info["paused"]))
+    pol = info.get("policy")
+    if isinstance(pol, dict):
+        rules = pol.get("rules") or []
+        lines.append(
+            "policy      %s: keys %s, text %s, titles %s, %d rule(s)"
+            % (pol.get("name"), pol.get("keys"), pol.get("text"), pol.get("titles"), len(rules))
+        )
+        applied = (info.get("metadata") or {}).get("privacy_applied") or {}
+        withheld = applied.get("withheld") or {}
+        transformed = applied.get("transformed") or {}
+        parts = ["%s redacted event(s) in gaps" % _n(info.get("redacted") or 0)]
+        parts += ["%s %s event(s) withheld" % (_n(v), k) for k, v in withheld.items() if v]
+        parts += ["%s %s" % (_n(v), k.replace("_", " ")) for k, v in transformed.items() if v]
+        lines.append("withheld    " + "; ".join(parts))
     tail = info.get("tail")
     if tail:
         lines.append(
@@ -206,7 +231,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         )
     elif info.get("closed") is False:
         lines.append("not closed  no footer: blocks found by scanning (`hidpack recover` makes a clean file)")
-    md = info.get("metadata") or {}
+    md = {k: v for k, v in (info.get("metadata") or {}).items() if k not in ("privacy_policy", "privacy_applied")}
     if md:
         lines.append("metadata")
         for k, v in md.items():
@@ -448,6 +473,102 @@ def _tables_equal(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
     return True
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    """Record this desktop's input until --duration, Ctrl-C or SIGTERM; close the file cleanly."""
+    import resource
+    import signal
+    import threading
+
+    import hidpack
+    from .desktop import CaptureUnavailable, DesktopCapture
+    from .policy import PolicyError, load_policy
+
+    try:
+        policy = load_policy(args.policy) if args.policy else None
+    except PolicyError as e:
+        raise CliError(str(e)) from None
+    if os.path.exists(args.out) and not args.force:
+        raise CliError("%s exists (use --force to replace it)" % args.out)
+    meta: Dict[str, Any] = {"source": "hidpack record (pynput)", "platform": sys.platform}
+    if sys.platform.startswith("linux"):
+        meta["native_keyspace"] = "x11-keysym"
+        meta["display_server"] = "wayland" if os.environ.get("WAYLAND_DISPLAY") else "x11"
+    elif sys.platform == "win32":
+        meta["native_keyspace"] = "windows-vk"
+    elif sys.platform == "darwin":
+        meta["native_keyspace"] = "macos-keycode"
+    rec = hidpack.Recorder(args.out, policy=policy, metadata=meta, flush_interval=args.flush_interval)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def toggled(paused: bool) -> None:
+        print("\n%s: %s" % (PROG, "paused" if paused else "resumed"), file=sys.stderr, flush=True)
+
+    cap = DesktopCapture(rec, hotkey=args.pause_hotkey or None, on_toggle=toggled)
+    try:
+        cap.start()
+    except CaptureUnavailable as e:
+        rec.close()
+        os.remove(args.out)
+        raise CliError(str(e)) from None
+    for lim in cap.limitations:
+        print("%s: note: %s" % (PROG, lim), file=sys.stderr)
+    print(
+        "%s: recording to %s%s (%s to pause/resume; Ctrl-C to stop)"
+        % (PROG, args.out, " with policy %s" % policy.name if policy else "", args.pause_hotkey or "no hotkey"),
+        file=sys.stderr,
+        flush=True,
+    )
+    t_start = time.monotonic()
+    last = (t_start, 0)
+    try:
+        while not stop.wait(1.0 if args.status else 0.2):
+            now = time.monotonic()
+            if args.duration is not None and now - t_start >= args.duration:
+                break
+            if args.status:
+                st = rec.stats()
+                rate = (st["pushed"] - last[1]) / max(now - last[0], 1e-9)
+                last = (now, st["pushed"])
+                bpe = st["bytes"] / st["written"] if st["written"] else 0.0
+                print(
+                    "\r%s  %7.0f ev/s  events %s  dropped %s  %s  %.2f B/ev%s   "
+                    % (
+                        _duration(int((now - t_start) * 1e9)),
+                        rate,
+                        _n(st["pushed"]),
+                        _n(st["dropped"]),
+                        _size(st["bytes"]).split(" (")[0],
+                        bpe,
+                        "  [paused]" if rec.paused else "",
+                    ),
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    finally:
+        cap.stop()
+        st = dict(rec.close())
+        for sig, h in old.items():
+            signal.signal(sig, h)
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    st["seconds"] = round(time.monotonic() - t_start, 3)
+    st["cpu_seconds"] = round(ru.ru_utime + ru.ru_stime, 3)
+    st["cpu_percent"] = round(100.0 * st["cpu_seconds"] / max(st["seconds"], 1e-9), 2)
+    if policy is not None and hasattr(rec, "policy_report"):
+        st["policy"] = rec.policy_report()
+    if cap.errors:
+        st["capture_errors"] = cap.errors[:10]
+    if args.status:
+        print(file=sys.stderr)
+    print(json.dumps(st))
+    return 0
+
+
 def cmd_recover(args: argparse.Namespace) -> int:
     import hidpack
 
@@ -573,6 +694,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--level", type=int, default=3, help="zstd level (default 3)")
     s.add_argument("--force", action="store_true", help="replace existing output files")
     s.add_argument("--json", action="store_true", help="print the import report as JSON")
+    s.add_argument("--policy", metavar="FILE|PRESET", help="apply a privacy policy (TOML file, or the preset strict)")
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("export", help="export recordings to CSV, JSON Lines or Parquet")
@@ -590,6 +712,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("verify", help="check every block of a recording (exit 1 on problems)")
     s.add_argument("file", metavar="FILE")
     s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("record", help="record this desktop's mouse, keyboard and window focus")
+    s.add_argument("out", metavar="OUT", help="the .hpk file to write")
+    s.add_argument("--policy", metavar="FILE|PRESET", help="privacy policy: a TOML file or a preset (strict)")
+    s.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: Ctrl-C)")
+    s.add_argument("--flush-interval", type=float, default=1.0, metavar="SECONDS", help="most a crash loses (default 1)")
+    s.add_argument(
+        "--pause-hotkey", default="<ctrl>+<alt>+p", metavar="KEYS", help="toggles pause (pynput syntax; '' disables)"
+    )
+    s.add_argument("--no-status", dest="status", action="store_false", help="no live status line")
+    s.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    s.set_defaults(func=cmd_record)
 
     s = sub.add_parser(
         "recover", help="rewrite a recording that was not closed (or is damaged) as a clean, complete file"
@@ -654,7 +788,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 #: optional packages -> the extra that installs them
-_EXTRAS = {"pyarrow": "arrow", "pandas": "pandas", "polars": "polars", "mcap": "mcap"}
+_EXTRAS = {"pyarrow": "arrow", "pandas": "pandas", "polars": "polars", "mcap": "mcap", "pynput": "record"}
 
 
 if __name__ == "__main__":

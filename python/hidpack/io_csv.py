@@ -392,8 +392,10 @@ def import_csv(
     level: int = 3,
     overwrite: bool = False,
     threads: int = 2,
+    policy: Any = None,
 ) -> ImportReport:
-    """Import a normalized CSV (plain or zstd) into one ``.hpk`` file per session.
+    """Import a normalized CSV (plain or zstd) into one ``.hpk`` file per session
+    (through the privacy ``policy`` if one is given: see :func:`hidpack._io.write_recording`).
 
     ``source`` goes into each file's metadata (default ``"<folder>/<file name>"`` of ``src``,
     never a full path). Existing files are not replaced unless ``overwrite``. Returns an
@@ -424,7 +426,7 @@ def import_csv(
 
     def _write(job: Tuple[str, Dict[str, Any], Dict[str, Any]]) -> str:
         path, table, md = job
-        write_recording(path, table, md, level=level)
+        write_recording(path, table, md, level=level, policy=policy)
         return path
 
     if threads > 1 and len(jobs) > 1:

@@ -262,7 +262,7 @@ def default_output_name(path: PathLike) -> str:
 
 
 def import_ducktrack(
-    src: PathLike, out: PathLike, *, level: int = 3, overwrite: bool = False
+    src: PathLike, out: PathLike, *, level: int = 3, overwrite: bool = False, policy: Any = None
 ) -> ImportReport:
     """Import a DuckTrack ``events.jsonl`` into the recording ``out`` (a ``.hpk`` path, or a
     directory: then ``<session>.hpk`` inside it)."""
@@ -276,7 +276,7 @@ def import_ducktrack(
         out = os.path.join(out, default_output_name(src))
     if not overwrite and os.path.exists(out):
         raise FileExistsError("%s exists (use overwrite=True / --force to replace it)" % out)
-    write_recording(out, table, md, level=level)
+    write_recording(out, table, md, level=level, policy=policy)
     report.files = [out]
     report.add_counts(counts_by_kind(table["kind"]))
     report.bytes = os.path.getsize(out)

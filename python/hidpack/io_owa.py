@@ -248,7 +248,9 @@ def read_owa(path: PathLike, report: Optional[ImportReport] = None) -> Tuple[Dic
     return b.build(), md, (first or 0)
 
 
-def import_owa(src: PathLike, out: PathLike, *, level: int = 3, overwrite: bool = False) -> ImportReport:
+def import_owa(
+    src: PathLike, out: PathLike, *, level: int = 3, overwrite: bool = False, policy: Any = None
+) -> ImportReport:
     """Import an OWAMcap file into the recording ``out`` (a ``.hpk`` path, or a directory:
     then ``<file stem>.hpk`` inside it)."""
     t0 = time.perf_counter()
@@ -261,7 +263,7 @@ def import_owa(src: PathLike, out: PathLike, *, level: int = 3, overwrite: bool 
         out = os.path.join(out, os.path.splitext(os.path.basename(src))[0] + ".hpk")
     if not overwrite and os.path.exists(out):
         raise FileExistsError("%s exists (use overwrite=True / --force to replace it)" % out)
-    write_recording(out, table, md, wall_clock_ns=wall, level=level)
+    write_recording(out, table, md, wall_clock_ns=wall, level=level, policy=policy)
     report.files = [out]
     report.add_counts(counts_by_kind(table["kind"]))
     report.bytes = os.path.getsize(out)

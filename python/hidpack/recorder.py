@@ -34,6 +34,8 @@ from . import _native
 from ._table import to_native_table
 from .writing import _metadata_json
 
+_REDACTED = 3
+
 __all__ = ["Recorder", "now"]
 
 
@@ -53,6 +55,13 @@ class Recorder(_native.Recorder):
     ``"interval"``); ``tail`` (keep the write-ahead tail); ``rotate_every`` (seconds of event time)
     / ``rotate_bytes`` start a new file, and ``on_close(path)`` is called (on the encoder thread)
     with each closed file, so a client can ship it while recording goes on.
+
+    ``policy``: a privacy policy (a preset name such as ``"strict"``, a TOML file path, a dict or
+    a :class:`hidpack.policy.Policy`) applied to ``key``, ``text`` and ``focus`` *before* the
+    event is pushed: withheld keys and text never reach the ring (they are counted in ``gap``
+    events of reason ``redacted``), kept keys may be reduced to classes, titles hashed or dropped.
+    The policy is stored in the header (``metadata["privacy_policy"]``). ``extend`` refuses key,
+    text and focus events under a policy (apply ``policy.session().apply_table`` first).
     """
 
     def __new__(
@@ -73,8 +82,21 @@ class Recorder(_native.Recorder):
         on_close: Callable[[str], Any] | None = None,
         wall_clock_ns: int | None = None,
         max_batch_backlog: int = 1 << 22,
+        policy: Any = None,
         _writer_delay: float | None = None,
     ) -> "Recorder":
+        pol = None
+        if policy is not None:
+            from .policy import load_policy
+
+            pol = load_policy(policy)
+            if pol.is_off:
+                pol = None
+        if pol is not None:
+            metadata = dict(metadata or {})
+            metadata["privacy_policy"] = pol.describe()
+            if cls is Recorder:
+                cls = _PolicyRecorder
         callback = None
         if on_close is not None:
             if not callable(on_close):
@@ -103,6 +125,10 @@ class Recorder(_native.Recorder):
             _writer_delay=_writer_delay,
         )
 
+    def __init__(self, path: Any, *, policy: Any = None, **kwargs: Any) -> None:
+        # (construction happens in __new__; this only receives the same arguments)
+        pass
+
     def extend(self, batch: Any) -> None:
         """Append a batch of events in one call: a dict of columns, a numpy structured array,
         :class:`hidpack.Columns`, a pandas or polars DataFrame or a pyarrow Table (the forms
@@ -117,3 +143,83 @@ class Recorder(_native.Recorder):
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("paused" if self.paused else "recording")
         return f"<hidpack.Recorder {self.path!r} {state}>"
+
+
+class _PolicyRecorder(Recorder):
+    """A Recorder with a privacy policy: key, text and focus go through the policy first."""
+
+    def __init__(self, path: Any, *, policy: Any = None, **kwargs: Any) -> None:
+        from .policy import load_policy
+
+        self._session = load_policy(policy).session()
+        self._run: list[int] | None = None  # [t0, t1, count] of the current redacted run
+
+    def _t(self, t: int | None) -> int:
+        return now() if t is None else t
+
+    def _withhold(self, t: int | None) -> bool:
+        ts = self._t(t)
+        if self._run is None:
+            self._run = [ts, ts, 0]
+        self._run[1] = ts
+        self._run[2] += 1
+        return False
+
+    def _close_run(self) -> None:
+        run, self._run = self._run, None
+        if run is not None:
+            super().gap(run[2], _REDACTED, t_end=run[1], t=run[0])
+
+    def key(self, usage: int | None, pressed: bool, native: int | None = None, t: int | None = None) -> bool:
+        if self.paused:
+            return super().key(usage, pressed, native, t)  # counted as paused, nothing stored
+        r = self._session.key(usage, native)
+        if r is None:
+            return self._withhold(t)
+        self._close_run()
+        return super().key(r[0], pressed, r[1], t)
+
+    def text(self, text: str, t: int | None = None) -> bool:
+        if self.paused:
+            return super().text("", t)
+        if not self._session.keep_text():
+            return self._withhold(t)
+        self._close_run()
+        return super().text(text, t)
+
+    def focus(
+        self,
+        app: str | None = None,
+        title: str | None = None,
+        window: int | None = None,
+        rect: tuple[int, int, int, int] | None = None,
+        t: int | None = None,
+    ) -> bool:
+        self._close_run()
+        app, title = self._session.focus(app, title)
+        return super().focus(app, title, window, rect, t)
+
+    def extend(self, batch: Any) -> None:
+        if isinstance(batch, np.ndarray) and batch.dtype.names:
+            batch = {name: batch[name] for name in batch.dtype.names}
+        native = to_native_table(batch)
+        kinds = np.asarray(native["kind"])
+        if np.isin(kinds, [4, 5, 6]).any():
+            raise ValueError(
+                "extend() under a privacy policy takes no key, text or focus events; apply "
+                "policy.session().apply_table() to the batch, or push them one by one"
+            )
+        self._extend_table(native)
+
+    def policy_report(self) -> dict[str, Any]:
+        """What the policy withheld and transformed so far."""
+        return self._session.report()
+
+    def close(self) -> dict[str, int]:
+        if not self.closed:
+            self._close_run()
+        return super().close()
+
+    def __exit__(self, *exc: object) -> bool:
+        self.close()
+        return False

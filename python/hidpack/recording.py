@@ -365,7 +365,7 @@ class Recording(RecordingView):
         t_min = min((int(b["t_min"]) for b in blocks if int(b["events"])), default=None)
         t_max = max((int(b["t_max"]) for b in blocks if int(b["events"])), default=None)
         size = os.path.getsize(self._path)
-        drops = 0
+        drops = paused = redacted = 0
         gaps = counts["gap"]
         gap_blocks = [int(b["index"]) for b in blocks if _block_count(b, "gap")]
         if gap_blocks:
@@ -376,6 +376,8 @@ class Recording(RecordingView):
                 g.get("count_valid", np.ones(len(count), bool))
             )
             drops = int(count[ok & (reason == _DROPPED)].sum())
+            paused = int(count[ok & (reason == 2)].sum())
+            redacted = int(count[ok & (reason == 3)].sum())
         header = self._reader.header
         return {
             "path": self._path,
@@ -390,7 +392,10 @@ class Recording(RecordingView):
             "bytes": size,
             "bytes_per_event": size / events if events else None,
             "drops": drops,
+            "paused": paused,
+            "redacted": redacted,
             "gaps": gaps,
+            "policy": self.metadata.get("privacy_policy"),
             "wall_clock_ns": header.get("wall_clock_ns"),
             "closed": header.get("layout") == "index" and header.get("tail") is None,
             "tail": header.get("tail"),

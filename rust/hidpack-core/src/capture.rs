@@ -563,6 +563,15 @@ impl Producer {
     pub fn capacity(&self) -> usize {
         self.ring.capacity()
     }
+
+    /// The file-relative time of a push time (what [`Producer::push`] stores for `t`): for
+    /// times carried inside events, such as a gap's `t_end`.
+    pub fn file_time_of(&self, t: i64) -> i64 {
+        match self.shared.clock {
+            Clock::Monotonic => t.wrapping_sub(self.shared.t0),
+            Clock::Event => t,
+        }
+    }
 }
 
 /// A recording in progress: a ring, an encoder thread and the file(s) it writes.

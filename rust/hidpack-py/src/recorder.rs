@@ -188,6 +188,18 @@ impl Recorder {
         self.push(t, &Event::Marker { label, value })
     }
 
+    /// A `gap`: `count` events not recorded between `t` and `t_end` for `reason` (0 unknown,
+    /// 1 dropped, 2 paused, 3 redacted). The recorder writes its own drop and pause gaps; this
+    /// is for losses and redactions upstream of it.
+    #[pyo3(signature = (count, reason, t_end=None, t=None))]
+    fn gap(&self, count: u64, reason: u8, t_end: Option<i64>, t: Option<i64>) -> PyResult<bool> {
+        let t_end = match t_end {
+            Some(e) => Some(self.producer.file_time_of(e)),
+            None => None,
+        };
+        self.push(t, &Event::Gap { count, reason, t_end })
+    }
+
     /// Append a whole event table (dict of numpy columns, as `hidpack.write_table` takes), in
     /// order with the single pushes; the GIL is released while it is converted and queued.
     fn _extend_table(&self, py: Python<'_>, table: &Bound<'_, PyDict>) -> PyResult<()> {

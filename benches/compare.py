@@ -772,6 +772,25 @@ class Hidpack(Format):
         return hidpack_to_canonical(out, self.corpus)
 
 
+class HidpackRecorder(Hidpack):
+    """hidpack as a live capture writes it: ``hidpack.Recorder`` on the event clock with the
+    default 1 s crash-loss bound (checkpoints to the write-ahead tail every second of event time,
+    so encode time includes them), closed at the end (footer written, tail deleted)."""
+
+    def __init__(self, hp, tmpdir: str):
+        super().__init__(hp, "Recorder, 1 s crash bound", 65536, None, tmpdir)
+        self.note = ("hidpack.Recorder(clock='event', flush_interval=1.0): checkpoints every 1 s of event "
+                     "time to the .wal tail, 65536-event blocks; extend(table) + close(); decode = open().table()")
+
+    def encode(self, tbl, i):
+        path = os.path.join(self.tmpdir, f"r{i}.hpk")
+        rec = self.hp.Recorder(path, clock="event", flush_interval=1.0, sync="never")
+        rec.extend(tbl)
+        st = rec.close()
+        assert st["dropped"] == 0 and st["written"] == len(tbl["t"]), st
+        return path
+
+
 def hidpack_encode(hp, table: Dict[str, np.ndarray], path: str, block_events: int = 65536,
                    block_span_ns: Optional[int] = None) -> str:
     hp.write_table(path, table, block_events=block_events, block_span_ns=block_span_ns)
@@ -870,8 +889,9 @@ def build_formats(with_hidpack: bool, tmpdir: str) -> Tuple[List[Format], Option
     if with_hidpack:
         hp, err = import_hidpack()
         if hp is not None:
-            fmts.append(Hidpack(hp, "1 s blocks", 65536, 1_000_000_000, tmpdir))
-            fmts.append(Hidpack(hp, "65536-event blocks", 65536, None, tmpdir))
+            fmts.append(HidpackRecorder(hp, tmpdir))
+            fmts.append(Hidpack(hp, "write_table, 65536-event blocks", 65536, None, tmpdir))
+            fmts.append(Hidpack(hp, "1 s blocks, no tail (why the tail exists)", 65536, 1_000_000_000, tmpdir))
     else:
         err = "disabled by --no-hidpack"
     return fmts, err

@@ -193,10 +193,7 @@ impl Recorder {
     /// is for losses and redactions upstream of it.
     #[pyo3(signature = (count, reason, t_end=None, t=None))]
     fn gap(&self, count: u64, reason: u8, t_end: Option<i64>, t: Option<i64>) -> PyResult<bool> {
-        let t_end = match t_end {
-            Some(e) => Some(self.producer.file_time_of(e)),
-            None => None,
-        };
+        let t_end = t_end.map(|e| self.producer.file_time_of(e));
         self.push(t, &Event::Gap { count, reason, t_end })
     }
 

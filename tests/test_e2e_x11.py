@@ -251,3 +251,33 @@ def test_highest_xdotool_rate_loses_nothing(xserver, tmp_path: Path) -> None:
     assert st["dropped"] == 0
     print("\nxdotool drove %d moves in %.2f s (%.0f moves/s); recorder: dropped %d, CPU %.2f s over %.1f s (%.1f%%)"
           % (n, secs, n / secs, st["dropped"], st["cpu_seconds"], st["seconds"], st["cpu_percent"]))
+
+
+def test_pause_hotkey_withholds_what_is_typed_while_paused(xserver, tmp_path: Path) -> None:
+    env, ids = xserver
+    out = tmp_path / "hotkey.hpk"
+    rec = subprocess.Popen(
+        [sys.executable, "-m", "hidpack", "record", str(out), "--no-status"],  # default hotkey <ctrl>+<alt>+p
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    for line in rec.stderr:
+        if "recording to" in line:
+            break
+    x = lambda *a: subprocess.run(["xdotool", *map(str, a)], env=env, check=True)  # noqa: E731
+    x("windowfocus", ids["hidpack notes"])
+    x("type", "--delay", 30, "ab")
+    x("key", "ctrl+alt+p")
+    x("type", "--delay", 30, "private")
+    x("key", "ctrl+alt+p")
+    x("type", "--delay", 30, "ef")
+    time.sleep(0.3)
+    rec.send_signal(signal.SIGTERM)
+    stdout, stderr = rec.communicate(timeout=30)
+    assert rec.returncode == 0, stderr
+    assert "paused" in stderr and "resumed" in stderr
+    st = json.loads(stdout.strip().splitlines()[-1])
+    r = hidpack.open(out)
+    assert "".join(r.texts().text.tolist()) == "abef"
+    g = r.gaps()
+    assert g.reason.tolist() == [2] and int(g.count[0]) == st["paused"] >= 2 * len("private")
+    assert b"private" not in out.read_bytes()

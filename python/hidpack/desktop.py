@@ -13,7 +13,8 @@ What it records, and from where:
   listener (X11 RECORD extension, Windows low-level hook, macOS event tap).
 * ``key``: HID usage (from the key, on a US layout for characters), ``native`` = the platform's
   key code as pynput gives it (X11: the keysym; Windows: the virtual-key code; macOS: the key
-  code), and ``text`` events with the character a key press produced, when pynput knows it.
+  code), and ``text`` events with the character a key press produced, when pynput knows it
+  (none while Ctrl, Alt or Cmd is held: such chords are shortcuts, they type nothing).
 * ``focus``: app (``WM_CLASS`` class name) and title (``_NET_WM_NAME``, else ``WM_NAME``) of the
   active window (``_NET_ACTIVE_WINDOW``, else the X input focus), with its window id and
   rectangle, polled every ``focus_poll`` seconds (default 0.05) on X11 only.
@@ -40,6 +41,9 @@ class CaptureUnavailable(RuntimeError):
     """Desktop capture cannot run here (no display, Wayland, pynput missing); the message says
     why and what to do."""
 
+
+#: modifiers with which a key press types no text (AltGr does type: it is not here)
+_CHORD = {"ctrl", "ctrl_l", "ctrl_r", "alt", "alt_l", "alt_r", "cmd", "cmd_l", "cmd_r"}
 
 _BUTTONS = {"left": 1, "right": 2, "middle": 3, "x1": 4, "x2": 5, "button8": 4, "button9": 5}
 
@@ -86,6 +90,7 @@ class DesktopCapture:
         self._stop = threading.Event()
         self._focus_thread: Optional[threading.Thread] = None
         self._hotkey_obj: Any = None
+        self._chord: set = set()  # held ctrl/alt/cmd keys: a key pressed with them types no text
         self.errors: List[str] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -158,14 +163,18 @@ class DesktopCapture:
 
     def _on_press(self, key: Any) -> None:
         usage, native, char = self._key_info(key)
+        name = getattr(key, "name", None)
+        if name in _CHORD:
+            self._chord.add(name)
         self.rec.key(usage, True, native)
-        if char is not None and char.isprintable():
+        if char is not None and char.isprintable() and not self._chord:
             self.rec.text(char)
         if self._hotkey_obj is not None:
             self._hotkey_obj.press(self._canonical(key))
 
     def _on_release(self, key: Any) -> None:
         usage, native, _ = self._key_info(key)
+        self._chord.discard(getattr(key, "name", None))
         self.rec.key(usage, False, native)
         if self._hotkey_obj is not None:
             self._hotkey_obj.release(self._canonical(key))

@@ -229,7 +229,11 @@ def test_sigkill_loses_at_most_the_flush_interval(tmp_path: Path) -> None:
             f"producer {prod}: its last event in the file was pushed {(kill_t - last_t) / 1e6:.0f} ms "
             "before the kill"
         )
-    # hidpack recover writes a clean file with the same events
+    # the tail is itself valid zstd (uncompressed checkpoint frames, checksummed)
+    wal = Path(str(p) + ".wal")
+    res = subprocess.run(["zstd", "-t", "-q", str(wal)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+        # hidpack recover writes a clean file with the same events
     out = tmp_path / "clean.hpk"
     rep = hidpack.recover(p, out)
     assert rep["events"] == len(r) and rep["tail_events"] == info["tail"]["events"]

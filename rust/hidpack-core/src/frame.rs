@@ -33,6 +33,30 @@ pub const MAX_BLOCK_RAW: u64 = 256 << 20;
 /// Largest data frame (compressed) a reader accepts.
 pub const MAX_FRAME: u64 = MAX_BLOCK_RAW + (1 << 20);
 
+/// A standard zstd frame holding `payload` uncompressed (raw blocks of at most 128 KiB), with its
+/// content size and content checksum. For write-ahead checkpoints: small, frequent and short-lived,
+/// where building entropy tables would cost more than the bytes it saves.
+pub fn raw_zstd_frame(payload: &[u8]) -> Vec<u8> {
+    const MAX_BLOCK: usize = 128 << 10;
+    let mut f = Vec::with_capacity(payload.len() + 16 + 3 * (payload.len() / MAX_BLOCK + 1));
+    f.extend_from_slice(&ZSTD_MAGIC.to_le_bytes());
+    // Frame header descriptor: 4-byte content size, single segment, content checksum.
+    f.push(0b1010_0100);
+    f.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    let mut chunks = payload.chunks(MAX_BLOCK).peekable();
+    if chunks.peek().is_none() {
+        f.extend_from_slice(&[1, 0, 0]); // one empty, last, raw block
+    }
+    while let Some(c) = chunks.next() {
+        let last = u32::from(chunks.peek().is_none());
+        let h = last | ((c.len() as u32) << 3); // block type 0 = raw
+        f.extend_from_slice(&h.to_le_bytes()[..3]);
+        f.extend_from_slice(c);
+    }
+    f.extend_from_slice(&(xxh64(payload, 0) as u32).to_le_bytes());
+    f
+}
+
 pub fn hash32(b: &[u8]) -> u32 {
     xxh64(b, 0) as u32
 }
@@ -454,4 +478,21 @@ pub fn decode_seek_table(tail: &[u8], file_len: u64) -> Result<(Vec<(u32, u32)>,
         frames.push((le_u32(tail, at), le_u32(tail, at + 4)));
     }
     Ok((frames, table_len))
+}
+
+#[cfg(test)]
+mod raw_frame_tests {
+    use super::*;
+
+    #[test]
+    fn raw_frames_are_standard_zstd() {
+        for n in [0usize, 1, 1000, 128 << 10, (128 << 10) + 1, 300_000] {
+            let payload: Vec<u8> = (0..n).map(|i| (i * 7 % 251) as u8).collect();
+            let f = raw_zstd_frame(&payload);
+            let back = zstd::bulk::decompress(&f, n + 1).unwrap();
+            assert_eq!(back, payload, "{n} bytes");
+            let info = walk_zstd_frame(&f, 0).unwrap();
+            assert_eq!((info.len as usize, info.content_size, info.has_checksum), (f.len(), Some(n as u64), true));
+        }
+    }
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::codec::{encode_segment, MAX_BLOCK_EVENTS};
 use crate::error::{Error, Result};
-use crate::frame::{encode_seek_table, hash32, BlockInfo, Header, Index, MAX_BLOCK_RAW};
+use crate::frame::{encode_seek_table, hash32, raw_zstd_frame, BlockInfo, Header, Index, MAX_BLOCK_RAW};
 use crate::model::{Event, NUM_KINDS};
 use crate::table::{Column, EventTable};
 
@@ -401,7 +401,9 @@ impl<W: Write> Writer<W> {
         tail.scratch.extend_rows(&self.cur, tail.rows, self.cur.len(), &mut tail.kind_pos);
         self.payload.clear();
         encode_segment(&tail.scratch, &mut self.payload);
-        let frame = self.compressor.compress(&self.payload)?;
+        // Uncompressed: a checkpoint is small and frequent, and the tail lives only until the
+        // block closes; zstd's per-frame table building would dominate the recorder's CPU.
+        let frame = raw_zstd_frame(&self.payload);
         let (t_min, t_max) = tail.scratch.t_range().unwrap_or((0, 0));
         let info = BlockInfo {
             offset: tail.pos,

@@ -304,22 +304,17 @@ pub fn scatter(table: EventTable, mask: u16) -> OutTable {
             pos[k as usize][s.field as usize] = p;
         }
     }
-    // Row index within its kind, for every global row.
-    let single_kind = table.kind.first().copied().filter(|k0| table.kind.iter().all(|k| k == k0));
-    let rows_in_kind: Vec<u32> = if single_kind.is_some() {
-        Vec::new()
-    } else {
-        let mut next = [0u32; NUM_KINDS];
-        table
-            .kind
-            .iter()
-            .map(|&k| {
-                let r = next[k as usize];
-                next[k as usize] += 1;
-                r
-            })
-            .collect()
-    };
+    // The global rows of each kind, in order (one pass), so that each field is then filled
+    // kind by kind in tight loops over dense columns.
+    let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); NUM_KINDS];
+    for (k, kt) in table.kinds.iter().enumerate() {
+        rows_of[k].reserve_exact(kt.len());
+    }
+    for (i, &k) in table.kind.iter().enumerate() {
+        if let Some(v) = rows_of.get_mut(k as usize) {
+            v.push(i as u32);
+        }
+    }
     let mut cols = Vec::new();
     for f in ALL_FIELDS {
         if !included[f as usize] {
@@ -327,81 +322,93 @@ pub fn scatter(table: EventTable, mask: u16) -> OutTable {
         }
         let name = f.name();
         let fi = f as usize;
-        // The column for row i, if its kind has the field.
-        let colref = |i: usize| -> Option<(&Column, usize)> {
-            let k = table.kind[i] as usize;
-            let p = pos[k][fi];
-            if p == usize::MAX {
-                return None;
-            }
-            let r = if single_kind.is_some() { i } else { rows_in_kind[i] as usize };
-            Some((&table.kinds[k].cols[p], r))
-        };
+        // (kind's column, the kind's global rows) for every kind that has the field
+        let parts: Vec<(&Column, &[u32])> = Kind::ALL
+            .iter()
+            .filter_map(|&k| {
+                let p = pos[k as usize][fi];
+                (p != usize::MAX && !rows_of[k as usize].is_empty())
+                    .then(|| (&table.kinds[k as usize].cols[p], rows_of[k as usize].as_slice()))
+            })
+            .collect();
         let mut valid = vec![false; n];
+        let fill_valid = |valid: &mut Vec<bool>, v: &Option<Vec<bool>>, rows: &[u32]| match v {
+            None => rows.iter().for_each(|&g| valid[g as usize] = true),
+            Some(v) => rows.iter().zip(v).for_each(|(&g, &ok)| valid[g as usize] = ok),
+        };
         match f.ty() {
             FieldType::Str => {
-                let mut offsets = Vec::with_capacity(n + 1);
-                offsets.push(0i64);
-                let mut data = Vec::new();
-                for (i, ok) in valid.iter_mut().enumerate() {
-                    if let Some((c, r)) = colref(i) {
-                        if let Some(s) = c.str(r) {
-                            data.extend_from_slice(s.as_bytes());
-                            *ok = true;
+                let mut lens = vec![0i64; n];
+                for (c, rows) in &parts {
+                    if let Column::Str { offsets, valid: v, .. } = c {
+                        fill_valid(&mut valid, v, rows);
+                        for (r, &g) in rows.iter().enumerate() {
+                            lens[g as usize] = offsets[r + 1] - offsets[r];
                         }
                     }
-                    offsets.push(data.len() as i64);
+                }
+                let mut offsets = Vec::with_capacity(n + 1);
+                offsets.push(0i64);
+                let mut acc = 0i64;
+                for (l, ok) in lens.iter().zip(&valid) {
+                    if *ok {
+                        acc += l;
+                    }
+                    offsets.push(acc);
+                }
+                let mut data = vec![0u8; acc as usize];
+                for (c, rows) in &parts {
+                    if let Column::Str { offsets: src_off, data: src, .. } = c {
+                        for (r, &g) in rows.iter().enumerate() {
+                            let g = g as usize;
+                            if valid[g] {
+                                let (a, b) = (offsets[g] as usize, offsets[g + 1] as usize);
+                                data[a..b].copy_from_slice(&src[src_off[r] as usize..src_off[r + 1] as usize]);
+                            }
+                        }
+                    }
                 }
                 cols.push((format!("{name}_offsets"), OutArr::I64(offsets)));
                 cols.push((format!("{name}_data"), OutArr::U8(data)));
             }
             FieldType::Bool => {
-                let mut vals = vec![false; n];
-                for i in 0..n {
-                    if let Some((c, r)) = colref(i) {
-                        if let Some(b) = c.bool(r) {
-                            vals[i] = b;
-                            valid[i] = true;
+                let mut out = vec![false; n];
+                for (c, rows) in &parts {
+                    if let Column::Bool { vals, valid: v } = c {
+                        fill_valid(&mut valid, v, rows);
+                        for (&g, &x) in rows.iter().zip(vals) {
+                            out[g as usize] = x;
                         }
                     }
                 }
-                cols.push((name.to_string(), OutArr::Bool(vals)));
+                // absent values read as false
+                for (x, ok) in out.iter_mut().zip(&valid) {
+                    *x &= *ok;
+                }
+                cols.push((name.to_string(), OutArr::Bool(out)));
             }
             FieldType::Coord | FieldType::Int { .. } => {
                 let coord = f.ty() == FieldType::Coord;
-                // Fast path: one kind, one dense column.
-                let direct = single_kind.and_then(|k| {
-                    let p = pos[k as usize][fi];
-                    (p != usize::MAX).then(|| &table.kinds[k as usize].cols[p])
-                });
-                if let Some(Column::Int { vals, valid: v }) = direct {
-                    match v {
-                        Some(v) => valid.copy_from_slice(v),
-                        None => valid.fill(true),
-                    }
-                    let arr = if coord {
-                        OutArr::F64(vals.iter().map(|&x| coord_to_f64(x)).collect())
-                    } else {
-                        OutArr::I64(vals.clone())
-                    };
-                    cols.push((name.to_string(), arr));
-                } else {
-                    let mut ints = vec![0i64; n];
-                    for i in 0..n {
-                        if let Some((c, r)) = colref(i) {
-                            if let Some(v) = c.int(r) {
-                                ints[i] = v;
-                                valid[i] = true;
+                let mut ints = vec![0i64; n];
+                for (c, rows) in &parts {
+                    if let Column::Int { vals, valid: v } = c {
+                        fill_valid(&mut valid, v, rows);
+                        if rows.len() == n {
+                            ints.copy_from_slice(vals); // one kind: the column as is
+                        } else {
+                            for (&g, &x) in rows.iter().zip(vals) {
+                                ints[g as usize] = x;
                             }
                         }
                     }
-                    let arr = if coord {
-                        OutArr::F64(ints.iter().map(|&x| coord_to_f64(x)).collect())
-                    } else {
-                        OutArr::I64(ints)
-                    };
-                    cols.push((name.to_string(), arr));
                 }
+                for (x, ok) in ints.iter_mut().zip(&valid) {
+                    if !*ok {
+                        *x = 0; // absent values read as 0
+                    }
+                }
+                let arr = if coord { OutArr::F64(ints.iter().map(|&x| coord_to_f64(x)).collect()) } else { OutArr::I64(ints) };
+                cols.push((name.to_string(), arr));
             }
         }
         cols.push((format!("{name}_valid"), OutArr::Bool(valid)));

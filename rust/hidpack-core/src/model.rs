@@ -225,7 +225,8 @@ pub fn coord_from_px(v: i64, field: &'static str, row: Option<u64>) -> Result<i6
 /// Stored units to pixels (always exact: |raw| <= 2^53).
 #[inline]
 pub fn coord_to_f64(raw: i64) -> f64 {
-    raw as f64 / COORD_SCALE
+    // Multiplying by 2^-16 is exact, like dividing by 2^16, and vectorises better.
+    raw as f64 * (1.0 / COORD_SCALE)
 }
 
 /// A single event, as a native capture client builds it.

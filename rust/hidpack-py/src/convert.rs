@@ -264,6 +264,21 @@ pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
     Ok(table)
 }
 
+/// Absent values read as 0 / false: clear the rows a part marks absent. (Rows of kinds without
+/// the field were never written, and the output starts zeroed, so they are untouched: no pass
+/// over the whole column, no page touched for a field no event has.)
+fn zero_absent<T: Copy>(out: &mut [T], parts: &[(&Column, &[u32])], zero: T) {
+    for (c, rows) in parts {
+        if let Some(v) = c.valid() {
+            for (&g, &ok) in rows.iter().zip(v) {
+                if !ok {
+                    out[g as usize] = zero;
+                }
+            }
+        }
+    }
+}
+
 fn push_absent(col: &mut Column) {
     match col {
         Column::Int { .. } => col.push_int(None),
@@ -381,14 +396,27 @@ pub fn scatter(table: EventTable, mask: u16) -> OutTable {
                         }
                     }
                 }
-                // absent values read as false
-                for (x, ok) in out.iter_mut().zip(&valid) {
-                    *x &= *ok;
-                }
+                zero_absent(&mut out, &parts, false);
                 cols.push((name.to_string(), OutArr::Bool(out)));
             }
-            FieldType::Coord | FieldType::Int { .. } => {
-                let coord = f.ty() == FieldType::Coord;
+            FieldType::Coord => {
+                let mut out = vec![0f64; n];
+                for (c, rows) in &parts {
+                    if let Column::Int { vals, valid: v } = c {
+                        fill_valid(&mut valid, v, rows);
+                        if rows.len() == n {
+                            out.iter_mut().zip(vals).for_each(|(o, &x)| *o = coord_to_f64(x));
+                        } else {
+                            for (&g, &x) in rows.iter().zip(vals) {
+                                out[g as usize] = coord_to_f64(x);
+                            }
+                        }
+                    }
+                }
+                zero_absent(&mut out, &parts, 0.0);
+                cols.push((name.to_string(), OutArr::F64(out)));
+            }
+            FieldType::Int { .. } => {
                 let mut ints = vec![0i64; n];
                 for (c, rows) in &parts {
                     if let Column::Int { vals, valid: v } = c {
@@ -402,13 +430,8 @@ pub fn scatter(table: EventTable, mask: u16) -> OutTable {
                         }
                     }
                 }
-                for (x, ok) in ints.iter_mut().zip(&valid) {
-                    if !*ok {
-                        *x = 0; // absent values read as 0
-                    }
-                }
-                let arr = if coord { OutArr::F64(ints.iter().map(|&x| coord_to_f64(x)).collect()) } else { OutArr::I64(ints) };
-                cols.push((name.to_string(), arr));
+                zero_absent(&mut ints, &parts, 0);
+                cols.push((name.to_string(), OutArr::I64(ints)));
             }
         }
         cols.push((format!("{name}_valid"), OutArr::Bool(valid)));

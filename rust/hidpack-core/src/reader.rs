@@ -668,7 +668,12 @@ impl<S: Source> Reader<S> {
             if !(0..NUM_KINDS).any(|k| (kinds >> k) & 1 == 1 && info.counts[k] > 0) {
                 continue;
             }
+            // The whole block is wanted: take it as is (no copy) when it is the first.
+            let whole = info.t_min >= lo
+                && t1.is_none_or(|e| info.t_max < e)
+                && (0..NUM_KINDS).all(|k| info.counts[k] == 0 || (kinds >> k) & 1 == 1);
             match self.decode_block(i) {
+                Ok(t) if whole && out.is_empty() && t.len() as u64 == u64::from(info.events) => out = t,
                 Ok(t) => out.extend_filtered(&t, lo, t1, kinds),
                 Err(e) => self.report(Problem {
                     offset: info.offset,

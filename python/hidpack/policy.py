@@ -311,7 +311,7 @@ class PolicySession:
             fields = {name: v for name, v in fields.items() if v is not None}
             withheld = False
             if k == K["focus"]:
-                app, title = self.focus(fields.get("app"), fields.get("title"))
+                _, title = self.focus(fields.get("app"), fields.get("title"))
                 fields.pop("title", None)
                 if title is not None:
                     fields["title"] = title

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::reader::{Reader, ALL_KINDS};
-use crate::writer::{tail_path, Writer, WriterOptions};
+use crate::writer::{tail_path, with_suffix, Writer, WriterOptions};
 
 /// What [`recover`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,11 +29,7 @@ pub struct RecoverReport {
 /// renamed over it, and the tail is then deleted.
 pub fn recover(src: &Path, dst: &Path) -> Result<RecoverReport> {
     let r = Reader::open(src)?;
-    let tmp = {
-        let mut s = dst.as_os_str().to_owned();
-        s.push(".recovering");
-        std::path::PathBuf::from(s)
-    };
+    let tmp = with_suffix(dst, ".recovering");
     let f = File::create(&tmp)?;
     let sync = f.try_clone()?;
     let mut w = Writer::with_header(BufWriter::with_capacity(1 << 16, f), WriterOptions::default(), r.header().clone())?;

@@ -125,27 +125,24 @@ pub fn channel<T: Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 }
 
 impl<T: Send> Producer<T> {
-    /// Push without blocking; `Err(PushError::Full(value))` when the ring is full.
+    /// Claim `k` (1..=capacity) consecutive slots with one CAS on the tail; returns the position
+    /// of the first. `Err(true)`: the ring is closed; `Err(false)`: fewer than `k` slots are free.
     #[inline]
-    pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+    fn claim(&self, k: usize) -> Result<usize, bool> {
         let s = &*self.shared;
         let mut pos = s.tail.0.load(Ordering::Relaxed);
         loop {
             if pos & CLOSED != 0 {
-                return Err(PushError::Closed(value));
+                return Err(true);
             }
-            let slot = &s.slots[pos & s.mask];
-            let seq = slot.seq.load(Ordering::Acquire);
-            let diff = seq as isize - pos as isize;
+            // The consumer frees slots in order, so if the last slot of the run is free for this
+            // lap, all the slots before it are too.
+            let last = pos.wrapping_add(k - 1);
+            let seq = s.slots[last & s.mask].seq.load(Ordering::Acquire);
+            let diff = seq as isize - last as isize;
             if diff == 0 {
-                match s.tail.0.compare_exchange_weak(pos, pos.wrapping_add(1), Ordering::Relaxed, Ordering::Relaxed) {
-                    Ok(_) => {
-                        // SAFETY: the CAS made this producer the only writer of this slot for lap
-                        // `pos`; the consumer reads it only after the Release store below.
-                        slot.value.with_mut(|p| unsafe { (*p).write(value) });
-                        slot.seq.store(pos.wrapping_add(1), Ordering::Release);
-                        return Ok(());
-                    }
+                match s.tail.0.compare_exchange_weak(pos, pos.wrapping_add(k), Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => return Ok(pos),
                     Err(now) => {
                         #[cfg(loom)]
                         loom::thread::yield_now();
@@ -153,13 +150,30 @@ impl<T: Send> Producer<T> {
                     }
                 }
             } else if diff < 0 {
-                return Err(PushError::Full(value));
+                return Err(false);
             } else {
-                // Another producer claimed this slot since we read the tail: reload it.
+                // Another producer claimed these slots since we read the tail: reload it.
                 #[cfg(loom)]
                 loom::thread::yield_now();
                 pos = s.tail.0.load(Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Push without blocking; `Err(PushError::Full(value))` when the ring is full.
+    #[inline]
+    pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+        match self.claim(1) {
+            Ok(pos) => {
+                let slot = &self.shared.slots[pos & self.shared.mask];
+                // SAFETY: the claim made this producer the only writer of this slot for lap
+                // `pos`; the consumer reads it only after the Release store below.
+                slot.value.with_mut(|p| unsafe { (*p).write(value) });
+                slot.seq.store(pos.wrapping_add(1), Ordering::Release);
+                Ok(())
+            }
+            Err(true) => Err(PushError::Closed(value)),
+            Err(false) => Err(PushError::Full(value)),
         }
     }
 
@@ -177,48 +191,24 @@ impl<T: Send> Producer<T> {
         if k > s.mask + 1 {
             return Err(PushError::Full(values));
         }
-        let mut pos = s.tail.0.load(Ordering::Relaxed);
-        loop {
-            if pos & CLOSED != 0 {
-                return Err(PushError::Closed(values));
-            }
-            // The consumer frees slots in order, so if the last slot of the run is free for this
-            // lap, all the slots before it are too.
-            let last = pos.wrapping_add(k - 1);
-            let seq = s.slots[last & s.mask].seq.load(Ordering::Acquire);
-            let diff = seq as isize - last as isize;
-            if diff == 0 {
-                match s.tail.0.compare_exchange_weak(pos, pos.wrapping_add(k), Ordering::Relaxed, Ordering::Relaxed) {
-                    Ok(_) => {
-                        for i in 0..k {
-                            let slot = &s.slots[pos.wrapping_add(i) & s.mask];
-                            let v = values.next().expect("ExactSizeIterator yields len() values");
-                            // SAFETY: the CAS made this producer the only writer of slots
-                            // pos..pos+k for this lap; the consumer reads each only after its
-                            // Release store below.
-                            slot.value.with_mut(|p| unsafe { (*p).write(v) });
-                        }
-                        // Publish the continuation slots first and the first slot last.
-                        for i in (0..k).rev() {
-                            let p = pos.wrapping_add(i);
-                            s.slots[p & s.mask].seq.store(p.wrapping_add(1), Ordering::Release);
-                        }
-                        return Ok(());
-                    }
-                    Err(now) => {
-                        #[cfg(loom)]
-                        loom::thread::yield_now();
-                        pos = now;
-                    }
-                }
-            } else if diff < 0 {
-                return Err(PushError::Full(values));
-            } else {
-                #[cfg(loom)]
-                loom::thread::yield_now();
-                pos = s.tail.0.load(Ordering::Relaxed);
-            }
+        let pos = match self.claim(k) {
+            Ok(pos) => pos,
+            Err(true) => return Err(PushError::Closed(values)),
+            Err(false) => return Err(PushError::Full(values)),
+        };
+        for i in 0..k {
+            let slot = &s.slots[pos.wrapping_add(i) & s.mask];
+            let v = values.next().expect("ExactSizeIterator yields len() values");
+            // SAFETY: the claim made this producer the only writer of slots pos..pos+k for this
+            // lap; the consumer reads each only after its Release store below.
+            slot.value.with_mut(|p| unsafe { (*p).write(v) });
         }
+        // Publish the continuation slots first and the first slot last.
+        for i in (0..k).rev() {
+            let p = pos.wrapping_add(i);
+            s.slots[p & s.mask].seq.store(p.wrapping_add(1), Ordering::Release);
+        }
+        Ok(())
     }
 
     /// Slots in the ring.
@@ -228,8 +218,7 @@ impl<T: Send> Producer<T> {
 
     /// Values in the ring (a snapshot).
     pub fn len(&self) -> usize {
-        let s = &*self.shared;
-        (s.tail.0.load(Ordering::Relaxed) & !CLOSED).wrapping_sub(s.head.0.load(Ordering::Relaxed)).min(s.mask + 1)
+        self.shared.len()
     }
 
     /// Is the ring empty (a snapshot)?
@@ -280,8 +269,7 @@ impl<T: Send> Consumer<T> {
 
     /// Values waiting (a snapshot: producers may be adding more).
     pub fn len(&self) -> usize {
-        let s = &*self.shared;
-        (s.tail.0.load(Ordering::Relaxed) & !CLOSED).wrapping_sub(s.head.0.load(Ordering::Relaxed)).min(s.mask + 1)
+        self.shared.len()
     }
 
     /// Slots in the ring.
@@ -326,6 +314,13 @@ impl<T: Send> Consumer<T> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl<T> Shared<T> {
+    /// Slots claimed and not yet popped (a snapshot).
+    fn len(&self) -> usize {
+        (self.tail.0.load(Ordering::Relaxed) & !CLOSED).wrapping_sub(self.head.0.load(Ordering::Relaxed)).min(self.mask + 1)
     }
 }
 

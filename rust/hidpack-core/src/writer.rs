@@ -73,8 +73,13 @@ impl SyncPolicy {
 
 /// The write-ahead tail of `path`: `<path>.wal` (see [`Writer::create_with_tail`]).
 pub fn tail_path(path: &Path) -> PathBuf {
+    with_suffix(path, ".wal")
+}
+
+/// `path` with `suffix` appended to its file name (`a.hpk` -> `a.hpk<suffix>`).
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
-    s.push(".wal");
+    s.push(suffix);
     PathBuf::from(s)
 }
 
@@ -143,11 +148,8 @@ pub struct Writer<W: Write> {
 impl Writer<BufWriter<File>> {
     /// Create (truncate) `path` and write the header.
     pub fn create(path: impl AsRef<Path>, opts: WriterOptions) -> Result<Self> {
-        let f = File::create(path.as_ref())?;
-        let sync = f.try_clone()?;
-        let mut w = Writer::new(BufWriter::with_capacity(1 << 16, f), opts)?;
-        w.file = Some(sync);
-        Ok(w)
+        let header = Header::new(opts.metadata.clone(), opts.wall_clock_ns);
+        Writer::create_with_header(path, opts, header, false)
     }
 
     /// Like [`Writer::create`], with a write-ahead tail `<path>.wal` (see [`tail_path`]): every
@@ -157,21 +159,33 @@ impl Writer<BufWriter<File>> {
     /// closed and deleted by [`Writer::close`]. Readers ([`crate::Reader::open`]) merge a tail
     /// they find beside its file.
     pub fn create_with_tail(path: impl AsRef<Path>, opts: WriterOptions) -> Result<Self> {
+        let header = Header::new(opts.metadata.clone(), opts.wall_clock_ns);
+        Writer::create_with_header(path, opts, header, true)
+    }
+
+    /// Create `path` with a given header (see [`Writer::with_header`]), with or without a
+    /// write-ahead tail.
+    pub fn create_with_header(path: impl AsRef<Path>, opts: WriterOptions, header: Header, tail: bool) -> Result<Self> {
         let path = path.as_ref();
-        let tp = tail_path(path);
-        let mut w = Writer::create(path, opts)?;
-        let mut file = OpenOptions::new().create(true).truncate(true).write(true).read(true).open(&tp)?;
-        file.write_all(&w.header_bytes)?;
-        let header_len = w.header_bytes.len() as u64;
-        w.tail = Some(Tail {
-            file,
-            path: tp,
-            header_len,
-            pos: header_len,
-            rows: 0,
-            kind_pos: [0; NUM_KINDS],
-            scratch: EventTable::new(),
-        });
+        let f = File::create(path)?;
+        let sync = f.try_clone()?;
+        let mut w = Writer::with_header(BufWriter::with_capacity(1 << 16, f), opts, header)?;
+        w.file = Some(sync);
+        if tail {
+            let tp = tail_path(path);
+            let mut file = OpenOptions::new().create(true).truncate(true).write(true).read(true).open(&tp)?;
+            file.write_all(&w.header_bytes)?;
+            let header_len = w.header_bytes.len() as u64;
+            w.tail = Some(Tail {
+                file,
+                path: tp,
+                header_len,
+                pos: header_len,
+                rows: 0,
+                kind_pos: [0; NUM_KINDS],
+                scratch: EventTable::new(),
+            });
+        }
         Ok(w)
     }
 }

@@ -31,7 +31,16 @@ fn write(events: &[(i64, Event)], block_events: usize, span: Option<i64>, h: Hea
 
 /// The JSON a reader must produce for `bytes`.
 pub fn dump(bytes: Vec<u8>) -> serde_json::Value {
-    let r = Reader::from_source(bytes).unwrap();
+    dump_reader(Reader::from_source(bytes).unwrap())
+}
+
+/// The JSON a reader must produce for the file at `path`, with its write-ahead tail if one lies
+/// beside it (`<path>.wal`).
+pub fn dump_path(path: &Path) -> serde_json::Value {
+    dump_reader(Reader::open(path).unwrap())
+}
+
+fn dump_reader<S: hidpack_core::reader::Source>(r: Reader<S>) -> serde_json::Value {
     let t = r.read(None, None, ALL_KINDS, None).unwrap();
     let h = r.header();
     let problems: Vec<_> = r
@@ -50,6 +59,27 @@ pub fn dump(bytes: Vec<u8>) -> serde_json::Value {
         "events": t.to_json_rows(),
         "problems": problems,
     })
+}
+
+/// A recording whose writer was killed: two closed blocks in the file, the open block's first
+/// events in two checkpoints of its write-ahead tail, the last events never checkpointed (lost).
+/// Returns (file bytes, tail bytes).
+fn killed_with_tail() -> (Vec<u8>, Vec<u8>) {
+    let dir = std::env::temp_dir().join(format!("hidpack-gen-tail-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("killed.hpk");
+    let opts = WriterOptions { block_events: 16, level: 3, ..Default::default() };
+    let mut w = Writer::create_with_header(&path, opts, header(json!({"note": "writer killed; tail beside"})), true).unwrap();
+    for (i, (t, e)) in common::sample_events(45).into_iter().enumerate() {
+        w.push(t, &e).unwrap();
+        if i == 20 || i == 36 || i == 40 {
+            w.checkpoint().unwrap(); // 32..37 and 37..41 land in the tail; 41..45 are lost
+        }
+    }
+    std::mem::forget(w); // as if killed: no footer, nothing more written
+    let out = (std::fs::read(&path).unwrap(), std::fs::read(hidpack_core::writer::tail_path(&path)).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    out
 }
 
 fn vectors() -> Vec<(&'static str, Vec<u8>)> {
@@ -186,6 +216,13 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
 fn main() {
     let dir: PathBuf = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| Path::new("tests/vectors/v1").to_path_buf());
     std::fs::create_dir_all(&dir).unwrap();
+    let (file, tail) = killed_with_tail();
+    let p = dir.join("killed_with_tail.hpk");
+    std::fs::write(&p, &file).unwrap();
+    std::fs::write(hidpack_core::writer::tail_path(&p), &tail).unwrap();
+    let j = dump_path(&p);
+    std::fs::write(dir.join("killed_with_tail.json"), serde_json::to_string_pretty(&j).unwrap() + "\n").unwrap();
+    println!("killed_with_tail: {} + {} tail bytes, {} events", file.len(), tail.len(), j["events"].as_array().unwrap().len());
     for (name, bytes) in vectors() {
         let j = dump(bytes.clone());
         std::fs::write(dir.join(format!("{name}.hpk")), &bytes).unwrap();

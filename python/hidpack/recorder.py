@@ -44,6 +44,13 @@ def now() -> int:
     return _native.now()
 
 
+def _native_batch(batch: Any) -> dict[str, Any]:
+    """A batch in any accepted form (structured arrays too) as a native event table."""
+    if isinstance(batch, np.ndarray) and batch.dtype.names:
+        batch = {name: batch[name] for name in batch.dtype.names}
+    return to_native_table(batch)
+
+
 class Recorder(_native.Recorder):
     """A recording in progress (see the module docs).
 
@@ -136,9 +143,7 @@ class Recorder(_native.Recorder):
         validated first (on error nothing is recorded), then handed to the encoder in order
         with the single pushes around it, with the GIL released. It may wait while more than
         ``max_batch_backlog`` batch events are queued; it never drops."""
-        if isinstance(batch, np.ndarray) and batch.dtype.names:
-            batch = {name: batch[name] for name in batch.dtype.names}
-        self._extend_table(to_native_table(batch))
+        self._extend_table(_native_batch(batch))
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("paused" if self.paused else "recording")
@@ -200,9 +205,7 @@ class _PolicyRecorder(Recorder):
         return super().focus(app, title, window, rect, t)
 
     def extend(self, batch: Any) -> None:
-        if isinstance(batch, np.ndarray) and batch.dtype.names:
-            batch = {name: batch[name] for name in batch.dtype.names}
-        native = to_native_table(batch)
+        native = _native_batch(batch)
         kinds = np.asarray(native["kind"])
         if np.isin(kinds, [4, 5, 6]).any():
             raise ValueError(

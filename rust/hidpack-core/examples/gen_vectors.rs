@@ -21,7 +21,7 @@ fn header(meta: serde_json::Value) -> Header {
 }
 
 fn write(events: &[(i64, Event)], block_events: usize, span: Option<i64>, h: Header) -> Vec<u8> {
-    let opts = WriterOptions { block_events, block_span_ns: span, level: 3, ..Default::default() };
+    let opts = WriterOptions { block_events, block_span_ns: span, level: 3, binned: false, ..Default::default() };
     let mut w = Writer::with_header(Vec::new(), opts, h).unwrap();
     for (t, e) in events {
         w.push(*t, e).unwrap();
@@ -68,7 +68,7 @@ fn killed_with_tail() -> (Vec<u8>, Vec<u8>) {
     let dir = std::env::temp_dir().join(format!("hidpack-gen-tail-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("killed.hpk");
-    let opts = WriterOptions { block_events: 16, level: 3, ..Default::default() };
+    let opts = WriterOptions { block_events: 16, level: 3, binned: false, ..Default::default() };
     let mut w = Writer::create_with_header(&path, opts, header(json!({"note": "writer killed; tail beside"})), true).unwrap();
     for (i, (t, e)) in common::sample_events(45).into_iter().enumerate() {
         w.push(t, &e).unwrap();
@@ -163,11 +163,11 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
             tb.push(*t, e).unwrap();
         }
         let mut payload = Vec::new();
-        encode_segment(&ta, &mut payload);
-        encode_segment(&tb, &mut payload);
+        encode_segment(&ta, &mut payload, false);
+        encode_segment(&tb, &mut payload, false);
         let mut all = ta.clone();
         all.extend_from(&tb);
-        let mut w = Writer::with_header(Vec::new(), WriterOptions::default(), header(json!({}))).unwrap();
+        let mut w = Writer::with_header(Vec::new(), WriterOptions { binned: false, ..Default::default() }, header(json!({}))).unwrap();
         w.write_raw_block(&payload, all.len() as u32, all.t_range().unwrap(), all.counts().map(|c| c as u32)).unwrap();
         out.push(("multi_segment", w.into_inner().unwrap()));
     }
@@ -206,7 +206,7 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
         payload.extend(seg);
         let mut counts = [0u32; hidpack_core::model::NUM_KINDS];
         counts[0] = 2;
-        let mut w = Writer::with_header(Vec::new(), WriterOptions::default(), header(json!({}))).unwrap();
+        let mut w = Writer::with_header(Vec::new(), WriterOptions { binned: false, ..Default::default() }, header(json!({}))).unwrap();
         w.write_raw_block(&payload, 4, (10, 13), counts).unwrap();
         out.push(("unknown_kind_and_field", w.into_inner().unwrap()));
     }

@@ -49,6 +49,8 @@ pub mod enc {
     pub const DELTA: u8 = 2;
     pub const DELTA_GCD: u8 = 3;
     pub const RLE: u8 = 4;
+    /// Bins entropy-coded with rANS, offsets raw (§5.5; needs the `BINNED` required feature).
+    pub const BINNED: u8 = 5;
     pub const BOOL_BITMAP: u8 = 8;
     pub const BOOL_CONST: u8 = 9;
     pub const STR_PLAIN: u8 = 16;
@@ -160,7 +162,10 @@ impl<'a> Cursor<'a> {
 
 // ---------------------------------------------------------------- integer columns
 
-fn encode_ints(vals: &[i64], out: &mut Vec<u8>) -> u8 {
+/// Fewest values for which the writer tries `BINNED` (below, its table costs more than it saves).
+const BINNED_MIN: usize = 64;
+
+fn encode_ints(vals: &[i64], out: &mut Vec<u8>, binned: bool) -> u8 {
     if vals.is_empty() {
         return enc::VARINT;
     }
@@ -201,6 +206,14 @@ fn encode_ints(vals: &[i64], out: &mut Vec<u8>) -> u8 {
     }
     let _ = runs;
     let best = raw.min(delta).min(gcd_size).min(rle);
+    if binned && vals.len() >= BINNED_MIN {
+        let mut body = Vec::with_capacity(vals.len());
+        crate::binned::encode_column(vals, &mut body);
+        if body.len() < best {
+            out.extend_from_slice(&body);
+            return enc::BINNED;
+        }
+    }
     if best == rle {
         let mut i = 0;
         while i < vals.len() {
@@ -274,6 +287,7 @@ fn decode_ints(c: &mut Cursor, encoding: u8, m: usize, out: &mut Vec<i64>) -> Re
                 n += run as usize;
             }
         }
+        enc::BINNED => crate::binned::decode_column(c, m, out)?,
         e => return Err(c.err(format!("unknown integer encoding {e}"))),
     }
     Ok(())
@@ -338,7 +352,7 @@ fn encode_strs<'a>(items: &[&'a [u8]], out: &mut Vec<u8>) -> u8 {
 
 // ---------------------------------------------------------------- column chunks
 
-fn write_chunk(out: &mut Vec<u8>, field_id: u8, col: &Column) {
+fn write_chunk(out: &mut Vec<u8>, field_id: u8, col: &Column, binned: bool) {
     let mut body = Vec::new();
     let mut flags = 0u8;
     let valid = col.valid();
@@ -350,10 +364,10 @@ fn write_chunk(out: &mut Vec<u8>, field_id: u8, col: &Column) {
     let encoding = match col {
         Column::Int { vals, .. } => {
             if valid.is_none() {
-                encode_ints(vals, &mut body)
+                encode_ints(vals, &mut body, binned)
             } else {
                 let p: Vec<i64> = vals.iter().enumerate().filter(|(i, _)| present(*i)).map(|(_, v)| *v).collect();
-                encode_ints(&p, &mut body)
+                encode_ints(&p, &mut body, binned)
             }
         }
         Column::Bool { vals, .. } => {
@@ -471,19 +485,20 @@ fn read_chunk_body(c: &mut Cursor, encoding: u8, rows: usize, ty: FieldType, bud
 
 // ---------------------------------------------------------------- segments
 
-/// Append one segment encoding `table` to `out`.
-pub fn encode_segment(table: &EventTable, out: &mut Vec<u8>) {
+/// Append one segment encoding `table` to `out`. With `binned`, integer columns may use the
+/// `BINNED` encoding (the file's header must then carry [`crate::frame::FEATURE_BINNED`]).
+pub fn encode_segment(table: &EventTable, out: &mut Vec<u8>, binned: bool) {
     let mut body = Vec::with_capacity(table.len() * 4 + 64);
     put_varint(&mut body, table.len() as u64);
-    write_chunk(&mut body, FIELD_T, &Column::Int { vals: table.t.clone(), valid: None });
+    write_chunk(&mut body, FIELD_T, &Column::Int { vals: table.t.clone(), valid: None }, binned);
     let kinds: Vec<i64> = table.kind.iter().map(|&k| i64::from(k)).collect();
-    write_chunk(&mut body, FIELD_KIND, &Column::Int { vals: kinds, valid: None });
+    write_chunk(&mut body, FIELD_KIND, &Column::Int { vals: kinds, valid: None }, binned);
     let present: Vec<&KindTable> = table.kinds.iter().filter(|k| !k.is_empty()).collect();
     put_varint(&mut body, present.len() as u64);
     for kt in present {
         let mut g = Vec::new();
         for (spec, col) in kt.kind.fields().iter().zip(&kt.cols) {
-            write_chunk(&mut g, spec.field.id(), col);
+            write_chunk(&mut g, spec.field.id(), col, binned);
         }
         body.push(kt.kind.code());
         put_varint(&mut body, g.len() as u64);
@@ -664,13 +679,19 @@ mod tests {
         ];
         for vals in cases {
             let mut out = Vec::new();
-            let e = encode_ints(&vals, &mut out);
+            let e = encode_ints(&vals, &mut out, true);
             let mut back = Vec::new();
             decode_ints(&mut Cursor::new(&out, 0, "t"), e, vals.len(), &mut back).unwrap();
             assert_eq!(back, vals);
         }
         let mut out = Vec::new();
-        assert_eq!(encode_ints(&(0..100).map(|i| i * 1_000_000).collect::<Vec<_>>(), &mut out), enc::DELTA_GCD);
+        // Below BINNED_MIN values a clock in whole milliseconds is DELTA_GCD: one byte per value.
+        assert_eq!(encode_ints(&(0..50).map(|i| i * 1_000_000).collect::<Vec<_>>(), &mut out, true), enc::DELTA_GCD);
+        assert_eq!(out.len(), 3 + 1 + 49);
+        // From BINNED_MIN on, the same ramp is second differences that are all zero: a few bytes.
+        out.clear();
+        assert_eq!(encode_ints(&(0..1000).map(|i| i * 1_000_000).collect::<Vec<_>>(), &mut out, true), enc::BINNED);
+        assert!(out.len() < 32, "{} bytes", out.len());
     }
 
     #[test]

@@ -24,8 +24,10 @@ pub const TAG_INDEX: [u8; 4] = *b"HPKI";
 /// Major version written and read by this library.
 pub const FORMAT_MAJOR: u16 = 1;
 pub const FORMAT_MINOR: u16 = 0;
-/// Required-feature bits this reader understands (none are defined in v1).
-pub const KNOWN_REQUIRED_FEATURES: u64 = 0;
+/// Required-feature bit 0: integer chunks may use the `BINNED` encoding (FORMAT.md §5.5).
+pub const FEATURE_BINNED: u64 = 1;
+/// Required-feature bits this reader understands.
+pub const KNOWN_REQUIRED_FEATURES: u64 = FEATURE_BINNED;
 /// Largest record (skippable frame payload) a reader accepts: bounds allocations.
 pub const MAX_RECORD: u64 = 64 << 20;
 /// Largest decompressed block payload a reader accepts.

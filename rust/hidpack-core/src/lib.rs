@@ -31,6 +31,7 @@
 //! ```
 
 pub mod capture;
+pub mod binned;
 pub mod codec;
 pub mod error;
 pub mod frame;

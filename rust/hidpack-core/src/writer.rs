@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::codec::{encode_segment, MAX_BLOCK_EVENTS};
 use crate::error::{Error, Result};
-use crate::frame::{encode_seek_table, hash32, raw_zstd_frame, BlockInfo, Header, Index, MAX_BLOCK_RAW};
+use crate::frame::{encode_seek_table, FEATURE_BINNED, hash32, raw_zstd_frame, BlockInfo, Header, Index, MAX_BLOCK_RAW};
 use crate::model::{Event, NUM_KINDS};
 use crate::table::{Column, EventTable};
 
@@ -36,6 +36,10 @@ pub struct WriterOptions {
     pub sync_on_close: bool,
     /// When to fsync while writing (files made with [`Writer::create`] only).
     pub sync: SyncPolicy,
+    /// Let integer columns use the `BINNED` entropy-coded encoding (FORMAT.md §5.5). The header
+    /// then carries the `BINNED` required-feature bit, which readers before it refuse cleanly;
+    /// `false` writes files every v1 reader reads.
+    pub binned: bool,
 }
 
 /// When a writer calls fsync. Whatever the policy, a process crash (SIGKILL, a panic elsewhere)
@@ -107,6 +111,7 @@ impl Default for WriterOptions {
             wall_clock_ns: None,
             sync_on_close: false,
             sync: SyncPolicy::Never,
+            binned: true,
         }
     }
 }
@@ -199,7 +204,10 @@ impl<W: Write> Writer<W> {
 
     /// Start a file with a given header (a rewrite keeps the original's; `opts.metadata` and
     /// `opts.wall_clock_ns` are ignored in favour of the header's).
-    pub fn with_header(out: W, mut opts: WriterOptions, header: Header) -> Result<Self> {
+    pub fn with_header(out: W, mut opts: WriterOptions, mut header: Header) -> Result<Self> {
+        if opts.binned {
+            header.required_features |= FEATURE_BINNED;
+        }
         if header.metadata.len() > MAX_METADATA {
             return Err(Error::Usage(format!(
                 "metadata of {} bytes exceeds the {MAX_METADATA}-byte limit",
@@ -350,7 +358,7 @@ impl<W: Write> Writer<W> {
             return Ok(());
         }
         self.payload.clear();
-        encode_segment(&self.cur, &mut self.payload);
+        encode_segment(&self.cur, &mut self.payload, self.opts.binned);
         if self.payload.len() as u64 > MAX_BLOCK_RAW {
             return Err(Error::Usage(format!(
                 "a block payload of {} bytes exceeds the {MAX_BLOCK_RAW}-byte limit; lower block_events",
@@ -414,7 +422,7 @@ impl<W: Write> Writer<W> {
         tail.scratch.clear();
         tail.scratch.extend_rows(&self.cur, tail.rows, self.cur.len(), &mut tail.kind_pos);
         self.payload.clear();
-        encode_segment(&tail.scratch, &mut self.payload);
+        encode_segment(&tail.scratch, &mut self.payload, self.opts.binned);
         // Uncompressed: a checkpoint is small and frequent, and the tail lives only until the
         // block closes; zstd's per-frame table building would dominate the recorder's CPU.
         let frame = raw_zstd_frame(&self.payload);

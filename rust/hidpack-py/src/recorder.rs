@@ -130,6 +130,7 @@ impl Recorder {
                 wall_clock_ns,
                 sync_on_close: false,
                 sync,
+                binned: true,
             },
             flush_interval_ns: secs(flush_interval, "flush_interval")?,
             ring_capacity,

@@ -640,6 +640,20 @@ pub fn encode_column(vals: &[i64], out: &mut Vec<u8>) {
     out.extend_from_slice(&best.unwrap());
 }
 
+/// Predictor code of "XOR with the previous value" (booleans: a press/release flag flips).
+pub const PRED_XOR: u8 = 5;
+
+/// Appends a `BINNED` chunk body for a boolean column (`vals` are 0 or 1, at least two): the
+/// first value, then whether each value differs from the one before.
+pub fn encode_flips(vals: &[i64], out: &mut Vec<u8>) {
+    debug_assert!(vals.len() > 1);
+    out.push(PRED_XOR);
+    put_varint(out, zigzag(vals[0]));
+    put_varint(out, 1);
+    let lat: Vec<i64> = vals.windows(2).map(|w| w[0] ^ w[1]).collect();
+    encode(&lat, out);
+}
+
 /// Predictor code of the move-to-front transform.
 pub const PRED_MTF: u8 = 4;
 /// Most distinct values a move-to-front chunk may have (bounds the decoder's work per value).
@@ -684,8 +698,27 @@ pub fn decode_column(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()>
     if k == PRED_MTF {
         return decode_mtf(c, m, out);
     }
+    if k == PRED_XOR {
+        if m < 2 {
+            return Err(c.err(format!("binned chunk of {m} values with the XOR predictor; needs 2 or more")));
+        }
+        let v0 = unzigzag(c.varint()?);
+        let g = c.varint()?;
+        if g != 1 {
+            return Err(c.err(format!("XOR chunk with divisor {g}; expected 1")));
+        }
+        let base = out.len();
+        out.push(v0);
+        decode(c, m - 1, out)?;
+        let mut acc = v0;
+        for v in &mut out[base + 1..] {
+            acc ^= *v;
+            *v = acc;
+        }
+        return Ok(());
+    }
     if k > MAX_ORDER {
-        return Err(c.err(format!("binned predictor {k}; expected 0..={MAX_ORDER} or {PRED_MTF}")));
+        return Err(c.err(format!("binned predictor {k}; expected 0..={MAX_ORDER}, {PRED_MTF} or {PRED_XOR}")));
     }
     let k = k as usize;
     if m <= k {

@@ -372,9 +372,17 @@ fn write_chunk(out: &mut Vec<u8>, field_id: u8, col: &Column, binned: bool) {
         }
         Column::Bool { vals, .. } => {
             let p: Vec<bool> = vals.iter().enumerate().filter(|(i, _)| present(*i)).map(|(_, v)| *v).collect();
+            let mut flips = Vec::new();
+            if binned && p.len() >= BINNED_MIN {
+                let ints: Vec<i64> = p.iter().map(|&b| i64::from(b)).collect();
+                crate::binned::encode_flips(&ints, &mut flips);
+            }
             if !p.is_empty() && p.iter().all(|b| *b == p[0]) {
                 body.push(p[0] as u8);
                 enc::BOOL_CONST
+            } else if !flips.is_empty() && flips.len() < p.len().div_ceil(8) {
+                body.extend_from_slice(&flips);
+                enc::BINNED
             } else {
                 put_bitmap(&mut body, p.into_iter());
                 enc::BOOL_BITMAP
@@ -423,6 +431,14 @@ fn read_chunk_body(c: &mut Cursor, encoding: u8, rows: usize, ty: FieldType, bud
                     vec![b == 1; m]
                 }
                 enc::BOOL_BITMAP => read_bitmap(c, m)?,
+                enc::BINNED => {
+                    let mut ints = Vec::new();
+                    crate::binned::decode_column(c, m, &mut ints)?;
+                    if let Some(bad) = ints.iter().find(|&&v| v != 0 && v != 1) {
+                        return Err(c.err(format!("boolean column holds {bad}; expected 0 or 1")));
+                    }
+                    ints.into_iter().map(|v| v == 1).collect()
+                }
                 e => return Err(c.err(format!("unknown boolean encoding {e}"))),
             };
             let mut it = p.into_iter();
@@ -498,6 +514,9 @@ pub fn encode_segment(table: &EventTable, out: &mut Vec<u8>, binned: bool) {
     for kt in present {
         let mut g = Vec::new();
         for (spec, col) in kt.kind.fields().iter().zip(&kt.cols) {
+            if binned && col.valid().is_some_and(|v| !v.contains(&true)) {
+                continue; // absent on every row: a missing chunk says so (§5.2)
+            }
             write_chunk(&mut g, spec.field.id(), col, binned);
         }
         body.push(kt.kind.code());

@@ -74,7 +74,11 @@ fn build_bins(sorted: &[i64]) -> Vec<Bin> {
         while j < n && sorted[j] == v {
             j += 1;
         }
-        distinct.push(Bin { lo: v, hi: v, count: (j - i) as u64 });
+        distinct.push(Bin {
+            lo: v,
+            hi: v,
+            count: (j - i) as u64,
+        });
         i = j;
     }
     let mut bins = if distinct.len() > MAX_INITIAL_BINS {
@@ -118,7 +122,9 @@ impl PartialOrd for Cand {
 impl Ord for Cand {
     fn cmp(&self, o: &Self) -> Ordering {
         // Larger saving first; ties to the leftmost pair, so the result is deterministic.
-        self.saving.total_cmp(&o.saving).then_with(|| o.left.cmp(&self.left))
+        self.saving
+            .total_cmp(&o.saving)
+            .then_with(|| o.left.cmp(&self.left))
     }
 }
 
@@ -132,11 +138,19 @@ fn merge_bins(bins: &mut Vec<Bin>) {
     let mut alive = vec![true; k];
     let mut version = vec![0u32; k];
     let mut cost: Vec<f64> = bins.iter().map(bin_cost).collect();
-    let merged = |a: &Bin, b: &Bin| Bin { lo: a.lo, hi: b.hi, count: a.count + b.count };
+    let merged = |a: &Bin, b: &Bin| Bin {
+        lo: a.lo,
+        hi: b.hi,
+        count: a.count + b.count,
+    };
     let mut heap = BinaryHeap::with_capacity(k);
     let cand = |bins: &[Bin], cost: &[f64], version: &[u32], l: usize, r: usize| {
         let m = merged(&bins[l], &bins[r]);
-        Cand { saving: cost[l] + cost[r] - bin_cost(&m), left: l, stamp: (version[l], version[r]) }
+        Cand {
+            saving: cost[l] + cost[r] - bin_cost(&m),
+            left: l,
+            stamp: (version[l], version[r]),
+        }
     };
     for l in 0..k - 1 {
         heap.push(cand(bins, &cost, &version, l, l + 1));
@@ -179,7 +193,10 @@ fn merge_bins(bins: &mut Vec<Bin>) {
 /// Frequencies summing to `2^scale`, each ≥ 1, roughly proportional to the counts.
 fn quantise(bins: &[Bin], n: u64, scale: u8) -> Vec<u32> {
     let total = 1u64 << scale;
-    let mut f: Vec<u32> = bins.iter().map(|b| ((b.count * total + n / 2) / n).max(1) as u32).collect();
+    let mut f: Vec<u32> = bins
+        .iter()
+        .map(|b| ((b.count * total + n / 2) / n).max(1) as u32)
+        .collect();
     let mut sum: i64 = f.iter().map(|&x| i64::from(x)).sum();
     let target = total as i64;
     // Give or take the difference from the largest frequencies (they lose the least by it).
@@ -247,7 +264,10 @@ pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
     let syms: Vec<u8> = if bins.len() == 1 {
         vec![0; n]
     } else {
-        latents.iter().map(|&v| (los.partition_point(|&lo| lo <= v) - 1) as u8).collect()
+        latents
+            .iter()
+            .map(|&v| (los.partition_point(|&lo| lo <= v) - 1) as u8)
+            .collect()
     };
     // offsets, forward
     let mut bits = BitWriter::with_capacity(n);
@@ -299,7 +319,11 @@ struct BitWriter {
 }
 impl BitWriter {
     fn with_capacity(n: usize) -> Self {
-        BitWriter { out: Vec::with_capacity(n), acc: 0, n: 0 }
+        BitWriter {
+            out: Vec::with_capacity(n),
+            acc: 0,
+            n: 0,
+        }
     }
     #[inline]
     fn put(&mut self, v: u64, bits: u32) {
@@ -308,7 +332,11 @@ impl BitWriter {
             self.put(v >> 32, bits - 32);
             return;
         }
-        let v = if bits == 64 { v } else { v & ((1u64 << bits) - 1) };
+        let v = if bits == 64 {
+            v
+        } else {
+            v & ((1u64 << bits) - 1)
+        };
         self.acc |= v << self.n;
         self.n += bits;
         while self.n >= 8 {
@@ -365,12 +393,16 @@ impl BitReader<'_> {
 pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
     let nb = c.varint()?;
     if nb == 0 || nb > MAX_BINS as u64 {
-        return Err(c.err(format!("binned chunk has {nb} bins; expected 1..={MAX_BINS}")));
+        return Err(c.err(format!(
+            "binned chunk has {nb} bins; expected 1..={MAX_BINS}"
+        )));
     }
     let nb = nb as usize;
     let scale = c.u8()?;
     if scale == 0 || scale > MAX_SCALE_BITS {
-        return Err(c.err(format!("binned chunk scale {scale}; expected 1..={MAX_SCALE_BITS}")));
+        return Err(c.err(format!(
+            "binned chunk scale {scale}; expected 1..={MAX_SCALE_BITS}"
+        )));
     }
     let total = 1u32 << scale;
     let mut lo = [0i64; MAX_BINS];
@@ -388,7 +420,9 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
         }
         let f = c.varint()?;
         if f == 0 || f > u64::from(total - acc) {
-            return Err(c.err(format!("bin {i} frequency {f}: frequencies must be ≥ 1 and sum to {total}")));
+            return Err(c.err(format!(
+                "bin {i} frequency {f}: frequencies must be ≥ 1 and sum to {total}"
+            )));
         }
         start[i] = acc;
         freq[i] = f as u32;
@@ -443,7 +477,9 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
         out.push(lo[s].wrapping_add(off as i64));
     }
     if x != [RANS_L, RANS_L] || wp != nw || br.pos.div_ceil(8) != offs.len() {
-        return Err(c.err("binned chunk does not end where its streams say (corrupt rANS or offset stream)"));
+        return Err(c.err(
+            "binned chunk does not end where its streams say (corrupt rANS or offset stream)",
+        ));
     }
     Ok(())
 }
@@ -451,7 +487,9 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
 fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
     let d = c.varint()?;
     if d == 0 || d > MAX_MTF_ALPHABET as u64 {
-        return Err(c.err(format!("move-to-front alphabet of {d} values; expected 1..={MAX_MTF_ALPHABET}")));
+        return Err(c.err(format!(
+            "move-to-front alphabet of {d} values; expected 1..={MAX_MTF_ALPHABET}"
+        )));
     }
     let mut list = Vec::with_capacity(d as usize);
     for _ in 0..d {
@@ -466,7 +504,9 @@ fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
     for (i, v) in out[base..].iter_mut().enumerate() {
         let r = *v as u64;
         if r >= d {
-            return Err(c.err(format!("move-to-front rank {r} at value {i}; the alphabet has {d}")));
+            return Err(c.err(format!(
+                "move-to-front rank {r} at value {i}; the alphabet has {d}"
+            )));
         }
         let r = r as usize;
         let x = list[r];
@@ -474,93 +514,6 @@ fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
         *v = x;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rt(v: &[i64]) -> usize {
-        let mut b = Vec::new();
-        encode(v, &mut b);
-        let mut c = Cursor::new(&b, 0, "test");
-        let mut out = Vec::new();
-        decode(&mut c, v.len(), &mut out).unwrap();
-        assert_eq!(out, v);
-        assert!(c.at_end());
-        b.len()
-    }
-
-    #[test]
-    fn roundtrips_edge_values() {
-        rt(&[0]);
-        rt(&[5; 1000]);
-        rt(&[i64::MIN, i64::MAX, 0, -1, 1, i64::MIN, i64::MAX]);
-        rt(&(0..5000).map(|i| (i * 7919) % 1013 - 500).collect::<Vec<_>>());
-        rt(&(0..3000).map(|i: i64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15u64 as i64)).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn columns_roundtrip_with_every_predictor() {
-        let cases: Vec<Vec<i64>> = vec![
-            (0..500).map(|i| (i % 7) * 3).collect(),                        // categorical: MTF or order 0
-            (0..500).map(|i| i * i).collect(),                               // order 2..3
-            (0..500).map(|i| i * 1_000_000 + (i % 3)).collect(),             // order 1
-            (0..500).map(|i| [4, 4, 9, 9, 22, 22][i % 6]).collect(),         // press/release pairs: MTF
-            vec![i64::MIN, i64::MAX, 0, 1, -1, i64::MIN, i64::MAX, 5, 5, 5], // wrapping
-        ];
-        for v in cases {
-            let mut b = Vec::new();
-            encode_column(&v, &mut b);
-            let mut out = vec![42];
-            decode_column(&mut Cursor::new(&b, 0, "t"), v.len(), &mut out).unwrap();
-            assert_eq!(&out[1..], &v[..]);
-        }
-        // press/release pairs pick MTF: every second value is rank 0
-        let v: Vec<i64> = (0..2000).map(|i| [4, 4, 9, 9, 22, 22, 7, 7][(i * 7 / 2) % 8]).collect();
-        let mut b = Vec::new();
-        encode_column(&v, &mut b);
-        assert_eq!(b[0], PRED_MTF);
-    }
-
-    #[test]
-    fn peaks_cost_less_than_a_bit_each() {
-        // 90 % zeros, the rest ±1: entropy ≈ 0.57 bits per value.
-        let v: Vec<i64> = (0..10_000).map(|i| if i % 10 == 0 { if i % 20 == 0 { 1 } else { -1 } } else { 0 }).collect();
-        let n = rt(&v);
-        assert!(n < 10_000 * 6 / 80, "{n} bytes");
-    }
-
-    #[test]
-    fn many_distinct_values_stay_within_256_bins() {
-        let v: Vec<i64> = (0..200_000).map(|i: i64| (i * 2_654_435_761) % 1_000_003).collect();
-        let n = rt(&v);
-        // ~20 bits of entropy per value
-        assert!(n < 200_000 * 21 / 8, "{n} bytes");
-    }
-
-    #[test]
-    fn every_truncation_and_bit_flip_is_an_error_or_a_value_list() {
-        let v: Vec<i64> = (0..300).map(|i| (i * 37) % 23 - 11).collect();
-        let mut b = Vec::new();
-        encode(&v, &mut b);
-        for cut in 0..b.len() {
-            let mut c = Cursor::new(&b[..cut], 0, "t");
-            let mut out = Vec::new();
-            assert!(decode(&mut c, v.len(), &mut out).is_err(), "cut {cut}");
-        }
-        for i in 0..b.len() {
-            for bit in 0..8 {
-                let mut d = b.clone();
-                d[i] ^= 1 << bit;
-                let mut c = Cursor::new(&d, 0, "t");
-                let mut out = Vec::new();
-                if decode(&mut c, v.len(), &mut out).is_ok() {
-                    assert_eq!(out.len(), v.len());
-                }
-            }
-        }
-    }
 }
 
 // ---------------------------------------------------------------- the column layer
@@ -577,24 +530,48 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 
 /// Proxy for the cost of a latent sequence: its zigzag bit lengths (cheap, monotone in magnitude).
 fn magnitude_bits(v: &[i64]) -> u64 {
-    v.iter().map(|&x| u64::from(64 - zigzag(x).leading_zeros())).sum()
+    v.iter()
+        .map(|&x| u64::from(64 - zigzag(x).leading_zeros()))
+        .sum()
 }
 
 /// Appends a whole `BINNED` chunk body for `vals` (more than [`MAX_ORDER`] values): the predictor
 /// order k (k-th differences), the k moments, the common divisor g, then the bins of the latents.
 /// The two orders with the smallest magnitudes are encoded in full and the smaller kept.
 pub fn encode_column(vals: &[i64], out: &mut Vec<u8>) {
+    encode_column_opts(vals, out, true)
+}
+
+fn encode_column_no_split(vals: &[i64], out: &mut Vec<u8>) {
+    encode_column_opts(vals, out, false)
+}
+
+fn encode_column_opts(vals: &[i64], out: &mut Vec<u8>, split: bool) {
     debug_assert!(vals.len() > MAX_ORDER as usize);
     let mut levels: Vec<Vec<i64>> = vec![vals.to_vec()];
     for _ in 0..MAX_ORDER {
-        let d: Vec<i64> = levels.last().unwrap().windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+        let d: Vec<i64> = levels
+            .last()
+            .unwrap()
+            .windows(2)
+            .map(|w| w[1].wrapping_sub(w[0]))
+            .collect();
         levels.push(d);
     }
-    let gcds: Vec<u64> = levels.iter().map(|l| l.iter().fold(0u64, |g, &x| gcd(g, x.unsigned_abs())).max(1)).collect();
+    let gcds: Vec<u64> = levels
+        .iter()
+        .map(|l| l.iter().fold(0u64, |g, &x| gcd(g, x.unsigned_abs())).max(1))
+        .collect();
     let mut by_cost: Vec<(u64, usize)> = levels
         .iter()
         .enumerate()
-        .map(|(k, l)| (magnitude_bits(l).saturating_sub(l.len() as u64 * u64::from(63 - gcds[k].leading_zeros())), k))
+        .map(|(k, l)| {
+            (
+                magnitude_bits(l)
+                    .saturating_sub(l.len() as u64 * u64::from(63 - gcds[k].leading_zeros())),
+                k,
+            )
+        })
         .collect();
     by_cost.sort_unstable();
     // Magnitudes mislead on peaked data (clock ticks: first differences are a few exact values,
@@ -637,7 +614,59 @@ pub fn encode_column(vals: &[i64], out: &mut Vec<u8>) {
             }
         }
     }
+    if split && gcds[1] == 1 {
+        if let Some(base) = find_split_base(vals) {
+            let mut body = Vec::new();
+            encode_split_top(vals, base, &mut body);
+            if best.as_ref().is_none_or(|b| body.len() < b.len()) {
+                best = Some(body);
+            }
+        }
+    }
     out.extend_from_slice(&best.unwrap());
+}
+
+/// Predictor code of the split `v = base·q + r`: a clock with a non-integer period in integer
+/// units (DuckTrack's 125/3 ns Mach ticks) is an integer tick count q and a few remainders r.
+pub const PRED_SPLIT: u8 = 6;
+
+/// A base b ≥ 17 such that many values share a few remainders mod b, found from the greatest
+/// common divisors of differences of value pairs (a pair in the same residue class has a
+/// difference divisible by b). Deterministic: the pairs are a fixed stride through the column.
+fn find_split_base(vals: &[i64]) -> Option<u64> {
+    let n = vals.len();
+    if n < 256 {
+        return None;
+    }
+    let mut counts: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+    let samples = 512usize;
+    for i in 0..samples {
+        let a = vals[(i * 7919) % n]
+            .wrapping_sub(vals[(i * 104_729 + 13) % n])
+            .unsigned_abs();
+        let b = vals[(i * 3571 + 5) % n]
+            .wrapping_sub(vals[(i * 65_537 + 29) % n])
+            .unsigned_abs();
+        let g = gcd(a, b);
+        if g >= 17 {
+            *counts.entry(g).or_default() += 1;
+        }
+    }
+    let (&g, &c) = counts.iter().max_by_key(|(&g, &c)| (c, g))?;
+    (c as usize >= samples / 32).then_some(g)
+}
+
+fn encode_split_top(vals: &[i64], base: u64, out: &mut Vec<u8>) {
+    let b = base as i64;
+    let q: Vec<i64> = vals.iter().map(|&v| v.div_euclid(b)).collect();
+    let r: Vec<i64> = vals.iter().map(|&v| v.rem_euclid(b)).collect();
+    out.push(PRED_SPLIT);
+    put_varint(out, base);
+    let mut body = Vec::new();
+    encode_column_no_split(&q, &mut body);
+    put_varint(out, body.len() as u64);
+    out.extend_from_slice(&body);
+    encode_column_no_split(&r, out);
 }
 
 /// Predictor code of "XOR with the previous value" (booleans: a press/release flag flips).
@@ -691,16 +720,45 @@ fn encode_mtf(vals: &[i64]) -> Option<Vec<u8>> {
 
 /// Decodes a `BINNED` chunk body of `m` values (see [`encode_column`]), appending them to `out`.
 pub fn decode_column(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
+    decode_column_inner(c, m, out, true)
+}
+
+fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, top: bool) -> Result<()> {
     if m == 0 {
         return Ok(());
     }
     let k = c.u8()?;
+    if k == PRED_SPLIT && !top {
+        return Err(c.err("a split inside a split"));
+    }
     if k == PRED_MTF {
         return decode_mtf(c, m, out);
     }
+    if k == PRED_SPLIT {
+        let base = c.varint()?;
+        if !(2..=i64::MAX as u64).contains(&base) {
+            return Err(c.err(format!("split base {base}; expected 2..=2^63-1")));
+        }
+        let qlen = c.varint_usize(c.remaining() as u64, "split quotient length")?;
+        let qbytes = c.bytes(qlen)?;
+        let mut qc = Cursor::new(qbytes, 0, "split quotient");
+        let mut q = Vec::new();
+        decode_column_inner(&mut qc, m, &mut q, false)?;
+        let mut r = Vec::new();
+        decode_column_inner(c, m, &mut r, false)?;
+        let b = base as i64;
+        out.extend(
+            q.iter()
+                .zip(&r)
+                .map(|(&q, &r)| q.wrapping_mul(b).wrapping_add(r)),
+        );
+        return Ok(());
+    }
     if k == PRED_XOR {
         if m < 2 {
-            return Err(c.err(format!("binned chunk of {m} values with the XOR predictor; needs 2 or more")));
+            return Err(c.err(format!(
+                "binned chunk of {m} values with the XOR predictor; needs 2 or more"
+            )));
         }
         let v0 = unzigzag(c.varint()?);
         let g = c.varint()?;
@@ -718,11 +776,15 @@ pub fn decode_column(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()>
         return Ok(());
     }
     if k > MAX_ORDER {
-        return Err(c.err(format!("binned predictor {k}; expected 0..={MAX_ORDER}, {PRED_MTF} or {PRED_XOR}")));
+        return Err(c.err(format!(
+            "binned predictor {k}; expected 0..={MAX_ORDER}, {PRED_MTF} or {PRED_XOR}"
+        )));
     }
     let k = k as usize;
     if m <= k {
-        return Err(c.err(format!("binned chunk of {m} values with predictor order {k}; needs more than {k}")));
+        return Err(c.err(format!(
+            "binned chunk of {m} values with predictor order {k}; needs more than {k}"
+        )));
     }
     let mut moments = [0i64; MAX_ORDER as usize];
     for mo in &mut moments[..k] {
@@ -751,4 +813,136 @@ pub fn decode_column(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt(v: &[i64]) -> usize {
+        let mut b = Vec::new();
+        encode(v, &mut b);
+        let mut c = Cursor::new(&b, 0, "test");
+        let mut out = Vec::new();
+        decode(&mut c, v.len(), &mut out).unwrap();
+        assert_eq!(out, v);
+        assert!(c.at_end());
+        b.len()
+    }
+
+    #[test]
+    fn roundtrips_edge_values() {
+        rt(&[0]);
+        rt(&[5; 1000]);
+        rt(&[i64::MIN, i64::MAX, 0, -1, 1, i64::MIN, i64::MAX]);
+        rt(&(0..5000)
+            .map(|i| (i * 7919) % 1013 - 500)
+            .collect::<Vec<_>>());
+        rt(&(0..3000)
+            .map(|i: i64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15u64 as i64))
+            .collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn columns_roundtrip_with_every_predictor() {
+        let cases: Vec<Vec<i64>> = vec![
+            (0..500).map(|i| (i % 7) * 3).collect(), // categorical: MTF or order 0
+            (0..500).map(|i| i * i).collect(),       // order 2..3
+            (0..500).map(|i| i * 1_000_000 + (i % 3)).collect(), // order 1
+            (0..500).map(|i| [4, 4, 9, 9, 22, 22][i % 6]).collect(), // press/release pairs: MTF
+            vec![i64::MIN, i64::MAX, 0, 1, -1, i64::MIN, i64::MAX, 5, 5, 5], // wrapping
+        ];
+        for v in cases {
+            let mut b = Vec::new();
+            encode_column(&v, &mut b);
+            let mut out = vec![42];
+            decode_column(&mut Cursor::new(&b, 0, "t"), v.len(), &mut out).unwrap();
+            assert_eq!(&out[1..], &v[..]);
+        }
+        // a clock of 125/3 ns ticks stored in whole ns splits into ticks and three remainders
+        let (mut k, mut r) = (0i64, 0x2545_F491_4F6C_DD1Du64);
+        let t: Vec<i64> = (0..3000)
+            .map(|_| {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                k += 20_000 + (r % 5000) as i64;
+                (k * 125 + 1) / 3
+            })
+            .collect();
+        let mut b = Vec::new();
+        encode_column(&t, &mut b);
+        assert_eq!(b[0], PRED_SPLIT);
+        let mut out = Vec::new();
+        decode_column(&mut Cursor::new(&b, 0, "t"), t.len(), &mut out).unwrap();
+        assert_eq!(out, t);
+        for cut in 0..b.len() {
+            assert!(decode_column(
+                &mut Cursor::new(&b[..cut], 0, "t"),
+                t.len(),
+                &mut Vec::new()
+            )
+            .is_err());
+        }
+        // press/release pairs pick MTF: every second value is rank 0
+        let v: Vec<i64> = (0..2000)
+            .map(|i| [4, 4, 9, 9, 22, 22, 7, 7][(i * 7 / 2) % 8])
+            .collect();
+        let mut b = Vec::new();
+        encode_column(&v, &mut b);
+        assert_eq!(b[0], PRED_MTF);
+    }
+
+    #[test]
+    fn peaks_cost_less_than_a_bit_each() {
+        // 90 % zeros, the rest ±1: entropy ≈ 0.57 bits per value.
+        let v: Vec<i64> = (0..10_000)
+            .map(|i| {
+                if i % 10 == 0 {
+                    if i % 20 == 0 {
+                        1
+                    } else {
+                        -1
+                    }
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let n = rt(&v);
+        assert!(n < 10_000 * 6 / 80, "{n} bytes");
+    }
+
+    #[test]
+    fn many_distinct_values_stay_within_256_bins() {
+        let v: Vec<i64> = (0..200_000)
+            .map(|i: i64| (i * 2_654_435_761) % 1_000_003)
+            .collect();
+        let n = rt(&v);
+        // ~20 bits of entropy per value
+        assert!(n < 200_000 * 21 / 8, "{n} bytes");
+    }
+
+    #[test]
+    fn every_truncation_and_bit_flip_is_an_error_or_a_value_list() {
+        let v: Vec<i64> = (0..300).map(|i| (i * 37) % 23 - 11).collect();
+        let mut b = Vec::new();
+        encode(&v, &mut b);
+        for cut in 0..b.len() {
+            let mut c = Cursor::new(&b[..cut], 0, "t");
+            let mut out = Vec::new();
+            assert!(decode(&mut c, v.len(), &mut out).is_err(), "cut {cut}");
+        }
+        for i in 0..b.len() {
+            for bit in 0..8 {
+                let mut d = b.clone();
+                d[i] ^= 1 << bit;
+                let mut c = Cursor::new(&d, 0, "t");
+                let mut out = Vec::new();
+                if decode(&mut c, v.len(), &mut out).is_ok() {
+                    assert_eq!(out.len(), v.len());
+                }
+            }
+        }
+    }
 }

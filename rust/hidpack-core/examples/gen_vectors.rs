@@ -213,6 +213,58 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
     out
 }
 
+/// A file using the `BINNED` encoding (FORMAT.md §5.5) with every predictor: t on a 125/3 ns clock
+/// (split), a random-walk x (order 1), a smooth y (order 2), a cubic raw dx (order 3), random wide
+/// marker values (order 0, bins wider than 32 bits), key codes (move-to-front), press flags (XOR).
+fn binned() -> Vec<u8> {
+    let mut r = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rnd = move || {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        r
+    };
+    let mut evs = Vec::new();
+    let (mut tick, mut x, mut mv) = (0i64, 500i64 << 16, 0i64);
+    for i in 0..1200i64 {
+        tick += 2000 + (rnd() % 300) as i64;
+        let t = (tick * 125 + 2) / 3;
+        let e = match i % 6 {
+            0..=2 => {
+                x += ((rnd() % 9) as i64 - 4) << 16;
+                mv += 1;
+                Event::Move { x, y: (mv * mv * 3) << 10, buttons: Some(((i / 50) % 2) as u32) }
+            }
+            3 => {
+                let j = i / 6;
+                Event::RawMove { dx: j * j * j - 40 * j * j, dy: (rnd() % 7) as i64 - 3 }
+            }
+            4 => Event::Marker { label: "m".into(), value: Some(((rnd() % 3) << 40 | (rnd() & 0xF_FFFF_FFFF)) as i64) },
+            _ => {
+                let keys = [0x04u16, 0x08, 0x0F, 0x2C, 0x16];
+                let k = keys[((i / 12) as usize * 3 + (i / 6 % 2) as usize) % keys.len()];
+                Event::Key { pressed: (i / 6) % 2 == 0, usage: Some(k), native: Some(u32::from(k) + 93) }
+            }
+        };
+        evs.push((t, e));
+    }
+    let opts = WriterOptions { block_events: 4096, level: 3, binned: true, ..Default::default() };
+    let mut w = Writer::with_header(Vec::new(), opts, header(json!({"note": "BINNED, every predictor"}))).unwrap();
+    for (t, e) in &evs {
+        w.push(*t, e).unwrap();
+    }
+    let bytes = w.into_inner().unwrap();
+    // The vector must exercise what it claims to.
+    let r = Reader::from_source(bytes.clone()).unwrap();
+    let b = &r.blocks()[0];
+    let frame = &bytes[b.offset as usize..(b.offset + u64::from(b.length)) as usize];
+    let payload = zstd::decode_all(frame).unwrap();
+    let layout = hidpack_core::codec::chunk_layout(&payload).unwrap();
+    let preds: std::collections::BTreeSet<u8> = layout.iter().filter_map(|c| c.predictor).collect();
+    assert_eq!(preds.into_iter().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 5, 6]);
+    bytes
+}
+
 fn main() {
     let dir: PathBuf = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| Path::new("tests/vectors/v1").to_path_buf());
     std::fs::create_dir_all(&dir).unwrap();
@@ -223,7 +275,9 @@ fn main() {
     let j = dump_path(&p);
     std::fs::write(dir.join("killed_with_tail.json"), serde_json::to_string_pretty(&j).unwrap() + "\n").unwrap();
     println!("killed_with_tail: {} + {} tail bytes, {} events", file.len(), tail.len(), j["events"].as_array().unwrap().len());
-    for (name, bytes) in vectors() {
+    let mut all = vectors();
+    all.push(("binned", binned()));
+    for (name, bytes) in all {
         let j = dump(bytes.clone());
         std::fs::write(dir.join(format!("{name}.hpk")), &bytes).unwrap();
         std::fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&j).unwrap() + "\n").unwrap();

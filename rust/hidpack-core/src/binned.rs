@@ -40,7 +40,7 @@ pub const MAX_SCALE_BITS: u8 = 14;
 /// rANS lower bound: states live in `[2^16, 2^32)`.
 const RANS_L: u32 = 1 << 16;
 /// Distinct values above which the writer first groups them into about this many equal-count bins.
-const MAX_INITIAL_BINS: usize = 1024;
+const MAX_INITIAL_BINS: usize = 512;
 /// Approximate bits one bin costs in the table (lo delta, bits byte, frequency).
 const TABLE_BITS: f64 = 28.0;
 
@@ -63,27 +63,16 @@ fn bin_cost(b: &Bin) -> f64 {
     -c * c.log2() + c * f64::from(width_bits(b.lo, b.hi)) + TABLE_BITS
 }
 
-/// Greedy binning of `sorted` (ascending) into at most [`MAX_BINS`] bins.
-fn build_bins(sorted: &[i64]) -> Vec<Bin> {
-    let n = sorted.len();
-    let mut distinct: Vec<Bin> = Vec::new();
-    let mut i = 0;
-    while i < n {
-        let v = sorted[i];
-        let mut j = i + 1;
-        while j < n && sorted[j] == v {
-            j += 1;
-        }
-        distinct.push(Bin {
-            lo: v,
-            hi: v,
-            count: (j - i) as u64,
-        });
-        i = j;
-    }
-    let mut bins = if distinct.len() > MAX_INITIAL_BINS {
+/// Greedy binning of the `distinct` values (ascending, with their counts; `n` in all) into at most
+/// [`MAX_BINS`] bins.
+fn build_bins(distinct: Vec<Bin>, n: usize) -> Vec<Bin> {
+    // Mostly unique values (a tail of rare, wide values) would stay single bins: merging two
+    // singletons never pays for itself, though merging many does. Start them as groups.
+    let sparse = distinct.len() * 4 > n;
+    let mut bins = if distinct.len() > MAX_INITIAL_BINS || sparse {
         // Equal-count groups; a value holding a whole group's share stays alone.
-        let share = (n / MAX_INITIAL_BINS).max(1) as u64;
+        let groups = if sparse { 64 } else { MAX_INITIAL_BINS };
+        let share = (n / groups).max(1) as u64;
         let mut out: Vec<Bin> = Vec::with_capacity(MAX_INITIAL_BINS * 2);
         for d in distinct {
             match out.last_mut() {
@@ -237,10 +226,22 @@ fn scale_for(n: usize, bins: usize) -> u8 {
 pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
     debug_assert!(!latents.is_empty());
     let n = latents.len();
-    let mut sorted = latents.to_vec();
-    sorted.sort_unstable();
-    let bins = build_bins(&sorted);
-    drop(sorted);
+    let mut map = Counts::new();
+    for &v in latents {
+        map.add(v);
+    }
+    let mut distinct: Vec<Bin> = map.entries().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
+    distinct.sort_unstable_by_key(|b| b.lo);
+    // Each distinct value learns its bin (bins are contiguous ranges of the sorted values).
+    let keys: Vec<i64> = distinct.iter().map(|b| b.lo).collect();
+    let bins = build_bins(distinct, n);
+    let mut b = 0usize;
+    for &k in &keys {
+        while k > bins[b].hi {
+            b += 1;
+        }
+        map.set(k, b as u32);
+    }
     let scale = scale_for(n, bins.len());
     let freq = quantise(&bins, n as u64, scale);
     let mut start = Vec::with_capacity(bins.len());
@@ -260,14 +261,10 @@ pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
         prev = b.lo;
     }
     // symbols
-    let los: Vec<i64> = bins.iter().map(|b| b.lo).collect();
     let syms: Vec<u8> = if bins.len() == 1 {
         vec![0; n]
     } else {
-        latents
-            .iter()
-            .map(|&v| (los.partition_point(|&lo| lo <= v) - 1) as u8)
-            .collect()
+        latents.iter().map(|&v| map.get(v) as u8).collect()
     };
     // offsets, forward
     let mut bits = BitWriter::with_capacity(n);
@@ -283,6 +280,14 @@ pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
     let mut x = [RANS_L; 2];
     let mut words: Vec<u16> = Vec::with_capacity(n / 2 + 2);
     let shift = 32 - u32::from(scale);
+    // x / f by multiplication: m = ceil(2^(32+l) / f), l = ceil(log2 f), exact for x < 2^32.
+    let recip: Vec<(u128, u32)> = freq
+        .iter()
+        .map(|&f| {
+            let l = 32 - (f - 1).leading_zeros();
+            ((1u128 << (32 + l)).div_ceil(u128::from(f)), l)
+        })
+        .collect();
     for i in (0..n).rev() {
         let s = syms[i] as usize;
         let f = freq[s];
@@ -291,7 +296,10 @@ pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
             words.push(*st as u16);
             *st >>= 16;
         }
-        *st = ((*st / f) << scale) + (*st % f) + start[s];
+        let (m, l) = recip[s];
+        let q = ((u128::from(*st) * m) >> (32 + l)) as u32;
+        debug_assert_eq!(q, *st / f);
+        *st = (q << scale) + (*st - q * f) + start[s];
     }
     words.reverse();
     out.extend_from_slice(&x[0].to_le_bytes());
@@ -310,6 +318,70 @@ pub fn encoded_len(latents: &[i64]) -> usize {
     let mut v = Vec::new();
     encode(latents, &mut v);
     v.len()
+}
+
+/// Counts of distinct i64 values, then each value's bin: open addressing, linear probing, grown
+/// at half load. (Sorting every latent cost more than all the rest of the encoder.)
+struct Counts {
+    keys: Vec<i64>,
+    vals: Vec<u32>, // 0 = empty slot; else count (then bin + 1)
+    len: usize,
+    shift: u32,
+}
+impl Counts {
+    fn new() -> Self {
+        Counts { keys: vec![0; 1024], vals: vec![0; 1024], len: 0, shift: 64 - 10 }
+    }
+    #[inline]
+    fn slot(&self, k: i64) -> usize {
+        let mask = self.keys.len() - 1;
+        let mut i = ((k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+        while self.vals[i] != 0 && self.keys[i] != k {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+    #[inline]
+    fn add(&mut self, k: i64) {
+        let i = self.slot(k);
+        if self.vals[i] == 0 {
+            self.keys[i] = k;
+            self.len += 1;
+            if self.len * 2 > self.keys.len() {
+                self.vals[i] = 1;
+                self.grow();
+                return;
+            }
+        }
+        self.vals[i] += 1;
+    }
+    fn grow(&mut self) {
+        let old_k = std::mem::take(&mut self.keys);
+        let old_v = std::mem::take(&mut self.vals);
+        let cap = old_k.len() * 2;
+        self.keys = vec![0; cap];
+        self.vals = vec![0; cap];
+        self.shift -= 1;
+        for (k, v) in old_k.into_iter().zip(old_v) {
+            if v != 0 {
+                let i = self.slot(k);
+                self.keys[i] = k;
+                self.vals[i] = v;
+            }
+        }
+    }
+    fn entries(&self) -> impl Iterator<Item = (i64, u32)> + '_ {
+        self.keys.iter().zip(&self.vals).filter(|(_, &v)| v != 0).map(|(&k, &v)| (k, v))
+    }
+    /// Replaces the count of `k` (present) with `bin`.
+    fn set(&mut self, k: i64, bin: u32) {
+        let i = self.slot(k);
+        self.vals[i] = bin + 1;
+    }
+    #[inline]
+    fn get(&self, k: i64) -> u32 {
+        self.vals[self.slot(k)] - 1
+    }
 }
 
 struct BitWriter {
@@ -442,41 +514,64 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
     let words = c.bytes(nw * 2)?;
     let no = c.varint_usize(c.remaining() as u64, "offset byte count")?;
     let offs = c.bytes(no)?;
-    // slot -> bin
-    let mut slot = vec![0u8; total as usize];
+    // slot -> (freq << 16 | slot - start) for the state update, and slot -> bin for the value
+    let mut upd = vec![0u32; total as usize];
+    let mut sym = vec![0u8; total as usize];
     for i in 0..nb {
-        slot[start[i] as usize..(start[i] + freq[i]) as usize].fill(i as u8);
-    }
-    let mask = total - 1;
-    let mut br = BitReader { buf: offs, pos: 0 };
-    let mut wp = 0usize;
-    out.reserve(count);
-    let wide = bits[..nb].iter().any(|&b| b > 32);
-    for i in 0..count {
-        let st = &mut x[i & 1];
-        let sl = *st & mask;
-        let s = slot[sl as usize] as usize;
-        *st = freq[s] * (*st >> scale) + sl - start[s];
-        if *st < RANS_L {
-            let Some(w) = words.get(wp * 2..wp * 2 + 2) else {
-                return Err(c.err(format!("rANS stream ends at value {i} of {count}")));
-            };
-            *st = (*st << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
-            wp += 1;
+        for sl in start[i]..start[i] + freq[i] {
+            upd[sl as usize] = (freq[i] << 16) | (sl - start[i]);
+            sym[sl as usize] = i as u8;
         }
+    }
+    let words: Vec<u16> = words.chunks_exact(2).map(|w| u16::from_le_bytes([w[0], w[1]])).collect();
+    // Offsets padded with 8 zero bytes, so a read never needs the end checked until the end.
+    let mut offp = Vec::with_capacity(offs.len() + 8);
+    offp.extend_from_slice(offs);
+    offp.extend_from_slice(&[0; 8]);
+    let limit_bits = offs.len() * 8;
+    let mask = total - 1;
+    let mut wp = 0usize;
+    let mut pos = 0usize; // offset stream position, in bits
+    let base = out.len();
+    out.resize(base + count, 0);
+    let dst = &mut out[base..];
+    let wide = bits[..nb].iter().any(|&b| b > 32);
+    let last_word = words.len().saturating_sub(1);
+    let word = |wp: usize| -> u32 { words.get(wp.min(last_word)).map_or(0, |&w| u32::from(w)) };
+    for (i, d) in dst.iter_mut().enumerate() {
+        // Two lanes: even values from x[0], odd from x[1].
+        let st = &mut x[i & 1];
+        let sl = (*st & mask) as usize;
+        let e = upd[sl];
+        let s = sym[sl] as usize;
+        *st = (e >> 16) * (*st >> scale) + (e & 0xFFFF);
+        // Renormalise without a branch: read a word (clamped index) and keep it if needed.
+        let need = *st < RANS_L;
+        let w = word(wp);
+        *st = if need { (*st << 16) | w } else { *st };
+        wp += usize::from(need);
         let b = u32::from(bits[s]);
-        let off = if b == 0 {
-            0
-        } else {
-            let r = if wide { br.get_wide(b) } else { br.get(b) };
-            match r {
+        let off = if wide {
+            let mut br = BitReader { buf: &offp, pos };
+            let o = br.get_wide(b);
+            pos = br.pos;
+            match o {
                 Some(o) => o,
                 None => return Err(c.err(format!("offset bits end at value {i} of {count}"))),
             }
+        } else {
+            if pos > limit_bits {
+                return Err(c.err(format!("offset bits end at value {i} of {count}")));
+            }
+            let byte = pos >> 3;
+            let v = u64::from_le_bytes(offp[byte..byte + 8].try_into().unwrap());
+            let o = (v >> (pos & 7)) & ((1u64 << b) - 1);
+            pos += b as usize;
+            o
         };
-        out.push(lo[s].wrapping_add(off as i64));
+        *d = lo[s].wrapping_add(off as i64);
     }
-    if x != [RANS_L, RANS_L] || wp != nw || br.pos.div_ceil(8) != offs.len() {
+    if x != [RANS_L, RANS_L] || wp != nw || pos > limit_bits || pos.div_ceil(8) != offs.len() {
         return Err(c.err(
             "binned chunk does not end where its streams say (corrupt rANS or offset stream)",
         ));
@@ -510,7 +605,10 @@ fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
         }
         let r = r as usize;
         let x = list[r];
-        list[..=r].rotate_right(1);
+        if r > 0 {
+            list.copy_within(0..r, 1);
+            list[0] = x;
+        }
         *v = x;
     }
     Ok(())
@@ -521,6 +619,21 @@ fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
 /// Highest order of differences the writer tries.
 pub const MAX_ORDER: u8 = 3;
 
+/// The greatest common divisor of `v` (1 when there is none larger), stopping at the first 1.
+fn common_divisor(v: &[i64]) -> u64 {
+    let mut g = 0u64;
+    for &x in v {
+        let a = x.unsigned_abs();
+        if a % g.max(1) != 0 || g == 0 {
+            g = gcd(g, a);
+            if g == 1 {
+                return 1;
+            }
+        }
+    }
+    g.max(1)
+}
+
 fn gcd(mut a: u64, mut b: u64) -> u64 {
     while b != 0 {
         (a, b) = (b, a % b);
@@ -528,12 +641,6 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
     a
 }
 
-/// Proxy for the cost of a latent sequence: its zigzag bit lengths (cheap, monotone in magnitude).
-fn magnitude_bits(v: &[i64]) -> u64 {
-    v.iter()
-        .map(|&x| u64::from(64 - zigzag(x).leading_zeros()))
-        .sum()
-}
 
 /// Appends a whole `BINNED` chunk body for `vals` (more than [`MAX_ORDER`] values): the predictor
 /// order k (k-th differences), the k moments, the common divisor g, then the bins of the latents.
@@ -546,84 +653,106 @@ fn encode_column_no_split(vals: &[i64], out: &mut Vec<u8>) {
     encode_column_opts(vals, out, false)
 }
 
+/// A way to predict a column, before its latents are binned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pred {
+    Order(u8),
+    Mtf,
+    Split(u64),
+}
+
+/// Columns longer than this choose their predictor on a sample of [`SAMPLE_SLICES`] slices of
+/// [`SAMPLE_SLICE`] values spread over the column (BtrBlocks' idea), then encode once.
+const SAMPLE_OVER: usize = 8192;
+const SAMPLE_SLICES: usize = 4;
+const SAMPLE_SLICE: usize = 512;
+
+/// Appends `vals` with predictor `p`; `false` (nothing appended) when `p` does not apply.
+fn encode_with(vals: &[i64], p: Pred, out: &mut Vec<u8>) -> bool {
+    match p {
+        Pred::Order(k) => {
+            let k = k as usize;
+            if vals.len() <= k {
+                return false;
+            }
+            let mut lat = vals.to_vec();
+            out.push(k as u8);
+            for j in 0..k {
+                put_varint(out, zigzag(lat[j]));
+                for i in (j + 1..lat.len()).rev() {
+                    lat[i] = lat[i].wrapping_sub(lat[i - 1]);
+                }
+            }
+            let lat = &mut lat[k..];
+            let g = common_divisor(lat);
+            put_varint(out, g);
+            if g > 1 {
+                // g ≥ 2 divides every latent, so the division is exact and cannot overflow
+                for x in lat.iter_mut() {
+                    *x /= g as i64;
+                }
+            }
+            encode(lat, out);
+            true
+        }
+        Pred::Mtf => match encode_mtf(vals) {
+            Some(b) => {
+                out.extend_from_slice(&b);
+                true
+            }
+            None => false,
+        },
+        Pred::Split(base) => {
+            encode_split_top(vals, base, out);
+            true
+        }
+    }
+}
+
 fn encode_column_opts(vals: &[i64], out: &mut Vec<u8>, split: bool) {
     debug_assert!(vals.len() > MAX_ORDER as usize);
-    let mut levels: Vec<Vec<i64>> = vec![vals.to_vec()];
-    for _ in 0..MAX_ORDER {
-        let d: Vec<i64> = levels
-            .last()
-            .unwrap()
-            .windows(2)
-            .map(|w| w[1].wrapping_sub(w[0]))
-            .collect();
-        levels.push(d);
-    }
-    let gcds: Vec<u64> = levels
-        .iter()
-        .map(|l| l.iter().fold(0u64, |g, &x| gcd(g, x.unsigned_abs())).max(1))
-        .collect();
-    let mut by_cost: Vec<(u64, usize)> = levels
-        .iter()
-        .enumerate()
-        .map(|(k, l)| {
-            (
-                magnitude_bits(l)
-                    .saturating_sub(l.len() as u64 * u64::from(63 - gcds[k].leading_zeros())),
-                k,
-            )
-        })
-        .collect();
-    by_cost.sort_unstable();
-    // Magnitudes mislead on peaked data (clock ticks: first differences are a few exact values,
-    // second differences are smaller numbers but more of them), so orders 1 and 2 are always
-    // tried in full, with the magnitudes' favourite when it is another.
-    let first = by_cost[0].1;
-    let tries: &[usize] = match first {
-        0 => &[0, 1, 2],
-        3 => &[3, 1, 2],
-        _ => &[1, 2],
-    };
-    let mut best: Option<Vec<u8>> = None;
-    for &k in tries {
-        let mut body = Vec::with_capacity(vals.len());
-        body.push(k as u8);
-        for l in &levels[..k] {
-            put_varint(&mut body, zigzag(l[0]));
-        }
-        let lat = &levels[k];
-        let g = gcds[k];
-        put_varint(&mut body, g);
-        if g > 1 {
-            // g ≥ 2 divides every latent, so the division is exact and cannot overflow
-            let q: Vec<i64> = lat.iter().map(|&x| x / g as i64).collect();
-            encode(&q, &mut body);
-        } else {
-            encode(lat, &mut body);
-        }
-        if best.as_ref().is_none_or(|b| body.len() < b.len()) {
-            best = Some(body);
-        }
-    }
-    {
-        // Categorical columns (key codes, buttons): ranks in a move-to-front list. A key's release
-        // repeats the code of a press a moment ago, which is rank 0 or 1 here and costs a fraction
-        // of a bit, where its value alone costs the entropy of the whole key distribution.
-        if let Some(body) = encode_mtf(vals) {
-            if best.as_ref().is_none_or(|b| body.len() < b.len()) {
-                best = Some(body);
-            }
-        }
-    }
-    if split && gcds[1] == 1 {
+    let mut cands: Vec<Pred> = (0..=MAX_ORDER).map(Pred::Order).collect();
+    // Categorical columns (key codes, buttons): ranks in a move-to-front list. A key's release
+    // repeats the code of a press a moment ago, which is rank 0 or 1 here and costs a fraction of
+    // a bit, where its value alone costs the entropy of the whole key distribution.
+    cands.push(Pred::Mtf);
+    if split {
         if let Some(base) = find_split_base(vals) {
-            let mut body = Vec::new();
-            encode_split_top(vals, base, &mut body);
-            if best.as_ref().is_none_or(|b| body.len() < b.len()) {
-                best = Some(body);
+            cands.push(Pred::Split(base));
+        }
+    }
+    let sample: Vec<i64>;
+    let probe: &[i64] = if vals.len() > SAMPLE_OVER {
+        let step = vals.len() / SAMPLE_SLICES;
+        sample = (0..SAMPLE_SLICES).flat_map(|i| &vals[i * step..i * step + SAMPLE_SLICE]).copied().collect();
+        &sample
+    } else {
+        vals
+    };
+    let exact = probe.len() == vals.len();
+    let mut sized: Vec<(usize, usize, Pred)> = Vec::with_capacity(cands.len());
+    let mut best: Vec<u8> = Vec::new();
+    let mut buf = Vec::with_capacity(probe.len() * 2);
+    for (i, &p) in cands.iter().enumerate() {
+        buf.clear();
+        if encode_with(probe, p, &mut buf) {
+            sized.push((buf.len(), i, p));
+            if exact && (best.is_empty() || buf.len() < best.len()) {
+                std::mem::swap(&mut best, &mut buf);
             }
         }
     }
-    out.extend_from_slice(&best.unwrap());
+    if exact {
+        out.extend_from_slice(&best);
+        return;
+    }
+    sized.sort_unstable_by_key(|s| (s.0, s.1));
+    for &(_, _, p) in &sized {
+        if encode_with(vals, p, out) {
+            return;
+        }
+    }
+    unreachable!("order 0 always applies");
 }
 
 /// Predictor code of the split `v = base·q + r`: a clock with a non-integer period in integer
@@ -891,6 +1020,25 @@ mod tests {
         let mut b = Vec::new();
         encode_column(&v, &mut b);
         assert_eq!(b[0], PRED_MTF);
+    }
+
+    #[test]
+    fn the_encoder_division_by_reciprocal_is_exact() {
+        let mut r = 0x2545_F491_4F6C_DD1Du64;
+        for f in 1u32..=1 << MAX_SCALE_BITS {
+            let l = 32 - (f - 1).leading_zeros();
+            let m = (1u128 << (32 + l)).div_ceil(u128::from(f));
+            for x in [0u32, 1, f - 1, f, u32::MAX, u32::MAX - 1, (u32::MAX / f) * f, (u32::MAX / f) * f - 1] {
+                assert_eq!(((u128::from(x) * m) >> (32 + l)) as u32, x / f, "{x} / {f}");
+            }
+            for _ in 0..64 {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                let x = r as u32;
+                assert_eq!(((u128::from(x) * m) >> (32 + l)) as u32, x / f, "{x} / {f}");
+            }
+        }
     }
 
     #[test]

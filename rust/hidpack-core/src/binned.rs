@@ -667,60 +667,105 @@ const SAMPLE_OVER: usize = 8192;
 const SAMPLE_SLICES: usize = 4;
 const SAMPLE_SLICE: usize = 512;
 
-/// Appends `vals` with predictor `p`; `false` (nothing appended) when `p` does not apply.
-fn encode_with(vals: &[i64], p: Pred, out: &mut Vec<u8>) -> bool {
+/// The header bytes (predictor, moments or alphabet, divisor) and the latents of `vals` under
+/// predictor `p` (not the split); `None` when `p` does not apply.
+fn latents_for(vals: &[i64], p: Pred) -> Option<(Vec<u8>, Vec<i64>)> {
+    let mut head = Vec::with_capacity(16);
     match p {
         Pred::Order(k) => {
             let k = k as usize;
             if vals.len() <= k {
-                return false;
+                return None;
             }
             let mut lat = vals.to_vec();
-            out.push(k as u8);
+            head.push(k as u8);
             for j in 0..k {
-                put_varint(out, zigzag(lat[j]));
+                put_varint(&mut head, zigzag(lat[j]));
                 for i in (j + 1..lat.len()).rev() {
                     lat[i] = lat[i].wrapping_sub(lat[i - 1]);
                 }
             }
-            let lat = &mut lat[k..];
-            let g = common_divisor(lat);
-            put_varint(out, g);
+            lat.drain(..k);
+            let g = common_divisor(&lat);
+            put_varint(&mut head, g);
             if g > 1 {
                 // g ≥ 2 divides every latent, so the division is exact and cannot overflow
                 for x in lat.iter_mut() {
                     *x /= g as i64;
                 }
             }
-            encode(lat, out);
-            true
+            Some((head, lat))
         }
-        Pred::Mtf => match encode_mtf(vals) {
-            Some(b) => {
-                out.extend_from_slice(&b);
-                true
+        Pred::Mtf => {
+            let mut alphabet: Vec<i64> = Vec::new();
+            for &v in vals {
+                if !alphabet.contains(&v) {
+                    if alphabet.len() == MAX_MTF_ALPHABET {
+                        return None;
+                    }
+                    alphabet.push(v);
+                }
             }
-            None => false,
-        },
-        Pred::Split(base) => {
-            encode_split_top(vals, base, out);
-            true
+            head.push(PRED_MTF);
+            put_varint(&mut head, alphabet.len() as u64);
+            for &a in &alphabet {
+                put_varint(&mut head, zigzag(a));
+            }
+            put_varint(&mut head, 1);
+            let mut list = alphabet;
+            let ranks = vals
+                .iter()
+                .map(|&v| {
+                    let r = list.iter().position(|&x| x == v).unwrap_or(0);
+                    if r > 0 {
+                        list.copy_within(0..r, 1);
+                        list[0] = v;
+                    }
+                    r as i64
+                })
+                .collect();
+            Some((head, ranks))
         }
+        Pred::Split(_) => None,
     }
 }
 
-fn encode_column_opts(vals: &[i64], out: &mut Vec<u8>, split: bool) {
-    debug_assert!(vals.len() > MAX_ORDER as usize);
-    let mut cands: Vec<Pred> = (0..=MAX_ORDER).map(Pred::Order).collect();
-    // Categorical columns (key codes, buttons): ranks in a move-to-front list. A key's release
-    // repeats the code of a press a moment ago, which is rank 0 or 1 here and costs a fraction of
-    // a bit, where its value alone costs the entropy of the whole key distribution.
-    cands.push(Pred::Mtf);
-    if split {
-        if let Some(base) = find_split_base(vals) {
-            cands.push(Pred::Split(base));
+/// Estimated bytes of [`encode`]'s output (the binning's own cost model, without quantising,
+/// mapping or coding anything: what choosing a predictor needs), and the distinct values.
+fn estimate(latents: &[i64]) -> (usize, usize) {
+    let n = latents.len();
+    if n == 0 {
+        return (0, 0);
+    }
+    let mut map = Counts::new();
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for &v in latents {
+        map.add(v);
+        lo = lo.min(v);
+        hi = hi.max(v);
+        if map.len * 2 > n && n >= 64 {
+            // Mostly distinct values (absolute clocks and coordinates under order 0): binning
+            // cannot beat their spread by much, and counting them all is the estimate's cost.
+            for &v in latents {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+            return (n * width_bits(lo, hi) as usize / 8 + 12, n);
         }
     }
+    let mut distinct: Vec<Bin> = map.entries().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
+    let d = distinct.len();
+    distinct.sort_unstable_by_key(|b| b.lo);
+    let bins = build_bins(distinct, n);
+    let nf = n as f64;
+    let bits: f64 = nf * nf.log2() + bins.iter().map(bin_cost).sum::<f64>();
+    ((bits / 8.0) as usize + 12, d)
+}
+
+/// The predictors `encode_column` may use for `vals`, smallest estimated size first. Orders 0 to
+/// 2 are always estimated; order 3 only when order 2 beat order 1; move-to-front only when the
+/// column has at most 256 distinct values; the split only when a base is found.
+fn choose(vals: &[i64], split: bool) -> Vec<(usize, Pred)> {
     let sample: Vec<i64>;
     let probe: &[i64] = if vals.len() > SAMPLE_OVER {
         let step = vals.len() / SAMPLE_SLICES;
@@ -729,27 +774,51 @@ fn encode_column_opts(vals: &[i64], out: &mut Vec<u8>, split: bool) {
     } else {
         vals
     };
-    let exact = probe.len() == vals.len();
-    let mut sized: Vec<(usize, usize, Pred)> = Vec::with_capacity(cands.len());
-    let mut best: Vec<u8> = Vec::new();
-    let mut buf = Vec::with_capacity(probe.len() * 2);
-    for (i, &p) in cands.iter().enumerate() {
-        buf.clear();
-        if encode_with(probe, p, &mut buf) {
-            sized.push((buf.len(), i, p));
-            if exact && (best.is_empty() || buf.len() < best.len()) {
-                std::mem::swap(&mut best, &mut buf);
-            }
+    let est = |p: Pred| latents_for(probe, p).map(|(h, l)| (h.len() + estimate(&l).0, p));
+    let mut sized: Vec<(usize, Pred)> = Vec::with_capacity(6);
+    let (e0, distinct) = estimate(probe);
+    sized.push((e0 + 2, Pred::Order(0)));
+    sized.extend(est(Pred::Order(1)));
+    sized.extend(est(Pred::Order(2)));
+    if sized.len() == 3 && sized[2].0 < sized[1].0 {
+        sized.extend(est(Pred::Order(3)));
+    }
+    // Categorical columns (key codes, buttons): ranks in a move-to-front list. A key's release
+    // repeats the code of a press a moment ago, which is rank 0 or 1 here and costs a fraction of
+    // a bit, where its value alone costs the entropy of the whole key distribution.
+    if distinct <= MAX_MTF_ALPHABET {
+        sized.extend(est(Pred::Mtf));
+    }
+    if split {
+        if let Some(b) = find_split_base(vals) {
+            let (q, r) = split_parts(probe, b);
+            sized.push((10 + choose(&q, false)[0].0 + choose(&r, false)[0].0, Pred::Split(b)));
         }
     }
-    if exact {
-        out.extend_from_slice(&best);
-        return;
-    }
-    sized.sort_unstable_by_key(|s| (s.0, s.1));
-    for &(_, _, p) in &sized {
-        if encode_with(vals, p, out) {
-            return;
+    sized.sort_by_key(|s| s.0);
+    sized
+}
+
+fn split_parts(vals: &[i64], base: u64) -> (Vec<i64>, Vec<i64>) {
+    let b = base as i64;
+    (vals.iter().map(|&v| v.div_euclid(b)).collect(), vals.iter().map(|&v| v.rem_euclid(b)).collect())
+}
+
+fn encode_column_opts(vals: &[i64], out: &mut Vec<u8>, split: bool) {
+    debug_assert!(vals.len() > MAX_ORDER as usize);
+    for (_, p) in choose(vals, split) {
+        match p {
+            Pred::Split(base) => {
+                encode_split_top(vals, base, out);
+                return;
+            }
+            _ => {
+                if let Some((head, lat)) = latents_for(vals, p) {
+                    out.extend_from_slice(&head);
+                    encode(&lat, out);
+                    return;
+                }
+            }
         }
     }
     unreachable!("order 0 always applies");
@@ -786,9 +855,7 @@ fn find_split_base(vals: &[i64]) -> Option<u64> {
 }
 
 fn encode_split_top(vals: &[i64], base: u64, out: &mut Vec<u8>) {
-    let b = base as i64;
-    let q: Vec<i64> = vals.iter().map(|&v| v.div_euclid(b)).collect();
-    let r: Vec<i64> = vals.iter().map(|&v| v.rem_euclid(b)).collect();
+    let (q, r) = split_parts(vals, base);
     out.push(PRED_SPLIT);
     put_varint(out, base);
     let mut body = Vec::new();
@@ -816,36 +883,6 @@ pub fn encode_flips(vals: &[i64], out: &mut Vec<u8>) {
 pub const PRED_MTF: u8 = 4;
 /// Most distinct values a move-to-front chunk may have (bounds the decoder's work per value).
 pub const MAX_MTF_ALPHABET: usize = 256;
-
-fn encode_mtf(vals: &[i64]) -> Option<Vec<u8>> {
-    let mut alphabet: Vec<i64> = Vec::new();
-    for &v in vals {
-        if !alphabet.contains(&v) {
-            if alphabet.len() == MAX_MTF_ALPHABET {
-                return None;
-            }
-            alphabet.push(v);
-        }
-    }
-    let mut body = Vec::with_capacity(vals.len());
-    body.push(PRED_MTF);
-    put_varint(&mut body, alphabet.len() as u64);
-    for &a in &alphabet {
-        put_varint(&mut body, zigzag(a));
-    }
-    put_varint(&mut body, 1);
-    let mut list = alphabet;
-    let ranks: Vec<i64> = vals
-        .iter()
-        .map(|&v| {
-            let r = list.iter().position(|&x| x == v).unwrap();
-            list[..=r].rotate_right(1);
-            r as i64
-        })
-        .collect();
-    encode(&ranks, &mut body);
-    Some(body)
-}
 
 /// Decodes a `BINNED` chunk body of `m` values (see [`encode_column`]), appending them to `out`.
 pub fn decode_column(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {

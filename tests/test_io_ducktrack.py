@@ -88,6 +88,15 @@ def test_example_counts_and_metadata(example):
     assert "node" not in md and "id" not in md
 
 
+def test_example_size_is_under_pcodecs(example):
+    """Deterministic size bound. pcodec, one blob per column, takes 3.20 bytes/event on this sample
+    (benches/compare.py); hidpack without BINNED took 3.75. The split predictor (125/3 ns Mach
+    ticks stored as whole ns) is what gets it under: a regression there fails here."""
+    src, out, report = example
+    per_event = os.path.getsize(out) / sum(report.counts.values())
+    assert per_event <= 3.0, f"{per_event:.3f} bytes/event"
+
+
 def test_example_holds_no_host_identifier(example):
     src, out, _ = example
     host = json.loads((Path(src).parent / "metadata.json").read_text())

@@ -218,8 +218,8 @@ fn quantise(bins: &[Bin], n: u64, scale: u8) -> Vec<u32> {
 
 fn scale_for(n: usize, bins: usize) -> u8 {
     let need = (usize::BITS - (bins.max(2) - 1).leading_zeros()) as u8; // ceil(log2(bins))
-    let want = (usize::BITS - n.leading_zeros()) as u8 + 1;
-    want.clamp(need.max(8), MAX_SCALE_BITS)
+    let want = (usize::BITS - n.leading_zeros()) as u8;
+    want.clamp(need.max(8), 12)
 }
 
 /// Appends the binned encoding of `latents` (at least one) to `out`.
@@ -425,42 +425,6 @@ impl BitWriter {
     }
 }
 
-struct BitReader<'a> {
-    buf: &'a [u8],
-    pos: usize, // in bits
-}
-impl BitReader<'_> {
-    /// `bits` ≤ 32. Reads past the end return `None`.
-    #[inline]
-    fn get(&mut self, bits: u32) -> Option<u64> {
-        let byte = self.pos >> 3;
-        let sh = (self.pos & 7) as u32;
-        let end = self.pos + bits as usize;
-        if end > self.buf.len() * 8 {
-            return None;
-        }
-        let w = if byte + 8 <= self.buf.len() {
-            u64::from_le_bytes(self.buf[byte..byte + 8].try_into().unwrap())
-        } else {
-            let mut t = [0u8; 8];
-            let rest = &self.buf[byte..];
-            t[..rest.len()].copy_from_slice(rest);
-            u64::from_le_bytes(t)
-        };
-        self.pos = end;
-        Some((w >> sh) & ((1u64 << bits) - 1))
-    }
-    #[inline]
-    fn get_wide(&mut self, bits: u32) -> Option<u64> {
-        if bits <= 32 {
-            self.get(bits)
-        } else {
-            let lo = self.get(32)?;
-            Some(lo | (self.get(bits - 32)? << 32))
-        }
-    }
-}
-
 /// Decodes `count` latents (at least one) written by [`encode`], appending them to `out`.
 pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
     let nb = c.varint()?;
@@ -524,10 +488,11 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
         }
     }
     let words: Vec<u16> = words.chunks_exact(2).map(|w| u16::from_le_bytes([w[0], w[1]])).collect();
-    // Offsets padded with 8 zero bytes, so a read never needs the end checked until the end.
-    let mut offp = Vec::with_capacity(offs.len() + 8);
+    // Offsets padded with 16 zero bytes: a read of up to 64 bits at a position within the stream
+    // never leaves the buffer, so the loop checks the position only.
+    let mut offp = Vec::with_capacity(offs.len() + 16);
     offp.extend_from_slice(offs);
-    offp.extend_from_slice(&[0; 8]);
+    offp.extend_from_slice(&[0; 16]);
     let limit_bits = offs.len() * 8;
     let mask = total - 1;
     let mut wp = 0usize;
@@ -535,9 +500,12 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
     let base = out.len();
     out.resize(base + count, 0);
     let dst = &mut out[base..];
-    let wide = bits[..nb].iter().any(|&b| b > 32);
     let last_word = words.len().saturating_sub(1);
     let word = |wp: usize| -> u32 { words.get(wp.min(last_word)).map_or(0, |&w| u32::from(w)) };
+    let mut bmask = [0u64; MAX_BINS];
+    for i in 0..nb {
+        bmask[i] = if bits[i] == 0 { 0 } else { u64::MAX >> (64 - u32::from(bits[i])) };
+    }
     for (i, d) in dst.iter_mut().enumerate() {
         // Two lanes: even values from x[0], odd from x[1].
         let st = &mut x[i & 1];
@@ -550,25 +518,22 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
         let w = word(wp);
         *st = if need { (*st << 16) | w } else { *st };
         wp += usize::from(need);
+        if pos > limit_bits {
+            return Err(c.err(format!("offset bits end at value {i} of {count}")));
+        }
         let b = u32::from(bits[s]);
-        let off = if wide {
-            let mut br = BitReader { buf: &offp, pos };
-            let o = br.get_wide(b);
-            pos = br.pos;
-            match o {
-                Some(o) => o,
-                None => return Err(c.err(format!("offset bits end at value {i} of {count}"))),
-            }
+        let byte = pos >> 3;
+        let v = u64::from_le_bytes(offp[byte..byte + 8].try_into().unwrap()) >> (pos & 7);
+        let off = if b <= 56 {
+            v & bmask[s]
         } else {
-            if pos > limit_bits {
-                return Err(c.err(format!("offset bits end at value {i} of {count}")));
-            }
-            let byte = pos >> 3;
-            let v = u64::from_le_bytes(offp[byte..byte + 8].try_into().unwrap());
-            let o = (v >> (pos & 7)) & ((1u64 << b) - 1);
-            pos += b as usize;
-            o
+            // 57 to 64 bits: the low 32, then the rest
+            let lo32 = v & 0xFFFF_FFFF;
+            let p2 = pos + 32;
+            let v2 = u64::from_le_bytes(offp[p2 >> 3..(p2 >> 3) + 8].try_into().unwrap()) >> (p2 & 7);
+            lo32 | ((v2 & (u64::MAX >> (96 - b))) << 32)
         };
+        pos += b as usize;
         *d = lo[s].wrapping_add(off as i64);
     }
     if x != [RANS_L, RANS_L] || wp != nw || pos > limit_bits || pos.div_ceil(8) != offs.len() {

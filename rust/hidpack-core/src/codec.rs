@@ -544,7 +544,11 @@ pub fn decode_payload(payload: &[u8], base: u64, budget: &mut Budget, out: &mut 
         let len = c.varint_usize(c.remaining() as u64, "segment length")?;
         let seg = c.bytes(len)?;
         let seg_table = decode_segment(seg, base, budget, notes)?;
-        out.extend_from(&seg_table);
+        if out.is_empty() {
+            *out = seg_table; // one segment per block (what writers write): moved, not copied
+        } else {
+            out.extend_from(&seg_table);
+        }
     }
     Ok(())
 }

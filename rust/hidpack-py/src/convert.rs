@@ -346,6 +346,21 @@ pub fn scatter(table: EventTable, mask: u16) -> OutTable {
                     .then(|| (&table.kinds[k as usize].cols[p], rows_of[k as usize].as_slice()))
             })
             .collect();
+        if parts.is_empty() {
+            // Absent on every row (most fields of most recordings): zeroed allocations the
+            // kernel hands out untouched, so an unused column costs no writes and no page faults.
+            match f.ty() {
+                FieldType::Str => {
+                    cols.push((format!("{name}_offsets"), OutArr::I64(vec![0i64; n + 1])));
+                    cols.push((format!("{name}_data"), OutArr::U8(Vec::new())));
+                }
+                FieldType::Bool => cols.push((name.to_string(), OutArr::Bool(vec![false; n]))),
+                FieldType::Coord => cols.push((name.to_string(), OutArr::F64(vec![0f64; n]))),
+                FieldType::Int { .. } => cols.push((name.to_string(), OutArr::I64(vec![0i64; n]))),
+            }
+            cols.push((format!("{name}_valid"), OutArr::Bool(vec![false; n])));
+            continue;
+        }
         let mut valid = vec![false; n];
         let fill_valid = |valid: &mut Vec<bool>, v: &Option<Vec<bool>>, rows: &[u32]| match v {
             None => rows.iter().for_each(|&g| valid[g as usize] = true),

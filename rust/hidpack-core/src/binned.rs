@@ -41,6 +41,8 @@ pub const MAX_SCALE_BITS: u8 = 14;
 const RANS_L: u32 = 1 << 16;
 /// Distinct values above which the writer first groups them into about this many equal-count bins.
 const MAX_INITIAL_BINS: usize = 512;
+/// The same for the estimates that choose a predictor (coarser: a ranking needs less).
+const ESTIMATE_INITIAL_BINS: usize = 128;
 /// Approximate bits one bin costs in the table (lo delta, bits byte, frequency).
 const TABLE_BITS: f64 = 28.0;
 
@@ -65,13 +67,13 @@ fn bin_cost(b: &Bin) -> f64 {
 
 /// Greedy binning of the `distinct` values (ascending, with their counts; `n` in all) into at most
 /// [`MAX_BINS`] bins.
-fn build_bins(distinct: Vec<Bin>, n: usize) -> Vec<Bin> {
+fn build_bins(distinct: Vec<Bin>, n: usize, initial: usize) -> Vec<Bin> {
     // Mostly unique values (a tail of rare, wide values) would stay single bins: merging two
     // singletons never pays for itself, though merging many does. Start them as groups.
     let sparse = distinct.len() * 4 > n;
-    let mut bins = if distinct.len() > MAX_INITIAL_BINS || sparse {
+    let mut bins = if distinct.len() > initial || sparse {
         // Equal-count groups; a value holding a whole group's share stays alone.
-        let groups = if sparse { 64 } else { MAX_INITIAL_BINS };
+        let groups = if sparse { 64.min(initial) } else { initial };
         let share = (n / groups).max(1) as u64;
         let mut out: Vec<Bin> = Vec::with_capacity(MAX_INITIAL_BINS * 2);
         for d in distinct {
@@ -234,7 +236,7 @@ pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
     distinct.sort_unstable_by_key(|b| b.lo);
     // Each distinct value learns its bin (bins are contiguous ranges of the sorted values).
     let keys: Vec<i64> = distinct.iter().map(|b| b.lo).collect();
-    let bins = build_bins(distinct, n);
+    let bins = build_bins(distinct, n, MAX_INITIAL_BINS);
     let mut b = 0usize;
     for &k in &keys {
         while k > bins[b].hi {
@@ -721,7 +723,7 @@ fn estimate(latents: &[i64]) -> (usize, usize) {
     let mut distinct: Vec<Bin> = map.entries().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
     let d = distinct.len();
     distinct.sort_unstable_by_key(|b| b.lo);
-    let bins = build_bins(distinct, n);
+    let bins = build_bins(distinct, n, ESTIMATE_INITIAL_BINS);
     let nf = n as f64;
     let bits: f64 = nf * nf.log2() + bins.iter().map(bin_cost).sum::<f64>();
     ((bits / 8.0) as usize + 12, d)

@@ -228,11 +228,11 @@ fn scale_for(n: usize, bins: usize) -> u8 {
 pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
     debug_assert!(!latents.is_empty());
     let n = latents.len();
-    let mut map = Counts::new();
+    let mut map = Counts::for_values(latents);
     for &v in latents {
         map.add(v);
     }
-    let mut distinct: Vec<Bin> = map.entries().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
+    let mut distinct: Vec<Bin> = map.entries().into_iter().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
     distinct.sort_unstable_by_key(|b| b.lo);
     // Each distinct value learns its bin (bins are contiguous ranges of the sorted values).
     let keys: Vec<i64> = distinct.iter().map(|b| b.lo).collect();
@@ -322,20 +322,38 @@ pub fn encoded_len(latents: &[i64]) -> usize {
     v.len()
 }
 
-/// Counts of distinct i64 values, then each value's bin: open addressing, linear probing, grown
-/// at half load. (Sorting every latent cost more than all the rest of the encoder.)
+/// Counts of distinct i64 values, then each value's bin. Values within a span of 2^16 (most
+/// latents: steps, ticks, codes) are counted in a plain array; others in an open-addressing hash
+/// table (linear probing, grown at half load). Sorting every latent cost more than all the rest of
+/// the encoder.
 struct Counts {
+    dense: Option<i64>, // Some(min): vals[v - min]
     keys: Vec<i64>,
     vals: Vec<u32>, // 0 = empty slot; else count (then bin + 1)
     len: usize,
     shift: u32,
 }
 impl Counts {
-    fn new() -> Self {
-        Counts { keys: vec![0; 1024], vals: vec![0; 1024], len: 0, shift: 64 - 10 }
+    const DENSE_SPAN: u64 = 1 << 16;
+
+    fn for_values(v: &[i64]) -> Self {
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for &x in v {
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+        let span = hi.wrapping_sub(lo) as u64;
+        if !v.is_empty() && span < Self::DENSE_SPAN {
+            Counts { dense: Some(lo), keys: Vec::new(), vals: vec![0; span as usize + 1], len: 0, shift: 0 }
+        } else {
+            Counts { dense: None, keys: vec![0; 1024], vals: vec![0; 1024], len: 0, shift: 64 - 10 }
+        }
     }
     #[inline]
     fn slot(&self, k: i64) -> usize {
+        if let Some(lo) = self.dense {
+            return k.wrapping_sub(lo) as u64 as usize;
+        }
         let mask = self.keys.len() - 1;
         let mut i = ((k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
         while self.vals[i] != 0 && self.keys[i] != k {
@@ -343,20 +361,24 @@ impl Counts {
         }
         i
     }
-    #[inline]
+    #[inline(always)]
     fn add(&mut self, k: i64) {
         let i = self.slot(k);
         if self.vals[i] == 0 {
-            self.keys[i] = k;
             self.len += 1;
-            if self.len * 2 > self.keys.len() {
-                self.vals[i] = 1;
-                self.grow();
-                return;
+            if self.dense.is_none() {
+                self.keys[i] = k;
+                if self.len * 2 > self.keys.len() {
+                    self.vals[i] = 1;
+                    self.grow();
+                    return;
+                }
             }
         }
         self.vals[i] += 1;
     }
+    #[cold]
+    #[inline(never)]
     fn grow(&mut self) {
         let old_k = std::mem::take(&mut self.keys);
         let old_v = std::mem::take(&mut self.vals);
@@ -372,8 +394,17 @@ impl Counts {
             }
         }
     }
-    fn entries(&self) -> impl Iterator<Item = (i64, u32)> + '_ {
-        self.keys.iter().zip(&self.vals).filter(|(_, &v)| v != 0).map(|(&k, &v)| (k, v))
+    fn entries(&self) -> Vec<(i64, u32)> {
+        match self.dense {
+            Some(lo) => self
+                .vals
+                .iter()
+                .enumerate()
+                .filter(|(_, &c)| c != 0)
+                .map(|(i, &c)| (lo.wrapping_add(i as i64), c))
+                .collect(),
+            None => self.keys.iter().zip(&self.vals).filter(|(_, &v)| v != 0).map(|(&k, &v)| (k, v)).collect(),
+        }
     }
     /// Replaces the count of `k` (present) with `bin`.
     fn set(&mut self, k: i64, bin: u32) {
@@ -586,16 +617,49 @@ fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
 /// Highest order of differences the writer tries.
 pub const MAX_ORDER: u8 = 3;
 
+/// Division by a fixed g ≥ 1 that is known to divide (or is to be tested against) a value,
+/// without a hardware divide: g = odd·2^tz, and the odd part has an inverse mod 2^64.
+#[derive(Clone, Copy)]
+struct ExactDiv {
+    tz: u32,
+    inv: u64,
+    limit: u64, // u64::MAX / odd
+}
+impl ExactDiv {
+    fn new(g: u64) -> Self {
+        debug_assert!(g >= 1);
+        let tz = g.trailing_zeros();
+        let odd = g >> tz;
+        let mut inv = odd; // correct to 3 bits; each Newton step doubles them
+        for _ in 0..5 {
+            inv = inv.wrapping_mul(2u64.wrapping_sub(odd.wrapping_mul(inv)));
+        }
+        ExactDiv { tz, inv, limit: u64::MAX / odd }
+    }
+    /// `a` is a multiple of g.
+    #[inline]
+    fn divides(&self, a: u64) -> bool {
+        a == 0 || (a.trailing_zeros() >= self.tz && (a >> self.tz).wrapping_mul(self.inv) <= self.limit)
+    }
+    /// x / g for a multiple x of g (two's complement: exact for negative x too).
+    #[inline]
+    fn div(&self, x: i64) -> i64 {
+        ((x >> self.tz) as u64).wrapping_mul(self.inv) as i64
+    }
+}
+
 /// The greatest common divisor of `v` (1 when there is none larger), stopping at the first 1.
 fn common_divisor(v: &[i64]) -> u64 {
     let mut g = 0u64;
+    let mut d = ExactDiv::new(1);
     for &x in v {
         let a = x.unsigned_abs();
-        if a % g.max(1) != 0 || g == 0 {
+        if g == 0 || !d.divides(a) {
             g = gcd(g, a);
             if g == 1 {
                 return 1;
             }
+            d = ExactDiv::new(g.max(1));
         }
     }
     g.max(1)
@@ -656,17 +720,21 @@ fn latents_for(vals: &[i64], p: Pred) -> Option<(Vec<u8>, Vec<i64>)> {
             let g = common_divisor(&lat);
             put_varint(&mut head, g);
             if g > 1 {
-                // g ≥ 2 divides every latent, so the division is exact and cannot overflow
+                // g ≥ 2 divides every latent: an exact division, by multiplication
+                let d = ExactDiv::new(g);
                 for x in lat.iter_mut() {
-                    *x /= g as i64;
+                    *x = d.div(*x);
                 }
             }
             Some((head, lat))
         }
         Pred::Mtf => {
             let mut alphabet: Vec<i64> = Vec::new();
+            let mut seen = Counts::for_values(vals);
             for &v in vals {
-                if !alphabet.contains(&v) {
+                let before = seen.len;
+                seen.add(v);
+                if seen.len != before {
                     if alphabet.len() == MAX_MTF_ALPHABET {
                         return None;
                     }
@@ -704,7 +772,7 @@ fn estimate(latents: &[i64]) -> (usize, usize) {
     if n == 0 {
         return (0, 0);
     }
-    let mut map = Counts::new();
+    let mut map = Counts::for_values(latents);
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     for &v in latents {
         map.add(v);
@@ -720,7 +788,7 @@ fn estimate(latents: &[i64]) -> (usize, usize) {
             return (n * width_bits(lo, hi) as usize / 8 + 12, n);
         }
     }
-    let mut distinct: Vec<Bin> = map.entries().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
+    let mut distinct: Vec<Bin> = map.entries().into_iter().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
     let d = distinct.len();
     distinct.sort_unstable_by_key(|b| b.lo);
     let bins = build_bins(distinct, n, ESTIMATE_INITIAL_BINS);
@@ -1024,6 +1092,32 @@ mod tests {
         let mut b = Vec::new();
         encode_column(&v, &mut b);
         assert_eq!(b[0], PRED_MTF);
+    }
+
+    #[test]
+    fn exact_division_and_divisibility_match_the_hardware() {
+        let mut r = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        };
+        for g in (1u64..300).chain([1 << 16, 1_000_000, 125_000, 65_536 * 3, u64::MAX / 3, 1 << 63]) {
+            let d = ExactDiv::new(g);
+            for _ in 0..200 {
+                let q = (next() as i64) >> (next() % 64);
+                let Some(x) = q.checked_mul(g as i64) else { continue };
+                // what the decoder relies on: q·g (wrapping) gives x back
+                assert_eq!(d.div(x).wrapping_mul(g as i64), x, "{x} / {g}");
+                if g <= i64::MAX as u64 {
+                    assert_eq!(d.div(x), x / g as i64, "{x} / {g}");
+                }
+                let a = next() >> (next() % 64);
+                assert_eq!(d.divides(a), a % g == 0, "{a} % {g}");
+                assert!(d.divides(a - a % g));
+            }
+        }
     }
 
     #[test]

@@ -422,7 +422,9 @@ impl<W: Write> Writer<W> {
         tail.scratch.clear();
         tail.scratch.extend_rows(&self.cur, tail.rows, self.cur.len(), &mut tail.kind_pos);
         self.payload.clear();
-        encode_segment(&tail.scratch, &mut self.payload, self.opts.binned);
+        // Byte encodings only: a checkpoint lives until its block closes (then the block is encoded
+        // with BINNED); entropy-coding it too would encode every event twice.
+        encode_segment(&tail.scratch, &mut self.payload, false);
         // Uncompressed: a checkpoint is small and frequent, and the tail lives only until the
         // block closes; zstd's per-frame table building would dominate the recorder's CPU.
         let frame = raw_zstd_frame(&self.payload);

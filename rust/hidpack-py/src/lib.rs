@@ -8,6 +8,9 @@ mod convert;
 mod errors;
 mod recorder;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fs::File;
 use std::io::BufWriter;
 use std::sync::Mutex;

@@ -58,7 +58,7 @@ impl Writer {
 impl Writer {
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (path, *, metadata="{}".to_string(), wall_clock_ns=None, level=3, block_events=65536, block_span_ns=None, sync_on_close=false))]
+    #[pyo3(signature = (path, *, metadata="{}".to_string(), wall_clock_ns=None, level=3, block_events=65536, block_span_ns=None, sync_on_close=false, binned=true))]
     fn new(
         py: Python<'_>,
         path: std::path::PathBuf,
@@ -68,11 +68,12 @@ impl Writer {
         block_events: usize,
         block_span_ns: Option<i64>,
         sync_on_close: bool,
+        binned: bool,
     ) -> PyResult<Self> {
         if !(-7..=22).contains(&level) {
             return Err(PyValueError::new_err(format!("level must be within -7..=22, got {level}")));
         }
-        let opts = WriterOptions { level, block_events, block_span_ns, metadata, wall_clock_ns, sync_on_close, ..Default::default() };
+        let opts = WriterOptions { level, block_events, block_span_ns, metadata, wall_clock_ns, sync_on_close, binned, ..Default::default() };
         let display = path.display().to_string();
         let w = py.detach(|| CoreWriter::create(&path, opts)).map_err(to_py)?;
         Ok(Writer { inner: Mutex::new(Some(w)), path: display })

@@ -5,7 +5,9 @@
 //! * `codec/encode_block`: a whole block, `Writer::write_table` + close into memory (column
 //!   encoding, zstd level 3, trailer, index, seek table);
 //! * `codec/writer_push`: the same events one `Writer::push` at a time (the encoder thread's path);
-//! * `codec/decode_block`: `Reader::from_source` + `read` of every event back into columns.
+//! * `codec/decode_block`: `Reader::from_source` + `read` of every event back into columns;
+//! * `codec/encode_block_v1`, `codec/decode_block_v1`: the same with `binned: false` (format 1.0's
+//!   byte encodings under zstd), to show what the `BINNED` encoding costs or saves in time.
 //!
 //! Run: `cargo bench -p hidpack-core --bench codec` (add `-- --quick` for a short run).
 
@@ -56,13 +58,21 @@ fn corpus() -> EventTable {
 fn codec(c: &mut Criterion) {
     let table = corpus();
     let events: Vec<(i64, Event)> = table.events().collect();
-    let encode = |t: &EventTable| {
-        let mut w = Writer::new(Vec::with_capacity(1 << 20), WriterOptions::default()).unwrap();
+    let encode_with = |t: &EventTable, binned: bool| {
+        let mut w = Writer::new(Vec::with_capacity(1 << 20), WriterOptions { binned, ..WriterOptions::default() }).unwrap();
         w.write_table(t).unwrap();
         w.into_inner().unwrap()
     };
+    let encode = |t: &EventTable| encode_with(t, true);
     let bytes = encode(&table);
-    eprintln!("codec bench: {N} balabit events -> {} bytes ({:.3} B/event)", bytes.len(), bytes.len() as f64 / N as f64);
+    let bytes_v1 = encode_with(&table, false);
+    eprintln!(
+        "codec bench: {N} balabit events -> {} bytes ({:.3} B/event); without BINNED {} bytes ({:.3} B/event)",
+        bytes.len(),
+        bytes.len() as f64 / N as f64,
+        bytes_v1.len(),
+        bytes_v1.len() as f64 / N as f64
+    );
     let mut g = c.benchmark_group("codec");
     g.throughput(Throughput::Elements(N as u64));
     g.bench_function("encode_block", |b| b.iter(|| black_box(encode(black_box(&table)))));
@@ -78,6 +88,15 @@ fn codec(c: &mut Criterion) {
     g.bench_function("decode_block", |b| {
         b.iter(|| {
             let r = Reader::from_source(black_box(bytes.clone())).unwrap();
+            let t = r.read(None, None, ALL_KINDS, None).unwrap();
+            assert_eq!(t.len(), N);
+            black_box(t)
+        })
+    });
+    g.bench_function("encode_block_v1", |b| b.iter(|| black_box(encode_with(black_box(&table), false))));
+    g.bench_function("decode_block_v1", |b| {
+        b.iter(|| {
+            let r = Reader::from_source(black_box(bytes_v1.clone())).unwrap();
             let t = r.read(None, None, ALL_KINDS, None).unwrap();
             assert_eq!(t.len(), N);
             black_box(t)

@@ -539,9 +539,12 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
     for i in 0..nb {
         bmask[i] = if bits[i] == 0 { 0 } else { u64::MAX >> (64 - u32::from(bits[i])) };
     }
+    // Two lanes: even values from x[0], odd from x[1]. The lane in use is `cur`; the pair is
+    // swapped after every value so both stay in registers (indexing x[i & 1] kept them in memory,
+    // on the critical path).
+    let (mut cur, mut other) = (x[0], x[1]);
     for (i, d) in dst.iter_mut().enumerate() {
-        // Two lanes: even values from x[0], odd from x[1].
-        let st = &mut x[i & 1];
+        let st = &mut cur;
         let sl = (*st & mask) as usize;
         let e = upd[sl];
         let s = sym[sl] as usize;
@@ -568,7 +571,9 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
         };
         pos += b as usize;
         *d = lo[s].wrapping_add(off as i64);
+        std::mem::swap(&mut cur, &mut other);
     }
+    let x = if count % 2 == 0 { [cur, other] } else { [other, cur] };
     if x != [RANS_L, RANS_L] || wp != nw || pos > limit_bits || pos.div_ceil(8) != offs.len() {
         return Err(c.err(
             "binned chunk does not end where its streams say (corrupt rANS or offset stream)",

@@ -687,15 +687,7 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
                     return Err(gc.err(format!("{} lacks required column `{}`", kind.name(), spec.field.name())));
                 }
                 // An optional field missing from the group is absent on every row.
-                let mut col = Column::new_for(spec.field.ty());
-                for _ in 0..rows {
-                    match &mut col {
-                        Column::Int { .. } => col.push_int(None),
-                        Column::Bool { .. } => col.push_bool(None),
-                        Column::Str { .. } => col.push_str(None),
-                    }
-                }
-                kt.cols[pos] = col;
+                kt.cols[pos] = Column::absent(spec.field.ty(), rows);
             }
         }
     }

@@ -27,6 +27,15 @@ impl Column {
             FieldType::Str => Column::Str { offsets: vec![0], data: Vec::new(), valid: None },
         }
     }
+    /// A column of `rows` rows, absent on every one (what `push_*(None)` `rows` times gives).
+    pub fn absent(ty: FieldType, rows: usize) -> Column {
+        let valid = if rows == 0 { None } else { Some(vec![false; rows]) };
+        match ty {
+            FieldType::Coord | FieldType::Int { .. } => Column::Int { vals: vec![0; rows], valid },
+            FieldType::Bool => Column::Bool { vals: vec![false; rows], valid },
+            FieldType::Str => Column::Str { offsets: vec![0; rows + 1], data: Vec::new(), valid },
+        }
+    }
     pub fn len(&self) -> usize {
         match self {
             Column::Int { vals, .. } => vals.len(),
@@ -512,21 +521,27 @@ impl EventTable {
                 }
                 match (f.ty(), col) {
                     (FieldType::Coord, Column::Int { vals, .. }) => {
-                        for (r, &v) in vals.iter().enumerate() {
-                            if col.is_present(r) {
-                                check_coord(v, f, Some(r as u64))?;
+                        // One vectorisable pass first; row by row only to name the bad row.
+                        if !vals.iter().all(|v| v.unsigned_abs() <= COORD_MAX_RAW as u64) {
+                            for (r, &v) in vals.iter().enumerate() {
+                                if col.is_present(r) {
+                                    check_coord(v, f, Some(r as u64))?;
+                                }
                             }
                         }
                     }
                     (FieldType::Int { min, max }, Column::Int { vals, .. }) => {
-                        for (r, &v) in vals.iter().enumerate() {
-                            if (v < min || v > max) && col.is_present(r) {
-                                return Err(value_err(
-                                    Some(r as u64),
-                                    f.name(),
-                                    v,
-                                    &format!("must be within {min}..={max}"),
-                                ));
+                        // One vectorisable pass first; row by row only to name the bad row.
+                        if !vals.iter().all(|&v| v >= min && v <= max) {
+                            for (r, &v) in vals.iter().enumerate() {
+                                if (v < min || v > max) && col.is_present(r) {
+                                    return Err(value_err(
+                                        Some(r as u64),
+                                        f.name(),
+                                        v,
+                                        &format!("must be within {min}..={max}"),
+                                    ));
+                                }
                             }
                         }
                     }
@@ -561,7 +576,12 @@ impl EventTable {
             }
             // Coordinate pairs are present together.
             if let (Some(x), Some(y)) = (kt.col(Field::X), kt.col(Field::Y)) {
-                if let Some(r) = (0..x.len()).find(|&r| x.is_present(r) != y.is_present(r)) {
+                let same = match (x.valid(), y.valid()) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => a == b,
+                    _ => false,
+                };
+                if let Some(r) = (!same).then(|| (0..x.len()).find(|&r| x.is_present(r) != y.is_present(r))).flatten() {
                     return Err(value_err(
                         Some(r as u64),
                         "y",

@@ -73,6 +73,17 @@ proptest! {
         prop_assert!(decode_column(&mut Cursor::new(&b[..cut], 0, "t"), v.len(), &mut Vec::new()).is_err());
     }
 
+    /// Arbitrary bytes after each predictor byte: an error or m values, never a panic or a hang.
+    #[test]
+    fn arbitrary_bodies_never_panic(pred in 0u8..8, body in proptest::collection::vec(any::<u8>(), 0..400), m in 1usize..5000) {
+        let mut b = vec![pred];
+        b.extend_from_slice(&body);
+        let mut out = Vec::new();
+        if decode_column(&mut Cursor::new(&b, 0, "t"), m, &mut out).is_ok() {
+            prop_assert_eq!(out.len(), m);
+        }
+    }
+
     /// Whole files: long moves with drags and keys, written with and without BINNED, read equal.
     #[test]
     fn files_with_and_without_binned_read_the_same(steps in proptest::collection::vec((-5i64..6, -5i64..6, 0u64..50), 64..2000)) {

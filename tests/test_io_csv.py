@@ -221,7 +221,7 @@ def _decompressed(path: Path) -> bytes:
     # Deterministic size bound. pcodec (one blob per column) takes 2.08 / 1.88 bytes per event on
     # these corpora, packed structs + zstd -19 6.41 / 5.34 (issue baselines). Measured with the
     # BINNED encoding: 2.10 / 1.98 (these files keep what an exact CSV round trip needs, a little
-    # more than the bench's columns, where hidpack takes 2.04 / 1.85 and took 2.33 / 2.30 before).
+    # more than the bench's columns, where hidpack takes 2.04 / 1.84 and took 2.33 / 2.30 before).
     [("balabit-mouse", 4_609_929, 1_677, 2.13), ("aalto136m-keys", 877_834, 600, 2.01)],
 )
 def test_full_corpus_round_trip_is_byte_identical(tmp_path, corpus, rows, sessions, max_bytes_per_event):

@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod recorder;
 
+/// mimalloc for every Rust allocation of the extension (see Cargo.toml for why, and why v2).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -42,7 +42,7 @@ const RANS_L: u32 = 1 << 16;
 /// Distinct values above which the writer first groups them into about this many equal-count bins.
 const MAX_INITIAL_BINS: usize = 512;
 /// The same for the estimates that choose a predictor (coarser: a ranking needs less).
-const ESTIMATE_INITIAL_BINS: usize = 128;
+const ESTIMATE_INITIAL_BINS: usize = 32;
 /// Approximate bits one bin costs in the table (lo delta, bits byte, frequency).
 const TABLE_BITS: f64 = 28.0;
 

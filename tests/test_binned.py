@@ -4,7 +4,10 @@ smaller on trajectory-like input."""
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +62,28 @@ def test_binned_is_smaller_on_trajectories(tmp_path: Path) -> None:
     sb = hidpack.write_table(b, tbl, binned=False)["bytes"]
     # deterministic input: the entropy-coded file is at least a sixth smaller
     assert sa < sb * 5 / 6, (sa, sb)
+
+
+def test_chunks_say_where_the_bytes_go(tmp_path: Path) -> None:
+    tbl = _session(20_000)  # 400 key events: their press flags alternate, XOR beats the bitmap
+    p = tmp_path / "s.hpk"
+    hidpack.write_table(p, tbl)
+    chunks = hidpack.open(p).chunks()
+    by = {(c["kind"], c["field"]): c for c in chunks}
+    # the segment's own columns, then each kind's fields
+    assert {("t" if k is None else k) for k, _ in by} >= {"t", "move", "key"}
+    assert by[(None, "t")]["encoding"] == "BINNED" and by[(None, "t")]["predictor"] == "order 1"
+    assert by[("key", "usage")]["encoding"] == "BINNED"
+    assert by[("key", "pressed")]["predictor"] == "xor"
+    assert [c["bytes"] for c in chunks] == sorted((c["bytes"] for c in chunks), reverse=True)
+    # every chunk of the one block is counted once, and they fit in its payload
+    block = hidpack.open(p).info()
+    assert all(c["chunks"] == 1 for c in chunks)
+    assert sum(c["bytes"] for c in chunks) < os.path.getsize(p) * 2
+    plain = tmp_path / "plain.hpk"
+    hidpack.write_table(plain, tbl, binned=False)
+    assert all(c["encoding"] != "BINNED" for c in hidpack.open(plain).chunks())
+    out = subprocess.run([sys.executable, "-m", "hidpack", "info", "--chunks", "--quick", str(p)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "where the bytes go" in out and "BINNED (order 1)" in out and "B/event" in out
+    assert block["events"] == 20_000

@@ -183,6 +183,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         info["problems"] = list(info.get("problems") or []) + [
             p for p in check.get("problems") or [] if (p.get("offset"), p.get("error")) not in seen
         ]
+    if args.chunks:
+        info["chunks"] = rec.chunks()
     if args.json:
         print(json.dumps(_jsonable(info), indent=2, ensure_ascii=False))
         return 0
@@ -246,6 +248,15 @@ def cmd_info(args: argparse.Namespace) -> int:
             lines.append("  " + _problem_line(p))
     else:
         lines.append("problems    none" + (" (not checked: --quick)" if args.quick else ""))
+    chunks = info.get("chunks")
+    if chunks:
+        total = sum(c["bytes"] for c in chunks) or 1
+        lines.append("chunks      where the bytes go (block payloads before zstd: %s)" % _size(total))
+        for c in chunks:
+            name = "%s.%s" % (c["kind"], c["field"]) if c["kind"] else c["field"]
+            enc = c["encoding"] + (" (%s)" % c["predictor"] if c["predictor"] else "")
+            per = "  %6.3f B/event" % (c["bytes"] / events) if events else ""
+            lines.append("  %-16s %-26s %12s%s  %5.1f%%" % (name, enc, _n(c["bytes"]), per, 100.0 * c["bytes"] / total))
     print("\n".join(lines))
     return 0
 
@@ -707,6 +718,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", metavar="FILE")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--quick", action="store_true", help="do not decode every block to look for problems")
+    s.add_argument("--chunks", action="store_true", help="also show where the bytes go: each column's encoding and size")
     s.set_defaults(func=cmd_info)
 
     s = sub.add_parser("verify", help="check every block of a recording (exit 1 on problems)")

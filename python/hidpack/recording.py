@@ -357,6 +357,12 @@ class Recording(RecordingView):
         """Check every block: ``{"ok", "blocks", "events", "problems"}``."""
         return self._reader.verify()
 
+    def chunks(self) -> list[dict[str, Any]]:
+        """Where the bytes go: the column chunks of every readable block, summed per ``kind``
+        (None for the ``t`` and ``kind`` columns), ``field``, ``encoding`` and ``predictor``
+        (``BINNED`` only), with ``chunks`` and ``bytes`` (before zstd), largest first."""
+        return list(self._reader.chunks())
+
     def info(self) -> dict[str, Any]:
         """A summary: duration, events, counts per kind, blocks, bytes, drops, gaps, metadata..."""
         blocks = self._block_list()

@@ -572,7 +572,9 @@ impl<S: Source> Reader<S> {
         Ok(len)
     }
 
-    fn decode_block_unchecked(&self, info: &BlockInfo, check_hash: bool) -> Result<(EventTable, DecodeNotes)> {
+    /// The decompressed payload of a block, its frame checked (size limits, content size,
+    /// checksum, and the trailer's hash when `check_hash`).
+    fn block_payload(&self, info: &BlockInfo, check_hash: bool) -> Result<Vec<u8>> {
         let off = info.offset;
         if u64::from(info.length) > MAX_FRAME {
             return Err(Error::corrupt(off, format!("data frame of {} bytes exceeds the {MAX_FRAME}-byte limit", info.length)));
@@ -616,6 +618,12 @@ impl<S: Source> Reader<S> {
         if payload.len() as u64 != content {
             return Err(Error::corrupt(off, format!("decompressed {} bytes, expected {content}", payload.len())));
         }
+        Ok(payload)
+    }
+
+    fn decode_block_unchecked(&self, info: &BlockInfo, check_hash: bool) -> Result<(EventTable, DecodeNotes)> {
+        let off = info.offset;
+        let payload = self.block_payload(info, check_hash)?;
         let mut table = EventTable::new();
         let mut notes = DecodeNotes::default();
         let mut budget = Budget::for_block(u64::from(info.events));
@@ -627,6 +635,21 @@ impl<S: Source> Reader<S> {
             }
         }
         Ok((table, notes))
+    }
+
+    /// Where the bytes of block `i` go: its column chunks (FORMAT.md §5), with their encodings
+    /// and sizes before zstd. Decodes only the `kind` column.
+    pub fn block_chunks(&self, i: usize) -> Result<Vec<crate::codec::ChunkInfo>> {
+        let info = self.blocks.get(i).ok_or_else(|| Error::Usage(format!("block {i} does not exist ({} blocks)", self.blocks.len())))?;
+        if i >= self.n_main {
+            if let Some(tail) = &self.tail {
+                return tail.reader.block_chunks(tail.map[i - self.n_main]);
+            }
+        }
+        let check = self.hash_known.get(i).copied().unwrap_or(false);
+        let payload = self.block_payload(info, check)?;
+        crate::codec::chunk_layout(&payload)
+            .map_err(|e| Error::corrupt(info.offset, format!("block payload: {e}")))
     }
 
     /// Decode block `i` (checked against its trailer/index info).

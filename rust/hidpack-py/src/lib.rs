@@ -218,6 +218,68 @@ impl Reader {
         convert::out_to_py(py, out)
     }
 
+    /// Where the bytes go: the column chunks of every readable block, summed per (kind, field,
+    /// encoding, predictor), largest first: [{kind, field, encoding, predictor, chunks, bytes}].
+    /// Sizes are before zstd; `kind` is None for the segment's `t` and `kind` columns.
+    fn chunks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        use std::collections::BTreeMap;
+        let n = self.inner.blocks().len();
+        let sums = py.detach(|| {
+            // (kind, field, encoding, predictor) -> (chunks, bytes)
+            type Key = (Option<u8>, u8, u8, Option<u8>);
+            let mut sums: BTreeMap<Key, (u64, u64)> = BTreeMap::new();
+            for i in 0..n {
+                // a block that fails its checks is left out (problems() reports it)
+                for c in self.inner.block_chunks(i).unwrap_or_default() {
+                    let e = sums.entry((c.kind, c.field, c.encoding, c.predictor)).or_default();
+                    e.0 += 1;
+                    e.1 += c.bytes as u64;
+                }
+            }
+            sums
+        });
+        let mut rows: Vec<_> = sums.into_iter().collect();
+        rows.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(&b.0)));
+        let list = PyList::empty(py);
+        for ((kind, field, encoding, predictor), (chunks, bytes)) in rows {
+            let d = PyDict::new(py);
+            d.set_item("kind", kind.map(|k| Kind::from_code(k).map_or_else(|| format!("kind {k}"), |k| k.name().to_string())))?;
+            let fname = match field {
+                hidpack_core::codec::FIELD_T => "t".to_string(),
+                hidpack_core::codec::FIELD_KIND => "kind".to_string(),
+                f if (f as usize) < ALL_FIELDS.len() => ALL_FIELDS[f as usize].name().to_string(),
+                f => format!("field {f}"),
+            };
+            d.set_item("field", fname)?;
+            let ename = match encoding {
+                0 => "CONST",
+                1 => "VARINT",
+                2 => "DELTA",
+                3 => "DELTA_GCD",
+                4 => "RLE",
+                5 => "BINNED",
+                8 => "BOOL_BITMAP",
+                9 => "BOOL_CONST",
+                16 => "STR_PLAIN",
+                17 => "STR_DICT",
+                _ => "unknown",
+            };
+            d.set_item("encoding", ename)?;
+            let pname = predictor.map(|p| match p {
+                0..=3 => format!("order {p}"),
+                4 => "move-to-front".to_string(),
+                5 => "xor".to_string(),
+                6 => "split".to_string(),
+                p => format!("predictor {p}"),
+            });
+            d.set_item("predictor", pname)?;
+            d.set_item("chunks", chunks)?;
+            d.set_item("bytes", bytes)?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
+
     /// Everything skipped so far: [{offset, length, error, events_lost}].
     fn problems<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);

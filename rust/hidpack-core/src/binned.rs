@@ -14,7 +14,7 @@
 //! ```
 //!
 //! A peak becomes a bin of width 1 (`bits = 0`, no offset at all); the tail becomes a few wide bins.
-//! This is the binning of pcodec (Pelkonen-like "quantile bins, then merge"), done greedily: every
+//! This is pcodec's idea (quantile bins, then merges), done greedily: every
 //! distinct value starts as its own bin (or, for many distinct values, an equal-count group), and the
 //! adjacent pair whose merge saves the most bits is merged until no merge saves any and at most 256
 //! bins remain.
@@ -313,13 +313,6 @@ pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
     }
     put_varint(out, offsets.len() as u64);
     out.extend_from_slice(&offsets);
-}
-
-/// Exact size of [`encode`]'s output, without keeping it (the writer compares encodings).
-pub fn encoded_len(latents: &[i64]) -> usize {
-    let mut v = Vec::new();
-    encode(latents, &mut v);
-    v.len()
 }
 
 /// Counts of distinct i64 values, then each value's bin. Values within a span of 2^16 (most

@@ -7,7 +7,10 @@
 //! * `codec/writer_push`: the same events one `Writer::push` at a time (the encoder thread's path);
 //! * `codec/decode_block`: `Reader::from_source` + `read` of every event back into columns;
 //! * `codec/encode_block_v1`, `codec/decode_block_v1`: the same with `binned: false` (format 1.0's
-//!   byte encodings under zstd), to show what the `BINNED` encoding costs or saves in time.
+//!   byte encodings under zstd), to show what the `BINNED` encoding costs or saves in time;
+//! * `codec/encode_small_files`, `codec/decode_small_files`: the same events as 24 files of 2,731
+//!   events each (the size of a balabit session in `benches/compare.py`), each with its own
+//!   header, block, index and seek table: what a file and a small block cost beyond their events.
 //!
 //! Run: `cargo bench -p hidpack-core --bench codec` (add `-- --quick` for a short run).
 
@@ -100,6 +103,34 @@ fn codec(c: &mut Criterion) {
             let t = r.read(None, None, ALL_KINDS, None).unwrap();
             assert_eq!(t.len(), N);
             black_box(t)
+        })
+    });
+    const FILES: usize = 24;
+    let per = N.div_ceil(FILES);
+    let parts: Vec<EventTable> = (0..FILES)
+        .map(|i| {
+            let mut p = EventTable::new();
+            for (t, e) in &events[i * per..((i + 1) * per).min(N)] {
+                p.push(*t, e).unwrap();
+            }
+            p
+        })
+        .collect();
+    let small: Vec<Vec<u8>> = parts.iter().map(encode).collect();
+    eprintln!(
+        "codec bench: as {FILES} files: {} bytes ({:.3} B/event)",
+        small.iter().map(Vec::len).sum::<usize>(),
+        small.iter().map(Vec::len).sum::<usize>() as f64 / N as f64
+    );
+    g.bench_function("encode_small_files", |b| b.iter(|| black_box(parts.iter().map(encode).collect::<Vec<_>>())));
+    g.bench_function("decode_small_files", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for f in &small {
+                let r = Reader::from_source(black_box(f.clone())).unwrap();
+                n += black_box(r.read(None, None, ALL_KINDS, None).unwrap()).len();
+            }
+            assert_eq!(n, N);
         })
     });
     g.finish();

@@ -663,11 +663,27 @@ fn common_divisor(v: &[i64]) -> u64 {
     g.max(1)
 }
 
+/// Binary (Stein's) gcd: shifts and subtractions, no hardware divide (a 64-bit `%` costs tens of
+/// cycles, and Euclid's algorithm takes dozens of them on large operands).
 fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
+    if a == 0 {
+        return b;
     }
-    a
+    if b == 0 {
+        return a;
+    }
+    let shift = (a | b).trailing_zeros();
+    a >>= a.trailing_zeros();
+    loop {
+        b >>= b.trailing_zeros();
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        b -= a;
+        if b == 0 {
+            return a << shift;
+        }
+    }
 }
 
 
@@ -692,7 +708,7 @@ enum Pred {
 
 /// Columns longer than this choose their predictor on a sample of [`SAMPLE_SLICES`] slices of
 /// [`SAMPLE_SLICE`] values spread over the column (BtrBlocks' idea), then encode once.
-const SAMPLE_OVER: usize = 8192;
+const SAMPLE_OVER: usize = 2048;
 const SAMPLE_SLICES: usize = 4;
 const SAMPLE_SLICE: usize = 512;
 
@@ -884,7 +900,15 @@ fn find_split_base(vals: &[i64]) -> Option<u64> {
         }
     }
     let (&g, &c) = counts.iter().max_by_key(|(&g, &c)| (c, g))?;
-    (c as usize >= samples / 32).then_some(g)
+    if (c as usize) < samples / 32 {
+        return None;
+    }
+    // A base every value shares one remainder of is a common divisor of the differences, which
+    // the predictors' own divisor already takes out (pixel coordinates in 2^-16 units, clocks in
+    // whole milliseconds): the split would only cost a second choice of predictor.
+    let r0 = vals[0].rem_euclid(g as i64);
+    let step = (n / 64).max(1);
+    (0..n).step_by(step).any(|i| vals[i].rem_euclid(g as i64) != r0).then_some(g)
 }
 
 fn encode_split_top(vals: &[i64], base: u64, out: &mut Vec<u8>) {
@@ -1090,6 +1114,42 @@ mod tests {
         let mut b = Vec::new();
         encode_column(&v, &mut b);
         assert_eq!(b[0], PRED_MTF);
+    }
+
+    #[test]
+    fn binary_gcd_matches_euclid() {
+        fn euclid(mut a: u64, mut b: u64) -> u64 {
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            a
+        }
+        let mut r = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        };
+        for (a, b) in [(0, 0), (0, 7), (7, 0), (1, u64::MAX), (u64::MAX, u64::MAX), (1 << 63, 1 << 62), (65_536 * 3, 1_000_000)] {
+            assert_eq!(gcd(a, b), euclid(a, b), "gcd({a}, {b})");
+        }
+        for _ in 0..20_000 {
+            let g = next() >> (next() % 64);
+            let (a, b) = ((next() >> (next() % 64)).wrapping_mul(g), (next() >> (next() % 64)).wrapping_mul(g));
+            assert_eq!(gcd(a, b), euclid(a, b), "gcd({a}, {b})");
+        }
+    }
+
+    #[test]
+    fn a_common_divisor_is_not_a_split_base() {
+        // whole pixels in 2^-16 units: every difference is a multiple of 65536, and the
+        // predictors' divisor takes it out; a split would only cost time
+        let v: Vec<i64> = (0..4000i64).map(|i| ((i * 37) % 1000 + 3) << 16).collect();
+        assert_eq!(find_split_base(&v), None);
+        // 125/3 ns ticks as whole ns: three remainders mod 125, a real split
+        let t: Vec<i64> = (0..4000i64).map(|i| (i * 7 + i * i % 5) * 125 / 3).collect();
+        assert_eq!(find_split_base(&t), Some(125));
     }
 
     #[test]

@@ -48,7 +48,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result, ValueError};
-use crate::model::{gap_reason, Event, Kind, COORD_MAX_RAW};
+use crate::model::{gap_reason, Event, Kind, COORD_MAX_RAW, NUM_KINDS};
 use crate::ring::{self, PushError};
 use crate::table::EventTable;
 use crate::writer::{SyncPolicy, Writer, WriterOptions};
@@ -717,10 +717,62 @@ impl Encoder {
             self.n_lost += table.len() as u64;
             return Ok(());
         }
-        // Row by row through the same path as single events, so blocks, checkpoints and
-        // rotation fall exactly where they would for a live capture.
-        for (t, ev) in table.events() {
-            self.write(t, &ev, false)?;
+        if self.rotate_every_ns.is_some() || self.rotate_bytes.is_some() {
+            // Row by row through the same path as single events, so rotation falls exactly
+            // where it would for a live capture.
+            for (t, ev) in table.events() {
+                self.write(t, &ev, false)?;
+            }
+            return Ok(());
+        }
+        // Column by column between checkpoints: the checkpoints and blocks fall where `write`
+        // would put them row by row (checkpoint before the first row at or past the due time),
+        // at a fraction of the cost per row.
+        let n = table.len();
+        let mut i = 0;
+        let r = self.write_rows(table, &mut i);
+        if r.is_err() {
+            // Rows from the failed range on never reach the file: count them.
+            self.n_lost += (n - i) as u64;
+        }
+        r
+    }
+
+    /// [`Encoder::write_table`]'s column-wise path; `*i` is the first row not yet handed over.
+    fn write_rows(&mut self, table: &EventTable, i: &mut usize) -> Result<()> {
+        table.validate()?;
+        let n = table.len();
+        let mut kind_pos = [0usize; NUM_KINDS];
+        while *i < n {
+            let mut j = n;
+            let ti = table.t[*i];
+            if self.shared.clock == Clock::Event {
+                // as `write`: the first row sets the due time; a row at or past it checkpoints first
+                let due = match self.next_ckpt_t {
+                    None => {
+                        self.next_ckpt_t = Some(ti.saturating_add(self.flush_interval_ns));
+                        None
+                    }
+                    Some(d) => Some(d),
+                };
+                if due.is_some_and(|d| ti >= d) {
+                    self.checkpoint()?;
+                    self.next_ckpt_t = Some(ti.saturating_add(self.flush_interval_ns));
+                }
+                let next = self.next_ckpt_t.unwrap_or(i64::MAX);
+                j = *i + 1 + table.t[*i + 1..].iter().position(|&t| t >= next).unwrap_or(n - *i - 1);
+            }
+            if self.file_t0.is_none() {
+                self.file_t0 = Some(ti);
+            }
+            let w = self.writer.as_mut().expect("a file is open");
+            let blocks = w.stats().blocks;
+            w.write_rows(table, *i, j, &mut kind_pos)?;
+            self.n_written += (j - *i) as u64;
+            *i = j;
+            if w.stats().blocks != blocks {
+                self.after_block()?;
+            }
         }
         Ok(())
     }
@@ -736,12 +788,21 @@ impl Encoder {
         Ok(())
     }
 
+    /// A checkpoint record, written by the next [`Encoder::commit`] (after the drained batch).
     fn checkpoint(&mut self) -> Result<()> {
         self.last_ckpt = Instant::now();
         if let Some(w) = self.writer.as_mut() {
-            w.checkpoint()?;
+            w.checkpoint_deferred()?;
         }
         Ok(())
+    }
+
+    /// Write the checkpoint records made while handling a drained batch, in one write.
+    fn commit(&mut self) -> Result<()> {
+        match self.writer.as_mut() {
+            Some(w) => w.write_checkpoints(),
+            None => Ok(()),
+        }
     }
 
     /// Handle the messages in `buf` (whole messages only; see `drain`).
@@ -760,12 +821,20 @@ impl Encoder {
                 };
                 if let Some(table) = table {
                     self.shared.batch_backlog.fetch_sub(table.len() as u64, Relaxed);
-                    self.write_table(&table)?;
+                    if let Err(e) = self.write_table(&table) {
+                        self.fail(&e); // the rest of the messages are counted as lost
+                    }
                 }
                 continue;
             }
             let (t, ev, internal) = from_slots(msg);
-            self.write(t, &ev, internal)?;
+            let before = self.n_written;
+            if let Err(e) = self.write(t, &ev, internal) {
+                self.fail(&e);
+                if !internal && self.n_written == before {
+                    self.n_lost += 1; // not handed to the writer, and not yet counted
+                }
+            }
         }
         Ok(())
     }
@@ -800,7 +869,7 @@ impl Encoder {
             let flush_req = self.shared.flush_req.load(SeqCst);
             let n = self.drain(&mut buf, 8192);
             if n > 0 {
-                let r = self.process(&buf);
+                let r = self.process(&buf).and_then(|()| self.commit());
                 self.step(r);
                 self.publish_counts();
                 if let Some(d) = self.delay {
@@ -808,12 +877,12 @@ impl Encoder {
                 }
             }
             if self.shared.clock == Clock::Monotonic && self.last_ckpt.elapsed() >= interval {
-                let r = self.checkpoint();
+                let r = self.checkpoint().and_then(|()| self.commit());
                 self.step(r);
             }
             if n == 0 && flush_req > self.shared.flush_done.load(SeqCst) {
                 // Everything pushed before the request has been drained: make it durable.
-                let r = self.checkpoint();
+                let r = self.checkpoint().and_then(|()| self.commit());
                 self.step(r);
                 self.shared.flush_done.store(flush_req, SeqCst);
             }
@@ -821,8 +890,11 @@ impl Encoder {
                 break;
             }
             if n == 0 {
+                // Idle: wait for the next checkpoint or 1 ms, whichever is first; `extend`,
+                // `flush` and `close` unpark the thread (single pushes do not: a push makes no
+                // system call).
                 let wait = interval.saturating_sub(self.last_ckpt.elapsed()).min(Duration::from_millis(1));
-                std::thread::sleep(wait.max(Duration::from_micros(50)));
+                std::thread::park_timeout(wait.max(Duration::from_micros(50)));
             }
         }
         // Close: refuse new pushes, take everything pushed before, report pending drops and an
@@ -1034,7 +1106,15 @@ impl Recorder {
                 }
             }
         }
+        self.wake();
         Ok(())
+    }
+
+    /// Wake the encoder thread if it is idle (a batch, a flush or the close is waiting).
+    fn wake(&self) {
+        if let Some(th) = &self.thread {
+            th.thread().unpark();
+        }
     }
 
     fn check_alive(&self) -> Result<()> {
@@ -1086,6 +1166,7 @@ impl Recorder {
     /// write-ahead tail, fsynced per the policy).
     pub fn flush(&self) -> Result<()> {
         let req = self.shared.flush_req.fetch_add(1, SeqCst) + 1;
+        self.wake();
         while self.shared.flush_done.load(SeqCst) < req {
             if let Some(e) = self.error() {
                 return Err(Error::Io(std::io::Error::other(e)));
@@ -1144,6 +1225,7 @@ impl Recorder {
         if let Some(th) = self.thread.take() {
             self.shared.closed.store(true, SeqCst);
             self.shared.stop.store(true, SeqCst);
+            th.thread().unpark();
             match th.join() {
                 Ok(r) => r?,
                 Err(_) => return Err(Error::Usage("the encoder thread panicked".into())),

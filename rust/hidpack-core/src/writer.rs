@@ -99,6 +99,8 @@ struct Tail {
     rows: usize,
     kind_pos: [usize; NUM_KINDS],
     scratch: EventTable,
+    /// Checkpoint records made by [`Writer::checkpoint_deferred`] and not yet written.
+    pending: Vec<u8>,
 }
 
 impl Default for WriterOptions {
@@ -188,6 +190,7 @@ impl Writer<BufWriter<File>> {
                 pos: header_len,
                 rows: 0,
                 kind_pos: [0; NUM_KINDS],
+                pending: Vec::new(),
                 scratch: EventTable::new(),
             });
         }
@@ -305,6 +308,21 @@ impl<W: Write> Writer<W> {
             return Err(Error::Usage("writer is closed".into()));
         }
         table.validate()?;
+        let mut kind_pos = [0usize; NUM_KINDS];
+        self.write_rows(table, 0, table.len(), &mut kind_pos)
+    }
+
+    /// Append rows `start..end` of a table that passed [`EventTable::validate`], column by
+    /// column, closing blocks exactly where [`Writer::push`] of each row would.
+    /// `kind_pos[k]` is the number of rows of kind k before `start` (all zero for `start` 0) and
+    /// becomes the number before `end`, so consecutive ranges chain.
+    pub fn write_rows(&mut self, table: &EventTable, start: usize, end: usize, kind_pos: &mut [usize; NUM_KINDS]) -> Result<()> {
+        if self.out.is_none() {
+            return Err(Error::Usage("writer is closed".into()));
+        }
+        if start > end || end > table.len() {
+            return Err(Error::Usage(format!("rows {start}..{end} of a table of {} rows", table.len())));
+        }
         let string_len = |k: usize, r: usize| -> usize {
             table.kinds[k]
                 .cols
@@ -315,10 +333,10 @@ impl<W: Write> Writer<W> {
                 })
                 .sum()
         };
-        let mut kind_pos = [0usize; NUM_KINDS]; // rows of each kind consumed so far
-        let mut kind_row = [0usize; NUM_KINDS]; // rows of each kind scanned so far
-        let mut start = 0;
-        for i in 0..table.len() {
+        // kind_pos: rows of each kind consumed so far; kind_row: scanned so far
+        let mut kind_row = *kind_pos;
+        let mut start = start;
+        for i in start..end {
             let t = table.t[i];
             let k = table.kind[i] as usize;
             if i > start {
@@ -333,7 +351,7 @@ impl<W: Write> Writer<W> {
                     if self.cur.is_empty() {
                         self.cur_first_t = table.t[start];
                     }
-                    self.cur.extend_rows(table, start, i, &mut kind_pos);
+                    self.cur.extend_rows(table, start, i, kind_pos);
                     self.flush()?;
                     start = i;
                 }
@@ -343,11 +361,11 @@ impl<W: Write> Writer<W> {
             self.cur_string_bytes += string_len(k, kind_row[k]);
             kind_row[k] += 1;
         }
-        if start < table.len() {
+        if start < end {
             if self.cur.is_empty() {
                 self.cur_first_t = table.t[start];
             }
-            self.cur.extend_rows(table, start, table.len(), &mut kind_pos);
+            self.cur.extend_rows(table, start, end, kind_pos);
         }
         Ok(())
     }
@@ -401,6 +419,7 @@ impl<W: Write> Writer<W> {
             tail.pos = tail.header_len;
             tail.rows = 0;
             tail.kind_pos = [0; NUM_KINDS];
+            tail.pending.clear(); // checkpoints of events the block now holds
         }
         Ok(())
     }
@@ -410,10 +429,20 @@ impl<W: Write> Writer<W> {
     /// small block (fsynced under [`SyncPolicy::Interval`]). Without a tail, this only flushes
     /// the buffered bytes of closed blocks. Returns the events written to the tail.
     pub fn checkpoint(&mut self) -> Result<usize> {
+        let n = self.checkpoint_deferred()?;
+        self.write_checkpoints()?;
+        Ok(n)
+    }
+
+    /// [`Writer::checkpoint`] without the write: the record is kept in memory until
+    /// [`Writer::write_checkpoints`], so that a caller making many checkpoints in one go (the
+    /// capture engine, handling a batch that spans many flush intervals of event time) writes
+    /// them with one system call and one fsync. A block that closes first drops them: its
+    /// events are in the main file.
+    pub fn checkpoint_deferred(&mut self) -> Result<usize> {
         if self.out.is_none() {
             return Err(Error::Usage("writer is closed".into()));
         }
-        self.out()?.flush()?;
         let Some(tail) = self.tail.as_mut() else { return Ok(0) };
         let n = self.cur.len() - tail.rows;
         if n == 0 {
@@ -440,15 +469,32 @@ impl<W: Write> Writer<W> {
             t_max,
             counts: tail.scratch.counts().map(|c| c as u32),
         };
-        let mut rec = frame;
-        rec.extend_from_slice(&info.encode_trailer());
-        tail.file.write_all(&rec)?;
-        tail.pos += rec.len() as u64;
+        let trailer = info.encode_trailer();
+        tail.pending.extend_from_slice(&frame);
+        tail.pending.extend_from_slice(&trailer);
+        tail.pos += (frame.len() + trailer.len()) as u64;
         tail.rows = self.cur.len();
+        Ok(n)
+    }
+
+    /// Write the closed blocks' buffered bytes and the checkpoint records made since the last
+    /// call to the tail (fsynced under [`SyncPolicy::Interval`]): from here they survive a
+    /// crash of this process.
+    pub fn write_checkpoints(&mut self) -> Result<()> {
+        if self.out.is_none() {
+            return Err(Error::Usage("writer is closed".into()));
+        }
+        self.out()?.flush()?;
+        let Some(tail) = self.tail.as_mut() else { return Ok(()) };
+        if tail.pending.is_empty() {
+            return Ok(());
+        }
+        tail.file.write_all(&tail.pending)?;
+        tail.pending.clear();
         if self.opts.sync == SyncPolicy::Interval {
             tail.file.sync_data()?;
         }
-        Ok(n)
+        Ok(())
     }
 
     /// Events in the open block that are not yet checkpointed (lost if the process died now).

@@ -326,3 +326,47 @@ fn monotonic_clock_stamps_relative_to_start_and_flush_checkpoints() {
     assert_eq!(Reader::open(&path).unwrap().event_count(), 2);
 }
 
+
+/// A batch goes to the writer column by column between checkpoints, not row by row; the
+/// checkpoints must still fall where single pushes put them: the write-ahead tails match byte
+/// for byte (and so does what a crash would leave).
+#[test]
+fn a_batch_checkpoints_where_single_pushes_do() {
+    let d = tmp("batch-ckpt");
+    let mut table = EventTable::new();
+    let mut t = 0i64;
+    for i in 0..9_000i64 {
+        // irregular: bursts, equal times, pauses longer than the interval
+        t += match i % 97 {
+            0 => 2_500_000_000,
+            1..=3 => 0,
+            k => (k as i64 % 5) * 50_000_000, // 0.05 s steps: times land exactly on due times
+        };
+        let ev = if i % 11 == 0 {
+            Event::Button { button: 1, pressed: i % 2 == 0, pos: None }
+        } else {
+            mv(i % 7, i)
+        };
+        table.push(t, &ev).unwrap();
+    }
+    let a = d.join("a.hpk");
+    let b = d.join("b.hpk");
+    let opts = || RecorderOptions { writer: WriterOptions { block_events: 5_000, ..WriterOptions::default() }, ..event_clock() };
+    let ra = Recorder::create(&a, opts()).unwrap();
+    ra.extend(table.clone()).unwrap();
+    ra.flush().unwrap();
+    let rb = Recorder::create(&b, opts()).unwrap();
+    for (t, e) in table.events() {
+        while !rb.push(Some(t), &e).unwrap() {
+            std::thread::yield_now();
+        }
+    }
+    rb.flush().unwrap();
+    let (ta, tb) = (std::fs::read(tail_path(&a)).unwrap(), std::fs::read(tail_path(&b)).unwrap());
+    assert!(ta.len() > 1000, "the tail holds checkpoints");
+    assert_eq!(ta, tb);
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    std::mem::forget(ra); // a crash now: file and tail give back every event
+    std::mem::forget(rb);
+    assert_eq!(Reader::open(&a).unwrap().read(None, None, ALL_KINDS, None).unwrap().t, table.t);
+}

@@ -301,14 +301,15 @@ pub struct OutTable {
     cols: Vec<(String, OutArr)>,
 }
 
-/// Scatter per-kind columns into union columns for the fields of the kinds in `mask`.
-pub fn scatter(table: EventTable, mask: u16) -> OutTable {
+/// Scatter per-kind columns into union columns for the fields of the kinds in `mask` that are
+/// also in `fields` (bit f = field f).
+pub fn scatter(table: EventTable, mask: u16, fields: u32) -> OutTable {
     let n = table.len();
     let mut included = [false; NUM_FIELDS];
     for k in Kind::ALL {
         if (mask >> k as u8) & 1 == 1 {
             for s in k.fields() {
-                included[s.field as usize] = true;
+                included[s.field as usize] = (fields >> s.field as u8) & 1 == 1;
             }
         }
     }
@@ -468,6 +469,29 @@ pub fn out_to_py<'py>(py: Python<'py>, out: OutTable) -> PyResult<Bound<'py, PyD
         }
     }
     Ok(d)
+}
+
+/// Every field, as a `fields` mask for [`scatter`].
+pub const ALL_FIELDS_MASK: u32 = (1 << NUM_FIELDS) - 1;
+
+/// Field names to a bit mask (None: every field).
+pub fn fields_to_mask(fields: Option<Vec<String>>) -> PyResult<u32> {
+    match fields {
+        None => Ok(ALL_FIELDS_MASK),
+        Some(list) => {
+            let mut m = 0u32;
+            for f in list {
+                let field = hidpack_core::model::Field::from_name(&f).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "unknown field `{f}`; fields are {}",
+                        hidpack_core::model::FIELD_NAMES.join(", ")
+                    ))
+                })?;
+                m |= 1 << field as u8;
+            }
+            Ok(m)
+        }
+    }
 }
 
 /// Kind names to a bit mask.

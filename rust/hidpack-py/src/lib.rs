@@ -199,7 +199,8 @@ impl Reader {
     }
 
     /// Events with t0 <= t < t1 of the given kinds as an event table (see ARCHITECTURE.md).
-    #[pyo3(signature = (*, t0=None, t1=None, kinds=None, blocks=None))]
+    /// `fields`: only these fields' columns (with `t` and `kind`); None: every field of `kinds`.
+    #[pyo3(signature = (*, t0=None, t1=None, kinds=None, blocks=None, fields=None))]
     fn read<'py>(
         &self,
         py: Python<'py>,
@@ -207,12 +208,14 @@ impl Reader {
         t1: Option<i64>,
         kinds: Option<Vec<String>>,
         blocks: Option<Vec<usize>>,
+        fields: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mask = convert::kinds_to_mask(kinds)?;
+        let fields = convert::fields_to_mask(fields)?;
         let out = py
             .detach(|| -> hidpack_core::Result<convert::OutTable> {
                 let t = self.inner.read(t0, t1, mask, blocks.as_deref())?;
-                Ok(convert::scatter(t, mask))
+                Ok(convert::scatter(t, mask, fields))
             })
             .map_err(to_py)?;
         convert::out_to_py(py, out)

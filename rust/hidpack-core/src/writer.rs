@@ -335,8 +335,9 @@ impl<W: Write> Writer<W> {
         };
         // kind_pos: rows of each kind consumed so far; kind_row: scanned so far
         let mut kind_row = *kind_pos;
+        let first = start;
         let mut start = start;
-        for i in start..end {
+        for i in first..end {
             let t = table.t[i];
             let k = table.kind[i] as usize;
             if i > start {
@@ -475,6 +476,11 @@ impl<W: Write> Writer<W> {
         tail.pos += (frame.len() + trailer.len()) as u64;
         tail.rows = self.cur.len();
         Ok(n)
+    }
+
+    /// Bytes of checkpoint records made by [`Writer::checkpoint_deferred`] and not yet written.
+    pub fn pending_checkpoint_bytes(&self) -> usize {
+        self.tail.as_ref().map_or(0, |t| t.pending.len())
     }
 
     /// Write the closed blocks' buffered bytes and the checkpoint records made since the last

@@ -145,6 +145,23 @@ def test_raw_table_keeps_push_order_and_absence(rec):
         rec.table(kinds=["mouse"])
 
 
+def test_table_fields_selects_columns(rec):
+    full = rec.table()
+    sel = rec.table(fields=["x", "text", "pressed"])
+    assert set(sel) == {"t", "kind", "x", "x_valid", "text_offsets", "text_data", "text_valid",
+                        "pressed", "pressed_valid"}
+    for name, col in sel.items():
+        np.testing.assert_array_equal(col, full[name], err_msg=name)
+    # with kinds: the fields of those kinds only
+    keys = rec.table(kinds="key", fields=["pressed", "x"])
+    assert set(keys) == {"t", "kind", "pressed", "pressed_valid"}
+    assert keys["pressed"].tolist() == [True, False]
+    assert set(rec.table(fields="y")) == {"t", "kind", "y", "y_valid"}
+    assert set(rec.table(fields=[])) == {"t", "kind"}
+    with pytest.raises(ValueError, match="unknown field `z`; fields are x, y"):
+        rec.table(fields=["x", "z"])
+
+
 def test_len_blocks_and_context_manager(path):
     hidpack.write_table(path, rows_table(ROWS), block_events=4)
     with hidpack.open(path) as r:

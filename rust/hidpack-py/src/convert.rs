@@ -474,42 +474,24 @@ pub fn out_to_py<'py>(py: Python<'py>, out: OutTable) -> PyResult<Bound<'py, PyD
 /// Every field, as a `fields` mask for [`scatter`].
 pub const ALL_FIELDS_MASK: u32 = (1 << NUM_FIELDS) - 1;
 
-/// Field names to a bit mask (None: every field).
+/// Names to a bit mask: bit i for `table[i]` (None: `all`).
+fn names_to_mask(names: Option<Vec<String>>, table: &[&str], what: &str, all: u32) -> PyResult<u32> {
+    let Some(list) = names else { return Ok(all) };
+    list.iter().try_fold(0u32, |m, name| {
+        let i = table.iter().position(|t| t == name).ok_or_else(|| {
+            PyValueError::new_err(format!("unknown {what} `{name}`; {what}s are {}", table.join(", ")))
+        })?;
+        Ok(m | 1 << i)
+    })
+}
+
+/// Field names to a bit mask for [`scatter`] (None: every field).
 pub fn fields_to_mask(fields: Option<Vec<String>>) -> PyResult<u32> {
-    match fields {
-        None => Ok(ALL_FIELDS_MASK),
-        Some(list) => {
-            let mut m = 0u32;
-            for f in list {
-                let field = hidpack_core::model::Field::from_name(&f).ok_or_else(|| {
-                    PyValueError::new_err(format!(
-                        "unknown field `{f}`; fields are {}",
-                        hidpack_core::model::FIELD_NAMES.join(", ")
-                    ))
-                })?;
-                m |= 1 << field as u8;
-            }
-            Ok(m)
-        }
-    }
+    names_to_mask(fields, &hidpack_core::model::FIELD_NAMES, "field", ALL_FIELDS_MASK)
 }
 
 /// Kind names to a bit mask.
 pub fn kinds_to_mask(kinds: Option<Vec<String>>) -> PyResult<u16> {
-    match kinds {
-        None => Ok(hidpack_core::reader::ALL_KINDS),
-        Some(list) => {
-            let mut m = 0u16;
-            for k in list {
-                let kind = Kind::from_name(&k).ok_or_else(|| {
-                    PyValueError::new_err(format!(
-                        "unknown kind `{k}`; kinds are {}",
-                        hidpack_core::model::KIND_NAMES.join(", ")
-                    ))
-                })?;
-                m |= 1 << kind as u8;
-            }
-            Ok(m)
-        }
-    }
+    let all = u32::from(hidpack_core::reader::ALL_KINDS);
+    Ok(names_to_mask(kinds, &hidpack_core::model::KIND_NAMES, "kind", all)? as u16)
 }

@@ -28,7 +28,7 @@
 //! ≤ 64 bits), never reads past either stream, and requires both states to end at `2^16` with every
 //! word and offset byte consumed: a flipped bit anywhere is an error, not a wrong value.
 
-use crate::codec::{put_varint, unzigzag, zigzag, Cursor};
+use crate::codec::{gcd, put_varint, unzigzag, zigzag, Cursor};
 use crate::error::Result;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -618,13 +618,13 @@ pub const MAX_ORDER: u8 = 3;
 /// Division by a fixed g ≥ 1 that is known to divide (or is to be tested against) a value,
 /// without a hardware divide: g = odd·2^tz, and the odd part has an inverse mod 2^64.
 #[derive(Clone, Copy)]
-struct ExactDiv {
+pub(crate) struct ExactDiv {
     tz: u32,
     inv: u64,
     limit: u64, // u64::MAX / odd
 }
 impl ExactDiv {
-    fn new(g: u64) -> Self {
+    pub(crate) fn new(g: u64) -> Self {
         debug_assert!(g >= 1);
         let tz = g.trailing_zeros();
         let odd = g >> tz;
@@ -641,7 +641,7 @@ impl ExactDiv {
     }
     /// x / g for a multiple x of g (two's complement: exact for negative x too).
     #[inline]
-    fn div(&self, x: i64) -> i64 {
+    pub(crate) fn div(&self, x: i64) -> i64 {
         ((x >> self.tz) as u64).wrapping_mul(self.inv) as i64
     }
 }
@@ -663,28 +663,6 @@ fn common_divisor(v: &[i64]) -> u64 {
     g.max(1)
 }
 
-/// Binary (Stein's) gcd: shifts and subtractions, no hardware divide (a 64-bit `%` costs tens of
-/// cycles, and Euclid's algorithm takes dozens of them on large operands).
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    if a == 0 {
-        return b;
-    }
-    if b == 0 {
-        return a;
-    }
-    let shift = (a | b).trailing_zeros();
-    a >>= a.trailing_zeros();
-    loop {
-        b >>= b.trailing_zeros();
-        if a > b {
-            std::mem::swap(&mut a, &mut b);
-        }
-        b -= a;
-        if b == 0 {
-            return a << shift;
-        }
-    }
-}
 
 
 /// Appends a whole `BINNED` chunk body for `vals` (more than [`MAX_ORDER`] values): the predictor

@@ -83,11 +83,27 @@ pub fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
+/// Binary (Stein's) gcd: shifts and subtractions, no hardware divide (a 64-bit `%` costs tens of
+/// cycles, and Euclid's algorithm takes dozens of them on large operands).
+pub(crate) fn gcd(mut a: u64, mut b: u64) -> u64 {
+    if a == 0 {
+        return b;
     }
-    a
+    if b == 0 {
+        return a;
+    }
+    let shift = (a | b).trailing_zeros();
+    a >>= a.trailing_zeros();
+    loop {
+        b >>= b.trailing_zeros();
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        b -= a;
+        if b == 0 {
+            return a << shift;
+        }
+    }
 }
 
 /// A bounds-checked cursor over a byte slice; errors carry the absolute file offset.
@@ -189,7 +205,9 @@ fn encode_ints(vals: &[i64], out: &mut Vec<u8>, binned: bool) -> u8 {
     for w in vals.windows(2) {
         let d = w[1].wrapping_sub(w[0]);
         delta += varint_len(zigzag(d));
-        g = gcd(g, d.unsigned_abs());
+        if g != 1 {
+            g = gcd(g, d.unsigned_abs()); // gcd(1, x) = 1: most columns stop paying here
+        }
         if w[1] == w[0] {
             run_len += 1;
         } else {
@@ -202,12 +220,20 @@ fn encode_ints(vals: &[i64], out: &mut Vec<u8>, binned: bool) -> u8 {
     for &v in vals {
         raw += varint_len(zigzag(v));
     }
+    // d / g for the multiples d of g: exact division by multiplication (a hardware divide per
+    // value cost more than the rest of this function); g = 2^63 keeps `/` (i64::MIN / i64::MIN
+    // is 1, where the two's-complement quotient would be -1: both decode, the bytes must not move)
+    let exact = (g > 1 && g <= i64::MAX as u64).then(|| crate::binned::ExactDiv::new(g));
+    let quot = |d: i64| match &exact {
+        Some(e) => e.div(d),
+        None => d / g as i64,
+    };
     let mut gcd_size = usize::MAX;
     if g > 1 {
         gcd_size = varint_len(g) + varint_len(zigzag(first));
         for w in vals.windows(2) {
             let d = w[1].wrapping_sub(w[0]);
-            gcd_size += varint_len(zigzag(d / g as i64));
+            gcd_size += varint_len(zigzag(quot(d)));
         }
     }
     let _ = runs;
@@ -230,7 +256,7 @@ fn encode_ints(vals: &[i64], out: &mut Vec<u8>, binned: bool) -> u8 {
         put_varint(out, zigzag(first));
         for w in vals.windows(2) {
             // g divides |d|, and g > 1 so the division cannot overflow
-            put_varint(out, zigzag(w[1].wrapping_sub(w[0]) / g as i64));
+            put_varint(out, zigzag(quot(w[1].wrapping_sub(w[0]))));
         }
         enc::DELTA_GCD
     } else if best == delta {

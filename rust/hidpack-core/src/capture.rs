@@ -30,11 +30,11 @@
 //! write-ahead tail `<file>.wal` (see [`Writer::create_with_tail`]). A process killed at any
 //! moment loses at most the events of the last `flush_interval` (plus the time the ring held
 //! them); a power loss, with [`SyncPolicy::Interval`], the same. Because the tail is separate,
-//! blocks stay large and the file's size does not depend on the interval. The checkpoint
-//! records made while the encoder handles one drained batch (at most 8,192 slots, or one
-//! `extend` batch) go to the OS in one write when the batch is done (or when 1 MiB of them is
-//! waiting): an event-clock replay whose batch spans hundreds of intervals makes one system
-//! call for them, not hundreds (same tail bytes).
+//! blocks stay large and the file's size does not depend on the interval. A checkpoint that
+//! falls due while the encoder handles a drained batch (at most 8,192 slots, or one `extend`
+//! batch) is made when the batch is done, or at once when [`MAX_UNSAVED`] events would wait for
+//! it: an event-clock replay whose batch spans hundreds of intervals writes one checkpoint, not
+//! hundreds.
 //!
 //! # Clocks
 //! [`Clock::Monotonic`] (live capture): times are [`now_ns`] values, stored relative to the
@@ -64,6 +64,10 @@ const STR_INLINE: usize = 8;
 const STR_CONT: usize = 56;
 /// Slot header word: kind (8 bits) | flags (8) | first string length (24) | continuation slots (24).
 const KIND_BATCH: u64 = 0xFF;
+
+/// The most events a due checkpoint waits for while the encoder handles a batch: the drained
+/// slots' limit, so an `extend` batch of any size keeps the same bound as single pushes.
+const MAX_UNSAVED: usize = 8192;
 const F_A: u64 = 1; // optional field group A present
 const F_B: u64 = 2;
 const F_C: u64 = 4;
@@ -602,6 +606,8 @@ struct Encoder {
     flush_interval_ns: i64,
     last_ckpt: Instant,
     next_ckpt_t: Option<i64>,
+    /// A checkpoint is due (made by [`Encoder::commit`]).
+    ckpt_due: bool,
     on_close: Option<OnClose>,
     delay: Option<Duration>,
     closed_bytes: u64,
@@ -690,14 +696,7 @@ impl Encoder {
             }
         }
         if self.shared.clock == Clock::Event {
-            match self.next_ckpt_t {
-                None => self.next_ckpt_t = Some(t.saturating_add(self.flush_interval_ns)),
-                Some(n) if t >= n => {
-                    self.checkpoint()?;
-                    self.next_ckpt_t = Some(t.saturating_add(self.flush_interval_ns));
-                }
-                _ => {}
-            }
+            self.tick(t);
         }
         if self.file_t0.is_none() {
             self.file_t0 = Some(t);
@@ -712,6 +711,29 @@ impl Encoder {
         }
         if w.stats().blocks != blocks {
             self.after_block()?;
+        }
+        self.bound_unsaved()
+    }
+
+    /// The event clock at `t`: a checkpoint falls due at the first event at or past the due
+    /// time (set `flush_interval` after the first event and after each due event).
+    #[inline]
+    fn tick(&mut self, t: i64) {
+        match self.next_ckpt_t {
+            None => self.next_ckpt_t = Some(t.saturating_add(self.flush_interval_ns)),
+            Some(n) if t >= n => {
+                self.ckpt_due = true;
+                self.next_ckpt_t = Some(t.saturating_add(self.flush_interval_ns));
+            }
+            _ => {}
+        }
+    }
+
+    /// A due checkpoint is made when the drained batch is done ([`Encoder::commit`]), or at
+    /// once when [`MAX_UNSAVED`] events would otherwise wait for it.
+    fn bound_unsaved(&mut self) -> Result<()> {
+        if self.ckpt_due && self.writer.as_ref().is_some_and(|w| w.unsaved_events() >= MAX_UNSAVED) {
+            self.commit()?;
         }
         Ok(())
     }
@@ -748,26 +770,15 @@ impl Encoder {
         let n = table.len();
         let mut kind_pos = [0usize; NUM_KINDS];
         while *i < n {
-            let mut j = n;
-            let ti = table.t[*i];
+            // Slices of at most MAX_UNSAVED rows, so that a due checkpoint is never further away.
+            let j = (*i + MAX_UNSAVED).min(n);
             if self.shared.clock == Clock::Event {
-                // as `write`: the first row sets the due time; a row at or past it checkpoints first
-                let due = match self.next_ckpt_t {
-                    None => {
-                        self.next_ckpt_t = Some(ti.saturating_add(self.flush_interval_ns));
-                        None
-                    }
-                    Some(d) => Some(d),
-                };
-                if due.is_some_and(|d| ti >= d) {
-                    self.checkpoint()?;
-                    self.next_ckpt_t = Some(ti.saturating_add(self.flush_interval_ns));
+                for &t in &table.t[*i..j] {
+                    self.tick(t);
                 }
-                let next = self.next_ckpt_t.unwrap_or(i64::MAX);
-                j = *i + 1 + table.t[*i + 1..].iter().position(|&t| t >= next).unwrap_or(n - *i - 1);
             }
             if self.file_t0.is_none() {
-                self.file_t0 = Some(ti);
+                self.file_t0 = Some(table.t[*i]);
             }
             let w = self.writer.as_mut().expect("a file is open");
             let blocks = w.stats().blocks;
@@ -777,6 +788,7 @@ impl Encoder {
             if w.stats().blocks != blocks {
                 self.after_block()?;
             }
+            self.bound_unsaved()?;
         }
         Ok(())
     }
@@ -792,24 +804,18 @@ impl Encoder {
         Ok(())
     }
 
-    /// A checkpoint record, written by the next [`Encoder::commit`] (after the drained batch).
-    fn checkpoint(&mut self) -> Result<()> {
+    /// Make the due checkpoint, if any: the open block's events not yet in the tail go to it in
+    /// one record (one write, and one fsync under [`SyncPolicy::Interval`]).
+    fn commit(&mut self) -> Result<()> {
+        if !self.ckpt_due {
+            return Ok(());
+        }
+        self.ckpt_due = false;
         self.last_ckpt = Instant::now();
         if let Some(w) = self.writer.as_mut() {
-            w.checkpoint_deferred()?;
-            if w.pending_checkpoint_bytes() >= 1 << 20 {
-                w.write_checkpoints()?; // a huge batch: do not hold more than 1 MiB back
-            }
+            w.checkpoint()?;
         }
         Ok(())
-    }
-
-    /// Write the checkpoint records made while handling a drained batch, in one write.
-    fn commit(&mut self) -> Result<()> {
-        match self.writer.as_mut() {
-            Some(w) => w.write_checkpoints(),
-            None => Ok(()),
-        }
     }
 
     /// Handle the messages in `buf` (whole messages only; see `drain`).
@@ -884,12 +890,14 @@ impl Encoder {
                 }
             }
             if self.shared.clock == Clock::Monotonic && self.last_ckpt.elapsed() >= interval {
-                let r = self.checkpoint().and_then(|()| self.commit());
+                self.ckpt_due = true;
+                let r = self.commit();
                 self.step(r);
             }
             if n == 0 && flush_req > self.shared.flush_done.load(SeqCst) {
                 // Everything pushed before the request has been drained: make it durable.
-                let r = self.checkpoint().and_then(|()| self.commit());
+                self.ckpt_due = true;
+                let r = self.commit();
                 self.step(r);
                 self.shared.flush_done.store(flush_req, SeqCst);
             }
@@ -1021,6 +1029,7 @@ impl Recorder {
             flush_interval_ns: opts.flush_interval_ns,
             last_ckpt: Instant::now(),
             next_ckpt_t: None,
+            ckpt_due: false,
             on_close: opts.on_close.take(),
             delay: opts.writer_delay,
             closed_bytes: 0,

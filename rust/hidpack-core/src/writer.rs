@@ -99,8 +99,6 @@ struct Tail {
     rows: usize,
     kind_pos: [usize; NUM_KINDS],
     scratch: EventTable,
-    /// Checkpoint records made by [`Writer::checkpoint_deferred`] and not yet written.
-    pending: Vec<u8>,
 }
 
 impl Default for WriterOptions {
@@ -190,7 +188,6 @@ impl Writer<BufWriter<File>> {
                 pos: header_len,
                 rows: 0,
                 kind_pos: [0; NUM_KINDS],
-                pending: Vec::new(),
                 scratch: EventTable::new(),
             });
         }
@@ -420,7 +417,6 @@ impl<W: Write> Writer<W> {
             tail.pos = tail.header_len;
             tail.rows = 0;
             tail.kind_pos = [0; NUM_KINDS];
-            tail.pending.clear(); // checkpoints of events the block now holds
         }
         Ok(())
     }
@@ -430,20 +426,10 @@ impl<W: Write> Writer<W> {
     /// small block (fsynced under [`SyncPolicy::Interval`]). Without a tail, this only flushes
     /// the buffered bytes of closed blocks. Returns the events written to the tail.
     pub fn checkpoint(&mut self) -> Result<usize> {
-        let n = self.checkpoint_deferred()?;
-        self.write_checkpoints()?;
-        Ok(n)
-    }
-
-    /// [`Writer::checkpoint`] without the write: the record is kept in memory until
-    /// [`Writer::write_checkpoints`], so that a caller making many checkpoints in one go (the
-    /// capture engine, handling a batch that spans many flush intervals of event time) writes
-    /// them with one system call and one fsync. A block that closes first drops them: its
-    /// events are in the main file.
-    pub fn checkpoint_deferred(&mut self) -> Result<usize> {
         if self.out.is_none() {
             return Err(Error::Usage("writer is closed".into()));
         }
+        self.out()?.flush()?;
         let Some(tail) = self.tail.as_mut() else { return Ok(0) };
         let n = self.cur.len() - tail.rows;
         if n == 0 {
@@ -470,37 +456,15 @@ impl<W: Write> Writer<W> {
             t_max,
             counts: tail.scratch.counts().map(|c| c as u32),
         };
-        let trailer = info.encode_trailer();
-        tail.pending.extend_from_slice(&frame);
-        tail.pending.extend_from_slice(&trailer);
-        tail.pos += (frame.len() + trailer.len()) as u64;
+        let mut rec = frame;
+        rec.extend_from_slice(&info.encode_trailer());
+        tail.file.write_all(&rec)?;
+        tail.pos += rec.len() as u64;
         tail.rows = self.cur.len();
-        Ok(n)
-    }
-
-    /// Bytes of checkpoint records made by [`Writer::checkpoint_deferred`] and not yet written.
-    pub fn pending_checkpoint_bytes(&self) -> usize {
-        self.tail.as_ref().map_or(0, |t| t.pending.len())
-    }
-
-    /// Write the closed blocks' buffered bytes and the checkpoint records made since the last
-    /// call to the tail (fsynced under [`SyncPolicy::Interval`]): from here they survive a
-    /// crash of this process.
-    pub fn write_checkpoints(&mut self) -> Result<()> {
-        if self.out.is_none() {
-            return Err(Error::Usage("writer is closed".into()));
-        }
-        self.out()?.flush()?;
-        let Some(tail) = self.tail.as_mut() else { return Ok(()) };
-        if tail.pending.is_empty() {
-            return Ok(());
-        }
-        tail.file.write_all(&tail.pending)?;
-        tail.pending.clear();
         if self.opts.sync == SyncPolicy::Interval {
             tail.file.sync_data()?;
         }
-        Ok(())
+        Ok(n)
     }
 
     /// Events in the open block that are not yet checkpointed (lost if the process died now).

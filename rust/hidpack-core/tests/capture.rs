@@ -327,83 +327,99 @@ fn monotonic_clock_stamps_relative_to_start_and_flush_checkpoints() {
 }
 
 
-/// A batch goes to the writer column by column between checkpoints, not row by row; the
-/// checkpoints must still fall where single pushes put them: the write-ahead tails match byte
-/// for byte (and so does what a crash would leave).
-#[test]
-fn a_batch_checkpoints_where_single_pushes_do() {
-    let d = tmp("batch-ckpt");
+/// Irregular event times: bursts, equal times, pauses longer than the flush interval, and 0.05 s
+/// steps that land exactly on due times.
+fn irregular_table(n: i64) -> EventTable {
     let mut table = EventTable::new();
     let mut t = 0i64;
-    for i in 0..9_000i64 {
-        // irregular: bursts, equal times, pauses longer than the interval
+    for i in 0..n {
         t += match i % 97 {
             0 => 2_500_000_000,
             1..=3 => 0,
-            k => (k % 5) * 50_000_000, // 0.05 s steps: times land exactly on due times
+            k => (k % 5) * 50_000_000,
         };
-        let ev = if i % 11 == 0 {
-            Event::Button { button: 1, pressed: i % 2 == 0, pos: None }
-        } else {
-            mv(i % 7, i)
-        };
+        let ev = if i % 11 == 0 { Event::Button { button: 1, pressed: i % 2 == 0, pos: None } } else { mv(i % 7, i) };
         table.push(t, &ev).unwrap();
     }
-    let a = d.join("a.hpk");
-    let b = d.join("b.hpk");
+    table
+}
+
+/// Wait until the encoder has taken (and checkpointed) all `n` events.
+fn wait_written(rec: &Recorder, n: u64) {
+    let t0 = std::time::Instant::now();
+    while rec.stats().written < n {
+        assert!(t0.elapsed() < Duration::from_secs(30), "encoder stalled: {:?}", rec.stats());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The crash bound on the event clock, for a batch (`extend`, written column by column) and for
+/// single pushes: once the encoder has handled the events, a crash (no close) loses only events
+/// within `flush_interval` of the last one, and what survives is a prefix.
+#[test]
+fn a_crash_after_a_batch_or_single_pushes_loses_at_most_the_interval() {
+    let d = tmp("crash-bound");
+    let table = irregular_table(9_000);
+    let n = table.len();
+    let last = *table.t.last().unwrap();
+    let within = table.t.iter().filter(|&&t| t > last - 1_000_000_000).count();
     let opts = || RecorderOptions { writer: WriterOptions { block_events: 5_000, ..WriterOptions::default() }, ..event_clock() };
-    let ra = Recorder::create(&a, opts()).unwrap();
+    for single in [false, true] {
+        let p = d.join(format!("r{single}.hpk"));
+        let rec = Recorder::create(&p, opts()).unwrap();
+        if single {
+            for (t, e) in table.events() {
+                while !rec.push(Some(t), &e).unwrap() {
+                    std::thread::yield_now();
+                }
+            }
+        } else {
+            rec.extend(table.clone()).unwrap();
+        }
+        wait_written(&rec, n as u64);
+        std::mem::forget(rec); // like SIGKILL: no close, no footer
+        let got = Reader::open(&p).unwrap().read(None, None, ALL_KINDS, None).unwrap().t;
+        assert!(got.len() + within >= n, "single={single}: {} of {n} events survive, {within} within 1 s of the end", got.len());
+        assert_eq!(got[..], table.t[..got.len()], "single={single}: a prefix");
+    }
+    // one batch and the same events one by one make the same main file
+    let (a, b) = (d.join("a.hpk"), d.join("b.hpk"));
+    let mut ra = Recorder::create(&a, opts()).unwrap();
     ra.extend(table.clone()).unwrap();
-    ra.flush().unwrap();
-    let rb = Recorder::create(&b, opts()).unwrap();
+    ra.close().unwrap();
+    let mut rb = Recorder::create(&b, opts()).unwrap();
     for (t, e) in table.events() {
         while !rb.push(Some(t), &e).unwrap() {
             std::thread::yield_now();
         }
     }
-    rb.flush().unwrap();
-    let (ta, tb) = (std::fs::read(tail_path(&a)).unwrap(), std::fs::read(tail_path(&b)).unwrap());
-    assert!(ta.len() > 1000, "the tail holds checkpoints");
-    assert_eq!(ta, tb);
+    rb.close().unwrap();
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
-    std::mem::forget(ra); // a crash now: file and tail give back every event
-    std::mem::forget(rb);
-    assert_eq!(Reader::open(&a).unwrap().read(None, None, ALL_KINDS, None).unwrap().t, table.t);
 }
 
-/// Deferred checkpoints reach the tail only on `write_checkpoints`, as the same bytes immediate
-/// checkpoints give; a block that closes first drops them (its events are in the file).
+/// A due checkpoint waits for the end of the drained batch, but never for more than 8,192 events:
+/// a 30,000-event batch in one open block (interval 1 ns: a checkpoint is always due) leaves
+/// checkpoints after every 8,192 events, and a crash after it loses nothing.
 #[test]
-fn deferred_checkpoints_are_written_together() {
-    let d = tmp("deferred");
-    let (a, b) = (d.join("a.hpk"), d.join("b.hpk"));
-    let opts = || WriterOptions { block_events: 100, ..WriterOptions::default() };
-    let mut wa = Writer::create_with_tail(&a, opts()).unwrap();
-    let mut wb = Writer::create_with_tail(&b, opts()).unwrap();
-    let header_len = std::fs::metadata(tail_path(&a)).unwrap().len();
-    for i in 0..60i64 {
-        wa.push(i, &mv(0, i)).unwrap();
-        wb.push(i, &mv(0, i)).unwrap();
-        if i % 10 == 9 {
-            wa.checkpoint().unwrap();
-            assert_eq!(wb.checkpoint_deferred().unwrap(), 10);
-        }
+fn a_huge_batch_checkpoints_every_8192_events() {
+    let d = tmp("huge-batch");
+    let p = d.join("r.hpk");
+    let mut table = EventTable::new();
+    for i in 0..30_000i64 {
+        table.push(i * 1_000, &mv(0, i)).unwrap();
     }
-    assert_eq!(std::fs::metadata(tail_path(&b)).unwrap().len(), header_len, "nothing written yet");
-    assert!(wb.pending_checkpoint_bytes() > 0);
-    wb.write_checkpoints().unwrap();
-    assert_eq!(wb.pending_checkpoint_bytes(), 0);
-    assert_eq!(std::fs::read(tail_path(&a)).unwrap(), std::fs::read(tail_path(&b)).unwrap());
-    // checkpoints deferred, then the block closes: they are dropped, the tail is back to its header
-    for i in 60..100i64 {
-        wb.push(i, &mv(0, i)).unwrap();
-        wb.checkpoint_deferred().unwrap();
-    }
-    wb.push(100, &mv(0, 100)).unwrap(); // closes the block 0..100
-    assert_eq!(wb.pending_checkpoint_bytes(), 0);
-    wb.write_checkpoints().unwrap();
-    assert_eq!(std::fs::metadata(tail_path(&b)).unwrap().len(), header_len);
-    std::mem::forget(wb); // a crash: the file's block, and event 100 (never checkpointed) lost
-    assert_eq!(Reader::open(&b).unwrap().event_count(), 100);
-    wa.close().unwrap();
+    let opts = RecorderOptions {
+        writer: WriterOptions { block_events: 1 << 20, ..WriterOptions::default() },
+        flush_interval_ns: 1,
+        ..event_clock()
+    };
+    let rec = Recorder::create(&p, opts).unwrap();
+    rec.extend(table.clone()).unwrap();
+    wait_written(&rec, 30_000);
+    std::mem::forget(rec);
+    let r = Reader::open(&p).unwrap();
+    let tail = r.tail().expect("tail merged").clone();
+    // 3 bounded checkpoints (8192, 16384, 24576 rows) and one when the batch is done
+    assert_eq!((tail.blocks, tail.events), (4, 30_000));
+    assert_eq!(r.read(None, None, ALL_KINDS, None).unwrap().t, table.t);
 }

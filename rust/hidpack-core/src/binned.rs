@@ -134,7 +134,6 @@ fn merge_bins(bins: &mut Vec<Bin>) {
         hi: b.hi,
         count: a.count + b.count,
     };
-    let mut heap = BinaryHeap::with_capacity(k);
     let cand = |bins: &[Bin], cost: &[f64], version: &[u32], l: usize, r: usize| {
         let m = merged(&bins[l], &bins[r]);
         Cand {
@@ -143,9 +142,8 @@ fn merge_bins(bins: &mut Vec<Bin>) {
             stamp: (version[l], version[r]),
         }
     };
-    for l in 0..k - 1 {
-        heap.push(cand(bins, &cost, &version, l, l + 1));
-    }
+    // built in O(k), not by k pushes
+    let mut heap: BinaryHeap<Cand> = (0..k - 1).map(|l| cand(bins, &cost, &version, l, l + 1)).collect::<Vec<_>>().into();
     let mut live = k;
     while let Some(c) = heap.pop() {
         if live <= 1 || (c.saving <= 0.0 && live <= MAX_BINS) {

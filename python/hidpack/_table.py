@@ -744,6 +744,9 @@ def to_native_table(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"t": np.ascontiguousarray(t_vals, dtype=np.int64), "kind": np.ascontiguousarray(kind)}
     present_kinds = frozenset(np.flatnonzero(np.bincount(kind, minlength=len(KINDS))).tolist())
     for name, typ, req, opt in FIELDS:
+        given = name in cols or (typ == "str" and name + "_offsets" in cols)
+        if not given and name + "_valid" not in cols and not present_kinds.intersection(req):
+            continue  # absent everywhere, and no row needs it (most fields of most tables)
         uses = _rows_of(kind, present_kinds, req + opt)
         required = _rows_of(kind, present_kinds, req)
 
@@ -753,7 +756,6 @@ def to_native_table(obj: Any) -> dict[str, Any]:
             v_vals, v_absent = _numeric(name + "_valid", "bool", v_arr, v_mask)
             explicit_valid = v_vals & ~v_absent
 
-        given = name in cols or (typ == "str" and name + "_offsets" in cols)
         if not given:
             if explicit_valid is not None and (explicit_valid & uses).any():
                 raise ValueError(f"column {name + '_valid'!r} marks values present but there is no column {name!r}")

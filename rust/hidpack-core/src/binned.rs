@@ -511,7 +511,6 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
             sym[sl as usize] = i as u8;
         }
     }
-    let words: Vec<u16> = words.chunks_exact(2).map(|w| u16::from_le_bytes([w[0], w[1]])).collect();
     // Offsets padded with 16 zero bytes: a read of up to 64 bits at a position within the stream
     // never leaves the buffer, so the loop checks the position only.
     let mut offp = Vec::with_capacity(offs.len() + 16);
@@ -524,8 +523,12 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
     let base = out.len();
     out.resize(base + count, 0);
     let dst = &mut out[base..];
-    let last_word = words.len().saturating_sub(1);
-    let word = |wp: usize| -> u32 { words.get(wp.min(last_word)).map_or(0, |&w| u32::from(w)) };
+    // the words in place (little-endian u16 pairs), at a clamped index: no copy
+    let last_word = nw.saturating_sub(1);
+    let word = |wp: usize| -> u32 {
+        let i = wp.min(last_word) * 2;
+        words.get(i..i + 2).map_or(0, |w| u32::from(u16::from_le_bytes([w[0], w[1]])))
+    };
     let mut bmask = [0u64; MAX_BINS];
     for i in 0..nb {
         bmask[i] = if bits[i] == 0 { 0 } else { u64::MAX >> (64 - u32::from(bits[i])) };

@@ -743,48 +743,45 @@ impl Encoder {
             self.n_lost += table.len() as u64;
             return Ok(());
         }
-        if self.rotate_every_ns.is_some() || self.rotate_bytes.is_some() {
+        let before = self.n_written;
+        let r = if self.rotate_every_ns.is_some() || self.rotate_bytes.is_some() {
             // Row by row through the same path as single events, so rotation falls exactly
             // where it would for a live capture.
-            for (t, ev) in table.events() {
-                self.write(t, &ev, false)?;
-            }
-            return Ok(());
-        }
-        // Column by column between checkpoints: the checkpoints and blocks fall where `write`
-        // would put them row by row (checkpoint before the first row at or past the due time),
-        // at a fraction of the cost per row.
-        let n = table.len();
-        let mut i = 0;
-        let r = self.write_rows(table, &mut i);
+            table.events().try_for_each(|(t, ev)| self.write(t, &ev, false))
+        } else {
+            // Column by column, in slices (see `write_rows`): blocks and checkpoints fall where
+            // row-by-row writes would put them, at a fraction of the cost per row.
+            self.write_rows(table)
+        };
         if r.is_err() {
-            // Rows from the failed range on never reach the file: count them.
-            self.n_lost += (n - i) as u64;
+            // The rows not handed to the writer before the error never reach a file: count them.
+            self.n_lost += table.len() as u64 - (self.n_written - before);
         }
         r
     }
 
-    /// [`Encoder::write_table`]'s column-wise path; `*i` is the first row not yet handed over.
-    fn write_rows(&mut self, table: &EventTable, i: &mut usize) -> Result<()> {
+    /// [`Encoder::write_table`]'s column-wise path.
+    fn write_rows(&mut self, table: &EventTable) -> Result<()> {
         table.validate()?;
         let n = table.len();
         let mut kind_pos = [0usize; NUM_KINDS];
-        while *i < n {
+        let mut i = 0;
+        while i < n {
             // Slices of at most MAX_UNSAVED rows, so that a due checkpoint is never further away.
-            let j = (*i + MAX_UNSAVED).min(n);
+            let j = (i + MAX_UNSAVED).min(n);
             if self.shared.clock == Clock::Event {
-                for &t in &table.t[*i..j] {
+                for &t in &table.t[i..j] {
                     self.tick(t);
                 }
             }
             if self.file_t0.is_none() {
-                self.file_t0 = Some(table.t[*i]);
+                self.file_t0 = Some(table.t[i]);
             }
             let w = self.writer.as_mut().expect("a file is open");
             let blocks = w.stats().blocks;
-            w.write_rows(table, *i, j, &mut kind_pos)?;
-            self.n_written += (j - *i) as u64;
-            *i = j;
+            w.write_rows(table, i, j, &mut kind_pos)?;
+            self.n_written += (j - i) as u64;
+            i = j;
             if w.stats().blocks != blocks {
                 self.after_block()?;
             }

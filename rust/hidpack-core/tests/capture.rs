@@ -423,3 +423,36 @@ fn a_huge_batch_checkpoints_every_8192_events() {
     assert_eq!((tail.blocks, tail.events), (4, 30_000));
     assert_eq!(r.read(None, None, ALL_KINDS, None).unwrap().t, table.t);
 }
+
+/// A write error part-way through a drained batch: every event after it is counted as lost,
+/// none vanishes (written + lost = accepted), for single pushes and for a batch.
+#[test]
+fn events_after_a_write_error_are_counted_as_lost() {
+    for batch in [false, true] {
+        let d = tmp(&format!("write-error-{batch}"));
+        let dir = d.join("gone");
+        std::fs::create_dir_all(&dir).unwrap();
+        // rotation every 1000 ns of event time: the second part cannot be created
+        let opts = RecorderOptions { rotate_every_ns: Some(1000), ..event_clock() };
+        let mut rec = Recorder::create(dir.join("part-{n}.hpk"), opts).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let n = 5000i64;
+        if batch {
+            let mut table = EventTable::new();
+            for i in 0..n {
+                table.push(i, &mv(0, i)).unwrap();
+            }
+            rec.extend(table).unwrap();
+        } else {
+            for i in 0..n {
+                while !rec.push(Some(i), &mv(0, i)).unwrap() {
+                    std::thread::yield_now();
+                }
+            }
+        }
+        let st = rec.close().unwrap_or_else(|_| rec.stats());
+        assert!(rec.error().is_some(), "batch={batch}: the rotation failed");
+        assert_eq!(st.written + st.lost, n as u64, "batch={batch}: {st:?}");
+        assert!(st.lost >= n as u64 - 1000, "batch={batch}: {st:?}");
+    }
+}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import math
+import sys
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -447,8 +448,10 @@ def _column_array(name: str, col: Any) -> tuple[np.ndarray, np.ndarray | None]:
         return _from_pandas(col)
     if mod == "polars" and hasattr(col, "to_arrow"):
         return _from_arrow(col.to_arrow())
-    if isinstance(col, np.ma.MaskedArray):
-        mask = np.ma.getmaskarray(col)
+    # numpy.ma is imported by numpy lazily, in about 13 ms; a masked array exists only if it was
+    ma = sys.modules.get("numpy.ma")
+    if ma is not None and isinstance(col, ma.MaskedArray):
+        mask = ma.getmaskarray(col)
         return np.asarray(col.data), (mask if mask.any() else None)
     if isinstance(col, np.ndarray):
         arr = col

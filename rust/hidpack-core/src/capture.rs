@@ -34,7 +34,8 @@
 //! falls due while the encoder handles a drained batch (at most 8,192 slots, or one `extend`
 //! batch) is made when the batch is done, or at once when [`MAX_UNSAVED`] events would wait for
 //! it: an event-clock replay whose batch spans hundreds of intervals writes one checkpoint, not
-//! hundreds.
+//! hundreds. Once a close is requested, the last batches skip the checkpoint: the close writes
+//! them into the file.
 //!
 //! # Clocks
 //! [`Clock::Monotonic`] (live capture): times are [`now_ns`] values, stored relative to the
@@ -879,7 +880,9 @@ impl Encoder {
             let flush_req = self.shared.flush_req.load(SeqCst);
             let n = self.drain(&mut buf, 8192);
             if n > 0 {
-                let r = self.process(&buf).and_then(|()| self.commit());
+                // A close requested before this drain writes these events into the file right
+                // after: the due checkpoint would be deleted unread, so it is skipped.
+                let r = self.process(&buf).and_then(|()| if stop { Ok(()) } else { self.commit() });
                 self.step(r);
                 self.publish_counts();
                 if let Some(d) = self.delay {

@@ -31,6 +31,28 @@ fn mv(p: i64, i: i64) -> Event {
     Event::Move { x: p << 16, y: i << 16, buttons: None }
 }
 
+/// Push every event of `table` one by one, waiting while the ring is full.
+fn push_all(rec: &Recorder, table: &EventTable) {
+    for (t, e) in table.events() {
+        while !rec.push(Some(t), &e).unwrap() {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// The same events through a recorder as one batch and one by one give the same main file.
+fn assert_batch_equals_pushes(d: &Path, table: &EventTable, opts: impl Fn() -> RecorderOptions) {
+    let (a, b) = (d.join("batch.hpk"), d.join("pushes.hpk"));
+    let mut ra = Recorder::create(&a, opts()).unwrap();
+    ra.extend(table.clone()).unwrap();
+    ra.close().unwrap();
+    let mut rb = Recorder::create(&b, opts()).unwrap();
+    push_all(&rb, table);
+    rb.close().unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(Reader::open(&a).unwrap().read(None, None, ALL_KINDS, None).unwrap().t, table.t);
+}
+
 #[test]
 fn three_producers_every_event_once_in_order() {
     let d = tmp("three");
@@ -288,21 +310,8 @@ fn event_clock_files_are_deterministic() {
     for i in 0..20_000i64 {
         table.push(i * 1_000_000, &mv(i % 7, i * 3)).unwrap();
     }
-    let a = d.join("a.hpk");
-    let b = d.join("b.hpk");
     let opts = || RecorderOptions { writer: WriterOptions { block_events: 4096, ..WriterOptions::default() }, ..event_clock() };
-    let mut ra = Recorder::create(&a, opts()).unwrap();
-    ra.extend(table.clone()).unwrap();
-    ra.close().unwrap();
-    let mut rb = Recorder::create(&b, opts()).unwrap();
-    for (t, e) in table.events() {
-        while !rb.push(Some(t), &e).unwrap() {
-            std::thread::yield_now();
-        }
-    }
-    rb.close().unwrap();
-    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
-    assert_eq!(Reader::open(&a).unwrap().read(None, None, ALL_KINDS, None).unwrap().t, table.t);
+    assert_batch_equals_pushes(&d, &table, opts);
 }
 
 #[test]
@@ -368,11 +377,7 @@ fn a_crash_after_a_batch_or_single_pushes_loses_at_most_the_interval() {
         let p = d.join(format!("r{single}.hpk"));
         let rec = Recorder::create(&p, opts()).unwrap();
         if single {
-            for (t, e) in table.events() {
-                while !rec.push(Some(t), &e).unwrap() {
-                    std::thread::yield_now();
-                }
-            }
+            push_all(&rec, &table);
         } else {
             rec.extend(table.clone()).unwrap();
         }
@@ -383,18 +388,7 @@ fn a_crash_after_a_batch_or_single_pushes_loses_at_most_the_interval() {
         assert_eq!(got[..], table.t[..got.len()], "single={single}: a prefix");
     }
     // one batch and the same events one by one make the same main file
-    let (a, b) = (d.join("a.hpk"), d.join("b.hpk"));
-    let mut ra = Recorder::create(&a, opts()).unwrap();
-    ra.extend(table.clone()).unwrap();
-    ra.close().unwrap();
-    let mut rb = Recorder::create(&b, opts()).unwrap();
-    for (t, e) in table.events() {
-        while !rb.push(Some(t), &e).unwrap() {
-            std::thread::yield_now();
-        }
-    }
-    rb.close().unwrap();
-    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_batch_equals_pushes(&d, &table, opts);
 }
 
 /// A due checkpoint waits for the end of the drained batch, but never for more than 8,192 events:

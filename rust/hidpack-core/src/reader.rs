@@ -42,22 +42,50 @@ impl Source for Vec<u8> {
     }
 }
 
-/// A file and its length at open time.
+/// A file and its length at open time. A file of at most [`FileSource::WHOLE`] bytes is read
+/// whole when opened: opening walks its header, seek table and index, and reading its one or two
+/// blocks afterwards costs one system call, not six.
 pub struct FileSource {
     file: File,
     len: u64,
+    whole: Option<Vec<u8>>,
+}
+
+impl FileSource {
+    /// Largest file read whole at open.
+    pub const WHOLE: u64 = 256 << 10;
+
+    /// `file`, whose length is `len`.
+    pub fn new(file: File, len: u64) -> std::io::Result<Self> {
+        let mut f = FileSource { file, len, whole: None };
+        if len <= Self::WHOLE {
+            let mut v = vec![0u8; len as usize];
+            f.read_file_at(0, &mut v)?;
+            f.whole = Some(v);
+        }
+        Ok(f)
+    }
 }
 
 impl Source for FileSource {
     fn len(&self) -> u64 {
         self.len
     }
-    #[cfg(unix)]
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        match &self.whole {
+            Some(v) => v.read_at(offset, buf),
+            None => self.read_file_at(offset, buf),
+        }
+    }
+}
+
+impl FileSource {
+    #[cfg(unix)]
+    fn read_file_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
     }
     #[cfg(windows)]
-    fn read_at(&self, mut offset: u64, mut buf: &mut [u8]) -> std::io::Result<()> {
+    fn read_file_at(&self, mut offset: u64, mut buf: &mut [u8]) -> std::io::Result<()> {
         use std::os::windows::fs::FileExt;
         while !buf.is_empty() {
             let n = self.file.seek_read(buf, offset)?;
@@ -158,7 +186,7 @@ impl Reader<FileSource> {
     pub fn open_without_tail(path: impl AsRef<Path>) -> Result<Self> {
         let file = File::open(path.as_ref())?;
         let len = file.metadata()?.len();
-        Reader::from_source(FileSource { file, len })
+        Reader::from_source(FileSource::new(file, len)?)
     }
 }
 

@@ -118,3 +118,48 @@ fn out_of_range_values_are_refused_with_row_and_field() {
     assert_eq!(KIND_NAMES.len(), 9);
     let _ = ALL_KINDS;
 }
+
+/// Files at most `FileSource::WHOLE` bytes long are read whole when opened; larger ones block by
+/// block. Both read back the events written, and a file on disk reads the same as its bytes.
+#[test]
+fn files_read_whole_or_by_block_read_the_same() {
+    use hidpack_core::reader::FileSource;
+    let dir = std::env::temp_dir().join(format!("hidpack-whole-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // moves on a noisy path (the sample's periodic events compress to almost nothing)
+    let noisy = |n: usize| -> Vec<(i64, Event)> {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = move || {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (s >> 33) as i64
+        };
+        let (mut t, mut x, mut y) = (0i64, 0i64, 0i64);
+        (0..n)
+            .map(|_| {
+                t += rnd() % 20_000_000;
+                x += rnd() % 200_000 - 100_000;
+                y += rnd() % 200_000 - 100_000;
+                (t, Event::Move { x, y, buttons: None })
+            })
+            .collect()
+    };
+    for n in [10usize, 2_000, 400_000] {
+        let evs = if n < 400_000 { sample_events(n) } else { noisy(n) };
+        let bytes = write_events(&evs, WriterOptions::default());
+        let path = dir.join(format!("{n}.hpk"));
+        std::fs::write(&path, &bytes).unwrap();
+        let big = bytes.len() as u64 > FileSource::WHOLE;
+        assert_eq!(big, n == 400_000, "{n} events: {} bytes", bytes.len());
+        let r = Reader::open(&path).unwrap();
+        let got: Vec<_> = r.read(None, None, ALL_KINDS, None).unwrap().events().collect();
+        assert_eq!(got, evs);
+        assert!(r.problems().is_empty());
+        // the file changes after the open: a whole-read file keeps what it held at the open
+        if !big {
+            std::fs::write(&path, b"not hidpack any more").unwrap();
+            let again: Vec<_> = r.read(None, None, ALL_KINDS, None).unwrap().events().collect();
+            assert_eq!(again, evs);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1000,8 +1000,18 @@ fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, top: bool) 
     out.resize(base + k, 0);
     decode(c, m - k, out)?;
     let vals = &mut out[base..];
+    let g = g as i64;
+    if k == 1 {
+        // the common case (steps of a pointer or a clock) in one pass: v = v₀ + Σ g·q
+        vals[0] = moments[0];
+        let mut acc = vals[0];
+        for v in &mut vals[1..] {
+            acc = acc.wrapping_add(v.wrapping_mul(g));
+            *v = acc;
+        }
+        return Ok(());
+    }
     if g != 1 {
-        let g = g as i64;
         for q in &mut vals[k..] {
             *q = q.wrapping_mul(g);
         }

@@ -162,6 +162,25 @@ def test_table_fields_selects_columns(rec):
         rec.table(fields=["x", "z"])
 
 
+def test_threads_decode_the_same_table(path):
+    hidpack.write_table(path, rows_table(ROWS * 40), block_events=7)
+    one = hidpack.open(path, threads=1)
+    assert len(one.blocks()) > 8
+    want = one.table()
+    for threads in (2, 3, 64, None):
+        r = hidpack.open(path, threads=threads)
+        for got, exp in ((r.table(), want), (r.between(1_000, 3_001).table(kinds=["move", "button"]),
+                                             one.between(1_000, 3_001).table(kinds=["move", "button"]))):
+            assert set(got) == set(exp)
+            for name, col in got.items():
+                np.testing.assert_array_equal(col, exp[name], err_msg=f"{name}, threads={threads}")
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads must be an int >= 1"):
+            hidpack.open(path, threads=bad)
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        _native.Reader(path).read(threads=0)
+
+
 def test_len_blocks_and_context_manager(path):
     hidpack.write_table(path, rows_table(ROWS), block_events=4)
     with hidpack.open(path) as r:

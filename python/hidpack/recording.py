@@ -28,13 +28,17 @@ _DROPPED = 1  # gap reason code for "events dropped (ring full)"
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
 
-def open(path: str | os.PathLike[str]) -> Recording:  # noqa: A001 (shadows builtins.open on purpose)
+def open(path: str | os.PathLike[str], *, threads: int | None = None) -> Recording:  # noqa: A001 (shadows builtins.open on purpose)
     """Open a hidpack file for reading. Reads the header and the block index, no event data.
 
     A file whose writer was killed opens as it is: its complete blocks are found by a scan, and
     the events checkpointed to its write-ahead tail (``<path>.wal``, beside it) are merged
-    (``info()["tail"]`` says how many). Nothing is modified; see :func:`recover`."""
-    return Recording(path)
+    (``info()["tail"]`` says how many). Nothing is modified; see :func:`recover`.
+
+    ``threads``: how many blocks a read decodes at once (None: one per CPU; 1: only on the
+    calling thread, e.g. inside a Dask or multiprocessing worker that has its own cores). The
+    events, their order and the problems reported are the same for every value."""
+    return Recording(path, threads=threads)
 
 
 def recover(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -161,7 +165,9 @@ class RecordingView:
             t1 = None
         if (t0 is not None and t0 > _I64_MAX) or (t1 is not None and t1 <= _I64_MIN):
             t0 = t1 = _I64_MIN  # nothing can match
-        return self._rec._reader.read(t0=t0, t1=t1, kinds=kinds, blocks=self._block_ids, fields=fields)
+        return self._rec._reader.read(
+            t0=t0, t1=t1, kinds=kinds, blocks=self._block_ids, fields=fields, threads=self._rec._threads
+        )
 
     def table(
         self, kinds: Sequence[str] | str | None = None, fields: Sequence[str] | str | None = None
@@ -320,8 +326,11 @@ class BlockView(RecordingView):
 class Recording(RecordingView):
     """A hidpack file opened for reading (see :func:`hidpack.open`)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be an int >= 1 or None (one per CPU), not {threads!r}")
         self._path = os.fspath(path)
+        self._threads = threads
         self._reader = _native.Reader(self._path)
         self._block_cache: list[dict[str, Any]] | None = None
         super().__init__(self)
@@ -384,7 +393,7 @@ class Recording(RecordingView):
         gaps = counts["gap"]
         gap_blocks = [int(b["index"]) for b in blocks if _block_count(b, "gap")]
         if gap_blocks:
-            g = self._reader.read(kinds=["gap"], blocks=gap_blocks)
+            g = self._reader.read(kinds=["gap"], blocks=gap_blocks, threads=self._threads)
             reason = np.asarray(g["reason"])
             count = np.asarray(g["count"])
             ok = np.asarray(g.get("reason_valid", np.ones(len(reason), bool))) & np.asarray(

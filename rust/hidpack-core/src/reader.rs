@@ -701,7 +701,13 @@ impl<S: Source> Reader<S> {
     /// the given blocks (all when `None`). Only blocks whose time range and counts can match are
     /// decoded. A block that fails its checks is skipped and reported in [`Reader::problems`].
     pub fn read(&self, t0: Option<i64>, t1: Option<i64>, kinds: u16, blocks: Option<&[usize]>) -> Result<EventTable> {
-        let mut out = EventTable::new();
+        self.read_threads(t0, t1, kinds, blocks, 1)
+    }
+
+    /// [`Reader::read`], decoding up to `threads` blocks at once (on scoped threads; the calling
+    /// thread is one of them). The result, and the problems reported, are the same as `read`'s;
+    /// at most `2 · threads` decoded blocks wait to be appended at any time.
+    pub fn read_threads(&self, t0: Option<i64>, t1: Option<i64>, kinds: u16, blocks: Option<&[usize]>, threads: usize) -> Result<EventTable> {
         let lo = t0.unwrap_or(i64::MIN);
         let all: Vec<usize>;
         let sel = match blocks {
@@ -711,6 +717,8 @@ impl<S: Source> Reader<S> {
                 &all
             }
         };
+        // (block, whole: every event of it is wanted)
+        let mut wanted: Vec<(usize, bool)> = Vec::with_capacity(sel.len());
         for &i in sel {
             let info = self.blocks.get(i).ok_or_else(|| Error::Usage(format!("block {i} does not exist ({} blocks)", self.blocks.len())))?;
             if info.t_max < lo || t1.is_some_and(|e| info.t_min >= e) {
@@ -719,12 +727,36 @@ impl<S: Source> Reader<S> {
             if !(0..NUM_KINDS).any(|k| (kinds >> k) & 1 == 1 && info.counts[k] > 0) {
                 continue;
             }
-            // The whole block is wanted: take it as is (no copy) when it is the first.
             let whole = info.t_min >= lo
                 && t1.is_none_or(|e| info.t_max < e)
                 && (0..NUM_KINDS).all(|k| info.counts[k] == 0 || (kinds >> k) & 1 == 1);
-            match self.decode_block(i) {
-                Ok(t) if whole && out.is_empty() && t.len() as u64 == u64::from(info.events) => out = t,
+            wanted.push((i, whole));
+        }
+        let mut out = EventTable::new();
+        let single = wanted.len() == 1;
+        if !single {
+            // room for every wanted event up front: appending block after block then never
+            // moves the columns (growing them by doubling copied and faulted them in repeatedly)
+            let mut counts = [0usize; NUM_KINDS];
+            for &(i, _) in &wanted {
+                for (k, c) in counts.iter_mut().enumerate() {
+                    if (kinds >> k) & 1 == 1 {
+                        *c += self.blocks[i].counts[k] as usize;
+                    }
+                }
+            }
+            // The counts come from the file (untrusted): a hint only, skipped past 64 events per
+            // file byte, and reserved fallibly (the decode allocates for real).
+            let total: u64 = counts.iter().map(|&c| c as u64).sum();
+            if total <= u64::from(u32::MAX).min(self.src.len().saturating_mul(64)) {
+                out.try_reserve(&counts);
+            }
+        }
+        let mut append = |i: usize, whole: bool, res: Result<EventTable>| {
+            let info = &self.blocks[i];
+            match res {
+                // One block, wholly wanted: taken as is (no copy).
+                Ok(t) if whole && single && t.len() as u64 == u64::from(info.events) => out = t,
                 Ok(t) => out.extend_filtered(&t, lo, t1, kinds),
                 Err(e) => self.report(Problem {
                     offset: info.offset,
@@ -732,6 +764,35 @@ impl<S: Source> Reader<S> {
                     error: e.to_string(),
                     events_lost: Some(u64::from(info.events)),
                 }),
+            }
+        };
+        let threads = threads.clamp(1, wanted.len().max(1));
+        if threads == 1 {
+            for &(i, whole) in &wanted {
+                append(i, whole, self.decode_block(i));
+            }
+            return Ok(out);
+        }
+        // Waves of 2·threads blocks: decoded in parallel (each thread takes the next block of the
+        // wave), then appended in file order, so memory stays bounded and the result is `read`'s.
+        for wave in wanted.chunks(2 * threads) {
+            let slots: Vec<Mutex<Option<Result<EventTable>>>> = wave.iter().map(|_| Mutex::new(None)).collect();
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let work = || loop {
+                let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&(i, _)) = wave.get(j) else { break };
+                let res = self.decode_block(i);
+                *slots[j].lock().unwrap_or_else(|e| e.into_inner()) = Some(res);
+            };
+            std::thread::scope(|s| {
+                for _ in 1..threads.min(wave.len()) {
+                    s.spawn(work);
+                }
+                work();
+            });
+            for (&(i, whole), slot) in wave.iter().zip(slots) {
+                let res = slot.into_inner().unwrap_or_else(|e| e.into_inner());
+                append(i, whole, res.unwrap_or_else(|| Err(Error::Usage(format!("block {i} was not decoded")))));
             }
         }
         Ok(out)

@@ -415,6 +415,31 @@ impl EventTable {
         }
     }
 
+    /// Room for `counts[k]` more rows of each kind k (their sum in all), so that appending them
+    /// does not move what is already there. Best effort: a reservation the allocator refuses is
+    /// skipped (the columns then grow as they are appended to).
+    pub fn try_reserve(&mut self, counts: &[usize; NUM_KINDS]) {
+        let n: usize = counts.iter().sum();
+        if self.t.try_reserve(n).is_err() || self.kind.try_reserve(n).is_err() {
+            return;
+        }
+        for (kt, &c) in self.kinds.iter_mut().zip(counts) {
+            if c == 0 {
+                continue;
+            }
+            for col in &mut kt.cols {
+                let ok = match col {
+                    Column::Int { vals, .. } => vals.try_reserve(c).is_ok(),
+                    Column::Bool { vals, .. } => vals.try_reserve(c).is_ok(),
+                    Column::Str { offsets, .. } => offsets.try_reserve(c).is_ok(),
+                };
+                if !ok {
+                    return;
+                }
+            }
+        }
+    }
+
     /// Append all rows of `other`.
     pub fn extend_from(&mut self, other: &EventTable) {
         self.t.extend_from_slice(&other.t);

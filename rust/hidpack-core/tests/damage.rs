@@ -85,6 +85,32 @@ fn one_flipped_byte_in_a_block_loses_only_that_block() {
 }
 
 #[test]
+fn damaged_blocks_read_on_threads_lose_and_report_the_same() {
+    let (bytes, events) = small_file();
+    let r = Reader::from_source(bytes.clone()).unwrap();
+    let blocks = r.blocks().to_vec();
+    // blocks 1 and 3 damaged: the rest reads back in order, the two are reported in file order
+    let mut bad = bytes.clone();
+    for b in [&blocks[1], &blocks[3]] {
+        bad[(b.offset + u64::from(b.length) / 2) as usize] ^= 0x40;
+    }
+    let mut expect = Vec::new();
+    for (i, b) in blocks.iter().enumerate() {
+        if i != 1 && i != 3 {
+            expect.extend_from_slice(&events[b.first_event as usize..(b.first_event + u64::from(b.events)) as usize]);
+        }
+    }
+    for threads in [1, 2, 4, 16] {
+        let r = Reader::from_source(bad.clone()).unwrap();
+        let got: Vec<_> = r.read_threads(None, None, ALL_KINDS, None, threads).unwrap().events().collect();
+        assert_eq!(got, expect, "threads {threads}");
+        let p = r.problems();
+        let offsets: Vec<u64> = p.iter().map(|p| p.offset).collect();
+        assert_eq!(offsets, vec![blocks[1].offset, blocks[3].offset], "threads {threads}: {p:?}");
+    }
+}
+
+#[test]
 fn flipped_byte_in_a_torn_file_is_skipped_too() {
     // No footer (writer killed) and a damaged block: the scan finds the other blocks.
     let (bytes, events) = small_file();

@@ -89,7 +89,12 @@ proptest! {
         let ks: Vec<Kind> = kinds.iter().map(|k| Kind::from_code(*k).unwrap()).collect();
         let got: Vec<_> = r.read(Some(t0), Some(t0 + span), kind_mask(&ks), None).unwrap().events().collect();
         let expect: Vec<_> = evs.iter().filter(|(t, e)| *t >= t0 && *t < t0 + span && ks.contains(&e.kind())).cloned().collect();
-        prop_assert_eq!(got, expect);
+        prop_assert_eq!(&got, &expect);
+        // decoding blocks on several threads gives the same events, in the same order
+        for threads in [2, 3, 8] {
+            let par: Vec<_> = r.read_threads(Some(t0), Some(t0 + span), kind_mask(&ks), None, threads).unwrap().events().collect();
+            prop_assert_eq!(&par, &expect, "threads {}", threads);
+        }
     }
 }
 

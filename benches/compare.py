@@ -753,7 +753,7 @@ class Hidpack(Format):
         self.block_span_ns = block_span_ns
         self.tmpdir = tmpdir
         self.note = (f"hidpack.write_table(block_events={block_events}, block_span_ns={block_span_ns}), "
-                     "one file per session on tmpfs; decode = hidpack.open(path).table(fields=<the bench's>)")
+                     "one file per session on tmpfs; decode = hidpack.open(path, threads=1).table(fields=<the bench's>)")
 
     def prepare(self, cols):
         return canonical_to_hidpack(cols, self.corpus)
@@ -786,7 +786,7 @@ class HidpackRecorder(Hidpack):
     def __init__(self, hp, tmpdir: str):
         super().__init__(hp, "Recorder, 1 s crash bound", 65536, None, tmpdir)
         self.note = ("hidpack.Recorder(clock='event', flush_interval=1.0): checkpoints every 1 s of event "
-                     "time to the .wal tail, 65536-event blocks; extend(table) + close(); decode = open().table(fields=<the bench's>)")
+                     "time to the .wal tail, 65536-event blocks; extend(table) + close(); decode = open(threads=1).table(fields=<the bench's>)")
 
     def encode(self, tbl, i):
         path = os.path.join(self.tmpdir, f"r{i}.hpk")
@@ -804,7 +804,9 @@ def hidpack_encode(hp, table: Dict[str, np.ndarray], path: str, block_events: in
 
 
 def hidpack_decode(hp, path: str, fields: Optional[List[str]] = None) -> Dict[str, np.ndarray]:
-    return hp.open(path).table(fields=fields)
+    # one core, like every other format here (a file of several blocks would otherwise be
+    # decoded on one thread per CPU)
+    return hp.open(path, threads=1).table(fields=fields)
 
 
 # --------------------------------------------------------------------------------------------------

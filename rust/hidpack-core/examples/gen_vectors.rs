@@ -6,7 +6,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use hidpack_core::codec::{encode_segment, put_varint, zigzag};
+use hidpack_core::codec::{encode_segment, put_varint, zigzag, Mode};
 use hidpack_core::frame::{skippable_record, Header};
 use hidpack_core::model::{gap_reason, COORD_MAX_RAW};
 use hidpack_core::reader::{Problem, ALL_KINDS};
@@ -163,8 +163,8 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
             tb.push(*t, e).unwrap();
         }
         let mut payload = Vec::new();
-        encode_segment(&ta, &mut payload, false);
-        encode_segment(&tb, &mut payload, false);
+        encode_segment(&ta, &mut payload, Mode::Bytes);
+        encode_segment(&tb, &mut payload, Mode::Bytes);
         let mut all = ta.clone();
         all.extend_from(&tb);
         let mut w = Writer::with_header(Vec::new(), WriterOptions { binned: false, ..Default::default() }, header(json!({}))).unwrap();

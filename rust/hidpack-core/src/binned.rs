@@ -648,7 +648,7 @@ impl ExactDiv {
 }
 
 /// The greatest common divisor of `v` (1 when there is none larger), stopping at the first 1.
-fn common_divisor(v: &[i64]) -> u64 {
+pub(crate) fn common_divisor(v: &[i64]) -> u64 {
     let mut g = 0u64;
     let mut d = ExactDiv::new(1);
     for &x in v {

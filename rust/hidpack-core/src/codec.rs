@@ -178,10 +178,24 @@ impl<'a> Cursor<'a> {
 
 // ---------------------------------------------------------------- integer columns
 
+/// How the writer chooses a column's encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `BINNED` where it applies (the file's header must then carry
+    /// [`crate::frame::FEATURE_BINNED`]), else the smallest of the byte encodings.
+    Binned,
+    /// The smallest of the byte encodings (format 1.0).
+    Bytes,
+    /// Write-ahead checkpoints: `CONST`, else `DELTA_GCD` or `DELTA`, without sizing the others.
+    /// A checkpoint lives until its block closes and is stored without zstd; its size matters
+    /// less than the encoder's time.
+    Fast,
+}
+
 /// Fewest values for which the writer tries `BINNED` (below, its table costs more than it saves).
 const BINNED_MIN: usize = 64;
 
-fn encode_ints(vals: &[i64], out: &mut Vec<u8>, binned: bool) -> u8 {
+fn encode_ints(vals: &[i64], out: &mut Vec<u8>, mode: Mode) -> u8 {
     if vals.is_empty() {
         return enc::VARINT;
     }
@@ -190,7 +204,26 @@ fn encode_ints(vals: &[i64], out: &mut Vec<u8>, binned: bool) -> u8 {
         put_varint(out, zigzag(first));
         return enc::CONST;
     }
-    if binned && vals.len() >= BINNED_MIN {
+    if mode == Mode::Fast {
+        let deltas: Vec<i64> = vals.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+        let g = crate::binned::common_divisor(&deltas);
+        out.reserve(vals.len() * 2 + 20);
+        if g > 1 && g <= i64::MAX as u64 {
+            let e = crate::binned::ExactDiv::new(g);
+            put_varint(out, g);
+            put_varint(out, zigzag(first));
+            for &d in &deltas {
+                put_varint(out, zigzag(e.div(d)));
+            }
+            return enc::DELTA_GCD;
+        }
+        put_varint(out, zigzag(first));
+        for &d in &deltas {
+            put_varint(out, zigzag(d));
+        }
+        return enc::DELTA;
+    }
+    if mode == Mode::Binned && vals.len() >= BINNED_MIN {
         // From BINNED_MIN values on, BINNED is smaller than encodings 1-4 on every input we have
         // measured (their sizes are not computed: that pass cost an eighth of the encoder).
         crate::binned::encode_column(vals, out);
@@ -376,7 +409,7 @@ fn encode_strs<'a>(items: &[&'a [u8]], out: &mut Vec<u8>) -> u8 {
 
 // ---------------------------------------------------------------- column chunks
 
-fn write_chunk(out: &mut Vec<u8>, field_id: u8, col: &Column, binned: bool) {
+fn write_chunk(out: &mut Vec<u8>, field_id: u8, col: &Column, mode: Mode) {
     let mut body = Vec::new();
     let mut flags = 0u8;
     let valid = col.valid();
@@ -388,16 +421,16 @@ fn write_chunk(out: &mut Vec<u8>, field_id: u8, col: &Column, binned: bool) {
     let encoding = match col {
         Column::Int { vals, .. } => {
             if valid.is_none() {
-                encode_ints(vals, &mut body, binned)
+                encode_ints(vals, &mut body, mode)
             } else {
                 let p: Vec<i64> = vals.iter().enumerate().filter(|(i, _)| present(*i)).map(|(_, v)| *v).collect();
-                encode_ints(&p, &mut body, binned)
+                encode_ints(&p, &mut body, mode)
             }
         }
         Column::Bool { vals, .. } => {
             let p: Vec<bool> = vals.iter().enumerate().filter(|(i, _)| present(*i)).map(|(_, v)| *v).collect();
             let mut flips = Vec::new();
-            if binned && p.len() >= BINNED_MIN {
+            if mode == Mode::Binned && p.len() >= BINNED_MIN {
                 let ints: Vec<i64> = p.iter().map(|&b| i64::from(b)).collect();
                 crate::binned::encode_flips(&ints, &mut flips);
             }
@@ -525,23 +558,22 @@ fn read_chunk_body(c: &mut Cursor, encoding: u8, rows: usize, ty: FieldType, bud
 
 // ---------------------------------------------------------------- segments
 
-/// Append one segment encoding `table` to `out`. With `binned`, integer columns may use the
-/// `BINNED` encoding (the file's header must then carry [`crate::frame::FEATURE_BINNED`]).
-pub fn encode_segment(table: &EventTable, out: &mut Vec<u8>, binned: bool) {
+/// Append one segment encoding `table` to `out`, choosing encodings by `mode`.
+pub fn encode_segment(table: &EventTable, out: &mut Vec<u8>, mode: Mode) {
     let mut body = Vec::with_capacity(table.len() * 4 + 64);
     put_varint(&mut body, table.len() as u64);
-    write_chunk(&mut body, FIELD_T, &Column::Int { vals: table.t.clone(), valid: None }, binned);
+    write_chunk(&mut body, FIELD_T, &Column::Int { vals: table.t.clone(), valid: None }, mode);
     let kinds: Vec<i64> = table.kind.iter().map(|&k| i64::from(k)).collect();
-    write_chunk(&mut body, FIELD_KIND, &Column::Int { vals: kinds, valid: None }, binned);
+    write_chunk(&mut body, FIELD_KIND, &Column::Int { vals: kinds, valid: None }, mode);
     let present: Vec<&KindTable> = table.kinds.iter().filter(|k| !k.is_empty()).collect();
     put_varint(&mut body, present.len() as u64);
     for kt in present {
         let mut g = Vec::new();
         for (spec, col) in kt.kind.fields().iter().zip(&kt.cols) {
-            if binned && col.valid().is_some_and(|v| !v.contains(&true)) {
+            if mode == Mode::Binned && col.valid().is_some_and(|v| !v.contains(&true)) {
                 continue; // absent on every row: a missing chunk says so (§5.2)
             }
-            write_chunk(&mut g, spec.field.id(), col, binned);
+            write_chunk(&mut g, spec.field.id(), col, mode);
         }
         body.push(kt.kind.code());
         put_varint(&mut body, g.len() as u64);
@@ -777,21 +809,34 @@ mod tests {
             vec![1, 1, 1, 2, 2, 3, 3, 3, 3],
             vec![5, -3, 1000, -100000, 42],
         ];
-        for vals in cases {
-            let mut out = Vec::new();
-            let e = encode_ints(&vals, &mut out, true);
-            let mut back = Vec::new();
-            decode_ints(&mut Cursor::new(&out, 0, "t"), e, vals.len(), &mut back).unwrap();
-            assert_eq!(back, vals);
+        for vals in cases.iter().chain([vec![0, i64::MIN], vec![i64::MAX, i64::MIN, i64::MAX]].iter()) {
+            for mode in [Mode::Binned, Mode::Bytes, Mode::Fast] {
+                let mut out = vec![0xAA]; // bytes before the column stay as they are
+                let e = encode_ints(vals, &mut out, mode);
+                let mut back = Vec::new();
+                let mut c = Cursor::new(&out, 0, "t");
+                assert_eq!(c.u8().unwrap(), 0xAA);
+                decode_ints(&mut c, e, vals.len(), &mut back).unwrap();
+                assert!(c.at_end(), "{mode:?} {vals:?}");
+                assert_eq!(&back, vals, "{mode:?}");
+            }
         }
         let mut out = Vec::new();
         // Below BINNED_MIN values a clock in whole milliseconds is DELTA_GCD: one byte per value.
-        assert_eq!(encode_ints(&(0..50).map(|i| i * 1_000_000).collect::<Vec<_>>(), &mut out, true), enc::DELTA_GCD);
+        assert_eq!(encode_ints(&(0..50).map(|i| i * 1_000_000).collect::<Vec<_>>(), &mut out, Mode::Binned), enc::DELTA_GCD);
         assert_eq!(out.len(), 3 + 1 + 49);
         // From BINNED_MIN on, the same ramp is second differences that are all zero: a few bytes.
         out.clear();
-        assert_eq!(encode_ints(&(0..1000).map(|i| i * 1_000_000).collect::<Vec<_>>(), &mut out, true), enc::BINNED);
+        assert_eq!(encode_ints(&(0..1000).map(|i| i * 1_000_000).collect::<Vec<_>>(), &mut out, Mode::Binned), enc::BINNED);
         assert!(out.len() < 32, "{} bytes", out.len());
+        // Checkpoints take the divisor without sizing anything else: DELTA_GCD, else DELTA.
+        out.clear();
+        assert_eq!(encode_ints(&(0..1000).map(|i| i * 1_000_000).collect::<Vec<_>>(), &mut out, Mode::Fast), enc::DELTA_GCD);
+        assert_eq!(out.len(), 3 + 1 + 999);
+        out.clear();
+        assert_eq!(encode_ints(&[3, 4, 4, 4, 4, 4, 4, 9], &mut out, Mode::Fast), enc::DELTA);
+        out.clear();
+        assert_eq!(encode_ints(&[5; 10], &mut out, Mode::Fast), enc::CONST);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::codec::{encode_segment, MAX_BLOCK_EVENTS};
+use crate::codec::{encode_segment, Mode, MAX_BLOCK_EVENTS};
 use crate::error::{Error, Result};
 use crate::frame::{encode_seek_table, FEATURE_BINNED, hash32, raw_zstd_frame, BlockInfo, Header, Index, MAX_BLOCK_RAW};
 use crate::model::{Event, NUM_KINDS};
@@ -374,7 +374,7 @@ impl<W: Write> Writer<W> {
             return Ok(());
         }
         self.payload.clear();
-        encode_segment(&self.cur, &mut self.payload, self.opts.binned);
+        encode_segment(&self.cur, &mut self.payload, if self.opts.binned { Mode::Binned } else { Mode::Bytes });
         if self.payload.len() as u64 > MAX_BLOCK_RAW {
             return Err(Error::Usage(format!(
                 "a block payload of {} bytes exceeds the {MAX_BLOCK_RAW}-byte limit; lower block_events",
@@ -438,9 +438,10 @@ impl<W: Write> Writer<W> {
         tail.scratch.clear();
         tail.scratch.extend_rows(&self.cur, tail.rows, self.cur.len(), &mut tail.kind_pos);
         self.payload.clear();
-        // Byte encodings only: a checkpoint lives until its block closes (then the block is encoded
-        // with BINNED); entropy-coding it too would encode every event twice.
-        encode_segment(&tail.scratch, &mut self.payload, false);
+        // Byte encodings only, chosen without sizing them: a checkpoint lives until its block
+        // closes (then the block is encoded with BINNED); entropy-coding it too would encode every
+        // event twice.
+        encode_segment(&tail.scratch, &mut self.payload, Mode::Fast);
         // Uncompressed: a checkpoint is small and frequent, and the tail lives only until the
         // block closes; zstd's per-frame table building would dominate the recorder's CPU.
         let frame = raw_zstd_frame(&self.payload);

@@ -649,6 +649,11 @@ impl ExactDiv {
 
 /// The greatest common divisor of `v` (1 when there is none larger), stopping at the first 1.
 pub(crate) fn common_divisor(v: &[i64]) -> u64 {
+    gcd_of(v).max(1)
+}
+
+/// The greatest common divisor of `v`: 0 when every value is 0, stopping at the first 1.
+fn gcd_of(v: &[i64]) -> u64 {
     let mut g = 0u64;
     let mut d = ExactDiv::new(1);
     for &x in v {
@@ -661,7 +666,7 @@ pub(crate) fn common_divisor(v: &[i64]) -> u64 {
             d = ExactDiv::new(g.max(1));
         }
     }
-    g.max(1)
+    g
 }
 
 
@@ -696,30 +701,29 @@ const SAMPLE_SLICE: usize = 512;
 fn latents_for(vals: &[i64], p: Pred) -> Option<(Vec<u8>, Vec<i64>)> {
     let mut head = Vec::with_capacity(16);
     match p {
-        Pred::Order(k) => {
-            let k = k as usize;
-            if vals.len() <= k {
-                return None;
-            }
+        Pred::Order(0) => {
             let mut lat = vals.to_vec();
-            head.push(k as u8);
-            for j in 0..k {
-                put_varint(&mut head, zigzag(lat[j]));
-                for i in (j + 1..lat.len()).rev() {
-                    lat[i] = lat[i].wrapping_sub(lat[i - 1]);
-                }
-            }
-            lat.drain(..k);
+            head.push(0);
             let g = common_divisor(&lat);
             put_varint(&mut head, g);
             if g > 1 {
-                // g ≥ 2 divides every latent: an exact division, by multiplication
+                // g ≥ 2 divides every value: an exact division, by multiplication
                 let d = ExactDiv::new(g);
                 for x in lat.iter_mut() {
                     *x = d.div(*x);
                 }
             }
             Some((head, lat))
+        }
+        Pred::Order(k) => {
+            if vals.len() <= k as usize {
+                return None;
+            }
+            let mut l = Level::first(vals);
+            for _ in 1..k {
+                l = l.next()?;
+            }
+            Some((l.head(), l.lat))
         }
         Pred::Mtf => {
             let mut alphabet: Vec<i64> = Vec::new();
@@ -790,40 +794,126 @@ fn estimate(latents: &[i64]) -> (usize, usize) {
     ((bits / 8.0) as usize + 12, d)
 }
 
+/// The latents of predictor order k ≥ 1 (k-th differences divided by their common divisor g),
+/// with what the chunk header needs: the k moments (first values of the differences of orders
+/// 0..k) and g.
+struct Level {
+    moments: Vec<i64>,
+    g: u64,
+    lat: Vec<i64>,
+}
+
+impl Level {
+    /// Order 1 of `vals` (at least two values).
+    fn first(vals: &[i64]) -> Level {
+        let d: Vec<i64> = vals.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+        Level::divided(vec![vals[0]], 1, d)
+    }
+
+    /// The next order, from this one: the differences of the latents are the next differences
+    /// divided by `g`, so only their own divisor is left to take out. (Each order from the values
+    /// anew cost k passes, a copy and a shift of the whole column.) `None` at one latent.
+    fn next(&self) -> Option<Level> {
+        if self.lat.len() < 2 {
+            return None;
+        }
+        let d: Vec<i64> = self.lat.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+        let mut moments = self.moments.clone();
+        moments.push(self.lat[0].wrapping_mul(self.g as i64));
+        Some(Level::divided(moments, self.g, d))
+    }
+
+    /// `d` (differences already divided by `g0`) divided by their own common divisor.
+    fn divided(moments: Vec<i64>, g0: u64, mut d: Vec<i64>) -> Level {
+        let c = gcd_of(&d);
+        // all zero: divisor 1, as written from the start (any g would decode the same)
+        let g = if c == 0 { 1 } else { g0.checked_mul(c).unwrap_or(0) };
+        if g == 0 {
+            // the divisor overflows: take none out beyond g0 (exact, only larger)
+            return Level { moments, g: g0, lat: d };
+        }
+        if c > 1 {
+            let e = ExactDiv::new(c);
+            for x in d.iter_mut() {
+                *x = e.div(*x);
+            }
+        }
+        Level { moments, g, lat: d }
+    }
+
+    fn head(&self) -> Vec<u8> {
+        let mut head = Vec::with_capacity(16);
+        head.push(self.moments.len() as u8);
+        for &m in &self.moments {
+            put_varint(&mut head, zigzag(m));
+        }
+        put_varint(&mut head, self.g);
+        head
+    }
+}
+
+/// A predictor with its estimated size, and its header and latents when they were made from the
+/// whole column (not a sample), for the encoder to use as they are.
+struct Choice {
+    size: usize,
+    pred: Pred,
+    made: Option<(Vec<u8>, Vec<i64>)>,
+}
+
 /// The predictors `encode_column` may use for `vals`, smallest estimated size first. Orders 0 to
 /// 2 are always estimated; order 3 only when order 2 beat order 1; move-to-front only when the
 /// column has at most 256 distinct values; the split only when a base is found.
-fn choose(vals: &[i64], split: bool) -> Vec<(usize, Pred)> {
+fn choose(vals: &[i64], split: bool) -> Vec<Choice> {
     let sample: Vec<i64>;
-    let probe: &[i64] = if vals.len() > SAMPLE_OVER {
+    let whole = vals.len() <= SAMPLE_OVER;
+    let probe: &[i64] = if !whole {
         let step = vals.len() / SAMPLE_SLICES;
         sample = (0..SAMPLE_SLICES).flat_map(|i| &vals[i * step..i * step + SAMPLE_SLICE]).copied().collect();
         &sample
     } else {
         vals
     };
-    let est = |p: Pred| latents_for(probe, p).map(|(h, l)| (h.len() + estimate(&l).0, p));
-    let mut sized: Vec<(usize, Pred)> = Vec::with_capacity(6);
+    let mut sized: Vec<Choice> = Vec::with_capacity(6);
+    let add = |pred: Pred, head: Vec<u8>, lat: Vec<i64>, sized: &mut Vec<Choice>| {
+        let size = head.len() + estimate(&lat).0;
+        sized.push(Choice { size, pred, made: whole.then_some((head, lat)) });
+    };
     let (e0, distinct) = estimate(probe);
-    sized.push((e0 + 2, Pred::Order(0)));
-    sized.extend(est(Pred::Order(1)));
-    sized.extend(est(Pred::Order(2)));
-    if sized.len() == 3 && sized[2].0 < sized[1].0 {
-        sized.extend(est(Pred::Order(3)));
+    sized.push(Choice { size: e0 + 2, pred: Pred::Order(0), made: None });
+    let o1 = Level::first(probe);
+    let o2 = o1.next();
+    let o3 = o2.as_ref().and_then(Level::next);
+    let (s1, s2) = (o1.head().len() + estimate(&o1.lat).0, o2.as_ref().map(|l| l.head().len() + estimate(&l.lat).0));
+    let push_level = |k: u8, l: Level, size: usize, sized: &mut Vec<Choice>| {
+        let head = l.head();
+        sized.push(Choice { size, pred: Pred::Order(k), made: whole.then_some((head, l.lat)) });
+    };
+    let better2 = s2.is_some_and(|s2| s2 < s1);
+    push_level(1, o1, s1, &mut sized);
+    if let (Some(l), Some(s2)) = (o2, s2) {
+        push_level(2, l, s2, &mut sized);
+    }
+    if better2 {
+        if let Some(l) = o3 {
+            let size = l.head().len() + estimate(&l.lat).0;
+            push_level(3, l, size, &mut sized);
+        }
     }
     // Categorical columns (key codes, buttons): ranks in a move-to-front list. A key's release
     // repeats the code of a press a moment ago, which is rank 0 or 1 here and costs a fraction of
     // a bit, where its value alone costs the entropy of the whole key distribution.
     if distinct <= MAX_MTF_ALPHABET {
-        sized.extend(est(Pred::Mtf));
+        if let Some((h, l)) = latents_for(probe, Pred::Mtf) {
+            add(Pred::Mtf, h, l, &mut sized);
+        }
     }
     if split {
         if let Some(b) = find_split_base(vals) {
             let (q, r) = split_parts(probe, b);
-            sized.push((10 + choose(&q, false)[0].0 + choose(&r, false)[0].0, Pred::Split(b)));
+            sized.push(Choice { size: 10 + choose(&q, false)[0].size + choose(&r, false)[0].size, pred: Pred::Split(b), made: None });
         }
     }
-    sized.sort_by_key(|s| s.0);
+    sized.sort_by_key(|c| c.size);
     sized
 }
 
@@ -834,14 +924,14 @@ fn split_parts(vals: &[i64], base: u64) -> (Vec<i64>, Vec<i64>) {
 
 fn encode_column_opts(vals: &[i64], out: &mut Vec<u8>, split: bool) {
     debug_assert!(vals.len() > MAX_ORDER as usize);
-    for (_, p) in choose(vals, split) {
-        match p {
+    for c in choose(vals, split) {
+        match c.pred {
             Pred::Split(base) => {
                 encode_split_top(vals, base, out);
                 return;
             }
-            _ => {
-                if let Some((head, lat)) = latents_for(vals, p) {
+            p => {
+                if let Some((head, lat)) = c.made.or_else(|| latents_for(vals, p)) {
                     out.extend_from_slice(&head);
                     encode(&lat, out);
                     return;

@@ -746,18 +746,28 @@ def to_native_table(obj: Any) -> dict[str, Any]:
 
     out: dict[str, Any] = {"t": np.ascontiguousarray(t_vals, dtype=np.int64), "kind": np.ascontiguousarray(kind)}
     present_kinds = frozenset(np.flatnonzero(np.bincount(kind, minlength=len(KINDS))).tolist())
+    row_masks: dict[tuple[int, ...], np.ndarray] = {}  # fields share their kinds (x and y, ...)
+
+    def rows_of(codes: tuple[int, ...]) -> np.ndarray:
+        if codes not in row_masks:
+            row_masks[codes] = _rows_of(kind, present_kinds, codes)
+        return row_masks[codes]
+
     for name, typ, req, opt in FIELDS:
         given = name in cols or (typ == "str" and name + "_offsets" in cols)
         if not given and name + "_valid" not in cols and not present_kinds.intersection(req):
             continue  # absent everywhere, and no row needs it (most fields of most tables)
-        uses = _rows_of(kind, present_kinds, req + opt)
-        required = _rows_of(kind, present_kinds, req)
+        uses = rows_of(req + opt)
+        required = rows_of(req)
+        # every row of the table may carry the field / no row requires it: checks that cannot fail
+        uses_all = present_kinds <= set(req + opt)
+        required_none = not present_kinds.intersection(req)
 
         explicit_valid = None
         if name + "_valid" in cols:
             v_arr, v_mask = _column_array(name + "_valid", cols[name + "_valid"])
             v_vals, v_absent = _numeric(name + "_valid", "bool", v_arr, v_mask)
-            explicit_valid = v_vals & ~v_absent
+            explicit_valid = v_vals & ~v_absent if v_mask is not None or v_arr.dtype == object else v_vals
 
         if not given:
             if explicit_valid is not None and (explicit_valid & uses).any():
@@ -785,8 +795,8 @@ def to_native_table(obj: Any) -> dict[str, Any]:
             values, absent = _numeric(name, typ, *_column_array(name, cols[name]))
             valid = ~absent
         if explicit_valid is not None:
-            stray = explicit_valid & ~uses
-            if stray.any():
+            stray = None if uses_all else explicit_valid & ~uses
+            if stray is not None and stray.any():
                 i = int(np.argmax(stray))
                 raise ValueError(
                     f"row {i}: column {name + '_valid'!r} marks {name!r} present on a "
@@ -795,10 +805,11 @@ def to_native_table(obj: Any) -> dict[str, Any]:
             valid &= explicit_valid
         # Without an explicit validity, values on rows whose kind has no such field are the
         # filler of a dense union table (zeros, NaN): they are not data and are not stored.
-        valid &= uses
+        if not uses_all:
+            valid &= uses
 
-        missing = required & ~valid
-        if missing.any():
+        missing = None if required_none else required & ~valid
+        if missing is not None and missing.any():
             rows = np.flatnonzero(missing)
             i = int(rows[0])
             raise _event_value_error(

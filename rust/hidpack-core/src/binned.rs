@@ -852,6 +852,9 @@ impl Level {
     }
 }
 
+/// Columns with at most this many distinct values are not tried with orders 2 and 3.
+const FEW_VALUES: usize = 16;
+
 /// A predictor with its estimated size, and its header and latents when they were made from the
 /// whole column (not a sample), for the encoder to use as they are.
 struct Choice {
@@ -881,19 +884,17 @@ fn choose(vals: &[i64], split: bool) -> Vec<Choice> {
     let (e0, distinct) = estimate(probe);
     sized.push(Choice { size: e0 + 2, pred: Pred::Order(0), made: None });
     let o1 = Level::first(probe);
-    let o2 = o1.next();
-    let o3 = o2.as_ref().and_then(Level::next);
+    // Codes of a few values (kinds, buttons): their second differences only spread them.
+    let o2 = if distinct > FEW_VALUES { o1.next() } else { None };
     let (s1, s2) = (o1.head().len() + estimate(&o1.lat).0, o2.as_ref().map(|l| l.head().len() + estimate(&l.lat).0));
     let push_level = |k: u8, l: Level, size: usize, sized: &mut Vec<Choice>| {
         let head = l.head();
         sized.push(Choice { size, pred: Pred::Order(k), made: whole.then_some((head, l.lat)) });
     };
-    let better2 = s2.is_some_and(|s2| s2 < s1);
     push_level(1, o1, s1, &mut sized);
-    if let (Some(l), Some(s2)) = (o2, s2) {
-        push_level(2, l, s2, &mut sized);
-    }
-    if better2 {
+    if let (Some(l2), Some(s2)) = (o2, s2) {
+        let o3 = if s2 < s1 { l2.next() } else { None };
+        push_level(2, l2, s2, &mut sized);
         if let Some(l) = o3 {
             let size = l.head().len() + estimate(&l.lat).0;
             push_level(3, l, size, &mut sized);
@@ -907,7 +908,8 @@ fn choose(vals: &[i64], split: bool) -> Vec<Choice> {
             add(Pred::Mtf, h, l, &mut sized);
         }
     }
-    if split {
+    // A few hundred distinct values are each a bin of their own already: nothing to split.
+    if split && distinct > MAX_MTF_ALPHABET {
         if let Some(b) = find_split_base(vals) {
             let (q, r) = split_parts(probe, b);
             sized.push(Choice { size: 10 + choose(&q, false)[0].size + choose(&r, false)[0].size, pred: Pred::Split(b), made: None });
@@ -954,22 +956,35 @@ fn find_split_base(vals: &[i64]) -> Option<u64> {
     if n < 256 {
         return None;
     }
-    let mut counts: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
     let samples = 512usize;
-    for i in 0..samples {
-        let a = vals[(i * 7919) % n]
-            .wrapping_sub(vals[(i * 104_729 + 13) % n])
-            .unsigned_abs();
-        let b = vals[(i * 3571 + 5) % n]
-            .wrapping_sub(vals[(i * 65_537 + 29) % n])
-            .unsigned_abs();
+    // The pairs are (7919·i, 104729·i + 13) and (3571·i + 5, 65537·i + 29), mod n: each index
+    // advanced by its step mod n, without a division per sample.
+    let mut idx = [0usize, 13 % n, 5 % n, 29 % n];
+    let step = [7919 % n, 104_729 % n, 3571 % n, 65_537 % n];
+    let mut found: Vec<u64> = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let a = vals[idx[0]].wrapping_sub(vals[idx[1]]).unsigned_abs();
+        let b = vals[idx[2]].wrapping_sub(vals[idx[3]]).unsigned_abs();
         let g = gcd(a, b);
         if g >= 17 {
-            *counts.entry(g).or_default() += 1;
+            found.push(g);
+        }
+        for (j, s) in idx.iter_mut().zip(step) {
+            *j += s;
+            if *j >= n {
+                *j -= n;
+            }
         }
     }
-    let (&g, &c) = counts.iter().max_by_key(|(&g, &c)| (c, g))?;
-    if (c as usize) < samples / 32 {
+    // the most frequent divisor (the largest of equally frequent ones)
+    found.sort_unstable();
+    let (mut g, mut c) = (0u64, 0usize);
+    for run in found.chunk_by(|a, b| a == b) {
+        if run.len() >= c {
+            (g, c) = (run[0], run.len());
+        }
+    }
+    if c == 0 || c < samples / 32 {
         return None;
     }
     // A base every value shares one remainder of is a common divisor of the differences, which

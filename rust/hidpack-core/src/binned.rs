@@ -863,9 +863,10 @@ struct Choice {
     made: Option<(Vec<u8>, Vec<i64>)>,
 }
 
-/// The predictors `encode_column` may use for `vals`, smallest estimated size first. Orders 0 to
-/// 2 are always estimated; order 3 only when order 2 beat order 1; move-to-front only when the
-/// column has at most 256 distinct values; the split only when a base is found.
+/// The predictors `encode_column` may use for `vals`, smallest estimated size first. Orders 0 and
+/// 1 are always estimated; order 2 above [`FEW_VALUES`] distinct values; order 3 only when order 2
+/// beat order 1; move-to-front only when the column has at most 256 distinct values; the split
+/// only above 256 distinct values, when a base is found.
 fn choose(vals: &[i64], split: bool) -> Vec<Choice> {
     let sample: Vec<i64>;
     let whole = vals.len() <= SAMPLE_OVER;

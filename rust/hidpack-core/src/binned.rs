@@ -30,7 +30,6 @@
 
 use crate::codec::{gcd, put_varint, unzigzag, zigzag, Cursor};
 use crate::error::Result;
-use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 /// Most bins in one chunk (the bin index is one byte).
@@ -62,7 +61,23 @@ fn width_bits(lo: i64, hi: i64) -> u32 {
 #[inline]
 fn bin_cost(b: &Bin) -> f64 {
     let c = b.count as f64;
-    -c * c.log2() + c * f64::from(width_bits(b.lo, b.hi)) + TABLE_BITS
+    -c_log2_c(b.count) + c * f64::from(width_bits(b.lo, b.hi)) + TABLE_BITS
+}
+
+/// `c · log2(c)`, from a table below 4096 (the merges evaluate it for every candidate pair; the
+/// same values as computing it, so the bins do not change).
+#[inline]
+fn c_log2_c(c: u64) -> f64 {
+    const N: usize = 4096;
+    static TABLE: std::sync::OnceLock<Box<[f64]>> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| (0..N).map(|c| c as f64 * (c as f64).log2()).collect());
+    match t.get(c as usize) {
+        Some(&v) if c > 0 => v,
+        _ => {
+            let c = c as f64;
+            c * c.log2()
+        }
+    }
 }
 
 /// Greedy binning of the `distinct` values (ascending, with their counts; `n` in all) into at most
@@ -93,30 +108,24 @@ fn build_bins(distinct: Vec<Bin>, n: usize, initial: usize) -> Vec<Bin> {
     bins
 }
 
-/// A candidate merge of bin `left` with its right neighbour.
-struct Cand {
-    saving: f64,
-    left: usize,
-    stamp: (u32, u32),
+/// A candidate merge of bin `left` with its right neighbour, as one integer whose order is the
+/// merge order: the saving (an f64 mapped to u64 keeping `total_cmp`'s order), then the leftmost
+/// pair, then (among copies of one pair, of which at most one is current) the two versions.
+/// A heap of these compares plain integers (a struct with a custom `Ord` cost a fifth of the
+/// encoder in `BinaryHeap::pop`).
+fn cand_key(saving: f64, left: usize, stamp: (u32, u32)) -> u128 {
+    let bits = saving.to_bits();
+    // total order of f64 as unsigned: flip all bits of negatives, the sign bit of positives
+    let ordered = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+    (u128::from(ordered) << 64)
+        | (u128::from(u32::MAX - left as u32) << 32)
+        | (u128::from(stamp.0 as u16) << 16)
+        | u128::from(stamp.1 as u16)
 }
-impl PartialEq for Cand {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Cand {}
-impl PartialOrd for Cand {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Cand {
-    fn cmp(&self, o: &Self) -> Ordering {
-        // Larger saving first; ties to the leftmost pair, so the result is deterministic.
-        self.saving
-            .total_cmp(&o.saving)
-            .then_with(|| o.left.cmp(&self.left))
-    }
+
+fn cand_saving(key: u128) -> f64 {
+    let ordered = (key >> 64) as u64;
+    f64::from_bits(if ordered >> 63 == 1 { ordered & !(1 << 63) } else { !ordered })
 }
 
 fn merge_bins(bins: &mut Vec<Bin>) {
@@ -124,6 +133,8 @@ fn merge_bins(bins: &mut Vec<Bin>) {
     if k <= 1 {
         return;
     }
+    // a bin is merged into fewer than k times, so 16-bit versions in the keys never wrap
+    debug_assert!(k < 1 << 16);
     let mut next: Vec<usize> = (1..=k).collect();
     let mut prev: Vec<usize> = (0..k).map(|i| i.wrapping_sub(1)).collect();
     let mut alive = vec![true; k];
@@ -136,22 +147,18 @@ fn merge_bins(bins: &mut Vec<Bin>) {
     };
     let cand = |bins: &[Bin], cost: &[f64], version: &[u32], l: usize, r: usize| {
         let m = merged(&bins[l], &bins[r]);
-        Cand {
-            saving: cost[l] + cost[r] - bin_cost(&m),
-            left: l,
-            stamp: (version[l], version[r]),
-        }
+        cand_key(cost[l] + cost[r] - bin_cost(&m), l, (version[l], version[r]))
     };
     // built in O(k), not by k pushes
-    let mut heap: BinaryHeap<Cand> = (0..k - 1).map(|l| cand(bins, &cost, &version, l, l + 1)).collect::<Vec<_>>().into();
+    let mut heap: BinaryHeap<u128> = (0..k - 1).map(|l| cand(bins, &cost, &version, l, l + 1)).collect::<Vec<_>>().into();
     let mut live = k;
     while let Some(c) = heap.pop() {
-        if live <= 1 || (c.saving <= 0.0 && live <= MAX_BINS) {
+        if live <= 1 || (cand_saving(c) <= 0.0 && live <= MAX_BINS) {
             break;
         }
-        let l = c.left;
+        let l = (u32::MAX - (c >> 32) as u32) as usize;
         let r = next[l];
-        if !alive[l] || r >= k || (version[l], version[r]) != c.stamp {
+        if !alive[l] || r >= k || (version[l] as u16, version[r] as u16) != ((c >> 16) as u16, c as u16) {
             continue;
         }
         bins[l] = merged(&bins[l], &bins[r]);

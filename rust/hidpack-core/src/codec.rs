@@ -692,18 +692,14 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
         decode_ints(&mut cc, e, n, dst)?;
     }
     let mut table = EventTable::new();
-    let mut counts = [0usize; NUM_KINDS];
-    let mut unknown = 0u64;
-    for &k in &kind_col {
-        if !(0..=255).contains(&k) {
-            return Err(c.err(format!("kind code {k} out of range")));
-        }
-        if (k as usize) < NUM_KINDS {
-            counts[k as usize] += 1;
-        } else {
-            unknown += 1;
-        }
+    if let Some(&k) = kind_col.iter().find(|k| !(0..=255).contains(*k)) {
+        return Err(c.err(format!("kind code {k} out of range")));
     }
+    let kind_col: Vec<u8> = kind_col.into_iter().map(|k| k as u8).collect();
+    let all = crate::table::byte_counts(&kind_col);
+    let mut counts = [0usize; NUM_KINDS];
+    counts.copy_from_slice(&all[..NUM_KINDS]);
+    let unknown = all[NUM_KINDS..].iter().sum::<usize>() as u64;
     let n_groups = c.varint_usize(256, "group count")?;
     let mut seen = [false; NUM_KINDS];
     for _ in 0..n_groups {
@@ -761,14 +757,14 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
         for (tv, kv) in t.into_iter().zip(kind_col) {
             if (kv as usize) < NUM_KINDS {
                 keep_t.push(tv);
-                keep_k.push(kv as u8);
+                keep_k.push(kv);
             }
         }
         table.t = keep_t;
         table.kind = keep_k;
     } else {
         table.t = t;
-        table.kind = kind_col.into_iter().map(|k| k as u8).collect();
+        table.kind = kind_col;
     }
     for kt in table.kinds.iter_mut() {
         for col in kt.cols.iter_mut() {

@@ -156,13 +156,12 @@ pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
         }
     }
     // Column by column, per kind (one pass per field instead of one per row and field).
-    let mut count = [0usize; NUM_KINDS];
-    for (i, &k) in raw.kind.iter().enumerate() {
-        match count.get_mut(k as usize) {
-            Some(c) => *c += 1,
-            None => return Err(verr(i, "kind", k, "a kind code 0..=8")),
-        }
+    let all = hidpack_core::table::byte_counts(&raw.kind);
+    if let Some(i) = all[NUM_KINDS..].iter().any(|&c| c > 0).then(|| raw.kind.iter().position(|&k| k as usize >= NUM_KINDS)).flatten() {
+        return Err(verr(i, "kind", raw.kind[i], "a kind code 0..=8"));
     }
+    let mut count = [0usize; NUM_KINDS];
+    count.copy_from_slice(&all[..NUM_KINDS]);
     let single = count.iter().filter(|c| **c > 0).count() <= 1;
     let mut table = EventTable::new();
     for kind in Kind::ALL {

@@ -32,7 +32,7 @@
 //! them); a power loss, with [`SyncPolicy::Interval`], the same. Because the tail is separate,
 //! blocks stay large and the file's size does not depend on the interval. A checkpoint that
 //! falls due while the encoder handles a drained batch (at most 8,192 slots, or one `extend`
-//! batch) is made when the batch is done, or at once when [`MAX_UNSAVED`] events would wait for
+//! batch) is made when the batch is done, or at once when `MAX_UNSAVED` (8,192) events would wait for
 //! it: an event-clock replay whose batch spans hundreds of intervals writes one checkpoint, not
 //! hundreds. Once a close is requested, the last batches skip the checkpoint: the close writes
 //! them into the file.

@@ -778,18 +778,8 @@ fn latents_for(vals: &[i64], p: Pred) -> Option<(Vec<u8>, Vec<i64>)> {
     let mut head = Vec::with_capacity(16);
     match p {
         Pred::Order(0) => {
-            let mut lat = vals.to_vec();
-            head.push(0);
-            let g = common_divisor(&lat);
-            put_varint(&mut head, g);
-            if g > 1 {
-                // g ≥ 2 divides every value: an exact division, by multiplication
-                let d = ExactDiv::new(g);
-                for x in lat.iter_mut() {
-                    *x = d.div(*x);
-                }
-            }
-            Some((head, lat))
+            let l = Level::divided(Vec::new(), 1, vals.to_vec());
+            Some((l.head(), l.lat))
         }
         Pred::Order(k) => {
             if vals.len() <= k as usize {
@@ -870,7 +860,7 @@ fn estimate(latents: &[i64]) -> (usize, usize) {
     ((bits / 8.0) as usize + 12, d)
 }
 
-/// The latents of predictor order k ≥ 1 (k-th differences divided by their common divisor g),
+/// The latents of predictor order k (k-th differences divided by their common divisor g),
 /// with what the chunk header needs: the k moments (first values of the differences of orders
 /// 0..k) and g.
 struct Level {
@@ -882,8 +872,7 @@ struct Level {
 impl Level {
     /// Order 1 of `vals` (at least two values).
     fn first(vals: &[i64]) -> Level {
-        let d: Vec<i64> = vals.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
-        Level::divided(vec![vals[0]], 1, d)
+        Level::divided(vec![vals[0]], 1, diffs(vals))
     }
 
     /// The next order, from this one: the differences of the latents are the next differences
@@ -893,10 +882,9 @@ impl Level {
         if self.lat.len() < 2 {
             return None;
         }
-        let d: Vec<i64> = self.lat.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
         let mut moments = self.moments.clone();
         moments.push(self.lat[0].wrapping_mul(self.g as i64));
-        Some(Level::divided(moments, self.g, d))
+        Some(Level::divided(moments, self.g, diffs(&self.lat)))
     }
 
     /// `d` (differences already divided by `g0`) divided by their own common divisor.
@@ -930,6 +918,11 @@ impl Level {
 
 /// Columns with at most this many distinct values are not tried with orders 2 and 3.
 const FEW_VALUES: usize = 16;
+
+/// The (wrapping) differences of consecutive values.
+pub(crate) fn diffs(v: &[i64]) -> Vec<i64> {
+    v.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect()
+}
 
 /// A predictor with its estimated size, and its header and latents when they were made from the
 /// whole column (not a sample), for the encoder to use as they are.

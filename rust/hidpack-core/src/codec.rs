@@ -205,7 +205,7 @@ fn encode_ints(vals: &[i64], out: &mut Vec<u8>, mode: Mode) -> u8 {
         return enc::CONST;
     }
     if mode == Mode::Fast {
-        let deltas: Vec<i64> = vals.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+        let deltas = crate::binned::diffs(vals);
         let g = crate::binned::common_divisor(&deltas);
         out.reserve(vals.len() * 2 + 20);
         if g > 1 && g <= i64::MAX as u64 {

@@ -777,10 +777,7 @@ const SAMPLE_SLICE: usize = 512;
 fn latents_for(vals: &[i64], p: Pred) -> Option<(Vec<u8>, Vec<i64>)> {
     let mut head = Vec::with_capacity(16);
     match p {
-        Pred::Order(0) => {
-            let l = Level::divided(Vec::new(), 1, vals.to_vec());
-            Some((l.head(), l.lat))
-        }
+        Pred::Order(0) => Some(Level::divided(Vec::new(), 1, vals.to_vec()).into_parts()),
         Pred::Order(k) => {
             if vals.len() <= k as usize {
                 return None;
@@ -789,7 +786,7 @@ fn latents_for(vals: &[i64], p: Pred) -> Option<(Vec<u8>, Vec<i64>)> {
             for _ in 1..k {
                 l = l.next()?;
             }
-            Some((l.head(), l.lat))
+            Some(l.into_parts())
         }
         Pred::Mtf => {
             let mut alphabet: Vec<i64> = Vec::new();
@@ -905,6 +902,11 @@ impl Level {
         Level { moments, g, lat: d }
     }
 
+    /// The chunk header and the latents.
+    fn into_parts(self) -> (Vec<u8>, Vec<i64>) {
+        (self.head(), self.lat)
+    }
+
     fn head(&self) -> Vec<u8> {
         let mut head = Vec::with_capacity(16);
         head.push(self.moments.len() as u8);
@@ -947,27 +949,23 @@ fn choose(vals: &[i64], split: bool) -> Vec<Choice> {
         vals
     };
     let mut sized: Vec<Choice> = Vec::with_capacity(6);
-    let add = |pred: Pred, head: Vec<u8>, lat: Vec<i64>, sized: &mut Vec<Choice>| {
-        let size = head.len() + estimate(&lat).0;
-        sized.push(Choice { size, pred, made: whole.then_some((head, lat)) });
-    };
+    // estimated size of a header and latents
+    let cost = |head: &[u8], lat: &[i64]| head.len() + estimate(lat).0;
+    let choice = |pred: Pred, size: usize, made: (Vec<u8>, Vec<i64>)| Choice { size, pred, made: whole.then_some(made) };
     let (e0, distinct) = estimate(probe);
     sized.push(Choice { size: e0 + 2, pred: Pred::Order(0), made: None });
     let o1 = Level::first(probe);
     // Codes of a few values (kinds, buttons): their second differences only spread them.
     let o2 = if distinct > FEW_VALUES { o1.next() } else { None };
-    let (s1, s2) = (o1.head().len() + estimate(&o1.lat).0, o2.as_ref().map(|l| l.head().len() + estimate(&l.lat).0));
-    let push_level = |k: u8, l: Level, size: usize, sized: &mut Vec<Choice>| {
-        let head = l.head();
-        sized.push(Choice { size, pred: Pred::Order(k), made: whole.then_some((head, l.lat)) });
-    };
-    push_level(1, o1, s1, &mut sized);
-    if let (Some(l2), Some(s2)) = (o2, s2) {
+    let s1 = cost(&o1.head(), &o1.lat);
+    sized.push(choice(Pred::Order(1), s1, o1.into_parts()));
+    if let Some(l2) = o2 {
+        let s2 = cost(&l2.head(), &l2.lat);
         let o3 = if s2 < s1 { l2.next() } else { None };
-        push_level(2, l2, s2, &mut sized);
-        if let Some(l) = o3 {
-            let size = l.head().len() + estimate(&l.lat).0;
-            push_level(3, l, size, &mut sized);
+        sized.push(choice(Pred::Order(2), s2, l2.into_parts()));
+        if let Some(l3) = o3 {
+            let s3 = cost(&l3.head(), &l3.lat);
+            sized.push(choice(Pred::Order(3), s3, l3.into_parts()));
         }
     }
     // Categorical columns (key codes, buttons): ranks in a move-to-front list. A key's release
@@ -975,7 +973,7 @@ fn choose(vals: &[i64], split: bool) -> Vec<Choice> {
     // a bit, where its value alone costs the entropy of the whole key distribution.
     if distinct <= MAX_MTF_ALPHABET {
         if let Some((h, l)) = latents_for(probe, Pred::Mtf) {
-            add(Pred::Mtf, h, l, &mut sized);
+            sized.push(choice(Pred::Mtf, cost(&h, &l), (h, l)));
         }
     }
     // A few hundred distinct values are each a bin of their own already: nothing to split.

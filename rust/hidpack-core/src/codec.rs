@@ -204,35 +204,75 @@ fn encode_ints(vals: &[i64], out: &mut Vec<u8>, mode: Mode) -> u8 {
         put_varint(out, zigzag(first));
         return enc::CONST;
     }
-    if mode == Mode::Fast {
-        let deltas = crate::binned::diffs(vals);
-        let g = crate::binned::common_divisor(&deltas);
-        out.reserve(vals.len() * 2 + 20);
-        if g > 1 && g <= i64::MAX as u64 {
-            let e = crate::binned::ExactDiv::new(g);
-            put_varint(out, g);
-            put_varint(out, zigzag(first));
-            for &d in &deltas {
-                put_varint(out, zigzag(e.div(d)));
-            }
-            return enc::DELTA_GCD;
-        }
-        put_varint(out, zigzag(first));
-        for &d in &deltas {
-            put_varint(out, zigzag(d));
-        }
-        return enc::DELTA;
-    }
     if mode == Mode::Binned && vals.len() >= BINNED_MIN {
         // From BINNED_MIN values on, BINNED is smaller than encodings 1-4 on every input we have
         // measured (their sizes are not computed: that pass cost an eighth of the encoder).
         crate::binned::encode_column(vals, out);
         return enc::BINNED;
     }
+    // The divisor of the differences, and which encoding to write.
+    let (g, pick) = if mode == Mode::Fast {
+        let g = crate::binned::common_divisor(&crate::binned::diffs(vals));
+        (g, if g > 1 { enc::DELTA_GCD } else { enc::DELTA })
+    } else {
+        smallest_ints(vals)
+    };
+    match pick {
+        enc::RLE => {
+            let mut i = 0;
+            while i < vals.len() {
+                let v = vals[i];
+                let mut j = i + 1;
+                while j < vals.len() && vals[j] == v {
+                    j += 1;
+                }
+                put_varint(out, zigzag(v));
+                put_varint(out, (j - i) as u64);
+                i = j;
+            }
+        }
+        enc::DELTA_GCD => {
+            let quot = divide_by(g);
+            put_varint(out, g);
+            put_varint(out, zigzag(first));
+            for w in vals.windows(2) {
+                // g divides |d|, and g > 1 so the division cannot overflow
+                put_varint(out, zigzag(quot(w[1].wrapping_sub(w[0]))));
+            }
+        }
+        enc::DELTA => {
+            put_varint(out, zigzag(first));
+            for w in vals.windows(2) {
+                put_varint(out, zigzag(w[1].wrapping_sub(w[0])));
+            }
+        }
+        _ => {
+            for &v in vals {
+                put_varint(out, zigzag(v));
+            }
+        }
+    }
+    pick
+}
+
+/// d ↦ d / g for the multiples d of g ≥ 2: exact division by multiplication (a hardware divide
+/// per value cost more than the rest of the encoder); g = 2^63 keeps `/` (i64::MIN / i64::MIN is
+/// 1, where the two's-complement quotient would be -1: both decode, the bytes must not move).
+fn divide_by(g: u64) -> impl Fn(i64) -> i64 {
+    let exact = (g <= i64::MAX as u64).then(|| crate::binned::ExactDiv::new(g));
+    move |d| match &exact {
+        Some(e) => e.div(d),
+        None => d / g as i64,
+    }
+}
+
+/// The divisor of the differences of `vals` (at least two values, not all equal) and the
+/// smallest of encodings 1-4 for them, by their exact sizes.
+fn smallest_ints(vals: &[i64]) -> (u64, u8) {
+    let first = vals[0];
     let mut raw = 0usize;
     let mut delta = varint_len(zigzag(first));
     let mut g = 0u64;
-    let mut runs = 1usize;
     let mut rle = 0usize;
     let mut run_len = 1u64;
     for w in vals.windows(2) {
@@ -245,7 +285,6 @@ fn encode_ints(vals: &[i64], out: &mut Vec<u8>, mode: Mode) -> u8 {
             run_len += 1;
         } else {
             rle += varint_len(zigzag(w[0])) + varint_len(run_len);
-            runs += 1;
             run_len = 1;
         }
     }
@@ -253,57 +292,25 @@ fn encode_ints(vals: &[i64], out: &mut Vec<u8>, mode: Mode) -> u8 {
     for &v in vals {
         raw += varint_len(zigzag(v));
     }
-    // d / g for the multiples d of g: exact division by multiplication (a hardware divide per
-    // value cost more than the rest of this function); g = 2^63 keeps `/` (i64::MIN / i64::MIN
-    // is 1, where the two's-complement quotient would be -1: both decode, the bytes must not move)
-    let exact = (g > 1 && g <= i64::MAX as u64).then(|| crate::binned::ExactDiv::new(g));
-    let quot = |d: i64| match &exact {
-        Some(e) => e.div(d),
-        None => d / g as i64,
-    };
     let mut gcd_size = usize::MAX;
     if g > 1 {
+        let quot = divide_by(g);
         gcd_size = varint_len(g) + varint_len(zigzag(first));
         for w in vals.windows(2) {
-            let d = w[1].wrapping_sub(w[0]);
-            gcd_size += varint_len(zigzag(quot(d)));
+            gcd_size += varint_len(zigzag(quot(w[1].wrapping_sub(w[0]))));
         }
     }
-    let _ = runs;
     let best = raw.min(delta).min(gcd_size).min(rle);
-    if best == rle {
-        let mut i = 0;
-        while i < vals.len() {
-            let v = vals[i];
-            let mut j = i + 1;
-            while j < vals.len() && vals[j] == v {
-                j += 1;
-            }
-            put_varint(out, zigzag(v));
-            put_varint(out, (j - i) as u64);
-            i = j;
-        }
+    let pick = if best == rle {
         enc::RLE
     } else if best == gcd_size {
-        put_varint(out, g);
-        put_varint(out, zigzag(first));
-        for w in vals.windows(2) {
-            // g divides |d|, and g > 1 so the division cannot overflow
-            put_varint(out, zigzag(quot(w[1].wrapping_sub(w[0]))));
-        }
         enc::DELTA_GCD
     } else if best == delta {
-        put_varint(out, zigzag(first));
-        for w in vals.windows(2) {
-            put_varint(out, zigzag(w[1].wrapping_sub(w[0])));
-        }
         enc::DELTA
     } else {
-        for &v in vals {
-            put_varint(out, zigzag(v));
-        }
         enc::VARINT
-    }
+    };
+    (g, pick)
 }
 
 fn decode_ints(c: &mut Cursor, encoding: u8, m: usize, out: &mut Vec<i64>) -> Result<()> {

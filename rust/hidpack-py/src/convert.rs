@@ -157,7 +157,8 @@ pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
     }
     // Column by column, per kind (one pass per field instead of one per row and field).
     let all = hidpack_core::table::byte_counts(&raw.kind);
-    if let Some(i) = all[NUM_KINDS..].iter().any(|&c| c > 0).then(|| raw.kind.iter().position(|&k| k as usize >= NUM_KINDS)).flatten() {
+    if all[NUM_KINDS..].iter().any(|&c| c > 0) {
+        let i = raw.kind.iter().position(|&k| k as usize >= NUM_KINDS).unwrap_or(0);
         return Err(verr(i, "kind", raw.kind[i], "a kind code 0..=8"));
     }
     let mut count = [0usize; NUM_KINDS];

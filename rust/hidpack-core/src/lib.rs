@@ -11,6 +11,7 @@
 //!   frames, the zstd seekable-format seek table.
 //! * [`writer`]: [`Writer`], a synchronous writer (the capture engine feeds it from its thread).
 //! * [`reader`]: [`Reader`], which reads complete, torn and damaged files and says what it skipped.
+//! * [`many`]: [`many::read_many`], the events of many files as one table, read on several threads.
 //! * [`ring`]: the bounded multi-producer ring of the capture path (push never blocks or allocates).
 //! * [`capture`]: [`Recorder`]: producer handles, the encoder thread, checkpoints to a write-ahead
 //!   tail, gaps for drops and pauses, rotation.
@@ -35,6 +36,7 @@ pub mod binned;
 pub mod codec;
 pub mod error;
 pub mod frame;
+pub mod many;
 pub mod model;
 pub mod reader;
 pub mod recover;

@@ -766,35 +766,10 @@ impl<S: Source> Reader<S> {
                 }),
             }
         };
-        let threads = threads.clamp(1, wanted.len().max(1));
-        if threads == 1 {
-            for &(i, whole) in &wanted {
-                append(i, whole, self.decode_block(i));
-            }
-            return Ok(out);
-        }
-        // Waves of 2·threads blocks: decoded in parallel (each thread takes the next block of the
-        // wave), then appended in file order, so memory stays bounded and the result is `read`'s.
-        for wave in wanted.chunks(2 * threads) {
-            let slots: Vec<Mutex<Option<Result<EventTable>>>> = wave.iter().map(|_| Mutex::new(None)).collect();
-            let next = std::sync::atomic::AtomicUsize::new(0);
-            let work = || loop {
-                let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(&(i, _)) = wave.get(j) else { break };
-                let res = self.decode_block(i);
-                *slots[j].lock().unwrap_or_else(|e| e.into_inner()) = Some(res);
-            };
-            std::thread::scope(|s| {
-                for _ in 1..threads.min(wave.len()) {
-                    s.spawn(work);
-                }
-                work();
-            });
-            for (&(i, whole), slot) in wave.iter().zip(slots) {
-                let res = slot.into_inner().unwrap_or_else(|e| e.into_inner());
-                append(i, whole, res.unwrap_or_else(|| Err(Error::Usage(format!("block {i} was not decoded")))));
-            }
-        }
+        in_order(wanted.len(), threads, 2 * threads, |j| self.decode_block(wanted[j].0), |j, res| {
+            append(wanted[j].0, wanted[j].1, res);
+            std::ops::ControlFlow::Continue(())
+        });
         Ok(out)
     }
 
@@ -831,6 +806,55 @@ impl<S: Source> Reader<S> {
 
 /// Bit mask of all kinds (for [`Reader::read`]).
 pub const ALL_KINDS: u16 = (1 << NUM_KINDS) - 1;
+
+/// Runs `work(j)` for every `j` in `0..n` on up to `threads` threads (scoped; the calling thread
+/// is one of them) and hands each result to `sink` in the order of `j`. Work goes in waves of
+/// `wave` items (at least `threads`), so at most that many results wait for `sink` at any time.
+/// `sink` returning `Break` stops the run after that item (the rest of its wave is discarded).
+pub(crate) fn in_order<T: Send>(
+    n: usize,
+    threads: usize,
+    wave: usize,
+    work: impl Fn(usize) -> T + Sync,
+    mut sink: impl FnMut(usize, T) -> std::ops::ControlFlow<()>,
+) {
+    let threads = threads.clamp(1, n.max(1));
+    if threads == 1 {
+        for j in 0..n {
+            if sink(j, work(j)).is_break() {
+                return;
+            }
+        }
+        return;
+    }
+    let size = wave.max(threads);
+    for wave in (0..n).step_by(size) {
+        let end = (wave + size).min(n);
+        let slots: Vec<Mutex<Option<T>>> = (wave..end).map(|_| Mutex::new(None)).collect();
+        let next = std::sync::atomic::AtomicUsize::new(wave);
+        let run = || loop {
+            let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if j >= end {
+                break;
+            }
+            let res = work(j);
+            *slots[j - wave].lock().unwrap_or_else(|e| e.into_inner()) = Some(res);
+        };
+        std::thread::scope(|s| {
+            for _ in 1..threads.min(end - wave) {
+                s.spawn(run);
+            }
+            run();
+        });
+        for (j, slot) in (wave..end).zip(slots) {
+            // every slot is filled: the threads above ran until `next` passed `end`
+            let Some(res) = slot.into_inner().unwrap_or_else(|e| e.into_inner()) else { continue };
+            if sink(j, res).is_break() {
+                return;
+            }
+        }
+    }
+}
 
 /// Bit mask for a list of kinds.
 pub fn kind_mask(kinds: &[Kind]) -> u16 {

@@ -1,0 +1,271 @@
+//! Reading many files as one table: a fleet of recordings (one per person, session or hour)
+//! queried together.
+//!
+//! [`read_many`] opens each file (with its write-ahead tail, like [`Reader::open`]) and reads the
+//! events a query wants: one table per file, in the order the paths were given
+//! ([`ManyTable::parts`]; [`ManyTable::concat`] stacks them, with each row's file index). Times
+//! stay relative to each file's own start (the header's wall clock says where that is).
+//!
+//! Files are read on up to `threads` threads, one file per thread at a time, and collected in
+//! order, so the result does not depend on the thread count. The parts are not concatenated:
+//! a caller that scatters them into its own columns (the Python bindings) copies each event once.
+//!
+//! Nothing is lost silently. A file that cannot be opened, and every block a reader had to skip
+//! (a damaged block, a torn end), is either the error ([`OnProblem::Raise`]: the first one in path
+//! order, and nothing after it is read) or listed in [`ManyTable::skipped`] with its file
+//! ([`OnProblem::Skip`]).
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::reader::{in_order, Problem, Reader};
+use crate::table::EventTable;
+
+/// Files in flight at once: each thread takes the next file as it finishes one (sizes vary), and
+/// the results are kept anyway. Under [`OnProblem::Raise`], at most this many files are read past
+/// a failing one.
+const WAVE: usize = 64;
+
+/// What [`read_many`] does when a file cannot be opened or a block of it cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnProblem {
+    /// Fail with the first problem, in path order ([`ManyError`]).
+    Raise,
+    /// Read everything readable, and list each problem in [`ManyTable::skipped`].
+    Skip,
+}
+
+/// The query [`read_many`] applies to every file.
+#[derive(Debug, Clone, Copy)]
+pub struct ManyOptions {
+    /// Events with `t0 <= t` (file time), if set.
+    pub t0: Option<i64>,
+    /// Events with `t < t1` (file time), if set.
+    pub t1: Option<i64>,
+    /// Kinds wanted: bit k set = kind code k ([`crate::reader::ALL_KINDS`] for all).
+    pub kinds: u16,
+    /// Files read at once (at least 1).
+    pub threads: usize,
+    pub on_problem: OnProblem,
+}
+
+/// Something [`read_many`] skipped, and in which file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Index of the file in the paths given.
+    pub file: usize,
+    /// What was skipped: a block (its offset, length and events lost), or the whole file when it
+    /// could not be opened (`offset` is where the reader failed, when known; `events_lost` is
+    /// not known).
+    pub problem: Problem,
+    /// The file could not be opened: none of its events were read.
+    pub whole_file: bool,
+}
+
+/// The events of many files, in path order.
+#[derive(Debug, Default)]
+pub struct ManyTable {
+    /// The events of each file, in path order (empty for a file skipped whole).
+    pub parts: Vec<EventTable>,
+    /// Empty under [`OnProblem::Raise`].
+    pub skipped: Vec<Skipped>,
+}
+
+impl ManyTable {
+    /// Events in all parts.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.len()).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.parts.iter().all(|p| p.is_empty())
+    }
+    /// The parts as one table, and for each row the index of its file.
+    pub fn concat(self) -> (EventTable, Vec<u32>) {
+        let mut file = Vec::with_capacity(self.len());
+        let mut out = EventTable::new();
+        for (j, t) in self.parts.into_iter().enumerate() {
+            file.resize(file.len() + t.len(), j as u32);
+            if out.is_empty() {
+                out = t;
+            } else {
+                out.extend_from(&t);
+            }
+        }
+        (out, file)
+    }
+}
+
+/// The first problem under [`OnProblem::Raise`]: which file, and the error (a block the reader
+/// skipped becomes [`Error::CorruptBlock`] at the block's offset).
+#[derive(Debug, thiserror::Error)]
+#[error("file {file}: {error}")]
+pub struct ManyError {
+    pub file: usize,
+    pub error: Error,
+}
+
+/// Reads the events `opts` selects from every file of `paths` into one table (see the module
+/// docs). More than `u32::MAX` paths is a usage error.
+pub fn read_many<P: AsRef<Path> + Sync>(paths: &[P], opts: ManyOptions) -> std::result::Result<ManyTable, ManyError> {
+    if paths.len() > u32::MAX as usize {
+        return Err(ManyError { file: 0, error: Error::Usage(format!("{} paths; at most {}", paths.len(), u32::MAX)) });
+    }
+    let read_one = |j: usize| -> Result<(EventTable, Vec<Problem>)> {
+        let r = Reader::open(paths[j].as_ref())?;
+        let t = r.read(opts.t0, opts.t1, opts.kinds, None)?;
+        Ok((t, r.problems()))
+    };
+    let mut out = ManyTable { parts: Vec::with_capacity(paths.len()), skipped: Vec::new() };
+    let mut failed: Option<ManyError> = None;
+    in_order(paths.len(), opts.threads, WAVE, read_one, |j, res| {
+        match res {
+            Ok((t, problems)) => {
+                if opts.on_problem == OnProblem::Raise {
+                    if let Some(p) = problems.into_iter().next() {
+                        let lost = p.events_lost.map_or(String::new(), |n| format!(" ({n} events lost)"));
+                        let error = Error::CorruptBlock { offset: p.offset, msg: format!("{}{lost}", p.error) };
+                        failed = Some(ManyError { file: j, error });
+                        return ControlFlow::Break(());
+                    }
+                } else {
+                    out.skipped.extend(problems.into_iter().map(|problem| Skipped { file: j, problem, whole_file: false }));
+                }
+                out.parts.push(t);
+            }
+            Err(error) => {
+                if opts.on_problem == OnProblem::Raise {
+                    failed = Some(ManyError { file: j, error });
+                    return ControlFlow::Break(());
+                }
+                let problem = Problem { offset: error.offset().unwrap_or(0), length: 0, error: error.to_string(), events_lost: None };
+                out.skipped.push(Skipped { file: j, problem, whole_file: true });
+                out.parts.push(EventTable::new());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::ALL_KINDS;
+    use crate::{Event, Kind, Writer, WriterOptions};
+
+    struct TempDir(std::path::PathBuf);
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let d = std::env::temp_dir().join(format!("hidpack-many-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            TempDir(d)
+        }
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn write(path: &Path, first: i64, n: usize) {
+        let f = std::fs::File::create(path).unwrap();
+        let mut w = Writer::new(f, WriterOptions { block_events: 7, ..Default::default() }).unwrap();
+        for i in 0..n as i64 {
+            let ev = if i % 5 == 4 {
+                Event::Key { pressed: i % 2 == 0, usage: Some(4 + i as u16 % 20), native: None }
+            } else {
+                Event::Move { x: (first + i) << 16, y: (3 * i) << 16, buttons: None }
+            };
+            w.push(i * 1_000_000, &ev).unwrap();
+        }
+        w.close().unwrap();
+    }
+
+    fn opts(threads: usize, on_problem: OnProblem) -> ManyOptions {
+        ManyOptions { t0: None, t1: None, kinds: ALL_KINDS, threads, on_problem }
+    }
+
+    fn expected(paths: &[std::path::PathBuf], kinds: u16, t0: Option<i64>, t1: Option<i64>) -> (EventTable, Vec<u32>) {
+        let mut t = EventTable::new();
+        let mut file = Vec::new();
+        for (j, p) in paths.iter().enumerate() {
+            let part = Reader::open(p).unwrap().read(t0, t1, kinds, None).unwrap();
+            file.extend(std::iter::repeat_n(j as u32, part.len()));
+            t.extend_from(&part);
+        }
+        (t, file)
+    }
+
+    #[test]
+    fn files_are_appended_in_path_order_on_any_thread_count() {
+        let dir = TempDir::new("order");
+        let sizes = [40usize, 0, 1, 23, 64, 5, 17, 30, 2];
+        let paths: Vec<_> = sizes.iter().enumerate().map(|(j, &n)| {
+            let p = dir.path().join(format!("{j}.hpk"));
+            write(&p, 100 * j as i64, n);
+            p
+        }).collect();
+        let moves = crate::reader::kind_mask(&[Kind::Move]);
+        for (kinds, t0, t1) in [(ALL_KINDS, None, None), (moves, Some(3_000_000), Some(20_000_000))] {
+            let (want, want_file) = expected(&paths, kinds, t0, t1);
+            for threads in [1, 2, 3, 8, 64] {
+                let got = read_many(&paths, ManyOptions { t0, t1, kinds, threads, on_problem: OnProblem::Raise }).unwrap();
+                assert!(got.skipped.is_empty());
+                let per: Vec<usize> = (0..paths.len()).map(|j| want_file.iter().filter(|&&f| f == j as u32).count()).collect();
+                assert_eq!(got.parts.iter().map(|p| p.len()).collect::<Vec<_>>(), per);
+                assert_eq!(got.len(), want.len());
+                let (table, file) = got.concat();
+                assert_eq!(table.events().collect::<Vec<_>>(), want.events().collect::<Vec<_>>(), "{threads} threads");
+                assert_eq!(file, want_file);
+            }
+        }
+        let none: [&Path; 0] = [];
+        let got = read_many(&none, opts(4, OnProblem::Raise)).unwrap();
+        assert!(got.parts.is_empty() && got.is_empty());
+    }
+
+    #[test]
+    fn problems_raise_the_first_in_path_order_or_are_listed() {
+        let dir = TempDir::new("problems");
+        let mut paths = Vec::new();
+        for j in 0..6 {
+            let p = dir.path().join(format!("{j}.hpk"));
+            write(&p, 0, 30);
+            paths.push(p);
+        }
+        // file 2 is missing; file 4 has a damaged block (a byte in the middle of the file flipped)
+        std::fs::remove_file(&paths[2]).unwrap();
+        let mut bytes = std::fs::read(&paths[4]).unwrap();
+        let r = Reader::open(&paths[4]).unwrap();
+        let b = r.blocks()[1].clone();
+        bytes[(b.offset + u64::from(b.length) / 2) as usize] ^= 0x5A;
+        std::fs::write(&paths[4], &bytes).unwrap();
+
+        for threads in [1, 2, 5] {
+            let e = read_many(&paths, opts(threads, OnProblem::Raise)).unwrap_err();
+            assert_eq!(e.file, 2, "{threads} threads");
+            assert!(matches!(e.error, Error::Io(_)), "{e}");
+            let e = read_many(&paths[3..], opts(threads, OnProblem::Raise)).unwrap_err();
+            assert_eq!(e.file, 1);
+            assert!(matches!(e.error, Error::CorruptBlock { offset, .. } if offset == b.offset), "{e}");
+            assert!(e.to_string().contains("events lost"), "{e}");
+
+            let got = read_many(&paths, opts(threads, OnProblem::Skip)).unwrap();
+            assert_eq!(got.skipped.len(), 2, "{:?}", got.skipped);
+            assert_eq!((got.skipped[0].file, got.skipped[0].whole_file), (2, true));
+            assert_eq!((got.skipped[1].file, got.skipped[1].whole_file), (4, false));
+            assert_eq!(got.skipped[1].problem.offset, b.offset);
+            assert_eq!(got.skipped[1].problem.events_lost, Some(u64::from(b.events)));
+            let per: Vec<u64> = got.parts.iter().map(|p| p.len() as u64).collect();
+            assert_eq!(per, vec![30, 30, 0, 30, 30 - u64::from(b.events), 30]);
+        }
+    }
+}

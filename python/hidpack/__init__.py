@@ -34,6 +34,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Recorder": ("recorder", "Recorder"),
     "now": ("recorder", "now"),
     "recover": ("recording", "recover"),
+    "read_many": ("fleet", "read_many"),
+    "read_dask": ("fleet", "read_dask"),
+    "FleetTable": ("fleet", "FleetTable"),
     "HidpackError": ("_native", "HidpackError"),
     "FormatError": ("_native", "FormatError"),
     "CorruptBlockError": ("_native", "CorruptBlockError"),
@@ -49,6 +52,9 @@ __all__ = [
     "Recorder",
     "now",
     "recover",
+    "read_many",
+    "read_dask",
+    "FleetTable",
     "Recording",
     "Columns",
     "KINDS",
@@ -72,6 +78,7 @@ if TYPE_CHECKING:
         TruncatedError,
         UnsupportedVersionError,
     )
+    from .fleet import FleetTable, read_dask, read_many
     from .recorder import Recorder, now
     from .recording import Recording, open, recover
     from .writing import Writer, write_table

@@ -18,6 +18,7 @@ __all__ = [
     "Recorder",
     "now",
     "recover",
+    "read_many",
     "KINDS",
     "FORMAT_VERSION",
     "FIELDS",
@@ -158,3 +159,13 @@ class Recorder:
 
 def now() -> int: ...
 def recover(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> dict[str, Any]: ...
+def read_many(
+    paths: list[str],
+    *,
+    t0: int | None = None,
+    t1: int | None = None,
+    kinds: list[str] | None = None,
+    fields: list[str] | None = None,
+    threads: int | None = None,
+    errors: str = "raise",
+) -> tuple[dict[str, Any], list[int], list[dict[str, Any]]]: ...

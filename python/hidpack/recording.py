@@ -51,6 +51,17 @@ def recover(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = No
     return dict(_native.recover(s, s if dst is None else os.fspath(dst)))
 
 
+def _native_bounds(t0: int | None, t1: int | None) -> tuple[int | None, int | None]:
+    """``t0 <= t < t1`` as the native reader's int64 bounds: clamped, with the same meaning."""
+    if t0 is not None and t0 <= _I64_MIN:
+        t0 = None
+    if t1 is not None and t1 > _I64_MAX:
+        t1 = None
+    if (t0 is not None and t0 > _I64_MAX) or (t1 is not None and t1 <= _I64_MIN):
+        t0 = t1 = _I64_MIN  # nothing can match
+    return t0, t1
+
+
 def _as_ns(name: str, v: Any) -> int | None:
     if v is None:
         return None
@@ -157,14 +168,7 @@ class RecordingView:
     # -- reading ---------------------------------------------------------------------------
 
     def _read(self, kinds: list[str] | None, fields: list[str] | None = None) -> dict[str, Any]:
-        t0, t1 = self._t0, self._t1
-        # the native bounds are int64: clamp, keeping the meaning of t0 <= t < t1
-        if t0 is not None and t0 <= _I64_MIN:
-            t0 = None
-        if t1 is not None and t1 > _I64_MAX:
-            t1 = None
-        if (t0 is not None and t0 > _I64_MAX) or (t1 is not None and t1 <= _I64_MIN):
-            t0 = t1 = _I64_MIN  # nothing can match
+        t0, t1 = _native_bounds(self._t0, self._t1)
         return self._rec._reader.read(
             t0=t0, t1=t1, kinds=kinds, blocks=self._block_ids, fields=fields, threads=self._rec._threads
         )
@@ -255,13 +259,7 @@ class RecordingView:
         pa = require("pyarrow", "pandas", "Recording.to_pandas()")
         if kind is not None and kind not in KIND_CODES:
             _unknown_kind(kind)
-        table = _arrow_table(pa, self._read(None if kind is None else [kind]), kind)
-        mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-        df = table.to_pandas(types_mapper=mapping.get)
-        for field in table.schema:  # non-nullable columns keep plain numpy dtypes
-            if not field.nullable and (pa.types.is_integer(field.type) or pa.types.is_boolean(field.type)):
-                df[field.name] = df[field.name].to_numpy(dtype=field.type.to_pandas_dtype())
-        return df
+        return _pandas_frame(pd, pa, _arrow_table(pa, self._read(None if kind is None else [kind]), kind))
 
     def to_polars(self, kind: str | None = None) -> Any:
         """A ``polars.DataFrame`` (via Arrow; null = absent, ``kind`` categorical)."""
@@ -286,23 +284,43 @@ def _field_array(pa: Any, table: dict[str, Any], name: str, typ: str, n: int) ->
     return arrow_array(table[name], table.get(name + "_valid"))
 
 
-def _arrow_table(pa: Any, table: dict[str, Any], kind: str | None) -> Any:
+def _arrow_table(pa: Any, table: dict[str, Any], kind: str | None, fields: Sequence[str] | None = None) -> Any:
+    """The Arrow table of a native read table: ``t``, then ``file`` if the table has one (a
+    :func:`hidpack.read_many` table), then ``kind`` (every kind) or nothing (``kind`` given: the
+    rows are all of it), then the fields (those of ``kind``; only ``fields`` if given)."""
     t = np.asarray(table["t"], dtype=np.int64)
     n = len(t)
     arrays = [arrow_array(t)]
-    fields = [pa.field("t", pa.int64(), nullable=False)]
+    schema = [pa.field("t", pa.int64(), nullable=False)]
+    if "file" in table:
+        arrays.append(arrow_array(np.asarray(table["file"], dtype=np.uint32)))
+        schema.append(pa.field("file", pa.uint32(), nullable=False))
     if kind is None:
         codes = np.ascontiguousarray(table["kind"], dtype=np.uint8).view(np.int8)
         indices = pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(codes)])
         arrays.append(pa.DictionaryArray.from_arrays(indices, pa.array(KINDS, pa.string())))
-        fields.append(pa.field("kind", pa.dictionary(pa.int8(), pa.string()), nullable=False))
+        schema.append(pa.field("kind", pa.dictionary(pa.int8(), pa.string()), nullable=False))
         specs = [(name, typ, False) for name, typ, _, _ in FIELDS]
     else:
         specs = kind_fields(kind)
+    if fields is not None:
+        specs = [s for s in specs if s[0] in fields]
     for name, typ, required in specs:
         arrays.append(_field_array(pa, table, name, typ, n))
-        fields.append(pa.field(name, arrow_type(typ), nullable=not required))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+        schema.append(pa.field(name, arrow_type(typ), nullable=not required))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(schema))
+
+
+def _pandas_frame(pd: Any, pa: Any, table: Any) -> Any:
+    """An Arrow table from :func:`_arrow_table` as a DataFrame: optional integer and bool fields
+    as pandas' nullable ``Int64`` / ``boolean``, coordinates float64 with NaN where absent,
+    ``kind`` categorical; non-nullable columns keep plain numpy dtypes."""
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+    df = table.to_pandas(types_mapper=mapping.get)
+    for field in table.schema:
+        if not field.nullable and (pa.types.is_integer(field.type) or pa.types.is_boolean(field.type)):
+            df[field.name] = df[field.name].to_numpy(dtype=field.type.to_pandas_dtype())
+    return df
 
 
 class BlockView(RecordingView):

@@ -294,6 +294,7 @@ pub enum OutArr {
     U8(Vec<u8>),
     F64(Vec<f64>),
     Bool(Vec<bool>),
+    U32(Vec<u32>),
     /// `n` zeros of the type, made by numpy (calloc: the pages of a large column stay untouched
     /// until written, where a zeroed Vec from the extension's allocator was memset).
     Zeros(Zeros, usize),
@@ -318,7 +319,36 @@ pub struct OutTable {
 /// Scatter per-kind columns into union columns for the fields of the kinds in `mask` that are
 /// also in `fields` (bit f = field f).
 pub fn scatter(table: EventTable, mask: u16, fields: u32) -> OutTable {
-    let n = table.len();
+    let mut out = scatter_fields(std::slice::from_ref(&table), mask, fields);
+    out.cols.splice(0..0, [("t".to_string(), OutArr::I64(table.t)), ("kind".to_string(), OutArr::U8(table.kind))]);
+    out
+}
+
+/// [`scatter`] of several tables, one after the other (the files of a `read_many`), with a
+/// `file` column: the index of each row's table. Each table is written into its rows of the
+/// union columns, with no concatenated copy in between.
+pub fn scatter_many(parts: Vec<EventTable>, mask: u16, fields: u32) -> OutTable {
+    let n: usize = parts.iter().map(|p| p.len()).sum();
+    let mut t = Vec::with_capacity(n);
+    let mut kind = Vec::with_capacity(n);
+    let mut file = Vec::with_capacity(n);
+    for (j, p) in parts.iter().enumerate() {
+        t.extend_from_slice(&p.t);
+        kind.extend_from_slice(&p.kind);
+        file.resize(file.len() + p.len(), j as u32);
+    }
+    let mut out = scatter_fields(&parts, mask, fields);
+    drop(parts);
+    out.cols.splice(
+        0..0,
+        [("t".to_string(), OutArr::I64(t)), ("kind".to_string(), OutArr::U8(kind)), ("file".to_string(), OutArr::U32(file))],
+    );
+    out
+}
+
+/// The field columns of [`scatter`] over `tables` stacked (table j's rows follow table j-1's).
+fn scatter_fields(tables: &[EventTable], mask: u16, fields: u32) -> OutTable {
+    let n: usize = tables.iter().map(|t| t.len()).sum();
     let mut included = [false; NUM_FIELDS];
     for k in Kind::ALL {
         if (mask >> k as u8) & 1 == 1 {
@@ -334,16 +364,22 @@ pub fn scatter(table: EventTable, mask: u16, fields: u32) -> OutTable {
             pos[k as usize][s.field as usize] = p;
         }
     }
-    // The global rows of each kind, in order (one pass), so that each field is then filled
-    // kind by kind in tight loops over dense columns.
-    let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); NUM_KINDS];
-    for (k, kt) in table.kinds.iter().enumerate() {
-        rows_of[k].reserve_exact(kt.len());
-    }
-    for (i, &k) in table.kind.iter().enumerate() {
-        if let Some(v) = rows_of.get_mut(k as usize) {
-            v.push(i as u32);
+    // The rows of each kind in the output, in order (one pass per table), so that each field is
+    // then filled kind by kind in tight loops over dense columns.
+    let mut rows_of: Vec<[Vec<u32>; NUM_KINDS]> = Vec::with_capacity(tables.len());
+    let mut start = 0usize;
+    for table in tables {
+        let mut r: [Vec<u32>; NUM_KINDS] = Default::default();
+        for (k, kt) in table.kinds.iter().enumerate() {
+            r[k].reserve_exact(kt.len());
         }
+        for (i, &k) in table.kind.iter().enumerate() {
+            if let Some(v) = r.get_mut(k as usize) {
+                v.push((start + i) as u32);
+            }
+        }
+        start += table.len();
+        rows_of.push(r);
     }
     let mut cols = Vec::new();
     for f in ALL_FIELDS {
@@ -352,13 +388,16 @@ pub fn scatter(table: EventTable, mask: u16, fields: u32) -> OutTable {
         }
         let name = f.name();
         let fi = f as usize;
-        // (kind's column, the kind's global rows) for every kind that has the field
-        let parts: Vec<(&Column, &[u32])> = Kind::ALL
+        // (a kind's column in a table, its output rows) for every kind that has the field
+        let parts: Vec<(&Column, &[u32])> = tables
             .iter()
-            .filter_map(|&k| {
-                let p = pos[k as usize][fi];
-                (p != usize::MAX && !rows_of[k as usize].is_empty())
-                    .then(|| (&table.kinds[k as usize].cols[p], rows_of[k as usize].as_slice()))
+            .zip(&rows_of)
+            .flat_map(|(table, rows)| {
+                Kind::ALL.iter().filter_map(move |&k| {
+                    let p = pos[k as usize][fi];
+                    (p != usize::MAX && !rows[k as usize].is_empty())
+                        .then(|| (&table.kinds[k as usize].cols[p], rows[k as usize].as_slice()))
+                })
             })
             .collect();
         if parts.is_empty() {
@@ -388,6 +427,11 @@ pub fn scatter(table: EventTable, mask: u16, fields: u32) -> OutTable {
         let fill_valid = |valid: &mut Vec<bool>, v: &Option<Vec<bool>>, rows: &[u32]| match v {
             None => rows.iter().for_each(|&g| valid[g as usize] = true),
             Some(v) => rows.iter().zip(v).for_each(|(&g, &ok)| valid[g as usize] = ok),
+        };
+        // Rows of a part that are consecutive (one kind fills a table's rows): a straight copy.
+        let dense = |rows: &[u32]| -> Option<usize> {
+            let (first, last) = (*rows.first()? as usize, *rows.last()? as usize);
+            (last - first + 1 == rows.len()).then_some(first)
         };
         match f.ty() {
             FieldType::Str => {
@@ -442,8 +486,8 @@ pub fn scatter(table: EventTable, mask: u16, fields: u32) -> OutTable {
                 for (c, rows) in &parts {
                     if let Column::Int { vals, valid: v } = c {
                         fill_valid(&mut valid, v, rows);
-                        if rows.len() == n {
-                            out.iter_mut().zip(vals).for_each(|(o, &x)| *o = coord_to_f64(x));
+                        if let Some(s) = dense(rows) {
+                            out[s..s + rows.len()].iter_mut().zip(vals).for_each(|(o, &x)| *o = coord_to_f64(x));
                         } else {
                             for (&g, &x) in rows.iter().zip(vals) {
                                 out[g as usize] = coord_to_f64(x);
@@ -459,8 +503,8 @@ pub fn scatter(table: EventTable, mask: u16, fields: u32) -> OutTable {
                 for (c, rows) in &parts {
                     if let Column::Int { vals, valid: v } = c {
                         fill_valid(&mut valid, v, rows);
-                        if rows.len() == n {
-                            ints.copy_from_slice(vals); // one kind: the column as is
+                        if let Some(s) = dense(rows) {
+                            ints[s..s + rows.len()].copy_from_slice(vals); // the column as is
                         } else {
                             for (&g, &x) in rows.iter().zip(vals) {
                                 ints[g as usize] = x;
@@ -474,9 +518,7 @@ pub fn scatter(table: EventTable, mask: u16, fields: u32) -> OutTable {
         }
         cols.push((format!("{name}_valid"), OutArr::Bool(valid)));
     }
-    let mut all = vec![("t".to_string(), OutArr::I64(table.t)), ("kind".to_string(), OutArr::U8(table.kind))];
-    all.extend(cols);
-    OutTable { cols: all }
+    OutTable { cols }
 }
 
 /// Move the columns into numpy arrays (no copy).
@@ -488,6 +530,7 @@ pub fn out_to_py<'py>(py: Python<'py>, out: OutTable) -> PyResult<Bound<'py, PyD
             OutArr::U8(v) => d.set_item(name, PyArray1::from_vec(py, v))?,
             OutArr::F64(v) => d.set_item(name, PyArray1::from_vec(py, v))?,
             OutArr::Bool(v) => d.set_item(name, PyArray1::from_vec(py, v))?,
+            OutArr::U32(v) => d.set_item(name, PyArray1::from_vec(py, v))?,
             OutArr::Zeros(Zeros::I64, n) => d.set_item(name, PyArray1::<i64>::zeros(py, n, false))?,
             OutArr::Zeros(Zeros::F64, n) => d.set_item(name, PyArray1::<f64>::zeros(py, n, false))?,
             OutArr::Zeros(Zeros::Bool, n) => d.set_item(name, PyArray1::<bool>::zeros(py, n, false))?,

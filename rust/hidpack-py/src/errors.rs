@@ -68,6 +68,24 @@ pub fn to_py(e: Error) -> PyErr {
     })
 }
 
+/// A core error about the file at `path` (index `file` of a list): the same exception class, its
+/// message led by the path, with `.file` and `.path` (and `.offset`, when the error has one).
+pub fn in_file(e: Error, file: usize, path: &std::path::Path) -> PyErr {
+    let err = to_py(e);
+    Python::attach(|py| {
+        let v = err.value(py);
+        let msg = v.str().map(|s| s.to_string()).unwrap_or_default();
+        let led = PyErr::from_type(err.get_type(py), format!("{}: {msg}", path.display()));
+        let nv = led.value(py);
+        if let Ok(o) = v.getattr("offset") {
+            let _ = nv.setattr("offset", o);
+        }
+        let _ = nv.setattr("file", file);
+        let _ = nv.setattr("path", path.display().to_string());
+        led
+    })
+}
+
 /// A type error about a column the caller passed.
 pub fn column_type_error(name: &str, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
     let got = got.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());

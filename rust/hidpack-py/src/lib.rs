@@ -328,6 +328,53 @@ impl Reader {
     }
 }
 
+/// The events of many files as one table, with a `file` column (uint32: the index of each row's
+/// file in `paths`). Returns (table, events per file, skipped): `skipped` lists, under
+/// `errors="skip"`, each file that could not be opened and each block that could not be read,
+/// as {file, whole_file, offset, length, error, events_lost}. Under `errors="raise"` the first
+/// problem in path order raises, its message starting with the file's path.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+#[pyfunction]
+#[pyo3(signature = (paths, *, t0=None, t1=None, kinds=None, fields=None, threads=None, errors="raise"))]
+fn read_many<'py>(
+    py: Python<'py>,
+    paths: Vec<std::path::PathBuf>,
+    t0: Option<i64>,
+    t1: Option<i64>,
+    kinds: Option<Vec<String>>,
+    fields: Option<Vec<String>>,
+    threads: Option<usize>,
+    errors: &str,
+) -> PyResult<(Bound<'py, PyDict>, Vec<u64>, Bound<'py, PyList>)> {
+    use hidpack_core::many::{ManyOptions, OnProblem};
+    let kinds = convert::kinds_to_mask(kinds)?;
+    let fields = convert::fields_to_mask(fields)?;
+    if threads == Some(0) {
+        return Err(PyValueError::new_err("threads must be at least 1 (or None: one per CPU)"));
+    }
+    let on_problem = match errors {
+        "raise" => OnProblem::Raise,
+        "skip" => OnProblem::Skip,
+        other => return Err(PyValueError::new_err(format!("errors must be 'raise' or 'skip', got {other:?}"))),
+    };
+    let opts = ManyOptions { t0, t1, kinds, threads: threads.unwrap_or_else(cpus), on_problem };
+    let (out, events, skipped) = py
+        .detach(|| {
+            let m = hidpack_core::many::read_many(&paths, opts)?;
+            let events: Vec<u64> = m.parts.iter().map(|p| p.len() as u64).collect();
+            Ok((convert::scatter_many(m.parts, kinds, fields), events, m.skipped))
+        })
+        .map_err(|e: hidpack_core::many::ManyError| errors::in_file(e.error, e.file, &paths[e.file]))?;
+    let list = PyList::empty(py);
+    for s in &skipped {
+        let d = problem_dict(py, &s.problem)?;
+        d.set_item("file", s.file)?;
+        d.set_item("whole_file", s.whole_file)?;
+        list.append(d)?;
+    }
+    Ok((convert::out_to_py(py, out)?, events, list))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -335,6 +382,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Writer>()?;
     m.add_class::<Reader>()?;
     m.add_class::<recorder::Recorder>()?;
+    m.add_function(wrap_pyfunction!(read_many, m)?)?;
     m.add_function(wrap_pyfunction!(recorder::now, m)?)?;
     m.add_function(wrap_pyfunction!(recorder::recover, m)?)?;
     m.add("KINDS", PyTuple::new(py, KIND_NAMES)?)?;

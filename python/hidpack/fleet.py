@@ -1,0 +1,168 @@
+"""Reading fleets of recordings: many files as one table (:func:`read_many`), or as a Dask
+DataFrame with one partition per group of files (:func:`read_dask`).
+
+A fleet is what a recording programme produces: one file per person, session or hour. The files
+are read on native threads (the GIL is released for the whole read), appended in the order given,
+and every row says which file it came from (``file``: the index in ``paths``). Times stay each
+file's own (``t`` is nanoseconds since that file's start; its header's wall clock says when that
+was).
+
+Nothing is dropped silently: with ``errors="raise"`` (the default) the first file, in path order,
+that cannot be opened or has a block that cannot be read raises, its message led by the path;
+with ``errors="skip"`` every readable event is returned and each problem is listed in
+:attr:`FleetTable.problems`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Sequence
+
+from . import _native
+from ._table import FIELDS, KIND_CODES, require
+from .recording import _arrow_table, _native_bounds, _pandas_frame, _unknown_kind
+
+__all__ = ["read_many", "read_dask", "FleetTable"]
+
+class FleetTable(dict):  # type: ignore[type-arg]
+    """The events of many files: a dict of numpy columns like :meth:`Recording.table`'s (``t``,
+    ``kind``, each field and its ``_valid``), plus ``file`` (uint32: each row's index in
+    :attr:`paths`).
+
+    Attributes: :attr:`paths` (the files, in order), :attr:`events` (events read per file; 0 for a
+    file skipped whole), :attr:`problems` (under ``errors="skip"``: each file that could not be
+    opened and each block that could not be read, as ``{file, path, whole_file, offset, length,
+    error, events_lost}``).
+    """
+
+    paths: list[str]
+    events: list[int]
+    problems: list[dict[str, Any]]
+    kinds: list[str] | None
+    fields: list[str] | None
+
+    def _field_names(self) -> list[str]:
+        codes = None if self.kinds is None else {KIND_CODES[k] for k in self.kinds}
+        return [
+            name
+            for name, _, req, opt in FIELDS
+            if (self.fields is None or name in self.fields) and (codes is None or codes.intersection(req + opt))
+        ]
+
+    def _one_kind(self) -> str | None:
+        return self.kinds[0] if self.kinds is not None and len(self.kinds) == 1 else None
+
+    def to_arrow(self) -> Any:
+        """A ``pyarrow.Table``: ``t``, ``file``, ``kind`` (dictionary; left out when one kind was
+        read) and the fields read (nullable: null = absent)."""
+        pa = require("pyarrow", "arrow", "FleetTable.to_arrow()")
+        return _arrow_table(pa, self, self._one_kind(), self._field_names())
+
+    def to_pandas(self) -> Any:
+        """A ``pandas.DataFrame`` (via Arrow), typed like :meth:`Recording.to_pandas`."""
+        pd = require("pandas", "pandas", "FleetTable.to_pandas()")
+        pa = require("pyarrow", "pandas", "FleetTable.to_pandas()")
+        return _pandas_frame(pd, pa, _arrow_table(pa, self, self._one_kind(), self._field_names()))
+
+    def to_polars(self) -> Any:
+        """A ``polars.DataFrame`` (via Arrow)."""
+        pl = require("polars", "polars", "FleetTable.to_polars()")
+        return pl.from_arrow(self.to_arrow())
+
+
+def _names(what: str, v: Sequence[str] | str | None, valid: Sequence[str]) -> list[str] | None:
+    if v is None:
+        return None
+    names = [v] if isinstance(v, str) else list(v)
+    for n in names:
+        if n not in valid:
+            if what == "kind":
+                _unknown_kind(n)
+            raise ValueError(f"unknown field {n!r}; fields are {', '.join(valid)}")
+    return names
+
+
+def read_many(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    kinds: Sequence[str] | str | None = None,
+    fields: Sequence[str] | str | None = None,
+    t0: int | None = None,
+    t1: int | None = None,
+    threads: int | None = None,
+    errors: str = "raise",
+) -> FleetTable:
+    """The events of every file in ``paths``, in that order, as one :class:`FleetTable`.
+
+    ``kinds``, ``fields``, ``t0`` / ``t1`` (file time, ``t0 <= t < t1``) select as in
+    :meth:`Recording.table` and :meth:`Recording.between`, in every file. ``threads``: files read
+    at once (``None``: one per CPU); the result does not depend on it. ``errors``: ``"raise"``
+    (the first problem in path order raises a :class:`HidpackError` subclass, or ``OSError``,
+    whose message starts with the path and which carries ``.file`` and ``.path``) or ``"skip"``
+    (problems are listed in :attr:`FleetTable.problems`).
+    """
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise TypeError("paths must be a sequence of paths (for one file, use hidpack.open)")
+    names = [os.fspath(p) for p in paths]
+    kind_list = _names("kind", kinds, list(KIND_CODES))
+    field_list = _names("field", fields, [f[0] for f in FIELDS])
+    if errors not in ("raise", "skip"):
+        raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
+    lo, hi = _native_bounds(t0, t1)
+    table, events, skipped = _native.read_many(
+        names, t0=lo, t1=hi, kinds=kind_list, fields=field_list, threads=threads, errors=errors
+    )
+    out = FleetTable(table)
+    out.paths = names
+    out.events = list(events)
+    out.problems = [{"file": s["file"], "path": names[s["file"]], **s} for s in skipped]
+    out.kinds = kind_list
+    out.fields = field_list
+    return out
+
+
+def _partition(
+    group: tuple[int, list[str]],
+    kinds: list[str] | None,
+    fields: list[str] | None,
+    t0: int | None,
+    t1: int | None,
+) -> Any:
+    first, paths = group
+    ft = read_many(paths, kinds=kinds, fields=fields, t0=t0, t1=t1, threads=1)
+    ft["file"] = ft["file"] + first  # numpy keeps uint32 (an int is weak); < 2**32 files
+    return ft.to_pandas()
+
+
+def read_dask(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    kinds: Sequence[str] | str | None = None,
+    fields: Sequence[str] | str | None = None,
+    t0: int | None = None,
+    t1: int | None = None,
+    files_per_partition: int = 1,
+) -> Any:
+    """A lazy ``dask.dataframe.DataFrame`` of the events of ``paths``: one partition per
+    ``files_per_partition`` files, each read with :func:`read_many` (one thread; Dask runs the
+    partitions in parallel) and typed like :meth:`FleetTable.to_pandas`. ``file`` is the index of
+    each row's file in ``paths``. A file that cannot be read fails the computation, with its path
+    in the message (to list the problems of a fleet instead, use ``read_many(errors="skip")``).
+    """
+    dd = require("dask.dataframe", "dask", "hidpack.read_dask()")
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise TypeError("paths must be a sequence of paths (for one file, use hidpack.open)")
+    if not isinstance(files_per_partition, int) or files_per_partition < 1:
+        raise ValueError(f"files_per_partition must be an int of at least 1, got {files_per_partition!r}")
+    names = [os.fspath(p) for p in paths]
+    if len(names) > 2**32:
+        raise ValueError(f"{len(names)} paths; at most 2**32 (the file column is uint32)")
+    kind_list = _names("kind", kinds, list(KIND_CODES))
+    field_list = _names("field", fields, [f[0] for f in FIELDS])
+    groups = [(i, names[i : i + files_per_partition]) for i in range(0, len(names), files_per_partition)]
+    meta = read_many([], kinds=kind_list, fields=field_list).to_pandas()
+    if not groups:
+        return dd.from_pandas(meta, npartitions=1)
+    fn = functools.partial(_partition, kinds=kind_list, fields=field_list, t0=t0, t1=t1)
+    return dd.from_map(fn, groups, meta=meta, label="read-hidpack", enforce_metadata=True)

@@ -1,0 +1,250 @@
+"""Fleets of recordings (hidpack.fleet): read_many and the Dask reader on a real LocalCluster."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import hidpack
+from hidpack import io_csv
+
+from shared_data import data_file
+from test_recording import ROWS, rows_table
+
+def write_files(tmp_path, parts, block_events=4):
+    paths = []
+    for j, rows in enumerate(parts):
+        p = str(tmp_path / f"f{j}.hpk")
+        hidpack.write_table(p, rows_table(rows), block_events=block_events)
+        paths.append(p)
+    return paths
+
+
+def expected(paths, **kw):
+    """read_many's table, built from one read per file."""
+    tables = [hidpack.open(p).table(**kw) for p in paths]
+    keys = list(tables[0]) if tables else []
+    out = {}
+    for k in keys:
+        if k.endswith("_offsets"):  # string offsets restart in every file
+            acc, pieces = 0, [np.zeros(1, np.int64)]
+            for t in tables:
+                pieces.append(t[k][1:] + acc)
+                acc += int(t[k][-1])
+            out[k] = np.concatenate(pieces)
+        else:
+            out[k] = np.concatenate([t[k] for t in tables])
+    out["file"] = np.concatenate([np.full(len(t["t"]), j, np.uint32) for j, t in enumerate(tables)])
+    return out
+
+
+def assert_tables_equal(got, want):
+    assert sorted(got) == sorted(want)
+    for k in want:
+        assert got[k].dtype == want[k].dtype, k
+        assert np.array_equal(got[k], want[k]), k
+
+
+SPLIT = [ROWS[:5], [], ROWS[5:6], ROWS[6:15], ROWS[15:], ROWS]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 16, None])
+def test_read_many_stacks_the_files_in_order(tmp_path, threads):
+    paths = write_files(tmp_path, SPLIT)
+    got = hidpack.read_many(paths, threads=threads)
+    assert isinstance(got, hidpack.FleetTable)
+    assert list(got)[:3] == ["t", "kind", "file"]
+    assert got["file"].dtype == np.uint32
+    assert_tables_equal(got, expected(paths))
+    assert got.paths == paths
+    assert got.events == [len(p) for p in SPLIT]
+    assert got.problems == []
+
+
+def test_read_many_selects_like_table(tmp_path):
+    paths = write_files(tmp_path, SPLIT)
+    assert_tables_equal(hidpack.read_many(paths, kinds="key"), expected(paths, kinds=["key"]))
+    assert_tables_equal(
+        hidpack.read_many(paths, kinds=["move", "button"], fields=["x"]),
+        expected(paths, kinds=["move", "button"], fields=["x"]),
+    )
+    got = hidpack.read_many(paths, t0=2_000, t1=6_001)
+    want = [[r for r in rows if 2_000 <= r[0] < 6_001] for rows in SPLIT]
+    assert got.events == [len(w) for w in want]
+    assert got["t"].tolist() == [r[0] for w in want for r in w]
+    # bounds past int64 keep their meaning
+    assert len(hidpack.read_many(paths, t0=-(2**70), t1=2**70)["t"]) == sum(map(len, SPLIT))
+    assert len(hidpack.read_many(paths, t0=2**70)["t"]) == 0
+
+
+def test_read_many_of_no_files(tmp_path):
+    got = hidpack.read_many([])
+    assert got.events == [] and got.paths == []
+    assert len(got["t"]) == 0 and got["file"].dtype == np.uint32
+    assert set(got) == set(hidpack.read_many(write_files(tmp_path, [ROWS[:1]])))
+
+
+def test_read_many_rejects_bad_arguments(tmp_path):
+    paths = write_files(tmp_path, [ROWS[:2]])
+    with pytest.raises(TypeError, match="sequence of paths"):
+        hidpack.read_many(paths[0])
+    with pytest.raises(ValueError, match="errors must be 'raise' or 'skip'"):
+        hidpack.read_many(paths, errors="ignore")
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        hidpack.read_many(paths, threads=0)
+    with pytest.raises(ValueError, match="unknown kind 'mouse'"):
+        hidpack.read_many(paths, kinds="mouse")
+    with pytest.raises(ValueError, match="unknown field 'z'"):
+        hidpack.read_many(paths, fields=["x", "z"])
+
+
+def damage_second_block(path):
+    rec = hidpack.open(path)
+    b = rec.blocks()[1]
+    offset, length, events = b["offset"], b["length"], b["events"]
+    rec.close()
+    data = bytearray(open(path, "rb").read())
+    data[offset + length // 2] ^= 0x5A
+    open(path, "wb").write(bytes(data))
+    return offset, events
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_read_many_raises_the_first_problem_with_its_path(tmp_path, threads):
+    paths = write_files(tmp_path, [ROWS] * 5)
+    offset, lost = damage_second_block(paths[3])
+    os.remove(paths[1])
+    with pytest.raises(OSError) as e:
+        hidpack.read_many(paths, threads=threads)
+    assert str(e.value).startswith(paths[1] + ": ")
+    assert (e.value.file, e.value.path) == (1, paths[1])
+    with pytest.raises(hidpack.CorruptBlockError) as e:
+        hidpack.read_many(paths[2:], threads=threads)
+    assert str(e.value).startswith(paths[3] + ": corrupt block at offset")
+    assert f"({lost} events lost)" in str(e.value)
+    assert (e.value.file, e.value.path, e.value.offset) == (1, paths[3], offset)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_read_many_skip_lists_every_problem(tmp_path, threads):
+    paths = write_files(tmp_path, [ROWS] * 5)
+    offset, lost = damage_second_block(paths[3])
+    os.remove(paths[1])
+    got = hidpack.read_many(paths, errors="skip", threads=threads)
+    n = len(ROWS)
+    assert got.events == [n, 0, n, n - lost, n]
+    assert len(got["t"]) == 4 * n - lost
+    assert [(p["file"], p["path"], p["whole_file"]) for p in got.problems] == [
+        (1, paths[1], True),
+        (3, paths[3], False),
+    ]
+    block = got.problems[1]
+    assert (block["offset"], block["events_lost"]) == (offset, lost)
+    assert "corrupt" in block["error"] or "checksum" in block["error"]
+    assert got.problems[0]["events_lost"] is None
+    # the rows of the damaged file are what a single read of it gives
+    one = hidpack.open(paths[3]).table()
+    assert got["t"][got["file"] == 3].tolist() == one["t"].tolist()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.integers(0, len(ROWS)), max_size=6), threads=st.integers(1, 4), block=st.integers(1, 9))
+def test_read_many_equals_one_read_per_file(tmp_path_factory, cuts, threads, block):
+    tmp = tmp_path_factory.mktemp("fleet")
+    bounds = [0, *sorted(cuts), len(ROWS)]
+    parts = [ROWS[a:b] for a, b in zip(bounds, bounds[1:])]
+    paths = write_files(tmp, parts, block_events=block)
+    assert_tables_equal(hidpack.read_many(paths, threads=threads), expected(paths))
+
+
+def test_fleet_table_to_arrow_pandas_polars(tmp_path):
+    paths = write_files(tmp_path, SPLIT)
+    got = hidpack.read_many(paths)
+    tbl = got.to_arrow()
+    assert tbl.column_names[:3] == ["t", "file", "kind"]
+    assert tbl.schema.field("file").type == pa.uint32()
+    assert tbl.column("file").to_pylist() == got["file"].tolist()
+    one = hidpack.open(paths[-1]).to_arrow()
+    assert tbl.slice(tbl.num_rows - one.num_rows).drop_columns(["file"]).equals(one)
+    df = got.to_pandas()
+    assert df["file"].dtype == np.uint32 and df["kind"].dtype == "category"
+    assert df["buttons"].dtype == pd.Int64Dtype()
+    assert got.to_polars().height == len(got["t"])
+    # one kind, some fields: that kind's schema, only those fields
+    keys = hidpack.read_many(paths, kinds="key", fields=["usage"]).to_arrow()
+    assert keys.column_names == ["t", "file", "usage"]
+
+
+def balabit_fleet(tmp_path, lines=200_000):
+    """The first sessions of the balabit corpus (a real, third-party recording), one file each."""
+    with open(data_file("balabit-mouse", "events.csv.zst"), "rb") as f:
+        head = zstandard.ZstdDecompressor().stream_reader(f).read(12 << 20)
+    text = b"\n".join(head.split(b"\n")[:lines]) + b"\n"
+    src = tmp_path / "head.csv"
+    src.write_bytes(text)
+    report = io_csv.import_csv(src, tmp_path / "fleet")
+    paths = sorted(str(p) for p in (tmp_path / "fleet").glob("*.hpk"))
+    assert len(paths) >= 3, report
+    return paths
+
+
+def test_read_many_on_real_sessions(tmp_path):
+    paths = balabit_fleet(tmp_path)
+    want = expected(paths, fields=["x", "y", "buttons"])
+    for threads in (1, 2):
+        assert_tables_equal(hidpack.read_many(paths, fields=["x", "y", "buttons"], threads=threads), want)
+    assert sum(hidpack.read_many(paths, fields=[]).events) == sum(len(hidpack.open(p)) for p in paths)
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    import distributed  # in the test extra: a missing install fails here, never skips
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
+
+
+def as_dask_strings(df):
+    """Dask stores text as its own string dtype (config ``dataframe.convert-string``): the same
+    values, nulls as pd.NA."""
+    return df.astype({c: "string[pyarrow]" for c in df.columns if isinstance(df[c].dtype, pd.StringDtype)})
+
+
+def test_read_dask_on_a_local_cluster(tmp_path, dask_client):
+    paths = balabit_fleet(tmp_path)
+    ddf = hidpack.read_dask(paths, files_per_partition=2)
+    assert ddf.npartitions == math.ceil(len(paths) / 2)
+    want = as_dask_strings(hidpack.read_many(paths).to_pandas())
+    assert list(ddf.columns) == list(want.columns)
+    assert dict(ddf.dtypes) == dict(want.dtypes)
+    got = dask_client.compute(ddf).result().reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
+    # work on the cluster: moves per file
+    per_file = dask_client.compute(ddf[ddf.kind == "move"].groupby("file").size()).result().sort_index()
+    counts = [hidpack.open(p).info()["counts"]["move"] for p in paths]
+    assert per_file.tolist() == [c for c in counts if c]
+    # one kind and some fields
+    keys = hidpack.read_dask(paths, kinds="button", fields=["button", "pressed"])
+    assert list(keys.columns) == ["t", "file", "button", "pressed"]
+    got = dask_client.compute(keys).result().reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, as_dask_strings(hidpack.read_many(paths, kinds="button", fields=["button", "pressed"]).to_pandas()))
+
+
+def test_read_dask_fails_with_the_path_of_a_bad_file(tmp_path, dask_client):
+    paths = write_files(tmp_path, [ROWS] * 3)
+    damage_second_block(paths[2])
+    ddf = hidpack.read_dask(paths)
+    with pytest.raises(hidpack.CorruptBlockError, match=f"^{paths[2]}: corrupt block"):
+        dask_client.compute(ddf).result()
+    with pytest.raises(ValueError, match="files_per_partition"):
+        hidpack.read_dask(paths, files_per_partition=0)
+    empty = hidpack.read_dask([])
+    assert len(empty.compute()) == 0 and list(empty.columns) == list(hidpack.read_many([]).to_pandas().columns)

@@ -935,6 +935,56 @@ def fmt_table(corpus: Corpus, rows: List[Row], repeats: int, slow_repeats: int) 
     return "\n".join(out)
 
 
+def fleet_reads(hp, corpus: Corpus, tmpdir: str, repeats: int, pcodec_dec: Optional[float]) -> Tuple[str, Dict[str, float]]:
+    """The corpus's sessions as Recorder files, read back three ways: one ``open().table()`` per
+    file (the decode column above), ``hidpack.read_many`` on one thread, and ``read_many`` on every
+    CPU (the process's CPU pin lifted for that run). Same fields as the table's decode."""
+    fmt = HidpackRecorder(hp, tmpdir)
+    fmt.setup(corpus)
+    paths = [fmt.encode(fmt.prepare(s.cols), i) for i, s in enumerate(corpus.sessions)]
+    n = corpus.events
+
+    def best(f) -> float:
+        times = []
+        for _ in range(repeats):
+            gc.collect()
+            gc.disable()
+            try:
+                t0 = time.perf_counter()
+                out = f()
+                times.append(time.perf_counter() - t0)
+            finally:
+                gc.enable()
+        got = sum(len(o["t"]) for o in out) if isinstance(out, list) else len(out["t"])
+        assert got == n, f"read {got} events of {n}"
+        return n / statistics.median(times) / 1e6
+
+    figs = {
+        "per_file": best(lambda: [hp.open(p, threads=1).table(fields=fmt.fields) for p in paths]),
+        "read_many_1": best(lambda: hp.read_many(paths, fields=fmt.fields, threads=1)),
+    }
+    if hasattr(os, "sched_setaffinity"):
+        pinned = os.sched_getaffinity(0)
+        try:
+            os.sched_setaffinity(0, range(os.cpu_count() or 1))
+            ncpu = len(os.sched_getaffinity(0))
+            figs["read_many_all"] = best(lambda: hp.read_many(paths, fields=fmt.fields, threads=ncpu))
+        finally:
+            os.sched_setaffinity(0, pinned)
+    else:
+        ncpu = os.cpu_count() or 1
+        figs["read_many_all"] = best(lambda: hp.read_many(paths, fields=fmt.fields, threads=ncpu))
+    labels = {"per_file": "`open(p, threads=1).table()` per file (the decode column above)",
+              "read_many_1": "`hidpack.read_many(paths, threads=1)`",
+              "read_many_all": f"`hidpack.read_many(paths)` on {ncpu} CPUs"}
+    out = [f"Fleet read of the {len(paths)} Recorder files ({n:,} events, the bench's fields), median of {repeats}:",
+           "", "| read | decode Mev/s | × pcodec decode |", "|---|---:|---:|"]
+    for k, v in figs.items():
+        rat = f"{v / pcodec_dec:.2f}" if pcodec_dec else "–"
+        out.append(f"| {labels[k]} | {v:.2f} | {rat} |")
+    return "\n".join(out), figs
+
+
 def pin_one_cpu() -> Optional[int]:
     try:
         cpus = sorted(os.sched_getaffinity(0))
@@ -1010,6 +1060,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         print()
         print(fmt_table(corpus, rows, repeats, slow_repeats))
         base = {r.format: r for r in rows if r.bytes and r.enc_s}.get("pcodec")
+        fleet = None
+        if _HIDPACK is not None and any(isinstance(f, HidpackRecorder) for f in fmts):
+            try:
+                text, fleet = fleet_reads(_HIDPACK, corpus, tmp.name, repeats, base.dec_mev if base else None)
+                print()
+                print(text)
+            except Exception as e:  # noqa: BLE001
+                failed.append(f"{corpus.name} / fleet read: {type(e).__name__}: {e}")
         result["corpora"][corpus.name] = {
             "sessions": len(corpus.sessions), "total_sessions": corpus.total_sessions,
             "events": corpus.events, "total_events": corpus.total_events, "subset": corpus.subset,
@@ -1024,6 +1082,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 "decode_vs_pcodec": r.dec_mev / base.dec_mev if base and r.dec_s else None,
                 "owner_baseline": BASELINES.get(corpus.name, {}).get(r.format),
             } for r in rows],
+            "fleet_read_mev_s": fleet,
         }
     tmp.cleanup()
     elapsed = time.perf_counter() - t_start

@@ -248,3 +248,22 @@ def test_read_dask_fails_with_the_path_of_a_bad_file(tmp_path, dask_client):
         hidpack.read_dask(paths, files_per_partition=0)
     empty = hidpack.read_dask([])
     assert len(empty.compute()) == 0 and list(empty.columns) == list(hidpack.read_many([]).to_pandas().columns)
+
+
+def test_wall_t_adds_each_files_wall_clock(tmp_path):
+    walls = [1_700_000_000_000_000_000, None, 1_800_000_000_000_000_000]
+    parts = [ROWS[:3], [], ROWS[3:7]]
+    paths = []
+    for j, (rows, w) in enumerate(zip(parts, walls)):
+        paths.append(str(tmp_path / f"w{j}.hpk"))
+        hidpack.write_table(paths[-1], rows_table(rows), wall_clock_ns=w)
+    got = hidpack.read_many(paths)
+    assert got.wall_clock_ns == walls
+    assert got.wall_t().tolist() == [walls[0] + r[0] for r in parts[0]] + [walls[2] + r[0] for r in parts[2]]
+    hidpack.write_table(paths[1], rows_table(ROWS[:1]))  # now the file without a clock has rows
+    with pytest.raises(ValueError, match=f"^{paths[1]}: the file has no wall clock"):
+        hidpack.read_many(paths).wall_t()
+    os.remove(paths[1])
+    skipped = hidpack.read_many(paths, errors="skip")
+    assert skipped.wall_clock_ns == [walls[0], None, walls[2]]
+    assert len(skipped.wall_t()) == len(parts[0]) + len(parts[2])

@@ -19,6 +19,8 @@ import functools
 import os
 from typing import Any, Sequence
 
+import numpy as np
+
 from . import _native
 from ._table import FIELDS, KIND_CODES, require
 from .recording import _arrow_table, _native_bounds, _pandas_frame, _unknown_kind
@@ -31,13 +33,14 @@ class FleetTable(dict):  # type: ignore[type-arg]
     :attr:`paths`).
 
     Attributes: :attr:`paths` (the files, in order), :attr:`events` (events read per file; 0 for a
-    file skipped whole), :attr:`problems` (under ``errors="skip"``: each file that could not be
-    opened and each block that could not be read, as ``{file, path, whole_file, offset, length,
-    error, events_lost}``).
+    file skipped whole), :attr:`wall_clock_ns` (each file's Unix ns at its ``t = 0``, or None),
+    :attr:`problems` (under ``errors="skip"``: each file that could not be opened and each block
+    that could not be read, as ``{file, path, whole_file, offset, length, error, events_lost}``).
     """
 
     paths: list[str]
     events: list[int]
+    wall_clock_ns: list[int | None]
     problems: list[dict[str, Any]]
     kinds: list[str] | None
     fields: list[str] | None
@@ -49,6 +52,19 @@ class FleetTable(dict):  # type: ignore[type-arg]
             for name, _, req, opt in FIELDS
             if (self.fields is None or name in self.fields) and (codes is None or codes.intersection(req + opt))
         ]
+
+    def wall_t(self) -> np.ndarray:
+        """Each row's wall time: int64 Unix ns (``t`` plus its file's wall clock). Raises
+        ``ValueError`` naming the first file that has rows but no wall clock."""
+        walls = np.zeros(len(self.paths), dtype=np.int64)
+        for j, w in enumerate(self.wall_clock_ns):
+            if w is None:
+                if self.events[j]:
+                    raise ValueError(f"{self.paths[j]}: the file has no wall clock (its writer did not know it)")
+            else:
+                walls[j] = w
+        t: np.ndarray = self["t"] + walls[self["file"]]
+        return t
 
     def _one_kind(self) -> str | None:
         return self.kinds[0] if self.kinds is not None and len(self.kinds) == 1 else None
@@ -110,12 +126,13 @@ def read_many(
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
     lo, hi = _native_bounds(t0, t1)
-    table, events, skipped = _native.read_many(
+    table, events, walls, skipped = _native.read_many(
         names, t0=lo, t1=hi, kinds=kind_list, fields=field_list, threads=threads, errors=errors
     )
     out = FleetTable(table)
     out.paths = names
     out.events = list(events)
+    out.wall_clock_ns = list(walls)
     out.problems = [{"file": s["file"], "path": names[s["file"]], **s} for s in skipped]
     out.kinds = kind_list
     out.fields = field_list

@@ -68,6 +68,9 @@ pub struct Skipped {
 pub struct ManyTable {
     /// The events of each file, in path order (empty for a file skipped whole).
     pub parts: Vec<EventTable>,
+    /// Each file's wall clock at its `t = 0` (Unix ns; `None` when its writer did not know it,
+    /// or the file was skipped whole): `t + wall_clock_ns[file]` is a row's wall time.
+    pub wall_clock_ns: Vec<Option<i64>>,
     /// Empty under [`OnProblem::Raise`].
     pub skipped: Vec<Skipped>,
 }
@@ -111,16 +114,16 @@ pub fn read_many<P: AsRef<Path> + Sync>(paths: &[P], opts: ManyOptions) -> std::
     if paths.len() > u32::MAX as usize {
         return Err(ManyError { file: 0, error: Error::Usage(format!("{} paths; at most {}", paths.len(), u32::MAX)) });
     }
-    let read_one = |j: usize| -> Result<(EventTable, Vec<Problem>)> {
+    let read_one = |j: usize| -> Result<(EventTable, Vec<Problem>, Option<i64>)> {
         let r = Reader::open(paths[j].as_ref())?;
         let t = r.read(opts.t0, opts.t1, opts.kinds, None)?;
-        Ok((t, r.problems()))
+        Ok((t, r.problems(), r.header().wall_clock_ns))
     };
-    let mut out = ManyTable { parts: Vec::with_capacity(paths.len()), skipped: Vec::new() };
+    let mut out = ManyTable { parts: Vec::with_capacity(paths.len()), wall_clock_ns: Vec::with_capacity(paths.len()), skipped: Vec::new() };
     let mut failed: Option<ManyError> = None;
     in_order(paths.len(), opts.threads, WAVE, read_one, |j, res| {
         match res {
-            Ok((t, problems)) => {
+            Ok((t, problems, wall)) => {
                 if opts.on_problem == OnProblem::Raise {
                     if let Some(p) = problems.into_iter().next() {
                         let lost = p.events_lost.map_or(String::new(), |n| format!(" ({n} events lost)"));
@@ -132,6 +135,7 @@ pub fn read_many<P: AsRef<Path> + Sync>(paths: &[P], opts: ManyOptions) -> std::
                     out.skipped.extend(problems.into_iter().map(|problem| Skipped { file: j, problem, whole_file: false }));
                 }
                 out.parts.push(t);
+                out.wall_clock_ns.push(wall);
             }
             Err(error) => {
                 if opts.on_problem == OnProblem::Raise {
@@ -141,6 +145,7 @@ pub fn read_many<P: AsRef<Path> + Sync>(paths: &[P], opts: ManyOptions) -> std::
                 let problem = Problem { offset: error.offset().unwrap_or(0), length: 0, error: error.to_string(), events_lost: None };
                 out.skipped.push(Skipped { file: j, problem, whole_file: true });
                 out.parts.push(EventTable::new());
+                out.wall_clock_ns.push(None);
             }
         }
         ControlFlow::Continue(())
@@ -177,7 +182,8 @@ mod tests {
 
     fn write(path: &Path, first: i64, n: usize) {
         let f = std::fs::File::create(path).unwrap();
-        let mut w = Writer::new(f, WriterOptions { block_events: 7, ..Default::default() }).unwrap();
+        let wall_clock_ns = (first % 200 == 0).then_some(1_700_000_000_000_000_000 + first);
+        let mut w = Writer::new(f, WriterOptions { block_events: 7, wall_clock_ns, ..Default::default() }).unwrap();
         for i in 0..n as i64 {
             let ev = if i % 5 == 4 {
                 Event::Key { pressed: i % 2 == 0, usage: Some(4 + i as u16 % 20), native: None }
@@ -222,6 +228,8 @@ mod tests {
                 let per: Vec<usize> = (0..paths.len()).map(|j| want_file.iter().filter(|&&f| f == j as u32).count()).collect();
                 assert_eq!(got.parts.iter().map(|p| p.len()).collect::<Vec<_>>(), per);
                 assert_eq!(got.len(), want.len());
+                let walls: Vec<Option<i64>> = (0..paths.len() as i64).map(|j| (j % 2 == 0).then_some(1_700_000_000_000_000_000 + 100 * j)).collect();
+                assert_eq!(got.wall_clock_ns, walls);
                 let (table, file) = got.concat();
                 assert_eq!(table.events().collect::<Vec<_>>(), want.events().collect::<Vec<_>>(), "{threads} threads");
                 assert_eq!(file, want_file);
@@ -266,6 +274,8 @@ mod tests {
             assert_eq!(got.skipped[1].problem.events_lost, Some(u64::from(b.events)));
             let per: Vec<u64> = got.parts.iter().map(|p| p.len() as u64).collect();
             assert_eq!(per, vec![30, 30, 0, 30, 30 - u64::from(b.events), 30]);
+            assert_eq!(got.wall_clock_ns.len(), 6);
+            assert_eq!(got.wall_clock_ns[2], None);
         }
     }
 }

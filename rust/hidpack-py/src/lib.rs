@@ -329,7 +329,7 @@ impl Reader {
 }
 
 /// The events of many files as one table, with a `file` column (uint32: the index of each row's
-/// file in `paths`). Returns (table, events per file, skipped): `skipped` lists, under
+/// file in `paths`). Returns (table, events per file, wall clock per file, skipped): `skipped` lists, under
 /// `errors="skip"`, each file that could not be opened and each block that could not be read,
 /// as {file, whole_file, offset, length, error, events_lost}. Under `errors="raise"` the first
 /// problem in path order raises, its message starting with the file's path.
@@ -345,7 +345,7 @@ fn read_many<'py>(
     fields: Option<Vec<String>>,
     threads: Option<usize>,
     errors: &str,
-) -> PyResult<(Bound<'py, PyDict>, Vec<u64>, Bound<'py, PyList>)> {
+) -> PyResult<(Bound<'py, PyDict>, Vec<u64>, Vec<Option<i64>>, Bound<'py, PyList>)> {
     use hidpack_core::many::{ManyOptions, OnProblem};
     let kinds = convert::kinds_to_mask(kinds)?;
     let fields = convert::fields_to_mask(fields)?;
@@ -358,11 +358,11 @@ fn read_many<'py>(
         other => return Err(PyValueError::new_err(format!("errors must be 'raise' or 'skip', got {other:?}"))),
     };
     let opts = ManyOptions { t0, t1, kinds, threads: threads.unwrap_or_else(cpus), on_problem };
-    let (out, events, skipped) = py
+    let (out, events, walls, skipped) = py
         .detach(|| {
             let m = hidpack_core::many::read_many(&paths, opts)?;
             let events: Vec<u64> = m.parts.iter().map(|p| p.len() as u64).collect();
-            Ok((convert::scatter_many(m.parts, kinds, fields), events, m.skipped))
+            Ok((convert::scatter_many(m.parts, kinds, fields), events, m.wall_clock_ns, m.skipped))
         })
         .map_err(|e: hidpack_core::many::ManyError| errors::in_file(e.error, e.file, &paths[e.file]))?;
     let list = PyList::empty(py);
@@ -372,7 +372,7 @@ fn read_many<'py>(
         d.set_item("whole_file", s.whole_file)?;
         list.append(d)?;
     }
-    Ok((convert::out_to_py(py, out)?, events, list))
+    Ok((convert::out_to_py(py, out)?, events, walls, list))
 }
 
 #[pymodule]

@@ -6,8 +6,9 @@
 //! ([`ManyTable::parts`]; [`ManyTable::concat`] stacks them, with each row's file index). Times
 //! stay relative to each file's own start (the header's wall clock says where that is).
 //!
-//! Files are read on up to `threads` threads, one file per thread at a time, and collected in
-//! order, so the result does not depend on the thread count. The parts are not concatenated:
+//! Files are read on up to `threads` threads, one file per thread at a time (with fewer files
+//! than threads, each file's blocks are split among the spare ones), and collected in order, so
+//! the result does not depend on the thread count. The parts are not concatenated:
 //! a caller that scatters them into its own columns (the Python bindings) copies each event once.
 //!
 //! Nothing is lost silently. A file that cannot be opened, and every block a reader had to skip
@@ -114,9 +115,12 @@ pub fn read_many<P: AsRef<Path> + Sync>(paths: &[P], opts: ManyOptions) -> std::
     if paths.len() > u32::MAX as usize {
         return Err(ManyError { file: 0, error: Error::Usage(format!("{} paths; at most {}", paths.len(), u32::MAX)) });
     }
+    // Fewer files than threads (one long recording, a few hours): the spare threads decode the
+    // blocks of each file ([`Reader::read_threads`]; same result).
+    let per_file = (opts.threads / paths.len().max(1)).max(1);
     let read_one = |j: usize| -> Result<(EventTable, Vec<Problem>, Option<i64>)> {
         let r = Reader::open(paths[j].as_ref())?;
-        let t = r.read(opts.t0, opts.t1, opts.kinds, None)?;
+        let t = r.read_threads(opts.t0, opts.t1, opts.kinds, None, per_file)?;
         Ok((t, r.problems(), r.header().wall_clock_ns))
     };
     let mut out = ManyTable { parts: Vec::with_capacity(paths.len()), wall_clock_ns: Vec::with_capacity(paths.len()), skipped: Vec::new() };

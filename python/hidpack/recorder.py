@@ -32,7 +32,7 @@ import numpy as np
 
 from . import _native
 from ._table import to_native_table
-from .writing import _metadata_json
+from .writing import _metadata_json, prepare
 
 _REDACTED = 3
 
@@ -143,7 +143,9 @@ class Recorder(_native.Recorder):
         validated first (on error nothing is recorded), then handed to the encoder in order
         with the single pushes around it, with the GIL released. It may wait while more than
         ``max_batch_backlog`` batch events are queued; it never drops."""
-        self._extend_table(_native_batch(batch))
+        if isinstance(batch, np.ndarray) and batch.dtype.names:
+            batch = {name: batch[name] for name in batch.dtype.names}
+        self._extend_table(prepare(batch))
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("paused" if self.paused else "recording")

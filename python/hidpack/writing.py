@@ -6,10 +6,45 @@ import json
 import os
 from typing import Any
 
+import numpy as np
+
 from . import _native
-from ._table import to_native_table
+from ._table import FIELDS, to_native_table
 
 __all__ = ["write_table", "Writer"]
+
+# The exact dtype of every column of a native write table (string fields excepted).
+_NATIVE_DTYPES: dict[str, np.dtype[Any]] = {"t": np.dtype(np.int64), "kind": np.dtype(np.uint8)}
+for _name, _typ, _, _ in FIELDS:
+    if _typ != "str":
+        _NATIVE_DTYPES[_name] = np.dtype({"coord": np.float64, "int": np.int64, "bool": np.bool_}[_typ])
+        _NATIVE_DTYPES[_name + "_valid"] = np.dtype(np.bool_)
+
+
+def _native_form(table: Any) -> dict[str, Any] | None:
+    """``table`` itself when it is already a native write table: a dict of 1-d numpy arrays of
+    exactly the native dtypes (kind codes as uint8, coordinates float64, ...), no string fields."""
+    if type(table) is not dict or "t" not in table or "kind" not in table:
+        return None
+    for name, col in table.items():
+        dtype = _NATIVE_DTYPES.get(name)
+        if dtype is None or type(col) is not np.ndarray or col.dtype != dtype or col.ndim != 1:
+            return None
+    return table
+
+
+def prepare(table: Any) -> _native.Prepared:
+    """``table`` converted and validated for a writer (see :func:`write_table` for the forms and
+    rules). A table already in native form goes to the native checks directly; anything they
+    refuse (NaN meaning absent, or an error) takes the full conversion, whose answer is the
+    canonical one, so both paths accept, store and reject the same tables."""
+    native = _native_form(table)
+    if native is not None:
+        try:
+            return _native.prepare_table(native)
+        except (TypeError, ValueError):
+            pass
+    return _native.prepare_table(to_native_table(table))
 
 
 def _metadata_json(metadata: Any) -> str:
@@ -64,7 +99,7 @@ class Writer:
 
     def write(self, table: Any) -> None:
         """Append the rows of ``table`` (converted and validated as by :func:`write_table`)."""
-        self._inner.write_table(to_native_table(table))
+        self._inner.write_table(prepare(table))
 
     def flush(self) -> None:
         """Close the current block now, so what was written so far is on disk."""
@@ -114,7 +149,7 @@ def write_table(
     the ``BINNED`` encoding (FORMAT.md §5.5) can read the file; they refuse a binned file with an
     "unsupported version" error naming the feature bit.
     """
-    native_table = to_native_table(table)
+    native_table = prepare(table)
     meta = _metadata_json(metadata)
     fspath = os.fspath(path)
     writer = _native.Writer(

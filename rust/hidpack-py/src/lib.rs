@@ -81,8 +81,13 @@ impl Writer {
     }
 
     /// Append the rows of an event table (dict of columns). On error nothing is written.
-    fn write_table(&self, py: Python<'_>, table: &Bound<'_, PyDict>) -> PyResult<()> {
-        let raw = convert::extract_table(table)?;
+    /// A native write table (dict; converted and validated here) or a [`Prepared`] one.
+    fn write_table(&self, py: Python<'_>, table: &Bound<'_, PyAny>) -> PyResult<()> {
+        if let Ok(p) = table.cast::<Prepared>() {
+            let t = p.get().take()?;
+            return self.with(py, move |w| w.write_table(&t));
+        }
+        let raw = convert::extract_table(table.cast::<PyDict>()?)?;
         self.with(py, move |w| {
             let t = convert::build_table(raw)?;
             w.write_table(&t)
@@ -126,6 +131,37 @@ impl Writer {
 }
 
 /// Reads a hidpack file.
+/// An event table converted from a native write table and validated (`prepare_table`), ready to
+/// be written once: a caller can check a table before it creates the file it goes to.
+#[pyclass(module = "hidpack._native", frozen)]
+pub struct Prepared {
+    table: Mutex<Option<hidpack_core::EventTable>>,
+    rows: usize,
+}
+
+impl Prepared {
+    /// The table, which a writer then owns (a second use is an error).
+    pub fn take(&self) -> PyResult<hidpack_core::EventTable> {
+        let mut g = self.table.lock().map_err(|_| PyValueError::new_err("prepared table lock poisoned"))?;
+        g.take().ok_or_else(|| PyValueError::new_err("this prepared table was already written"))
+    }
+}
+
+#[pymethods]
+impl Prepared {
+    fn __len__(&self) -> usize {
+        self.rows
+    }
+}
+
+/// Convert and validate a native write table (the GIL released), as `Writer.write_table` does.
+#[pyfunction]
+fn prepare_table(py: Python<'_>, table: &Bound<'_, PyDict>) -> PyResult<Prepared> {
+    let raw = convert::extract_table(table)?;
+    let t = py.detach(|| convert::build_table(raw)).map_err(to_py)?;
+    Ok(Prepared { rows: t.len(), table: Mutex::new(Some(t)) })
+}
+
 #[pyclass(module = "hidpack._native", frozen)]
 struct Reader {
     inner: CoreReader<FileSource>,
@@ -383,6 +419,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Reader>()?;
     m.add_class::<recorder::Recorder>()?;
     m.add_function(wrap_pyfunction!(read_many, m)?)?;
+    m.add_class::<Prepared>()?;
+    m.add_function(wrap_pyfunction!(prepare_table, m)?)?;
     m.add_function(wrap_pyfunction!(recorder::now, m)?)?;
     m.add_function(wrap_pyfunction!(recorder::recover, m)?)?;
     m.add("KINDS", PyTuple::new(py, KIND_NAMES)?)?;

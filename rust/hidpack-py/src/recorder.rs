@@ -200,9 +200,15 @@ impl Recorder {
 
     /// Append a whole event table (dict of numpy columns, as `hidpack.write_table` takes), in
     /// order with the single pushes; the GIL is released while it is converted and queued.
-    fn _extend_table(&self, py: Python<'_>, table: &Bound<'_, PyDict>) -> PyResult<()> {
-        let raw = convert::extract_table(table)?;
-        let table = py.detach(|| convert::build_table(raw)).map_err(to_py)?;
+    /// Or a `Prepared` table (converted and validated already).
+    fn _extend_table(&self, py: Python<'_>, table: &Bound<'_, PyAny>) -> PyResult<()> {
+        let table = match table.cast::<crate::Prepared>() {
+            Ok(p) => p.get().take()?,
+            Err(_) => {
+                let raw = convert::extract_table(table.cast::<PyDict>()?)?;
+                py.detach(|| convert::build_table(raw)).map_err(to_py)?
+            }
+        };
         // build_table validated it. extend needs only &CoreRecorder; the lock is held to reach it.
         self.with(py, move |r| r.extend_validated(table))
     }

@@ -114,6 +114,38 @@ def test_verify_clean_corrupt_and_not_hidpack(tmp_path):
     assert rc == 1 and "FAILED" in out and "Traceback" not in err + out
 
 
+def test_verify_many_files_and_directories(tmp_path):
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    for j in range(4):
+        hidpack.write_table(fleet / f"s{j}.hpk", {"t": np.arange(50) * 1000, "kind": "move",
+                                                   "x": np.arange(50) * 1.0, "y": np.zeros(50)}, block_events=10)
+    (fleet / "notes.txt").write_text("not a recording")
+    rc, out, err = run("verify", fleet)
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines[:4]] == [str(fleet / f"s{j}.hpk") for j in range(4)]
+    assert all(": OK (5 block(s), 50 event(s))" in line for line in lines[:4])
+    assert lines[-1] == "4 file(s): 4 OK, 0 with problems"
+
+    block = hidpack.open(fleet / "s2.hpk").blocks()[1]
+    data = bytearray((fleet / "s2.hpk").read_bytes())
+    data[block["offset"] + block["length"] // 2] ^= 0xFF
+    (fleet / "s2.hpk").write_bytes(bytes(data))
+    junk = tmp_path / "junk.hpk"
+    junk.write_bytes(b"not a hidpack file at all" * 10)
+    rc, out, err = run("verify", fleet, junk, tmp_path / "missing.hpk")
+    assert rc == 1 and "Traceback" not in err + out
+    assert "s2.hpk: 1 problem(s) (5 block(s), 40 event(s) readable)" in out
+    assert "offset %d" % block["offset"] in out
+    assert "junk.hpk: FAILED: " in out and "missing.hpk: FAILED: no such file" in out
+    assert out.splitlines()[-1] == "6 file(s): 3 OK, 3 with problems"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rc, out, err = run("verify", empty)
+    assert_one_line_error(rc, out, err, "no recordings to verify")
+
+
 def test_hidpack_errors_are_one_line_exit_2(tmp_path):
     junk = tmp_path / "junk.hpk"
     junk.write_bytes(b"not a hidpack file at all" * 10)

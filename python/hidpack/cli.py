@@ -261,30 +261,49 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+def _verify_one(path: str) -> Tuple[bool, List[str]]:
+    """(ok, report lines) for one file; never raises for a file that is not readable."""
     herr = _hidpack_error()
-    if not os.path.exists(args.file):
-        raise CliError("%s: no such file" % args.file)
+    if not os.path.exists(path):
+        return False, ["%s: FAILED: no such file" % path]
     try:
-        rec = _open(args.file)
+        rec = _open(path)
         result = dict(rec.verify())
-    except herr as e:  # the file cannot even be opened: that is what verify reports
-        print("%s: FAILED: %s" % (args.file, _one_line(e)))
-        return 1
+    except (*herr, OSError) as e:  # the file cannot even be opened: that is what verify reports
+        return False, ["%s: FAILED: %s" % (path, _one_line(e))]
     problems = list(result.get("problems") or [])
     if result.get("ok") and not problems:
-        print(
+        return True, [
             "%s: OK (%s block(s), %s event(s))"
-            % (args.file, _n(result.get("blocks") or 0), _n(result.get("events") or 0))
-        )
-        return 0
-    print(
+            % (path, _n(result.get("blocks") or 0), _n(result.get("events") or 0))
+        ]
+    lines = [
         "%s: %d problem(s) (%s block(s), %s event(s) readable)"
-        % (args.file, len(problems) or 1, _n(result.get("blocks") or 0), _n(result.get("events") or 0))
-    )
-    for p in problems:
-        print("  " + _problem_line(p))
-    return 1
+        % (path, len(problems) or 1, _n(result.get("blocks") or 0), _n(result.get("events") or 0))
+    ]
+    lines += ["  " + _problem_line(p) for p in problems]
+    return False, lines
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ._io import expand_recordings
+
+    paths = expand_recordings(args.files)
+    if not paths:
+        raise CliError("no recordings to verify (the directories hold no *.hpk files)")
+    if len(paths) == 1 and not os.path.exists(paths[0]):
+        raise CliError("%s: no such file" % paths[0])
+    # Files are checked on a few threads (the native check releases the GIL), reported in order.
+    failed = 0
+    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool:
+        for ok, lines in pool.map(_verify_one, paths):
+            failed += not ok
+            print("\n".join(lines), flush=True)
+    if len(paths) > 1:
+        print("%d file(s): %d OK, %d with problems" % (len(paths), len(paths) - failed, failed))
+    return 1 if failed else 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -723,8 +742,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--chunks", action="store_true", help="also show where the bytes go: each column's encoding and size")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("verify", help="check every block of a recording (exit 1 on problems)")
-    s.add_argument("file", metavar="FILE")
+    s = sub.add_parser("verify", help="check every block of recordings (exit 1 on problems)")
+    s.add_argument("files", metavar="FILE", nargs="+", help="recordings, or directories of *.hpk")
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser("record", help="record this desktop's mouse, keyboard and window focus")

@@ -263,13 +263,13 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def _verify_one(path: str) -> Tuple[bool, List[str]]:
     """(ok, report lines) for one file; never raises for a file that is not readable."""
-    herr = _hidpack_error()
+    unreadable: Tuple[Type[BaseException], ...] = (*_hidpack_error(), OSError)
     if not os.path.exists(path):
         return False, ["%s: FAILED: no such file" % path]
     try:
         rec = _open(path)
         result = dict(rec.verify())
-    except (*herr, OSError) as e:  # the file cannot even be opened: that is what verify reports
+    except unreadable as e:  # the file cannot even be opened: that is what verify reports
         return False, ["%s: FAILED: %s" % (path, _one_line(e))]
     problems = list(result.get("problems") or [])
     if result.get("ok") and not problems:

@@ -734,13 +734,16 @@ fn gcd_of(v: &[i64]) -> u64 {
     let mut d = ExactDiv::new(1);
     for &x in v {
         let a = x.unsigned_abs();
-        if g == 0 || !d.divides(a) {
-            g = gcd(g, a);
-            if g == 1 {
-                return 1;
-            }
-            d = ExactDiv::new(g.max(1));
+        // 0 is a multiple of everything; checked first, so that a column of mostly zeros (the
+        // differences of kinds and buttons) does not build a divider per value while g is 0
+        if a == 0 || (g != 0 && d.divides(a)) {
+            continue;
         }
+        g = gcd(g, a);
+        if g == 1 {
+            return 1;
+        }
+        d = ExactDiv::new(g);
     }
     g
 }
@@ -1301,6 +1304,31 @@ mod tests {
             let (a, b) = ((next() >> (next() % 64)).wrapping_mul(g), (next() >> (next() % 64)).wrapping_mul(g));
             assert_eq!(gcd(a, b), euclid(a, b), "gcd({a}, {b})");
         }
+    }
+
+    #[test]
+    fn gcd_of_a_column_is_the_fold_of_gcd_with_zeros_anywhere() {
+        let mut r = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        };
+        for case in 0..3_000 {
+            let n = (next() % 40) as usize;
+            let g = [1u64, 2, 3, 1_000_000, 65_536, 1 << 40][case % 6];
+            let v: Vec<i64> = (0..n)
+                .map(|_| match next() % 4 {
+                    0 | 1 => 0, // mostly zeros: the differences of kinds and buttons
+                    _ => ((next() % 1_000) as i64 - 500).wrapping_mul(g as i64),
+                })
+                .collect();
+            let want = v.iter().fold(0u64, |acc, &x| gcd(acc, x.unsigned_abs()));
+            assert_eq!(gcd_of(&v), want, "{v:?}");
+        }
+        assert_eq!(gcd_of(&[0, 0, 0]), 0);
+        assert_eq!(gcd_of(&[0, i64::MIN, 0]), 1 << 63);
     }
 
     #[test]

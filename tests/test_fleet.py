@@ -267,3 +267,27 @@ def test_wall_t_adds_each_files_wall_clock(tmp_path):
     skipped = hidpack.read_many(paths, errors="skip")
     assert skipped.wall_clock_ns == [walls[0], None, walls[2]]
     assert len(skipped.wall_t()) == len(parts[0]) + len(parts[2])
+
+
+def test_every_conformance_vector_reads_through_read_many():
+    """The fleet reader is a reader too: on the committed vectors (a killed recording with its
+    write-ahead tail, a torn one, a corrupt block, unknown kinds...) it returns what one read per
+    file returns, and lists exactly the problems those reads report."""
+    vec = os.path.join(os.path.dirname(__file__), "vectors", "v1")
+    paths = sorted(os.path.join(vec, f) for f in os.listdir(vec) if f.endswith(".hpk"))
+    assert any(p.endswith("killed_with_tail.hpk") for p in paths) and len(paths) >= 10
+    got = hidpack.read_many(paths, errors="skip", threads=3)
+    want_problems = []
+    for j, p in enumerate(paths):
+        rec = hidpack.open(p)
+        one = rec.table()
+        rows = got["file"] == j
+        assert got.events[j] == len(one["t"]), p
+        for k in ("t", "kind", "x", "y", "x_valid", "usage", "usage_valid", "pressed"):
+            assert np.array_equal(got[k][rows], one[k]), (p, k)
+        want_problems += [(j, pr["offset"], pr["error"]) for pr in rec.problems]
+    assert [(p["file"], p["offset"], p["error"]) for p in got.problems] == want_problems
+    assert want_problems, "some vectors are damaged on purpose"
+    with pytest.raises(hidpack.HidpackError) as e:
+        hidpack.read_many(paths)
+    assert e.value.file == want_problems[0][0]

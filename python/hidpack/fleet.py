@@ -45,6 +45,11 @@ class FleetTable(dict):  # type: ignore[type-arg]
     kinds: list[str] | None
     fields: list[str] | None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.paths, self.events, self.wall_clock_ns, self.problems = [], [], [], []
+        self.kinds = self.fields = None
+
     def _field_names(self) -> list[str]:
         codes = None if self.kinds is None else {KIND_CODES[k] for k in self.kinds}
         return [

@@ -709,29 +709,7 @@ impl<S: Source> Reader<S> {
     /// at most `2 · threads` decoded blocks wait to be appended at any time.
     pub fn read_threads(&self, t0: Option<i64>, t1: Option<i64>, kinds: u16, blocks: Option<&[usize]>, threads: usize) -> Result<EventTable> {
         let lo = t0.unwrap_or(i64::MIN);
-        let all: Vec<usize>;
-        let sel = match blocks {
-            Some(b) => b,
-            None => {
-                all = (0..self.blocks.len()).collect();
-                &all
-            }
-        };
-        // (block, whole: every event of it is wanted)
-        let mut wanted: Vec<(usize, bool)> = Vec::with_capacity(sel.len());
-        for &i in sel {
-            let info = self.blocks.get(i).ok_or_else(|| Error::Usage(format!("block {i} does not exist ({} blocks)", self.blocks.len())))?;
-            if info.t_max < lo || t1.is_some_and(|e| info.t_min >= e) {
-                continue;
-            }
-            if !(0..NUM_KINDS).any(|k| (kinds >> k) & 1 == 1 && info.counts[k] > 0) {
-                continue;
-            }
-            let whole = info.t_min >= lo
-                && t1.is_none_or(|e| info.t_max < e)
-                && (0..NUM_KINDS).all(|k| info.counts[k] == 0 || (kinds >> k) & 1 == 1);
-            wanted.push((i, whole));
-        }
+        let wanted = self.wanted_blocks(lo, t1, kinds, blocks)?;
         let mut out = EventTable::new();
         let single = wanted.len() == 1;
         if !single {
@@ -752,25 +730,89 @@ impl<S: Source> Reader<S> {
                 out.try_reserve(&counts);
             }
         }
-        let mut append = |i: usize, whole: bool, res: Result<EventTable>| {
-            let info = &self.blocks[i];
-            match res {
-                // One block, wholly wanted: taken as is (no copy).
-                Ok(t) if whole && single && t.len() as u64 == u64::from(info.events) => out = t,
-                Ok(t) => out.extend_filtered(&t, lo, t1, kinds),
-                Err(e) => self.report(Problem {
-                    offset: info.offset,
-                    length: u64::from(info.length),
-                    error: e.to_string(),
-                    events_lost: Some(u64::from(info.events)),
-                }),
+        self.each_block(&wanted, threads, |i, whole, t| {
+            // One block, wholly wanted: taken as is (no copy).
+            if whole && single && t.len() as u64 == u64::from(self.blocks[i].events) {
+                out = t;
+            } else {
+                out.extend_filtered(&t, lo, t1, kinds);
             }
-        };
-        in_order(wanted.len(), threads, 2 * threads, |j| self.decode_block(wanted[j].0), |j, res| {
-            append(wanted[j].0, wanted[j].1, res);
-            std::ops::ControlFlow::Continue(())
         });
         Ok(out)
+    }
+
+    /// [`Reader::read_threads`] as one table per block that has wanted events, in file order,
+    /// not concatenated: for a caller that copies them into its own columns anyway (the Python
+    /// bindings scatter them into union columns), which saves a copy of every event.
+    pub fn read_parts(&self, t0: Option<i64>, t1: Option<i64>, kinds: u16, blocks: Option<&[usize]>, threads: usize) -> Result<Vec<EventTable>> {
+        let lo = t0.unwrap_or(i64::MIN);
+        let wanted = self.wanted_blocks(lo, t1, kinds, blocks)?;
+        let mut parts = Vec::with_capacity(wanted.len());
+        let filtered = t0.is_some() || t1.is_some() || kinds & ALL_KINDS != ALL_KINDS;
+        self.each_block(&wanted, threads, |_, _, t| {
+            // checked row by row (when the query filters at all), not trusted from the record
+            let keep = |(&t, &k): (&i64, &u8)| t >= lo && t1.is_none_or(|e| t < e) && (kinds >> k) & 1 == 1;
+            if !filtered || t.t.iter().zip(&t.kind).all(keep) {
+                parts.push(t);
+            } else {
+                let mut f = EventTable::new();
+                f.extend_filtered(&t, lo, t1, kinds);
+                if !f.is_empty() {
+                    parts.push(f);
+                }
+            }
+        });
+        Ok(parts)
+    }
+
+    /// The blocks a query can need, in order, each with whether all its events are wanted (by
+    /// its record's time range and counts).
+    fn wanted_blocks(&self, lo: i64, t1: Option<i64>, kinds: u16, blocks: Option<&[usize]>) -> Result<Vec<(usize, bool)>> {
+        let all: Vec<usize>;
+        let sel = match blocks {
+            Some(b) => b,
+            None => {
+                all = (0..self.blocks.len()).collect();
+                &all
+            }
+        };
+        let mut wanted: Vec<(usize, bool)> = Vec::with_capacity(sel.len());
+        for &i in sel {
+            let info = self.blocks.get(i).ok_or_else(|| Error::Usage(format!("block {i} does not exist ({} blocks)", self.blocks.len())))?;
+            if info.t_max < lo || t1.is_some_and(|e| info.t_min >= e) {
+                continue;
+            }
+            if !(0..NUM_KINDS).any(|k| (kinds >> k) & 1 == 1 && info.counts[k] > 0) {
+                continue;
+            }
+            let whole = info.t_min >= lo
+                && t1.is_none_or(|e| info.t_max < e)
+                && (0..NUM_KINDS).all(|k| info.counts[k] == 0 || (kinds >> k) & 1 == 1);
+            wanted.push((i, whole));
+        }
+        Ok(wanted)
+    }
+
+    /// Decodes the `wanted` blocks on up to `threads` threads, in waves of `2 · threads`, and
+    /// hands each readable one to `sink` in file order, as (block, whole, table). A block that
+    /// fails its checks is reported in [`Reader::problems`] instead.
+    fn each_block(&self, wanted: &[(usize, bool)], threads: usize, mut sink: impl FnMut(usize, bool, EventTable)) {
+        in_order(wanted.len(), threads, 2 * threads, |j| self.decode_block(wanted[j].0), |j, res| {
+            let (i, whole) = wanted[j];
+            match res {
+                Ok(t) => sink(i, whole, t),
+                Err(e) => {
+                    let info = &self.blocks[i];
+                    self.report(Problem {
+                        offset: info.offset,
+                        length: u64::from(info.length),
+                        error: e.to_string(),
+                        events_lost: Some(u64::from(info.events)),
+                    });
+                }
+            }
+            std::ops::ControlFlow::Continue(())
+        });
     }
 
     /// Decode every block and check it against its recorded info.

@@ -107,6 +107,12 @@ fn damaged_blocks_read_on_threads_lose_and_report_the_same() {
         let p = r.problems();
         let offsets: Vec<u64> = p.iter().map(|p| p.offset).collect();
         assert_eq!(offsets, vec![blocks[1].offset, blocks[3].offset], "threads {threads}: {p:?}");
+        let r = Reader::from_source(bad.clone()).unwrap();
+        let parts = r.read_parts(None, None, ALL_KINDS, None, threads).unwrap();
+        assert_eq!(parts.len(), blocks.len() - 2);
+        let got: Vec<_> = parts.iter().flat_map(|p| p.events().collect::<Vec<_>>()).collect();
+        assert_eq!(got, expect, "parts, threads {threads}");
+        assert_eq!(r.problems().len(), 2);
     }
 }
 

@@ -94,6 +94,11 @@ proptest! {
         for threads in [2, 3, 8] {
             let par: Vec<_> = r.read_threads(Some(t0), Some(t0 + span), kind_mask(&ks), None, threads).unwrap().events().collect();
             prop_assert_eq!(&par, &expect, "threads {}", threads);
+            // and as parts (one per block with wanted events), stacked: the same again
+            let parts = r.read_parts(Some(t0), Some(t0 + span), kind_mask(&ks), None, threads).unwrap();
+            prop_assert!(parts.iter().all(|p| !p.is_empty()));
+            let stacked: Vec<_> = parts.iter().flat_map(|p| p.events().collect::<Vec<_>>()).collect();
+            prop_assert_eq!(&stacked, &expect, "parts, threads {}", threads);
         }
     }
 }

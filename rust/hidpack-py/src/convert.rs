@@ -317,33 +317,34 @@ pub struct OutTable {
 }
 
 /// Scatter per-kind columns into union columns for the fields of the kinds in `mask` that are
-/// also in `fields` (bit f = field f).
-pub fn scatter(table: EventTable, mask: u16, fields: u32) -> OutTable {
-    let mut out = scatter_fields(std::slice::from_ref(&table), mask, fields);
-    out.cols.splice(0..0, [("t".to_string(), OutArr::I64(table.t)), ("kind".to_string(), OutArr::U8(table.kind))]);
-    out
-}
-
-/// [`scatter`] of several tables, one after the other (the files of a `read_many`), with a
-/// `file` column: the index of each row's table. Each table is written into its rows of the
-/// union columns, with no concatenated copy in between.
-pub fn scatter_many(parts: Vec<EventTable>, mask: u16, fields: u32) -> OutTable {
-    let n: usize = parts.iter().map(|p| p.len()).sum();
-    let mut t = Vec::with_capacity(n);
-    let mut kind = Vec::with_capacity(n);
-    let mut file = Vec::with_capacity(n);
-    for (j, p) in parts.iter().enumerate() {
-        t.extend_from_slice(&p.t);
-        kind.extend_from_slice(&p.kind);
-        file.resize(file.len() + p.len(), j as u32);
-    }
+/// also in `fields` (bit f = field f). `parts` are stacked (the blocks of a read, the files of
+/// a `read_many`), each written straight into its rows of the union columns: no concatenated
+/// copy in between. `file`: add a `file` column, the index of each row's part.
+pub fn scatter(mut parts: Vec<EventTable>, mask: u16, fields: u32, file: bool) -> OutTable {
     let mut out = scatter_fields(&parts, mask, fields);
+    let mut head = if parts.len() == 1 && !file {
+        let p = parts.pop().unwrap_or_default();
+        vec![("t".to_string(), OutArr::I64(p.t)), ("kind".to_string(), OutArr::U8(p.kind))] // moved, not copied
+    } else {
+        let n: usize = parts.iter().map(|p| p.len()).sum();
+        let (mut t, mut kind) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut files = Vec::with_capacity(if file { n } else { 0 });
+        for (j, p) in parts.iter().enumerate() {
+            t.extend_from_slice(&p.t);
+            kind.extend_from_slice(&p.kind);
+            if file {
+                files.resize(files.len() + p.len(), j as u32);
+            }
+        }
+        let mut h = vec![("t".to_string(), OutArr::I64(t)), ("kind".to_string(), OutArr::U8(kind))];
+        if file {
+            h.push(("file".to_string(), OutArr::U32(files)));
+        }
+        h
+    };
     drop(parts);
-    out.cols.splice(
-        0..0,
-        [("t".to_string(), OutArr::I64(t)), ("kind".to_string(), OutArr::U8(kind)), ("file".to_string(), OutArr::U32(file))],
-    );
-    out
+    head.append(&mut out.cols);
+    OutTable { cols: head }
 }
 
 /// The field columns of [`scatter`] over `tables` stacked (table j's rows follow table j-1's).

@@ -162,8 +162,9 @@ def test_table_fields_selects_columns(rec):
         rec.table(fields=["x", "z"])
 
 
-def test_threads_decode_the_same_table(path):
-    hidpack.write_table(path, rows_table(ROWS * 40), block_events=7)
+@pytest.mark.parametrize("repeat", [40, 3200])  # 3,200: 67,200 rows, so fields fill on threads too
+def test_threads_decode_the_same_table(path, repeat):
+    hidpack.write_table(path, rows_table(ROWS * repeat), block_events=7 if repeat < 100 else 4096)
     one = hidpack.open(path, threads=1)
     assert len(one.blocks()) > 8
     want = one.table()

@@ -853,7 +853,7 @@ pub const ALL_KINDS: u16 = (1 << NUM_KINDS) - 1;
 /// is one of them) and hands each result to `sink` in the order of `j`. Work goes in waves of
 /// `wave` items (at least `threads`), so at most that many results wait for `sink` at any time.
 /// `sink` returning `Break` stops the run after that item (the rest of its wave is discarded).
-pub(crate) fn in_order<T: Send>(
+pub fn in_order<T: Send>(
     n: usize,
     threads: usize,
     wave: usize,

@@ -300,6 +300,10 @@ pub enum OutArr {
     Zeros(Zeros, usize),
 }
 
+/// Rows from which a read's fields are filled on several threads (below, a thread costs more
+/// than it saves).
+pub const PARALLEL_SCATTER_ROWS: usize = 1 << 16;
+
 /// Rows from which an absent column is made by numpy's zeros (see [`OutArr::Zeros`]).
 const ZEROS_BY_NUMPY: usize = 1 << 16;
 
@@ -319,9 +323,10 @@ pub struct OutTable {
 /// Scatter per-kind columns into union columns for the fields of the kinds in `mask` that are
 /// also in `fields` (bit f = field f). `parts` are stacked (the blocks of a read, the files of
 /// a `read_many`), each written straight into its rows of the union columns: no concatenated
-/// copy in between. `file`: add a `file` column, the index of each row's part.
-pub fn scatter(mut parts: Vec<EventTable>, mask: u16, fields: u32, file: bool) -> OutTable {
-    let mut out = scatter_fields(&parts, mask, fields);
+/// copy in between. `file`: add a `file` column, the index of each row's part. `threads`: fields
+/// filled at once (reads of at least [`PARALLEL_SCATTER_ROWS`] rows).
+pub fn scatter(mut parts: Vec<EventTable>, mask: u16, fields: u32, file: bool, threads: usize) -> OutTable {
+    let mut out = scatter_fields(&parts, mask, fields, threads);
     let mut head = if parts.len() == 1 && !file {
         let p = parts.pop().unwrap_or_default();
         vec![("t".to_string(), OutArr::I64(p.t)), ("kind".to_string(), OutArr::U8(p.kind))] // moved, not copied
@@ -348,7 +353,7 @@ pub fn scatter(mut parts: Vec<EventTable>, mask: u16, fields: u32, file: bool) -
 }
 
 /// The field columns of [`scatter`] over `tables` stacked (table j's rows follow table j-1's).
-fn scatter_fields(tables: &[EventTable], mask: u16, fields: u32) -> OutTable {
+fn scatter_fields(tables: &[EventTable], mask: u16, fields: u32, threads: usize) -> OutTable {
     let n: usize = tables.iter().map(|t| t.len()).sum();
     let mut included = [false; NUM_FIELDS];
     for k in Kind::ALL {
@@ -382,11 +387,9 @@ fn scatter_fields(tables: &[EventTable], mask: u16, fields: u32) -> OutTable {
         start += table.len();
         rows_of.push(r);
     }
-    let mut cols = Vec::new();
-    for f in ALL_FIELDS {
-        if !included[f as usize] {
-            continue;
-        }
+    // One field's columns (values and validity; strings as offsets and data).
+    let field_cols = |f: Field| -> Vec<(String, OutArr)> {
+        let mut cols = Vec::new();
         let name = f.name();
         let fi = f as usize;
         // (a kind's column in a table, its output rows) for every kind that has the field
@@ -422,7 +425,7 @@ fn scatter_fields(tables: &[EventTable], mask: u16, fields: u32) -> OutTable {
                 FieldType::Int { .. } => cols.push((name.to_string(), zeros(Zeros::I64, n))),
             }
             cols.push((format!("{name}_valid"), zeros(Zeros::Bool, n)));
-            continue;
+            return cols;
         }
         let mut valid = vec![false; n];
         let fill_valid = |valid: &mut Vec<bool>, v: &Option<Vec<bool>>, rows: &[u32]| match v {
@@ -518,8 +521,17 @@ fn scatter_fields(tables: &[EventTable], mask: u16, fields: u32) -> OutTable {
             }
         }
         cols.push((format!("{name}_valid"), OutArr::Bool(valid)));
-    }
-    OutTable { cols }
+        cols
+    };
+    let wanted: Vec<Field> = ALL_FIELDS.iter().copied().filter(|&f| included[f as usize]).collect();
+    let mut per_field: Vec<Vec<(String, OutArr)>> = Vec::with_capacity(wanted.len());
+    // Fields are independent: a large read fills them on several threads (in field order).
+    let threads = if n >= PARALLEL_SCATTER_ROWS { threads } else { 1 };
+    hidpack_core::reader::in_order(wanted.len(), threads, wanted.len(), |j| field_cols(wanted[j]), |_, cols| {
+        per_field.push(cols);
+        std::ops::ControlFlow::Continue(())
+    });
+    OutTable { cols: per_field.into_iter().flatten().collect() }
 }
 
 /// Move the columns into numpy arrays (no copy).

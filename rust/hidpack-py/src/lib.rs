@@ -258,7 +258,7 @@ impl Reader {
         let out = py
             .detach(|| -> hidpack_core::Result<convert::OutTable> {
                 let parts = self.inner.read_parts(t0, t1, mask, blocks.as_deref(), threads)?;
-                Ok(convert::scatter(parts, mask, fields, false))
+                Ok(convert::scatter(parts, mask, fields, false, threads))
             })
             .map_err(to_py)?;
         convert::out_to_py(py, out)
@@ -398,7 +398,7 @@ fn read_many<'py>(
         .detach(|| {
             let m = hidpack_core::many::read_many(&paths, opts)?;
             let events: Vec<u64> = m.parts.iter().map(|p| p.len() as u64).collect();
-            Ok((convert::scatter(m.parts, kinds, fields, true), events, m.wall_clock_ns, m.skipped))
+            Ok((convert::scatter(m.parts, kinds, fields, true, opts.threads), events, m.wall_clock_ns, m.skipped))
         })
         .map_err(|e: hidpack_core::many::ManyError| errors::in_file(e.error, e.file, &paths[e.file]))?;
     let list = PyList::empty(py);

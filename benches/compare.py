@@ -14,8 +14,9 @@ repository. Used: ``balabit-mouse``, ``aalto136m-keys`` (``events.csv.zst``) and
 What is measured, per corpus: every session is stored as its own file/blob, all fields lossless (every
 decode is checked against the input, outside the timed region). For each format: bytes per event
 (sum of blob sizes / events), encode events/s (numpy columns -> bytes) and decode events/s
-(bytes -> numpy columns), each the median of N passes over all sessions, one process pinned to one CPU,
-``time.perf_counter``, zstd/pyarrow single-threaded.
+(bytes -> numpy columns), each the median of N passes over all sessions (after an untimed warm-up
+pass over a tenth of them), one process pinned to one CPU, ``time.perf_counter``, zstd/pyarrow
+single-threaded.
 
 The benchmark table of a session (the "canonical columns") is::
 
@@ -856,6 +857,11 @@ def measure(fmt: Format, corpus: Corpus, repeats: int, verify: bool = True) -> R
     blobs: List[Any] = []
     outs: List[Any] = []
     try:
+        # Untimed warm-up on a tenth of the sessions (every format alike): the first pass of a
+        # process pays for code, allocator and page-cache warm-up that the median should not see
+        # (the Recorder's first pass ran up to 30 % slower than the next ones).
+        for i, inp in enumerate(inputs[:max(1, len(inputs) // 10)]):
+            fmt.decode(enc(inp, i))
         for r in range(repeats):
             gc.collect()
             gc.disable()

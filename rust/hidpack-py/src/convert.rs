@@ -523,15 +523,18 @@ fn scatter_fields(tables: &[EventTable], mask: u16, fields: u32, threads: usize)
         cols.push((format!("{name}_valid"), OutArr::Bool(valid)));
         cols
     };
-    let wanted: Vec<Field> = ALL_FIELDS.iter().copied().filter(|&f| included[f as usize]).collect();
-    let mut per_field: Vec<Vec<(String, OutArr)>> = Vec::with_capacity(wanted.len());
+    let wanted = ALL_FIELDS.iter().copied().filter(|&f| included[f as usize]);
+    if threads <= 1 || n < PARALLEL_SCATTER_ROWS {
+        return OutTable { cols: wanted.flat_map(field_cols).collect() };
+    }
     // Fields are independent: a large read fills them on several threads (in field order).
-    let threads = if n >= PARALLEL_SCATTER_ROWS { threads } else { 1 };
-    hidpack_core::reader::in_order(wanted.len(), threads, wanted.len(), |j| field_cols(wanted[j]), |_, cols| {
-        per_field.push(cols);
+    let wanted: Vec<Field> = wanted.collect();
+    let mut cols = Vec::new();
+    hidpack_core::reader::in_order(wanted.len(), threads, wanted.len(), |j| field_cols(wanted[j]), |_, c| {
+        cols.extend(c);
         std::ops::ControlFlow::Continue(())
     });
-    OutTable { cols: per_field.into_iter().flatten().collect() }
+    OutTable { cols }
 }
 
 /// Move the columns into numpy arrays (no copy).

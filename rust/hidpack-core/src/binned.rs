@@ -303,9 +303,7 @@ pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
     debug_assert!(!latents.is_empty());
     let n = latents.len();
     let mut map = Counts::for_values(latents);
-    for &v in latents {
-        map.add(v);
-    }
+    map.add_all(latents);
     let mut distinct: Vec<Bin> = map.entries().into_iter().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
     distinct.sort_unstable_by_key(|b| b.lo);
     // Each distinct value learns its bin (bins are contiguous ranges of the sorted values).
@@ -443,6 +441,34 @@ impl Counts {
             }
         }
         self.vals[i] += 1;
+    }
+    /// Counts every value of `v` (what [`Counts::add`] does one by one). Values within a span of
+    /// 256 are counted into four interleaved tables, so a run of one value (kinds, buttons) does
+    /// not make each increment wait for the one before it.
+    fn add_all(&mut self, v: &[i64]) {
+        let Some(lo) = self.dense.filter(|_| self.vals.len() <= 256) else {
+            for &x in v {
+                self.add(x);
+            }
+            return;
+        };
+        let mut c = [[0u32; 256]; 4];
+        let mut chunks = v.chunks_exact(4);
+        for q in &mut chunks {
+            for (t, &x) in c.iter_mut().zip(q) {
+                t[(x.wrapping_sub(lo) as u64 as usize) & 255] += 1;
+            }
+        }
+        for &x in chunks.remainder() {
+            c[0][(x.wrapping_sub(lo) as u64 as usize) & 255] += 1;
+        }
+        for (i, slot) in self.vals.iter_mut().enumerate() {
+            let n = c[0][i] + c[1][i] + c[2][i] + c[3][i];
+            if *slot == 0 && n > 0 {
+                self.len += 1;
+            }
+            *slot += n;
+        }
     }
     #[cold]
     #[inline(never)]
@@ -836,19 +862,29 @@ fn estimate(latents: &[i64]) -> (usize, usize) {
         return (0, 0);
     }
     let mut map = Counts::for_values(latents);
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for &v in latents {
-        map.add(v);
-        lo = lo.min(v);
-        hi = hi.max(v);
+    if map.dense.is_some() && map.vals.len() <= 256 {
+        // few values: counted at once (the early exit below is for mostly distinct ones, which
+        // cannot be: the span is under 256)
+        map.add_all(latents);
         if map.len * 2 > n && n >= 64 {
-            // Mostly distinct values (absolute clocks and coordinates under order 0): binning
-            // cannot beat their spread by much, and counting them all is the estimate's cost.
-            for &v in latents {
-                lo = lo.min(v);
-                hi = hi.max(v);
-            }
+            let (lo, hi) = latents.iter().fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
             return (n * width_bits(lo, hi) as usize / 8 + 12, n);
+        }
+    } else {
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for &v in latents {
+            map.add(v);
+            lo = lo.min(v);
+            hi = hi.max(v);
+            if map.len * 2 > n && n >= 64 {
+                // Mostly distinct values (absolute clocks and coordinates under order 0): binning
+                // cannot beat their spread by much, and counting them all is the estimate's cost.
+                for &v in latents {
+                    lo = lo.min(v);
+                    hi = hi.max(v);
+                }
+                return (n * width_bits(lo, hi) as usize / 8 + 12, n);
+            }
         }
     }
     let mut distinct: Vec<Bin> = map.entries().into_iter().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
@@ -1303,6 +1339,31 @@ mod tests {
             let g = next() >> (next() % 64);
             let (a, b) = ((next() >> (next() % 64)).wrapping_mul(g), (next() >> (next() % 64)).wrapping_mul(g));
             assert_eq!(gcd(a, b), euclid(a, b), "gcd({a}, {b})");
+        }
+    }
+
+    #[test]
+    fn counting_at_once_equals_counting_one_by_one() {
+        let mut r = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        };
+        for case in 0..2_000 {
+            let n = 1 + (next() % 300) as usize;
+            let span = [1u64, 2, 16, 255, 256, 257, 5_000, 1 << 40][case % 8];
+            let base = (next() % 1_000) as i64 - 500;
+            let v: Vec<i64> = (0..n).map(|_| base + (next() % span) as i64).collect();
+            let mut one = Counts::for_values(&v);
+            for &x in &v {
+                one.add(x);
+            }
+            let mut all = Counts::for_values(&v);
+            all.add_all(&v);
+            assert_eq!(all.len, one.len, "span {span}");
+            assert_eq!(all.entries(), one.entries(), "span {span}");
         }
     }
 

@@ -1243,6 +1243,16 @@ fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, top: bool) 
 mod tests {
     use super::*;
 
+    /// A xorshift64 generator (deterministic test data).
+    fn xorshift(mut r: u64) -> impl FnMut() -> u64 {
+        move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        }
+    }
+
     fn rt(v: &[i64]) -> usize {
         let mut b = Vec::new();
         encode(v, &mut b);
@@ -1284,13 +1294,10 @@ mod tests {
             assert_eq!(&out[1..], &v[..]);
         }
         // a clock of 125/3 ns ticks stored in whole ns splits into ticks and three remainders
-        let (mut k, mut r) = (0i64, 0x2545_F491_4F6C_DD1Du64);
+        let (mut k, mut next) = (0i64, xorshift(0x2545_F491_4F6C_DD1D));
         let t: Vec<i64> = (0..3000)
             .map(|_| {
-                r ^= r << 13;
-                r ^= r >> 7;
-                r ^= r << 17;
-                k += 20_000 + (r % 5000) as i64;
+                k += 20_000 + (next() % 5000) as i64;
                 (k * 125 + 1) / 3
             })
             .collect();
@@ -1325,13 +1332,7 @@ mod tests {
             }
             a
         }
-        let mut r = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15u64);
         for (a, b) in [(0, 0), (0, 7), (7, 0), (1, u64::MAX), (u64::MAX, u64::MAX), (1 << 63, 1 << 62), (65_536 * 3, 1_000_000)] {
             assert_eq!(gcd(a, b), euclid(a, b), "gcd({a}, {b})");
         }
@@ -1344,13 +1345,7 @@ mod tests {
 
     #[test]
     fn counting_at_once_equals_counting_one_by_one() {
-        let mut r = 0x1234_5678_9ABC_DEF1u64;
-        let mut next = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        };
+        let mut next = xorshift(0x1234_5678_9ABC_DEF1u64);
         for case in 0..2_000 {
             let n = 1 + (next() % 300) as usize;
             let span = [1u64, 2, 16, 255, 256, 257, 5_000, 1 << 40][case % 8];
@@ -1369,13 +1364,7 @@ mod tests {
 
     #[test]
     fn gcd_of_a_column_is_the_fold_of_gcd_with_zeros_anywhere() {
-        let mut r = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1Du64);
         for case in 0..3_000 {
             let n = (next() % 40) as usize;
             let g = [1u64, 2, 3, 1_000_000, 65_536, 1 << 40][case % 6];
@@ -1405,13 +1394,7 @@ mod tests {
 
     #[test]
     fn exact_division_and_divisibility_match_the_hardware() {
-        let mut r = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1Du64);
         for g in (1u64..300).chain([1 << 16, 1_000_000, 125_000, 65_536 * 3, u64::MAX / 3, 1 << 63]) {
             let d = ExactDiv::new(g);
             for _ in 0..200 {
@@ -1431,7 +1414,7 @@ mod tests {
 
     #[test]
     fn the_encoder_division_by_reciprocal_is_exact() {
-        let mut r = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         for f in 1u32..=1 << MAX_SCALE_BITS {
             let l = 32 - (f - 1).leading_zeros();
             let m = (1u128 << (32 + l)).div_ceil(u128::from(f));
@@ -1439,10 +1422,7 @@ mod tests {
                 assert_eq!(((u128::from(x) * m) >> (32 + l)) as u32, x / f, "{x} / {f}");
             }
             for _ in 0..64 {
-                r ^= r << 13;
-                r ^= r >> 7;
-                r ^= r << 17;
-                let x = r as u32;
+                let x = next() as u32;
                 assert_eq!(((u128::from(x) * m) >> (32 + l)) as u32, x / f, "{x} / {f}");
             }
         }

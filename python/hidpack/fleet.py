@@ -104,6 +104,16 @@ def _names(what: str, v: Sequence[str] | str | None, valid: Sequence[str]) -> li
     return names
 
 
+def _query(
+    paths: Sequence[str | os.PathLike[str]], kinds: Sequence[str] | str | None, fields: Sequence[str] | str | None
+) -> tuple[list[str], list[str] | None, list[str] | None]:
+    """The paths as strings and the kind and field names, checked (what both readers take)."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise TypeError("paths must be a sequence of paths (for one file, use hidpack.open)")
+    names = [os.fspath(p) for p in paths]
+    return names, _names("kind", kinds, list(KIND_CODES)), _names("field", fields, [f[0] for f in FIELDS])
+
+
 def read_many(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -123,11 +133,7 @@ def read_many(
     whose message starts with the path and which carries ``.file`` and ``.path``) or ``"skip"``
     (problems are listed in :attr:`FleetTable.problems`).
     """
-    if isinstance(paths, (str, bytes, os.PathLike)):
-        raise TypeError("paths must be a sequence of paths (for one file, use hidpack.open)")
-    names = [os.fspath(p) for p in paths]
-    kind_list = _names("kind", kinds, list(KIND_CODES))
-    field_list = _names("field", fields, [f[0] for f in FIELDS])
+    names, kind_list, field_list = _query(paths, kinds, fields)
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
     lo, hi = _native_bounds(t0, t1)
@@ -173,15 +179,11 @@ def read_dask(
     in the message (to list the problems of a fleet instead, use ``read_many(errors="skip")``).
     """
     dd = require("dask.dataframe", "dask", "hidpack.read_dask()")
-    if isinstance(paths, (str, bytes, os.PathLike)):
-        raise TypeError("paths must be a sequence of paths (for one file, use hidpack.open)")
+    names, kind_list, field_list = _query(paths, kinds, fields)
     if not isinstance(files_per_partition, int) or files_per_partition < 1:
         raise ValueError(f"files_per_partition must be an int of at least 1, got {files_per_partition!r}")
-    names = [os.fspath(p) for p in paths]
     if len(names) > 2**32:
         raise ValueError(f"{len(names)} paths; at most 2**32 (the file column is uint32)")
-    kind_list = _names("kind", kinds, list(KIND_CODES))
-    field_list = _names("field", fields, [f[0] for f in FIELDS])
     groups = [(i, names[i : i + files_per_partition]) for i in range(0, len(names), files_per_partition)]
     meta = read_many([], kinds=kind_list, fields=field_list).to_pandas()
     if not groups:

@@ -130,7 +130,6 @@ impl Writer {
     }
 }
 
-/// Reads a hidpack file.
 /// An event table converted from a native write table and validated (`prepare_table`), ready to
 /// be written once: a caller can check a table before it creates the file it goes to.
 #[pyclass(module = "hidpack._native", frozen)]
@@ -162,6 +161,7 @@ fn prepare_table(py: Python<'_>, table: &Bound<'_, PyDict>) -> PyResult<Prepared
     Ok(Prepared { rows: t.len(), table: Mutex::new(Some(t)) })
 }
 
+/// Reads a hidpack file.
 #[pyclass(module = "hidpack._native", frozen)]
 struct Reader {
     inner: CoreReader<FileSource>,
@@ -251,10 +251,7 @@ impl Reader {
     ) -> PyResult<Bound<'py, PyDict>> {
         let mask = convert::kinds_to_mask(kinds)?;
         let fields = convert::fields_to_mask(fields)?;
-        if threads == Some(0) {
-            return Err(PyValueError::new_err("threads must be at least 1 (or None: one per CPU)"));
-        }
-        let threads = threads.unwrap_or_else(cpus);
+        let threads = threads_or_cpus(threads)?;
         let out = py
             .detach(|| -> hidpack_core::Result<convert::OutTable> {
                 let parts = self.inner.read_parts(t0, t1, mask, blocks.as_deref(), threads)?;
@@ -385,15 +382,13 @@ fn read_many<'py>(
     use hidpack_core::many::{ManyOptions, OnProblem};
     let kinds = convert::kinds_to_mask(kinds)?;
     let fields = convert::fields_to_mask(fields)?;
-    if threads == Some(0) {
-        return Err(PyValueError::new_err("threads must be at least 1 (or None: one per CPU)"));
-    }
+    let threads = threads_or_cpus(threads)?;
     let on_problem = match errors {
         "raise" => OnProblem::Raise,
         "skip" => OnProblem::Skip,
         other => return Err(PyValueError::new_err(format!("errors must be 'raise' or 'skip', got {other:?}"))),
     };
-    let opts = ManyOptions { t0, t1, kinds, threads: threads.unwrap_or_else(cpus), on_problem };
+    let opts = ManyOptions { t0, t1, kinds, threads, on_problem };
     let (out, events, walls, skipped) = py
         .detach(|| {
             let m = hidpack_core::many::read_many(&paths, opts)?;
@@ -448,6 +443,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FIELDS", PyTuple::new(py, fields)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
+}
+
+/// A `threads` argument: at least 1, or None for one per CPU.
+fn threads_or_cpus(threads: Option<usize>) -> PyResult<usize> {
+    match threads {
+        Some(0) => Err(PyValueError::new_err("threads must be at least 1 (or None: one per CPU)")),
+        Some(n) => Ok(n),
+        None => Ok(cpus()),
+    }
 }
 
 /// CPUs this process may use, found once (`available_parallelism` reads the cgroup quota files on

@@ -8,12 +8,13 @@
 //!
 //! Files are read on up to `threads` threads, one file per thread at a time (with fewer files
 //! than threads, each file's blocks are split among the spare ones), and collected in order, so
-//! the result does not depend on the thread count. The parts are not concatenated:
-//! a caller that scatters them into its own columns (the Python bindings) copies each event once.
+//! the result does not depend on the thread count. The files' tables are not concatenated: a
+//! caller that scatters them into its own columns (the Python bindings) copies each event of a
+//! one-block file once (the blocks of a longer file are joined into its table first).
 //!
 //! Nothing is lost silently. A file that cannot be opened, and every block a reader had to skip
 //! (a damaged block, a torn end), is either the error ([`OnProblem::Raise`]: the first one in path
-//! order, and nothing after it is read) or listed in [`ManyTable::skipped`] with its file
+//! order; nothing after it is returned) or listed in [`ManyTable::skipped`] with its file
 //! ([`OnProblem::Skip`]).
 
 use std::ops::ControlFlow;

@@ -238,6 +238,17 @@ def test_read_dask_on_a_local_cluster(tmp_path, dask_client):
     pd.testing.assert_frame_equal(got, as_dask_strings(hidpack.read_many(paths, kinds="button", fields=["button", "pressed"]).to_pandas()))
 
 
+def test_read_dask_wall_time(tmp_path, dask_client):
+    paths = []
+    for j, rows in enumerate([ROWS[:4], ROWS[4:9], ROWS[9:]]):
+        paths.append(str(tmp_path / f"w{j}.hpk"))
+        hidpack.write_table(paths[-1], rows_table(rows), wall_clock_ns=1_700_000_000_000_000_000 + j * 10**12)
+    ddf = hidpack.read_dask(paths, wall_time=True, files_per_partition=2)
+    want = as_dask_strings(hidpack.read_many(paths).to_pandas(wall_time=True))
+    assert dict(ddf.dtypes) == dict(want.dtypes)
+    pd.testing.assert_frame_equal(dask_client.compute(ddf).result().reset_index(drop=True), want)
+
+
 def test_read_dask_fails_with_the_path_of_a_bad_file(tmp_path, dask_client):
     paths = write_files(tmp_path, [ROWS] * 3)
     damage_second_block(paths[2])
@@ -267,6 +278,15 @@ def test_wall_t_adds_each_files_wall_clock(tmp_path):
     skipped = hidpack.read_many(paths, errors="skip")
     assert skipped.wall_clock_ns == [walls[0], None, walls[2]]
     assert len(skipped.wall_t()) == len(parts[0]) + len(parts[2])
+    # as a column: UTC timestamps after t, in Arrow, pandas and polars
+    tbl = skipped.to_arrow(wall_time=True)
+    assert tbl.column_names[:3] == ["t", "wall_t", "file"]
+    assert str(tbl.schema.field("wall_t").type) == "timestamp[ns, tz=UTC]"
+    df = skipped.to_pandas(wall_time=True)
+    assert str(df["wall_t"].dtype) == "datetime64[ns, UTC]"
+    assert df["wall_t"].tolist() == list(pd.to_datetime(skipped.wall_t(), utc=True))
+    assert skipped.to_polars(wall_time=True)["wall_t"].dtype.time_zone == "UTC"
+    assert "wall_t" not in skipped.to_pandas()
 
 
 def test_every_conformance_vector_reads_through_read_many():

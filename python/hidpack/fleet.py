@@ -74,22 +74,28 @@ class FleetTable(dict):  # type: ignore[type-arg]
     def _one_kind(self) -> str | None:
         return self.kinds[0] if self.kinds is not None and len(self.kinds) == 1 else None
 
-    def to_arrow(self) -> Any:
+    def to_arrow(self, wall_time: bool = False) -> Any:
         """A ``pyarrow.Table``: ``t``, ``file``, ``kind`` (dictionary; left out when one kind was
-        read) and the fields read (nullable: null = absent)."""
+        read) and the fields read (nullable: null = absent). ``wall_time``: also ``wall_t``
+        (after ``t``), each row's time as a UTC timestamp (see :meth:`wall_t`)."""
         pa = require("pyarrow", "arrow", "FleetTable.to_arrow()")
-        return _arrow_table(pa, self, self._one_kind(), self._field_names())
+        table = _arrow_table(pa, self, self._one_kind(), self._field_names())
+        if wall_time:
+            ts = pa.timestamp("ns", tz="UTC")
+            table = table.add_column(1, pa.field("wall_t", ts, nullable=False), pa.array(self.wall_t(), ts))
+        return table
 
-    def to_pandas(self) -> Any:
-        """A ``pandas.DataFrame`` (via Arrow), typed like :meth:`Recording.to_pandas`."""
+    def to_pandas(self, wall_time: bool = False) -> Any:
+        """A ``pandas.DataFrame`` (via Arrow), typed like :meth:`Recording.to_pandas`;
+        ``wall_time`` as in :meth:`to_arrow` (a ``datetime64[ns, UTC]`` column)."""
         pd = require("pandas", "pandas", "FleetTable.to_pandas()")
         pa = require("pyarrow", "pandas", "FleetTable.to_pandas()")
-        return _pandas_frame(pd, pa, _arrow_table(pa, self, self._one_kind(), self._field_names()))
+        return _pandas_frame(pd, pa, self.to_arrow(wall_time))
 
-    def to_polars(self) -> Any:
-        """A ``polars.DataFrame`` (via Arrow)."""
+    def to_polars(self, wall_time: bool = False) -> Any:
+        """A ``polars.DataFrame`` (via Arrow); ``wall_time`` as in :meth:`to_arrow`."""
         pl = require("polars", "polars", "FleetTable.to_polars()")
-        return pl.from_arrow(self.to_arrow())
+        return pl.from_arrow(self.to_arrow(wall_time))
 
 
 def _names(what: str, v: Sequence[str] | str | None, valid: Sequence[str]) -> list[str] | None:
@@ -156,11 +162,12 @@ def _partition(
     fields: list[str] | None,
     t0: int | None,
     t1: int | None,
+    wall_time: bool,
 ) -> Any:
     first, paths = group
-    ft = read_many(paths, kinds=kinds, fields=fields, t0=t0, t1=t1, threads=1)
-    ft["file"] = ft["file"] + first  # numpy keeps uint32 (an int is weak); < 2**32 files
-    return ft.to_pandas()
+    df = read_many(paths, kinds=kinds, fields=fields, t0=t0, t1=t1, threads=1).to_pandas(wall_time)
+    df["file"] = df["file"].to_numpy() + np.uint32(first)  # the index in all the paths (< 2**32)
+    return df
 
 
 def read_dask(
@@ -171,12 +178,14 @@ def read_dask(
     t0: int | None = None,
     t1: int | None = None,
     files_per_partition: int = 1,
+    wall_time: bool = False,
 ) -> Any:
     """A lazy ``dask.dataframe.DataFrame`` of the events of ``paths``: one partition per
     ``files_per_partition`` files, each read with :func:`read_many` (one thread; Dask runs the
     partitions in parallel) and typed like :meth:`FleetTable.to_pandas`. ``file`` is the index of
-    each row's file in ``paths``. A file that cannot be read fails the computation, with its path
-    in the message (to list the problems of a fleet instead, use ``read_many(errors="skip")``).
+    each row's file in ``paths``; ``wall_time=True`` adds ``wall_t``, each row's UTC time (every
+    file then needs a wall clock). A file that cannot be read fails the computation, with its
+    path in the message (to list the problems of a fleet instead, use ``read_many(errors="skip")``).
     """
     dd = require("dask.dataframe", "dask", "hidpack.read_dask()")
     names, kind_list, field_list = _query(paths, kinds, fields)
@@ -185,8 +194,8 @@ def read_dask(
     if len(names) > 2**32:
         raise ValueError(f"{len(names)} paths; at most 2**32 (the file column is uint32)")
     groups = [(i, names[i : i + files_per_partition]) for i in range(0, len(names), files_per_partition)]
-    meta = read_many([], kinds=kind_list, fields=field_list).to_pandas()
+    meta = read_many([], kinds=kind_list, fields=field_list).to_pandas(wall_time)
     if not groups:
         return dd.from_pandas(meta, npartitions=1)
-    fn = functools.partial(_partition, kinds=kind_list, fields=field_list, t0=t0, t1=t1)
+    fn = functools.partial(_partition, kinds=kind_list, fields=field_list, t0=t0, t1=t1, wall_time=wall_time)
     return dd.from_map(fn, groups, meta=meta, label="read-hidpack", enforce_metadata=True)

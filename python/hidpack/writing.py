@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _native
-from ._table import FIELDS, to_native_table
+from ._table import _NUMPY_DTYPES, FIELDS, to_native_table
 
 __all__ = ["write_table", "Writer"]
 
@@ -17,8 +17,8 @@ __all__ = ["write_table", "Writer"]
 _NATIVE_DTYPES: dict[str, np.dtype[Any]] = {"t": np.dtype(np.int64), "kind": np.dtype(np.uint8)}
 for _name, _typ, _, _ in FIELDS:
     if _typ != "str":
-        _NATIVE_DTYPES[_name] = np.dtype({"coord": np.float64, "int": np.int64, "bool": np.bool_}[_typ])
-        _NATIVE_DTYPES[_name + "_valid"] = np.dtype(np.bool_)
+        _NATIVE_DTYPES[_name] = _NUMPY_DTYPES[_typ]
+        _NATIVE_DTYPES[_name + "_valid"] = _NUMPY_DTYPES["bool"]
 
 
 def _native_form(table: Any) -> dict[str, Any] | None:

@@ -44,11 +44,11 @@ def now() -> int:
     return _native.now()
 
 
-def _native_batch(batch: Any) -> dict[str, Any]:
-    """A batch in any accepted form (structured arrays too) as a native event table."""
+def _columns(batch: Any) -> Any:
+    """A numpy structured array as a dict of its columns; any other batch as it is."""
     if isinstance(batch, np.ndarray) and batch.dtype.names:
-        batch = {name: batch[name] for name in batch.dtype.names}
-    return to_native_table(batch)
+        return {name: batch[name] for name in batch.dtype.names}
+    return batch
 
 
 class Recorder(_native.Recorder):
@@ -143,9 +143,7 @@ class Recorder(_native.Recorder):
         validated first (on error nothing is recorded), then handed to the encoder in order
         with the single pushes around it, with the GIL released. It may wait while more than
         ``max_batch_backlog`` batch events are queued; it never drops."""
-        if isinstance(batch, np.ndarray) and batch.dtype.names:
-            batch = {name: batch[name] for name in batch.dtype.names}
-        self._extend_table(prepare(batch))
+        self._extend_table(prepare(_columns(batch)))
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("paused" if self.paused else "recording")
@@ -207,7 +205,7 @@ class _PolicyRecorder(Recorder):
         return super().focus(app, title, window, rect, t)
 
     def extend(self, batch: Any) -> None:
-        native = _native_batch(batch)
+        native = to_native_table(_columns(batch))
         kinds = np.asarray(native["kind"])
         if np.isin(kinds, [4, 5, 6]).any():
             raise ValueError(

@@ -751,8 +751,7 @@ impl<S: Source> Reader<S> {
         let filtered = t0.is_some() || t1.is_some() || kinds & ALL_KINDS != ALL_KINDS;
         self.each_block(&wanted, threads, |_, _, t| {
             // checked row by row (when the query filters at all), not trusted from the record
-            let keep = |(&t, &k): (&i64, &u8)| t >= lo && t1.is_none_or(|e| t < e) && (kinds >> k) & 1 == 1;
-            if !filtered || t.t.iter().zip(&t.kind).all(keep) {
+            if !filtered || t.t.iter().zip(&t.kind).all(|(&ts, &k)| crate::table::wanted(ts, k, lo, t1, kinds)) {
                 parts.push(t);
             } else {
                 let mut f = EventTable::new();

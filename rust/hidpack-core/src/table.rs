@@ -247,6 +247,12 @@ fn check_coord(v: i64, field: Field, row: Option<u64>) -> Result<()> {
     Ok(())
 }
 
+/// Whether a row at `t` of kind code `k` is in a query's `t0 <= t < t1` and `kinds` (bit k set).
+#[inline]
+pub(crate) fn wanted(t: i64, k: u8, t0: i64, t1: Option<i64>, kinds: u16) -> bool {
+    t >= t0 && t1.is_none_or(|e| t < e) && (kinds >> k) & 1 == 1
+}
+
 impl EventTable {
     pub fn new() -> Self {
         EventTable { t: Vec::new(), kind: Vec::new(), kinds: Kind::ALL.map(KindTable::new) }
@@ -472,8 +478,7 @@ impl EventTable {
 
     /// Append the rows of `other` with `t0 <= t < t1` whose kind is in `kinds` (bit k set = keep).
     pub fn extend_filtered(&mut self, other: &EventTable, t0: i64, t1: Option<i64>, kinds: u16) {
-        let keep_row = |t: i64, k: u8| t >= t0 && t1.is_none_or(|e| t < e) && (kinds >> k) & 1 == 1;
-        let keep: Vec<bool> = other.t.iter().zip(&other.kind).map(|(&t, &k)| keep_row(t, k)).collect();
+        let keep: Vec<bool> = other.t.iter().zip(&other.kind).map(|(&t, &k)| wanted(t, k, t0, t1, kinds)).collect();
         if keep.iter().all(|b| *b) {
             return self.extend_from(other);
         }

@@ -685,9 +685,9 @@ fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
             "move-to-front alphabet of {d} values; expected 1..={MAX_MTF_ALPHABET}"
         )));
     }
-    let mut list = Vec::with_capacity(d as usize);
+    let mut alphabet = Vec::with_capacity(d as usize);
     for _ in 0..d {
-        list.push(unzigzag(c.varint()?));
+        alphabet.push(unzigzag(c.varint()?));
     }
     let g = c.varint()?;
     if g != 1 {
@@ -695,6 +695,7 @@ fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
     }
     let base = out.len();
     decode(c, m, out)?;
+    let mut list = MtfList::new();
     for (i, v) in out[base..].iter_mut().enumerate() {
         let r = *v as u64;
         if r >= d {
@@ -702,15 +703,91 @@ fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
                 "move-to-front rank {r} at value {i}; the alphabet has {d}"
             )));
         }
-        let r = r as usize;
-        let x = list[r];
-        if r > 0 {
-            list.copy_within(0..r, 1);
-            list[0] = x;
-        }
-        *v = x;
+        *v = alphabet[usize::from(list.take(r as usize))];
     }
     Ok(())
+}
+
+/// The move-to-front list of a chunk: the alphabet's indexes (at most [`MAX_MTF_ALPHABET`], so one
+/// byte each), most recent first.
+///
+/// Nearly every rank is small, so the first 16 entries live in one 128-bit word (in a register
+/// across a loop): taking a rank under 8 is a few 64-bit shifts and masks, under 16 the same on 128
+/// bits. A `copy_within` per value (what this replaced) was a `memmove` call per value, a quarter
+/// of reading a file of key presses.
+struct MtfList {
+    head: u128, // entries 0..16, entry i in byte i
+    // boxed: the list itself is then two registers' worth, and the head stays in a register in
+    // the loops (with the tail inline, the head lived in memory, on the loop's critical path)
+    tail: Box<[u8; MAX_MTF_ALPHABET - 16]>,
+}
+
+impl MtfList {
+    /// Indexes `0..256` in order (a chunk of `d` values only ever takes ranks under `d`, so the
+    /// entries from `d` on stay where they are).
+    fn new() -> Self {
+        MtfList {
+            head: u128::from_le_bytes(std::array::from_fn(|i| i as u8)),
+            tail: Box::new(std::array::from_fn(|i| (i + 16) as u8)),
+        }
+    }
+
+    /// The entry at rank `r` (< 256), moved to the front (entries `0..r` move up by one).
+    #[inline]
+    fn take(&mut self, r: usize) -> u8 {
+        if r == 0 {
+            // a run (a column's usual case): nothing moves, and nothing waits on the last value
+            self.head as u8
+        } else if r < 8 {
+            let lo = self.head as u64;
+            let x = (lo >> (8 * r)) as u8;
+            let below = (1u64 << (8 * r)) - 1; // bytes 0..r
+            let lo = (lo & !((below << 8) | 0xFF)) | ((lo & below) << 8) | u64::from(x);
+            self.head = (self.head & !u128::from(u64::MAX)) | u128::from(lo);
+            x
+        } else if r < 16 {
+            let w = self.head;
+            let x = (w >> (8 * r)) as u8;
+            let below = (1u128 << (8 * r)) - 1;
+            self.head = (w & !((below << 8) | 0xFF)) | ((w & below) << 8) | u128::from(x);
+            x
+        } else {
+            let x;
+            (self.head, x) = Self::take_far(&mut self.tail, self.head, r);
+            x
+        }
+    }
+
+    /// [`MtfList::take`] of a rank ≥ 16: the new head and the entry (out of line, the head by value).
+    #[cold]
+    #[inline(never)]
+    fn take_far(tail: &mut [u8; MAX_MTF_ALPHABET - 16], head: u128, r: usize) -> (u128, u8) {
+        let x = tail[r - 16];
+        tail.copy_within(0..r - 16, 1);
+        tail[0] = (head >> 120) as u8;
+        ((head << 8) | u128::from(x), x)
+    }
+
+    /// The rank of index `x`, moved to the front.
+    #[inline]
+    fn find(&mut self, x: u8) -> usize {
+        // the first zero byte of head ^ x·0x0101…: exact at the lowest set bit
+        const ONES: u128 = u128::MAX / 255;
+        let z = self.head ^ (ONES * u128::from(x));
+        let hit = z.wrapping_sub(ONES) & !z & (ONES << 7);
+        let r = if hit != 0 {
+            (hit.trailing_zeros() / 8) as usize
+        } else {
+            16 + self.tail.iter().position(|&e| e == x).unwrap_or(0)
+        };
+        self.take(r);
+        r
+    }
+
+    #[cfg(test)]
+    fn entries(&self) -> Vec<u8> {
+        self.head.to_le_bytes().iter().chain(self.tail.iter()).copied().collect()
+    }
 }
 
 // ---------------------------------------------------------------- the column layer
@@ -836,17 +913,16 @@ fn latents_for(vals: &[i64], p: Pred) -> Option<(Vec<u8>, Vec<i64>)> {
                 put_varint(&mut head, zigzag(a));
             }
             put_varint(&mut head, 1);
-            let mut list = alphabet;
+            // each value's alphabet index + 1 in the table's slots (nonzero: a probe still sees
+            // the slot taken; no more adds, so no growth)
+            for (j, &a) in alphabet.iter().enumerate() {
+                let i = seen.slot(a);
+                seen.vals[i] = j as u32 + 1;
+            }
+            let mut list = MtfList::new();
             let ranks = vals
                 .iter()
-                .map(|&v| {
-                    let r = list.iter().position(|&x| x == v).unwrap_or(0);
-                    if r > 0 {
-                        list.copy_within(0..r, 1);
-                        list[0] = v;
-                    }
-                    r as i64
-                })
+                .map(|&v| list.find((seen.vals[seen.slot(v)] - 1) as u8) as i64)
                 .collect();
             Some((head, ranks))
         }
@@ -1275,6 +1351,50 @@ mod tests {
         rt(&(0..3000)
             .map(|i: i64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15u64 as i64))
             .collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn mtf_list_matches_a_plain_list() {
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
+        for d in [1usize, 2, 15, 16, 17, 40, 255, 256] {
+            let mut list = MtfList::new();
+            let mut plain: Vec<u8> = (0..d).map(|i| i as u8).collect();
+            for step in 0..4000 {
+                // mostly small ranks (the fast path), some anywhere
+                let r = if step % 3 == 0 { next() as usize % d } else { next() as usize % d.min(18) };
+                let x = plain.remove(r);
+                plain.insert(0, x);
+                if step % 2 == 0 {
+                    assert_eq!(list.take(r), x, "d {d} step {step} rank {r}");
+                } else {
+                    assert_eq!(list.find(x), r, "d {d} step {step} index {x}");
+                }
+                assert_eq!(&list.entries()[..d], &plain[..], "d {d} step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn mtf_columns_roundtrip_with_wide_alphabets() {
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
+        for d in [3u64, 20, 100, 256] {
+            // a skewed draw (small ranks common) over d spread-out values
+            let v: Vec<i64> = (0..3000)
+                .map(|_| {
+                    let a = next() % d;
+                    let b = next() % d;
+                    (a.min(b) as i64) * 1_000_003 - 77
+                })
+                .collect();
+            let (head, ranks) = latents_for(&v, Pred::Mtf).unwrap();
+            let mut b = head;
+            encode(&ranks, &mut b);
+            let mut out = Vec::new();
+            decode_column(&mut Cursor::new(&b, 0, "t"), v.len(), &mut out).unwrap();
+            assert_eq!(out, v, "alphabet {d}");
+        }
+        let too_many: Vec<i64> = (0..257).collect();
+        assert!(latents_for(&too_many, Pred::Mtf).is_none());
     }
 
     #[test]

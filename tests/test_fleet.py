@@ -155,6 +155,50 @@ def test_read_many_skip_lists_every_problem(tmp_path, threads):
     assert got["t"][got["file"] == 3].tolist() == one["t"].tolist()
 
 
+def random_moves(n, seed):
+    """n moves with random steps (about 5 bytes per event: a few MB of files quickly)."""
+    rng = np.random.default_rng(seed)
+    return {
+        "t": np.cumsum(rng.integers(0, 20_000_000, n)).astype(np.int64),
+        "kind": np.zeros(n, np.uint8),
+        "x": np.cumsum(rng.integers(-300, 300, n)).astype(np.float64),
+        "y": np.cumsum(rng.integers(-300, 300, n)).astype(np.float64),
+    }
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_large_read_many_counts_its_rows_first_and_equals_one_read_per_file(tmp_path, threads):
+    # From READ_MANY_COUNT_FILES files on, read_many sizes its columns from the files' indexes
+    # before reading, and each file's rows go straight into them: the same table either way,
+    # with selections (where the index over-counts) and with problems (skipped rows).
+    paths = []
+    for j in range(hidpack._native.READ_MANY_COUNT_FILES + 4):
+        p = str(tmp_path / f"f{j}.hpk")
+        if j % 64 == 1:
+            hidpack.write_table(p, random_moves(50_000, j), block_events=20_000)
+        else:
+            hidpack.write_table(p, rows_table(ROWS[: j % len(ROWS)]), block_events=4)
+        paths.append(p)
+    assert_tables_equal(hidpack.read_many(paths, threads=threads), expected(paths))
+    for kw in [{"kinds": ["key", "text"]}, {"fields": ["x", "text"]}]:
+        assert_tables_equal(hidpack.read_many(paths, threads=threads, **kw), expected(paths, **kw))
+    window = hidpack.read_many(paths, threads=threads, t0=3_000, t1=200_000_000_000)
+    parts = [hidpack.open(p).between(3_000, 200_000_000_000).table() for p in paths]
+    assert window.events == [len(t["t"]) for t in parts]
+    for k in ("t", "kind", "x", "x_valid", "y", "text_valid", "usage"):
+        assert np.array_equal(window[k], np.concatenate([t[k] for t in parts])), k
+    offset, lost = damage_second_block(paths[65])
+    os.remove(paths[5])
+    got = hidpack.read_many(paths, threads=threads, errors="skip")
+    assert [(p["file"], p["whole_file"]) for p in got.problems] == [(5, True), (65, False)]
+    assert got.events[65] == 50_000 - lost and got.events[5] == 0
+    readable = [p for p in paths if os.path.exists(p)]
+    want = expected(readable)
+    del want["file"]
+    del got["file"]
+    assert_tables_equal(got, want)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cuts=st.lists(st.integers(0, len(ROWS)), max_size=6), threads=st.integers(1, 4), block=st.integers(1, 9))
 def test_read_many_equals_one_read_per_file(tmp_path_factory, cuts, threads, block):

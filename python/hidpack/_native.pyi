@@ -23,12 +23,14 @@ __all__ = [
     "prepare_table",
     "KINDS",
     "FORMAT_VERSION",
+    "READ_MANY_COUNT_FILES",
     "FIELDS",
     "__version__",
 ]
 
 __version__: str
 KINDS: tuple[str, ...]
+READ_MANY_COUNT_FILES: int
 FIELDS: tuple[tuple[str, str, tuple[int, ...], tuple[int, ...]], ...]
 FORMAT_VERSION: int
 

@@ -9,8 +9,10 @@
 //! Files are read on up to `threads` threads, one file per thread at a time (with fewer files
 //! than threads, each file's blocks are split among the spare ones), and collected in order, so
 //! the result does not depend on the thread count. The files' tables are not concatenated: a
-//! caller that scatters them into its own columns (the Python bindings) copies each event of a
-//! one-block file once (the blocks of a longer file are joined into its table first).
+//! caller that scatters them into its own columns copies each event of a one-block file once
+//! (the blocks of a longer file are joined into its table first). [`read_many_each`] hands each
+//! table over as it is read, so such a caller (the Python bindings) need not hold them all, and
+//! [`Reader::max_events`] sizes its columns beforehand.
 //!
 //! Nothing is lost silently. A file that cannot be opened, and every block a reader had to skip
 //! (a damaged block, a torn end), is either the error ([`OnProblem::Raise`]: the first one in path
@@ -68,7 +70,8 @@ pub struct Skipped {
 /// The events of many files, in path order.
 #[derive(Debug, Default)]
 pub struct ManyTable {
-    /// The events of each file, in path order (empty for a file skipped whole).
+    /// The events of each file, in path order (empty for a file skipped whole; not kept by
+    /// [`read_many_each`]).
     pub parts: Vec<EventTable>,
     /// Each file's wall clock at its `t = 0` (Unix ns; `None` when its writer did not know it,
     /// or the file was skipped whole): `t + wall_clock_ns[file]` is a row's wall time.
@@ -113,6 +116,22 @@ pub struct ManyError {
 /// Reads the events `opts` selects from every file of `paths` into one table (see the module
 /// docs). More than `u32::MAX` paths is a usage error.
 pub fn read_many<P: AsRef<Path> + Sync>(paths: &[P], opts: ManyOptions) -> std::result::Result<ManyTable, ManyError> {
+    let mut parts = Vec::with_capacity(paths.len());
+    let mut out = read_many_each(paths, opts, |_, t| parts.push(t))?;
+    out.parts = parts;
+    Ok(out)
+}
+
+/// [`read_many`], handing each file's table to `each(file index, table)` as it is read, in path
+/// order, instead of keeping them (the returned [`ManyTable`] has no `parts`): a caller that
+/// copies each into its own columns holds a few files' tables at a time, not all of them. A file
+/// skipped whole is handed over as an empty table. Under [`OnProblem::Raise`], the files before
+/// the failing one have been handed over when the error returns.
+pub fn read_many_each<P: AsRef<Path> + Sync>(
+    paths: &[P],
+    opts: ManyOptions,
+    mut each: impl FnMut(usize, EventTable),
+) -> std::result::Result<ManyTable, ManyError> {
     if paths.len() > u32::MAX as usize {
         return Err(ManyError { file: 0, error: Error::Usage(format!("{} paths; at most {}", paths.len(), u32::MAX)) });
     }
@@ -124,7 +143,7 @@ pub fn read_many<P: AsRef<Path> + Sync>(paths: &[P], opts: ManyOptions) -> std::
         let t = r.read_threads(opts.t0, opts.t1, opts.kinds, None, per_file)?;
         Ok((t, r.problems(), r.header().wall_clock_ns))
     };
-    let mut out = ManyTable { parts: Vec::with_capacity(paths.len()), wall_clock_ns: Vec::with_capacity(paths.len()), skipped: Vec::new() };
+    let mut out = ManyTable { parts: Vec::new(), wall_clock_ns: Vec::with_capacity(paths.len()), skipped: Vec::new() };
     let mut failed: Option<ManyError> = None;
     in_order(paths.len(), opts.threads, WAVE, read_one, |j, res| {
         match res {
@@ -139,7 +158,7 @@ pub fn read_many<P: AsRef<Path> + Sync>(paths: &[P], opts: ManyOptions) -> std::
                 } else {
                     out.skipped.extend(problems.into_iter().map(|problem| Skipped { file: j, problem, whole_file: false }));
                 }
-                out.parts.push(t);
+                each(j, t);
                 out.wall_clock_ns.push(wall);
             }
             Err(error) => {
@@ -149,7 +168,7 @@ pub fn read_many<P: AsRef<Path> + Sync>(paths: &[P], opts: ManyOptions) -> std::
                 }
                 let problem = Problem { offset: error.offset().unwrap_or(0), length: 0, error: error.to_string(), events_lost: None };
                 out.skipped.push(Skipped { file: j, problem, whole_file: true });
-                out.parts.push(EventTable::new());
+                each(j, EventTable::new());
                 out.wall_clock_ns.push(None);
             }
         }
@@ -235,9 +254,23 @@ mod tests {
                 assert_eq!(got.len(), want.len());
                 let walls: Vec<Option<i64>> = (0..paths.len() as i64).map(|j| (j % 2 == 0).then_some(1_700_000_000_000_000_000 + 100 * j)).collect();
                 assert_eq!(got.wall_clock_ns, walls);
+                // handed over one by one, the same tables in the same order
+                let mut each = Vec::new();
+                let rest = read_many_each(&paths, ManyOptions { t0, t1, kinds, threads, on_problem: OnProblem::Raise }, |j, t| each.push((j, t.len()))).unwrap();
+                assert!(rest.parts.is_empty());
+                assert_eq!(rest.wall_clock_ns, got.wall_clock_ns);
+                assert_eq!(each, per.iter().copied().enumerate().collect::<Vec<_>>());
                 let (table, file) = got.concat();
                 assert_eq!(table.events().collect::<Vec<_>>(), want.events().collect::<Vec<_>>(), "{threads} threads");
                 assert_eq!(file, want_file);
+            }
+            // a reader's count of a query is an upper bound, exact without a selection
+            for (j, p) in paths.iter().enumerate() {
+                let r = Reader::open(p).unwrap();
+                let n = want_file.iter().filter(|&&f| f == j as u32).count() as u64;
+                let max = r.max_events(t0, t1, kinds);
+                assert!(max >= n, "file {j}: {max} < {n}");
+                assert_eq!(r.max_events(None, None, ALL_KINDS), sizes[j] as u64);
             }
         }
         let none: [&Path; 0] = [];

@@ -766,6 +766,17 @@ impl<S: Source> Reader<S> {
 
     /// The blocks a query can need, in order, each with whether all its events are wanted (by
     /// its record's time range and counts).
+    /// At most how many events a read of `t0 <= t < t1` and `kinds` returns: the events of those
+    /// kinds in the blocks the read decodes (exact when every such block lies inside the window).
+    pub fn max_events(&self, t0: Option<i64>, t1: Option<i64>, kinds: u16) -> u64 {
+        let lo = t0.unwrap_or(i64::MIN);
+        self.blocks
+            .iter()
+            .filter(|b| !(b.t_max < lo || t1.is_some_and(|e| b.t_min >= e)))
+            .map(|b| (0..NUM_KINDS).filter(|&k| (kinds >> k) & 1 == 1).map(|k| u64::from(b.counts[k])).sum::<u64>())
+            .sum()
+    }
+
     fn wanted_blocks(&self, lo: i64, t1: Option<i64>, kinds: u16, blocks: Option<&[usize]>) -> Result<Vec<(usize, bool)>> {
         let all: Vec<usize>;
         let sel = match blocks {

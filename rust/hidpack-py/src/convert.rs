@@ -321,220 +321,354 @@ pub struct OutTable {
 }
 
 /// Scatter per-kind columns into union columns for the fields of the kinds in `mask` that are
-/// also in `fields` (bit f = field f). `parts` are stacked (the blocks of a read, the files of
-/// a `read_many`), each written straight into its rows of the union columns: no concatenated
-/// copy in between. `file`: add a `file` column, the index of each row's part. `threads`: fields
-/// filled at once (reads of at least [`PARALLEL_SCATTER_ROWS`] rows).
-pub fn scatter(mut parts: Vec<EventTable>, mask: u16, fields: u32, file: bool, threads: usize) -> OutTable {
-    let mut out = scatter_fields(&parts, mask, fields, threads);
-    let mut head = if parts.len() == 1 && !file {
-        let p = parts.pop().unwrap_or_default();
-        vec![("t".to_string(), OutArr::I64(p.t)), ("kind".to_string(), OutArr::U8(p.kind))] // moved, not copied
-    } else {
-        let n: usize = parts.iter().map(|p| p.len()).sum();
-        let (mut t, mut kind) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let mut files = Vec::with_capacity(if file { n } else { 0 });
-        for (j, p) in parts.iter().enumerate() {
-            t.extend_from_slice(&p.t);
-            kind.extend_from_slice(&p.kind);
-            if file {
-                files.resize(files.len() + p.len(), j as u32);
-            }
-        }
-        let mut h = vec![("t".to_string(), OutArr::I64(t)), ("kind".to_string(), OutArr::U8(kind))];
-        if file {
-            h.push(("file".to_string(), OutArr::U32(files)));
-        }
-        h
-    };
-    drop(parts);
-    head.append(&mut out.cols);
-    OutTable { cols: head }
+/// also in `fields` (bit f = field f): [`Gather`] with all of `parts` at once. `file`: add a
+/// `file` column, the index of each row's part.
+pub fn scatter(parts: Vec<EventTable>, mask: u16, fields: u32, file: bool, threads: usize) -> OutTable {
+    let mut g = Gather::new(mask, fields, file);
+    g.append(parts, threads);
+    g.finish()
 }
 
-/// The field columns of [`scatter`] over `tables` stacked (table j's rows follow table j-1's).
-fn scatter_fields(tables: &[EventTable], mask: u16, fields: u32, threads: usize) -> OutTable {
-    let n: usize = tables.iter().map(|t| t.len()).sum();
-    let mut included = [false; NUM_FIELDS];
-    for k in Kind::ALL {
-        if (mask >> k as u8) & 1 == 1 {
-            for s in k.fields() {
-                included[s.field as usize] = (fields >> s.field as u8) & 1 == 1;
+/// One wanted field's union column(s) in a [`Gather`].
+enum FieldCol {
+    /// No part so far had the field: absent on every row (made as zeros by [`Gather::finish`]).
+    Absent,
+    I64(Vec<i64>, Vec<bool>),
+    F64(Vec<f64>, Vec<bool>),
+    Bool(Vec<bool>, Vec<bool>),
+    Str { offsets: Vec<i64>, data: Vec<u8>, valid: Vec<bool> },
+}
+
+/// Union columns built from per-kind tables, part after part (the blocks of a read, the files
+/// of a `read_many`): each part's rows are scattered straight into the ends of the columns, so
+/// an event is copied once, and a caller may drop each part as soon as it is appended (a fleet
+/// read then holds its output and one batch of parts, not every file's table besides).
+pub struct Gather {
+    n: usize,
+    t: Vec<i64>,
+    kind: Vec<u8>,
+    /// Each row's part (file) index, if asked for.
+    file: Option<Vec<u32>>,
+    parts: u32,
+    /// The fields of the kinds in the mask that are also wanted, in field order.
+    cols: Vec<(Field, FieldCol)>,
+    /// Rows expected in all ([`Gather::reserve`]): a column is built with room for them.
+    cap: usize,
+}
+
+/// `n` zeros (`T::default()`), with room for `room` if the allocator grants it.
+fn zeros<T: Clone + Default>(n: usize, room: usize) -> Vec<T> {
+    let mut v = Vec::new();
+    let _ = v.try_reserve_exact(room.max(n));
+    v.resize(n, T::default());
+    v
+}
+
+/// `v` grown to `len` with `zero`s (a new column from the allocator's zeroed memory: the pages
+/// of a large one are not written twice).
+fn grow<T: Clone>(v: &mut Vec<T>, len: usize, zero: T) {
+    if v.capacity() == 0 {
+        *v = vec![zero; len];
+    } else {
+        v.resize(len, zero);
+    }
+}
+
+impl Gather {
+    /// Columns for the fields of the kinds in `mask` that are also in `fields` (bit f = field
+    /// f); `file`: also a `file` column.
+    pub fn new(mask: u16, fields: u32, file: bool) -> Self {
+        let mut included = [false; NUM_FIELDS];
+        for k in Kind::ALL {
+            if (mask >> k as u8) & 1 == 1 {
+                for s in k.fields() {
+                    included[s.field as usize] = (fields >> s.field as u8) & 1 == 1;
+                }
             }
         }
+        let cols = ALL_FIELDS.iter().copied().filter(|&f| included[f as usize]).map(|f| (f, FieldCol::Absent)).collect();
+        Gather { n: 0, t: Vec::new(), kind: Vec::new(), file: file.then(Vec::new), parts: 0, cols, cap: 0 }
     }
-    // Position of each field in each kind's columns.
-    let mut pos = [[usize::MAX; NUM_FIELDS]; NUM_KINDS];
-    for k in Kind::ALL {
-        for (p, s) in k.fields().iter().enumerate() {
-            pos[k as usize][s.field as usize] = p;
+
+    /// Room for `rows` rows in all: an estimate (more rows grow the columns as usual) and a
+    /// wish (room the allocator refuses is not taken).
+    pub fn reserve(&mut self, rows: usize) {
+        self.cap = rows;
+        let _ = self.t.try_reserve_exact(rows.saturating_sub(self.t.len()));
+        let _ = self.kind.try_reserve_exact(rows.saturating_sub(self.kind.len()));
+        if let Some(f) = &mut self.file {
+            let _ = f.try_reserve_exact(rows.saturating_sub(f.len()));
         }
     }
-    // The rows of each kind in the output, in order (one pass per table), so that each field is
-    // then filled kind by kind in tight loops over dense columns.
-    let mut rows_of: Vec<[Vec<u32>; NUM_KINDS]> = Vec::with_capacity(tables.len());
-    let mut start = 0usize;
-    for table in tables {
-        let mut r: [Vec<u32>; NUM_KINDS] = Default::default();
-        for (k, kt) in table.kinds.iter().enumerate() {
-            r[k].reserve_exact(kt.len());
+
+    /// Appends `parts` in order (each the next part index). `threads`: fields filled at once, for
+    /// batches of at least [`PARALLEL_SCATTER_ROWS`] rows.
+    pub fn append(&mut self, mut parts: Vec<EventTable>, threads: usize) {
+        let m: usize = parts.iter().map(|t| t.len()).sum();
+        // The rows of each kind in this batch, in order (one pass per part), so that each field
+        // is then filled kind by kind in tight loops over dense columns.
+        let mut rows_of: Vec<[Vec<u32>; NUM_KINDS]> = Vec::with_capacity(parts.len());
+        let mut start = 0usize;
+        for table in &parts {
+            let mut r: [Vec<u32>; NUM_KINDS] = Default::default();
+            for (k, kt) in table.kinds.iter().enumerate() {
+                r[k].reserve_exact(kt.len());
+            }
+            for (i, &k) in table.kind.iter().enumerate() {
+                if let Some(v) = r.get_mut(k as usize) {
+                    v.push((start + i) as u32);
+                }
+            }
+            start += table.len();
+            rows_of.push(r);
         }
-        for (i, &k) in table.kind.iter().enumerate() {
-            if let Some(v) = r.get_mut(k as usize) {
-                v.push((start + i) as u32);
+        let (base, tables, cap) = (self.n, &parts[..], self.cap);
+        let fill = |c: &mut (Field, FieldCol)| fill_field(c.0, &mut c.1, tables, &rows_of, base, m, cap);
+        if threads <= 1 || m < PARALLEL_SCATTER_ROWS || self.cols.len() < 2 {
+            self.cols.iter_mut().for_each(fill);
+        } else {
+            // Fields are independent: a large batch fills them on several threads.
+            let cells: Vec<std::sync::Mutex<&mut (Field, FieldCol)>> =
+                self.cols.iter_mut().map(std::sync::Mutex::new).collect();
+            hidpack_core::reader::in_order(
+                cells.len(),
+                threads,
+                cells.len(),
+                |j| fill(&mut cells[j].lock().unwrap_or_else(|e| e.into_inner())),
+                |_, ()| std::ops::ControlFlow::Continue(()),
+            );
+        }
+        if let Some(file) = &mut self.file {
+            file.reserve(m);
+            for p in &parts {
+                file.resize(file.len() + p.len(), self.parts);
+                self.parts += 1;
             }
         }
-        start += table.len();
-        rows_of.push(r);
+        if self.t.is_empty() && parts.len() == 1 {
+            let p = &mut parts[0];
+            self.t = std::mem::take(&mut p.t); // moved, not copied
+            self.kind = std::mem::take(&mut p.kind);
+        } else {
+            self.t.reserve(m);
+            self.kind.reserve(m);
+            for p in &parts {
+                self.t.extend_from_slice(&p.t);
+                self.kind.extend_from_slice(&p.kind);
+            }
+        }
+        self.n += m;
     }
-    // One field's columns (values and validity; strings as offsets and data).
-    let field_cols = |f: Field| -> Vec<(String, OutArr)> {
-        let mut cols = Vec::new();
-        let name = f.name();
-        let fi = f as usize;
-        // (a kind's column in a table, its output rows) for every kind that has the field
-        let parts: Vec<(&Column, &[u32])> = tables
-            .iter()
-            .zip(&rows_of)
-            .flat_map(|(table, rows)| {
-                Kind::ALL.iter().filter_map(move |&k| {
-                    let p = pos[k as usize][fi];
-                    (p != usize::MAX && !rows[k as usize].is_empty())
-                        .then(|| (&table.kinds[k as usize].cols[p], rows[k as usize].as_slice()))
-                })
+
+    /// The columns: `t`, `kind`, `file` (if asked for), then each field's values (strings as
+    /// `_offsets` and `_data`) and `_valid`.
+    pub fn finish(self) -> OutTable {
+        let n = self.n;
+        let mut cols = vec![("t".to_string(), OutArr::I64(self.t)), ("kind".to_string(), OutArr::U8(self.kind))];
+        if let Some(file) = self.file {
+            cols.push(("file".to_string(), OutArr::U32(file)));
+        }
+        for (f, col) in self.cols {
+            let name = f.name();
+            match col {
+                FieldCol::Absent => {
+                    // Absent on every row (most fields of most recordings): zeros from numpy's
+                    // calloc, which leaves a large column's pages untouched. (Zeroed Vecs were
+                    // memset by the allocator: reading a 2 M-event file spent 46 % of its time
+                    // clearing 33 such columns.) Short columns are plain Vecs: numpy's zeros
+                    // cost more per call than they save.
+                    let zeros = |z: Zeros, n: usize| match (n >= ZEROS_BY_NUMPY, z) {
+                        (true, z) => OutArr::Zeros(z, n),
+                        (false, Zeros::I64) => OutArr::I64(vec![0; n]),
+                        (false, Zeros::F64) => OutArr::F64(vec![0.0; n]),
+                        (false, Zeros::Bool) => OutArr::Bool(vec![false; n]),
+                    };
+                    match f.ty() {
+                        FieldType::Str => {
+                            cols.push((format!("{name}_offsets"), zeros(Zeros::I64, n + 1)));
+                            cols.push((format!("{name}_data"), OutArr::U8(Vec::new())));
+                        }
+                        FieldType::Bool => cols.push((name.to_string(), zeros(Zeros::Bool, n))),
+                        FieldType::Coord => cols.push((name.to_string(), zeros(Zeros::F64, n))),
+                        FieldType::Int { .. } => cols.push((name.to_string(), zeros(Zeros::I64, n))),
+                    }
+                    cols.push((format!("{name}_valid"), zeros(Zeros::Bool, n)));
+                }
+                FieldCol::I64(v, valid) => {
+                    cols.push((name.to_string(), OutArr::I64(v)));
+                    cols.push((format!("{name}_valid"), OutArr::Bool(valid)));
+                }
+                FieldCol::F64(v, valid) => {
+                    cols.push((name.to_string(), OutArr::F64(v)));
+                    cols.push((format!("{name}_valid"), OutArr::Bool(valid)));
+                }
+                FieldCol::Bool(v, valid) => {
+                    cols.push((name.to_string(), OutArr::Bool(v)));
+                    cols.push((format!("{name}_valid"), OutArr::Bool(valid)));
+                }
+                FieldCol::Str { offsets, data, valid } => {
+                    cols.push((format!("{name}_offsets"), OutArr::I64(offsets)));
+                    cols.push((format!("{name}_data"), OutArr::U8(data)));
+                    cols.push((format!("{name}_valid"), OutArr::Bool(valid)));
+                }
+            }
+        }
+        OutTable { cols }
+    }
+}
+
+/// Field `f` of a batch of `m` rows (`tables`, with each kind's rows in `rows_of`), appended to
+/// `col` at row `base`.
+#[allow(clippy::too_many_arguments)]
+fn fill_field(f: Field, col: &mut FieldCol, tables: &[EventTable], rows_of: &[[Vec<u32>; NUM_KINDS]], base: usize, m: usize, cap: usize) {
+    // (a kind's column in a table, its rows in the batch) for every kind that has the field
+    let mut at = [None; NUM_KINDS]; // the field's position in each kind's columns
+    for k in Kind::ALL {
+        at[k as usize] = k.fields().iter().position(|s| s.field == f);
+    }
+    let parts: Vec<(&Column, &[u32])> = tables
+        .iter()
+        .zip(rows_of)
+        .flat_map(|(table, rows)| {
+            Kind::ALL.iter().filter_map(move |&k| {
+                let p = at[k as usize]?;
+                (!rows[k as usize].is_empty()).then(|| (&table.kinds[k as usize].cols[p], rows[k as usize].as_slice()))
             })
-            .collect();
-        if parts.is_empty() {
-            // Absent on every row (most fields of most recordings): zeros from numpy's calloc,
-            // which leaves a large column's pages untouched. (Zeroed Vecs were memset by the
-            // allocator: reading a 2 M-event file spent 46 % of its time clearing 33 such columns.)
-            // Short columns are plain Vecs: numpy's zeros cost more per call than they save.
-            let zeros = |z: Zeros, n: usize| match (n >= ZEROS_BY_NUMPY, z) {
-                (true, z) => OutArr::Zeros(z, n),
-                (false, Zeros::I64) => OutArr::I64(vec![0; n]),
-                (false, Zeros::F64) => OutArr::F64(vec![0.0; n]),
-                (false, Zeros::Bool) => OutArr::Bool(vec![false; n]),
-            };
-            match f.ty() {
-                FieldType::Str => {
-                    cols.push((format!("{name}_offsets"), zeros(Zeros::I64, n + 1)));
-                    cols.push((format!("{name}_data"), OutArr::U8(Vec::new())));
-                }
-                FieldType::Bool => cols.push((name.to_string(), zeros(Zeros::Bool, n))),
-                FieldType::Coord => cols.push((name.to_string(), zeros(Zeros::F64, n))),
-                FieldType::Int { .. } => cols.push((name.to_string(), zeros(Zeros::I64, n))),
+        })
+        .collect();
+    let end = base + m;
+    if parts.is_empty() {
+        // absent on this batch's rows: an absent column stays so; a built one grows by zeros
+        match col {
+            FieldCol::Absent => {}
+            FieldCol::I64(v, ok) => {
+                v.resize(end, 0);
+                ok.resize(end, false);
             }
-            cols.push((format!("{name}_valid"), zeros(Zeros::Bool, n)));
-            return cols;
+            FieldCol::F64(v, ok) => {
+                v.resize(end, 0.0);
+                ok.resize(end, false);
+            }
+            FieldCol::Bool(v, ok) => {
+                v.resize(end, false);
+                ok.resize(end, false);
+            }
+            FieldCol::Str { offsets, valid, .. } => {
+                let last = offsets.last().copied().unwrap_or(0);
+                offsets.resize(end + 1, last);
+                valid.resize(end, false);
+            }
         }
-        let mut valid = vec![false; n];
-        let fill_valid = |valid: &mut Vec<bool>, v: &Option<Vec<bool>>, rows: &[u32]| match v {
-            None => rows.iter().for_each(|&g| valid[g as usize] = true),
-            Some(v) => rows.iter().zip(v).for_each(|(&g, &ok)| valid[g as usize] = ok),
+        return;
+    }
+    if let FieldCol::Absent = col {
+        // the first rows with the field: the rows before it are absent
+        // room for the rows reserved; none beyond this batch: then a first batch's column comes
+        // zeroed from the allocator ([`grow`])
+        let room = if cap > end { cap + 1 } else { 0 };
+        *col = match f.ty() {
+            FieldType::Str => FieldCol::Str { offsets: zeros(base + 1, room), data: Vec::new(), valid: zeros(base, room) },
+            FieldType::Bool => FieldCol::Bool(zeros(base, room), zeros(base, room)),
+            FieldType::Coord => FieldCol::F64(zeros(base, room), zeros(base, room)),
+            FieldType::Int { .. } => FieldCol::I64(zeros(base, room), zeros(base, room)),
         };
-        // Rows of a part that are consecutive (one kind fills a table's rows): a straight copy.
-        let dense = |rows: &[u32]| -> Option<usize> {
-            let (first, last) = (*rows.first()? as usize, *rows.last()? as usize);
-            (last - first + 1 == rows.len()).then_some(first)
-        };
-        match f.ty() {
-            FieldType::Str => {
-                let mut lens = vec![0i64; n];
-                for (c, rows) in &parts {
-                    if let Column::Str { offsets, valid: v, .. } = c {
-                        fill_valid(&mut valid, v, rows);
-                        for (r, &g) in rows.iter().enumerate() {
-                            lens[g as usize] = offsets[r + 1] - offsets[r];
-                        }
+    }
+    let fill_valid = |valid: &mut [bool], v: &Option<Vec<bool>>, rows: &[u32]| match v {
+        None => rows.iter().for_each(|&g| valid[g as usize] = true),
+        Some(v) => rows.iter().zip(v).for_each(|(&g, &ok)| valid[g as usize] = ok),
+    };
+    // Rows of a part that are consecutive (one kind fills a table's rows): a straight copy.
+    let dense = |rows: &[u32]| -> Option<usize> {
+        let (first, last) = (*rows.first()? as usize, *rows.last()? as usize);
+        (last - first + 1 == rows.len()).then_some(first)
+    };
+    match col {
+        FieldCol::Absent => unreachable!("built above"),
+        FieldCol::Str { offsets, data, valid } => {
+            grow(valid, end, false);
+            let valid = &mut valid[base..];
+            let mut lens = vec![0i64; m];
+            for (c, rows) in &parts {
+                if let Column::Str { offsets, valid: v, .. } = c {
+                    fill_valid(valid, v, rows);
+                    for (r, &g) in rows.iter().enumerate() {
+                        lens[g as usize] = offsets[r + 1] - offsets[r];
                     }
                 }
-                let mut offsets = Vec::with_capacity(n + 1);
-                offsets.push(0i64);
-                let mut acc = 0i64;
-                for (l, ok) in lens.iter().zip(&valid) {
-                    if *ok {
-                        acc += l;
-                    }
-                    offsets.push(acc);
-                }
-                let mut data = vec![0u8; acc as usize];
-                for (c, rows) in &parts {
-                    if let Column::Str { offsets: src_off, data: src, .. } = c {
-                        for (r, &g) in rows.iter().enumerate() {
-                            let g = g as usize;
-                            if valid[g] {
-                                let (a, b) = (offsets[g] as usize, offsets[g + 1] as usize);
-                                data[a..b].copy_from_slice(&src[src_off[r] as usize..src_off[r + 1] as usize]);
-                            }
-                        }
-                    }
-                }
-                cols.push((format!("{name}_offsets"), OutArr::I64(offsets)));
-                cols.push((format!("{name}_data"), OutArr::U8(data)));
             }
-            FieldType::Bool => {
-                let mut out = vec![false; n];
-                for (c, rows) in &parts {
-                    if let Column::Bool { vals, valid: v } = c {
-                        fill_valid(&mut valid, v, rows);
+            let mut acc = offsets.last().copied().unwrap_or(0);
+            offsets.reserve(m);
+            for (l, ok) in lens.iter().zip(valid.iter()) {
+                if *ok {
+                    acc += l;
+                }
+                offsets.push(acc);
+            }
+            data.resize(acc as usize, 0);
+            let offsets = &offsets[base..];
+            for (c, rows) in &parts {
+                if let Column::Str { offsets: src_off, data: src, .. } = c {
+                    for (r, &g) in rows.iter().enumerate() {
+                        let g = g as usize;
+                        if valid[g] {
+                            let (a, b) = (offsets[g] as usize, offsets[g + 1] as usize);
+                            data[a..b].copy_from_slice(&src[src_off[r] as usize..src_off[r + 1] as usize]);
+                        }
+                    }
+                }
+            }
+        }
+        FieldCol::Bool(out, valid) => {
+            grow(out, end, false);
+            grow(valid, end, false);
+            let (out, valid) = (&mut out[base..], &mut valid[base..]);
+            for (c, rows) in &parts {
+                if let Column::Bool { vals, valid: v } = c {
+                    fill_valid(valid, v, rows);
+                    for (&g, &x) in rows.iter().zip(vals) {
+                        out[g as usize] = x;
+                    }
+                }
+            }
+            zero_absent(out, &parts, false);
+        }
+        FieldCol::F64(out, valid) => {
+            grow(out, end, 0.0);
+            grow(valid, end, false);
+            let (out, valid) = (&mut out[base..], &mut valid[base..]);
+            for (c, rows) in &parts {
+                if let Column::Int { vals, valid: v } = c {
+                    fill_valid(valid, v, rows);
+                    if let Some(s) = dense(rows) {
+                        out[s..s + rows.len()].iter_mut().zip(vals).for_each(|(o, &x)| *o = coord_to_f64(x));
+                    } else {
+                        for (&g, &x) in rows.iter().zip(vals) {
+                            out[g as usize] = coord_to_f64(x);
+                        }
+                    }
+                }
+            }
+            zero_absent(out, &parts, 0.0);
+        }
+        FieldCol::I64(out, valid) => {
+            grow(out, end, 0);
+            grow(valid, end, false);
+            let (out, valid) = (&mut out[base..], &mut valid[base..]);
+            for (c, rows) in &parts {
+                if let Column::Int { vals, valid: v } = c {
+                    fill_valid(valid, v, rows);
+                    if let Some(s) = dense(rows) {
+                        out[s..s + rows.len()].copy_from_slice(vals); // the column as is
+                    } else {
                         for (&g, &x) in rows.iter().zip(vals) {
                             out[g as usize] = x;
                         }
                     }
                 }
-                zero_absent(&mut out, &parts, false);
-                cols.push((name.to_string(), OutArr::Bool(out)));
             }
-            FieldType::Coord => {
-                let mut out = vec![0f64; n];
-                for (c, rows) in &parts {
-                    if let Column::Int { vals, valid: v } = c {
-                        fill_valid(&mut valid, v, rows);
-                        if let Some(s) = dense(rows) {
-                            out[s..s + rows.len()].iter_mut().zip(vals).for_each(|(o, &x)| *o = coord_to_f64(x));
-                        } else {
-                            for (&g, &x) in rows.iter().zip(vals) {
-                                out[g as usize] = coord_to_f64(x);
-                            }
-                        }
-                    }
-                }
-                zero_absent(&mut out, &parts, 0.0);
-                cols.push((name.to_string(), OutArr::F64(out)));
-            }
-            FieldType::Int { .. } => {
-                let mut ints = vec![0i64; n];
-                for (c, rows) in &parts {
-                    if let Column::Int { vals, valid: v } = c {
-                        fill_valid(&mut valid, v, rows);
-                        if let Some(s) = dense(rows) {
-                            ints[s..s + rows.len()].copy_from_slice(vals); // the column as is
-                        } else {
-                            for (&g, &x) in rows.iter().zip(vals) {
-                                ints[g as usize] = x;
-                            }
-                        }
-                    }
-                }
-                zero_absent(&mut ints, &parts, 0);
-                cols.push((name.to_string(), OutArr::I64(ints)));
-            }
+            zero_absent(out, &parts, 0);
         }
-        cols.push((format!("{name}_valid"), OutArr::Bool(valid)));
-        cols
-    };
-    let wanted = ALL_FIELDS.iter().copied().filter(|&f| included[f as usize]);
-    if threads <= 1 || n < PARALLEL_SCATTER_ROWS {
-        return OutTable { cols: wanted.flat_map(field_cols).collect() };
     }
-    // Fields are independent: a large read fills them on several threads (in field order).
-    let wanted: Vec<Field> = wanted.collect();
-    let mut cols = Vec::new();
-    hidpack_core::reader::in_order(wanted.len(), threads, wanted.len(), |j| field_cols(wanted[j]), |_, c| {
-        cols.extend(c);
-        std::ops::ControlFlow::Continue(())
-    });
-    OutTable { cols }
 }
 
 /// Move the columns into numpy arrays (no copy).

@@ -983,12 +983,53 @@ def fleet_reads(hp, corpus: Corpus, tmpdir: str, repeats: int, pcodec_dec: Optio
     labels = {"per_file": "`open(p, threads=1).table()` per file (the decode column above)",
               "read_many_1": "`hidpack.read_many(paths, threads=1)`",
               "read_many_all": f"`hidpack.read_many(paths)` on {ncpu} CPUs"}
-    out = [f"Fleet read of the {len(paths)} Recorder files ({n:,} events, the bench's fields), median of {repeats}:",
-           "", "| read | decode Mev/s | × pcodec decode |", "|---|---:|---:|"]
-    for k, v in figs.items():
+    calls = {"per_file": f"[hp.open(p, threads=1).table(fields={fmt.fields!r}) for p in paths]",
+             "read_many_1": f"hp.read_many(paths, fields={fmt.fields!r}, threads=1)",
+             "read_many_all": f"hp.read_many(paths, fields={fmt.fields!r}, threads={ncpu})"}
+    out = [f"Fleet read of the {len(paths)} Recorder files ({n:,} events, the bench's fields), median of {repeats};",
+           "peak memory = the most the read's process grew while reading, over the bytes of the numpy columns it returned "
+           "(1.00: nothing held besides the result), each read in a fresh process:",
+           "", "| read | decode Mev/s | × pcodec decode | peak memory / result |", "|---|---:|---:|---:|"]
+    for k, v in list(figs.items()):
         rat = f"{v / pcodec_dec:.2f}" if pcodec_dec else "–"
-        out.append(f"| {labels[k]} | {v:.2f} | {rat} |")
+        mem = peak_memory(hp, paths, calls[k])
+        if mem is not None:
+            figs[f"{k}_peak_over_result"] = mem
+        out.append(f"| {labels[k]} | {v:.2f} | {rat} | {'–' if mem is None else f'{mem:.2f}'} |")
     return "\n".join(out), figs
+
+
+def peak_memory(hp, paths: List[str], call: str) -> Optional[float]:
+    """Peak memory of ``call`` (Python source reading ``paths`` with ``hp``), in a fresh process: the
+    growth of its peak RSS (``VmHWM``; Linux) during the call, over the bytes of the numpy arrays
+    the call returns. (``ru_maxrss`` would not do: a child inherits its parent's.)"""
+    import subprocess
+    if not os.path.exists("/proc/self/status"):
+        return None
+    code = (
+        "import json, sys\n"
+        "import numpy as np\n"
+        "import hidpack as hp\n"
+        "def hwm():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM:'):\n"
+        "            return int(line.split()[1]) * 1024\n"
+        "paths = json.loads(sys.stdin.read())\n"
+        f"warm = {call.replace('paths', 'paths[:1]')}\n"
+        "del warm\n"
+        "before = hwm()\n"
+        f"out = {call}\n"
+        "peak = hwm()\n"
+        "tables = out if isinstance(out, list) else [out]\n"
+        "nbytes = sum(a.nbytes for t in tables for a in t.values() if isinstance(a, np.ndarray))\n"
+        "print(json.dumps([peak - before, nbytes]))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(hp.__file__).resolve().parents[1]),
+                                                         os.environ.get("PYTHONPATH", "")]))
+    res = subprocess.run([sys.executable, "-c", code], input=json.dumps(paths), capture_output=True, text=True,
+                         env=env, check=True)
+    grew, nbytes = json.loads(res.stdout.strip().splitlines()[-1])
+    return grew / nbytes
 
 
 def pin_one_cpu() -> Optional[int]:

@@ -394,14 +394,15 @@ fn read_many<'py>(
     let opts = ManyOptions { t0, t1, kinds, threads, on_problem };
     let (out, events, walls, skipped) = py
         .detach(|| {
-            // Each file's table goes into the output columns as it arrives (on one thread: at
-            // once, while it is in cache; on several: in batches whose fields fill in parallel),
-            // so the read holds its output and one batch, not every file's table besides.
-            let batch_rows = if threads > 1 { 16 * convert::PARALLEL_SCATTER_ROWS } else { 0 };
+            // The files' tables go into the output columns a batch at a time (fields filled in
+            // parallel), so a large read holds its output and one batch, not every file's table
+            // besides. (One file at a time was no faster, and grew the columns more often.)
+            let batch_rows = 16 * convert::PARALLEL_SCATTER_ROWS;
             let mut out = convert::Gather::new(kinds, fields, true);
-            // Columns that grow as files arrive are copied at each doubling and may end half
+            // Columns that grow batch by batch are copied at each doubling and may end half
             // empty: a read of many files first counts its rows (from the files' indexes: an
-            // extra open per file, about 4 µs, which a read of a few files does without).
+            // extra open per file, about 4 µs, which a read of a few files, most often one batch,
+            // does without).
             if paths.len() >= COUNT_FIRST_FILES {
                 let mut rows = 0u64;
                 hidpack_core::reader::in_order(paths.len(), threads, 64, |j| {

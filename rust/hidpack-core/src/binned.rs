@@ -28,7 +28,7 @@
 //! ≤ 64 bits), never reads past either stream, and requires both states to end at `2^16` with every
 //! word and offset byte consumed: a flipped bit anywhere is an error, not a wrong value.
 
-use crate::codec::{gcd, put_varint, unzigzag, zigzag, Cursor};
+use crate::codec::{gcd, put_varint, unzigzag, varint_len, zigzag, Cursor};
 use crate::error::Result;
 
 /// Most bins in one chunk (the bin index is one byte).
@@ -255,8 +255,9 @@ fn merge_bins(bins: &mut Vec<Bin>) {
     *bins = out;
 }
 
-/// Frequencies summing to `2^scale`, each ≥ 1, roughly proportional to the counts.
-fn quantise(bins: &[Bin], n: u64, scale: u8) -> Vec<u32> {
+/// Frequencies summing to `2^scale`, each ≥ 1, roughly proportional to the counts. `order`: the
+/// bins by count, largest first (ties by index).
+fn quantise(bins: &[Bin], order: &[usize], n: u64, scale: u8) -> Vec<u32> {
     let total = 1u64 << scale;
     let mut f: Vec<u32> = bins
         .iter()
@@ -265,11 +266,9 @@ fn quantise(bins: &[Bin], n: u64, scale: u8) -> Vec<u32> {
     let mut sum: i64 = f.iter().map(|&x| i64::from(x)).sum();
     let target = total as i64;
     // Give or take the difference from the largest frequencies (they lose the least by it).
-    let mut order: Vec<usize> = (0..f.len()).collect();
-    order.sort_by(|&a, &b| bins[b].count.cmp(&bins[a].count).then(a.cmp(&b)));
     while sum != target {
         let mut changed = false;
-        for &i in &order {
+        for &i in order {
             if sum < target {
                 let add = ((target - sum) as u32).min(f[i]);
                 f[i] += add;
@@ -292,10 +291,49 @@ fn quantise(bins: &[Bin], n: u64, scale: u8) -> Vec<u32> {
     f
 }
 
-fn scale_for(n: usize, bins: usize) -> u8 {
-    let need = (usize::BITS - (bins.max(2) - 1).leading_zeros()) as u8; // ceil(log2(bins))
-    let want = (usize::BITS - n.leading_zeros()) as u8;
-    want.clamp(need.max(8), 12)
+/// Coarsest frequency precision the writer tries.
+const MIN_SCALE_BITS: u8 = 8;
+/// Finest frequency precision the writer tries (the format allows [`MAX_SCALE_BITS`]).
+const WRITER_MAX_SCALE_BITS: u8 = 12;
+
+/// `log2(f)` for `f` in `1..=2^12` from a table (the scale search evaluates it for every bin at
+/// every precision).
+#[inline]
+fn log2_freq(f: u32) -> f64 {
+    static TABLE: std::sync::OnceLock<Box<[f64]>> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| (0..=1u32 << WRITER_MAX_SCALE_BITS).map(|f| f64::from(f).log2()).collect());
+    t.get(f as usize).copied().unwrap_or_else(|| f64::from(f).log2())
+}
+
+/// The frequency precision (`scale`) and frequencies that code `bins` in the fewest bits: the
+/// bins' rANS bits at that precision plus the table's frequency varints. A coarse precision
+/// rounds rare bins up, a fine one costs table bytes; for a column of a few thousand values the
+/// coarsest (2^8 slots) usually wins, and its decode table is 16 times smaller than 2^12's. Ties
+/// go to the coarser; the search stops at the first precision that costs more than the one
+/// before.
+fn best_quantisation(bins: &[Bin], n: u64) -> (u8, Vec<u32>) {
+    let need = (usize::BITS - (bins.len().max(2) - 1).leading_zeros()) as u8; // ceil(log2(bins))
+    let mut order: Vec<usize> = (0..bins.len()).collect();
+    order.sort_by(|&a, &b| bins[b].count.cmp(&bins[a].count).then(a.cmp(&b)));
+    let lo = need.max(MIN_SCALE_BITS);
+    let mut best: Option<(f64, u8, Vec<u32>)> = None;
+    for scale in lo..=WRITER_MAX_SCALE_BITS.max(lo) {
+        let f = quantise(bins, &order, n, scale);
+        let coded: f64 = bins
+            .iter()
+            .zip(&f)
+            .map(|(b, &fi)| b.count as f64 * (f64::from(scale) - log2_freq(fi)))
+            .sum();
+        let table = 8 * f.iter().map(|&fi| varint_len(u64::from(fi))).sum::<usize>();
+        let bits = coded + table as f64;
+        if best.as_ref().is_none_or(|(c, _, _)| bits < *c) {
+            best = Some((bits, scale, f));
+        } else {
+            break; // past the minimum (the cost falls, then rises, with the precision)
+        }
+    }
+    let (_, scale, f) = best.expect("at least one precision is tried");
+    (scale, f)
 }
 
 /// Appends the binned encoding of `latents` (at least one) to `out`.
@@ -316,8 +354,7 @@ pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
         }
         map.set(k, b as u32);
     }
-    let scale = scale_for(n, bins.len());
-    let freq = quantise(&bins, n as u64, scale);
+    let (scale, freq) = best_quantisation(&bins, n as u64);
     let mut start = Vec::with_capacity(bins.len());
     let mut acc = 0u32;
     for &f in &freq {
@@ -1351,6 +1388,32 @@ mod tests {
         rt(&(0..3000)
             .map(|i: i64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15u64 as i64))
             .collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_chosen_precision_is_valid_and_no_worse_than_the_finest() {
+        let mut next = xorshift(0x5851_F42D_4C95_7F2D);
+        let cost = |bins: &[Bin], f: &[u32], scale: u8| -> f64 {
+            let coded: f64 = bins.iter().zip(f).map(|(b, &fi)| b.count as f64 * (f64::from(scale) - f64::from(fi).log2())).sum();
+            coded + 8.0 * f.iter().map(|&fi| varint_len(u64::from(fi)) as f64).sum::<f64>()
+        };
+        for case in 0..300 {
+            let nb = 1 + (next() % 256) as usize;
+            // skewed counts: a few large bins, a tail of small ones
+            let bins: Vec<Bin> = (0..nb)
+                .map(|i| Bin { lo: i as i64, hi: i as i64, count: 1 + next() % (1 + 20_000 / (1 + i as u64 * (case % 7))) })
+                .collect();
+            let n: u64 = bins.iter().map(|b| b.count).sum();
+            let (scale, f) = best_quantisation(&bins, n);
+            let need = (usize::BITS - (nb.max(2) - 1).leading_zeros()) as u8;
+            assert!((need.max(MIN_SCALE_BITS)..=WRITER_MAX_SCALE_BITS).contains(&scale), "case {case}: scale {scale}");
+            assert_eq!(f.iter().map(|&x| u64::from(x)).sum::<u64>(), 1 << scale, "case {case}");
+            assert!(f.iter().all(|&x| x >= 1));
+            let mut order: Vec<usize> = (0..nb).collect();
+            order.sort_by(|&a, &b| bins[b].count.cmp(&bins[a].count).then(a.cmp(&b)));
+            let finest = quantise(&bins, &order, n, WRITER_MAX_SCALE_BITS);
+            assert!(cost(&bins, &f, scale) <= cost(&bins, &finest, WRITER_MAX_SCALE_BITS) + 1e-6, "case {case}");
+        }
     }
 
     #[test]

@@ -573,15 +573,6 @@ fn fill_field(f: Field, col: &mut FieldCol, tables: &[EventTable], rows_of: &[[V
             FieldType::Int { .. } => FieldCol::I64(zeros(base, room), zeros(base, room)),
         };
     }
-    let fill_valid = |valid: &mut [bool], v: &Option<Vec<bool>>, rows: &[u32]| match v {
-        None => rows.iter().for_each(|&g| valid[g as usize] = true),
-        Some(v) => rows.iter().zip(v).for_each(|(&g, &ok)| valid[g as usize] = ok),
-    };
-    // Rows of a part that are consecutive (one kind fills a table's rows): a straight copy.
-    let dense = |rows: &[u32]| -> Option<usize> {
-        let (first, last) = (*rows.first()? as usize, *rows.last()? as usize);
-        (last - first + 1 == rows.len()).then_some(first)
-    };
     match col {
         FieldCol::Absent => unreachable!("built above"),
         FieldCol::Str { offsets, data, valid } => {
@@ -635,40 +626,47 @@ fn fill_field(f: Field, col: &mut FieldCol, tables: &[EventTable], rows_of: &[[V
         FieldCol::F64(out, valid) => {
             grow(out, end, 0.0);
             grow(valid, end, false);
-            let (out, valid) = (&mut out[base..], &mut valid[base..]);
-            for (c, rows) in &parts {
-                if let Column::Int { vals, valid: v } = c {
-                    fill_valid(valid, v, rows);
-                    if let Some(s) = dense(rows) {
-                        out[s..s + rows.len()].iter_mut().zip(vals).for_each(|(o, &x)| *o = coord_to_f64(x));
-                    } else {
-                        for (&g, &x) in rows.iter().zip(vals) {
-                            out[g as usize] = coord_to_f64(x);
-                        }
-                    }
-                }
-            }
-            zero_absent(out, &parts, 0.0);
+            fill_ints(&mut out[base..], &mut valid[base..], &parts, 0.0, coord_to_f64);
         }
         FieldCol::I64(out, valid) => {
             grow(out, end, 0);
             grow(valid, end, false);
-            let (out, valid) = (&mut out[base..], &mut valid[base..]);
-            for (c, rows) in &parts {
-                if let Column::Int { vals, valid: v } = c {
-                    fill_valid(valid, v, rows);
-                    if let Some(s) = dense(rows) {
-                        out[s..s + rows.len()].copy_from_slice(vals); // the column as is
-                    } else {
-                        for (&g, &x) in rows.iter().zip(vals) {
-                            out[g as usize] = x;
-                        }
-                    }
-                }
-            }
-            zero_absent(out, &parts, 0);
+            fill_ints(&mut out[base..], &mut valid[base..], &parts, 0, |x| x);
         }
     }
+}
+
+/// Each part's validity into its rows of `valid` (all valid when the part has no mask).
+fn fill_valid(valid: &mut [bool], v: &Option<Vec<bool>>, rows: &[u32]) {
+    match v {
+        None => rows.iter().for_each(|&g| valid[g as usize] = true),
+        Some(v) => rows.iter().zip(v).for_each(|(&g, &ok)| valid[g as usize] = ok),
+    }
+}
+
+/// The first row, if a part's rows are consecutive (one kind fills a table's rows): then its
+/// column goes over in one straight copy.
+fn dense(rows: &[u32]) -> Option<usize> {
+    let (first, last) = (*rows.first()? as usize, *rows.last()? as usize);
+    (last - first + 1 == rows.len()).then_some(first)
+}
+
+/// The integer columns of `parts` into their rows of `out` (each value through `conv`: coordinates
+/// to f64, or as they are) and `valid`; absent rows hold `zero`.
+fn fill_ints<T: Copy>(out: &mut [T], valid: &mut [bool], parts: &[(&Column, &[u32])], zero: T, conv: impl Fn(i64) -> T) {
+    for (c, rows) in parts {
+        if let Column::Int { vals, valid: v } = c {
+            fill_valid(valid, v, rows);
+            if let Some(s) = dense(rows) {
+                out[s..s + rows.len()].iter_mut().zip(vals).for_each(|(o, &x)| *o = conv(x));
+            } else {
+                for (&g, &x) in rows.iter().zip(vals) {
+                    out[g as usize] = conv(x);
+                }
+            }
+        }
+    }
+    zero_absent(out, parts, zero);
 }
 
 /// Move the columns into numpy arrays (no copy).

@@ -772,7 +772,7 @@ impl<S: Source> Reader<S> {
         let lo = t0.unwrap_or(i64::MIN);
         self.blocks
             .iter()
-            .filter(|b| !(b.t_max < lo || t1.is_some_and(|e| b.t_min >= e)))
+            .filter(|b| overlaps(b, lo, t1))
             .map(|b| (0..NUM_KINDS).filter(|&k| (kinds >> k) & 1 == 1).map(|k| u64::from(b.counts[k])).sum::<u64>())
             .sum()
     }
@@ -789,7 +789,7 @@ impl<S: Source> Reader<S> {
         let mut wanted: Vec<(usize, bool)> = Vec::with_capacity(sel.len());
         for &i in sel {
             let info = self.blocks.get(i).ok_or_else(|| Error::Usage(format!("block {i} does not exist ({} blocks)", self.blocks.len())))?;
-            if info.t_max < lo || t1.is_some_and(|e| info.t_min >= e) {
+            if !overlaps(info, lo, t1) {
                 continue;
             }
             if !(0..NUM_KINDS).any(|k| (kinds >> k) & 1 == 1 && info.counts[k] > 0) {
@@ -906,6 +906,11 @@ pub fn in_order<T: Send>(
             }
         }
     }
+}
+
+/// Whether a block's time range meets the window `lo <= t < t1`.
+fn overlaps(b: &BlockInfo, lo: i64, t1: Option<i64>) -> bool {
+    b.t_max >= lo && t1.is_none_or(|e| b.t_min < e)
 }
 
 /// Bit mask for a list of kinds.

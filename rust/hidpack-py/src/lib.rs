@@ -378,14 +378,14 @@ impl Reader {
     }
 }
 
+/// Files from which a `read_many` counts its rows before reading (see there).
+const COUNT_FIRST_FILES: usize = 256;
+
 /// The events of many files as one table, with a `file` column (uint32: the index of each row's
 /// file in `paths`). Returns (table, events per file, wall clock per file, skipped): `skipped` lists, under
 /// `errors="skip"`, each file that could not be opened and each block that could not be read,
 /// as {file, whole_file, offset, length, error, events_lost}. Under `errors="raise"` the first
 /// problem in path order raises, its message starting with the file's path.
-/// Files from which a `read_many` counts its rows before reading (see there).
-const COUNT_FIRST_FILES: usize = 256;
-
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 #[pyfunction]
 #[pyo3(signature = (paths, *, t0=None, t1=None, kinds=None, fields=None, threads=None, errors="raise"))]

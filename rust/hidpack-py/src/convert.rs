@@ -445,9 +445,9 @@ impl Gather {
                 self.parts += 1;
             }
         }
-        if self.t.is_empty() && parts.len() == 1 {
+        if self.t.capacity() == 0 && parts.len() == 1 {
             let p = &mut parts[0];
-            self.t = std::mem::take(&mut p.t); // moved, not copied
+            self.t = std::mem::take(&mut p.t); // moved, not copied (nothing reserved to lose)
             self.kind = std::mem::take(&mut p.kind);
         } else {
             self.t.reserve(m);

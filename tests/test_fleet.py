@@ -17,7 +17,7 @@ import hidpack
 from hidpack import io_csv
 
 from shared_data import data_file
-from test_recording import ROWS, rows_table
+from test_recording import ROWS, rows_table, via_arrow
 
 def write_files(tmp_path, parts, block_events=4):
     paths = []
@@ -225,6 +225,26 @@ def test_fleet_table_to_arrow_pandas_polars(tmp_path):
     # one kind, some fields: that kind's schema, only those fields
     keys = hidpack.read_many(paths, kinds="key", fields=["usage"]).to_arrow()
     assert keys.column_names == ["t", "file", "usage"]
+
+
+def test_fleet_to_pandas_equals_the_arrow_conversion_and_owns_its_arrays(tmp_path):
+    walls = [1_700_000_000_000_000_000, 1_800_000_000_000_000_000, 1_900_000_000_000_000_000]
+    paths = []
+    for j, rows in enumerate([ROWS[:5], ROWS[5:12], ROWS[12:]]):
+        paths.append(str(tmp_path / f"w{j}.hpk"))
+        hidpack.write_table(paths[-1], rows_table(rows), wall_clock_ns=walls[j])
+    for kw in ({}, {"kinds": "button"}, {"kinds": ["key", "text"], "fields": ["usage", "text"]}, {"fields": []}):
+        got = hidpack.read_many(paths, **kw)
+        for wall_time in (False, True):
+            pd.testing.assert_frame_equal(got.to_pandas(wall_time), via_arrow(got.to_arrow(wall_time)), check_exact=True)
+    got = hidpack.read_many(paths)
+    before = {k: v.copy() for k, v in got.items()}
+    df = got.to_pandas()
+    df.iloc[0, df.columns.get_loc("t")] = -1
+    df.loc[0, "x"] = 99.0
+    df.loc[1, "buttons"] = 7
+    assert all(np.array_equal(got[k], v) for k, v in before.items())
+    assert not np.shares_memory(df["t"].to_numpy(), got["t"])
 
 
 def balabit_fleet(tmp_path, lines=200_000):

@@ -362,6 +362,41 @@ def test_to_pandas_dtypes(rec):
     assert b["x"].tolist()[0] == 11.0 and math.isnan(b["x"].tolist()[1])
 
 
+def via_arrow(table):
+    """The pandas frame of an Arrow table the way Arrow converts it (nullable Int64 / boolean for
+    nullable integers and bools, plain numpy for non-nullable ones): the oracle ``to_pandas``,
+    which builds its frame from the numpy columns directly, must equal."""
+    df = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get)
+    for field in table.schema:
+        if not field.nullable and (pa.types.is_integer(field.type) or pa.types.is_boolean(field.type)):
+            df[field.name] = df[field.name].to_numpy(dtype=field.type.to_pandas_dtype())
+    return df
+
+
+@pytest.mark.parametrize("kind", [None, *KINDS])
+def test_to_pandas_equals_the_arrow_conversion(rec, kind):
+    pd.testing.assert_frame_equal(rec.to_pandas(kind), via_arrow(rec.to_arrow(kind)), check_exact=True)
+
+
+def test_to_pandas_equals_the_arrow_conversion_on_real_data(tmp_path):
+    """A real recording (balabit: moves, drags, buttons, scrolls; 20,000 events)."""
+    import zstandard
+
+    from hidpack import io_csv
+    from shared_data import data_file
+
+    with open(data_file("balabit-mouse", "events.csv.zst"), "rb") as f:
+        head = zstandard.ZstdDecompressor().stream_reader(f).read(2 << 20)
+    src = tmp_path / "head.csv"
+    src.write_bytes(b"\n".join(head.split(b"\n")[:20_001]) + b"\n")
+    io_csv.import_csv(src, tmp_path / "out")
+    path = sorted((tmp_path / "out").glob("*.hpk"))[0]
+    rec = hidpack.open(path)
+    assert len(rec) > 1000 and set(rec.info()["counts"]) >= {"move", "button", "scroll"}
+    for kind in (None, "move", "button", "scroll", "key"):
+        pd.testing.assert_frame_equal(rec.to_pandas(kind), via_arrow(rec.to_arrow(kind)), check_exact=True)
+
+
 def test_to_polars_kind_column(rec):
     pf = rec.to_polars()
     assert pf.height == len(ROWS)

@@ -86,11 +86,16 @@ class FleetTable(dict):  # type: ignore[type-arg]
         return table
 
     def to_pandas(self, wall_time: bool = False) -> Any:
-        """A ``pandas.DataFrame`` (via Arrow), typed like :meth:`Recording.to_pandas`;
-        ``wall_time`` as in :meth:`to_arrow` (a ``datetime64[ns, UTC]`` column)."""
+        """A ``pandas.DataFrame`` with the columns of :meth:`to_arrow`, typed like
+        :meth:`Recording.to_pandas`; ``wall_t`` a ``datetime64[ns, UTC]`` column. Its arrays are
+        its own (changing it does not change this table)."""
+        return self._frame(wall_time, copy=True)
+
+    def _frame(self, wall_time: bool, copy: bool) -> Any:
         pd = require("pandas", "pandas", "FleetTable.to_pandas()")
         pa = require("pyarrow", "pandas", "FleetTable.to_pandas()")
-        return _pandas_frame(pd, pa, self.to_arrow(wall_time))
+        wall = self.wall_t() if wall_time else None
+        return _pandas_frame(pd, pa, self, self._one_kind(), self._field_names(), wall_t=wall, copy=copy)
 
     def to_polars(self, wall_time: bool = False) -> Any:
         """A ``polars.DataFrame`` (via Arrow); ``wall_time`` as in :meth:`to_arrow`."""
@@ -165,7 +170,8 @@ def _partition(
     wall_time: bool,
 ) -> Any:
     first, paths = group
-    df = read_many(paths, kinds=kinds, fields=fields, t0=t0, t1=t1, threads=1).to_pandas(wall_time)
+    # the table is dropped: the frame may keep its arrays
+    df = read_many(paths, kinds=kinds, fields=fields, t0=t0, t1=t1, threads=1)._frame(wall_time, copy=False)
     df["file"] = df["file"].to_numpy() + np.uint32(first)  # the index in all the paths (< 2**32)
     return df
 

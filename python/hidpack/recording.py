@@ -10,6 +10,7 @@ import numpy as np
 
 from . import _native
 from ._table import (
+    _NUMPY_DTYPES,
     FIELDS,
     KIND_CODES,
     KINDS,
@@ -252,14 +253,17 @@ class RecordingView:
         return _arrow_table(pa, self._read(None if kind is None else [kind]), kind)
 
     def to_pandas(self, kind: str | None = None) -> Any:
-        """A ``pandas.DataFrame`` (via Arrow). Coordinates are float64 with NaN where absent,
-        optional integer and bool fields use pandas' nullable ``Int64`` / ``boolean`` dtypes,
-        ``kind`` is categorical."""
+        """A ``pandas.DataFrame`` with the columns of :meth:`to_arrow`, typed as Arrow's
+        ``to_pandas`` types them: coordinates float64 with NaN where absent, optional integer
+        and bool fields pandas' nullable ``Int64`` / ``boolean``, required ones plain numpy,
+        ``kind`` categorical. Built from the numpy columns directly (about 4 x faster than
+        through Arrow)."""
         pd = require("pandas", "pandas", "Recording.to_pandas()")
         pa = require("pyarrow", "pandas", "Recording.to_pandas()")
         if kind is not None and kind not in KIND_CODES:
             _unknown_kind(kind)
-        return _pandas_frame(pd, pa, _arrow_table(pa, self._read(None if kind is None else [kind]), kind))
+        # a fresh read: the frame may keep its arrays
+        return _pandas_frame(pd, pa, self._read(None if kind is None else [kind]), kind, copy=False)
 
     def to_polars(self, kind: str | None = None) -> Any:
         """A ``polars.DataFrame`` (via Arrow; null = absent, ``kind`` categorical)."""
@@ -284,6 +288,14 @@ def _field_array(pa: Any, table: dict[str, Any], name: str, typ: str, n: int) ->
     return arrow_array(table[name], table.get(name + "_valid"))
 
 
+def _column_specs(kind: str | None, fields: Sequence[str] | None) -> list[tuple[str, str, bool]]:
+    """``(name, type, required)`` of the field columns of a table of ``kind`` (None: every
+    kind, every field optional), only ``fields`` if given: the columns of :func:`_arrow_table`
+    and :func:`_pandas_frame`, in order."""
+    specs = [(name, typ, False) for name, typ, _, _ in FIELDS] if kind is None else kind_fields(kind)
+    return specs if fields is None else [s for s in specs if s[0] in fields]
+
+
 def _arrow_table(pa: Any, table: dict[str, Any], kind: str | None, fields: Sequence[str] | None = None) -> Any:
     """The Arrow table of a native read table: ``t``, then ``file`` if the table has one (a
     :func:`hidpack.read_many` table), then ``kind`` (every kind) or nothing (``kind`` given: the
@@ -296,31 +308,81 @@ def _arrow_table(pa: Any, table: dict[str, Any], kind: str | None, fields: Seque
         arrays.append(arrow_array(np.asarray(table["file"], dtype=np.uint32)))
         schema.append(pa.field("file", pa.uint32(), nullable=False))
     if kind is None:
-        codes = np.ascontiguousarray(table["kind"], dtype=np.uint8).view(np.int8)
-        indices = pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(codes)])
-        arrays.append(pa.DictionaryArray.from_arrays(indices, pa.array(KINDS, pa.string())))
+        arrays.append(_kind_dictionary(pa, table["kind"]))
         schema.append(pa.field("kind", pa.dictionary(pa.int8(), pa.string()), nullable=False))
-        specs = [(name, typ, False) for name, typ, _, _ in FIELDS]
-    else:
-        specs = kind_fields(kind)
-    if fields is not None:
-        specs = [s for s in specs if s[0] in fields]
-    for name, typ, required in specs:
+    for name, typ, required in _column_specs(kind, fields):
         arrays.append(_field_array(pa, table, name, typ, n))
         schema.append(pa.field(name, arrow_type(typ), nullable=not required))
     return pa.Table.from_arrays(arrays, schema=pa.schema(schema))
 
 
-def _pandas_frame(pd: Any, pa: Any, table: Any) -> Any:
-    """An Arrow table from :func:`_arrow_table` as a DataFrame: optional integer and bool fields
-    as pandas' nullable ``Int64`` / ``boolean``, coordinates float64 with NaN where absent,
-    ``kind`` categorical; non-nullable columns keep plain numpy dtypes."""
-    mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-    df = table.to_pandas(types_mapper=mapping.get)
-    for field in table.schema:
-        if not field.nullable and (pa.types.is_integer(field.type) or pa.types.is_boolean(field.type)):
-            df[field.name] = df[field.name].to_numpy(dtype=field.type.to_pandas_dtype())
-    return df
+def _kind_dictionary(pa: Any, kind: Any) -> Any:
+    """The ``kind`` column as Arrow's ``dictionary<int8, string>`` over the kind names."""
+    codes = np.ascontiguousarray(kind, dtype=np.uint8).view(np.int8)
+    indices = pa.Array.from_buffers(pa.int8(), len(codes), [None, pa.py_buffer(codes)])
+    return pa.DictionaryArray.from_arrays(indices, pa.array(KINDS, pa.string()))
+
+
+def _pandas_frame(
+    pd: Any,
+    pa: Any,
+    table: dict[str, Any],
+    kind: str | None,
+    fields: Sequence[str] | None = None,
+    *,
+    wall_t: np.ndarray | None = None,
+    copy: bool,
+) -> Any:
+    """The DataFrame of a native read table: the columns of :func:`_arrow_table` (and
+    ``wall_t``, int64 Unix ns, after ``t`` if given), typed as Arrow's ``to_pandas`` types them
+    with ``Int64`` / ``boolean`` for nullable integers and bools, and plain numpy for required
+    ones. Built from the numpy columns: pandas' masked arrays take a value array and a mask as
+    they are, where the way through Arrow packs each mask into a bitmap and unpacks it again.
+    ``copy``: the frame gets its own arrays (the caller keeps ``table``); without it, it may
+    share them."""
+    t = np.asarray(table["t"], dtype=np.int64)
+    n = len(t)
+    own = np.array if copy else np.asarray
+    cols: dict[str, Any] = {"t": own(t)}
+    if wall_t is not None:
+        cols["wall_t"] = pd.to_datetime(np.asarray(wall_t, dtype=np.int64), unit="ns", utc=True)
+    if "file" in table:
+        cols["file"] = own(np.asarray(table["file"], dtype=np.uint32))
+    if kind is None:
+        cols["kind"] = pd.Categorical.from_codes(
+            np.asarray(table["kind"], dtype=np.uint8).view(np.int8), dtype=_kind_dtype(pd, pa)
+        )
+    for name, typ, required in _column_specs(kind, fields):
+        if typ == "str":
+            cols[name] = _field_array(pa, table, name, typ, n).to_pandas()
+            continue
+        valid = table.get(name + "_valid")
+        if name in table:
+            values = np.asarray(table[name], dtype=_NUMPY_DTYPES[typ])
+            absent = None if valid is None else ~np.asarray(valid, dtype=bool)
+        else:  # not read: absent on every row
+            values = np.zeros(n, dtype=_NUMPY_DTYPES[typ])
+            absent = np.ones(n, dtype=bool)
+        if typ == "coord":
+            cols[name] = own(values) if absent is None or required else np.where(absent, np.nan, values)
+        elif required:
+            cols[name] = own(values)
+        else:
+            masked_array = pd.arrays.BooleanArray if typ == "bool" else pd.arrays.IntegerArray
+            cols[name] = masked_array(own(values), np.zeros(n, dtype=bool) if absent is None else absent)
+    return pd.DataFrame(cols, copy=False)
+
+
+def _kind_dtype(pd: Any, pa: Any) -> Any:
+    """The categorical dtype Arrow gives the ``kind`` dictionary in pandas (its categories' dtype
+    depends on the pandas version), made once."""
+    global _KIND_DTYPE
+    if _KIND_DTYPE is None:
+        _KIND_DTYPE = _kind_dictionary(pa, np.zeros(1, np.uint8)).to_pandas().dtype
+    return _KIND_DTYPE
+
+
+_KIND_DTYPE: Any = None
 
 
 class BlockView(RecordingView):

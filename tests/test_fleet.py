@@ -295,6 +295,21 @@ def test_read_dask_on_a_local_cluster(tmp_path, dask_client):
     per_file = dask_client.compute(ddf[ddf.kind == "move"].groupby("file").size()).result().sort_index()
     counts = [hidpack.open(p).info()["counts"]["move"] for p in paths]
     assert per_file.tolist() == [c for c in counts if c]
+    # by default, files are grouped by their bytes on disk (these sessions are small: one partition)
+    assert sum(os.path.getsize(p) for p in paths) < hidpack.fleet.PARTITION_BYTES
+    assert hidpack.read_dask(paths).npartitions == 1
+    sizes = [os.path.getsize(p) for p in paths]
+    limit = sizes[0] + sizes[1]
+    by_bytes = hidpack.read_dask(paths, partition_bytes=limit)
+    firsts, acc = [0], 0
+    for i, size in enumerate(sizes[:-1]):
+        acc += size
+        if acc >= limit:
+            firsts.append(i + 1)
+            acc = 0
+    assert by_bytes.npartitions == len(firsts) > 1
+    got = dask_client.compute(by_bytes).result().reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
     # one kind and some fields
     keys = hidpack.read_dask(paths, kinds="button", fields=["button", "pressed"])
     assert list(keys.columns) == ["t", "file", "button", "pressed"]
@@ -319,8 +334,17 @@ def test_read_dask_fails_with_the_path_of_a_bad_file(tmp_path, dask_client):
     ddf = hidpack.read_dask(paths)
     with pytest.raises(hidpack.CorruptBlockError, match=f"^{paths[2]}: corrupt block"):
         dask_client.compute(ddf).result()
-    with pytest.raises(ValueError, match="files_per_partition"):
-        hidpack.read_dask(paths, files_per_partition=0)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="files_per_partition must be None or an int of at least 1"):
+            hidpack.read_dask(paths, files_per_partition=bad)
+        with pytest.raises(ValueError, match="partition_bytes must be an int of at least 1"):
+            hidpack.read_dask(paths, partition_bytes=bad)
+    # a file that cannot be measured counts no bytes; reading it fails with its path
+    missing = str(tmp_path / "missing.hpk")
+    ddf = hidpack.read_dask([*paths[:2], missing], partition_bytes=1)
+    assert ddf.npartitions == 3
+    with pytest.raises(OSError, match="missing.hpk"):
+        dask_client.compute(ddf).result()
     empty = hidpack.read_dask([])
     assert len(empty.compute()) == 0 and list(empty.columns) == list(hidpack.read_many([]).to_pandas().columns)
 

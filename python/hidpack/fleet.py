@@ -27,6 +27,9 @@ from .recording import _arrow_table, _native_bounds, _pandas_frame, _unknown_kin
 
 __all__ = ["read_many", "read_dask", "FleetTable"]
 
+#: Bytes of files per :func:`read_dask` partition unless ``files_per_partition`` is given.
+PARTITION_BYTES = 2 << 20
+
 class FleetTable(dict):  # type: ignore[type-arg]
     """The events of many files: a dict of numpy columns like :meth:`Recording.table`'s (``t``,
     ``kind``, each field and its ``_valid``), plus ``file`` (uint32: each row's index in
@@ -161,6 +164,27 @@ def read_many(
     return out
 
 
+def _partitions(names: list[str], files: int | None, limit: int) -> list[tuple[int, list[str]]]:
+    """``read_dask``'s partitions: ``(index of the first file, the files)``, consecutive files,
+    ``files`` each, or (``files`` None) as many as hold about ``limit`` bytes (at least one).
+    A file that cannot be measured counts 0 bytes; reading it fails in its partition."""
+    if files is not None:
+        return [(i, names[i : i + files]) for i in range(0, len(names), files)]
+    groups: list[tuple[int, list[str]]] = []
+    first, size = 0, 0
+    for i, name in enumerate(names):
+        try:
+            size += os.stat(name).st_size
+        except OSError:
+            pass
+        if size >= limit:
+            groups.append((first, names[first : i + 1]))
+            first, size = i + 1, 0
+    if first < len(names):
+        groups.append((first, names[first:]))
+    return groups
+
+
 def _partition(
     group: tuple[int, list[str]],
     kinds: list[str] | None,
@@ -183,24 +207,34 @@ def read_dask(
     fields: Sequence[str] | str | None = None,
     t0: int | None = None,
     t1: int | None = None,
-    files_per_partition: int = 1,
+    files_per_partition: int | None = None,
+    partition_bytes: int = PARTITION_BYTES,
     wall_time: bool = False,
 ) -> Any:
-    """A lazy ``dask.dataframe.DataFrame`` of the events of ``paths``: one partition per
-    ``files_per_partition`` files, each read with :func:`read_many` (one thread; Dask runs the
-    partitions in parallel) and typed like :meth:`FleetTable.to_pandas`. ``file`` is the index of
-    each row's file in ``paths``; ``wall_time=True`` adds ``wall_t``, each row's UTC time (every
-    file then needs a wall clock). A file that cannot be read fails the computation, with its
-    path in the message (to list the problems of a fleet instead, use ``read_many(errors="skip")``).
+    """A lazy ``dask.dataframe.DataFrame`` of the events of ``paths``, typed like
+    :meth:`FleetTable.to_pandas`: the files in order, in partitions of consecutive files, each
+    read with :func:`read_many` (one thread; Dask runs the partitions in parallel).
+
+    Partitions: ``files_per_partition`` files each if given; else files are grouped until they
+    hold ``partition_bytes`` bytes on disk (default 2 MiB: about a million events, 30 to 200 MB
+    as a DataFrame depending on the fields read), so that a fleet of short sessions does not
+    cost the scheduler one task per file. ``file`` is the index of each row's file in ``paths``;
+    ``wall_time=True`` adds ``wall_t``, each row's UTC time (every file then needs a wall
+    clock). A file that cannot be read fails the computation, with its path in the message (to
+    list the problems of a fleet instead, use ``read_many(errors="skip")``).
     """
     dd = require("dask.dataframe", "dask", "hidpack.read_dask()")
     names, kind_list, field_list = _query(paths, kinds, fields)
-    if not isinstance(files_per_partition, int) or files_per_partition < 1:
-        raise ValueError(f"files_per_partition must be an int of at least 1, got {files_per_partition!r}")
+    if files_per_partition is not None and (
+        isinstance(files_per_partition, bool) or not isinstance(files_per_partition, int) or files_per_partition < 1
+    ):
+        raise ValueError(f"files_per_partition must be None or an int of at least 1, got {files_per_partition!r}")
+    if isinstance(partition_bytes, bool) or not isinstance(partition_bytes, int) or partition_bytes < 1:
+        raise ValueError(f"partition_bytes must be an int of at least 1, got {partition_bytes!r}")
     if len(names) > 2**32:
         raise ValueError(f"{len(names)} paths; at most 2**32 (the file column is uint32)")
-    groups = [(i, names[i : i + files_per_partition]) for i in range(0, len(names), files_per_partition)]
-    meta = read_many([], kinds=kind_list, fields=field_list).to_pandas(wall_time)
+    groups = _partitions(names, files_per_partition, partition_bytes)
+    meta = read_many([], kinds=kind_list, fields=field_list)._frame(wall_time, copy=False)
     if not groups:
         return dd.from_pandas(meta, npartitions=1)
     fn = functools.partial(_partition, kinds=kind_list, fields=field_list, t0=t0, t1=t1, wall_time=wall_time)

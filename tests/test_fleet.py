@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pytest
 import zstandard
@@ -17,7 +18,7 @@ import hidpack
 from hidpack import io_csv
 
 from shared_data import data_file
-from test_recording import ROWS, rows_table, via_arrow
+from test_recording import ROWS, assert_polars_equal, rows_table, via_arrow
 
 def write_files(tmp_path, parts, block_events=4):
     paths = []
@@ -237,6 +238,7 @@ def test_fleet_to_pandas_equals_the_arrow_conversion_and_owns_its_arrays(tmp_pat
         got = hidpack.read_many(paths, **kw)
         for wall_time in (False, True):
             pd.testing.assert_frame_equal(got.to_pandas(wall_time), via_arrow(got.to_arrow(wall_time)), check_exact=True)
+            assert_polars_equal(got.to_polars(wall_time), pl.from_arrow(got.to_arrow(wall_time)))
     got = hidpack.read_many(paths)
     before = {k: v.copy() for k, v in got.items()}
     df = got.to_pandas()

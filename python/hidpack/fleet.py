@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _native
 from ._table import FIELDS, KIND_CODES, require
-from .recording import _arrow_table, _native_bounds, _pandas_frame, _unknown_kind
+from .recording import _arrow_table, _native_bounds, _pandas_frame, _polars_frame, _unknown_kind
 
 __all__ = ["read_many", "read_dask", "FleetTable"]
 
@@ -103,7 +103,8 @@ class FleetTable(dict):  # type: ignore[type-arg]
     def to_polars(self, wall_time: bool = False) -> Any:
         """A ``polars.DataFrame`` (via Arrow); ``wall_time`` as in :meth:`to_arrow`."""
         pl = require("polars", "polars", "FleetTable.to_polars()")
-        return pl.from_arrow(self.to_arrow(wall_time))
+        pa = require("pyarrow", "polars", "FleetTable.to_polars()")
+        return _polars_frame(pl, pa, self.to_arrow(wall_time))
 
 
 def _names(what: str, v: Sequence[str] | str | None, valid: Sequence[str]) -> list[str] | None:

@@ -271,7 +271,7 @@ class RecordingView:
         pa = require("pyarrow", "polars", "Recording.to_polars()")
         if kind is not None and kind not in KIND_CODES:
             _unknown_kind(kind)
-        return pl.from_arrow(_arrow_table(pa, self._read(None if kind is None else [kind]), kind))
+        return _polars_frame(pl, pa, _arrow_table(pa, self._read(None if kind is None else [kind]), kind))
 
 
 def _unknown_kind(kind: Any) -> None:
@@ -371,6 +371,19 @@ def _pandas_frame(
             masked_array = pd.arrays.BooleanArray if typ == "bool" else pd.arrays.IntegerArray
             cols[name] = masked_array(own(values), np.zeros(n, dtype=bool) if absent is None else absent)
     return pd.DataFrame(cols, copy=False)
+
+
+def _polars_frame(pl: Any, pa: Any, table: Any) -> Any:
+    """``pl.from_arrow(table)``, with each string column that is null on every row made by
+    polars as nulls: converting such a column costs polars about 2 ns a row (4 ms for 2 M
+    rows) and a table of every kind carries five of them."""
+    null_text = [
+        f.name for f in table.schema if pa.types.is_large_string(f.type) and table.num_rows and table.column(f.name).null_count == table.num_rows
+    ]
+    if not null_text:
+        return pl.from_arrow(table)
+    frame = pl.from_arrow(table.drop_columns(null_text))
+    return frame.with_columns([pl.lit(None, dtype=pl.String).alias(n) for n in null_text]).select(table.column_names)
 
 
 def _kind_dtype(pd: Any, pa: Any) -> Any:

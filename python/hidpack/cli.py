@@ -1,5 +1,5 @@
 """The ``hidpack`` command line: ``record``, ``import``, ``export``, ``info``, ``verify``,
-``recover``, ``demo``.
+``recover``, ``plot``, ``demo``.
 
 Exit codes: 0 success; 1 ``verify`` found problems; 2 an error (bad arguments, unreadable input,
 a ``hidpack.HidpackError``), reported as one line on stderr, never a traceback.
@@ -133,6 +133,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError("cannot tell the export format from %r: pass --to csv|jsonl|parquet" % args.output)
     report = export(args.src, args.output, to=to)
     print(report.summary())
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plot import plot_file
+
+    _open(args.file)  # a clear error for a missing file
+    t0 = None if args.start is None else int(round(args.start * 1e9))
+    t1 = None if args.end is None else int(round(args.end * 1e9))
+    r = plot_file(args.file, args.output, mode=args.mode, size=args.size, t0=t0, t1=t1)
+    print("wrote %s: %s of %s move(s), %d x %d px" % (args.output, r["mode"], _n(r["moves"]), r["width"], r["height"]))
     return 0
 
 
@@ -764,6 +775,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", help="the .hpk file (its <file>.wal tail is read too)")
     s.add_argument("-o", "--output", help="where to write (default: replace FILE and delete its tail)")
     s.set_defaults(func=cmd_recover)
+
+    s = sub.add_parser("plot", help="draw a recording's pointer trajectories or a heatmap as PNG")
+    s.add_argument("file", metavar="FILE")
+    s.add_argument("-o", "--output", metavar="OUT.png", required=True)
+    s.add_argument("--mode", choices=("trajectory", "heatmap"), default="trajectory",
+                   help="trajectory: the path, coloured by time, presses as squares; heatmap: where the pointer rested")
+    s.add_argument("--size", type=int, default=1024, help="pixels of the longest side (16..8192, default 1024)")
+    s.add_argument("--start", type=float, metavar="SECONDS", help="only events from this file time on")
+    s.add_argument("--end", type=float, metavar="SECONDS", help="only events before this file time")
+    s.set_defaults(func=cmd_plot)
 
     s = sub.add_parser("demo", help="record a sample session, read it back and compare with JSONL")
     s.add_argument("--out", metavar="DIR", help="where to write the recording (default: a new temp dir)")

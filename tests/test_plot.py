@@ -1,0 +1,150 @@
+"""``hidpack.plot`` and ``hidpack plot``: PNG pictures of the pointer, checked pixel by pixel and
+read back with pypng (a PNG decoder nobody here wrote)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import png  # pypng
+import pytest
+import zstandard
+
+import hidpack
+from hidpack import io_csv, plot
+
+from shared_data import data_file
+from test_cli import assert_one_line_error, run
+
+WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+
+
+def read_png(data: bytes) -> np.ndarray:
+    w, h, rows, info = png.Reader(bytes=data).asRGB8()
+    assert info["bitdepth"] == 8 and not info.get("alpha")
+    return np.array([np.frombuffer(bytes(r), np.uint8) for r in rows]).reshape(h, w, 3)
+
+
+def write_moves(path, xy, t=None, presses=(), **kw):
+    """A recording of moves at ``xy`` (1 ms apart unless ``t`` is given), then button presses at
+    ``presses`` (x, y)."""
+    n = len(xy)
+    t = list(range(0, n * 1_000_000, 1_000_000)) if t is None else list(t)
+    rows_t = t + [t[-1] + 1 + i for i in range(len(presses))]
+    table = {
+        "t": rows_t,
+        "kind": ["move"] * n + ["button"] * len(presses),
+        "x": [float(x) for x, _ in xy] + [float(x) for x, _ in presses],
+        "y": [float(y) for _, y in xy] + [float(y) for _, y in presses],
+        "button": [None] * n + [1] * len(presses),
+        "pressed": [None] * n + [True] * len(presses),
+    }
+    hidpack.write_table(str(path), table, **kw)
+    return str(path)
+
+
+def test_png_round_trips_through_an_independent_decoder():
+    rng = np.random.default_rng(5)
+    for h, w in [(1, 1), (3, 7), (64, 33)]:
+        img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        buf = io.BytesIO()
+        plot.write_png(buf, img)
+        assert np.array_equal(read_png(buf.getvalue()), img)
+    for bad in (np.zeros((2, 2), np.uint8), np.zeros((2, 2, 4), np.uint8), np.zeros((2, 2, 3), np.int64),
+                np.zeros((0, 2, 3), np.uint8)):
+        with pytest.raises(ValueError, match=r"expected a non-empty \(height, width, 3\) uint8 array"):
+            plot.write_png(io.BytesIO(), bad)
+
+
+def test_a_trajectory_is_drawn_where_the_pointer_went(tmp_path):
+    # span 100 px, size 105: one pixel per screen pixel, 2 px margin
+    path = write_moves(tmp_path / "l.hpk", [(0, 0), (100, 0), (100, 50)], presses=[(50, 50)])
+    img = plot.render(hidpack.open(path), "trajectory", size=105)
+    assert img.shape == (55, 105, 3)
+    first, last = tuple(img[2, 2]), tuple(img[52, 102])
+    assert first == (68, 1, 84) and last == (253, 231, 37)  # the ramp's two ends: start, end of the window
+    assert all(tuple(img[2, c]) == first for c in range(2, 102))  # the first step, in its colour
+    assert all(tuple(img[r, 102]) not in (WHITE, BLACK) for r in range(2, 53))  # the second
+    assert all(tuple(img[r, c]) == BLACK for r in (51, 52, 53) for c in (51, 52, 53))  # the press
+    drawn = (img != 255).any(axis=2)
+    assert drawn.sum() == 100 + 50 + 1 + 9  # nothing else
+    assert tuple(img[30, 60]) == WHITE
+
+
+def test_a_heatmap_is_brightest_where_the_pointer_rested(tmp_path):
+    xy = [(0, 0), (300, 100), (150, 50), (0, 100), (300, 0)]
+    t = [0, 10**6, 2 * 10**6, 3 * 10**6 + 10**9, 3 * 10**6 + 10**9 + 10**6]  # resting 1 s at (150, 50)
+    path = write_moves(tmp_path / "h.hpk", xy, t=t)
+    img = plot.render(hidpack.open(path), "heatmap", size=305)
+    assert img.shape == (105, 305, 3)
+    level = img.astype(int).sum(axis=2)
+    r, c = np.unravel_index(level.argmax(), level.shape)
+    assert (abs(r - 52) <= 1, abs(c - 152) <= 1) == (True, True)
+    assert tuple(img[52, 152]) == (252, 255, 164)  # the top of the ramp
+    assert tuple(img[80, 60]) == BLACK  # nowhere near a position
+
+
+def test_a_far_outlier_is_drawn_at_the_edge_and_does_not_shrink_the_picture(tmp_path):
+    rng = np.random.default_rng(1)
+    xy = [(float(x), float(y)) for x, y in zip(rng.integers(0, 1001, 5000), rng.integers(0, 501, 5000))]
+    xy[2500] = (65535.0, 65535.0)  # RDP's sentinel, as in the balabit corpus
+    img = plot.render(hidpack.open(write_moves(tmp_path / "o.hpk", xy)), "trajectory", size=400)
+    h, w = img.shape[:2]
+    assert w <= 400 and 0.45 < h / w < 0.62  # the 1000 x 500 screen, not squashed into a corner
+    assert (img != 255).any(axis=2).mean() > 0.2
+
+
+def test_drawing_in_small_batches_draws_the_same(tmp_path, monkeypatch):
+    rng = np.random.default_rng(2)
+    xy = [(float(x), float(y)) for x, y in rng.integers(0, 800, (2000, 2))]
+    rec = hidpack.open(write_moves(tmp_path / "b.hpk", xy))
+    whole = plot.render(rec, "trajectory", size=256)
+    monkeypatch.setattr(plot, "BATCH_SAMPLES", 7)
+    assert np.array_equal(plot.render(rec, "trajectory", size=256), whole)
+
+
+def test_render_rejects_bad_arguments_and_recordings_without_moves(tmp_path):
+    rec = hidpack.open(write_moves(tmp_path / "m.hpk", [(0, 0), (5, 5)]))
+    with pytest.raises(ValueError, match="unknown plot mode 'bars'; modes are trajectory, heatmap"):
+        plot.render(rec, "bars")
+    for size in (15, 8193, 100.0, True):
+        with pytest.raises(ValueError, match=r"size must be an int in 16\.\.8192"):
+            plot.render(rec, "trajectory", size=size)
+    keys = str(tmp_path / "k.hpk")
+    hidpack.write_table(keys, {"t": [0, 1], "kind": ["key", "key"], "pressed": [True, False], "usage": [4, 4]})
+    with pytest.raises(ValueError, match="k.hpk: no move events to plot"):
+        plot.plot_file(keys, io.BytesIO())
+
+
+def test_plot_file_draws_only_the_window(tmp_path):
+    path = write_moves(tmp_path / "w.hpk", [(i, i % 7) for i in range(100)])
+    buf = io.BytesIO()
+    assert plot.plot_file(path, buf, t0=10_000_000, t1=30_000_000, size=64)["moves"] == 20
+    assert read_png(buf.getvalue()).shape[1] == 64
+
+
+def test_real_sessions_in_both_modes(tmp_path):
+    with open(data_file("balabit-mouse", "events.csv.zst"), "rb") as f:
+        head = zstandard.ZstdDecompressor().stream_reader(f).read(2 << 20)
+    src = tmp_path / "head.csv"
+    src.write_bytes(b"\n".join(head.split(b"\n")[:20_001]) + b"\n")
+    io_csv.import_csv(src, tmp_path / "out")
+    path = str(sorted((tmp_path / "out").glob("*.hpk"))[0])
+    moves = len(hidpack.open(path).moves().t)
+    traj = plot.render(hidpack.open(path), "trajectory", size=512)
+    heat = plot.render(hidpack.open(path), "heatmap", size=512)
+    assert max(traj.shape[:2]) == max(heat.shape[:2]) == 512 and moves > 1000
+    assert 0.005 < (traj != 255).any(axis=2).mean() < 0.9
+    assert (heat.sum(axis=2) > 0).mean() > 0.01 and heat.max() == 255
+
+
+def test_cli_plot(tmp_path):
+    path = write_moves(tmp_path / "c.hpk", [(0, 0), (40, 20), (80, 0)])
+    out = tmp_path / "c.png"
+    rc, stdout, err = run("plot", path, "-o", out, "--mode", "heatmap", "--size", 85)
+    assert rc == 0, err
+    assert stdout.strip() == f"wrote {out}: heatmap of 3 move(s), 85 x 25 px"
+    assert read_png(out.read_bytes()).shape == (25, 85, 3)
+    assert_one_line_error(*run("plot", tmp_path / "none.hpk", "-o", out), "none.hpk: no such file")
+    assert_one_line_error(*run("plot", path, "-o", out, "--size", 9), "size must be an int in 16..8192")
+    assert_one_line_error(*run("plot", path, "-o", out, "--start", 1), "no move events to plot")

@@ -207,6 +207,102 @@ def test_empty_csv_imports_nothing(tmp_path):
     assert report.files == [] and report.events == 0
 
 
+# --- streaming -------------------------------------------------------------------------------
+
+
+def _long_csv(rows=400, trailing_newline=True):
+    """Sessions of uneven length, a session that appears again, key rows, values not in
+    canonical form."""
+    lines = ["t_ns,kind,x,y,button,session"]
+    rng = np.random.default_rng(3)
+    sessions = ["a", "b", "c", "a", WEIRD.replace('"', '""'), "d"]
+    for i in range(rows):
+        sid = sessions[min(i * len(sessions) // rows, len(sessions) - 1)]
+        sid = '"%s"' % sid if "," in sid else sid
+        kind = ["move", "move", "move", "down", "up", "scroll", "key_down", "key_up"][rng.integers(0, 8)]
+        t = "%d" % (i * 1000) if i % 97 else "0%d" % (i * 1000)
+        if kind == "move":
+            lines.append("%s,move,%d,%d,%s,%s" % (t, rng.integers(0, 900), rng.integers(0, 900), ["", "drag"][i % 2], sid))
+        elif kind in ("down", "up"):
+            lines.append("%s,%s,%d,%d,left,%s" % (t, kind, rng.integers(0, 900), rng.integers(0, 900), sid))
+        elif kind == "scroll":
+            lines.append("%s,scroll,1,2,%s,%s" % (t, "+1" if i % 5 == 0 else "-1", sid))
+        else:
+            lines.append("%s,%s,,,%d,%s" % (t, kind, 65 + i % 20, sid))
+    return ("\n".join(lines) + ("\n" if trailing_newline else "")).encode()
+
+
+@pytest.mark.parametrize("trailing_newline", [True, False])
+def test_parsing_in_chunks_gives_what_parsing_whole_gives(tmp_path, trailing_newline):
+    p = tmp_path / "long.csv"
+    p.write_bytes(_long_csv(trailing_newline=trailing_newline))
+    want_warnings: list = []
+    want = list(io_csv.iter_csv_sessions(p, want_warnings, chunk_bytes=1 << 30))
+    assert len(want) == 6 and want_warnings[-1].startswith("session 'a' appears again")
+    assert any("t_ns" in w for w in want_warnings) and any("button value" in w for w in want_warnings)
+    for chunk in (1, 7, 64, 1000):
+        warnings: list = []
+        got = list(io_csv.iter_csv_sessions(p, warnings, chunk_bytes=chunk))
+        assert warnings == want_warnings, chunk
+        assert [(s.session, s.source_index, s.first_line, s.has_keys) for s in got] == [
+            (s.session, s.source_index, s.first_line, s.has_keys) for s in want
+        ], chunk
+        for g, w in zip(got, want):
+            assert g.table.keys() == w.table.keys()
+            assert all(np.array_equal(g.table[k], w.table[k]) for k in w.table), (chunk, g.session)
+
+
+def test_a_bad_line_is_named_across_chunks(tmp_path):
+    text = _long_csv().split(b"\n")
+    text[250] = b"5,jump,1,2,,c"
+    p = tmp_path / "bad.csv"
+    p.write_bytes(b"\n".join(text))
+    for chunk in (50, 1 << 20):
+        with pytest.raises(ValueError, match="^line 251: unknown kind 'jump'"):
+            list(io_csv.iter_csv_sessions(p, chunk_bytes=chunk))
+
+
+def test_sessions_come_before_the_file_is_read_whole(tmp_path):
+    data = _long_csv(rows=4000)
+
+    class Counting(io.BytesIO):
+        read_bytes = 0
+
+        def read(self, n=-1):
+            out = super().read(n)
+            Counting.read_bytes += len(out)
+            return out
+
+    it = io_csv.iter_csv_sessions(Counting(data), chunk_bytes=4096)
+    first = next(it)
+    assert first.session == "a" and Counting.read_bytes < len(data) // 3
+    assert len(list(it)) == 5 and Counting.read_bytes >= len(data)
+
+
+def test_a_failed_import_leaves_no_new_file_and_replaces_none(tmp_path, monkeypatch):
+    monkeypatch.setattr(io_csv, "CHUNK_BYTES", 512)  # several sessions are written before the bad line
+    good = tmp_path / "good.csv"
+    good.write_bytes(_long_csv())
+    out = tmp_path / "out"
+    io_csv.import_csv(good, out)
+    before = {f: (out / f).read_bytes() for f in os.listdir(out)}
+    assert len(before) == 6
+    text = _long_csv().split(b"\n")
+    text[380] = b"5,move,,2,,d"
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\n".join(text))
+    for target, overwrite in ((out, True), (tmp_path / "fresh", False)):
+        with pytest.raises(ValueError, match="^line 381: a move row needs both x and y"):
+            io_csv.import_csv(bad, target, overwrite=overwrite)
+    assert {f: (out / f).read_bytes() for f in os.listdir(out)} == before
+    assert not (tmp_path / "fresh").exists() or os.listdir(tmp_path / "fresh") == []
+    # an existing file met after others were written: the same
+    os.remove(out / "d.hpk")
+    with pytest.raises(FileExistsError, match="a.hpk exists"):
+        io_csv.import_csv(good, out)
+    assert sorted(os.listdir(out)) == sorted(f for f in before if f != "d.hpk")
+
+
 # --- full corpora --------------------------------------------------------------------------
 
 

@@ -135,11 +135,33 @@ def _open_source(src: Union[PathLike, BinaryIO]) -> Tuple[BinaryIO, List[Any]]:
     return fh, to_close
 
 
-def _read_strings(src: Union[PathLike, BinaryIO]) -> Any:
-    """The CSV as a pyarrow Table of six string columns (empty fields as "")."""
+#: Bytes of CSV text parsed at once by the importer: memory is bounded by this (a few times
+#: over, as parsed columns) plus the longest session, whatever the length of the file.
+CHUNK_BYTES = 4 << 20
+
+
+def _parse_text(text: bytes) -> Any:
+    """Complete CSV lines (no header) as a pyarrow Table of six string columns (empty: "")."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
+    if b"\r" in text:
+        raise ValueError("CSV uses \\r\\n line ends; the canonical layout uses \\n (convert first)")
+    if not text.strip():
+        return pa.table({c: pa.array([], pa.string()) for c in COLUMNS})
+    return pcsv.read_csv(
+        io.BytesIO(text),
+        read_options=pcsv.ReadOptions(column_names=list(COLUMNS), block_size=1 << 24),
+        parse_options=pcsv.ParseOptions(newlines_in_values=False),
+        convert_options=pcsv.ConvertOptions(
+            column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=False
+        ),
+    )
+
+
+def _csv_chunks(src: Union[PathLike, BinaryIO], chunk_bytes: int) -> Iterator[Any]:
+    """The CSV after its header, as pyarrow Tables of string columns, each of whole lines of
+    about ``chunk_bytes`` bytes of text, in order."""
     stream, to_close = _open_source(src)
     try:
         header = stream.read(len(HEADER))
@@ -150,24 +172,23 @@ def _read_strings(src: Union[PathLike, BinaryIO]) -> Any:
             raise ValueError(
                 "not a hidpack-importable CSV: header must be %r, found %r" % (HEADER.strip(), first)
             )
-        rest = stream.read()
+        carry = b""
+        while True:
+            block = stream.read(chunk_bytes)
+            if isinstance(block, str):  # pragma: no cover
+                block = block.encode()
+            if not block:  # the end: what is left is the last line (with or without its \n)
+                if carry:
+                    yield _parse_text(carry)
+                return
+            text = carry + block if carry else block
+            cut = text.rfind(b"\n") + 1
+            carry = text[cut:]
+            if cut:
+                yield _parse_text(text[:cut])
     finally:
         for c in to_close:
             c.close()
-    if isinstance(rest, str):  # pragma: no cover
-        rest = rest.encode()
-    if b"\r" in rest:
-        raise ValueError("CSV uses \\r\\n line ends; the canonical layout uses \\n (convert first)")
-    if not rest.strip():
-        return pa.table({c: pa.array([], pa.string()) for c in COLUMNS})
-    return pcsv.read_csv(
-        io.BytesIO(rest),
-        read_options=pcsv.ReadOptions(column_names=list(COLUMNS), block_size=1 << 24),
-        parse_options=pcsv.ParseOptions(newlines_in_values=False),
-        convert_options=pcsv.ConvertOptions(
-            column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=False
-        ),
-    )
 
 
 def _dict_encode(column: Any) -> Tuple[np.ndarray, List[str]]:
@@ -209,14 +230,90 @@ def read_csv_sessions(
     but are not in canonical form (so that export would print them differently) are reported in
     ``warnings`` when a list is given.
     """
+    return list(iter_csv_sessions(src, warnings))
+
+
+class _Notes:
+    """What parsing found that is worth a warning: counts of values not in canonical form (per
+    column, over every chunk) and sessions that appear again."""
+
+    def __init__(self) -> None:
+        self.counts: Dict[str, int] = {}
+        self.sessions: List[str] = []
+
+    def count(self, column: str, n: int) -> None:
+        if n:
+            self.counts[column] = self.counts.get(column, 0) + n
+
+    def messages(self) -> List[str]:
+        out = []
+        for column in ("t_ns", "x", "y", "button"):
+            n = self.counts.get(column)
+            if n:
+                form = "canonical integer form" if column == "t_ns" else "canonical form"
+                out.append("%d %s value(s) not in %s" % (n, column, form))
+        return out + self.sessions
+
+
+def iter_csv_sessions(
+    src: Union[PathLike, BinaryIO], warnings: Optional[List[str]] = None, *, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[CsvSession]:
+    """:func:`read_csv_sessions`, one session at a time: the text is parsed ``chunk_bytes`` at a
+    time and each session is yielded once its run of rows has ended, so memory holds one chunk
+    and the session being read, not the file. ``warnings`` is complete when the iteration is."""
+    notes = _Notes()
+    seen: set = set()
+    ordinal = 0
+    # the run of rows that may go on in the next chunk: session id, first row, columns, key rows?
+    open_run: Optional[Tuple[str, int, List[Dict[str, np.ndarray]], bool]] = None
+
+    def finish(run: Tuple[str, int, List[Dict[str, np.ndarray]], bool]) -> CsvSession:
+        nonlocal ordinal
+        sid, first, parts, has_keys = run
+        if sid in seen:
+            notes.sessions.append(
+                "session %r appears again at line %d after other sessions: imported as a "
+                "separate recording" % (sid, _line(first))
+            )
+        seen.add(sid)
+        table = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        ordinal += 1
+        return CsvSession(sid, ordinal - 1, _line(first), table, has_keys)
+
+    base = 0
+    for tbl in _csv_chunks(src, chunk_bytes):
+        n = tbl.num_rows
+        if n == 0:
+            continue
+        table, is_key, s_idx, s_values = _parse_rows(tbl, base, notes)
+        # sessions: contiguous runs of the session column
+        starts = np.concatenate(([0], np.flatnonzero(s_idx[1:] != s_idx[:-1]) + 1))
+        ends = np.concatenate((starts[1:], [n]))
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            sid = s_values[s_idx[a]]
+            part = {k: v[a:b] for k, v in table.items()}
+            keys = bool(is_key[a:b].any())
+            if a == 0 and open_run is not None and open_run[0] == sid:
+                open_run = (sid, open_run[1], open_run[2] + [part], open_run[3] or keys)
+                continue
+            if open_run is not None:
+                yield finish(open_run)
+            open_run = (sid, base + a, [part], keys)
+        base += n
+    if open_run is not None:
+        yield finish(open_run)
+    if warnings is not None:
+        warnings.extend(notes.messages())
+
+
+def _parse_rows(tbl: Any, base: int, notes: _Notes) -> Tuple[Dict[str, np.ndarray], np.ndarray, np.ndarray, List[str]]:
+    """One chunk's string columns (its first row is data row ``base``) as a write table, which
+    rows are keys, and the session column dictionary-encoded. Raises ``ValueError`` naming the
+    line of the first value the layout does not allow."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    warn = warnings if warnings is not None else []
-    tbl = _read_strings(src)
     n = tbl.num_rows
-    if n == 0:
-        return []
 
     # --- t_ns
     t_str = tbl["t_ns"]
@@ -227,11 +324,10 @@ def read_csv_sessions(
             try:
                 int(s)
             except ValueError:
-                raise ValueError("line %d: t_ns %r is not an integer" % (_line(i), s)) from None
+                raise ValueError("line %d: t_ns %r is not an integer" % (_line(base + i), s)) from None
         raise
     bad_t = int(pc.sum(pc.cast(pc.not_equal(pc.cast(t, pa.string()), t_str), pa.int64())).as_py() or 0)
-    if bad_t:
-        warn.append("%d t_ns value(s) not in canonical integer form" % bad_t)
+    notes.count("t_ns", bad_t)
     t_np = t.to_numpy().astype(np.int64, copy=False)
 
     # --- kind
@@ -241,7 +337,7 @@ def read_csv_sessions(
         if v not in _CSV_KINDS:
             row = int(np.flatnonzero(kind_idx == j)[0])
             raise ValueError(
-                "line %d: unknown kind %r (expected one of %s)" % (_line(row), v, ", ".join(_CSV_KINDS))
+                "line %d: unknown kind %r (expected one of %s)" % (_line(base + row), v, ", ".join(_CSV_KINDS))
             )
         kind_map[j] = _CSV_KINDS.index(v)
     ckind = kind_map[kind_idx]  # internal CSV kind code per row
@@ -261,20 +357,19 @@ def read_csv_sessions(
             num = _parse_number(s)
             if num is None:
                 row = int(np.flatnonzero(idx == j)[0])
-                raise ValueError("line %d: %s %r is not a number" % (_line(row), name, s))
+                raise ValueError("line %d: %s %r is not a number" % (_line(base + row), name, s))
             val[j] = num
             ok[j] = True
             if format_coord(num) != s:
                 noncanon += int(np.count_nonzero(idx == j))
-        if noncanon:
-            warn.append("%d %s value(s) not in canonical form" % (noncanon, name))
+        notes.count(name, noncanon)
         coords[name] = (val[idx], ok[idx])
     x, x_valid = coords["x"]
     y, y_valid = coords["y"]
     missing = (ev_kind == MOVE) & ~(x_valid & y_valid)
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
-        raise ValueError("line %d: a move row needs both x and y" % _line(row))
+        raise ValueError("line %d: a move row needs both x and y" % _line(base + row))
 
     # --- button column: meaning depends on the kind
     b_idx, b_values = _dict_encode(tbl["button"])
@@ -306,7 +401,7 @@ def read_csv_sessions(
         if mask.any():
             row = int(np.flatnonzero(mask)[0])
             raise ValueError(
-                "line %d: button %r is not %s" % (_line(row), b_values[b_idx[row]], what)
+                "line %d: button %r is not %s" % (_line(base + row), b_values[b_idx[row]], what)
             )
 
     is_move = ev_kind == MOVE
@@ -319,8 +414,7 @@ def read_csv_sessions(
     _check(is_key & (code[b_idx] < 0), "an integer key code 0..2^32-1 (kind key_down/key_up)")
     nonc = int(np.count_nonzero(is_scroll & ~amount_canon[b_idx]))
     nonc += int(np.count_nonzero(is_key & ~code_canon[b_idx]))
-    if nonc:
-        warn.append("%d button value(s) not in canonical form" % nonc)
+    notes.count("button", nonc)
 
     # --- full-length columns
     table = empty_table(n)
@@ -350,25 +444,8 @@ def read_csv_sessions(
         # keep the "0 where absent" convention
         table[name] = np.where(table[name + "_valid"], table[name], table[name].dtype.type(0))
 
-    # --- sessions: contiguous runs of the session column
     s_idx, s_values = _dict_encode(tbl["session"])
-    starts = np.concatenate(([0], np.flatnonzero(s_idx[1:] != s_idx[:-1]) + 1))
-    ends = np.concatenate((starts[1:], [n]))
-    sessions: List[CsvSession] = []
-    seen: set = set()
-    for ordinal, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
-        sid = s_values[s_idx[a]]
-        if sid in seen:
-            warn.append(
-                "session %r appears again at line %d after other sessions: imported as a "
-                "separate recording" % (sid, _line(a))
-            )
-        seen.add(sid)
-        part = {k: v[a:b] for k, v in table.items()}
-        sessions.append(
-            CsvSession(sid, ordinal, _line(a), part, bool(is_key[a:b].any()))
-        )
-    return sessions
+    return table, is_key, s_idx, s_values
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,44 +477,67 @@ def import_csv(
     ``source`` goes into each file's metadata (default ``"<folder>/<file name>"`` of ``src``,
     never a full path). Existing files are not replaced unless ``overwrite``. Returns an
     :class:`~hidpack._io.ImportReport`.
+
+    The CSV is read in chunks (:data:`CHUNK_BYTES`) and each session written as soon as its rows
+    end, so memory holds a chunk and a few sessions, not the file. Sessions are written under
+    temporary names and renamed only when the whole CSV has been read: a bad line, or an
+    existing file without ``overwrite``, leaves no new file and replaces none.
     """
     t0 = time.perf_counter()
     src_name = source if source is not None else _source_name(src)
     report = ImportReport(source=src_name, format="csv")
-    sessions = read_csv_sessions(src, report.warnings)
     out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
     used: set = set()
-    jobs = []
-    for s in sessions:
-        stem = safe_file_stem(s.session, used)
-        path = os.path.join(out_dir, stem + ".hpk")
-        if not overwrite and os.path.exists(path):
-            raise FileExistsError("%s exists (use overwrite=True / --force to replace it)" % path)
-        md: Dict[str, Any] = {
-            "session": s.session,
-            "source": src_name,
-            "source_index": s.source_index,
-            "source_format": "csv",
-        }
-        if s.has_keys:
-            md["native_keyspace"] = "js_keycode"
-        jobs.append((path, s.table, md))
+    done: List[Tuple[str, str]] = []  # (temporary, final) of every session written
 
     def _write(job: Tuple[str, Dict[str, Any], Dict[str, Any]]) -> str:
         path, table, md = job
         write_recording(path, table, md, level=level, policy=policy)
         return path
 
-    if threads > 1 and len(jobs) > 1:
-        from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            report.files = list(pool.map(_write, jobs))
-    else:
-        report.files = [_write(j) for j in jobs]
-    for s in sessions:
-        report.add_counts(counts_by_kind(s.table["kind"]))
+    pool = ThreadPoolExecutor(max_workers=max(threads, 1))
+    pending: List[Future] = []
+    try:
+        for s in iter_csv_sessions(src, report.warnings, chunk_bytes=CHUNK_BYTES):
+            os.makedirs(out_dir, exist_ok=True)
+            stem = safe_file_stem(s.session, used)
+            path = os.path.join(out_dir, stem + ".hpk")
+            if not overwrite and os.path.exists(path):
+                raise FileExistsError("%s exists (use overwrite=True / --force to replace it)" % path)
+            md: Dict[str, Any] = {
+                "session": s.session,
+                "source": src_name,
+                "source_index": s.source_index,
+                "source_format": "csv",
+            }
+            if s.has_keys:
+                md["native_keyspace"] = "js_keycode"
+            tmp = "%s.%d.importing" % (path, os.getpid())
+            done.append((tmp, path))
+            report.add_counts(counts_by_kind(s.table["kind"]))
+            pending.append(pool.submit(_write, (tmp, s.table, md)))
+            # at most two sessions per thread in flight: memory stays bounded
+            while len(pending) > 2 * max(threads, 1):
+                pending.pop(0).result()
+        for f in pending:
+            f.result()
+        pending = []
+        for tmp, path in done:
+            os.replace(tmp, path)
+    except BaseException:
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=True)
+        for tmp, _ in done:
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+        raise
+    pool.shutdown(wait=True)
+    report.files = [path for _, path in done]
     report.bytes = sum(os.path.getsize(p) for p in report.files)
     report.seconds = time.perf_counter() - t0
     return report

@@ -712,7 +712,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out.append("verify: %s (%s block(s)); read back identical to what was written: %s" % (
         "OK" if ok else "PROBLEMS", _n(result.get("blocks") or 0), "yes" if same else "NO"))
     out.append("file:   %s" % path)
-    out.append("next:   %s info %s   |   %s export %s --to jsonl -o events.jsonl" % (PROG, path, PROG, path))
+    out.append("next:   %s info %s   |   %s export %s --to jsonl -o events.jsonl   |   %s plot %s -o trajectory.png"
+               % (PROG, path, PROG, path, PROG, path))
     print("\n".join(out))
     return 0 if ok and same else 1
 

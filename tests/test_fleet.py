@@ -379,6 +379,26 @@ def test_wall_t_adds_each_files_wall_clock(tmp_path):
     assert "wall_t" not in skipped.to_pandas()
 
 
+def test_wall_t_follows_each_files_clock_records(tmp_path):
+    anchor = 1_700_000_000_000_000_000
+    record = (5_000_000, "marker", {"label": "hidpack:clock", "value": anchor + 5_000_000 + 10**10})
+    moves = [(0, "move", {"x": 1.0, "y": 1.0}), (8_000_000, "move", {"x": 2.0, "y": 2.0})]
+    files = [(moves, anchor), ([*moves, record], anchor), ([*moves, record], None)]
+    paths = []
+    for j, (rows, wall) in enumerate(files):
+        paths.append(str(tmp_path / f"c{j}.hpk"))
+        hidpack.write_table(paths[-1], rows_table(rows), wall_clock_ns=wall)
+    got = hidpack.read_many(paths, kinds="move")
+    want = [anchor, anchor + 8_000_000,  # header anchor only
+            anchor, anchor + 8_000_000 + 10**10,  # moved by the record from t = 5 ms on
+            anchor + 10**10, anchor + 8_000_000 + 10**10]  # no anchor: the record holds throughout
+    assert got.wall_t().tolist() == want
+    assert got.wall_t().tolist() == np.concatenate([hidpack.open(p).wall_t(hidpack.open(p).moves().t) for p in paths]).tolist()
+    assert got.to_pandas(wall_time=True)["wall_t"].tolist() == list(pd.to_datetime(want, utc=True))
+    window = hidpack.read_many(paths, kinds="move", t0=6_000_000)  # the records lie before the window
+    assert window.wall_t().tolist() == want[1::2]
+
+
 def test_every_conformance_vector_reads_through_read_many():
     """The fleet reader is a reader too: on the committed vectors (a killed recording with its
     write-ahead tail, a torn one, a corrupt block, unknown kinds...) it returns what one read per

@@ -94,6 +94,33 @@ def test_monotonic_clock_stamps_at_push(tmp_path: Path) -> None:
     assert before - 10**9 < wall < time.time_ns()
 
 
+def test_a_live_recorder_writes_clock_records_that_readers_use(tmp_path: Path) -> None:
+    p = tmp_path / "c.hpk"
+    rec = hidpack.Recorder(p, flush_interval=0.01, clock_every=0.05)
+    for i in range(30):
+        rec.move(i, i)
+        time.sleep(0.01)
+    st = rec.close()
+    assert st["written"] == 30 and st["gaps"] == 0  # the records are neither
+    r = hidpack.open(p)
+    t, wall = r.clock()
+    assert t[0] == 0 and wall[0] == r.wall_clock_ns and len(t) >= 4, (t, wall)
+    assert np.all(np.diff(t[1:]) >= 50_000_000)
+    # the wall clock did not move against the recording clock: every point on one line
+    assert np.all(np.abs((wall - t) - r.wall_clock_ns) < 2_000_000)
+    moves = r.moves().t
+    assert np.all(np.abs(r.wall_t(moves) - (r.wall_clock_ns + moves)) < 2_000_000)
+    markers = r.markers()
+    assert set(np.asarray(markers.label, dtype=object)) == {"hidpack:clock"}
+    with pytest.raises(ValueError, match="clock_every must be a positive number of seconds"):
+        hidpack.Recorder(tmp_path / "x.hpk", clock_every=0)
+    # none on the event clock
+    with hidpack.Recorder(tmp_path / "e.hpk", clock="event", flush_interval=0.01, clock_every=0.01) as ev:
+        ev.move(1, 1, t=0)
+        time.sleep(0.05)
+    assert len(hidpack.open(tmp_path / "e.hpk").markers().t) == 0
+
+
 def test_extend_keeps_order_with_single_pushes(tmp_path: Path) -> None:
     p = tmp_path / "r.hpk"
     n = 100_000

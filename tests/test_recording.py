@@ -407,6 +407,34 @@ def test_to_pandas_equals_the_arrow_conversion_on_real_data(tmp_path):
         assert_polars_equal(rec.to_polars(kind), pl.from_arrow(rec.to_arrow(kind)))
 
 
+def test_clock_records_put_events_at_their_wall_time(tmp_path):
+    """A suspend of 10 s at t = 5 ms: the records say so, and times after it move by 10 s."""
+    path = str(tmp_path / "c.hpk")
+    anchor = 1_700_000_000_000_000_000
+    rows = [
+        (0, "move", {"x": 1.0, "y": 1.0}),
+        (3_000_000, "marker", {"label": "frame", "value": 12}),  # a caller's marker: not a record
+        (8_000_000, "move", {"x": 2.0, "y": 2.0}),
+        (5_000_000, "marker", {"label": "hidpack:clock", "value": anchor + 5_000_000 + 10**10}),
+        (6_000_000, "marker", {"label": "hidpack:clock"}),  # no value: not a record
+        (9_000_000, "move", {"x": 3.0, "y": 3.0}),
+    ]
+    hidpack.write_table(path, rows_table(rows), wall_clock_ns=anchor)
+    rec = hidpack.open(path)
+    t, wall = rec.clock()
+    assert t.tolist() == [0, 5_000_000] and wall.tolist() == [anchor, anchor + 5_000_000 + 10**10]
+    assert rec.wall_t(rec.moves().t).tolist() == [anchor, anchor + 8_000_000 + 10**10, anchor + 9_000_000 + 10**10]
+    later = rec.between(7_000_000, None)  # a window after the record still uses it
+    assert later.wall_t(later.moves().t).tolist() == [anchor + 8_000_000 + 10**10, anchor + 9_000_000 + 10**10]
+    assert rec.wall_t(4_000_000) == anchor + 4_000_000
+    # no anchor: the first record holds for earlier times too; no clock at all: an error
+    hidpack.write_table(path, rows_table(rows))
+    assert hidpack.open(path).wall_t([0, 8_000_000]).tolist() == [anchor + 10**10, anchor + 8_000_000 + 10**10]
+    hidpack.write_table(path, rows_table(rows[:3]))
+    with pytest.raises(ValueError, match="c.hpk: the recording has no wall clock"):
+        hidpack.open(path).wall_t(0)
+
+
 def test_to_polars_kind_column(rec):
     pf = rec.to_polars()
     assert pf.height == len(ROWS)

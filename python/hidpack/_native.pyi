@@ -122,6 +122,7 @@ class Recorder:
         on_close: Any | None = None,
         wall_clock_ns: int | None = None,
         max_batch_backlog: int = 4194304,
+        clock_every: float = 60.0,
         _writer_delay: float | None = None,
     ) -> Self: ...
     def move(self, x: float, y: float, t: int | None = None, buttons: int | None = None) -> bool: ...

@@ -23,7 +23,16 @@ import numpy as np
 
 from . import _native
 from ._table import FIELDS, KIND_CODES, require
-from .recording import _arrow_table, _native_bounds, _pandas_frame, _polars_frame, _unknown_kind
+from .recording import (
+    _arrow_table,
+    _native_bounds,
+    _pandas_frame,
+    _polars_frame,
+    _unknown_kind,
+    clock_points,
+    clock_rows,
+    wall_times,
+)
 
 __all__ = ["read_many", "read_dask", "FleetTable"]
 
@@ -52,6 +61,7 @@ class FleetTable(dict):  # type: ignore[type-arg]
         super().__init__(*args, **kwargs)
         self.paths, self.events, self.wall_clock_ns, self.problems = [], [], [], []
         self.kinds = self.fields = None
+        self._clocks: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
 
     def _field_names(self) -> list[str]:
         codes = None if self.kinds is None else {KIND_CODES[k] for k in self.kinds}
@@ -62,17 +72,40 @@ class FleetTable(dict):  # type: ignore[type-arg]
         ]
 
     def wall_t(self) -> np.ndarray:
-        """Each row's wall time: int64 Unix ns (``t`` plus its file's wall clock). Raises
-        ``ValueError`` naming the first file that has rows but no wall clock."""
+        """Each row's wall time: int64 Unix ns, as :meth:`Recording.wall_t` gives it (``t``
+        plus its file's wall clock: the header's anchor, moved by the file's clock records, if
+        any, as after a suspend). Raises ``ValueError`` naming the first file that has rows but
+        no wall clock."""
+        records = self._clock_records()
         walls = np.zeros(len(self.paths), dtype=np.int64)
         for j, w in enumerate(self.wall_clock_ns):
             if w is None:
-                if self.events[j]:
+                if self.events[j] and j not in records:
                     raise ValueError(f"{self.paths[j]}: the file has no wall clock (its writer did not know it)")
             else:
                 walls[j] = w
         t: np.ndarray = self["t"] + walls[self["file"]]
+        files = np.asarray(self["file"])
+        for j, (ct, cw) in records.items():
+            ct, cw = clock_points(ct, cw, self.wall_clock_ns[j])
+            lo, hi = np.searchsorted(files, j, side="left"), np.searchsorted(files, j, side="right")
+            t[lo:hi] = wall_times(np.asarray(self["t"][lo:hi], dtype=np.int64), ct, cw)
         return t
+
+    def _clock_records(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """The clock records of each file that has some (see :meth:`Recording.clock`): read once,
+        from the blocks that hold markers, whatever this table's window."""
+        if self._clocks is None:
+            self._clocks = {}
+            if any(self.events):
+                table = _native.read_many(self.paths, kinds=["marker"], fields=["label", "value"], errors="skip")[0]
+                keep = clock_rows(table)
+                f = np.asarray(table["file"])[keep]
+                ct = np.asarray(table["t"], dtype=np.int64)[keep]
+                cw = np.asarray(table["value"], dtype=np.int64)[keep]
+                for j in np.unique(f):
+                    self._clocks[int(j)] = (ct[f == j], cw[f == j])
+        return self._clocks
 
     def _one_kind(self) -> str | None:
         return self.kinds[0] if self.kinds is not None and len(self.kinds) == 1 else None

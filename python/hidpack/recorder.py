@@ -63,6 +63,13 @@ class Recorder(_native.Recorder):
     / ``rotate_bytes`` start a new file, and ``on_close(path)`` is called (on the encoder thread)
     with each closed file, so a client can ship it while recording goes on.
 
+    ``clock_every`` (seconds): with ``clock="monotonic"`` and no ``wall_clock_ns`` given, the
+    recorder writes a *clock record* (a ``marker`` labelled ``"hidpack:clock"`` whose value is
+    the Unix time in ns at its ``t``) at least this often, and at once when the wall clock has
+    moved against the recording clock by 1 ms or more: events are stamped on a monotonic clock,
+    which stops while the machine sleeps, and :meth:`Recording.wall_t` uses the records to put
+    every event at its true wall time.
+
     ``policy``: a privacy policy (a preset name such as ``"strict"``, a TOML file path, a dict or
     a :class:`hidpack.policy.Policy`) applied to ``key``, ``text`` and ``focus`` *before* the
     event is pushed: withheld keys and text never reach the ring (they are counted in ``gap``
@@ -89,6 +96,7 @@ class Recorder(_native.Recorder):
         on_close: Callable[[str], Any] | None = None,
         wall_clock_ns: int | None = None,
         max_batch_backlog: int = 1 << 22,
+        clock_every: float = 60.0,
         policy: Any = None,
         _writer_delay: float | None = None,
     ) -> "Recorder":
@@ -129,6 +137,7 @@ class Recorder(_native.Recorder):
             on_close=callback,
             wall_clock_ns=wall_clock_ns,
             max_batch_backlog=max_batch_backlog,
+            clock_every=clock_every,
             _writer_delay=_writer_delay,
         )
 

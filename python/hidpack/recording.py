@@ -202,6 +202,16 @@ class RecordingView:
             _unknown_kind(kind)
         return columns_from_native(self._read([kind]), kind)
 
+    def wall_t(self, t: Any) -> np.ndarray:
+        """Unix ns (int64) of file times ``t`` (an int or an array, e.g. ``rec.moves().t``): from
+        the last point of :meth:`Recording.clock` at or before each time (the first point for
+        times before it), so events after a suspend or a clock step land at their true wall
+        time. Raises ``ValueError`` when the recording has no wall clock at all."""
+        ct, cw = self._rec.clock()
+        if len(ct) == 0:
+            raise ValueError(f"{self._rec.path}: the recording has no wall clock (its writer did not know it)")
+        return wall_times(np.asarray(t, dtype=np.int64), ct, cw)
+
     def moves(self) -> Columns:
         """``move`` events: t, x, y, buttons (optional)."""
         return self.columns("move")
@@ -272,6 +282,45 @@ class RecordingView:
         if kind is not None and kind not in KIND_CODES:
             _unknown_kind(kind)
         return _polars_frame(pl, pa, _arrow_table(pa, self._read(None if kind is None else [kind]), kind))
+
+
+#: The label of a clock record (see :meth:`Recording.clock`).
+CLOCK_LABEL = "hidpack:clock"
+
+
+def clock_rows(table: dict[str, Any]) -> np.ndarray:
+    """Which rows of a native read table of markers are clock records: label
+    ``"hidpack:clock"`` and a value (compared on the label bytes, no string made per row)."""
+    n = len(table["t"])
+    if "label_offsets" not in table or "value" not in table:
+        return np.zeros(n, dtype=bool)
+    offsets = np.asarray(table["label_offsets"], dtype=np.int64)
+    data = np.asarray(table["label_data"], dtype=np.uint8)
+    want = np.frombuffer(CLOCK_LABEL.encode(), dtype=np.uint8)
+    rows = np.asarray(table["label_valid"], dtype=bool) & np.asarray(table["value_valid"], dtype=bool)
+    rows &= np.diff(offsets) == len(want)
+    cand = np.flatnonzero(rows)
+    if len(cand):
+        rows[cand] = (data[offsets[cand][:, None] + np.arange(len(want))] == want).all(axis=1)
+    return rows
+
+
+def clock_points(t: np.ndarray, wall: np.ndarray, anchor: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """A file's clock points: its header anchor at t = 0 (when known) and its clock records,
+    sorted by ``t``."""
+    if anchor is not None:
+        t, wall = np.concatenate([[0], t]).astype(np.int64), np.concatenate([[anchor], wall]).astype(np.int64)
+    order = np.argsort(t, kind="stable")
+    return t[order], wall[order]
+
+
+def wall_times(t: np.ndarray, clock_t: np.ndarray, clock_wall: np.ndarray) -> np.ndarray:
+    """Unix ns of file times ``t`` from clock points ``(clock_t, clock_wall)`` (sorted by
+    ``clock_t``, at least one): each time takes the offset of the last point at or before it,
+    or of the first point."""
+    k = np.maximum(np.searchsorted(clock_t, t, side="right") - 1, 0)
+    out: np.ndarray = t + (clock_wall - clock_t)[k]
+    return out
 
 
 def _unknown_kind(kind: Any) -> None:
@@ -458,6 +507,18 @@ class Recording(RecordingView):
     def wall_clock_ns(self) -> int | None:
         """Unix ns at t = 0 (None when the writer did not know it)."""
         return self._reader.header.get("wall_clock_ns")
+
+    def clock(self) -> tuple[np.ndarray, np.ndarray]:
+        """The recording's wall clock: ``(t, unix_ns)`` int64 arrays, in ``t`` order, of each
+        point where file time ``t`` is known to be Unix time ``unix_ns``: the header's anchor at
+        t = 0 (when known), then every clock record (a ``marker`` labelled ``"hidpack:clock"``,
+        written by a live recorder at least every ``clock_every`` and whenever the wall clock
+        moved against the recording clock, as after a suspend). See :meth:`wall_t`."""
+        table = self._read(["marker"], ["label", "value"])
+        keep = clock_rows(table)
+        return clock_points(
+            np.asarray(table["t"], dtype=np.int64)[keep], np.asarray(table["value"], dtype=np.int64)[keep], self.wall_clock_ns
+        )
 
     @property
     def problems(self) -> list[dict[str, Any]]:

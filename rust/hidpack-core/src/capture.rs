@@ -44,6 +44,12 @@
 //! imported at full speed makes the same files a live capture at its rate would have made.
 //! In both modes blocks close on event counts and event time only, so the main file's bytes are
 //! a function of the events alone.
+//!
+//! In [`Clock::Monotonic`] mode with the recorder's own wall-clock anchor, the encoder also
+//! compares the wall clock with the recording clock at each timed checkpoint and writes a
+//! *clock record* ([`CLOCK_LABEL`]) when their offset has moved (a suspend, a clock step) and
+//! every `clock_every_ns`: readers place events in wall time from the last record before them.
+//! This runs on the encoder thread; the push path is unchanged.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -123,6 +129,49 @@ pub struct RecorderOptions {
     /// Test hook: the encoder sleeps this long after each drained batch (a slow disk).
     #[doc(hidden)]
     pub writer_delay: Option<Duration>,
+    /// Clock records (see [`CLOCK_LABEL`]): at least this often, in ns of recording (default
+    /// 60 s). Written only in [`Clock::Monotonic`] mode when the header's wall clock is the
+    /// recorder's own (no `wall_clock_ns` given).
+    pub clock_every_ns: i64,
+    /// Test hook: the wall clock the recorder reads (Unix ns; default the system clock).
+    #[doc(hidden)]
+    pub wall_now: Option<fn() -> i64>,
+}
+
+/// The label of a *clock record*: a `marker` whose value is the Unix time in ns at its `t`.
+/// The monotonic clock that stamps events stops while the machine sleeps and does not follow
+/// steps of the system clock, so the header's anchor (Unix ns at t = 0) alone would put every
+/// event after a suspend too early by the time slept. A live recorder writes a clock record
+/// when the two clocks' offset has moved by [`CLOCK_JUMP_NS`] or more, and at least every
+/// `clock_every_ns`; a reader maps `t` to wall time from the last record at or before it
+/// (docs/FORMAT.md, "Clock records").
+pub const CLOCK_LABEL: &str = "hidpack:clock";
+/// Offset change (wall clock minus recording clock) that makes a clock record due at once.
+pub const CLOCK_JUMP_NS: i64 = 1_000_000;
+
+fn system_unix_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The recording clock (ns since `t0` on [`now_ns`]) and the wall clock at one moment: the
+/// closest of three pairs of readings (a preemption between two readings would otherwise look
+/// like a clock jump).
+fn clock_pair(t0: i64, wall_now: fn() -> i64) -> (i64, i64) {
+    let mut best = (i64::MAX, 0, 0);
+    for _ in 0..3 {
+        let a = now_ns();
+        let w = wall_now();
+        let b = now_ns();
+        if b - a < best.0 {
+            best = (b - a, a + (b - a) / 2 - t0, w);
+        }
+        if b - a < 20_000 {
+            break;
+        }
+    }
+    (best.1, best.2)
 }
 
 impl Default for RecorderOptions {
@@ -138,6 +187,8 @@ impl Default for RecorderOptions {
             max_batch_backlog: 1 << 22,
             on_close: None,
             writer_delay: None,
+            clock_every_ns: 60_000_000_000,
+            wall_now: None,
         }
     }
 }
@@ -618,6 +669,18 @@ struct Encoder {
     n_written: u64,
     n_gaps: u64,
     n_lost: u64,
+    /// Clock records (see [`CLOCK_LABEL`]), when this recorder writes them.
+    clock: Option<ClockRecords>,
+}
+
+/// What the encoder needs to write clock records.
+struct ClockRecords {
+    wall_now: fn() -> i64,
+    every_ns: i64,
+    /// The offset (wall minus recording clock) in force: the header's, then the last record's.
+    offset: i64,
+    /// `t` of the last record (`i64::MIN`: none in this file yet; one is due).
+    last_t: i64,
 }
 
 fn part_path(pattern: &Path, part: u32, rotating: bool) -> PathBuf {
@@ -644,6 +707,11 @@ impl Encoder {
         self.cur_path = path;
         self.file_t0 = None;
         self.shared.enc.files.fetch_add(1, Relaxed);
+        if self.part > 0 {
+            if let Some(c) = self.clock.as_mut() {
+                c.last_t = i64::MIN; // each part carries its own record (it may be read alone)
+            }
+        }
         Ok(())
     }
 
@@ -705,15 +773,35 @@ impl Encoder {
         let w = self.writer.as_mut().expect("a file is open");
         let blocks = w.stats().blocks;
         w.push(t, ev)?;
-        if internal {
-            self.n_gaps += 1;
-        } else {
-            self.n_written += 1;
+        match (internal, ev) {
+            (true, Event::Marker { .. }) => {} // a clock record: not an event of the caller's, nor a gap
+            (true, _) => self.n_gaps += 1,
+            (false, _) => self.n_written += 1,
         }
         if w.stats().blocks != blocks {
             self.after_block()?;
         }
         self.bound_unsaved()
+    }
+
+    /// Write a clock record if one is due: the offset of the wall clock to the recording clock
+    /// has moved by [`CLOCK_JUMP_NS`] (a suspend, a clock step), or `every_ns` has passed.
+    fn clock_check(&mut self) -> Result<()> {
+        let Some(c) = self.clock.as_ref() else { return Ok(()) };
+        if self.failed {
+            return Ok(());
+        }
+        let (t, wall) = clock_pair(self.shared.t0, c.wall_now);
+        let offset = wall.wrapping_sub(t);
+        let moved = offset.wrapping_sub(c.offset).unsigned_abs() >= CLOCK_JUMP_NS as u64;
+        if !moved && c.last_t != i64::MIN && t.saturating_sub(c.last_t) < c.every_ns {
+            return Ok(());
+        }
+        if let Some(c) = self.clock.as_mut() {
+            c.offset = offset;
+            c.last_t = t;
+        }
+        self.write(t, &Event::Marker { label: CLOCK_LABEL.into(), value: Some(wall) }, true)
     }
 
     /// The event clock at `t`: a checkpoint falls due at the first event at or past the due
@@ -890,6 +978,8 @@ impl Encoder {
                 }
             }
             if self.shared.clock == Clock::Monotonic && self.last_ckpt.elapsed() >= interval {
+                let r = self.clock_check();
+                self.step(r);
                 self.ckpt_due = true;
                 let r = self.commit();
                 self.step(r);
@@ -977,16 +1067,21 @@ impl Recorder {
                 path.display()
             )));
         }
+        if opts.clock_every_ns <= 0 {
+            return Err(Error::Usage(format!("clock_every must be positive, got {} ns", opts.clock_every_ns)));
+        }
+        let mut clock = None;
         let t0 = match opts.clock {
             Clock::Monotonic => {
+                let t0 = now_ns();
                 if opts.writer.wall_clock_ns.is_none() {
-                    let unix = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_nanos() as i64)
-                        .ok();
-                    opts.writer.wall_clock_ns = unix;
+                    // The anchor and the clock records come from the same clock pair.
+                    let wall_now = opts.wall_now.unwrap_or(system_unix_ns);
+                    let (t, wall) = clock_pair(t0, wall_now);
+                    opts.writer.wall_clock_ns = Some(wall.wrapping_sub(t));
+                    clock = Some(ClockRecords { wall_now, every_ns: opts.clock_every_ns, offset: wall.wrapping_sub(t), last_t: 0 });
                 }
-                now_ns()
+                t0
             }
             Clock::Event => 0,
         };
@@ -1038,6 +1133,7 @@ impl Recorder {
             n_written: 0,
             n_gaps: 0,
             n_lost: 0,
+            clock,
         };
         // Open the first file here, so a bad path or option fails the constructor.
         enc.open_next()?;

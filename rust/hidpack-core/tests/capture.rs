@@ -450,3 +450,121 @@ fn events_after_a_write_error_are_counted_as_lost() {
         assert!(st.lost >= n as u64 - 1000, "batch={batch}: {st:?}");
     }
 }
+
+/// A wall clock that can be stepped (a suspend, an NTP step), for the clock-record tests.
+static WALL_SKEW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+fn skewed_wall() -> i64 {
+    let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+    unix + WALL_SKEW.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+fn clock_records(p: &Path) -> Vec<(i64, i64)> {
+    read_all(p)
+        .into_iter()
+        .filter_map(|(t, e)| match e {
+            Event::Marker { label, value: Some(v) } if label == hidpack_core::capture::CLOCK_LABEL => Some((t, v)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_wall_clock_step_is_written_as_a_clock_record_and_periodic_records_follow_the_clock() {
+    let d = tmp("clock");
+    // a step of the wall clock (as after a suspend: the monotonic clock did not see the 10 s)
+    let path = d.join("step.hpk");
+    let opts = RecorderOptions {
+        flush_interval_ns: 10_000_000,
+        clock_every_ns: 3_600_000_000_000,
+        wall_now: Some(skewed_wall),
+        ..RecorderOptions::default()
+    };
+    let mut rec = Recorder::create(&path, opts).unwrap();
+    rec.push(None, &mv(0, 0)).unwrap();
+    std::thread::sleep(Duration::from_millis(40));
+    WALL_SKEW.store(10_000_000_000, std::sync::atomic::Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(40));
+    rec.push(None, &mv(0, 1)).unwrap();
+    let st = rec.close().unwrap();
+    WALL_SKEW.store(0, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!((st.written, st.gaps), (2, 0), "a clock record is neither an event of the caller's nor a gap");
+    let anchor = Reader::open(&path).unwrap().header().wall_clock_ns.unwrap();
+    let records = clock_records(&path);
+    assert_eq!(records.len(), 1, "{records:?}");
+    let (t, wall) = records[0];
+    let moves: Vec<i64> = read_all(&path).iter().filter(|(_, e)| matches!(e, Event::Move { .. })).map(|(t, _)| *t).collect();
+    assert!(moves[0] < t && t < moves[1], "{moves:?} {t}");
+    let shift = wall - t - anchor;
+    assert!((shift - 10_000_000_000).abs() < 1_000_000, "offset moved by {shift} ns, expected 10 s");
+
+    // periodic records, with a wall clock that does not move against the recording clock
+    let path = d.join("periodic.hpk");
+    let opts = RecorderOptions {
+        flush_interval_ns: 5_000_000,
+        clock_every_ns: 20_000_000,
+        wall_now: Some(skewed_wall),
+        ..RecorderOptions::default()
+    };
+    let mut rec = Recorder::create(&path, opts).unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    rec.close().unwrap();
+    let anchor = Reader::open(&path).unwrap().header().wall_clock_ns.unwrap();
+    let records = clock_records(&path);
+    assert!(records.len() >= 3, "{records:?}");
+    for w in records.windows(2) {
+        assert!(w[1].0 - w[0].0 >= 20_000_000, "{records:?}");
+    }
+    for &(t, wall) in &records {
+        assert!((wall - t - anchor).abs() < 1_000_000, "{records:?} anchor {anchor}");
+    }
+
+    // with rotation, each part after the first starts with a record (a part may be read alone)
+    let opts = RecorderOptions {
+        flush_interval_ns: 5_000_000,
+        clock_every_ns: 3_600_000_000_000,
+        rotate_every_ns: Some(40_000_000),
+        wall_now: Some(skewed_wall),
+        ..RecorderOptions::default()
+    };
+    let mut rec = Recorder::create(d.join("part-{n}.hpk"), opts).unwrap();
+    for i in 0..30 {
+        rec.push(None, &mv(0, i)).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(30)); // the last part lives long enough to be checked
+    rec.close().unwrap();
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("part-"))
+        .collect();
+    parts.sort();
+    assert!(parts.len() >= 2, "{parts:?}");
+    assert!(clock_records(&parts[0]).is_empty());
+    for p in &parts[1..] {
+        let anchor = Reader::open(p).unwrap().header().wall_clock_ns.unwrap();
+        let records = clock_records(p);
+        assert!(!records.is_empty(), "{p:?}");
+        assert!(records.iter().all(|&(t, wall)| (wall - t - anchor).abs() < 1_000_000));
+    }
+
+    // none on the event clock, and none when the caller gave the wall clock
+    for opts in [
+        RecorderOptions { clock: Clock::Event, clock_every_ns: 1, ..RecorderOptions::default() },
+        RecorderOptions {
+            writer: WriterOptions { wall_clock_ns: Some(1_700_000_000_000_000_000), ..RecorderOptions::default().writer },
+            flush_interval_ns: 5_000_000,
+            clock_every_ns: 1,
+            ..RecorderOptions::default()
+        },
+    ] {
+        let path = d.join("none.hpk");
+        let _ = std::fs::remove_file(&path);
+        let mut rec = Recorder::create(&path, opts).unwrap();
+        rec.push(Some(0), &mv(0, 0)).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        rec.close().unwrap();
+        assert!(clock_records(&path).is_empty());
+    }
+}

@@ -75,7 +75,7 @@ impl Recorder {
     #[pyo3(signature = (path, *, flush_interval=1.0, ring_capacity=65536, level=3, block_events=65536,
         block_span=None, metadata="{}".to_string(), clock="monotonic", sync="interval", tail=true,
         rotate_every=None, rotate_bytes=None, on_close=None, wall_clock_ns=None, max_batch_backlog=4194304,
-        _writer_delay=None))]
+        clock_every=60.0, _writer_delay=None))]
     fn new(
         py: Python<'_>,
         path: std::path::PathBuf,
@@ -93,6 +93,7 @@ impl Recorder {
         on_close: Option<Py<PyAny>>,
         wall_clock_ns: Option<i64>,
         max_batch_backlog: usize,
+        clock_every: f64,
         _writer_delay: Option<f64>,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| -> PyResult<i64> {
@@ -141,6 +142,8 @@ impl Recorder {
             max_batch_backlog,
             on_close,
             writer_delay: _writer_delay.map(std::time::Duration::from_secs_f64),
+            clock_every_ns: secs(clock_every, "clock_every")?,
+            wall_now: None,
         };
         let display = path.display().to_string();
         let rec = py.detach(|| CoreRecorder::create(&path, opts)).map_err(to_py)?;

@@ -10,14 +10,12 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
-import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hidpack
-from hidpack import io_csv
 
-from shared_data import data_file
+from shared_data import balabit_sessions
 from test_recording import ROWS, assert_polars_equal, rows_table, via_arrow
 
 def write_files(tmp_path, parts, block_events=4):
@@ -251,14 +249,8 @@ def test_fleet_to_pandas_equals_the_arrow_conversion_and_owns_its_arrays(tmp_pat
 
 def balabit_fleet(tmp_path, lines=200_000):
     """The first sessions of the balabit corpus (a real, third-party recording), one file each."""
-    with open(data_file("balabit-mouse", "events.csv.zst"), "rb") as f:
-        head = zstandard.ZstdDecompressor().stream_reader(f).read(12 << 20)
-    text = b"\n".join(head.split(b"\n")[:lines]) + b"\n"
-    src = tmp_path / "head.csv"
-    src.write_bytes(text)
-    report = io_csv.import_csv(src, tmp_path / "fleet")
-    paths = sorted(str(p) for p in (tmp_path / "fleet").glob("*.hpk"))
-    assert len(paths) >= 3, report
+    paths = balabit_sessions(tmp_path, lines)
+    assert len(paths) >= 3, paths
     return paths
 
 

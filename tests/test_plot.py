@@ -8,12 +8,11 @@ import io
 import numpy as np
 import png  # pypng
 import pytest
-import zstandard
 
 import hidpack
-from hidpack import io_csv, plot
+from hidpack import plot
 
-from shared_data import data_file
+from shared_data import balabit_sessions
 from test_cli import assert_one_line_error, run
 
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
@@ -124,12 +123,7 @@ def test_plot_file_draws_only_the_window(tmp_path):
 
 
 def test_real_sessions_in_both_modes(tmp_path):
-    with open(data_file("balabit-mouse", "events.csv.zst"), "rb") as f:
-        head = zstandard.ZstdDecompressor().stream_reader(f).read(2 << 20)
-    src = tmp_path / "head.csv"
-    src.write_bytes(b"\n".join(head.split(b"\n")[:20_001]) + b"\n")
-    io_csv.import_csv(src, tmp_path / "out")
-    path = str(sorted((tmp_path / "out").glob("*.hpk"))[0])
+    path = balabit_sessions(tmp_path, 20_001)[0]
     moves = len(hidpack.open(path).moves().t)
     traj = plot.render(hidpack.open(path), "trajectory", size=512)
     heat = plot.render(hidpack.open(path), "heatmap", size=512)

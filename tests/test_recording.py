@@ -389,17 +389,9 @@ def assert_polars_equal(got, want):
 
 def test_to_pandas_equals_the_arrow_conversion_on_real_data(tmp_path):
     """A real recording (balabit: moves, drags, buttons, scrolls; 20,000 events)."""
-    import zstandard
+    from shared_data import balabit_sessions
 
-    from hidpack import io_csv
-    from shared_data import data_file
-
-    with open(data_file("balabit-mouse", "events.csv.zst"), "rb") as f:
-        head = zstandard.ZstdDecompressor().stream_reader(f).read(2 << 20)
-    src = tmp_path / "head.csv"
-    src.write_bytes(b"\n".join(head.split(b"\n")[:20_001]) + b"\n")
-    io_csv.import_csv(src, tmp_path / "out")
-    path = sorted((tmp_path / "out").glob("*.hpk"))[0]
+    path = balabit_sessions(tmp_path, 20_001)[0]
     rec = hidpack.open(path)
     assert len(rec) > 1000 and set(rec.info()["counts"]) >= {"move", "button", "scroll"}
     for kind in (None, "move", "button", "scroll", "key"):

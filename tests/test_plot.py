@@ -96,10 +96,10 @@ def test_a_far_outlier_is_drawn_at_the_edge_and_does_not_shrink_the_picture(tmp_
 def test_drawing_in_small_batches_draws_the_same(tmp_path, monkeypatch):
     rng = np.random.default_rng(2)
     xy = [(float(x), float(y)) for x, y in rng.integers(0, 800, (2000, 2))]
-    rec = hidpack.open(write_moves(tmp_path / "b.hpk", xy))
-    whole = plot.render(rec, "trajectory", size=256)
+    rec = hidpack.open(write_moves(tmp_path / "b.hpk", xy, presses=xy[::50]))
+    whole = plot.render(rec, "trajectory", size=1024)
     monkeypatch.setattr(plot, "BATCH_SAMPLES", 7)
-    assert np.array_equal(plot.render(rec, "trajectory", size=256), whole)
+    assert np.array_equal(plot.render(rec, "trajectory", size=1024), whole)
 
 
 def test_render_rejects_bad_arguments_and_recordings_without_moves(tmp_path):

@@ -92,13 +92,17 @@ def _render(rec: Any, mode: str, size: int) -> tuple[np.ndarray, int]:
     span_t = max(int(t[-1]) - int(t[0]), 1)
     colours = _ramp(_TIME_RAMP, (t - t[0]) / span_t)
     _draw_steps(img, cx, cy, colours)
-    # a square of (2r+1)^2 pixels at each press
+    # a square of (2r+1)^2 pixels at each press, at most BATCH_SAMPLES pixels at once
     r = max(1, size // 400)
     d = np.arange(-r, r + 1)
-    rows = np.round((py - lo_y) * scale + margin).astype(np.int64)[:, None, None] + d[None, :, None]
-    cols = np.round((px - lo_x) * scale + margin).astype(np.int64)[:, None, None] + d[None, None, :]
-    rows, cols = np.broadcast_arrays(rows, cols)
-    img[np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)] = 0
+    prow = np.round((py - lo_y) * scale + margin).astype(np.int64)
+    pcol = np.round((px - lo_x) * scale + margin).astype(np.int64)
+    step = max(1, BATCH_SAMPLES // len(d) ** 2)
+    for i in range(0, len(prow), step):
+        rows = prow[i : i + step, None, None] + d[None, :, None]
+        cols = pcol[i : i + step, None, None] + d[None, None, :]
+        rows, cols = np.broadcast_arrays(rows, cols)
+        img[np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)] = 0
     return img, len(t)
 
 

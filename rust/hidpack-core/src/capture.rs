@@ -788,7 +788,9 @@ impl Encoder {
     /// has moved by [`CLOCK_JUMP_NS`] (a suspend, a clock step), or `every_ns` has passed.
     fn clock_check(&mut self) -> Result<()> {
         let Some(c) = self.clock.as_ref() else { return Ok(()) };
-        if self.failed {
+        // While paused nothing but the pause's gap is written; a move of the clocks during the
+        // pause is recorded at the first check after it.
+        if self.failed || self.shared.paused.load(SeqCst) {
             return Ok(());
         }
         let (t, wall) = clock_pair(self.shared.t0, c.wall_now);

@@ -498,6 +498,31 @@ fn a_wall_clock_step_is_written_as_a_clock_record_and_periodic_records_follow_th
     let shift = wall - t - anchor;
     assert!((shift - 10_000_000_000).abs() < 1_000_000, "offset moved by {shift} ns, expected 10 s");
 
+    // while paused nothing but the pause's gap is written: a step during a pause is recorded
+    // at the first check after the resume
+    let path = d.join("paused.hpk");
+    let opts = RecorderOptions {
+        flush_interval_ns: 10_000_000,
+        clock_every_ns: 3_600_000_000_000,
+        wall_now: Some(skewed_wall),
+        ..RecorderOptions::default()
+    };
+    let mut rec = Recorder::create(&path, opts).unwrap();
+    rec.push(None, &mv(0, 0)).unwrap();
+    rec.pause(None).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    WALL_SKEW.store(5_000_000_000, std::sync::atomic::Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(40));
+    rec.resume(None).unwrap();
+    std::thread::sleep(Duration::from_millis(40));
+    rec.close().unwrap();
+    WALL_SKEW.store(0, std::sync::atomic::Ordering::SeqCst);
+    let events = read_all(&path);
+    let gap_end = events.iter().find_map(|(_, e)| match e { Event::Gap { t_end, .. } => *t_end, _ => None }).unwrap();
+    let records = clock_records(&path);
+    assert_eq!(records.len(), 1, "{events:?}");
+    assert!(records[0].0 >= gap_end, "a record at {} inside the pause (ends {gap_end})", records[0].0);
+
     // periodic records, with a wall clock that does not move against the recording clock
     let path = d.join("periodic.hpk");
     let opts = RecorderOptions {

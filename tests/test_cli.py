@@ -83,6 +83,24 @@ def test_info_human_and_json(duck):
     assert info["problems"] == [] and info["verified"] is True
 
 
+def test_info_reports_clock_records(tmp_path):
+    p = tmp_path / "c.hpk"
+    anchor = 1_700_000_000_000_000_000
+    hidpack.write_table(str(p), {
+        "t": [0, 5_000_000, 6_000_000, 9_000_000], "kind": ["move", "marker", "marker", "move"],
+        "x": [1.0, None, None, 2.0], "y": [1.0, None, None, 2.0],
+        "label": [None, "hidpack:clock", "frame", None], "value": [None, anchor + 5_000_000 + 10**10, 3, None],
+    }, wall_clock_ns=anchor)
+    rc, out, err = run("info", p)
+    assert rc == 0, err
+    assert "clock       1 clock record(s) (markers); the wall clock moved by at most +10.000 s" in out
+    rc, out, err = run("info", "--json", p)
+    info = json.loads(out)
+    assert (info["clock_records"], info["clock_shift_ns"]) == (1, 10**10)
+    rc, out, err = run("info", "--quick", p)  # --quick decodes nothing: no clock line
+    assert rc == 0 and "clock " not in out
+
+
 def test_verify_clean_corrupt_and_not_hidpack(tmp_path):
     n = 5000
     good = tmp_path / "good.hpk"

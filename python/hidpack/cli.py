@@ -194,6 +194,15 @@ def cmd_info(args: argparse.Namespace) -> int:
         info["problems"] = list(info.get("problems") or []) + [
             p for p in check.get("problems") or [] if (p.get("offset"), p.get("error")) not in seen
         ]
+        if (info.get("counts") or {}).get("marker"):
+            # clock records (markers the recorder wrote): how far the wall clock moved against
+            # the recording clock (a suspend, a clock step); rec.wall_t() follows them
+            ct, cw = rec.clock()
+            n = len(ct) - (1 if isinstance(info.get("wall_clock_ns"), int) else 0)
+            if n:
+                shift = (cw - ct) - int(cw[0] - ct[0])
+                info["clock_records"] = n
+                info["clock_shift_ns"] = int(shift[np.argmax(np.abs(shift))])
     if args.chunks:
         info["chunks"] = rec.chunks()
     if args.json:
@@ -210,6 +219,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     if isinstance(wall, int):
         when = _dt.datetime.fromtimestamp(wall / 1e9, tz=_dt.timezone.utc)
         lines.append("started     %s UTC" % when.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3])
+    if info.get("clock_records"):
+        shift = info["clock_shift_ns"] / 1e9
+        lines.append(
+            "clock       %s clock record(s) (markers); the wall clock moved by at most %s s against the recording clock"
+            % (_n(info["clock_records"]), "%+.3f" % shift if abs(shift) >= 0.0005 else "0.000")
+        )
     lines.append("events      %s" % _n(events))
     width = max((len(k) for k in counts), default=4)
     for k, v in counts.items():

@@ -93,6 +93,17 @@ def test_a_far_outlier_is_drawn_at_the_edge_and_does_not_shrink_the_picture(tmp_
     assert (img != 255).any(axis=2).mean() > 0.2
 
 
+def test_the_longest_side_is_size_pixels_whatever_the_spans():
+    rng = np.random.default_rng(4)
+    for _ in range(2000):
+        size = int(rng.integers(16, 4097))
+        sx, sy = (float(v) for v in rng.uniform(0, 5000, 2) * rng.choice([1e-3, 1, 1e3], 2))
+        scale, w, h = plot._canvas(sx, sy, size, 2)
+        assert max(w, h) == size or max(sx, sy) < 1.0, (sx, sy, size, w, h)
+        assert max(w, h) <= size and min(w, h) >= 5
+        assert round(sx * scale) + 2 <= w - 1 and round(sy * scale) + 2 <= h - 1  # every position inside
+
+
 def test_drawing_in_small_batches_draws_the_same(tmp_path, monkeypatch):
     rng = np.random.default_rng(2)
     xy = [(float(x), float(y)) for x, y in rng.integers(0, 800, (2000, 2))]

@@ -80,10 +80,7 @@ def _render(rec: Any, mode: str, size: int) -> tuple[np.ndarray, int]:
     margin = 2
     lo_x, hi_x = _extent(np.concatenate([x, px]))
     lo_y, hi_y = _extent(np.concatenate([y, py]))
-    span = max(hi_x - lo_x, hi_y - lo_y, 1.0)
-    scale = (size - 1 - 2 * margin) / span
-    width = int(np.ceil((hi_x - lo_x) * scale)) + 1 + 2 * margin
-    height = int(np.ceil((hi_y - lo_y) * scale)) + 1 + 2 * margin
+    scale, width, height = _canvas(hi_x - lo_x, hi_y - lo_y, size, margin)
     cx = np.clip((x - lo_x) * scale + margin, 0, width - 1)
     cy = np.clip((y - lo_y) * scale + margin, 0, height - 1)
     if mode == "heatmap":
@@ -104,6 +101,15 @@ def _render(rec: Any, mode: str, size: int) -> tuple[np.ndarray, int]:
         rows, cols = np.broadcast_arrays(rows, cols)
         img[np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)] = 0
     return img, len(t)
+
+
+def _canvas(span_x: float, span_y: float, size: int, margin: int) -> tuple[float, int, int]:
+    """Pixels per screen unit, width and height: the longer span fills ``size`` pixels less
+    the margins, exactly (a rounding error of the scale must not add a column)."""
+    scale = (size - 1 - 2 * margin) / max(span_x, span_y, 1.0)
+    width = min(int(np.ceil(span_x * scale - 1e-6)), size - 1 - 2 * margin) + 1 + 2 * margin
+    height = min(int(np.ceil(span_y * scale - 1e-6)), size - 1 - 2 * margin) + 1 + 2 * margin
+    return scale, width, height
 
 
 def _extent(v: np.ndarray) -> tuple[float, float]:

@@ -419,6 +419,16 @@ def test_clock_records_put_events_at_their_wall_time(tmp_path):
     later = rec.between(7_000_000, None)  # a window after the record still uses it
     assert later.wall_t(later.moves().t).tolist() == [anchor + 8_000_000 + 10**10, anchor + 9_000_000 + 10**10]
     assert rec.wall_t(4_000_000) == anchor + 4_000_000
+    # as a column, after t: UTC timestamps in Arrow, pandas (the same frame as Arrow's) and polars
+    want = list(pd.to_datetime(rec.wall_t(rec.moves().t), utc=True))
+    for kind in ("move", None):
+        at = rec.to_arrow(kind, wall_time=True)
+        assert at.column_names[:2] == ["t", "wall_t"] and str(at.schema.field("wall_t").type) == "timestamp[ns, tz=UTC]"
+        df = rec.to_pandas(kind, wall_time=True)
+        pd.testing.assert_frame_equal(df, via_arrow(at), check_exact=True)
+        assert_polars_equal(rec.to_polars(kind, wall_time=True), pl.from_arrow(at))
+    assert rec.to_pandas("move", wall_time=True)["wall_t"].tolist() == want
+    assert "wall_t" not in rec.to_pandas("move")
     # no anchor: the first record holds for earlier times too; no clock at all: an error
     hidpack.write_table(path, rows_table(rows))
     assert hidpack.open(path).wall_t([0, 8_000_000]).tolist() == [anchor + 10**10, anchor + 8_000_000 + 10**10]

@@ -115,11 +115,7 @@ class FleetTable(dict):  # type: ignore[type-arg]
         read) and the fields read (nullable: null = absent). ``wall_time``: also ``wall_t``
         (after ``t``), each row's time as a UTC timestamp (see :meth:`wall_t`)."""
         pa = require("pyarrow", "arrow", "FleetTable.to_arrow()")
-        table = _arrow_table(pa, self, self._one_kind(), self._field_names())
-        if wall_time:
-            ts = pa.timestamp("ns", tz="UTC")
-            table = table.add_column(1, pa.field("wall_t", ts, nullable=False), pa.array(self.wall_t(), ts))
-        return table
+        return _arrow_table(pa, self, self._one_kind(), self._field_names(), self.wall_t() if wall_time else None)
 
     def to_pandas(self, wall_time: bool = False) -> Any:
         """A ``pandas.DataFrame`` with the columns of :meth:`to_arrow`, typed like

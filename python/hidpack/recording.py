@@ -250,38 +250,45 @@ class RecordingView:
 
     # -- Arrow / pandas / polars ------------------------------------------------------------
 
-    def to_arrow(self, kind: str | None = None) -> Any:
+    def to_arrow(self, kind: str | None = None, wall_time: bool = False) -> Any:
         """A ``pyarrow.Table``.
 
         ``kind=None``: every event, columns ``t``, ``kind`` (``dictionary<int8, string>``) and every
         field as a nullable column (null = absent). ``kind="move"`` etc.: ``t`` plus that kind's
         fields (required fields are declared non-nullable). Numeric and string buffers are not copied.
+        ``wall_time``: also ``wall_t`` (after ``t``), each event's UTC time (see :meth:`wall_t`).
         """
         pa = require("pyarrow", "arrow", "Recording.to_arrow()")
-        if kind is not None and kind not in KIND_CODES:
-            _unknown_kind(kind)
-        return _arrow_table(pa, self._read(None if kind is None else [kind]), kind)
+        table = self._read_kind(kind)
+        return _arrow_table(pa, table, kind, wall_t=self._wall_column(table, wall_time))
 
-    def to_pandas(self, kind: str | None = None) -> Any:
+    def to_pandas(self, kind: str | None = None, wall_time: bool = False) -> Any:
         """A ``pandas.DataFrame`` with the columns of :meth:`to_arrow`, typed as Arrow's
         ``to_pandas`` types them: coordinates float64 with NaN where absent, optional integer
         and bool fields pandas' nullable ``Int64`` / ``boolean``, required ones plain numpy,
-        ``kind`` categorical. Built from the numpy columns directly (about 4 x faster than
-        through Arrow)."""
+        ``kind`` categorical, ``wall_t`` ``datetime64[ns, UTC]``. Built from the numpy columns
+        directly (about 4 x faster than through Arrow)."""
         pd = require("pandas", "pandas", "Recording.to_pandas()")
         pa = require("pyarrow", "pandas", "Recording.to_pandas()")
-        if kind is not None and kind not in KIND_CODES:
-            _unknown_kind(kind)
+        table = self._read_kind(kind)
         # a fresh read: the frame may keep its arrays
-        return _pandas_frame(pd, pa, self._read(None if kind is None else [kind]), kind, copy=False)
+        return _pandas_frame(pd, pa, table, kind, wall_t=self._wall_column(table, wall_time), copy=False)
 
-    def to_polars(self, kind: str | None = None) -> Any:
-        """A ``polars.DataFrame`` (via Arrow; null = absent, ``kind`` categorical)."""
+    def to_polars(self, kind: str | None = None, wall_time: bool = False) -> Any:
+        """A ``polars.DataFrame`` (via Arrow; null = absent, ``kind`` categorical); ``wall_time``
+        as in :meth:`to_arrow`."""
         pl = require("polars", "polars", "Recording.to_polars()")
         pa = require("pyarrow", "polars", "Recording.to_polars()")
+        table = self._read_kind(kind)
+        return _polars_frame(pl, pa, _arrow_table(pa, table, kind, wall_t=self._wall_column(table, wall_time)))
+
+    def _read_kind(self, kind: str | None) -> dict[str, Any]:
         if kind is not None and kind not in KIND_CODES:
             _unknown_kind(kind)
-        return _polars_frame(pl, pa, _arrow_table(pa, self._read(None if kind is None else [kind]), kind))
+        return self._read(None if kind is None else [kind])
+
+    def _wall_column(self, table: dict[str, Any], wall_time: bool) -> np.ndarray | None:
+        return self.wall_t(table["t"]) if wall_time else None
 
 
 #: The label of a clock record (see :meth:`Recording.clock`).
@@ -345,14 +352,25 @@ def _column_specs(kind: str | None, fields: Sequence[str] | None) -> list[tuple[
     return specs if fields is None else [s for s in specs if s[0] in fields]
 
 
-def _arrow_table(pa: Any, table: dict[str, Any], kind: str | None, fields: Sequence[str] | None = None) -> Any:
-    """The Arrow table of a native read table: ``t``, then ``file`` if the table has one (a
-    :func:`hidpack.read_many` table), then ``kind`` (every kind) or nothing (``kind`` given: the
-    rows are all of it), then the fields (those of ``kind``; only ``fields`` if given)."""
+def _arrow_table(
+    pa: Any,
+    table: dict[str, Any],
+    kind: str | None,
+    fields: Sequence[str] | None = None,
+    wall_t: np.ndarray | None = None,
+) -> Any:
+    """The Arrow table of a native read table: ``t``, then ``wall_t`` (UTC timestamps) if given,
+    then ``file`` if the table has one (a :func:`hidpack.read_many` table), then ``kind`` (every
+    kind) or nothing (``kind`` given: the rows are all of it), then the fields (those of
+    ``kind``; only ``fields`` if given)."""
     t = np.asarray(table["t"], dtype=np.int64)
     n = len(t)
     arrays = [arrow_array(t)]
     schema = [pa.field("t", pa.int64(), nullable=False)]
+    if wall_t is not None:
+        ts = pa.timestamp("ns", tz="UTC")
+        arrays.append(pa.array(np.asarray(wall_t, dtype=np.int64), ts))
+        schema.append(pa.field("wall_t", ts, nullable=False))
     if "file" in table:
         arrays.append(arrow_array(np.asarray(table["file"], dtype=np.uint32)))
         schema.append(pa.field("file", pa.uint32(), nullable=False))

@@ -459,6 +459,17 @@ fn skewed_wall() -> i64 {
     unix + WALL_SKEW.load(std::sync::atomic::Ordering::SeqCst)
 }
 
+/// A live recorder on the steppable wall clock: checkpoints every `flush_ms`, clock records at
+/// least every `every_ns`.
+fn clock_opts(flush_ms: i64, every_ns: i64) -> RecorderOptions {
+    RecorderOptions {
+        flush_interval_ns: flush_ms * 1_000_000,
+        clock_every_ns: every_ns,
+        wall_now: Some(skewed_wall),
+        ..RecorderOptions::default()
+    }
+}
+
 fn clock_records(p: &Path) -> Vec<(i64, i64)> {
     read_all(p)
         .into_iter()
@@ -474,13 +485,7 @@ fn a_wall_clock_step_is_written_as_a_clock_record_and_periodic_records_follow_th
     let d = tmp("clock");
     // a step of the wall clock (as after a suspend: the monotonic clock did not see the 10 s)
     let path = d.join("step.hpk");
-    let opts = RecorderOptions {
-        flush_interval_ns: 10_000_000,
-        clock_every_ns: 3_600_000_000_000,
-        wall_now: Some(skewed_wall),
-        ..RecorderOptions::default()
-    };
-    let mut rec = Recorder::create(&path, opts).unwrap();
+    let mut rec = Recorder::create(&path, clock_opts(10, 3_600_000_000_000)).unwrap();
     rec.push(None, &mv(0, 0)).unwrap();
     std::thread::sleep(Duration::from_millis(40));
     WALL_SKEW.store(10_000_000_000, std::sync::atomic::Ordering::SeqCst);
@@ -501,13 +506,7 @@ fn a_wall_clock_step_is_written_as_a_clock_record_and_periodic_records_follow_th
     // while paused nothing but the pause's gap is written: a step during a pause is recorded
     // at the first check after the resume
     let path = d.join("paused.hpk");
-    let opts = RecorderOptions {
-        flush_interval_ns: 10_000_000,
-        clock_every_ns: 3_600_000_000_000,
-        wall_now: Some(skewed_wall),
-        ..RecorderOptions::default()
-    };
-    let mut rec = Recorder::create(&path, opts).unwrap();
+    let mut rec = Recorder::create(&path, clock_opts(10, 3_600_000_000_000)).unwrap();
     rec.push(None, &mv(0, 0)).unwrap();
     rec.pause(None).unwrap();
     std::thread::sleep(Duration::from_millis(20));
@@ -525,13 +524,7 @@ fn a_wall_clock_step_is_written_as_a_clock_record_and_periodic_records_follow_th
 
     // periodic records, with a wall clock that does not move against the recording clock
     let path = d.join("periodic.hpk");
-    let opts = RecorderOptions {
-        flush_interval_ns: 5_000_000,
-        clock_every_ns: 20_000_000,
-        wall_now: Some(skewed_wall),
-        ..RecorderOptions::default()
-    };
-    let mut rec = Recorder::create(&path, opts).unwrap();
+    let mut rec = Recorder::create(&path, clock_opts(5, 20_000_000)).unwrap();
     std::thread::sleep(Duration::from_millis(150));
     rec.close().unwrap();
     let anchor = Reader::open(&path).unwrap().header().wall_clock_ns.unwrap();
@@ -545,13 +538,7 @@ fn a_wall_clock_step_is_written_as_a_clock_record_and_periodic_records_follow_th
     }
 
     // with rotation, each part after the first starts with a record (a part may be read alone)
-    let opts = RecorderOptions {
-        flush_interval_ns: 5_000_000,
-        clock_every_ns: 3_600_000_000_000,
-        rotate_every_ns: Some(40_000_000),
-        wall_now: Some(skewed_wall),
-        ..RecorderOptions::default()
-    };
+    let opts = RecorderOptions { rotate_every_ns: Some(40_000_000), ..clock_opts(5, 3_600_000_000_000) };
     let mut rec = Recorder::create(d.join("part-{n}.hpk"), opts).unwrap();
     for i in 0..30 {
         rec.push(None, &mv(0, i)).unwrap();

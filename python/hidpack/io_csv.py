@@ -501,7 +501,8 @@ def import_csv(
     pending: List[Future] = []
     try:
         for s in iter_csv_sessions(src, report.warnings, chunk_bytes=CHUNK_BYTES):
-            os.makedirs(out_dir, exist_ok=True)
+            if not done:
+                os.makedirs(out_dir, exist_ok=True)
             stem = safe_file_stem(s.session, used)
             path = os.path.join(out_dir, stem + ".hpk")
             if not overwrite and os.path.exists(path):

@@ -493,6 +493,7 @@ class Recording(RecordingView):
         self._threads = threads
         self._reader = _native.Reader(self._path)
         self._block_cache: list[dict[str, Any]] | None = None
+        self._clock: tuple[np.ndarray, np.ndarray] | None = None
         super().__init__(self)
 
     def _block_list(self) -> list[dict[str, Any]]:
@@ -532,11 +533,13 @@ class Recording(RecordingView):
         t = 0 (when known), then every clock record (a ``marker`` labelled ``"hidpack:clock"``,
         written by a live recorder at least every ``clock_every`` and whenever the wall clock
         moved against the recording clock, as after a suspend). See :meth:`wall_t`."""
-        table = self._read(["marker"], ["label", "value"])
-        keep = clock_rows(table)
-        return clock_points(
-            np.asarray(table["t"], dtype=np.int64)[keep], np.asarray(table["value"], dtype=np.int64)[keep], self.wall_clock_ns
-        )
+        if self._clock is None:
+            # (read once: the reader is a snapshot of the file taken at open)
+            table = self._read(["marker"], ["label", "value"])
+            keep = clock_rows(table)
+            t = np.asarray(table["t"], dtype=np.int64)[keep]
+            self._clock = clock_points(t, np.asarray(table["value"], dtype=np.int64)[keep], self.wall_clock_ns)
+        return self._clock[0].copy(), self._clock[1].copy()
 
     @property
     def problems(self) -> list[dict[str, Any]]:

@@ -139,7 +139,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plot import plot_file
 
-    _open(args.file)  # a clear error for a missing file
+    if not os.path.exists(args.file):
+        raise CliError("%s: no such file" % args.file)
     t0 = None if args.start is None else int(round(args.start * 1e9))
     t1 = None if args.end is None else int(round(args.end * 1e9))
     r = plot_file(args.file, args.output, mode=args.mode, size=args.size, t0=t0, t1=t1)

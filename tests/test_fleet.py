@@ -353,7 +353,7 @@ def test_wall_t_adds_each_files_wall_clock(tmp_path):
     got = hidpack.read_many(paths)
     assert got.wall_clock_ns == walls
     assert got.wall_t().tolist() == [walls[0] + r[0] for r in parts[0]] + [walls[2] + r[0] for r in parts[2]]
-    hidpack.write_table(paths[1], rows_table(ROWS[:1]))  # now the file without a clock has rows
+    hidpack.write_table(paths[1], rows_table(ROWS[:1]), overwrite=True)  # now the file without a clock has rows
     with pytest.raises(ValueError, match=f"^{paths[1]}: the file has no wall clock"):
         hidpack.read_many(paths).wall_t()
     os.remove(paths[1])

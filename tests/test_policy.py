@@ -19,11 +19,12 @@ from shared_data import data_file
 
 def test_invalid_policies_say_what_and_where(tmp_path: Path) -> None:
     cases = {
-        'keys = "some"': r"keys = 'some', expected one of full, classes, drop",
-        'titles = "encrypt"': r"titles = 'encrypt'",
+        'keys = "some"': r'keys = "some", expected one of full, classes, drop',
+        'titles = "encrypt"': r'titles = "encrypt"',
         'colour = "red"': r"unknown setting\(s\) colour",
         '[[rule]]\nkeys = "drop"': r"rule 1 matches nothing",
-        '[[rule]]\ntitle = "(unclosed"\nkeys = "drop"': r"rule 1: title pattern '\(unclosed' is invalid",
+        '[[rule]]\ntitle = "(unclosed"\nkeys = "drop"': r'rule 1: title pattern "\(unclosed" is invalid',
+        '[[rule]]\ntitle = "(?<=x)y"\nkeys = "drop"': r"look-around.*not supported",
         '[[rule]]\napp = "x"\nmode = "drop"': r"rule 1: unknown setting\(s\) mode",
         'title_key = "zz"': r"title_key must be hex",
         'title_key = "00"': r"16 to 64 bytes",
@@ -143,3 +144,121 @@ def test_strict_import_of_ducktrack_withholds_the_typed_words(tmp_path: Path) ->
     assert "policy      strict: keys classes, text drop, titles hash" in info
     assert "54 key classes" in info
     assert b.metadata["privacy_applied"]["transformed"]["key_classes"] == 54
+
+
+# -- issue 16: the policy is enforced inside the native core ------------------------------------
+
+
+def _stored_keys(path: Path) -> tuple[list, np.ndarray]:
+    k = hidpack.open(path).keys()
+    return k.usage.tolist(), np.ma.getmaskarray(k.native)
+
+
+def test_pause_resume_on_another_thread_never_lets_a_raw_key_through(tmp_path: Path) -> None:
+    """Under strict, a thread toggling pause/resume while another pushes keys: the Python
+    policy checked the pause state and then forwarded the raw key (519 of 300,948 leaked)."""
+    import threading
+
+    p = tmp_path / "race.hpk"
+    stop = threading.Event()
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: the window between check and push opens
+    with hidpack.Recorder(p, policy="strict", ring_capacity=1 << 20, sync="never") as rec:
+
+        def toggle() -> None:
+            while not stop.is_set():
+                rec.pause()
+                rec.resume()
+
+        th = threading.Thread(target=toggle)
+        th.start()
+        try:
+            for i in range(100_000):
+                rec.key(0x04 + i % 26, bool(i & 1), 38 + i % 26)
+        finally:
+            stop.set()
+            th.join()
+            sys.setswitchinterval(old)
+        st = rec.stats()
+    usage, native_absent = _stored_keys(p)
+    assert len(usage) > 1000, "some keys were recorded between pauses"
+    assert st["paused"] > 0, "the toggling thread did pause the recorder"
+    assert set(usage) <= set(range(KEY_CLASS_BASE, KEY_CLASS_BASE + len(KEY_CLASSES))), "a raw usage was stored"
+    assert native_absent.all(), "a native key code was stored"
+
+
+def test_native_methods_cannot_bypass_the_policy(tmp_path: Path) -> None:
+    """Calling the native Recorder's methods directly (as the Python subclass's parent, or a
+    native Recorder made with a compiled policy) goes through the same policy."""
+    p = tmp_path / "n.hpk"
+    rec = hidpack.Recorder(p, clock="event", policy="strict")
+    native = hidpack._native.Recorder
+    native.key(rec, 0x04, True, 38, 1)
+    native.focus(rec, "firefox", "Sign in - Bank", None, None, 2)
+    assert not native.key(rec, 0x05, True, 56, 3)
+    assert not native.text(rec, "secret", 4)
+    native.focus(rec, "vim", "notes", None, None, 5)
+    rec.close()
+    r = hidpack.open(p)
+    assert r.keys().usage.tolist() == [KEY_CLASS_BASE]
+    assert r.texts().text.tolist() == []
+    titles = r.focus().title.tolist()
+    assert titles[0] is None and titles[1].startswith("#") and "notes" not in titles[1]
+    g = r.gaps()
+    assert (g.count.tolist(), g.reason.tolist(), g.t.tolist(), g.t_end.tolist()) == ([2], [3], [3], [4])
+
+    q = tmp_path / "direct.hpk"
+    pol = hidpack._native.Policy(json.dumps({"name": "d", "keys": "drop"}))
+    with hidpack._native.Recorder(str(q), clock="event", policy=pol) as raw:
+        assert not raw.key(0x04, True, 38, 0)
+        assert raw.policy_report()["withheld"]["key"] == 1
+    r = hidpack.open(q)
+    assert len(r.keys().t) == 0 and r.metadata["privacy_policy"]["keys"] == "drop"
+
+
+def test_extend_goes_through_the_policy_in_row_order(tmp_path: Path) -> None:
+    p = tmp_path / "x.hpk"
+    batch = {
+        "t": np.arange(7, dtype=np.int64),
+        "kind": ["focus", "key", "text", "focus", "key", "move", "focus"],
+        "app": [None, None, None, "keepassxc", None, None, "vim"],
+        "title": ["mail", None, None, "db", None, None, "notes"],
+        "usage": [None, 0x04, None, None, 0x05, None, None],
+        "native": [None, 38, None, None, 56, None, None],
+        "pressed": [None, True, None, None, True, None, None],
+        "text": [None, None, "a", None, None, None, None],
+        "x": [None] * 5 + [1.0, None],
+        "y": [None] * 5 + [2.0, None],
+    }
+    with hidpack.Recorder(p, clock="event", policy="strict") as rec:
+        rec.extend(batch)
+        report = rec.policy_report()
+    r = hidpack.open(p)
+    assert r.keys().usage.tolist() == [KEY_CLASS_BASE]
+    assert r.texts().text.tolist() == []
+    assert r.focus().title.tolist()[1] is None  # the password manager's title
+    g = r.gaps()
+    assert sorted(zip(g.t.tolist(), g.count.tolist(), g.reason.tolist())) == [(2, 1, 3), (4, 1, 3)]
+    assert report == {"withheld": {"key": 1, "text": 1, "title": 1}, "transformed": {"key_classes": 1, "titles_hashed": 2}}
+    raw = p.read_bytes() + subprocess.run(["zstd", "-dc", str(p)], capture_output=True, check=True).stdout
+    assert b"mail" not in raw and b"notes" not in raw
+
+
+def test_rule_patterns_match_in_linear_time(tmp_path: Path) -> None:
+    """A rule such as ``(a+)+$`` backtracked for 5.3 s on a 25-character title in Python's
+    ``re``, on the push path; the core's patterns have no backtracking. Run in a child with a
+    timeout: with a backtracking engine this title would take longer than the universe."""
+    code = (
+        "import hidpack, json\n"
+        "from hidpack.policy import Policy, Rule\n"
+        "pol = Policy(name='r', rules=(Rule(title='(a+)+$', keys='drop'),))\n"
+        f"rec = hidpack.Recorder({str(tmp_path / 'r.hpk')!r}, clock='event', policy=pol)\n"
+        "rec.focus('x', 'a' * 60 + '!', t=0)\n"
+        "assert rec.key(4, True, 38, t=1)\n"
+        "rec.focus('x', 'a' * 60, t=2)\n"
+        "assert not rec.key(4, True, 38, t=3)\n"
+        "rec.close()\n"
+        "print('ok')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr

@@ -430,9 +430,9 @@ def test_clock_records_put_events_at_their_wall_time(tmp_path):
     assert rec.to_pandas("move", wall_time=True)["wall_t"].tolist() == want
     assert "wall_t" not in rec.to_pandas("move")
     # no anchor: the first record holds for earlier times too; no clock at all: an error
-    hidpack.write_table(path, rows_table(rows))
+    hidpack.write_table(path, rows_table(rows), overwrite=True)
     assert hidpack.open(path).wall_t([0, 8_000_000]).tolist() == [anchor + 10**10, anchor + 8_000_000 + 10**10]
-    hidpack.write_table(path, rows_table(rows[:3]))
+    hidpack.write_table(path, rows_table(rows[:3]), overwrite=True)
     with pytest.raises(ValueError, match="c.hpk: the recording has no wall clock"):
         hidpack.open(path).wall_t(0)
 

@@ -127,11 +127,10 @@ def write_recording(
 
         pol = load_policy(policy)
         if not pol.is_off:
-            session = pol.session()
-            table = session.apply_table(table)
+            table, report = pol.apply_table(table)
             metadata = dict(metadata)
             metadata["privacy_policy"] = pol.describe()
-            metadata["privacy_applied"] = session.report()
+            metadata["privacy_applied"] = report
     return hp.write_table(
         os.fspath(path), table, metadata=metadata, wall_clock_ns=wall_clock_ns, level=level
     )

@@ -35,14 +35,11 @@ A policy file is TOML::
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
-
-import numpy as np
 
 from . import _native
 
@@ -78,52 +75,21 @@ KEY_CLASSES: Tuple[str, ...] = (
 KEY_CLASS_BASE = 0xFFF0
 REDACTED = 3  # gap reason
 
-
-class PolicyError(_native.HidpackError, ValueError):
-    """A policy that cannot be used: a bad value, an unknown key, an invalid pattern. The
-    message names the file, the setting and the value."""
-
-
-def _class_of_usage(u: int) -> int:
-    if 0x04 <= u <= 0x1D:
-        return 0
-    if 0x1E <= u <= 0x27 or 0x59 <= u <= 0x62:
-        return 1
-    if u == 0x2C:
-        return 2
-    if 0x2D <= u <= 0x38 or 0x54 <= u <= 0x57 or u in (0x63, 0x64, 0x85, 0x86, 0x87):
-        return 3
-    if u in (0x28, 0x58):
-        return 4
-    if u in (0x2A, 0x4C):
-        return 5
-    if u == 0x2B:
-        return 6
-    if 0xE0 <= u <= 0xE7 or u in (0x39, 0x53, 0x47):
-        return 7
-    if 0x49 <= u <= 0x52 and u != 0x4C:
-        return 8
-    if 0x3A <= u <= 0x45 or 0x68 <= u <= 0x73:
-        return 9
-    return 10
-
-
-_CLASS_TABLE = np.array([_class_of_usage(u) for u in range(0x10000)], dtype=np.int64)
+#: A policy that cannot be used (``HidpackError`` and ``ValueError``): a bad value, an unknown
+#: setting, an invalid pattern. The message names the file, the rule and the setting.
+PolicyError = _native.PolicyError
 
 
 def key_class(usage: Optional[int]) -> int:
     """The class index (into :data:`KEY_CLASSES`) of a HID usage; ``other`` when unknown."""
-    if usage is None or not 0 <= int(usage) < 0x10000:
-        return 10
-    u = int(usage)
-    if u >= KEY_CLASS_BASE and u - KEY_CLASS_BASE < len(KEY_CLASSES):
-        return u - KEY_CLASS_BASE
-    return int(_CLASS_TABLE[u])
+    return _native.key_class(None if usage is None else int(usage))
 
 
 @dataclass(frozen=True)
 class Rule:
-    """While a window whose app and title match has focus, these settings apply."""
+    """While a window whose app and title match has focus, these settings apply. ``app`` and
+    ``title`` are regular expressions (Rust ``regex`` syntax: linear-time matching, no
+    backreferences or look-around), matched case-insensitively anywhere in the name."""
 
     app: Optional[str] = None
     title: Optional[str] = None
@@ -132,11 +98,8 @@ class Rule:
     titles: Optional[str] = None
 
     def matches(self, app: Optional[str], title: Optional[str]) -> bool:
-        if self.app is not None and not re.search(self.app, app or "", re.IGNORECASE):
-            return False
-        if self.title is not None and not re.search(self.title, title or "", re.IGNORECASE):
-            return False
-        return True
+        probe = Policy(name="rule", rules=(Rule(app=self.app, title=self.title, keys="drop"),))
+        return probe.settings(app, title)[0] == "drop"
 
     def describe(self) -> Dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -150,7 +113,11 @@ STRICT_RULES = (
 
 @dataclass(frozen=True)
 class Policy:
-    """A privacy policy (see the module docs). ``Policy()`` keeps everything."""
+    """A privacy policy (see the module docs). ``Policy()`` keeps everything.
+
+    The policy is compiled by the native core when it is made (an invalid one raises
+    :class:`PolicyError` at once); the same compiled form is what a :class:`hidpack.Recorder`
+    enforces inside every push."""
 
     name: str = "off"
     keys: str = "full"
@@ -160,185 +127,56 @@ class Policy:
     title_key: Optional[bytes] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for what, value, allowed in (
-            ("keys", self.keys, KEY_MODES),
-            ("text", self.text, TEXT_MODES),
-            ("titles", self.titles, TITLE_MODES),
-        ):
-            if value not in allowed:
-                raise PolicyError("policy %s: %s = %r, expected one of %s" % (self.name, what, value, ", ".join(allowed)))
-        for i, r in enumerate(self.rules):
-            if r.app is None and r.title is None:
-                raise PolicyError("policy %s: rule %d matches nothing: give app and/or title" % (self.name, i + 1))
-            for what, value, allowed in (("keys", r.keys, KEY_MODES), ("text", r.text, TEXT_MODES), ("titles", r.titles, TITLE_MODES)):
-                if value is not None and value not in allowed:
-                    raise PolicyError(
-                        "policy %s: rule %d: %s = %r, expected one of %s" % (self.name, i + 1, what, value, ", ".join(allowed))
-                    )
-            for what, pat in (("app", r.app), ("title", r.title)):
-                if pat is not None:
-                    try:
-                        re.compile(pat)
-                    except re.error as e:
-                        raise PolicyError("policy %s: rule %d: %s pattern %r is invalid: %s" % (self.name, i + 1, what, pat, e)) from None
+        object.__setattr__(self, "_native", _native.Policy(json.dumps(self._spec())))
+
+    def _spec(self) -> Dict[str, Any]:
+        d: Dict[str, Any] = {"name": self.name, "keys": self.keys, "text": self.text, "titles": self.titles}
+        d["rules"] = [r.describe() for r in self.rules]
+        if self.title_key is not None:
+            d["title_key"] = bytes(self.title_key).hex()
+        return d
+
+    @property
+    def native(self) -> "_native.Policy":
+        """The compiled policy (what ``Recorder(policy=...)`` hands to the core)."""
+        return self._native  # type: ignore[attr-defined,no-any-return]
 
     @property
     def is_off(self) -> bool:
-        return self.keys == "full" and self.text == "keep" and self.titles == "keep" and not self.rules
+        return bool(self.native.is_off)
 
     def settings(self, app: Optional[str], title: Optional[str]) -> Tuple[str, str, str]:
         """``(keys, text, titles)`` in force while this window has focus (the first matching
         rule's settings override the defaults)."""
-        keys, text, titles = self.keys, self.text, self.titles
-        for r in self.rules:
-            if r.matches(app, title):
-                keys = r.keys or keys
-                text = r.text or text
-                titles = r.titles or titles
-                break
-        if keys != "full":
-            text = "drop"
-        return keys, text, titles
+        return self.native.settings(app, title)
 
     def describe(self) -> Dict[str, Any]:
         """What goes into the header: every setting, never the title key."""
-        d: Dict[str, Any] = {"name": self.name, "keys": self.keys, "text": self.text, "titles": self.titles}
-        if self.rules:
-            d["rules"] = [r.describe() for r in self.rules]
-        if self.titles == "hash" or any(r.titles == "hash" for r in self.rules):
-            d["title_hash"] = "blake2b-64, keyed; key %s" % ("given by the caller" if self.title_key else "random per recording, not stored")
-        d["key_classes"] = {"usage_base": KEY_CLASS_BASE, "classes": list(KEY_CLASSES)}
-        return d
+        return json.loads(self.native.describe())  # type: ignore[no-any-return]
 
-    def session(self) -> "PolicySession":
-        """A stateful applier for one recording (tracks focus; holds the title key)."""
-        return PolicySession(self)
+    def session(self) -> "_native.PolicySession":
+        """A stateful applier for one recording (tracks focus; holds the title key):
+        ``focus(app, title)``, ``key(usage, native)``, ``keep_text()``, ``hash_title(t)``,
+        ``apply(prepared_table)`` and ``report()``."""
+        return self.native.session()
+
+    def apply_table(self, table: Any) -> Tuple["_native.Prepared", Dict[str, Any]]:
+        """Apply the policy to an event table (any form :func:`hidpack.write_table` takes), in
+        row order, with a fresh session: returns the table ready for a writer and the report.
+        Withheld rows are removed, with one ``gap`` (reason ``redacted``, count, first and
+        last time) where each run of withheld events began; key usages replaced by classes;
+        titles hashed or dropped; other events unchanged."""
+        from .writing import prepare
+
+        s = self.session()
+        out = s.apply(prepare(table))
+        return out, s.report()
 
 
 PRESETS: Mapping[str, Policy] = {
     "off": Policy(),
     "strict": Policy(name="strict", keys="classes", text="drop", titles="hash", rules=STRICT_RULES),
 }
-
-
-class PolicySession:
-    """Applies a policy to events in order (one recording): tracks the focused window."""
-
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
-        self._title_key = policy.title_key or os.urandom(32)
-        self.keys, self.text, self.titles = policy.settings(None, None)
-        self.withheld: Dict[str, int] = {"key": 0, "text": 0, "title": 0}
-        self.transformed: Dict[str, int] = {"key_classes": 0, "titles_hashed": 0}
-
-    def hash_title(self, title: str) -> str:
-        return "#" + hashlib.blake2b(title.encode("utf-8"), key=self._title_key[:64], digest_size=8).hexdigest()
-
-    def focus(self, app: Optional[str], title: Optional[str]) -> Tuple[Optional[str], Optional[str]]:
-        """Update the window in focus; returns the (app, title) to store."""
-        self.keys, self.text, self.titles = self.policy.settings(app, title)
-        if title is None:
-            return app, None
-        if self.titles == "drop":
-            self.withheld["title"] += 1
-            return app, None
-        if self.titles == "hash":
-            self.transformed["titles_hashed"] += 1
-            return app, self.hash_title(title)
-        return app, title
-
-    def key(self, usage: Optional[int], native: Optional[int]) -> Optional[Tuple[Optional[int], Optional[int]]]:
-        """``(usage, native)`` to store, or ``None`` to withhold the key event."""
-        if self.keys == "full":
-            return usage, native
-        if self.keys == "classes":
-            self.transformed["key_classes"] += 1
-            return KEY_CLASS_BASE + key_class(usage), None
-        self.withheld["key"] += 1
-        return None
-
-    def keep_text(self) -> bool:
-        if self.text == "keep":
-            return True
-        self.withheld["text"] += 1
-        return False
-
-    def report(self) -> Dict[str, Any]:
-        return {"withheld": dict(self.withheld), "transformed": dict(self.transformed)}
-
-    # -- whole tables (imports) --------------------------------------------------------------
-
-    def apply_table(self, table: Dict[str, Any]) -> Dict[str, Any]:
-        """Apply the policy to an event table in the importers' write form (a dict of ``t``,
-        ``kind`` and field columns, ``<field>_valid`` masks, strings as lists), in row order.
-        Returns a new table: withheld rows removed, with one ``gap`` (reason ``redacted``,
-        count, first and last time) where each run of withheld events began; key usages
-        replaced by classes; titles hashed or dropped. Other events are unchanged."""
-        from ._io import TableBuilder
-        from ._table import KINDS
-
-        K = {name: i for i, name in enumerate(KINDS)}
-        t = np.asarray(table["t"])
-        kinds = np.asarray(table["kind"])
-        names = [k for k in table if k not in ("t", "kind") and not k.endswith("_valid")]
-        cols = {k: table[k] for k in names}
-        valid = {k: (np.asarray(table[k + "_valid"]) if k + "_valid" in table else None) for k in names}
-
-        def get(name: str, i: int) -> Any:
-            if name not in cols:
-                return None
-            v = valid[name]
-            if v is not None and not v[i]:
-                return None
-            x = cols[name][i]
-            if x is None:
-                return None
-            return x.item() if hasattr(x, "item") else x
-
-        b = TableBuilder()
-        run: Optional[List[int]] = None  # [t0, t1, count]
-
-        def close_run() -> None:
-            nonlocal run
-            if run is not None:
-                b.add(run[0], K["gap"], count=run[2], reason=REDACTED, t_end=run[1])
-                run = None
-
-        for i in range(len(t)):
-            k = int(kinds[i])
-            ti = int(t[i])
-            fields = {name: get(name, i) for name in names}
-            fields = {name: v for name, v in fields.items() if v is not None}
-            withheld = False
-            if k == K["focus"]:
-                _, title = self.focus(fields.get("app"), fields.get("title"))
-                fields.pop("title", None)
-                if title is not None:
-                    fields["title"] = title
-            elif k == K["key"]:
-                r = self.key(fields.get("usage"), fields.get("native"))
-                if r is None:
-                    withheld = True
-                else:
-                    fields.pop("usage", None)
-                    fields.pop("native", None)
-                    if r[0] is not None:
-                        fields["usage"] = r[0]
-                    if r[1] is not None:
-                        fields["native"] = r[1]
-            elif k == K["text"]:
-                withheld = not self.keep_text()
-            if withheld:
-                if run is None:
-                    run = [ti, ti, 0]
-                run[1] = ti
-                run[2] += 1
-                continue
-            if k in (K["key"], K["text"], K["focus"]):
-                close_run()
-            b.add(ti, k, **fields)
-        close_run()
-        return b.build()
 
 
 def _toml_loads(text: str) -> Dict[str, Any]:

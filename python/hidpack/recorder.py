@@ -31,10 +31,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _native
-from ._table import to_native_table
 from .writing import _metadata_json, prepare
-
-_REDACTED = 3
 
 __all__ = ["Recorder", "now"]
 
@@ -55,7 +52,9 @@ class Recorder(_native.Recorder):
     """A recording in progress (see the module docs).
 
     Parameters: ``path`` (with rotation, a pattern containing ``{n}``, the part number);
-    ``flush_interval`` (seconds, the most a crash loses); ``ring_capacity`` (slots; an event takes
+    ``flush_interval`` (seconds, the most a crash loses: with ``clock="event"`` too, where the
+    tail is also checkpointed on a timer of wall time, so events that arrive and then stop are
+    saved within the interval); ``ring_capacity`` (slots; an event takes
     one, plus one per 56 bytes of text beyond 8); ``level`` (zstd); ``block_events`` and
     ``block_span`` (seconds of event time) bound a block; ``metadata`` (a JSON-serialisable dict);
     ``clock`` (``"monotonic"`` or ``"event"``); ``sync`` (fsync policy: ``"never"``, ``"block"``,
@@ -71,11 +70,21 @@ class Recorder(_native.Recorder):
     every event at its true wall time.
 
     ``policy``: a privacy policy (a preset name such as ``"strict"``, a TOML file path, a dict or
-    a :class:`hidpack.policy.Policy`) applied to ``key``, ``text`` and ``focus`` *before* the
-    event is pushed: withheld keys and text never reach the ring (they are counted in ``gap``
-    events of reason ``redacted``), kept keys may be reduced to classes, titles hashed or dropped.
-    The policy is stored in the header (``metadata["privacy_policy"]``). ``extend`` refuses key,
-    text and focus events under a policy (apply ``policy.session().apply_table`` first).
+    a :class:`hidpack.policy.Policy`), enforced by the native core inside every push and every
+    ``extend`` batch, before the event reaches the ring: withheld keys and text never reach it
+    (they are counted in ``gap`` events of reason ``redacted``, one per run), kept keys may be
+    reduced to classes, titles hashed or dropped. A key is transformed before the pause state is
+    read, so no interleaving of ``pause()``/``resume()`` with pushes on other threads lets a raw
+    key through. The policy is stored in the header (``metadata["privacy_policy"]``);
+    ``policy_report()`` says what it withheld and transformed.
+
+    Files: each file is created exclusively (``FileExistsError`` if it exists, unless
+    ``overwrite=True``), a path with an unrecovered write-ahead tail beside it (a recorder was
+    killed) is refused with a message naming ``hidpack recover``, and a file is locked while it
+    is written, so two recorders cannot share a path. A write error (a full disk) stops the
+    recorder at once: the next call raises it (``OSError``), ``stats()["error"]`` says it, and
+    the file keeps every block written before it (readable with ``hidpack.open``, or made clean
+    by ``hidpack recover``).
     """
 
     def __new__(
@@ -98,20 +107,16 @@ class Recorder(_native.Recorder):
         max_batch_backlog: int = 1 << 22,
         clock_every: float = 60.0,
         policy: Any = None,
+        overwrite: bool = False,
         _writer_delay: float | None = None,
     ) -> "Recorder":
-        pol = None
+        native_policy = None
         if policy is not None:
             from .policy import load_policy
 
             pol = load_policy(policy)
-            if pol.is_off:
-                pol = None
-        if pol is not None:
-            metadata = dict(metadata or {})
-            metadata["privacy_policy"] = pol.describe()
-            if cls is Recorder:
-                cls = _PolicyRecorder
+            if not pol.is_off:
+                native_policy = pol.native
         callback = None
         if on_close is not None:
             if not callable(on_close):
@@ -138,6 +143,8 @@ class Recorder(_native.Recorder):
             wall_clock_ns=wall_clock_ns,
             max_batch_backlog=max_batch_backlog,
             clock_every=clock_every,
+            policy=native_policy,
+            overwrite=overwrite,
             _writer_delay=_writer_delay,
         )
 
@@ -151,87 +158,10 @@ class Recorder(_native.Recorder):
         :func:`hidpack.write_table` takes; ``t`` on this recorder's clock). The batch is
         validated first (on error nothing is recorded), then handed to the encoder in order
         with the single pushes around it, with the GIL released. It may wait while more than
-        ``max_batch_backlog`` batch events are queued; it never drops."""
+        ``max_batch_backlog`` batch events are queued; it never drops. Under a privacy policy
+        the batch's rows go through it in order, as single pushes would."""
         self._extend_table(prepare(_columns(batch)))
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("paused" if self.paused else "recording")
         return f"<hidpack.Recorder {self.path!r} {state}>"
-
-
-class _PolicyRecorder(Recorder):
-    """A Recorder with a privacy policy: key, text and focus go through the policy first."""
-
-    def __init__(self, path: Any, *, policy: Any = None, **kwargs: Any) -> None:
-        from .policy import load_policy
-
-        self._session = load_policy(policy).session()
-        self._run: list[int] | None = None  # [t0, t1, count] of the current redacted run
-
-    def _t(self, t: int | None) -> int:
-        return now() if t is None else t
-
-    def _withhold(self, t: int | None) -> bool:
-        ts = self._t(t)
-        if self._run is None:
-            self._run = [ts, ts, 0]
-        self._run[1] = ts
-        self._run[2] += 1
-        return False
-
-    def _close_run(self) -> None:
-        run, self._run = self._run, None
-        if run is not None:
-            super().gap(run[2], _REDACTED, t_end=run[1], t=run[0])
-
-    def key(self, usage: int | None, pressed: bool, native: int | None = None, t: int | None = None) -> bool:
-        if self.paused:
-            return super().key(usage, pressed, native, t)  # counted as paused, nothing stored
-        r = self._session.key(usage, native)
-        if r is None:
-            return self._withhold(t)
-        self._close_run()
-        return super().key(r[0], pressed, r[1], t)
-
-    def text(self, text: str, t: int | None = None) -> bool:
-        if self.paused:
-            return super().text("", t)
-        if not self._session.keep_text():
-            return self._withhold(t)
-        self._close_run()
-        return super().text(text, t)
-
-    def focus(
-        self,
-        app: str | None = None,
-        title: str | None = None,
-        window: int | None = None,
-        rect: tuple[int, int, int, int] | None = None,
-        t: int | None = None,
-    ) -> bool:
-        self._close_run()
-        app, title = self._session.focus(app, title)
-        return super().focus(app, title, window, rect, t)
-
-    def extend(self, batch: Any) -> None:
-        native = to_native_table(_columns(batch))
-        kinds = np.asarray(native["kind"])
-        if np.isin(kinds, [4, 5, 6]).any():
-            raise ValueError(
-                "extend() under a privacy policy takes no key, text or focus events; apply "
-                "policy.session().apply_table() to the batch, or push them one by one"
-            )
-        self._extend_table(native)
-
-    def policy_report(self) -> dict[str, Any]:
-        """What the policy withheld and transformed so far."""
-        return self._session.report()
-
-    def close(self) -> dict[str, int]:
-        if not self.closed:
-            self._close_run()
-        return super().close()
-
-    def __exit__(self, *exc: object) -> bool:
-        self.close()
-        return False

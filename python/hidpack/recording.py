@@ -42,14 +42,20 @@ def open(path: str | os.PathLike[str], *, threads: int | None = None) -> Recordi
     return Recording(path, threads=threads)
 
 
-def recover(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def recover(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, *, overwrite: bool = False
+) -> dict[str, Any]:
     """Rewrite a recording that was not closed (or is damaged) as a clean, complete file.
 
     Reads ``src`` with its write-ahead tail and writes every readable event to ``dst`` (default:
-    ``src`` itself, replaced atomically, its tail then deleted). Returns ``{"events",
-    "blocks_read", "tail_events", "events_lost", "problems"}``."""
+    ``src`` itself), through a temporary that is fsynced and renamed into place, so a kill at
+    any moment leaves the old recording or the new one; running it again is harmless. An
+    existing ``dst`` other than ``src`` is replaced only with ``overwrite=True``. The tail is
+    deleted only when all of it is in the new file; otherwise it is moved aside
+    (``tail_moved_to``), never deleted. Returns ``{"events", "blocks_read", "tail_events",
+    "events_lost", "problems", "tail_moved_to"}``."""
     s = os.fspath(src)
-    return dict(_native.recover(s, s if dst is None else os.fspath(dst)))
+    return dict(_native.recover(s, s if dst is None else os.fspath(dst), overwrite=overwrite))
 
 
 def _native_bounds(t0: int | None, t1: int | None) -> tuple[int | None, int | None]:

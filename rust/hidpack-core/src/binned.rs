@@ -706,7 +706,7 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
         *d = lo[s].wrapping_add(off as i64);
         std::mem::swap(&mut cur, &mut other);
     }
-    let x = if count % 2 == 0 { [cur, other] } else { [other, cur] };
+    let x = if count.is_multiple_of(2) { [cur, other] } else { [other, cur] };
     if x != [RANS_L, RANS_L] || wp != nw || pos > limit_bits || pos.div_ceil(8) != offs.len() {
         return Err(c.err(
             "binned chunk does not end where its streams say (corrupt rANS or offset stream)",
@@ -1589,7 +1589,7 @@ mod tests {
                     assert_eq!(d.div(x), x / g as i64, "{x} / {g}");
                 }
                 let a = next() >> (next() % 64);
-                assert_eq!(d.divides(a), a % g == 0, "{a} % {g}");
+                assert_eq!(d.divides(a), a.is_multiple_of(g), "{a} % {g}");
                 assert!(d.divides(a - a % g));
             }
         }

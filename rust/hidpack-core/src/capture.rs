@@ -60,6 +60,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result, ValueError};
 use crate::model::{gap_reason, Event, Kind, COORD_MAX_RAW, NUM_KINDS};
+use crate::policy::{Enforcer, Policy, PolicyCounts, Verdict};
 use crate::ring::{self, PushError};
 use crate::table::EventTable;
 use crate::writer::{SyncPolicy, Writer, WriterOptions};
@@ -136,6 +137,9 @@ pub struct RecorderOptions {
     /// Test hook: the wall clock the recorder reads (Unix ns; default the system clock).
     #[doc(hidden)]
     pub wall_now: Option<fn() -> i64>,
+    /// A privacy policy, applied inside every push and `extend` before the ring (see
+    /// [`crate::policy`]); described in the header's metadata as `privacy_policy`.
+    pub policy: Option<Policy>,
 }
 
 /// The label of a *clock record*: a `marker` whose value is the Unix time in ns at its `t`.
@@ -189,6 +193,7 @@ impl Default for RecorderOptions {
             writer_delay: None,
             clock_every_ns: 60_000_000_000,
             wall_now: None,
+            policy: None,
         }
     }
 }
@@ -209,6 +214,9 @@ pub struct Stats {
     pub gaps: u64,
     /// Events lost to a write error (see [`Recorder::error`]).
     pub lost: u64,
+    /// Withheld by the privacy policy (each is in a `gap` of reason `redacted`; not in
+    /// `pushed`).
+    pub redacted: u64,
     /// Bytes of the files (closed blocks; the write-ahead tail not included).
     pub bytes: u64,
     pub blocks: u64,
@@ -218,15 +226,70 @@ pub struct Stats {
     pub ring_capacity: u64,
 }
 
+/// Events not yet reported by a gap, and their time range: a run of drops or of withheld
+/// events. The producer adds to it; the producer (before its next event) or the encoder (at a
+/// checkpoint and at close) takes it whole and writes its gap.
+#[derive(Default)]
+struct Run {
+    pend: AtomicU64,
+    t0: AtomicI64,
+    t1: AtomicI64,
+}
+
+impl Run {
+    #[inline]
+    fn note(&self, t: i64) {
+        if self.pend.fetch_add(1, SeqCst) == 0 {
+            self.t0.store(t, SeqCst);
+        }
+        self.t1.store(t, SeqCst);
+    }
+    #[inline]
+    fn pending(&self) -> bool {
+        self.pend.load(Relaxed) != 0
+    }
+    /// `(count, first t, last t)` of the run, which is then empty; None if it was.
+    fn take(&self) -> Option<(u64, i64, i64)> {
+        let n = self.pend.swap(0, SeqCst);
+        (n > 0).then(|| (n, self.t0.load(SeqCst), self.t1.load(SeqCst)))
+    }
+    /// Put back a run whose gap could not be pushed (the ring was full).
+    fn restore(&self, (n, t0, t1): (u64, i64, i64)) {
+        if self.pend.fetch_add(n, SeqCst) == 0 {
+            self.t0.store(t0, SeqCst);
+        } else {
+            self.t0.fetch_min(t0, SeqCst);
+        }
+        self.t1.fetch_max(t1, SeqCst);
+    }
+}
+
 /// Written by one producer (its own cache line: no false sharing with other producers).
 #[derive(Default)]
 #[repr(align(128))]
 struct ProducerState {
     dropped: AtomicU64,
-    /// Drops not yet reported by a gap, and their time range.
-    pend: AtomicU64,
-    pend_t0: AtomicI64,
-    pend_t1: AtomicI64,
+    /// Drops not yet reported by a gap.
+    drops: Run,
+    /// Events the policy withheld, not yet reported by a `redacted` gap.
+    withheld: Run,
+    /// What the policy did through this producer.
+    policy: [AtomicU64; 5],
+}
+
+impl ProducerState {
+    fn add_policy(&self, c: &PolicyCounts) {
+        let v = [c.withheld_keys, c.withheld_text, c.withheld_titles, c.key_classes, c.titles_hashed];
+        for (a, n) in self.policy.iter().zip(v) {
+            if n != 0 {
+                a.fetch_add(n, Relaxed);
+            }
+        }
+    }
+    fn policy_counts(&self) -> PolicyCounts {
+        let v = self.policy.each_ref().map(|a| a.load(Relaxed));
+        PolicyCounts { withheld_keys: v[0], withheld_text: v[1], withheld_titles: v[2], key_classes: v[3], titles_hashed: v[4] }
+    }
 }
 
 /// Counters the encoder publishes (once per drained batch), on their own cache line so that
@@ -252,6 +315,8 @@ struct Shared {
     max_str: usize,
     closed: AtomicBool,
     paused: AtomicBool,
+    /// The encoder met a write error: pushes fail from then on, with it.
+    failed: AtomicBool,
     pause_t0: AtomicI64,
     pause_count: AtomicU64,
     paused_total: AtomicU64,
@@ -265,6 +330,9 @@ struct Shared {
     max_batch_backlog: u64,
     enc: EncoderCounters,
     error: Mutex<Option<String>>,
+    policy: Option<Enforcer>,
+    /// Events withheld by the policy in batches (`extend`), and what it did there.
+    batch_policy: Mutex<PolicyCounts>,
 }
 
 /// A producer handle: clone one per hook thread. `Send` and `Sync`; pushes take `&self`.
@@ -549,24 +617,86 @@ impl Producer {
     /// a file-relative time ([`Clock::Event`]). `Ok(true)`: in the ring. `Ok(false)`: dropped
     /// (ring full, counted, reported by a gap) or withheld (paused, counted). `Err`: the recorder
     /// is closed, or a value cannot be stored (nothing is counted).
+    ///
+    /// Under a privacy policy, key, text and focus events go through it first (see
+    /// [`crate::policy`]): a withheld event returns `Ok(false)` and is counted in a `redacted`
+    /// gap; a kept one may be stored transformed (a key as its class, a title hashed).
     #[inline]
     pub fn push(&self, t: Option<i64>, ev: &Event) -> Result<bool> {
         let t = self.stamp(t)?;
-        self.push_at(t, ev, false)
+        match &self.shared.policy {
+            Some(p) if matches!(ev, Event::Key { .. } | Event::Text { .. } | Event::Focus { .. }) => self.push_policed(p, t, ev),
+            _ => self.push_at(t, ev, false),
+        }
+    }
+
+    /// A key, text or focus event under the policy. The event is judged (and a key transformed)
+    /// before the pause state is read: whatever `pause`/`resume` do meanwhile, only the
+    /// policy's form of the event can reach the ring.
+    fn push_policed(&self, p: &Enforcer, t: i64, ev: &Event) -> Result<bool> {
+        let sh = &*self.shared;
+        let mut c = PolicyCounts::default();
+        let verdict = p.judge(ev, &mut c);
+        if sh.paused.load(SeqCst) {
+            // Counted as paused, not as what the policy did: nothing of it is stored either way.
+            return match verdict {
+                Verdict::Keep => self.push_at(t, ev, false),
+                Verdict::Replace(e) => self.push_at(t, &e, false),
+                Verdict::Withhold => self.count_paused(1).map(|()| false),
+            };
+        }
+        if sh.closed.load(Relaxed) {
+            return Err(Error::Usage("the recorder is closed".into()));
+        }
+        self.st.add_policy(&c);
+        if verdict == Verdict::Withhold {
+            self.st.withheld.note(t);
+            return Ok(false);
+        }
+        // A kept key, text or focus ends the run of withheld events before it.
+        if self.st.withheld.pending() {
+            if let Some(run) = self.st.withheld.take() {
+                let gap = Event::Gap { count: run.0, reason: gap_reason::REDACTED, t_end: Some(run.2) };
+                if !self.push_at(run.1, &gap, true)? {
+                    self.st.withheld.restore(run);
+                    self.note_drop(t);
+                    return Ok(false);
+                }
+            }
+        }
+        match verdict {
+            Verdict::Replace(e) => self.push_at(t, &e, false),
+            _ => self.push_at(t, ev, false),
+        }
+    }
+
+    /// The encoder's write error, for the calls after it.
+    #[cold]
+    fn write_error(&self) -> Error {
+        write_error(&self.shared)
+    }
+
+    #[cold]
+    fn count_paused(&self, n: u64) -> Result<()> {
+        let sh = &*self.shared;
+        if sh.closed.load(Relaxed) {
+            return Err(Error::Usage("the recorder is closed".into()));
+        }
+        sh.pause_count.fetch_add(n, Relaxed);
+        sh.paused_total.fetch_add(n, Relaxed);
+        Ok(())
     }
 
     fn push_at(&self, t: i64, ev: &Event, internal: bool) -> Result<bool> {
         let sh = &*self.shared;
+        if sh.failed.load(Relaxed) {
+            return Err(self.write_error());
+        }
         if sh.paused.load(Relaxed) && !internal {
-            if sh.closed.load(Relaxed) {
-                return Err(Error::Usage("the recorder is closed".into()));
-            }
-            sh.pause_count.fetch_add(1, Relaxed);
-            sh.paused_total.fetch_add(1, Relaxed);
-            return Ok(false);
+            return self.count_paused(1).map(|()| false);
         }
         let slots = to_slots(t, ev, sh.max_str, internal)?;
-        if !internal && self.st.pend.load(Relaxed) != 0 && !self.flush_drops(t) {
+        if !internal && self.st.drops.pending() && !self.flush_drops(t) {
             self.note_drop(t);
             return Ok(false);
         }
@@ -594,28 +724,21 @@ impl Producer {
 
     #[cold]
     fn note_drop(&self, t: i64) {
-        let st = &self.st;
-        st.dropped.fetch_add(1, Relaxed);
-        if st.pend.fetch_add(1, Relaxed) == 0 {
-            st.pend_t0.store(t, Relaxed);
-        }
-        st.pend_t1.store(t, Relaxed);
+        self.st.dropped.fetch_add(1, Relaxed);
+        self.st.drops.note(t);
     }
 
     /// Write the gap for this producer's pending drops; false if the ring is still full.
     #[cold]
     fn flush_drops(&self, _t: i64) -> bool {
-        let st = &self.st;
-        let n = st.pend.load(Relaxed);
-        let t0 = st.pend_t0.load(Relaxed);
-        let t1 = st.pend_t1.load(Relaxed);
-        let gap = Event::Gap { count: n, reason: gap_reason::DROPPED, t_end: Some(t1) };
-        match self.push_at(t0, &gap, true) {
-            Ok(true) => {
-                st.pend.fetch_sub(n, Relaxed);
-                true
+        let Some(run) = self.st.drops.take() else { return true };
+        let gap = Event::Gap { count: run.0, reason: gap_reason::DROPPED, t_end: Some(run.2) };
+        match self.push_at(run.1, &gap, true) {
+            Ok(true) => true,
+            _ => {
+                self.st.drops.restore(run);
+                false
             }
-            _ => false,
         }
     }
 
@@ -745,6 +868,7 @@ impl Encoder {
         if let Ok(mut g) = self.shared.error.lock() {
             g.get_or_insert_with(|| e.to_string());
         }
+        self.shared.failed.store(true, SeqCst);
         self.failed = true;
         self.writer = None; // drop: best-effort close of what is there
     }
@@ -979,10 +1103,21 @@ impl Encoder {
                     std::thread::sleep(d);
                 }
             }
-            if self.shared.clock == Clock::Monotonic && self.last_ckpt.elapsed() >= interval {
-                let r = self.clock_check();
-                self.step(r);
-                self.ckpt_due = true;
+            if self.last_ckpt.elapsed() >= interval {
+                if self.shared.clock == Clock::Monotonic {
+                    let r = self.clock_check();
+                    self.step(r);
+                    let r = self.write_runs();
+                    self.step(r);
+                    self.ckpt_due = true;
+                } else if self.writer.as_ref().is_some_and(|w| w.unsaved_events() > 0) {
+                    // The event clock stopped (input ended, a replay paused): the events that
+                    // arrived still go to the tail within the interval of wall time. Only the
+                    // tail sees this; the file's blocks still follow the events alone.
+                    self.ckpt_due = true;
+                } else {
+                    self.last_ckpt = Instant::now();
+                }
                 let r = self.commit();
                 self.step(r);
             }
@@ -1011,15 +1146,8 @@ impl Encoder {
         self.cons.drain_closed(&mut buf);
         let r = self.process(&buf);
         self.step(r);
-        let producers: Vec<Arc<ProducerState>> = self.shared.producers.lock().map(|v| v.clone()).unwrap_or_default();
-        for st in producers {
-            let n = st.pend.swap(0, SeqCst);
-            if n > 0 {
-                let gap = Event::Gap { count: n, reason: gap_reason::DROPPED, t_end: Some(st.pend_t1.load(SeqCst)) };
-                let r = self.write(st.pend_t0.load(SeqCst), &gap, true);
-                self.step(r);
-            }
-        }
+        let r = self.write_runs();
+        self.step(r);
         if self.shared.paused.swap(false, SeqCst) {
             let n = self.shared.pause_count.swap(0, SeqCst);
             let t0 = self.shared.pause_t0.load(SeqCst);
@@ -1039,6 +1167,21 @@ impl Encoder {
             Some(e) => Err(Error::Io(std::io::Error::other(e))),
             None => Ok(()),
         }
+    }
+
+    /// Write the gaps of every producer's pending runs (drops, events the policy withheld):
+    /// at close, and at each timed checkpoint, so that a crash loses no count older than the
+    /// flush interval.
+    fn write_runs(&mut self) -> Result<()> {
+        let producers: Vec<Arc<ProducerState>> = self.shared.producers.lock().map(|v| v.clone()).unwrap_or_default();
+        for st in producers {
+            for (run, reason) in [(&st.drops, gap_reason::DROPPED), (&st.withheld, gap_reason::REDACTED)] {
+                if let Some((n, t0, t1)) = run.take() {
+                    self.write(t0, &Event::Gap { count: n, reason, t_end: Some(t1) }, true)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn step(&mut self, r: Result<()>) {
@@ -1072,6 +1215,20 @@ impl Recorder {
         if opts.clock_every_ns <= 0 {
             return Err(Error::Usage(format!("clock_every must be positive, got {} ns", opts.clock_every_ns)));
         }
+        let policy = match opts.policy.take() {
+            Some(p) if !p.is_off() => {
+                // The policy in force goes into the header, so every reader knows what was withheld.
+                let mut meta: serde_json::Value = serde_json::from_str(&opts.writer.metadata)
+                    .map_err(|e| Error::Usage(format!("metadata must be a JSON object: {e}")))?;
+                let Some(m) = meta.as_object_mut() else {
+                    return Err(Error::Usage("metadata must be a JSON object".into()));
+                };
+                m.insert("privacy_policy".into(), p.describe());
+                opts.writer.metadata = meta.to_string();
+                Some(Enforcer::new(p)?)
+            }
+            _ => None,
+        };
         let mut clock = None;
         let t0 = match opts.clock {
             Clock::Monotonic => {
@@ -1097,6 +1254,7 @@ impl Recorder {
             max_str: (capacity - 1) * STR_CONT + STR_INLINE,
             closed: AtomicBool::new(false),
             paused: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             pause_t0: AtomicI64::new(0),
             pause_count: AtomicU64::new(0),
             paused_total: AtomicU64::new(0),
@@ -1110,6 +1268,8 @@ impl Recorder {
             max_batch_backlog: opts.max_batch_backlog as u64,
             enc: EncoderCounters::default(),
             error: Mutex::new(None),
+            policy,
+            batch_policy: Mutex::new(PolicyCounts::default()),
         });
         let mut enc = Encoder {
             cons,
@@ -1189,6 +1349,20 @@ impl Recorder {
         if sh.closed.load(Relaxed) {
             return Err(Error::Usage("the recorder is closed".into()));
         }
+        if sh.failed.load(SeqCst) {
+            return Err(write_error(sh));
+        }
+        if let Some(p) = &sh.policy {
+            // Rows in order through the policy: withheld rows become `redacted` gaps, keys
+            // classes, titles digests; focus rows move the settings for the rows after them.
+            let mut c = PolicyCounts::default();
+            table = p.apply_table(table, &mut c)?;
+            if !sh.paused.load(SeqCst) {
+                if let Ok(mut g) = sh.batch_policy.lock() {
+                    add_counts(&mut g, &c);
+                }
+            }
+        }
         if sh.paused.load(Relaxed) {
             sh.pause_count.fetch_add(table.len() as u64, Relaxed);
             sh.paused_total.fetch_add(table.len() as u64, Relaxed);
@@ -1241,6 +1415,9 @@ impl Recorder {
     /// Stop recording events until [`Recorder::resume`]: pushes are counted and withheld, and
     /// one `gap` (reason `paused`) covers the pause. `t` as in [`Producer::push`].
     pub fn pause(&self, t: Option<i64>) -> Result<()> {
+        if self.shared.failed.load(SeqCst) {
+            return Err(write_error(&self.shared));
+        }
         let t = self.producer.stamp(t)?;
         if !self.shared.paused.load(SeqCst) {
             self.shared.pause_count.store(0, SeqCst);
@@ -1291,6 +1468,23 @@ impl Recorder {
         Ok(())
     }
 
+    /// What the privacy policy did so far (None without a policy).
+    pub fn policy_counts(&self) -> Option<PolicyCounts> {
+        self.shared.policy.as_ref()?;
+        let mut c = self.shared.batch_policy.lock().map(|g| *g).unwrap_or_default();
+        if let Ok(v) = self.shared.producers.lock() {
+            for st in v.iter() {
+                add_counts(&mut c, &st.policy_counts());
+            }
+        }
+        Some(c)
+    }
+
+    /// The policy in force (None without one).
+    pub fn policy(&self) -> Option<&Policy> {
+        self.shared.policy.as_ref().map(|e| &e.policy)
+    }
+
     /// The write error that stopped the recorder, if any (events after it are counted as lost).
     pub fn error(&self) -> Option<String> {
         self.shared.error.lock().ok().and_then(|g| g.clone())
@@ -1299,10 +1493,16 @@ impl Recorder {
     pub fn stats(&self) -> Stats {
         let sh = &*self.shared;
         let mut dropped = 0;
+        let mut redacted = 0;
         if let Ok(v) = sh.producers.lock() {
             for st in v.iter() {
                 dropped += st.dropped.load(Relaxed);
+                let c = st.policy_counts();
+                redacted += c.withheld_keys + c.withheld_text;
             }
+        }
+        if let Ok(g) = sh.batch_policy.lock() {
+            redacted += g.withheld_keys + g.withheld_text;
         }
         let (written, lost) = (sh.enc.written.load(Relaxed), sh.enc.lost.load(Relaxed));
         // Accepted events are counted when the encoder takes them; those still queued are
@@ -1320,6 +1520,7 @@ impl Recorder {
             written,
             gaps: sh.enc.gaps.load(Relaxed),
             lost,
+            redacted,
             bytes: sh.enc.bytes.load(Relaxed),
             blocks: sh.enc.blocks.load(Relaxed),
             files: sh.enc.files.load(Relaxed),
@@ -1347,6 +1548,19 @@ impl Recorder {
         }
         Ok(self.stats())
     }
+}
+
+fn write_error(sh: &Shared) -> Error {
+    let e = sh.error.lock().ok().and_then(|g| g.clone()).unwrap_or_else(|| "unknown".into());
+    Error::Io(std::io::Error::other(format!("the recorder stopped writing after an error, nothing more is recorded: {e}")))
+}
+
+fn add_counts(a: &mut PolicyCounts, b: &PolicyCounts) {
+    a.withheld_keys += b.withheld_keys;
+    a.withheld_text += b.withheld_text;
+    a.withheld_titles += b.withheld_titles;
+    a.key_classes += b.key_classes;
+    a.titles_hashed += b.titles_hashed;
 }
 
 impl Drop for Recorder {

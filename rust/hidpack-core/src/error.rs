@@ -31,6 +31,9 @@ impl fmt::Display for ValueError {
 pub enum Error {
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// An I/O error on a named file: what was being done and the OS's error.
+    #[error("cannot {op} {}: {source}", path.display())]
+    File { path: std::path::PathBuf, op: &'static str, source: std::io::Error },
     /// Not a hidpack file, or a structure that cannot be parsed.
     #[error("format error at offset {offset}: {msg}")]
     Format { offset: u64, msg: String },
@@ -46,6 +49,9 @@ pub enum Error {
     /// A caller's value cannot be stored exactly.
     #[error("{0}")]
     Value(ValueError),
+    /// A privacy policy that cannot be used (a bad setting, an invalid pattern).
+    #[error("{0}")]
+    Policy(String),
     /// Misuse of the API (writer already closed, bad option).
     #[error("{0}")]
     Usage(String),

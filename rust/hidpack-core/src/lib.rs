@@ -12,6 +12,7 @@
 //! * [`writer`]: [`Writer`], a synchronous writer (the capture engine feeds it from its thread).
 //! * [`reader`]: [`Reader`], which reads complete, torn and damaged files and says what it skipped.
 //! * [`many`]: [`many::read_many`], the events of many files as one table, read on several threads.
+//! * [`policy`]: privacy policies, enforced inside every push before an event reaches the ring.
 //! * [`ring`]: the bounded multi-producer ring of the capture path (push never blocks or allocates).
 //! * [`capture`]: [`Recorder`]: producer handles, the encoder thread, checkpoints to a write-ahead
 //!   tail, gaps for drops and pauses, rotation.
@@ -36,8 +37,10 @@ pub mod binned;
 pub mod codec;
 pub mod error;
 pub mod frame;
+pub mod fsio;
 pub mod many;
 pub mod model;
+pub mod policy;
 pub mod reader;
 pub mod recover;
 pub mod ring;

@@ -139,13 +139,19 @@ pub struct TailInfo {
     /// Tail events skipped because the file already holds them (the writer closed a block and
     /// was stopped before it could truncate the tail).
     pub duplicate_events: u64,
+    /// Every checkpoint of the tail is accounted for: merged, or already in the file. False
+    /// when a checkpoint was skipped (repeated, overlapping, damaged) or the tail was not
+    /// merged at all ([`TailInfo::not_merged`]).
+    pub whole: bool,
+    /// Why the tail was not merged at all (it belongs to another recording, the file is
+    /// complete, it is not a regular file, ...), or None.
+    pub not_merged: Option<String>,
 }
 
 struct TailPart {
     reader: Box<Reader<FileSource>>,
     /// For each merged block (after the file's own), its index in the tail.
     map: Vec<usize>,
-    info: TailInfo,
 }
 
 /// An open hidpack file.
@@ -167,6 +173,7 @@ pub struct Reader<S: Source = FileSource> {
     /// Blocks of the file itself; blocks after these come from the write-ahead tail.
     n_main: usize,
     tail: Option<TailPart>,
+    tail_info: Option<TailInfo>,
 }
 
 impl Reader<FileSource> {
@@ -176,65 +183,158 @@ impl Reader<FileSource> {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let mut r = Reader::open_without_tail(path.as_ref())?;
         let tp = crate::writer::tail_path(path.as_ref());
-        if tp.exists() {
+        if std::fs::symlink_metadata(&tp).is_ok() {
             r.attach_tail(tp);
         }
         Ok(r)
     }
 
-    /// Open a file alone, ignoring any write-ahead tail beside it.
+    /// Open a file alone, ignoring any write-ahead tail beside it. Regular files only: a FIFO
+    /// or device is refused at once, never waited on.
     pub fn open_without_tail(path: impl AsRef<Path>) -> Result<Self> {
-        let file = File::open(path.as_ref())?;
-        let len = file.metadata()?.len();
-        Reader::from_source(FileSource::new(file, len)?)
+        let path = path.as_ref();
+        let file = crate::fsio::open_recording(path)?;
+        let len = file.metadata().map_err(|e| crate::fsio::err(path, "inspect", e))?.len();
+        Reader::from_source(FileSource::new(file, len).map_err(|e| crate::fsio::err(path, "read", e))?)
     }
 }
 
 impl<S: Source> Reader<S> {
-    /// Merge the write-ahead tail at `path`. A tail that cannot be read, or that belongs to
-    /// another recording (a different header), is ignored and reported in [`Reader::problems`].
+    /// Merge the write-ahead tail at `path`:
+    ///
+    /// * never into a file that has its footer (it was closed after the tail's last checkpoint,
+    ///   so every event of the tail is in it: a kill between the close, or a `recover`, and the
+    ///   removal of the tail must not duplicate them);
+    /// * never a tail that is not a regular file (opened without following a symlink, without
+    ///   blocking), or that belongs to another recording (a different header);
+    /// * its checkpoints in event order (`first_event`), each once: a checkpoint the file
+    ///   already holds is skipped silently (killed between a block close and the tail's
+    ///   truncation), one repeated or overlapping in the tail is skipped and reported, a hole
+    ///   between checkpoints is reported with the events it lost.
+    ///
+    /// A tail whose own header is damaged is read with the file's header (the writer wrote the
+    /// same bytes to both), so its intact checkpoints are not lost. What was done is in
+    /// [`Reader::tail`]; anything skipped is also in [`Reader::problems`].
     pub fn attach_tail(&mut self, path: PathBuf) {
-        let note = |r: &Self, error: String| r.report(Problem { offset: 0, length: 0, error, events_lost: None });
-        let tail = match Reader::open_without_tail(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                // A tail cut inside its header (killed while creating it) holds no events.
-                if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) > 0 {
-                    note(self, format!("write-ahead tail {} ignored: {e}", path.display()));
-                }
-                return;
+        let mut info = TailInfo { path: path.clone(), blocks: 0, events: 0, duplicate_events: 0, whole: false, not_merged: None };
+        let not_merged = |r: &mut Self, mut info: TailInfo, why: String, problem: bool| {
+            if problem {
+                r.report(Problem { offset: 0, length: 0, error: format!("write-ahead tail {} not merged: {why}", path.display()), events_lost: None });
             }
+            info.not_merged = Some(why);
+            r.tail_info = Some(info);
         };
-        if tail.header != self.header {
-            note(self, format!("write-ahead tail {} ignored: its header differs from the file's (another recording)", path.display()));
+        if self.layout == Layout::Index {
+            not_merged(self, info, "the file is complete (its footer was written after the tail's last checkpoint)".into(), false);
             return;
         }
+        let file = match crate::fsio::open_side_file(&path) {
+            Ok(f) => f,
+            Err(e) => return not_merged(self, info, e.to_string(), true),
+        };
+        let len = match file.metadata() {
+            Ok(m) => m.len(),
+            Err(e) => return not_merged(self, info, e.to_string(), true),
+        };
+        if len == 0 {
+            // Killed while creating it: it holds no events.
+            info.whole = true;
+            self.tail_info = Some(info);
+            return;
+        }
+        let src = match FileSource::new(file, len) {
+            Ok(s) => s,
+            Err(e) => return not_merged(self, info, e.to_string(), true),
+        };
+        let mut header_damaged = false;
+        let tail = match Reader::from_source(src) {
+            Ok(t) if t.header != self.header => {
+                return not_merged(self, info, "its header differs from the file's (another recording)".into(), true)
+            }
+            Ok(t) => t,
+            Err(e) => {
+                // The tail's header is damaged (or cut): its checkpoints follow the same header
+                // bytes as the file's, so read them with the file's header.
+                let Ok(f) = crate::fsio::open_side_file(&path) else { return };
+                let Ok(src) = FileSource::new(f, len) else { return };
+                if len < self.header_end {
+                    return not_merged(self, info, format!("cut inside its header ({len} bytes): {e}"), len > 8);
+                }
+                self.report(Problem {
+                    offset: 0,
+                    length: 0,
+                    error: format!("write-ahead tail {}: its header is damaged ({e}); its checkpoints were read with the file's header", path.display()),
+                    events_lost: None,
+                });
+                header_damaged = true;
+                match Reader::with_known_header(src, self.header.clone(), self.header_end) {
+                    Ok(t) => t,
+                    Err(e) => return not_merged(self, info, e.to_string(), true),
+                }
+            }
+        };
         let main_end = self.blocks[..self.n_main].iter().map(|b| b.first_event + u64::from(b.events)).max().unwrap_or(0);
-        let mut info = TailInfo { path: path.clone(), blocks: 0, events: 0, duplicate_events: 0 };
+        let mut whole = !header_damaged;
+        let mut order: Vec<usize> = Vec::new();
+        let n_tail = tail.stated_first.len();
+        for (j, first) in tail.stated_first.iter().enumerate() {
+            if first.is_some() {
+                order.push(j);
+            } else if j + 1 < n_tail {
+                // The last frame without its trailer was cut by a kill inside the checkpoint (it
+                // was never complete); one in the middle was damaged or moved: say so.
+                whole = false;
+                let b = &tail.blocks[j];
+                self.report(Problem {
+                    offset: b.offset,
+                    length: u64::from(b.length),
+                    error: format!("write-ahead tail {}: checkpoint frame at offset {} has no matching trailer; skipped", path.display(), b.offset),
+                    events_lost: None,
+                });
+            }
+        }
+        if order.windows(2).any(|w| tail.stated_first[w[0]] > tail.stated_first[w[1]]) {
+            self.report(Problem {
+                offset: 0,
+                length: 0,
+                error: format!("write-ahead tail {}: its checkpoints are out of order; merged in event order", path.display()),
+                events_lost: None,
+            });
+            whole = false;
+        }
+        order.sort_by_key(|&j| tail.stated_first[j]);
+        let mut next = main_end;
         let mut map = Vec::new();
-        for (j, b) in tail.blocks.iter().enumerate() {
-            // A checkpoint cut before its trailer was written: the writer was stopped inside
-            // it, so it was never complete.
-            let Some(first) = tail.stated_first[j] else { continue };
-            let mut b = b.clone();
+        for j in order {
+            let first = tail.stated_first[j].expect("stated");
+            let mut b = tail.blocks[j].clone();
             b.first_event = first;
-            let end = b.first_event + u64::from(b.events);
+            let end = first + u64::from(b.events);
             if end <= main_end {
                 info.duplicate_events += u64::from(b.events);
                 continue;
             }
-            if b.first_event < main_end {
-                note(
-                    self,
-                    format!(
-                        "write-ahead tail {}: block at offset {} (events {}..{end}) overlaps the file's events (..{main_end}); skipped",
-                        path.display(),
-                        b.offset,
-                        b.first_event
-                    ),
-                );
+            if first < next {
+                whole = false;
+                let what = if end <= next { "repeats events already merged" } else { "overlaps events already merged" };
+                self.report(Problem {
+                    offset: b.offset,
+                    length: u64::from(b.length),
+                    error: format!("write-ahead tail {}: checkpoint of events {first}..{end} {what} (..{next}); skipped", path.display()),
+                    events_lost: None,
+                });
                 continue;
             }
+            if first > next {
+                whole = false;
+                self.report(Problem {
+                    offset: b.offset,
+                    length: 0,
+                    error: format!("write-ahead tail {}: events {next}..{first} are missing before the checkpoint at offset {}", path.display(), b.offset),
+                    events_lost: Some(first - next),
+                });
+            }
+            next = end;
             info.blocks += 1;
             info.events += u64::from(b.events);
             self.blocks.push(b);
@@ -243,14 +343,17 @@ impl<S: Source> Reader<S> {
             map.push(j);
         }
         for p in tail.problems() {
+            whole = false;
             self.report(Problem { error: format!("write-ahead tail {}: {}", path.display(), p.error), ..p });
         }
-        self.tail = Some(TailPart { reader: Box::new(tail), map, info });
+        info.whole = whole;
+        self.tail_info = Some(info);
+        self.tail = Some(TailPart { reader: Box::new(tail), map });
     }
 
-    /// The write-ahead tail merged at open, if any.
+    /// The write-ahead tail found at open, if any: what was merged, or why nothing was.
     pub fn tail(&self) -> Option<&TailInfo> {
-        self.tail.as_ref().map(|t| &t.info)
+        self.tail_info.as_ref()
     }
 
     /// Does block `i` come from the write-ahead tail (its offset is then in the tail file)?
@@ -312,6 +415,7 @@ impl<S: Source> Reader<S> {
             notes: Mutex::new(DecodeNotes::default()),
             n_main: 0,
             tail: None,
+            tail_info: None,
         };
         match r.read_footer() {
             Ok(blocks) => {
@@ -325,6 +429,29 @@ impl<S: Source> Reader<S> {
                 r.scan()?;
             }
         }
+        r.n_main = r.blocks.len();
+        Ok(r)
+    }
+
+    /// Open from a source whose header record is damaged but known to be `header` (the first
+    /// `header_end` bytes): its blocks are found by scanning after it.
+    fn with_known_header(src: S, header: Header, header_end: u64) -> Result<Self> {
+        let mut r = Reader {
+            src,
+            header,
+            header_end,
+            blocks: Vec::new(),
+            hash_known: Vec::new(),
+            stated_first: Vec::new(),
+            layout: Layout::Scanned,
+            footer_error: Some("read with a known header".into()),
+            problems: Mutex::new(Vec::new()),
+            notes: Mutex::new(DecodeNotes::default()),
+            n_main: 0,
+            tail: None,
+            tail_info: None,
+        };
+        r.scan()?;
         r.n_main = r.blocks.len();
         Ok(r)
     }

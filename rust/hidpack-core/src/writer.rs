@@ -40,6 +40,13 @@ pub struct WriterOptions {
     /// then carries the `BINNED` required-feature bit, which readers before it refuse cleanly;
     /// `false` writes files every v1 reader reads.
     pub binned: bool,
+    /// Replace an existing file at the path ([`Writer::create`] and friends). Without it an
+    /// existing path is an error: recordings are never overwritten unless the caller asks.
+    pub overwrite: bool,
+    /// Write to a temporary beside the path and rename it into place at [`Writer::close`]
+    /// (bulk writes: a kill mid-write leaves the old file, or nothing, never a partial file).
+    /// Not with a write-ahead tail (a live recording must be readable where it is).
+    pub atomic: bool,
 }
 
 /// When a writer calls fsync. Whatever the policy, a process crash (SIGKILL, a panic elsewhere)
@@ -112,6 +119,8 @@ impl Default for WriterOptions {
             sync_on_close: false,
             sync: SyncPolicy::Never,
             binned: true,
+            overwrite: false,
+            atomic: false,
         }
     }
 }
@@ -148,10 +157,16 @@ pub struct Writer<W: Write> {
     file: Option<File>,
     header_bytes: Vec<u8>,
     tail: Option<Tail>,
+    /// With [`WriterOptions::atomic`]: the temporary written, renamed over `dest` at close,
+    /// and the destination's lock (an existing file being replaced).
+    temp: Option<(crate::fsio::Temp, PathBuf, Option<File>)>,
 }
 
 impl Writer<BufWriter<File>> {
-    /// Create (truncate) `path` and write the header.
+    /// Create `path` and write the header. The path must not exist unless
+    /// [`WriterOptions::overwrite`] is set; a path with an unrecovered write-ahead tail beside it
+    /// (`<path>.wal`: a recorder was killed) is refused either way. The file is locked while it
+    /// is written: a second writer of the same path fails.
     pub fn create(path: impl AsRef<Path>, opts: WriterOptions) -> Result<Self> {
         let header = Header::new(opts.metadata.clone(), opts.wall_clock_ns);
         Writer::create_with_header(path, opts, header, false)
@@ -171,15 +186,50 @@ impl Writer<BufWriter<File>> {
     /// Create `path` with a given header (see [`Writer::with_header`]), with or without a
     /// write-ahead tail.
     pub fn create_with_header(path: impl AsRef<Path>, opts: WriterOptions, header: Header, tail: bool) -> Result<Self> {
+        use crate::fsio;
         let path = path.as_ref();
-        let f = File::create(path)?;
-        let sync = f.try_clone()?;
+        let tp = tail_path(path);
+        if std::fs::symlink_metadata(&tp).is_ok() {
+            return Err(fsio::err(
+                path,
+                "create",
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!(
+                        "it has an unrecovered write-ahead tail {} (a recorder was stopped without closing it): \
+                         run `hidpack recover {}` first, or delete the tail to discard its events",
+                        tp.display(),
+                        path.display()
+                    ),
+                ),
+            ));
+        }
+        let (f, temp) = if opts.atomic && !tail {
+            // Refuse now what the rename would refuse later, and hold the lock of a file being
+            // replaced so that a live writer of it makes this fail.
+            let dest_lock = match std::fs::symlink_metadata(path) {
+                Ok(_) if !opts.overwrite => return Err(fsio::exists(path, "pass overwrite=True (CLI: --force) to replace it")),
+                Ok(md) if md.is_file() => {
+                    let d = OpenOptions::new().read(true).open(path).map_err(|e| fsio::err(path, "open", e))?;
+                    fsio::lock(&d, path)?;
+                    Some(d)
+                }
+                Ok(_) => return Err(fsio::err(path, "replace", std::io::Error::other("not a regular file"))),
+                Err(_) => None,
+            };
+            let t = fsio::Temp::beside(path)?;
+            let f = t.file.try_clone().map_err(|e| fsio::err(t.path(), "open", e))?;
+            (f, Some((t, path.to_path_buf(), dest_lock)))
+        } else {
+            (fsio::create(path, opts.overwrite)?, None)
+        };
+        let sync = f.try_clone().map_err(|e| fsio::err(path, "open", e))?;
         let mut w = Writer::with_header(BufWriter::with_capacity(1 << 16, f), opts, header)?;
         w.file = Some(sync);
+        w.temp = temp;
         if tail {
-            let tp = tail_path(path);
-            let mut file = OpenOptions::new().create(true).truncate(true).write(true).read(true).open(&tp)?;
-            file.write_all(&w.header_bytes)?;
+            let mut file = fsio::create_side_file(&tp)?;
+            file.write_all(&w.header_bytes).map_err(|e| fsio::err(&tp, "write", e))?;
             let header_len = w.header_bytes.len() as u64;
             w.tail = Some(Tail {
                 file,
@@ -192,6 +242,22 @@ impl Writer<BufWriter<File>> {
             });
         }
         Ok(w)
+    }
+}
+
+impl Writer<BufWriter<File>> {
+    /// Stop as a killed process would: no footer, nothing more written (what is buffered and
+    /// not checkpointed is lost), files closed and their locks released. For tests of crash
+    /// recovery.
+    #[doc(hidden)]
+    pub fn crash(mut self) {
+        if let Some(out) = self.out.take() {
+            // A process's buffered bytes die with it: the buffer is dropped unwritten.
+            drop(out.into_parts());
+        }
+        self.tail = None;
+        self.file = None;
+        self.temp = None;
     }
 }
 
@@ -248,6 +314,7 @@ impl<W: Write> Writer<W> {
             compressor,
             payload: Vec::new(),
             file: None,
+            temp: None,
             header_bytes: header.encode(),
             tail: None,
         };
@@ -517,10 +584,19 @@ impl<W: Write> Writer<W> {
                     f.sync_all()?;
                 }
             }
-            // The file is complete: its tail is redundant.
+            if self.temp.is_none() {
+                // The file is done: release it (and its lock) now, not when the writer is dropped.
+                self.file = None;
+            }
+            // The file is complete: its tail is redundant (a reader never merges a tail into a
+            // file that has its footer, so a kill before this line duplicates nothing).
             if let Some(tail) = self.tail.take() {
                 drop(tail.file);
-                std::fs::remove_file(&tail.path)?;
+                std::fs::remove_file(&tail.path).map_err(|e| crate::fsio::err(&tail.path, "remove", e))?;
+            }
+            if let Some((temp, dest, _lock)) = self.temp.take() {
+                self.file = None;
+                temp.commit(&dest, self.opts.overwrite)?;
             }
         }
         Ok(self.stats())
@@ -560,6 +636,11 @@ impl<W: Write> Writer<W> {
 
 impl<W: Write> Drop for Writer<W> {
     fn drop(&mut self) {
+        if self.temp.is_some() {
+            // An atomic write dropped unclosed (an error, a panic) is abandoned: its temporary is
+            // removed and the destination keeps what it held.
+            return;
+        }
         // Best effort: a writer dropped without close still leaves a complete file.
         let _ = self.close();
     }

@@ -13,21 +13,39 @@ pyo3::create_exception!(hidpack._native, TruncatedError, FormatError, "The file 
 pyo3::create_exception!(hidpack._native, UnsupportedVersionError, FormatError, "The file was written by an incompatible, newer format version.");
 
 static EVENT_VALUE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static POLICY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-/// `EventValueError(HidpackError, ValueError)`: a value that cannot be stored exactly.
-pub fn event_value_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    let t = EVENT_VALUE_ERROR.get_or_try_init(py, || -> PyResult<Py<PyType>> {
+/// A class `name(HidpackError, ValueError)` of `hidpack._native`, made once.
+fn value_error_type<'py>(py: Python<'py>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, doc: &str) -> PyResult<&'py Bound<'py, PyType>> {
+    let t = cell.get_or_try_init(py, || -> PyResult<Py<PyType>> {
         let bases = PyTuple::new(py, [py.get_type::<HidpackError>(), py.get_type::<PyValueError>()])?;
         let ns = PyDict::new(py);
         ns.set_item("__module__", "hidpack._native")?;
-        ns.set_item(
-            "__doc__",
-            "A value cannot be stored exactly (out of range, not on the coordinate grid, absent but required). Carries `.row`, `.field`, `.value`.",
-        )?;
-        let t = py.get_type::<PyType>().call1(("EventValueError", bases, ns))?;
+        ns.set_item("__doc__", doc)?;
+        let t = py.get_type::<PyType>().call1((name, bases, ns))?;
         Ok(t.cast_into::<PyType>()?.unbind())
     })?;
     Ok(t.bind(py))
+}
+
+/// `PolicyError(HidpackError, ValueError)`: a privacy policy that cannot be used.
+pub fn policy_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    value_error_type(
+        py,
+        &POLICY_ERROR,
+        "PolicyError",
+        "A privacy policy that cannot be used: a bad value, an unknown setting, an invalid pattern. The message names the file, the rule and the setting.",
+    )
+}
+
+/// `EventValueError(HidpackError, ValueError)`: a value that cannot be stored exactly.
+pub fn event_value_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    value_error_type(
+        py,
+        &EVENT_VALUE_ERROR,
+        "EventValueError",
+        "A value cannot be stored exactly (out of range, not on the coordinate grid, absent but required). Carries `.row`, `.field`, `.value`.",
+    )
 }
 
 fn with_attrs(py: Python<'_>, err: PyErr, attrs: &[(&str, Py<PyAny>)]) -> PyErr {
@@ -36,6 +54,25 @@ fn with_attrs(py: Python<'_>, err: PyErr, attrs: &[(&str, Py<PyAny>)]) -> PyErr 
         let _ = v.setattr(*k, val.bind(py));
     }
     err
+}
+
+/// An `OSError` of the subclass Python gives the error number (`FileNotFoundError`,
+/// `FileExistsError`, `IsADirectoryError`, `BlockingIOError`, ...), with `.filename`.
+fn os_error(e: &std::io::Error, msg: String, path: Option<String>) -> PyErr {
+    use std::io::ErrorKind as K;
+    let errno = e.raw_os_error().or(match e.kind() {
+        K::NotFound => Some(2),
+        K::PermissionDenied => Some(13),
+        K::AlreadyExists => Some(17),
+        K::IsADirectory => Some(21),
+        K::WouldBlock => Some(11),
+        _ => None,
+    });
+    match (errno, path) {
+        (Some(n), Some(p)) => PyOSError::new_err((n, msg, p)),
+        (Some(n), None) => PyOSError::new_err((n, msg)),
+        (None, _) => PyOSError::new_err(msg),
+    }
 }
 
 /// Map a core error to the Python exception hierarchy.
@@ -48,7 +85,9 @@ pub fn to_py(e: Error) -> PyErr {
             None => err,
         };
         match e {
-            Error::Io(io) => PyOSError::new_err(io.to_string()),
+            Error::Io(io) => os_error(&io, msg, None),
+            // Python's OSError(errno, strerror, filename) prints the path itself.
+            Error::File { ref path, op, ref source } => os_error(source, format!("cannot {op}: {source}"), Some(path.display().to_string())),
             Error::Format { .. } => off_attr(FormatError::new_err(msg)),
             Error::CorruptBlock { .. } => off_attr(CorruptBlockError::new_err(msg)),
             Error::Truncated { .. } => off_attr(TruncatedError::new_err(msg)),
@@ -61,6 +100,10 @@ pub fn to_py(e: Error) -> PyErr {
                     let value = v.value.into_pyobject(py).unwrap().into_any().unbind();
                     with_attrs(py, err, &[("row", row), ("field", field), ("value", value)])
                 }
+                Err(e) => e,
+            },
+            Error::Policy(_) => match policy_error(py) {
+                Ok(t) => PyErr::from_type(t.clone(), msg),
                 Err(e) => e,
             },
             Error::Usage(_) => PyValueError::new_err(msg),
@@ -100,5 +143,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TruncatedError", py.get_type::<TruncatedError>())?;
     m.add("UnsupportedVersionError", py.get_type::<UnsupportedVersionError>())?;
     m.add("EventValueError", event_value_error(py)?)?;
+    m.add("PolicyError", policy_error(py)?)?;
     Ok(())
 }

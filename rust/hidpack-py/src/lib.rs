@@ -6,6 +6,7 @@
 
 mod convert;
 mod errors;
+mod policy;
 mod recorder;
 
 /// mimalloc for every Rust allocation of the extension (see Cargo.toml for why, and why v2).
@@ -76,7 +77,7 @@ impl Writer {
 impl Writer {
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (path, *, metadata="{}".to_string(), wall_clock_ns=None, level=3, block_events=65536, block_span_ns=None, sync_on_close=false, binned=true))]
+    #[pyo3(signature = (path, *, metadata="{}".to_string(), wall_clock_ns=None, level=3, block_events=65536, block_span_ns=None, sync_on_close=false, binned=true, overwrite=false, atomic=false))]
     fn new(
         py: Python<'_>,
         path: std::path::PathBuf,
@@ -87,11 +88,24 @@ impl Writer {
         block_span_ns: Option<i64>,
         sync_on_close: bool,
         binned: bool,
+        overwrite: bool,
+        atomic: bool,
     ) -> PyResult<Self> {
         if !(-7..=22).contains(&level) {
             return Err(PyValueError::new_err(format!("level must be within -7..=22, got {level}")));
         }
-        let opts = WriterOptions { level, block_events, block_span_ns, metadata, wall_clock_ns, sync_on_close, binned, ..Default::default() };
+        let opts = WriterOptions {
+            level,
+            block_events,
+            block_span_ns,
+            metadata,
+            wall_clock_ns,
+            sync_on_close,
+            binned,
+            overwrite,
+            atomic,
+            ..Default::default()
+        };
         let display = path.display().to_string();
         let w = py.detach(|| CoreWriter::create(&path, opts)).map_err(to_py)?;
         Ok(Writer { inner: Mutex::new(Some(w)), path: display })
@@ -156,6 +170,10 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    pub(crate) fn new(t: hidpack_core::EventTable) -> Prepared {
+        Prepared { rows: t.len(), table: Mutex::new(Some(t)) }
+    }
+
     /// The table, which a writer then owns (a second use is an error).
     pub fn take(&self) -> PyResult<hidpack_core::EventTable> {
         let mut g = self.table.lock().map_err(|_| PyValueError::new_err("prepared table lock poisoned"))?;
@@ -175,7 +193,7 @@ impl Prepared {
 fn prepare_table(py: Python<'_>, table: &Bound<'_, PyDict>) -> PyResult<Prepared> {
     let raw = convert::extract_table(table)?;
     let t = py.detach(|| convert::build_table(raw)).map_err(to_py)?;
-    Ok(Prepared { rows: t.len(), table: Mutex::new(Some(t)) })
+    Ok(Prepared::new(t))
 }
 
 /// Reads a hidpack file.
@@ -466,6 +484,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<recorder::Recorder>()?;
     m.add_function(wrap_pyfunction!(read_many, m)?)?;
     m.add_class::<Prepared>()?;
+    m.add_class::<policy::Policy>()?;
+    m.add_class::<policy::PolicySession>()?;
+    m.add_function(wrap_pyfunction!(policy::key_class, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_table, m)?)?;
     m.add_function(wrap_pyfunction!(recorder::now, m)?)?;
     m.add_function(wrap_pyfunction!(recorder::recover, m)?)?;

@@ -46,6 +46,7 @@ fn stats_dict<'py>(py: Python<'py>, s: Stats) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("written", s.written)?;
     d.set_item("gaps", s.gaps)?;
     d.set_item("lost", s.lost)?;
+    d.set_item("redacted", s.redacted)?;
     d.set_item("bytes", s.bytes)?;
     d.set_item("blocks", s.blocks)?;
     d.set_item("files", s.files)?;
@@ -75,7 +76,7 @@ impl Recorder {
     #[pyo3(signature = (path, *, flush_interval=1.0, ring_capacity=65536, level=3, block_events=65536,
         block_span=None, metadata="{}".to_string(), clock="monotonic", sync="interval", tail=true,
         rotate_every=None, rotate_bytes=None, on_close=None, wall_clock_ns=None, max_batch_backlog=4194304,
-        clock_every=60.0, _writer_delay=None))]
+        clock_every=60.0, policy=None, overwrite=false, _writer_delay=None))]
     fn new(
         py: Python<'_>,
         path: std::path::PathBuf,
@@ -94,6 +95,8 @@ impl Recorder {
         wall_clock_ns: Option<i64>,
         max_batch_backlog: usize,
         clock_every: f64,
+        policy: Option<PyRef<'_, crate::policy::Policy>>,
+        overwrite: bool,
         _writer_delay: Option<f64>,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| -> PyResult<i64> {
@@ -132,6 +135,8 @@ impl Recorder {
                 sync_on_close: false,
                 sync,
                 binned: true,
+                overwrite,
+                atomic: false,
             },
             flush_interval_ns: secs(flush_interval, "flush_interval")?,
             ring_capacity,
@@ -144,6 +149,7 @@ impl Recorder {
             writer_delay: _writer_delay.map(std::time::Duration::from_secs_f64),
             clock_every_ns: secs(clock_every, "clock_every")?,
             wall_now: None,
+            policy: policy.map(|p| p.inner.clone()),
         };
         let display = path.display().to_string();
         let rec = py.detach(|| CoreRecorder::create(&path, opts)).map_err(to_py)?;
@@ -246,9 +252,26 @@ impl Recorder {
         self.with(py, |r| r.flush())
     }
 
+    /// Counters (see `hidpack.Recorder.stats`), and `error`: the write error that stopped the
+    /// recorder, or None.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.with(py, |r| Ok(r.stats()))?;
-        stats_dict(py, s)
+        let (s, e) = self.with(py, |r| Ok((r.stats(), r.error())))?;
+        let d = stats_dict(py, s)?;
+        d.set_item("error", e)?;
+        Ok(d)
+    }
+
+    /// What the privacy policy withheld and transformed so far (None without a policy):
+    /// `{"withheld": {"key", "text", "title"}, "transformed": {"key_classes", "titles_hashed"}}`.
+    fn policy_report<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let c = self.with(py, |r| Ok(r.policy_counts()))?;
+        c.map(|c| crate::policy::report_dict(py, &c)).transpose()
+    }
+
+    /// The policy in force, as the header describes it (JSON text), or None.
+    #[getter]
+    fn policy(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        self.with(py, |r| Ok(r.policy().map(|p| p.describe().to_string())))
     }
 
     /// The file-relative time of a `hidpack.now()` value.
@@ -294,15 +317,18 @@ pub fn now() -> i64 {
 }
 
 /// Rewrite `src` (a file, with its write-ahead tail if any, torn or damaged) as a clean,
-/// complete file `dst`. Returns {events, blocks_read, tail_events, problems}.
+/// complete file `dst` (atomically; an existing `dst` other than `src` only with `overwrite`).
+/// Returns {events, blocks_read, tail_events, events_lost, problems, tail_moved_to}.
 #[pyfunction]
-pub fn recover<'py>(py: Python<'py>, src: std::path::PathBuf, dst: std::path::PathBuf) -> PyResult<Bound<'py, PyDict>> {
-    let rep = py.detach(|| hidpack_core::recover::recover(&src, &dst)).map_err(to_py)?;
+#[pyo3(signature = (src, dst, *, overwrite=false))]
+pub fn recover<'py>(py: Python<'py>, src: std::path::PathBuf, dst: std::path::PathBuf, overwrite: bool) -> PyResult<Bound<'py, PyDict>> {
+    let rep = py.detach(|| hidpack_core::recover::recover(&src, &dst, overwrite)).map_err(to_py)?;
     let d = PyDict::new(py);
     d.set_item("events", rep.events)?;
     d.set_item("blocks_read", rep.blocks_read)?;
     d.set_item("tail_events", rep.tail_events)?;
     d.set_item("events_lost", rep.events_lost)?;
     d.set_item("problems", rep.problems)?;
+    d.set_item("tail_moved_to", rep.tail_moved_to)?;
     Ok(d)
 }

@@ -191,6 +191,14 @@ def test_usage_errors_exit_2():
     assert rc == 2 and "invalid choice" in err
 
 
+def test_header_only_csv_import_is_an_error(tmp_path):
+    src = tmp_path / "only-header.csv"
+    src.write_text("t_ns,kind,x,y,button,session\n")
+    rc, out, err = run("import", src, tmp_path / "out")
+    assert_one_line_error(rc, out, err, str(src), "no events to import")
+    assert not (tmp_path / "out").exists()
+
+
 def test_csv_import_export_round_trip(tmp_path):
     src = tmp_path / "events.csv"
     src.write_text(SMALL_CSV)

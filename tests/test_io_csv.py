@@ -200,11 +200,12 @@ def test_non_canonical_numbers_are_reported(tmp_path):
     assert any("button value" in w for w in warnings)
 
 
-def test_empty_csv_imports_nothing(tmp_path):
+def test_header_only_csv_is_an_error_naming_the_file(tmp_path):
     p = tmp_path / "empty.csv"
     p.write_text("t_ns,kind,x,y,button,session\n")
-    report = io_csv.import_csv(p, tmp_path / "out")
-    assert report.files == [] and report.events == 0
+    with pytest.raises(ValueError, match=r"empty\.csv: no events to import \(the CSV has its header but no rows\)"):
+        io_csv.import_csv(p, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 # --- streaming -------------------------------------------------------------------------------

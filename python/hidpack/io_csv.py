@@ -522,6 +522,11 @@ def import_csv(
             # at most two sessions per thread in flight: memory stays bounded
             while len(pending) > 2 * max(threads, 1):
                 pending.pop(0).result()
+        if not done:
+            raise ValueError(
+                "%s: no events to import (the CSV has its header but no rows)"
+                % (os.fspath(src) if isinstance(src, (str, os.PathLike)) else src_name)
+            )
         for f in pending:
             f.result()
         pending = []

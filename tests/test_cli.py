@@ -256,6 +256,33 @@ def test_export_several_recordings_adds_the_session(tmp_path):
     assert t.column("session").to_pylist() == ["a"] * 5 + ["b"] * 2
 
 
+def test_info_says_whether_a_file_has_a_wall_clock(tmp_path):
+    # OWA stamps Unix ns: the import sets the wall clock; a normalized CSV has none, and info says so
+    rc, out, err = run("import", data_file("owa-mcap", "0.4.2.mcap"), tmp_path / "owa.hpk")
+    assert rc == 0, err
+    rc, out, err = run("info", tmp_path / "owa.hpk")
+    assert rc == 0, err
+    assert "started     20" in out and "wall clock  none" not in out
+    src = tmp_path / "s.csv"
+    src.write_text(SMALL_CSV)
+    rc, out, err = run("import", src, tmp_path / "csv")
+    assert rc == 0, err
+    rc, out, err = run("info", tmp_path / "csv" / "a.hpk")
+    assert rc == 0, err
+    assert "wall clock  none: the writer did not know when t = 0 was" in out and "started" not in out
+
+
+def test_import_ducktrack_timezone(tmp_path):
+    src = data_file("ducktrack-example", "events.jsonl")
+    rc, out, err = run("import", src, tmp_path / "d.hpk", "--timezone", "UTC")
+    assert rc == 0, err
+    assert "warning: wall clock" not in out
+    rc, out, err = run("info", tmp_path / "d.hpk")
+    assert "started     2023-10-20 17:19:53.000 UTC" in out
+    rc, out, err = run("import", tmp_path / "d.hpk", tmp_path / "e.hpk", "--format", "csv", "--timezone", "UTC")
+    assert_one_line_error(rc, out, err, "--timezone is for DuckTrack imports")
+
+
 def test_import_owa(tmp_path):
     rc, out, err = run("import", data_file("owa-mcap", "0.4.2.mcap"), tmp_path)
     assert rc == 0, err

@@ -99,6 +99,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             policy = load_policy(args.policy)
         except PolicyError as e:
             raise CliError(str(e)) from None
+    if args.timezone is not None and fmt != "ducktrack":
+        raise CliError("--timezone is for DuckTrack imports (their start_time has no zone); %s has none to read" % fmt)
     if fmt == "csv":
         from .io_csv import import_csv
 
@@ -106,7 +108,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     elif fmt == "ducktrack":
         from .io_ducktrack import import_ducktrack
 
-        report = import_ducktrack(src, args.out, level=args.level, overwrite=args.force, policy=policy)
+        report = import_ducktrack(
+            src, args.out, level=args.level, overwrite=args.force, policy=policy, timezone=args.timezone
+        )
     else:
         from .io_owa import import_owa
 
@@ -220,6 +224,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if isinstance(wall, int):
         when = _dt.datetime.fromtimestamp(wall / 1e9, tz=_dt.timezone.utc)
         lines.append("started     %s UTC" % when.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3])
+    elif not info.get("clock_records"):
+        lines.append("wall clock  none: the writer did not know when t = 0 was (no wall_t, no wall_time columns)")
     if info.get("clock_records"):
         shift = info["clock_shift_ns"] / 1e9
         lines.append(
@@ -755,6 +761,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="replace existing output files")
     s.add_argument("--json", action="store_true", help="print the import report as JSON")
     s.add_argument("--policy", metavar="FILE|PRESET", help="apply a privacy policy (TOML file, or the preset strict)")
+    s.add_argument(
+        "--timezone", metavar="ZONE",
+        help="DuckTrack: the zone its start_time was written in (UTC, -04:00, America/New_York; default: this machine's)",
+    )
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("export", help="export recordings to CSV, JSON Lines or Parquet")

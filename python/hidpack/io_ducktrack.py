@@ -261,22 +261,100 @@ def default_output_name(path: PathLike) -> str:
     return _session_name(os.fspath(path)) + ".hpk"
 
 
+def _zone(timezone: Any) -> Any:
+    """A ``tzinfo`` from None (this machine's local zone), a ``tzinfo``, ``"UTC"``, ``"local"``,
+    an offset ``"+02:00"`` / ``"-0400"`` or an IANA name (``"America/New_York"``)."""
+    import datetime as dt
+    import re
+
+    if timezone is None or timezone == "local":
+        return None
+    if isinstance(timezone, dt.tzinfo):
+        return timezone
+    if not isinstance(timezone, str):
+        raise TypeError("timezone must be None, a tzinfo or a string, not %s" % type(timezone).__name__)
+    if timezone.upper() in ("UTC", "Z"):
+        return dt.timezone.utc
+    m = re.fullmatch(r"(?:UTC)?([+-])(\d{1,2}):?(\d{2})?", timezone.strip(), re.IGNORECASE)
+    if m:
+        delta = dt.timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
+        return dt.timezone(-delta if m.group(1) == "-" else delta)
+    try:
+        from zoneinfo import ZoneInfo
+    except ImportError:  # pragma: no cover - Python 3.8
+        raise ValueError("time zone %r: only UTC and offsets such as +02:00 on this Python" % timezone) from None
+    try:
+        return ZoneInfo(timezone)
+    except Exception:
+        raise ValueError(
+            "unknown time zone %r (use UTC, an offset such as -04:00, or a name such as America/New_York)" % timezone
+        ) from None
+
+
+def start_wall_clock_ns(md: Dict[str, Any], timezone: Any = None) -> Optional[Tuple[int, str]]:
+    """``(Unix ns, how it was read)`` of the recording's start from DuckTrack's ``start_time``
+    (``metadata.json``: the recorder machine's local time, whole seconds, no zone, taken just
+    before the listeners started), read in ``timezone`` (None: this machine's local zone); None
+    when the metadata has no start time it can read."""
+    import datetime as dt
+
+    text = md.get("start_time")
+    if not isinstance(text, str):
+        return None
+    try:
+        naive = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    zone = _zone(timezone)
+    when = naive.astimezone() if zone is None else naive.replace(tzinfo=zone)
+    off = when.utcoffset() or dt.timedelta(0)
+    sign, off = ("-", -off) if off < dt.timedelta(0) else ("+", off)
+    hours, rest = divmod(int(off.total_seconds()), 3600)
+    how = "metadata.json start_time %r read as UTC%s%02d:%02d (%s; whole seconds)" % (
+        text, sign, hours, rest // 60, "this machine's local time zone" if zone is None else "time zone %s" % timezone
+    )
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    delta = when - epoch
+    return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000, how
+
+
 def import_ducktrack(
-    src: PathLike, out: PathLike, *, level: int = 3, overwrite: bool = False, policy: Any = None
+    src: PathLike,
+    out: PathLike,
+    *,
+    level: int = 3,
+    overwrite: bool = False,
+    policy: Any = None,
+    timezone: Any = None,
 ) -> ImportReport:
     """Import a DuckTrack ``events.jsonl`` into the recording ``out`` (a ``.hpk`` path, or a
-    directory: then ``<session>.hpk`` inside it)."""
+    directory: then ``<session>.hpk`` inside it).
+
+    The file's wall clock (Unix ns at t = 0) is the ``start_time`` of ``metadata.json`` beside
+    it, when there is one: DuckTrack wrote it in its machine's local time without a zone, so it is
+    read in ``timezone`` (None: this machine's local zone, said in a report warning; else
+    ``"UTC"``, ``"-04:00"``, ``"America/New_York"`` or a ``tzinfo``), to the second. How it
+    was read is kept in metadata ``wall_clock_source``."""
     t0 = time.perf_counter()
     src = os.fspath(src)
     report = ImportReport(source=os.path.basename(src), format="ducktrack")
     table, md = read_ducktrack(src, report)
+    start = start_wall_clock_ns(md, timezone)
+    wall = None
+    if start is not None:
+        wall, md["wall_clock_source"] = start
+        if timezone is None:
+            report.warnings.append(
+                "wall clock: %s; pass timezone= (--timezone) if it was recorded in another zone"
+                % md["wall_clock_source"]
+            )
     out = os.fspath(out)
     if not out.endswith(".hpk"):
         os.makedirs(out, exist_ok=True)
         out = os.path.join(out, default_output_name(src))
     if not overwrite and os.path.exists(out):
         raise FileExistsError("%s exists (use overwrite=True / --force to replace it)" % out)
-    write_recording(out, table, md, level=level, policy=policy)
+    write_recording(out, table, md, wall_clock_ns=wall, level=level, policy=policy)
     report.files = [out]
     report.add_counts(counts_by_kind(table["kind"]))
     report.bytes = os.path.getsize(out)

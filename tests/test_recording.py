@@ -258,8 +258,10 @@ def test_between_selects_rows_and_overlapping_blocks(path):
     assert r.between(t1=30).table()["t"].tolist() == [0, 10, 20]
     assert r.between(9980).table()["t"].tolist() == [9980, 9990]
     assert len(r.between(5, 5)) == 0
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="t0=1.5 is not a whole number of nanoseconds"):
         r.between(1.5, 3)
+    with pytest.raises(TypeError, match="t1 must be"):
+        r.between(0, "30")
 
 
 def test_between_with_unordered_timestamps(path):

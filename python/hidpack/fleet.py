@@ -23,6 +23,7 @@ import numpy as np
 
 from . import _native
 from ._table import FIELDS, KIND_CODES, require
+from ._time import as_ns
 from .recording import (
     _arrow_table,
     _native_bounds,
@@ -163,14 +164,15 @@ def read_many(
     *,
     kinds: Sequence[str] | str | None = None,
     fields: Sequence[str] | str | None = None,
-    t0: int | None = None,
-    t1: int | None = None,
+    t0: Any = None,
+    t1: Any = None,
     threads: int | None = None,
     errors: str = "raise",
 ) -> FleetTable:
     """The events of every file in ``paths``, in that order, as one :class:`FleetTable`.
 
-    ``kinds``, ``fields``, ``t0`` / ``t1`` (file time, ``t0 <= t < t1``) select as in
+    ``kinds``, ``fields``, ``t0`` / ``t1`` (file time, ``t0 <= t < t1``: nanoseconds, or a
+    ``datetime.timedelta`` / ``numpy.timedelta64`` / ``pandas.Timedelta``) select as in
     :meth:`Recording.table` and :meth:`Recording.between`, in every file. ``threads``: files read
     at once (``None``: one per CPU); the result does not depend on it. ``errors``: ``"raise"``
     (the first problem in path order raises a :class:`HidpackError` subclass, or ``OSError``,
@@ -180,7 +182,7 @@ def read_many(
     names, kind_list, field_list = _query(paths, kinds, fields)
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
-    lo, hi = _native_bounds(t0, t1)
+    lo, hi = _native_bounds(as_ns("t0", t0), as_ns("t1", t1))
     table, events, walls, skipped = _native.read_many(
         names, t0=lo, t1=hi, kinds=kind_list, fields=field_list, threads=threads, errors=errors
     )
@@ -235,8 +237,8 @@ def read_dask(
     *,
     kinds: Sequence[str] | str | None = None,
     fields: Sequence[str] | str | None = None,
-    t0: int | None = None,
-    t1: int | None = None,
+    t0: Any = None,
+    t1: Any = None,
     files_per_partition: int | None = None,
     partition_bytes: int = PARTITION_BYTES,
     wall_time: bool = False,
@@ -248,13 +250,14 @@ def read_dask(
     Partitions: ``files_per_partition`` files each if given; else files are grouped until they
     hold ``partition_bytes`` bytes on disk (default 2 MiB: about a million events, 30 to 200 MB
     as a DataFrame depending on the fields read), so that a fleet of short sessions does not
-    cost the scheduler one task per file. ``file`` is the index of each row's file in ``paths``;
+    cost the scheduler one task per file. ``t0`` / ``t1`` as in :func:`read_many`. ``file`` is the index of each row's file in ``paths``;
     ``wall_time=True`` adds ``wall_t``, each row's UTC time (every file then needs a wall
     clock). A file that cannot be read fails the computation, with its path in the message (to
     list the problems of a fleet instead, use ``read_many(errors="skip")``).
     """
     dd = require("dask.dataframe", "dask", "hidpack.read_dask()")
     names, kind_list, field_list = _query(paths, kinds, fields)
+    t0, t1 = as_ns("t0", t0), as_ns("t1", t1)  # checked now, not when a partition is computed
     if files_per_partition is not None and (
         isinstance(files_per_partition, bool) or not isinstance(files_per_partition, int) or files_per_partition < 1
     ):

@@ -28,6 +28,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from ._time import as_ns
+
 __all__ = ["render", "write_png", "plot_file", "MODES"]
 
 #: the pictures :func:`render` draws
@@ -204,13 +206,15 @@ def plot_file(
     *,
     mode: str = "trajectory",
     size: int = 1024,
-    t0: int | None = None,
-    t1: int | None = None,
+    t0: Any = None,
+    t1: Any = None,
 ) -> dict[str, Any]:
-    """Draws the recording at ``src`` (its events with ``t0 <= t < t1``, file time in ns, if
-    given) and writes the PNG to ``out``. Returns ``{"width", "height", "moves", "mode"}``."""
+    """Draws the recording at ``src`` (its events with ``t0 <= t < t1``, if given: file time,
+    nanoseconds or a duration, as :meth:`hidpack.Recording.between` takes them) and writes the PNG
+    to ``out``. Returns ``{"width", "height", "moves", "mode"}``."""
     import hidpack
 
+    t0, t1 = as_ns("t0", t0), as_ns("t1", t1)
     rec = hidpack.open(src)
     view = rec.between(t0, t1) if t0 is not None or t1 is not None else rec
     try:

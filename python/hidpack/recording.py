@@ -22,6 +22,7 @@ from ._table import (
     kind_fields,
     require,
 )
+from ._time import as_ns, as_ns_array
 
 __all__ = ["open", "recover", "Recording", "RecordingView"]
 
@@ -61,14 +62,6 @@ def _native_bounds(t0: int | None, t1: int | None) -> tuple[int | None, int | No
     if (t0 is not None and t0 > _I64_MAX) or (t1 is not None and t1 <= _I64_MIN):
         t0 = t1 = _I64_MIN  # nothing can match
     return t0, t1
-
-
-def _as_ns(name: str, v: Any) -> int | None:
-    if v is None:
-        return None
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"{name} must be an int (ns since the file's start) or None, not {type(v).__name__}")
-    return int(v)
 
 
 def _block_count(block: dict[str, Any], kind: str) -> int:
@@ -115,13 +108,19 @@ class RecordingView:
         """Exclusive upper bound on ``t`` (None: unbounded)."""
         return self._t1
 
-    def between(self, t0: int | None = None, t1: int | None = None) -> RecordingView:
+    def between(self, t0: Any = None, t1: Any = None) -> RecordingView:
         """The events with ``t0 <= t < t1`` (either bound may be None), in file order.
+
+        Times are file time (since the recording's start): plain numbers are nanoseconds (an int,
+        or a float that is a whole number of ns: ``between(60e9, 120e9)`` is the second minute),
+        or durations (``datetime.timedelta``, ``numpy.timedelta64``, ``pandas.Timedelta``),
+        converted exactly. A fractional, NaN or infinite number raises ``ValueError``, another
+        type ``TypeError`` (see ``hidpack._time``).
 
         Only blocks whose time range overlaps the window are decoded.
         """
-        t0 = _as_ns("t0", t0)
-        t1 = _as_ns("t1", t1)
+        t0 = as_ns("t0", t0)
+        t1 = as_ns("t1", t1)
         if self._t0 is not None:
             t0 = self._t0 if t0 is None else max(t0, self._t0)
         if self._t1 is not None:
@@ -203,14 +202,17 @@ class RecordingView:
         return columns_from_native(self._read([kind]), kind)
 
     def wall_t(self, t: Any) -> np.ndarray:
-        """Unix ns (int64) of file times ``t`` (an int or an array, e.g. ``rec.moves().t``): from
-        the last point of :meth:`Recording.clock` at or before each time (the first point for
-        times before it), so events after a suspend or a clock step land at their true wall
-        time. Raises ``ValueError`` when the recording has no wall clock at all."""
+        """Unix ns (int64) of file times ``t`` (a time or an array of times, e.g.
+        ``rec.moves().t``; numbers are ns, durations and ``timedelta64`` arrays are converted as
+        in :meth:`between`): from the last point of :meth:`Recording.clock` at or before each
+        time (the first point for times before it), so events after a suspend or a clock step
+        land at their true wall time. Raises ``ValueError`` when the recording has no wall clock
+        at all."""
+        ns = as_ns_array("t", t)
         ct, cw = self._rec.clock()
         if len(ct) == 0:
             raise ValueError(f"{self._rec.path}: the recording has no wall clock (its writer did not know it)")
-        return wall_times(np.asarray(t, dtype=np.int64), ct, cw)
+        return wall_times(ns, ct, cw)
 
     def moves(self) -> Columns:
         """``move`` events: t, x, y, buttons (optional)."""

@@ -250,8 +250,8 @@ def read_dask(
     Partitions: ``files_per_partition`` files each if given; else files are grouped until they
     hold ``partition_bytes`` bytes on disk (default 2 MiB: about a million events, 30 to 200 MB
     as a DataFrame depending on the fields read), so that a fleet of short sessions does not
-    cost the scheduler one task per file. ``t0`` / ``t1`` as in :func:`read_many`. ``file`` is the index of each row's file in ``paths``;
-    ``wall_time=True`` adds ``wall_t``, each row's UTC time (every file then needs a wall
+    cost the scheduler one task per file. ``t0`` / ``t1`` as in :func:`read_many`. ``file`` is
+    the index of each row's file in ``paths``; ``wall_time=True`` adds ``wall_t``, each row's UTC time (every file then needs a wall
     clock). A file that cannot be read fails the computation, with its path in the message (to
     list the problems of a fleet instead, use ``read_many(errors="skip")``).
     """

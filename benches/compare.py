@@ -25,10 +25,11 @@ The benchmark table of a session (the "canonical columns") is::
     x, y    int64 pixels (balabit, aalto) or float64 points (ducktrack); 0 where absent
     code    int64   move: 1 = drag (balabit) else 0; down/up: button 1 left 2 right 3 middle 4 x;
                     scroll/hscroll: signed amount; key_*: key code (aalto JS keyCode, ducktrack USB HID usage)
-    xy_valid bool   x/y present. In these corpora it is a function of kind (absent exactly on key rows;
-                    checked at load), so binary formats without a null concept (packed structs, pcodec)
-                    store 0 there and derive the mask from kind on decode; JSON/CSV/Parquet use their
-                    own nulls.
+    xy_valid bool   x/y present, per row (a button or scroll without a position is legal). In these
+                    corpora it happens to be a function of kind (absent exactly on key rows), so binary
+                    formats without a null concept (packed structs, pcodec) store 0 there and derive
+                    the mask from kind on decode, with a flag bit in the kind value (0x80) on any row
+                    where presence is not its kind's usual; JSON/CSV/Parquet use their own nulls.
 
 hidpack is driven through its public Python API (``hidpack.write_table`` / ``hidpack.open(path).table()``),
 files on tmpfs; converting the canonical columns to/from hidpack's event table is done outside the timed
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import io
 import json
 import os
@@ -51,9 +53,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-# Single-threaded everything (before numpy/pyarrow import).
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
+# Single-threaded everything (before numpy/pyarrow import) when run as the benchmark; a test that
+# imports this module keeps its process's settings.
+if __name__ == "__main__":
+    for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
+        os.environ.setdefault(_v, "1")
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -62,17 +66,18 @@ import pyarrow.csv as pacsv  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import zstandard  # noqa: E402
 
-pa.set_cpu_count(1)
-pa.set_io_thread_count(1)
-
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("HIDPACK_DATA", str(ROOT.parent / "shared" / "data")))
 
 KINDS = ("move", "down", "up", "scroll", "hscroll", "key_down", "key_up")
 K_MOVE, K_DOWN, K_UP, K_SCROLL, K_HSCROLL, K_KEY_DOWN, K_KEY_UP = range(7)
 KIND_CODE = {k: i for i, k in enumerate(KINDS)}
-# x/y present exactly on these kinds (checked at load time for every corpus)
+# x/y usually present on these kinds. Presence is stored per row (a button or scroll event without
+# a position is legal in hidpack); formats without nulls (packed structs, pcodec) mark the rows
+# whose presence differs from this table with XY_FLIP in the kind value (no row does in the three
+# corpora, so their bytes are what a kind-derived mask gives).
 XY_LUT = np.array([True, True, True, True, True, False, False])
+XY_FLIP = 0x80
 BUTTONS = {"left": 1, "right": 2, "middle": 3, "x": 4}
 
 # Product owner's baselines (bytes/event; speeds on balabit, M events/s) for the comparison column.
@@ -126,18 +131,38 @@ class Corpus:
         return sum(s.n for s in self.sessions)
 
 
-def _mk_cols(t, kind, x, y, code, float_xy: bool) -> Dict[str, np.ndarray]:
+def _mk_cols(t, kind, x, y, code, float_xy: bool, xy_valid=None) -> Dict[str, np.ndarray]:
+    """The canonical columns; ``xy_valid``: x/y present per row (None: as :data:`XY_LUT` says for
+    each kind). x/y are set to 0 where absent."""
     kind = np.ascontiguousarray(kind, dtype=np.uint8)
-    xy_valid = XY_LUT[kind]
+    if kind.size and int(kind.max()) >= len(KINDS):
+        raise ValueError(f"kind code {int(kind.max())} is not one of the bench's {len(KINDS)} kinds")
+    xy_valid = XY_LUT[kind] if xy_valid is None else np.ascontiguousarray(xy_valid, dtype=bool)
     xt = np.float64 if float_xy else np.int64
+    x = np.where(xy_valid, np.asarray(x, dtype=xt), 0).astype(xt)
+    y = np.where(xy_valid, np.asarray(y, dtype=xt), 0).astype(xt)
     return {
         "t": np.ascontiguousarray(t, dtype=np.int64),
         "kind": kind,
-        "x": np.ascontiguousarray(x, dtype=xt),
-        "y": np.ascontiguousarray(y, dtype=xt),
+        "x": x,
+        "y": y,
         "code": np.ascontiguousarray(code, dtype=np.int64),
         "xy_valid": xy_valid,
     }
+
+
+def kind_with_flip(c: Dict[str, np.ndarray]) -> np.ndarray:
+    """``kind`` with :data:`XY_FLIP` set on the rows whose x/y presence is not their kind's usual
+    (how packed structs and pcodec, which have no nulls, keep it)."""
+    flip = c["xy_valid"] != XY_LUT[c["kind"]]
+    return (c["kind"] | np.where(flip, XY_FLIP, 0)).astype(np.uint8) if flip.any() else c["kind"]
+
+
+def kind_and_xy_valid(stored: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The inverse of :func:`kind_with_flip`: (kind, xy_valid)."""
+    stored = np.asarray(stored)
+    kind = (stored & (0xFF ^ XY_FLIP)).astype(np.uint8)
+    return kind, XY_LUT[kind] ^ ((stored & XY_FLIP) != 0)
 
 
 def read_event_csv(path: Path) -> pa.Table:
@@ -183,8 +208,10 @@ def load_csv_corpus(name: str, key_field: str, tbl: Optional[pa.Table] = None) -
 
     xa, ya = tbl["x"].combine_chunks(), tbl["y"].combine_chunks()
     xv = xa.is_valid().to_numpy(zero_copy_only=False)
-    assert np.array_equal(xv, ya.is_valid().to_numpy(zero_copy_only=False))
-    assert np.array_equal(xv, XY_LUT[kind]), f"{name}: x/y presence is not a function of kind"
+    yv = ya.is_valid().to_numpy(zero_copy_only=False)
+    if not np.array_equal(xv, yv):
+        raise ValueError(f"{name}: row {int(np.flatnonzero(xv != yv)[0])} has only one of x and y "
+                         "(the bench table keeps one presence flag for both)")
     x = pc.fill_null(xa, 0).to_numpy()
     y = pc.fill_null(ya, 0).to_numpy()
     t = tbl["t_ns"].combine_chunks().to_numpy()
@@ -197,7 +224,7 @@ def load_csv_corpus(name: str, key_field: str, tbl: Optional[pa.Table] = None) -
     assert len(starts) == len(snames), f"{name}: sessions are not contiguous"
     sessions = []
     for a, b in zip(starts, ends):
-        cols = _mk_cols(t[a:b], kind[a:b], x[a:b], y[a:b], code[a:b], False)
+        cols = _mk_cols(t[a:b], kind[a:b], x[a:b], y[a:b], code[a:b], False, xv[a:b])
         sessions.append(Session(snames[sidx[a]], cols))
     c = Corpus(name, sessions, float_xy=False, xy_scale=1, key_field=key_field)
     c.total_sessions, c.total_events = len(sessions), int(len(t))
@@ -221,7 +248,7 @@ def _hid_usage_table() -> Dict[str, int]:
 
 def load_ducktrack() -> Corpus:
     usage = _hid_usage_table()
-    t, kind, x, y, code = [], [], [], [], []
+    t, kind, x, y, code, xy_valid = [], [], [], [], [], []
     with open(DATA / "ducktrack-example" / "events.jsonl", "rb") as f:
         for line in f:
             if not line.strip():
@@ -229,6 +256,7 @@ def load_ducktrack() -> Corpus:
             d = json.loads(line, parse_float=Decimal)
             t.append(int(d["time_stamp"] * 1_000_000_000))  # exact: 9 decimals in the source
             a = d["action"]
+            xy_valid.append("x" in d)
             if "x" in d:
                 x.append(float(d["x"]))
                 y.append(float(d["y"]))
@@ -258,7 +286,7 @@ def load_ducktrack() -> Corpus:
                 raise ValueError(a)
     t_arr = np.array(t, dtype=np.int64)
     t_arr -= t_arr[0]
-    cols = _mk_cols(t_arr, kind, x, y, code, True)
+    cols = _mk_cols(t_arr, kind, x, y, code, True, xy_valid)
     xs = np.concatenate([cols["x"], cols["y"]])
     scale = 1
     while not np.all(xs * scale == np.round(xs * scale)):
@@ -473,7 +501,7 @@ assert PACKED21.itemsize == 21
 def _to_packed(c, scale: int) -> np.ndarray:
     a = np.empty(len(c["t"]), dtype=PACKED21)
     a["t"] = c["t"]
-    a["kind"] = c["kind"]
+    a["kind"] = kind_with_flip(c)
     if scale == 1 and c["x"].dtype != np.float64:
         a["x"] = c["x"]
         a["y"] = c["y"]
@@ -485,7 +513,7 @@ def _to_packed(c, scale: int) -> np.ndarray:
 
 
 def _from_packed(a: np.ndarray, float_xy: bool, scale: int) -> Dict[str, np.ndarray]:
-    kind = a["kind"].copy()
+    kind, xy_valid = kind_and_xy_valid(a["kind"])
     if float_xy:
         x = a["x"] / scale
         y = a["y"] / scale
@@ -493,7 +521,7 @@ def _from_packed(a: np.ndarray, float_xy: bool, scale: int) -> Dict[str, np.ndar
         x = a["x"].astype(np.int64)
         y = a["y"].astype(np.int64)
     return {"t": a["t"].copy(), "kind": kind, "x": x, "y": y, "code": a["code"].astype(np.int64),
-            "xy_valid": XY_LUT[kind]}
+            "xy_valid": xy_valid}
 
 
 class PackedZstd(Format):
@@ -503,7 +531,8 @@ class PackedZstd(Format):
         self.name = f"packed21 + zstd-{level}"
         self.slow = level >= 10
         self.note = ("21 B little-endian struct (t i64, kind u8, x i32, y i32, code i32), one zstd frame "
-                     "per session; x/y*scale for fractional coordinates")
+                     "per session; x/y*scale for fractional coordinates; x/y presence from kind "
+                     "(kind | 0x80 on a row where it is not the kind's usual)")
 
     def setup(self, corpus):
         super().setup(corpus)
@@ -540,8 +569,9 @@ class PlainCopy(Format):
             x, y = out["x"] / s, out["y"] / s
         else:
             x, y = out["x"].astype(np.int64), out["y"].astype(np.int64)
-        return {"t": out["t"], "kind": out["kind"], "x": x, "y": y, "code": out["code"].astype(np.int64),
-                "xy_valid": XY_LUT[out["kind"]]}
+        kind, xy_valid = kind_and_xy_valid(out["kind"])
+        return {"t": out["t"], "kind": kind, "x": x, "y": y, "code": out["code"].astype(np.int64),
+                "xy_valid": xy_valid}
 
 
 class Parquet(Format):
@@ -593,7 +623,8 @@ class Pcodec(Format):
     name = "pcodec"
     note = ("pcodec.standalone.simple_compress, default ChunkConfig, one blob per column "
             "(t i64, kind u16, x, y i64/f64, code i64; a column absent on every row is not stored), "
-            "u32 length prefix per blob; x/y mask derived from kind")
+            "u32 length prefix per blob; x/y mask derived from kind (kind | 0x80 on a row where "
+            "presence is not the kind's usual)")
     COLS = ("t", "kind", "x", "y", "code")
 
     def __init__(self):
@@ -615,7 +646,7 @@ class Pcodec(Format):
                 continue
             a = c[f]
             if f == "kind":
-                a = a.astype(np.uint16)
+                a = kind_with_flip(c).astype(np.uint16)
             b = self.comp(a, self.cfg)
             parts.append(len(b).to_bytes(4, "little"))
             parts.append(b)
@@ -634,11 +665,10 @@ class Pcodec(Format):
             pos += ln
             out[f] = a
         n = len(out["t"])
-        out["kind"] = out["kind"].astype(np.uint8)
+        out["kind"], out["xy_valid"] = kind_and_xy_valid(out["kind"])
         for f in ("x", "y"):
             if out[f] is None:
                 out[f] = np.zeros(n, self.xnp)
-        out["xy_valid"] = XY_LUT[out["kind"]]
         return out
 
 
@@ -655,16 +685,16 @@ def import_hidpack():
     try:
         try:
             import hidpack
-            hidpack._native  # noqa: B018  (the native module must be there)
-        except (ImportError, AttributeError):
-            for m in [m for m in sys.modules if m == "hidpack" or m.startswith("hidpack.")]:
-                del sys.modules[m]
-            sys.path.insert(0, str(ROOT / "python"))
+        except ModuleNotFoundError as e:
+            if e.name != "hidpack":
+                raise
+            sys.path.insert(0, str(ROOT / "python"))  # not installed: the repository's package
             import hidpack
-            import hidpack._native  # noqa: F401
-        for a in ("write_table", "open"):
-            if not hasattr(hidpack, a):
-                raise ImportError(f"hidpack has no {a}()")
+        # The package loads its native module on first use (``hidpack._native`` is not an
+        # attribute before that): load it now, so that a missing or broken build says so here.
+        importlib.import_module("hidpack._native")
+        for a in ("write_table", "open", "read_many", "Recorder"):
+            getattr(hidpack, a)  # AttributeError names what is missing
         _HIDPACK = hidpack
     except Exception as e:  # noqa: BLE001
         _HIDPACK_ERR = f"{type(e).__name__}: {e}"
@@ -823,6 +853,7 @@ class Row:
     dec_s: List[float] = field(default_factory=list)
     lossless: Optional[bool] = None
     error: Optional[str] = None
+    not_installed: Optional[str] = None  # a peer whose optional package is missing (not an error)
 
     @property
     def bpe(self) -> float:
@@ -894,11 +925,32 @@ def measure(fmt: Format, corpus: Corpus, repeats: int, verify: bool = True) -> R
     return row
 
 
-def build_formats(with_hidpack: bool, tmpdir: str) -> Tuple[List[Format], Optional[str]]:
-    fmts: List[Format] = [
-        JSONL(), MCAPJSON(True), MCAPJSON(False), CSVZstd(), PackedZstd(3), PackedZstd(19),
-        Parquet(False), Parquet(True), Pcodec(), PlainCopy(),
-    ]
+# The peer formats, in table order: (name, constructor). A constructor that raises ImportError
+# (its optional package is missing) makes a "not installed" row, said on stderr too.
+PEERS: List[Tuple[str, Any]] = [
+    ("JSONL", JSONL),
+    ("MCAP JSON (msg index)", lambda: MCAPJSON(True)),
+    ("MCAP JSON (no msg index)", lambda: MCAPJSON(False)),
+    ("CSV + zstd-3", CSVZstd),
+    ("packed21 + zstd-3", lambda: PackedZstd(3)),
+    ("packed21 + zstd-19", lambda: PackedZstd(19)),
+    ("Parquet zstd", lambda: Parquet(False)),
+    ("Parquet zstd DELTA", lambda: Parquet(True)),
+    ("pcodec", Pcodec),
+    ("plain copy (packed21 -> columns)", PlainCopy),
+]
+
+
+def build_formats(with_hidpack: bool, tmpdir: str) -> Tuple[List[Format], Optional[str], Dict[str, str]]:
+    """The formats to measure, hidpack's import error (None: imported, or not asked for) and the
+    peers that are not installed (name -> the ImportError)."""
+    fmts: List[Format] = []
+    missing: Dict[str, str] = {}
+    for name, make in PEERS:
+        try:
+            fmts.append(make())
+        except ImportError as e:
+            missing[name] = f"{type(e).__name__}: {e}"
     err = None
     if with_hidpack:
         hp, err = import_hidpack()
@@ -906,9 +958,7 @@ def build_formats(with_hidpack: bool, tmpdir: str) -> Tuple[List[Format], Option
             fmts.append(HidpackRecorder(hp, tmpdir))
             fmts.append(Hidpack(hp, "write_table, 65536-event blocks", 65536, None, tmpdir))
             fmts.append(Hidpack(hp, "1 s blocks, no tail (why the tail exists)", 65536, 1_000_000_000, tmpdir))
-    else:
-        err = "disabled by --no-hidpack"
-    return fmts, err
+    return fmts, err, missing
 
 
 def fmt_table(corpus: Corpus, rows: List[Row], repeats: int, slow_repeats: int) -> str:
@@ -921,6 +971,9 @@ def fmt_table(corpus: Corpus, rows: List[Row], repeats: int, slow_repeats: int) 
            "| decode × pcodec | owner baseline B/ev (enc/dec Mev/s) |",
            "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        if r.not_installed:
+            out.append(f"| {r.format} | **not installed** ({r.not_installed}) | | | | | | |")
+            continue
         if r.error and not r.enc_s:
             out.append(f"| {r.format} | error: {r.error} | | | | | | |")
             continue
@@ -1039,6 +1092,57 @@ def peak_memory(hp, paths: List[str], call: str) -> Optional[float]:
 PEAK_MIN_BYTES = 8 << 20
 
 
+def run_corpus(corpus: Corpus, fmts: List[Format], missing: Dict[str, str], repeats: int, slow_repeats: int,
+               tmpdir: str, failed: List[str]) -> Dict[str, Any]:
+    """Measure every format on one corpus, print its table (and hidpack's fleet-read table) and
+    return its figures for the JSON output. Every measurement that fails is appended to
+    ``failed`` ("corpus / format: why"): the run then exits 1."""
+    rows = [Row(name, "", corpus.events, not_installed=why) for name, why in missing.items()]
+    for fmt in fmts:
+        t0 = time.perf_counter()
+        rep = slow_repeats if fmt.slow else repeats
+        try:
+            row = measure(fmt, corpus, rep)
+        except Exception as e:  # noqa: BLE001
+            row = Row(fmt.name, fmt.note, corpus.events, error=f"{type(e).__name__}: {e}")
+        if row.error:
+            failed.append(f"{corpus.name} / {row.format}: {row.error}")
+        rows.append(row)
+        print(f"  {corpus.name} / {fmt.name}: {time.perf_counter() - t0:.1f} s"
+              + (f"  [{row.error}]" if row.error else ""), file=sys.stderr)
+    order = {name: i for i, (name, _) in enumerate(PEERS)}
+    rows.sort(key=lambda r: order.get(r.format, len(order)))  # stable: hidpack rows last, in their order
+    print()
+    print(fmt_table(corpus, rows, repeats, slow_repeats))
+    base = {r.format: r for r in rows if r.bytes and r.enc_s}.get("pcodec")
+    fleet = None
+    recorder = [f for f in fmts if isinstance(f, HidpackRecorder)]
+    if recorder:
+        try:
+            text, fleet = fleet_reads(recorder[0].hp, corpus, tmpdir, repeats, base.dec_mev if base else None)
+            print()
+            print(text)
+        except Exception as e:  # noqa: BLE001
+            failed.append(f"{corpus.name} / fleet read: {type(e).__name__}: {e}")
+    return {
+        "sessions": len(corpus.sessions), "total_sessions": corpus.total_sessions,
+        "events": corpus.events, "total_events": corpus.total_events, "subset": corpus.subset,
+        "rows": [{
+            "format": r.format, "note": r.note, "bytes": r.bytes,
+            "bytes_per_event": r.bpe if r.bytes else None,
+            "encode_mev_s": r.enc_mev if r.enc_s else None,
+            "decode_mev_s": r.dec_mev if r.dec_s else None,
+            "encode_s": r.enc_s, "decode_s": r.dec_s, "lossless": r.lossless, "error": r.error,
+            "not_installed": r.not_installed,
+            "size_vs_pcodec": r.bpe / base.bpe if base and r.bytes else None,
+            "encode_vs_pcodec": r.enc_mev / base.enc_mev if base and r.enc_s else None,
+            "decode_vs_pcodec": r.dec_mev / base.dec_mev if base and r.dec_s else None,
+            "owner_baseline": BASELINES.get(corpus.name, {}).get(r.format),
+        } for r in rows],
+        "fleet_read_mev_s": fleet,
+    }
+
+
 def pin_one_cpu() -> Optional[int]:
     try:
         cpus = sorted(os.sched_getaffinity(0))
@@ -1072,11 +1176,24 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     tmp = tempfile.TemporaryDirectory(prefix="hidpack-bench-", dir=shm)
-    fmts, hp_err = build_formats(not args.no_hidpack, tmp.name)
+    fmts, hp_err, missing = build_formats(not args.no_hidpack, tmp.name)
+    if hp_err:
+        # hidpack is what this harness measures: no table without it, unless asked (--no-hidpack)
+        tmp.cleanup()
+        print(f"error: hidpack cannot be measured: {hp_err}\n"
+              "  Build and install the native module (pip install -e .), or pass --no-hidpack to "
+              "measure only the other formats.", file=sys.stderr)
+        return 2
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
     if args.format:
         fmts = [f for f in fmts if any(s.lower() in f.name.lower() for s in args.format)]
-    if hp_err:
-        print(f"hidpack not importable: {hp_err}")
+        missing = {k: v for k, v in missing.items() if any(s.lower() in k.lower() for s in args.format)}
+    for name, why in missing.items():
+        print(f"NOT INSTALLED: {name} ({why}): its rows say so; install it to compare against it",
+              file=sys.stderr)
+    if args.no_hidpack:
+        print("hidpack: not measured (--no-hidpack)")
     else:
         print(f"hidpack: {getattr(_HIDPACK, '__version__', '?')} from {os.path.dirname(_HIDPACK.__file__)}")
     corpora = load_corpora(args.quick, args.corpus)
@@ -1087,57 +1204,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         "platform": platform.platform(), "machine": platform.machine(),
         "versions": {"numpy": np.__version__, "pyarrow": pa.__version__,
                      "zstandard": zstandard.__version__},
-        "hidpack_error": hp_err, "corpora": {},
+        "hidpack": None if args.no_hidpack else "measured", "not_installed": missing, "corpora": {},
     }
-    try:
-        import pcodec
-        result["versions"]["pcodec"] = pcodec.__version__
-        import mcap
-        result["versions"]["mcap"] = getattr(mcap, "__version__", "?")
-    except Exception:  # noqa: BLE001
-        pass
-    failed = []
+    for mod in ("pcodec", "mcap", "pandas"):
+        try:
+            result["versions"][mod] = getattr(importlib.import_module(mod), "__version__", "?")
+        except ImportError:
+            result["versions"][mod] = None  # not installed (its rows say so)
+    failed: List[str] = []
     for corpus in corpora:
-        rows = []
-        for fmt in fmts:
-            t0 = time.perf_counter()
-            rep = slow_repeats if fmt.slow else repeats
-            try:
-                row = measure(fmt, corpus, rep)
-            except Exception as e:  # noqa: BLE001
-                row = Row(fmt.name, fmt.note, corpus.events, error=f"{type(e).__name__}: {e}")
-            if row.error:
-                failed.append(f"{corpus.name} / {row.format}: {row.error}")
-            rows.append(row)
-            print(f"  {corpus.name} / {fmt.name}: {time.perf_counter() - t0:.1f} s"
-                  + (f"  [{row.error}]" if row.error else ""), file=sys.stderr)
-        print()
-        print(fmt_table(corpus, rows, repeats, slow_repeats))
-        base = {r.format: r for r in rows if r.bytes and r.enc_s}.get("pcodec")
-        fleet = None
-        if _HIDPACK is not None and any(isinstance(f, HidpackRecorder) for f in fmts):
-            try:
-                text, fleet = fleet_reads(_HIDPACK, corpus, tmp.name, repeats, base.dec_mev if base else None)
-                print()
-                print(text)
-            except Exception as e:  # noqa: BLE001
-                failed.append(f"{corpus.name} / fleet read: {type(e).__name__}: {e}")
-        result["corpora"][corpus.name] = {
-            "sessions": len(corpus.sessions), "total_sessions": corpus.total_sessions,
-            "events": corpus.events, "total_events": corpus.total_events, "subset": corpus.subset,
-            "rows": [{
-                "format": r.format, "note": r.note, "bytes": r.bytes,
-                "bytes_per_event": r.bpe if r.bytes else None,
-                "encode_mev_s": r.enc_mev if r.enc_s else None,
-                "decode_mev_s": r.dec_mev if r.dec_s else None,
-                "encode_s": r.enc_s, "decode_s": r.dec_s, "lossless": r.lossless, "error": r.error,
-                "size_vs_pcodec": r.bpe / base.bpe if base and r.bytes else None,
-                "encode_vs_pcodec": r.enc_mev / base.enc_mev if base and r.enc_s else None,
-                "decode_vs_pcodec": r.dec_mev / base.dec_mev if base and r.dec_s else None,
-                "owner_baseline": BASELINES.get(corpus.name, {}).get(r.format),
-            } for r in rows],
-            "fleet_read_mev_s": fleet,
-        }
+        result["corpora"][corpus.name] = run_corpus(corpus, fmts, missing, repeats, slow_repeats, tmp.name, failed)
     tmp.cleanup()
     elapsed = time.perf_counter() - t_start
     result["elapsed_s"] = elapsed

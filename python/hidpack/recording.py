@@ -252,37 +252,47 @@ class RecordingView:
 
     # -- Arrow / pandas / polars ------------------------------------------------------------
 
-    def to_arrow(self, kind: str | None = None, wall_time: bool = False) -> Any:
+    def to_arrow(self, kind: str | None = None, wall_time: bool = False, time: str = "ns") -> Any:
         """A ``pyarrow.Table``.
 
         ``kind=None``: every event, columns ``t``, ``kind`` (``dictionary<int8, string>``) and every
         field as a nullable column (null = absent). ``kind="move"`` etc.: ``t`` plus that kind's
         fields (required fields are declared non-nullable). Numeric and string buffers are not copied.
         ``wall_time``: also ``wall_t`` (after ``t``), each event's UTC time (see :meth:`wall_t`).
+        ``time``: the type of ``t``: ``"ns"`` (int64 ns since the start), ``"timedelta"``
+        (``duration[ns]``) or ``"datetime"`` (``timestamp[ns, UTC]``, the wall time; refused,
+        with ``ValueError``, when the recording has no wall clock).
         """
         pa = require("pyarrow", "arrow", "Recording.to_arrow()")
+        check_time(time)
         table = self._read_kind(kind)
-        return _arrow_table(pa, table, kind, wall_t=self._wall_column(table, wall_time))
+        wall = self._wall_column(table, wall_time or time == "datetime")
+        out = _arrow_table(pa, table, kind, wall_t=wall if wall_time else None)
+        return retime_arrow(pa, out, time, wall)
 
-    def to_pandas(self, kind: str | None = None, wall_time: bool = False) -> Any:
+    def to_pandas(self, kind: str | None = None, wall_time: bool = False, time: str = "ns") -> Any:
         """A ``pandas.DataFrame`` with the columns of :meth:`to_arrow`, typed as Arrow's
         ``to_pandas`` types them: coordinates float64 with NaN where absent, optional integer
         and bool fields pandas' nullable ``Int64`` / ``boolean``, required ones plain numpy,
         ``kind`` categorical, ``wall_t`` ``datetime64[ns, UTC]``. Built from the numpy columns
-        directly (about 4 x faster than through Arrow)."""
+        directly (about 4 x faster than through Arrow). ``time``: ``t`` as int64 ns (``"ns"``),
+        ``timedelta64[ns]`` (``"timedelta"``) or ``datetime64[ns, UTC]`` wall time
+        (``"datetime"``; ``ValueError`` when the recording has no wall clock)."""
         pd = require("pandas", "pandas", "Recording.to_pandas()")
         pa = require("pyarrow", "pandas", "Recording.to_pandas()")
+        check_time(time)
         table = self._read_kind(kind)
+        wall = self._wall_column(table, wall_time or time == "datetime")
         # a fresh read: the frame may keep its arrays
-        return _pandas_frame(pd, pa, table, kind, wall_t=self._wall_column(table, wall_time), copy=False)
+        out = _pandas_frame(pd, pa, table, kind, wall_t=wall if wall_time else None, copy=False)
+        return retime_pandas(pd, out, time, wall)
 
-    def to_polars(self, kind: str | None = None, wall_time: bool = False) -> Any:
+    def to_polars(self, kind: str | None = None, wall_time: bool = False, time: str = "ns") -> Any:
         """A ``polars.DataFrame`` (via Arrow; null = absent, ``kind`` categorical); ``wall_time``
-        as in :meth:`to_arrow`."""
+        and ``time`` as in :meth:`to_arrow` (``Duration`` / ``Datetime`` in UTC)."""
         pl = require("polars", "polars", "Recording.to_polars()")
         pa = require("pyarrow", "polars", "Recording.to_polars()")
-        table = self._read_kind(kind)
-        return _polars_frame(pl, pa, _arrow_table(pa, table, kind, wall_t=self._wall_column(table, wall_time)))
+        return _polars_frame(pl, pa, self.to_arrow(kind, wall_time, time))
 
     def _read_kind(self, kind: str | None) -> dict[str, Any]:
         if kind is not None and kind not in KIND_CODES:
@@ -290,7 +300,12 @@ class RecordingView:
         return self._read(None if kind is None else [kind])
 
     def _wall_column(self, table: dict[str, Any], wall_time: bool) -> np.ndarray | None:
-        return self.wall_t(table["t"]) if wall_time else None
+        if not wall_time:
+            return None
+        try:
+            return self.wall_t(table["t"])
+        except ValueError as e:
+            raise ValueError(f"{e}: no wall_t column, no time='datetime' (time='ns' and 'timedelta' need none)") from None
 
 
 #: The label of a clock record (see :meth:`Recording.clock`).
@@ -615,3 +630,37 @@ class Recording(RecordingView):
 
     def __repr__(self) -> str:
         return f"<Recording {self._path!r} events={len(self)} blocks={len(self._block_list())}>"
+
+
+#: What ``t`` becomes in ``to_arrow`` / ``to_pandas`` / ``to_polars(time=...)``.
+TIMES = ("ns", "timedelta", "datetime")
+
+
+def check_time(time: Any) -> None:
+    if not isinstance(time, str) or time not in TIMES:
+        raise ValueError(f"time must be 'ns', 'timedelta' or 'datetime', got {time!r}")
+
+
+def retime_arrow(pa: Any, table: Any, time: str, wall: np.ndarray | None) -> Any:
+    """``table`` with its ``t`` column as ``duration[ns]`` (``"timedelta"``) or as the UTC
+    ``timestamp[ns]`` of ``wall`` (``"datetime"``); unchanged for ``"ns"``."""
+    if time == "ns":
+        return table
+    i = table.schema.get_field_index("t")
+    if time == "timedelta":
+        typ = pa.duration("ns")
+        col = table.column(i).cast(typ)
+    else:
+        typ = pa.timestamp("ns", tz="UTC")
+        col = pa.array(np.asarray(wall, dtype=np.int64), typ)
+    return table.set_column(i, pa.field("t", typ, nullable=False), col)
+
+
+def retime_pandas(pd: Any, frame: Any, time: str, wall: np.ndarray | None) -> Any:
+    """``frame`` with its ``t`` column as ``timedelta64[ns]`` or ``datetime64[ns, UTC]`` (see
+    :func:`retime_arrow`)."""
+    if time == "timedelta":
+        frame["t"] = pd.to_timedelta(frame["t"].to_numpy(), unit="ns")
+    elif time == "datetime":
+        frame["t"] = pd.to_datetime(np.asarray(wall, dtype=np.int64), unit="ns", utc=True)
+    return frame

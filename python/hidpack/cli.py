@@ -750,6 +750,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="hidpack: compact, crash-safe recordings of human computer input.",
     )
+    from . import __version__
+
+    p.add_argument("--version", action="version", version="%s %s" % (PROG, __version__))
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

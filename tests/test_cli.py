@@ -111,7 +111,10 @@ def test_verify_clean_corrupt_and_not_hidpack(tmp_path):
     )
     rc, out, err = run("verify", good)
     assert rc == 0, err
-    assert "OK" in out and "5,000 event(s)" in out
+    assert out == "1 file(s): 1 OK, 0 with problems; 5,000 event(s) in 5 block(s)\n"  # no line per good file
+    rc, out, err = run("verify", "-v", good)
+    assert rc == 0, err
+    assert out.splitlines()[0] == "%s: OK (5 block(s), 5,000 event(s))" % good
 
     block = hidpack.open(good).blocks()[2]
     data = bytearray(good.read_bytes())
@@ -141,10 +144,13 @@ def test_verify_many_files_and_directories(tmp_path):
     (fleet / "notes.txt").write_text("not a recording")
     rc, out, err = run("verify", fleet)
     assert rc == 0, err
+    assert out.splitlines() == ["4 file(s): 4 OK, 0 with problems; 200 event(s) in 20 block(s)"]
+    rc, out, err = run("verify", "--verbose", fleet)  # -v: a line for every file, in order
+    assert rc == 0, err
     lines = out.splitlines()
     assert [line.split(":")[0] for line in lines[:4]] == [str(fleet / f"s{j}.hpk") for j in range(4)]
     assert all(": OK (5 block(s), 50 event(s))" in line for line in lines[:4])
-    assert lines[-1] == "4 file(s): 4 OK, 0 with problems"
+    assert lines[-1] == "4 file(s): 4 OK, 0 with problems; 200 event(s) in 20 block(s)"
 
     block = hidpack.open(fleet / "s2.hpk").blocks()[1]
     data = bytearray((fleet / "s2.hpk").read_bytes())
@@ -157,7 +163,9 @@ def test_verify_many_files_and_directories(tmp_path):
     assert "s2.hpk: 1 problem(s) (5 block(s), 40 event(s) readable)" in out
     assert "offset %d" % block["offset"] in out
     assert "junk.hpk: FAILED: " in out and "missing.hpk: FAILED: no such file" in out
-    assert out.splitlines()[-1] == "6 file(s): 3 OK, 3 with problems"
+    assert ": OK" not in out  # only the problems, then the summary
+    assert out.splitlines()[0].startswith(str(fleet / "s2.hpk"))
+    assert out.splitlines()[-1] == "6 file(s): 3 OK, 3 with problems; 190 event(s) in 20 block(s) readable"
     empty = tmp_path / "empty"
     empty.mkdir()
     rc, out, err = run("verify", empty)

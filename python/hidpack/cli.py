@@ -147,8 +147,22 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise CliError("%s: no such file" % args.file)
     t0 = None if args.start is None else int(round(args.start * 1e9))
     t1 = None if args.end is None else int(round(args.end * 1e9))
-    r = plot_file(args.file, args.output, mode=args.mode, size=args.size, t0=t0, t1=t1)
-    print("wrote %s: %s of %s move(s), %d x %d px" % (args.output, r["mode"], _n(r["moves"]), r["width"], r["height"]))
+    screen: Any = None
+    if args.screen is not None:
+        try:
+            screen = False if args.screen == "data" else tuple(int(v) for v in args.screen.lower().split("x"))
+        except ValueError:
+            raise CliError("--screen must be WIDTHxHEIGHT (e.g. 1920x1080) or 'data', got %r" % args.screen) from None
+    r = plot_file(args.file, args.output, mode=args.mode, size=args.size, t0=t0, t1=t1, axes=not args.no_axes,
+                  screen=screen)
+    if r["screen"] is not None:
+        where = "screen %g x %g px" % r["screen"]
+    elif screen is False:
+        where = "the data's extent"
+    else:
+        where = "screen size unknown (no screen in the metadata; --screen WxH gives it): the data's extent"
+    print("wrote %s: %s of %s move(s), %d x %d px; %s"
+          % (args.output, r["mode"], _n(r["moves"]), r["width"], r["height"], where))
     return 0
 
 
@@ -294,28 +308,26 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify_one(path: str) -> Tuple[bool, List[str]]:
-    """(ok, report lines) for one file; never raises for a file that is not readable."""
+def _verify_one(path: str) -> Tuple[bool, List[str], int, int]:
+    """(ok, report lines, blocks, events readable) for one file; never raises for a file that is
+    not readable."""
     unreadable: Tuple[Type[BaseException], ...] = (*_hidpack_error(), OSError)
     if not os.path.exists(path):
-        return False, ["%s: FAILED: no such file" % path]
+        return False, ["%s: FAILED: no such file" % path], 0, 0
     try:
         rec = _open(path)
         result = dict(rec.verify())
     except unreadable as e:  # the file cannot even be opened: that is what verify reports
-        return False, ["%s: FAILED: %s" % (path, _one_line(e))]
+        return False, ["%s: FAILED: %s" % (path, _one_line(e))], 0, 0
     problems = list(result.get("problems") or [])
+    blocks, events = int(result.get("blocks") or 0), int(result.get("events") or 0)
     if result.get("ok") and not problems:
-        return True, [
-            "%s: OK (%s block(s), %s event(s))"
-            % (path, _n(result.get("blocks") or 0), _n(result.get("events") or 0))
-        ]
+        return True, ["%s: OK (%s block(s), %s event(s))" % (path, _n(blocks), _n(events))], blocks, events
     lines = [
-        "%s: %d problem(s) (%s block(s), %s event(s) readable)"
-        % (path, len(problems) or 1, _n(result.get("blocks") or 0), _n(result.get("events") or 0))
+        "%s: %d problem(s) (%s block(s), %s event(s) readable)" % (path, len(problems) or 1, _n(blocks), _n(events))
     ]
     lines += ["  " + _problem_line(p) for p in problems]
-    return False, lines
+    return False, lines, blocks, events
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -328,14 +340,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise CliError("no recordings to verify (the directories hold no *.hpk files)")
     if len(paths) == 1 and not os.path.exists(paths[0]):
         raise CliError("%s: no such file" % paths[0])
-    # Files are checked on a few threads (the native check releases the GIL), reported in order.
-    failed = 0
+    # Files are checked on a few threads (the native check releases the GIL), reported in order:
+    # the problems (every file with -v), then one summary line.
+    failed = blocks = events = 0
     with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool:
-        for ok, lines in pool.map(_verify_one, paths):
+        for ok, lines, b, e in pool.map(_verify_one, paths):
             failed += not ok
-            print("\n".join(lines), flush=True)
-    if len(paths) > 1:
-        print("%d file(s): %d OK, %d with problems" % (len(paths), len(paths) - failed, failed))
+            blocks += b
+            events += e
+            if not ok or args.verbose:
+                print("\n".join(lines), flush=True)
+    print(
+        "%s file(s): %s OK, %s with problems; %s event(s) in %s block(s)%s"
+        % (_n(len(paths)), _n(len(paths) - failed), _n(failed), _n(events), _n(blocks), " readable" if failed else "")
+    )
     return 1 if failed else 0
 
 
@@ -785,6 +803,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("verify", help="check every block of recordings (exit 1 on problems)")
     s.add_argument("files", metavar="FILE", nargs="+", help="recordings, or directories of *.hpk")
+    s.add_argument("-v", "--verbose", action="store_true", help="a line for every file, not only those with problems")
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser("record", help="record this desktop's mouse, keyboard and window focus")
@@ -814,6 +833,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", type=int, default=1024, help="pixels of the longest side (16..8192, default 1024)")
     s.add_argument("--start", type=float, metavar="SECONDS", help="only events from this file time on")
     s.add_argument("--end", type=float, metavar="SECONDS", help="only events before this file time")
+    s.add_argument("--screen", metavar="WxH|data",
+                   help="the screen's size in pixels (default: from the metadata, else the data's extent); "
+                        "'data': only the data's extent")
+    s.add_argument("--no-axes", action="store_true",
+                   help="only the picture: no ticks and numbers in screen pixels, no colour bar")
     s.set_defaults(func=cmd_plot)
 
     s = sub.add_parser("demo", help="record a sample session, read it back and compare with JSONL")

@@ -343,3 +343,66 @@ def test_missing_extra_is_named_not_a_traceback(tmp_path):
     rc, out, err = run("demo", "--out", str(tmp_path / "demo"), env_extra=env)
     assert rc == 0, err
     assert "bytes/event" in out
+
+
+def _fleet(tmp_path, n=3, wall=True):
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    for j in range(n):
+        hidpack.write_table(
+            fleet / f"s{j}.hpk",
+            {"t": np.arange(100) * 10_000_000, "kind": ["move"] * 90 + ["button"] * 10, "x": np.arange(100) * 1.0,
+             "y": np.zeros(100), "button": [None] * 90 + [1] * 10, "pressed": [None] * 90 + [True, False] * 5},
+            block_events=50,
+            wall_clock_ns=(1_700_000_000_000_000_000 + j * 3_600 * 10**9) if wall and j < n - 1 else None,
+        )
+    return fleet
+
+
+def test_info_of_a_directory_summarises_the_fleet(tmp_path):
+    fleet = _fleet(tmp_path)
+    (fleet / "notes.txt").write_text("not a recording")
+    rc, out, err = run("info", fleet)
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "files       3 (%s)" % fleet
+    assert "events      300" in lines
+    assert any(line.split()[:3] == ["move", "270", "90.0%"] for line in lines)
+    assert any(line.split()[:3] == ["button", "30", "10.0%"] for line in lines)
+    assert "duration    2.970 s in all; per file 0.990 s (shortest) .. 0.990 s (median) .. 0.990 s (longest)" in lines
+    size = sum(p.stat().st_size for p in fleet.glob("*.hpk"))
+    assert "size        %s bytes" % f"{size:,}" in out and "bytes/event %.2f" % (size / 300) in out
+    assert "blocks      6" in lines
+    # two files have a wall clock an hour apart: 1.98 s of the span recorded; the third is named
+    assert "wall clock  2 of 3 file(s); 2023-11-14 22:13:20 .. 2023-11-14 23:13:20 UTC, 1.980 s of it recorded" in lines
+    assert "            1 file(s) without one (wall_t refused for them), e.g. %s" % (fleet / "s2.hpk") in lines
+    assert lines[-1] == "problems    none"
+
+
+def test_info_fleet_json_problems_and_several_files(tmp_path):
+    fleet = _fleet(tmp_path, wall=False)
+    block = hidpack.open(fleet / "s1.hpk").blocks()[1]
+    data = bytearray((fleet / "s1.hpk").read_bytes())
+    data[block["offset"] + block["length"] // 2] ^= 0xFF
+    (fleet / "s1.hpk").write_bytes(bytes(data))
+    (fleet / "junk.hpk").write_bytes(b"not a hidpack file" * 10)
+    rc, out, err = run("info", "--json", fleet)
+    assert rc == 0, err
+    info = json.loads(out)
+    assert (info["files"], info["events"], info["counts"]) == (4, 300, {"move": 270, "button": 30})
+    assert info["files_with_problems"] == 2 and info["checked"] is True
+    assert info["wall_clock"]["files"] == 0 and len(info["wall_clock"]["files_without"]) == 3
+    assert [p["path"] for p in info["problems"]] == [str(fleet / "junk.hpk"), str(fleet / "s1.hpk")]
+    assert info["problems"][1]["offset"] == block["offset"]
+    assert [f["path"] for f in info["per_file"]] == [str(fleet / n) for n in ("junk.hpk", "s0.hpk", "s1.hpk", "s2.hpk")]
+    rc, out, err = run("info", fleet)
+    assert rc == 0, err
+    assert "wall clock  none of 3 file(s): no wall_t, no wall_time columns" in out
+    assert "problems    2 file(s)" in out and "junk.hpk: FAILED: " in out and "offset %d" % block["offset"] in out
+    # several files given: the same summary, of those files
+    rc, out, err = run("info", fleet / "s0.hpk", fleet / "s2.hpk")
+    assert rc == 0, err
+    assert out.splitlines()[0].startswith("files       2 (") and "events      200" in out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_line_error(*run("info", empty), "no recordings in")

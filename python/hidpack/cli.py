@@ -202,7 +202,157 @@ def _problem_line(p: Dict[str, Any]) -> str:
     return "%s: %s%s" % (where, p.get("error", "problem"), tail)
 
 
+def _fleet_file(path: str, quick: bool) -> Dict[str, Any]:
+    """One file of ``info DIR``: what its index says (and, unless ``quick``, its full check's
+    problems); an unreadable file gives ``{"path", "bytes", "error"}``. Never raises for it."""
+    unreadable: Tuple[Type[BaseException], ...] = (*_hidpack_error(), OSError, ValueError)
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        return {"path": path, "bytes": 0, "error": _one_line(e)}
+    try:
+        import hidpack
+
+        rec = hidpack.open(path, threads=1)  # the files are read in parallel: one thread each
+        info = dict(rec.info())
+        problems = list(info.get("problems") or [])
+        if not quick:
+            seen = {(p.get("offset"), p.get("error")) for p in problems}
+            problems += [p for p in rec.verify().get("problems") or [] if (p.get("offset"), p.get("error")) not in seen]
+    except unreadable as e:
+        return {"path": path, "bytes": size, "error": _one_line(e)}
+    keep = ("events", "counts", "blocks", "duration_ns", "t_min", "t_max", "wall_clock_ns", "drops", "closed")
+    out = {k: info.get(k) for k in keep}
+    out.update(path=path, bytes=size, problems=problems)
+    return out
+
+
+def _covered(spans: List[Tuple[int, int]]) -> int:
+    """ns covered by the union of ``[start, end]`` spans."""
+    total, end = 0, None
+    for a, b in sorted(spans):
+        if end is None or a > end:
+            total += b - a
+            end = b
+        elif b > end:
+            total += b - end
+            end = b
+    return total
+
+
+def _utc(ns: int) -> str:
+    return _dt.datetime.fromtimestamp(ns / 1e9, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cmd_info_fleet(args: argparse.Namespace, paths: List[str]) -> int:
+    """``hidpack info DIR`` / ``info A B ...``: one summary of many recordings."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool:
+        files = list(pool.map(lambda p: _fleet_file(p, args.quick), paths))
+    ok = [f for f in files if "error" not in f]
+    counts: Dict[str, int] = {}
+    for f in ok:
+        for k, v in (f.get("counts") or {}).items():
+            counts[k] = counts.get(k, 0) + int(v or 0)
+    counts = {k: v for k, v in counts.items() if v}
+    events = sum(int(f.get("events") or 0) for f in ok)
+    size = sum(int(f["bytes"]) for f in files)
+    durations = sorted(int(f.get("duration_ns") or 0) for f in ok)
+    walled = [f for f in ok if isinstance(f.get("wall_clock_ns"), int)]
+    spans = [
+        (f["wall_clock_ns"] + int(f.get("t_min") or 0), f["wall_clock_ns"] + int(f.get("t_max") or 0))
+        for f in walled if f.get("t_min") is not None
+    ]
+    bad = [f for f in files if "error" in f or f.get("problems")]
+    summary: Dict[str, Any] = {
+        "files": len(files),
+        "events": events,
+        "counts": counts,
+        "duration_ns": sum(durations),
+        "bytes": size,
+        "bytes_per_event": size / events if events else None,
+        "blocks": sum(int(f.get("blocks") or 0) for f in ok),
+        "drops": sum(int(f.get("drops") or 0) for f in ok),
+        "checked": not args.quick,
+        "files_with_problems": len(bad),
+        "wall_clock": {
+            "files": len(walled),
+            "files_without": [f["path"] for f in ok if f not in walled],
+            "first_ns": min((a for a, _ in spans), default=None),
+            "last_ns": max((b for _, b in spans), default=None),
+            "covered_ns": _covered(spans),
+        },
+        "problems": [
+            {"path": f["path"], "error": f["error"]} if "error" in f else {"path": f["path"], **p}
+            for f in bad for p in ([{}] if "error" in f else f["problems"])
+        ],
+        "per_file": files,
+    }
+    if args.json:
+        print(json.dumps(_jsonable(summary), indent=2, ensure_ascii=False))
+        return 0
+    lines = ["files       %s (%s)" % (_n(len(files)), ", ".join(args.file) if len(args.file) <= 3 else "%d paths" % len(args.file))]
+    lines.append("events      %s" % _n(events))
+    width = max((len(k) for k in counts), default=4)
+    for k, v in counts.items():
+        lines.append("  %-*s  %12s  %5.1f%%" % (width, k, _n(v), 100.0 * v / events if events else 0))
+    if durations:
+        lines.append(
+            "duration    %s in all; per file %s (shortest) .. %s (median) .. %s (longest)"
+            % (_duration(sum(durations)), _duration(durations[0]), _duration(durations[len(durations) // 2]),
+               _duration(durations[-1]))
+        )
+    lines.append("size        %s" % _size(size))
+    if events:
+        lines.append("bytes/event %.2f" % (size / events))
+    lines.append("blocks      %s" % _n(summary["blocks"]))
+    if summary["drops"]:
+        lines.append("dropped     %s event(s) (ring full)" % _n(summary["drops"]))
+    wc = summary["wall_clock"]
+    if spans:
+        lines.append(
+            "wall clock  %s of %s file(s); %s .. %s UTC, %s of it recorded"
+            % (_n(len(walled)), _n(len(ok)), _utc(wc["first_ns"]), _utc(wc["last_ns"]), _duration(wc["covered_ns"]).split(" (")[0])
+        )
+    elif walled:
+        lines.append("wall clock  %s of %s file(s) (none has events)" % (_n(len(walled)), _n(len(ok))))
+    else:
+        lines.append("wall clock  none of %s file(s): no wall_t, no wall_time columns" % _n(len(ok)))
+    if walled and wc["files_without"]:
+        lines.append(
+            "            %s file(s) without one (wall_t refused for them), e.g. %s"
+            % (_n(len(wc["files_without"])), wc["files_without"][0])
+        )
+    if bad:
+        lines.append("problems    %s file(s)%s" % (_n(len(bad)), "" if not args.quick else " (only what the index shows: --quick)"))
+        for f in bad[:20]:
+            if "error" in f:
+                lines.append("  %s: FAILED: %s" % (f["path"], f["error"]))
+            else:
+                lines.append("  %s: %s" % (f["path"], "; ".join(_problem_line(p) for p in f["problems"][:3])))
+        if len(bad) > 20:
+            lines.append("  ... and %s more (hidpack verify lists them all)" % _n(len(bad) - 20))
+    else:
+        lines.append("problems    none" + (" (not checked: --quick)" if args.quick else ""))
+    print("\n".join(lines))
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
+    from ._io import expand_recordings
+
+    paths = expand_recordings(args.file)
+    if len(args.file) > 1 or os.path.isdir(args.file[0]):
+        if not paths:
+            raise CliError("no recordings in %s (a directory with no *.hpk files)" % ", ".join(args.file))
+        if args.chunks:
+            raise CliError("--chunks is for one file")
+        for p in paths:
+            if not os.path.exists(p):
+                raise CliError("%s: no such file" % p)
+        return cmd_info_fleet(args, paths)
+    args.file = paths[0]
     rec = _open(args.file)
     info = dict(rec.info())
     if not args.quick:
@@ -794,8 +944,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", metavar="OUT", required=True, help="output file (.zst/.gz compress csv/jsonl)")
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("info", help="summary of a recording")
-    s.add_argument("file", metavar="FILE")
+    s = sub.add_parser("info", help="summary of a recording, or of a fleet (a directory, several files)")
+    s.add_argument("file", metavar="FILE", nargs="+", help="a recording; a directory of *.hpk or several: one summary")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--quick", action="store_true", help="do not decode every block to look for problems")
     s.add_argument("--chunks", action="store_true", help="also show where the bytes go: each column's encoding and size")

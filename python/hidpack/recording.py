@@ -631,6 +631,14 @@ class Recording(RecordingView):
     def __repr__(self) -> str:
         return f"<Recording {self._path!r} events={len(self)} blocks={len(self._block_list())}>"
 
+    def _repr_html_(self) -> str:
+        """A notebook's view: a summary table (duration, events per kind, drops and gaps,
+        bytes per event, wall clock, policy) and a small picture of the pointer's trajectory
+        (an inline PNG; at most 20,000 moves drawn, only the moves' x and y decoded)."""
+        from ._html import recording_html
+
+        return recording_html(self)
+
 
 #: What ``t`` becomes in ``to_arrow`` / ``to_pandas`` / ``to_polars(time=...)``.
 TIMES = ("ns", "timedelta", "datetime")

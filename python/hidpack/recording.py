@@ -48,9 +48,50 @@ def recover(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = No
 
     Reads ``src`` with its write-ahead tail and writes every readable event to ``dst`` (default:
     ``src`` itself, replaced atomically, its tail then deleted). Returns ``{"events",
-    "blocks_read", "tail_events", "events_lost", "problems"}``."""
+    "blocks_read", "tail_events", "events_lost", "problems"}``. A file whose header metadata is
+    not a JSON object cannot be rewritten as it is: :class:`hidpack.MetadataError`."""
     s = os.fspath(src)
-    return dict(_native.recover(s, s if dst is None else os.fspath(dst)))
+    try:
+        return dict(_native.recover(s, s if dst is None else os.fspath(dst)))
+    except ValueError as e:
+        if isinstance(e, _native.HidpackError):
+            raise
+        # the native writer refuses the source's metadata with a bare ValueError: say which file
+        # and what is wrong with it, as a hidpack error
+        problem = _metadata_problem(s, _native.Reader(s).header.get("metadata"))
+        if problem is None:
+            raise
+        raise problem[1] from None
+
+
+#: byte offset of the metadata text in a file: the header record's frame (magic, size) and
+#: its fields before the metadata (docs/FORMAT.md 4.2)
+METADATA_OFFSET = 8 + 37
+
+
+def _metadata_problem(path: str, text: str | None) -> tuple[dict[str, Any], Exception] | None:
+    """``(problem, MetadataError)`` when the header metadata text is not a JSON object, else
+    None (no text counts as ``{}``)."""
+    from ._errors import MetadataError
+
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        reason = "is not valid JSON (%s)" % ("nested too deeply" if isinstance(e, RecursionError) else e)
+    else:
+        if isinstance(value, dict):
+            return None
+        reason = "is not a JSON object"
+    err = MetadataError(path, reason, offset=METADATA_OFFSET, text=text)
+    problem = {
+        "offset": METADATA_OFFSET,
+        "length": len(text.encode("utf-8", "replace")),
+        "error": "header metadata %s: %r (the events are readable)" % (reason, text[:80]),
+        "events_lost": 0,
+    }
+    return problem, err
 
 
 def _native_bounds(t0: int | None, t1: int | None) -> tuple[int | None, int | None]:
@@ -529,15 +570,21 @@ class Recording(RecordingView):
 
     @property
     def metadata(self) -> dict[str, Any]:
-        """The free metadata the writer stored (the header's JSON, parsed)."""
+        """The free metadata the writer stored (the header's JSON, parsed). Header metadata that
+        is not a JSON object raises :class:`hidpack.MetadataError`; the events stay readable,
+        and :meth:`info`, :meth:`verify` and :attr:`problems` report it."""
         text = self._reader.header.get("metadata") or "{}"
-        try:
-            value = json.loads(text)
-        except ValueError as e:
-            raise _native.FormatError(f"header metadata is not valid JSON: {e}: {text[:200]!r}") from None
-        if not isinstance(value, dict):
-            raise _native.FormatError(f"header metadata is not a JSON object: {text[:200]!r}")
+        problem = _metadata_problem(self._path, text)
+        if problem is not None:
+            raise problem[1]
+        value: dict[str, Any] = json.loads(text)
         return value
+
+    def _metadata_or_empty(self) -> dict[str, Any]:
+        """:attr:`metadata`, or ``{}`` when it is damaged (reported in :attr:`problems`)."""
+        if _metadata_problem(self._path, self._reader.header.get("metadata")) is not None:
+            return {}
+        return self.metadata
 
     @property
     def wall_clock_ns(self) -> int | None:
@@ -560,12 +607,22 @@ class Recording(RecordingView):
 
     @property
     def problems(self) -> list[dict[str, Any]]:
-        """What the reader skipped so far (``offset``, ``length``, ``error``, ``events_lost``)."""
-        return list(self._reader.problems())
+        """What the reader skipped so far (``offset``, ``length``, ``error``, ``events_lost``),
+        and header metadata that is not a JSON object."""
+        return self._header_problems() + list(self._reader.problems())
+
+    def _header_problems(self) -> list[dict[str, Any]]:
+        problem = _metadata_problem(self._path, self._reader.header.get("metadata"))
+        return [] if problem is None else [problem[0]]
 
     def verify(self) -> dict[str, Any]:
-        """Check every block: ``{"ok", "blocks", "events", "problems"}``."""
-        return self._reader.verify()
+        """Check every block and the header metadata: ``{"ok", "blocks", "events", "problems"}``."""
+        result = dict(self._reader.verify())
+        extra = self._header_problems()
+        if extra:
+            result["problems"] = extra + list(result.get("problems") or [])
+            result["ok"] = False
+        return result
 
     def chunks(self) -> list[dict[str, Any]]:
         """Where the bytes go: the column chunks of every readable block, summed per ``kind``
@@ -611,11 +668,11 @@ class Recording(RecordingView):
             "paused": paused,
             "redacted": redacted,
             "gaps": gaps,
-            "policy": self.metadata.get("privacy_policy"),
+            "policy": self._metadata_or_empty().get("privacy_policy"),
             "wall_clock_ns": header.get("wall_clock_ns"),
             "closed": header.get("layout") == "index" and header.get("tail") is None,
             "tail": header.get("tail"),
-            "metadata": self.metadata,
+            "metadata": self._metadata_or_empty(),
             "problems": self.problems,
         }
 

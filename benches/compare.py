@@ -125,6 +125,7 @@ class Corpus:
     total_sessions: int = 0
     total_events: int = 0
     subset: str = "all"
+    all_sessions: List[Session] = field(default_factory=list)  # before subset() (the user paths use them)
 
     @property
     def events(self) -> int:
@@ -299,6 +300,7 @@ def load_ducktrack() -> Corpus:
 
 
 def subset(c: Corpus, stride: int) -> Corpus:
+    c.all_sessions = list(c.sessions)
     if stride > 1:
         c.sessions = c.sessions[::stride]
         c.subset = f"every {stride}th session (file order, starting with the first)"
@@ -1092,6 +1094,404 @@ def peak_memory(hp, paths: List[str], call: str) -> Optional[float]:
 PEAK_MIN_BYTES = 8 << 20
 
 
+# --------------------------------------------------------------------------------------------------
+# User paths: what an analyst types to get a long recording or a fleet of files into numpy or pandas,
+# with hidpack, with pcodec files and with Parquet files (issue 15 item 6). Each row is read in a
+# fresh process (python benches/compare.py is not imported for its settings there: the child sets
+# its own threads), which also gives its peak memory.
+# --------------------------------------------------------------------------------------------------
+USER_CORPUS = "balabit-mouse"
+LONG_MIN_EVENTS = 2_000_000  # one long recording: at least this many events
+FLEET_MIN_FILES = 1_000  # a fleet: at least this many files
+SESSION_GAP_NS = 1_000_000_000  # between two sessions put end to end in the long recording
+
+
+def concat_sessions(sessions: List[Session]) -> Dict[str, np.ndarray]:
+    """The sessions end to end as one recording: each session's times shifted to start
+    :data:`SESSION_GAP_NS` after the previous one's last event."""
+    offsets, at = [], 0
+    for s in sessions:
+        offsets.append(at)
+        at += int(s.cols["t"][-1]) + SESSION_GAP_NS if s.n else 0
+    out = {f: np.concatenate([s.cols[f] for s in sessions]) for f in sessions[0].cols}
+    out["t"] = np.concatenate([s.cols["t"] + o for s, o in zip(sessions, offsets)])
+    return out
+
+
+def user_path_inputs(corpus: Corpus, quick: bool) -> Tuple[List[Session], List[Session], str, str]:
+    """(sessions of the long recording, sessions of the fleet, how each was chosen). Quick: the
+    first sessions in file order until :data:`LONG_MIN_EVENTS`, and the last
+    :data:`FLEET_MIN_FILES` sessions as the fleet; full: every session, both times."""
+    sessions = corpus.all_sessions or corpus.sessions
+    if len(sessions) < FLEET_MIN_FILES or sum(s.n for s in sessions) < LONG_MIN_EVENTS:
+        raise ValueError(f"{corpus.name}: {len(sessions)} sessions, {sum(s.n for s in sessions):,} events: "
+                         f"the user paths need {FLEET_MIN_FILES:,} sessions and {LONG_MIN_EVENTS:,} events")
+    if not quick:
+        return sessions, sessions, "every session, end to end", "every session"
+    k = int(np.searchsorted(np.cumsum([s.n for s in sessions]), LONG_MIN_EVENTS)) + 1
+    return (sessions[:k], sessions[-FLEET_MIN_FILES:], f"the first {k} sessions, end to end",
+            f"the last {FLEET_MIN_FILES:,} sessions")
+
+
+def write_user_files(hp, corpus: Corpus, long_cols: Dict[str, np.ndarray], fleet: List[Session],
+                     root: str) -> Dict[str, Dict[str, List[str]]]:
+    """The long recording and the fleet as hidpack (``hidpack.write_table``, its defaults),
+    pcodec (the pcodec row's layout, one file each) and Parquet (the "Parquet zstd" row's layout)
+    files: ``{"long"|"fleet": {"hidpack"|"pcodec"|"parquet": paths}}``."""
+    pco, parq = Pcodec(), Parquet(False)
+    pco.setup(corpus)
+    parq.setup(corpus)
+    out: Dict[str, Dict[str, List[str]]] = {}
+    for what, tables in (("long", [long_cols]), ("fleet", [s.cols for s in fleet])):
+        d = os.path.join(root, what)
+        os.makedirs(d)
+        paths: Dict[str, List[str]] = {"hidpack": [], "pcodec": [], "parquet": []}
+        for i, cols in enumerate(tables):
+            p = os.path.join(d, f"{i:05d}")
+            hp.write_table(p + ".hpk", canonical_to_hidpack(cols, corpus))
+            Path(p + ".pco").write_bytes(pco.encode(cols, i))
+            Path(p + ".parquet").write_bytes(parq.encode(cols, i).to_pybytes())
+            for k, ext in (("hidpack", ".hpk"), ("pcodec", ".pco"), ("parquet", ".parquet")):
+                paths[k].append(p + ext)
+        out[what] = paths
+    return out
+
+
+_PCO: Dict[bool, "Pcodec"] = {}
+
+
+def _pco_read(path: str, float_xy: bool) -> Dict[str, np.ndarray]:
+    fmt = _PCO.get(float_xy)
+    if fmt is None:
+        fmt = _PCO[float_xy] = Pcodec()
+        fmt.xnp = np.float64 if float_xy else np.int64
+    with open(path, "rb") as f:
+        return fmt.decode(f.read())
+
+
+def _pco_frame_columns(c: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """A pcodec table as a frame's columns, the presence mask dropped: where x/y are absent on
+    some row, float64 with NaN there (what Parquet's nullable x/y become in pandas)."""
+    v = c["xy_valid"]
+    x, y = c["x"], c["y"]
+    if not v.all():
+        x, y = np.where(v, x, np.nan), np.where(v, y, np.nan)
+    return {"t": c["t"], "kind": c["kind"], "x": x, "y": y, "code": c["code"]}
+
+
+def _pco_concat(paths: List[str], float_xy: bool) -> Dict[str, np.ndarray]:
+    parts = [_pco_read(p, float_xy) for p in paths]
+    return {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
+
+
+MOVE_COLS = ["t", "x", "y", "code"]
+
+
+def _arrow_numpy(tbl: Any) -> Dict[str, np.ndarray]:
+    return {n: tbl.column(n).to_numpy() for n in tbl.column_names}
+
+
+def _user_readers() -> Dict[str, Tuple[str, str, bool, Any]]:
+    """name -> (path group, the call as a user writes it, threaded, read(paths, float_xy)).
+    Path groups: ``long-numpy`` (the long recording's moves into numpy columns), ``long-pandas``
+    (every event into a DataFrame), ``fleet-table`` (every file's every event into one table),
+    ``fleet-pandas`` (into one DataFrame)."""
+    import pyarrow.dataset as ds
+
+    def hp():
+        return import_hidpack()[0]
+
+    ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    ncpu = max(ncpu, os.cpu_count() or 1)
+    move = ds.field("kind") == K_MOVE
+
+    def pco_moves(paths, fx):
+        c = _pco_read(paths[0], fx)
+        m = c["kind"] == K_MOVE
+        return {k: c[k][m] for k in MOVE_COLS}
+
+    def pco_frame(c):
+        import pandas as pd
+        return pd.DataFrame(_pco_frame_columns(c))
+
+    return {
+        # one long recording, moves -> numpy columns
+        "long-numpy/hidpack-1": ("long-numpy", "hp.open(p, threads=1).moves()", False,
+                                 lambda paths, fx: hp().open(paths[0], threads=1).moves()),
+        "long-numpy/hidpack": ("long-numpy", "hp.open(p).moves()", True,
+                               lambda paths, fx: hp().open(paths[0], threads=ncpu).moves()),
+        "long-numpy/pcodec": ("long-numpy", "decode the 5 columns, keep kind == move", False, pco_moves),
+        "long-numpy/parquet-1": ("long-numpy", "pq.read_table(p, columns=, filters=kind==move, use_threads=False)",
+                                 False, lambda paths, fx: _arrow_numpy(pq.read_table(
+                                     paths[0], columns=MOVE_COLS, filters=[("kind", "=", K_MOVE)], use_threads=False))),
+        "long-numpy/parquet": ("long-numpy", "pq.read_table(p, columns=, filters=kind==move)", True,
+                               lambda paths, fx: _arrow_numpy(pq.read_table(
+                                   paths[0], columns=MOVE_COLS, filters=[("kind", "=", K_MOVE)]))),
+        "long-numpy/dataset": ("long-numpy", "ds.dataset(p).to_table(columns=, filter=kind==move)", True,
+                               lambda paths, fx: _arrow_numpy(ds.dataset(paths[0], format="parquet").to_table(
+                                   columns=MOVE_COLS, filter=move))),
+        # one long recording, every event -> pandas
+        "long-pandas/hidpack-1": ("long-pandas", "hp.open(p, threads=1).to_pandas()", False,
+                                  lambda paths, fx: hp().open(paths[0], threads=1).to_pandas()),
+        "long-pandas/hidpack": ("long-pandas", "hp.open(p).to_pandas()", True,
+                                lambda paths, fx: hp().open(paths[0], threads=ncpu).to_pandas()),
+        "long-pandas/pcodec": ("long-pandas", "decode, pd.DataFrame (x/y NaN if absent)", False,
+                               lambda paths, fx: pco_frame(_pco_read(paths[0], fx))),
+        "long-pandas/parquet-1": ("long-pandas", "pq.read_table(p, use_threads=False).to_pandas(use_threads=False)",
+                                  False, lambda paths, fx: pq.read_table(paths[0], use_threads=False).to_pandas(
+                                      use_threads=False)),
+        "long-pandas/parquet": ("long-pandas", "pq.read_table(p).to_pandas()", True,
+                                lambda paths, fx: pq.read_table(paths[0]).to_pandas()),
+        "long-pandas/dataset": ("long-pandas", "ds.dataset(p).to_table().to_pandas()", True,
+                                lambda paths, fx: ds.dataset(paths[0], format="parquet").to_table().to_pandas()),
+        # a fleet, every event -> one table
+        "fleet-table/hidpack-1": ("fleet-table", "hp.read_many(paths, threads=1)", False,
+                                  lambda paths, fx: hp().read_many(paths, threads=1)),
+        "fleet-table/hidpack": ("fleet-table", "hp.read_many(paths)", True,
+                                lambda paths, fx: hp().read_many(paths, threads=ncpu)),
+        "fleet-table/pcodec": ("fleet-table", "decode file by file, np.concatenate", False, _pco_concat),
+        "fleet-table/parquet-1": ("fleet-table", "pa.concat_tables([pq.read_table(p, use_threads=False) ...])",
+                                  False, lambda paths, fx: pa.concat_tables(
+                                      [pq.read_table(p, use_threads=False) for p in paths])),
+        "fleet-table/parquet": ("fleet-table", "pq.read_table(paths)", True, lambda paths, fx: pq.read_table(paths)),
+        "fleet-table/dataset": ("fleet-table", "ds.dataset(paths).to_table()", True,
+                                lambda paths, fx: ds.dataset(paths, format="parquet").to_table()),
+        # a fleet, every event -> pandas
+        "fleet-pandas/hidpack-1": ("fleet-pandas", "hp.read_many(paths, threads=1).to_pandas()", False,
+                                   lambda paths, fx: hp().read_many(paths, threads=1).to_pandas()),
+        "fleet-pandas/hidpack": ("fleet-pandas", "hp.read_many(paths).to_pandas()", True,
+                                 lambda paths, fx: hp().read_many(paths, threads=ncpu).to_pandas()),
+        "fleet-pandas/pcodec": ("fleet-pandas", "decode file by file, np.concatenate, pd.DataFrame", False,
+                                lambda paths, fx: pco_frame(_pco_concat(paths, fx))),
+        "fleet-pandas/parquet-1": ("fleet-pandas", "pa.concat_tables([pq.read_table(p, use_threads=False) ...])"
+                                   ".to_pandas(use_threads=False)", False,
+                                   lambda paths, fx: pa.concat_tables(
+                                       [pq.read_table(p, use_threads=False) for p in paths]).to_pandas(use_threads=False)),
+        "fleet-pandas/parquet": ("fleet-pandas", "pq.read_table(paths).to_pandas()", True,
+                                 lambda paths, fx: pq.read_table(paths).to_pandas()),
+        "fleet-pandas/dataset": ("fleet-pandas", "ds.dataset(paths).to_table().to_pandas()", True,
+                                 lambda paths, fx: ds.dataset(paths, format="parquet").to_table().to_pandas()),
+    }
+
+
+def result_size(out: Any) -> Tuple[int, int, int, int]:
+    """(rows, bytes, first t, last t) of a read's result: a DataFrame (its columns' memory, index
+    included), an Arrow table (its buffers' bytes) or a mapping of numpy columns (masks included)."""
+    if hasattr(out, "memory_usage") and hasattr(out, "iloc"):  # pandas
+        t = out["t"].to_numpy()
+        return len(out), int(out.memory_usage(index=True, deep=True).sum()), int(t[0]), int(t[-1])
+    if isinstance(out, pa.Table):
+        t = out.column("t")
+        return out.num_rows, int(out.nbytes), int(t[0].as_py()), int(t[-1].as_py())
+    nbytes = 0
+    for k in out.keys():
+        a = out[k]
+        if isinstance(a, np.ma.MaskedArray):
+            nbytes += a.data.nbytes + (0 if a.mask is np.ma.nomask else np.asarray(a.mask).nbytes)
+        elif isinstance(a, np.ndarray):
+            nbytes += a.nbytes
+    t = np.asarray(out["t"])
+    return len(t), nbytes, int(t[0]), int(t[-1])
+
+
+def _vm_hwm() -> Optional[int]:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def user_path_child() -> int:
+    """One user-path row in this (fresh) process: spec on stdin (``reader``, ``paths``, ``warm``
+    paths, ``repeats``, ``float_xy``), figures as one JSON line on stdout. The read runs first on
+    the small ``warm`` input (imports and one-time set-up; its result is kept, so the measured read
+    cannot reuse its memory), then once measured for peak memory (growth of ``VmHWM``), then
+    ``repeats`` timed passes."""
+    spec = json.loads(sys.stdin.read())
+    group, call, threaded, read = _user_readers()[spec["reader"]]
+    if threaded and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))  # lift the harness's pin for this row
+    paths, fx = spec["paths"], spec["float_xy"]
+    warm = read(spec["warm"], fx)  # noqa: F841 (kept alive on purpose)
+    before = _vm_hwm()
+    t0 = time.perf_counter()
+    out = read(paths, fx)
+    first = time.perf_counter() - t0
+    peak = _vm_hwm()
+    rows, nbytes, t_first, t_last = result_size(out)
+    del out
+    times = []
+    for _ in range(spec["repeats"]):
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            out = read(paths, fx)
+            times.append(time.perf_counter() - t0)
+        finally:
+            gc.enable()
+        del out
+    print(json.dumps({"rows": rows, "result_bytes": nbytes, "t_first": t_first, "t_last": t_last,
+                      "peak_growth": None if before is None or peak is None else peak - before,
+                      "first_s": first, "times": times}))
+    return 0
+
+
+def run_user_path_row(name: str, paths: List[str], warm: List[str], repeats: int, float_xy: bool) -> Dict[str, Any]:
+    """:func:`user_path_child` for one row in a fresh Python process; raises with the child's
+    error output when it fails."""
+    import subprocess
+    hp = import_hidpack()[0]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(hp.__file__).resolve().parents[1]),
+                                                         os.environ.get("PYTHONPATH", "")]))
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
+            "import compare; sys.exit(compare.user_path_child())")
+    spec = {"reader": name, "paths": paths, "warm": warm, "repeats": repeats, "float_xy": float_xy}
+    res = subprocess.run([sys.executable, "-c", code], input=json.dumps(spec), capture_output=True, text=True,
+                         env=env)
+    if res.returncode != 0:
+        tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-6:])
+        raise RuntimeError(f"the read's process exited {res.returncode}:\n{tail}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+USER_GROUPS = {
+    "long-numpy": "one long recording, moves into numpy columns",
+    "long-pandas": "one long recording, every event into pandas",
+    "fleet-table": "a fleet, every event into one table",
+    "fleet-pandas": "a fleet, every event into pandas",
+}
+
+
+def user_paths(hp, corpus: Corpus, quick: bool, tmpdir: str, repeats: int, failed: List[str],
+               missing: Dict[str, str], only: Optional[List[str]] = None) -> Tuple[str, Dict[str, Any]]:
+    """The user-path rows (see :func:`_user_readers`) on ``corpus``: the table as text and the
+    figures. Each row's result is checked (rows, first and last ``t``) against the input; a row
+    that fails is appended to ``failed``. ``only``: rows whose name contains one of these."""
+    long_s, fleet_s, long_how, fleet_how = user_path_inputs(corpus, quick)
+    long_cols = concat_sessions(long_s)
+    n_long = len(long_cols["t"])
+    n_moves = int(np.count_nonzero(long_cols["kind"] == K_MOVE))
+    n_fleet = sum(s.n for s in fleet_s)
+    t0 = time.perf_counter()
+    root = os.path.join(tmpdir, "user-paths")
+    files = write_user_files(hp, corpus, long_cols, fleet_s, root)
+    print(f"  user paths: files written ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    expect = {
+        "long-numpy": (n_moves, int(long_cols["t"][long_cols["kind"] == K_MOVE][0]),
+                       int(long_cols["t"][long_cols["kind"] == K_MOVE][-1])),
+        "long-pandas": (n_long, int(long_cols["t"][0]), int(long_cols["t"][-1])),
+        "fleet-table": (n_fleet, int(fleet_s[0].cols["t"][0]), int(fleet_s[-1].cols["t"][-1])),
+    }
+    expect["fleet-pandas"] = expect["fleet-table"]
+    events = {"long-numpy": n_long, "long-pandas": n_long, "fleet-table": n_fleet, "fleet-pandas": n_fleet}
+    sizes = {what: {fmt: sum(os.path.getsize(p) for p in ps) for fmt, ps in d.items()} for what, d in files.items()}
+    figs: Dict[str, Any] = {"long": {"sessions": len(long_s), "events": n_long, "moves": n_moves, "how": long_how,
+                                     "bytes": sizes["long"]},
+                            "fleet": {"files": len(fleet_s), "events": n_fleet, "how": fleet_how,
+                                      "bytes": sizes["fleet"]},
+                            "rows": {}}
+    readers = _user_readers()
+    for name, (group, call, threaded, _read) in readers.items():
+        if only and not any(s.lower() in name.lower() for s in only):
+            continue
+        fmt = name.split("/")[1].split("-")[0]
+        if fmt == "pcodec" and "pcodec" in missing:
+            figs["rows"][name] = {"not_installed": missing["pcodec"]}
+            continue
+        what = "long" if group.startswith("long") else "fleet"
+        paths = files[what]["hidpack" if fmt == "hidpack" else "pcodec" if fmt == "pcodec" else "parquet"]
+        warm = [files["fleet"]["hidpack" if fmt == "hidpack" else "pcodec" if fmt == "pcodec" else "parquet"][0]]
+        t1 = time.perf_counter()
+        try:
+            r = run_user_path_row(name, paths, warm, repeats, corpus.float_xy)
+            got = (r["rows"], r["t_first"], r["t_last"])
+            if got != expect[group]:
+                raise AssertionError(f"read (rows, first t, last t) = {got}, the input has {expect[group]}")
+            r["mev_s"] = events[group] / statistics.median(r["times"]) / 1e6
+            figs["rows"][name] = r
+        except Exception as e:  # noqa: BLE001
+            figs["rows"][name] = {"error": f"{type(e).__name__}: {e}"}
+            failed.append(f"user path {name}: {type(e).__name__}: {e}")
+        print(f"  user path {name}: {time.perf_counter() - t1:.1f} s"
+              + (f"  [{figs['rows'][name]['error']}]" if "error" in figs["rows"][name] else ""), file=sys.stderr)
+    return fmt_user_paths(figs, readers, repeats), figs
+
+
+def fmt_user_paths(figs: Dict[str, Any], readers: Dict[str, Tuple[str, str, bool, Any]], repeats: int) -> str:
+    lg, fl = figs["long"], figs["fleet"]
+    ncpu = os.cpu_count() or 1
+    out = [f"### User paths: one long recording ({lg['events']:,} events, {lg['moves']:,} moves: {lg['how']}) "
+           f"and a fleet of {fl['files']:,} files ({fl['events']:,} events: {fl['how']})", "",
+           "Files on tmpfs: hidpack as `hidpack.write_table` writes them (defaults), pcodec and Parquet as their "
+           "rows above (Parquet zstd, default row groups). Bytes, long / fleet: "
+           + ", ".join(f"{k} {lg['bytes'][k] / lg['events']:.2f} / {fl['bytes'][k] / fl['events']:.2f} B/event"
+                       for k in ("hidpack", "pcodec", "parquet")) + ".",
+           f"Each row in a fresh process: the call once on one small file (set-up), once measured for peak "
+           f"memory (growth of the process's peak RSS, over the bytes of what it returned: numpy columns, the "
+           f"Arrow table's buffers or the frame's memory_usage), then median of {repeats} timed passes. Mev/s "
+           f"counts the events stored (moves rows too). 1 thread: pinned to one CPU; threads: {ncpu} CPUs.", ""]
+    for group, title in USER_GROUPS.items():
+        rows = {n: figs["rows"][n] for n, r in readers.items() if r[0] == group and n in figs["rows"]}
+        if not rows:
+            continue
+        base = rows.get(f"{group}/pcodec", {}).get("mev_s")
+        pq1 = rows.get(f"{group}/parquet-1", {}).get("mev_s")
+        out += [f"**{title}**", "",
+                "| reader | threads | Mev/s | × pcodec | × Parquet 1 thread | peak MiB | peak / result |",
+                "|---|---|---:|---:|---:|---:|---:|"]
+        for n, r in rows.items():
+            call, threaded = readers[n][1], readers[n][2]
+            th = str(ncpu) if threaded else "1"
+            if "not_installed" in r:
+                out.append(f"| `{call}` | {th} | **not installed** ({r['not_installed']}) | | | | |")
+                continue
+            if "error" in r:
+                out.append(f"| `{call}` | {th} | error: {r['error'].splitlines()[0]} | | | | |")
+                continue
+            v, peak = r["mev_s"], r["peak_growth"]
+            xb = f"{v / base:.2f}" if base else "–"
+            xq = f"{v / pq1:.2f}" if pq1 else "–"
+            mib = "–" if peak is None else f"{peak / 2**20:.0f}"
+            rel = "–" if peak is None else f"{peak / r['result_bytes']:.2f}"
+            out.append(f"| `{call}` | {th} | {v:.2f} | {xb} | {xq} | {mib} | {rel} |")
+        out.append("")
+    out += ["Issue 15's targets, this run (hidpack × the baseline; target in brackets):", ""] + [
+        f"- {label}: {_ratio_text(figs, a, b)} [{target}]" for label, a, b, target in USER_TARGETS]
+    for label, name in (("long", "long-pandas/hidpack"), ("fleet", "fleet-pandas/hidpack")):
+        r = figs["rows"].get(name, {})
+        if r.get("peak_growth") is not None:
+            out.append(f"- into pandas, {label}: peak memory / the frame's bytes {r['peak_growth'] / r['result_bytes']:.2f}"
+                       " [<= 1.3]")
+    return "\n".join(out).rstrip()
+
+
+# (what, hidpack row, baseline row, target) for the targets list under the user-path tables
+USER_TARGETS = [
+    ("long recording, moves into numpy, 1 thread: × pcodec", "long-numpy/hidpack-1", "long-numpy/pcodec",
+     ">= 1.0, stretch 1.5"),
+    ("long recording, moves into numpy, 1 thread: × Parquet", "long-numpy/hidpack-1", "long-numpy/parquet-1", ">= 2"),
+    ("fleet into one table, 1 thread: × pcodec file by file", "fleet-table/hidpack-1", "fleet-table/pcodec",
+     ">= 1.0"),
+    ("fleet into one table, threads: × pyarrow.dataset", "fleet-table/hidpack", "fleet-table/dataset", ">= 3"),
+    ("long recording into pandas, threads: × pq.read_table().to_pandas()", "long-pandas/hidpack",
+     "long-pandas/parquet", ">= 2"),
+    ("fleet into pandas, threads: × pq.read_table(paths).to_pandas()", "fleet-pandas/hidpack",
+     "fleet-pandas/parquet", ">= 2"),
+]
+
+
+def _ratio_text(figs: Dict[str, Any], a: str, b: str) -> str:
+    ra, rb = figs["rows"].get(a, {}), figs["rows"].get(b, {})
+    if "mev_s" not in ra or "mev_s" not in rb:
+        return "not measured"
+    return f"{ra['mev_s'] / rb['mev_s']:.2f}"
+
+
 def run_corpus(corpus: Corpus, fmts: List[Format], missing: Dict[str, str], repeats: int, slow_repeats: int,
                tmpdir: str, failed: List[str]) -> Dict[str, Any]:
     """Measure every format on one corpus, print its table (and hidpack's fleet-read table) and
@@ -1165,7 +1565,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--format", action="append", help="only formats whose name contains this (repeatable)")
     ap.add_argument("--no-hidpack", action="store_true", help="skip the hidpack rows")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+    ap.add_argument("--no-user-paths", action="store_true",
+                    help="skip the user-path rows (a long recording and a fleet into numpy and pandas)")
+    ap.add_argument("--only-user-paths", action="store_true",
+                    help="only the user-path rows (loads only their corpus, balabit-mouse)")
+    ap.add_argument("--user-path-repeats", type=int, default=None, metavar="N",
+                    help="timed passes per user-path row, after the one measured for memory (default 3, quick 1)")
+    ap.add_argument("--user-path", action="append", metavar="NAME",
+                    help="only user-path rows whose name (e.g. long-numpy/pcodec) contains this (repeatable)")
     args = ap.parse_args(argv)
+    if args.only_user_paths and (args.no_user_paths or args.no_hidpack):
+        ap.error("--only-user-paths measures hidpack's user paths: not with --no-user-paths or --no-hidpack")
     repeats = args.repeats or (3 if args.quick else 5)
     slow_repeats = args.slow_repeats or (1 if args.quick else 3)
     cpu = None if args.no_pin else pin_one_cpu()
@@ -1196,7 +1606,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("hidpack: not measured (--no-hidpack)")
     else:
         print(f"hidpack: {getattr(_HIDPACK, '__version__', '?')} from {os.path.dirname(_HIDPACK.__file__)}")
-    corpora = load_corpora(args.quick, args.corpus)
+    corpora = load_corpora(args.quick, [USER_CORPUS] if args.only_user_paths else args.corpus)
 
     result: Dict[str, Any] = {
         "mode": "quick" if args.quick else "full", "repeats": repeats, "slow_repeats": slow_repeats,
@@ -1212,8 +1622,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         except ImportError:
             result["versions"][mod] = None  # not installed (its rows say so)
     failed: List[str] = []
-    for corpus in corpora:
+    for corpus in [] if args.only_user_paths else corpora:
         result["corpora"][corpus.name] = run_corpus(corpus, fmts, missing, repeats, slow_repeats, tmp.name, failed)
+    if args.no_user_paths or args.no_hidpack:
+        print(f"\n_user paths: not measured ({'--no-user-paths' if args.no_user_paths else '--no-hidpack'})_")
+    elif not any(c.name == USER_CORPUS for c in corpora):
+        msg = f"user paths: not measured: they read {USER_CORPUS}, which --corpus left out"
+        print(f"\n_{msg}_")
+        print(msg, file=sys.stderr)
+    else:
+        try:
+            text, result["user_paths"] = user_paths(
+                _HIDPACK, next(c for c in corpora if c.name == USER_CORPUS), args.quick, tmp.name,
+                args.user_path_repeats or (1 if args.quick else 3), failed, missing, args.user_path)
+            print()
+            print(text)
+        except Exception as e:  # noqa: BLE001
+            failed.append(f"user paths: {type(e).__name__}: {e}")
     tmp.cleanup()
     elapsed = time.perf_counter() - t_start
     result["elapsed_s"] = elapsed

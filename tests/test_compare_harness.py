@@ -148,3 +148,72 @@ def test_harness_exits_non_zero_when_hidpack_cannot_be_imported(compare, monkeyp
     assert "error: hidpack cannot be measured" in cap.err and "hidpack._native" in cap.err
     assert "--no-hidpack" in cap.err
     assert "###" not in cap.out  # no table without hidpack's rows
+
+
+def test_concat_sessions_puts_sessions_end_to_end(compare):
+    c = compare
+    a = c._mk_cols([0, 5, 9], [c.K_MOVE] * 3, [1, 2, 3], [1, 2, 3], [0, 0, 0], False)
+    b = c._mk_cols([0, 2], [c.K_SCROLL, c.K_MOVE], [0, 4], [0, 4], [1, 0], False, [False, True])
+    out = c.concat_sessions([c.Session("a", a), c.Session("b", b)])
+    assert out["t"].tolist() == [0, 5, 9, 9 + c.SESSION_GAP_NS, 11 + c.SESSION_GAP_NS]
+    assert out["xy_valid"].tolist() == [True, True, True, False, True]
+    assert out["kind"].tolist() == [0, 0, 0, c.K_SCROLL, 0]
+
+
+def test_user_path_inputs_sizes(compare, monkeypatch):
+    c = compare
+    sessions = [c.Session(str(i), c._mk_cols(np.arange(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), False))
+                for i, n in enumerate([5, 4, 3, 2, 1])]
+    corpus = c.Corpus("five", sessions)
+    monkeypatch.setattr(c, "LONG_MIN_EVENTS", 8)
+    monkeypatch.setattr(c, "FLEET_MIN_FILES", 3)
+    long_s, fleet_s, _, _ = c.user_path_inputs(corpus, quick=True)
+    assert [s.name for s in long_s] == ["0", "1"]  # 9 events >= 8
+    assert [s.name for s in fleet_s] == ["2", "3", "4"]
+    long_s, fleet_s, _, _ = c.user_path_inputs(corpus, quick=False)
+    assert len(long_s) == len(fleet_s) == 5
+    monkeypatch.setattr(c, "FLEET_MIN_FILES", 6)
+    with pytest.raises(ValueError, match="need 6 sessions"):
+        c.user_path_inputs(corpus, quick=True)
+
+
+def test_user_path_readers_on_positionless_rows(compare, tmp_path):
+    """Every user-path reader, in this process, on files of a corpus whose buttons and scrolls
+    are partly without a position: each returns every row it should, first and last t right."""
+    c = compare
+    hp, _ = c.import_hidpack()
+    corpus = _mixed_corpus(c, float_xy=False)
+    long_cols = c.concat_sessions(corpus.sessions)
+    files = c.write_user_files(hp, corpus, long_cols, corpus.sessions, str(tmp_path))
+    mv = long_cols["t"][long_cols["kind"] == c.K_MOVE]
+    n_fleet = corpus.events
+    expect = {"long-numpy": (len(mv), int(mv[0]), int(mv[-1])),
+              "long-pandas": (len(long_cols["t"]), 0, int(long_cols["t"][-1])),
+              "fleet-table": (n_fleet, 0, int(corpus.sessions[-1].cols["t"][-1]))}
+    expect["fleet-pandas"] = expect["fleet-table"]
+    readers = c._user_readers()
+    assert len(readers) == 24
+    for name, (group, _call, _threaded, read) in readers.items():
+        fmt = name.split("/")[1].split("-")[0]
+        what = "long" if group.startswith("long") else "fleet"
+        out = read(files[what][fmt if fmt in ("hidpack", "pcodec") else "parquet"], False)
+        rows, nbytes, t_first, t_last = c.result_size(out)
+        assert (rows, t_first, t_last) == expect[group], name
+        assert nbytes >= rows * 8, name  # t alone is 8 bytes a row
+    # the pandas frames keep x/y absence as NaN
+    df = readers["long-pandas/pcodec"][3](files["long"]["pcodec"], False)
+    assert np.array_equal(df["x"].isna().to_numpy(), ~long_cols["xy_valid"])
+
+
+def test_user_path_row_runs_in_a_fresh_process(compare, tmp_path):
+    c = compare
+    hp, _ = c.import_hidpack()
+    corpus = _mixed_corpus(c, float_xy=False)
+    long_cols = c.concat_sessions(corpus.sessions)
+    files = c.write_user_files(hp, corpus, long_cols, corpus.sessions, str(tmp_path))
+    r = c.run_user_path_row("long-numpy/hidpack-1", files["long"]["hidpack"], files["fleet"]["hidpack"][:1], 2, False)
+    assert r["rows"] == int(np.count_nonzero(long_cols["kind"] == c.K_MOVE))
+    assert len(r["times"]) == 2 and all(t > 0 for t in r["times"])
+    with pytest.raises(RuntimeError, match="exited 1"):  # a read that fails says why
+        c.run_user_path_row("long-numpy/hidpack-1", [str(tmp_path / "missing.hpk")], files["fleet"]["hidpack"][:1],
+                            1, False)

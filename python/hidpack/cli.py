@@ -126,6 +126,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_mcap(args: argparse.Namespace) -> int:
+    """``export --to mcap``: OWAMcap, one file per recording; what OWA cannot carry is counted."""
+    from .io_mcap_export import export_mcap
+
+    report = export_mcap(args.src, args.output, overwrite=args.force, strict=args.strict)
+    if not getattr(args, "quiet", False) or report.skipped:
+        print(report.summary())
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .io_export import export, guess_format
 
@@ -134,7 +144,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise CliError("%s: no such file or directory" % s)
     to = args.to or guess_format(args.output)
     if to is None:
-        raise CliError("cannot tell the export format from %r: pass --to csv|jsonl|parquet" % args.output)
+        raise CliError("cannot tell the export format from %r: pass --to csv|jsonl|parquet|mcap" % args.output)
+    if to == "mcap":
+        return _export_mcap(args)
     report = export(args.src, args.output, to=to)
     print(report.summary())
     return 0
@@ -940,8 +952,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("export", help="export recordings to CSV, JSON Lines or Parquet")
     s.add_argument("src", metavar="SRC", nargs="+", help="recordings or directories of *.hpk")
-    s.add_argument("--to", choices=("csv", "jsonl", "parquet"), help="default: from OUT's extension")
-    s.add_argument("-o", "--output", metavar="OUT", required=True, help="output file (.zst/.gz compress csv/jsonl)")
+    s.add_argument("--to", choices=("csv", "jsonl", "parquet", "mcap"), help="default: from OUT's extension")
+    s.add_argument("-o", "--output", metavar="OUT", required=True,
+                   help="output file (.zst/.gz compress csv/jsonl); mcap: a .mcap file, or a directory for several")
+    s.add_argument("--force", action="store_true", help="mcap: replace existing output files")
+    s.add_argument("--strict", action="store_true",
+                   help="mcap: refuse a recording holding what OWAMcap cannot carry (text, gaps, other markers, "
+                        "fractional positions, held buttons, app names...) instead of leaving it out and counting it")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("info", help="summary of a recording, or of a fleet (a directory, several files)")

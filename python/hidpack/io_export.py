@@ -5,6 +5,8 @@
 * ``to="jsonl"``: one JSON object per event, ``{"t": ..., "kind": "move", <present fields>}``
   (absent fields are left out; integral coordinates print as integers). With several recordings,
   each object starts with ``"session"`` (the ``session`` metadata entry, else the file stem).
+* ``to="mcap"``: OWAMcap (Open World Agents' MCAP profile), one file per recording; what it
+  cannot carry is left out and counted (:mod:`hidpack.io_mcap_export`).
 * ``to="parquet"``: ``Recording.to_arrow()`` (null = absent) written with pyarrow (zstd); with
   several recordings a ``session`` column (dictionary-encoded) comes first.
 
@@ -33,7 +35,7 @@ from ._io import (
 
 __all__ = ["export", "FORMATS", "jsonl_lines", "guess_format"]
 
-FORMATS = ("csv", "jsonl", "parquet")
+FORMATS = ("csv", "jsonl", "parquet", "mcap")
 
 
 def guess_format(out: str) -> Optional[str]:
@@ -41,7 +43,9 @@ def guess_format(out: str) -> Optional[str]:
     for suffix in (".zst", ".gz"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
-    for fmt, exts in (("csv", (".csv",)), ("jsonl", (".jsonl", ".ndjson")), ("parquet", (".parquet", ".pq"))):
+    for fmt, exts in (
+        ("csv", (".csv",)), ("jsonl", (".jsonl", ".ndjson")), ("parquet", (".parquet", ".pq")), ("mcap", (".mcap",))
+    ):
         if name.endswith(exts):
             return fmt
     return None
@@ -150,6 +154,10 @@ def export(
         from .io_csv import export_csv
 
         return export_csv(paths, out)
+    if to == "mcap":  # OWAMcap, one file per recording: see hidpack.io_mcap_export
+        from .io_mcap_export import export_mcap
+
+        return export_mcap(paths, out)
     t0 = time.perf_counter()
     report = ExportReport(out=out, to=to)
     many = len(paths) > 1

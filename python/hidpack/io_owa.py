@@ -12,7 +12,8 @@ Mapping (messages in ``log_time`` order, ties in file order):
   (OWA stamps Unix ns). The MCAP ``publish_time`` is not stored.
 * ``mouse``: ``move`` -> move (x, y); ``click`` -> button (left 1, right 2, middle 3, x1 4, x2 5,
   unknown 0; pressed; x, y); ``scroll`` -> scroll (dx, dy, x, y).
-* ``mouse/raw`` -> raw_move (dx, dy).
+* ``mouse/raw`` -> raw_move (dx, dy; or ``last_x``, ``last_y`` of OWA's ``desktop/RawMouseEvent``,
+  relative movement only).
 * ``keyboard`` -> key (native = ``vk``, usage via :data:`hidpack.keymap.VK_TO_USAGE`,
   ``native_keyspace = "windows_vk"``).
 * ``window`` -> focus (title, window = ``hWnd``, left/top/right/bottom = ``rect``).
@@ -68,7 +69,7 @@ _BUTTON_NAMES = {v: k for k, v in _BUTTONS.items()}
 _NOT_STORED_TOPICS = ("keyboard/state", "mouse/state")
 _STORED_KEYS = {
     "mouse": {"event_type", "x", "y", "button", "pressed", "dx", "dy"},
-    "mouse/raw": {"dx", "dy"},
+    "mouse/raw": {"dx", "dy", "last_x", "last_y", "us_flags"},
     "keyboard": {"event_type", "vk"},
     "window": {"title", "rect", "hWnd"},
     "screen": {"media_ref", "path", "pts", "shape", "source_shape", "original_shape"},
@@ -321,7 +322,13 @@ def read_owa(path: PathLike, report: Optional[ImportReport] = None) -> Tuple[Dic
                 else:
                     raise ValueError("unknown event_type %r" % (et,))
             elif topic == "mouse/raw":
-                b.add(t, RAW_MOVE, dx=_int(d.get("dx"), "dx"), dy=_int(d.get("dy"), "dy"))
+                if "last_x" in d or "last_y" in d:  # OWA's desktop/RawMouseEvent
+                    if _int(d.get("us_flags", 0), "us_flags") & 1:
+                        raise ValueError("absolute raw movement (us_flags %r) is not supported" % d["us_flags"])
+                    dx, dy = _int(d.get("last_x"), "last_x"), _int(d.get("last_y"), "last_y")
+                else:
+                    dx, dy = _int(d.get("dx"), "dx"), _int(d.get("dy"), "dy")
+                b.add(t, RAW_MOVE, dx=dx, dy=dy)
             elif topic == "keyboard":
                 et = d.get("event_type")
                 if et not in ("press", "release"):

@@ -572,17 +572,19 @@ def plot_file(
     *,
     mode: str = "trajectory",
     size: int = 1024,
-    t0: int | None = None,
-    t1: int | None = None,
+    t0: Any = None,
+    t1: Any = None,
     axes: bool = True,
     screen: Any = None,
 ) -> dict[str, Any]:
-    """Draws the recording at ``src`` (its events with ``t0 <= t < t1``, file time in ns, if
-    given) and writes the PNG to ``out``; ``axes`` and ``screen`` as in :func:`render`. Returns
+    """Draws the recording at ``src`` (its events with ``t0 <= t < t1``, if given: file time,
+    nanoseconds or a duration, as :meth:`hidpack.Recording.between` takes them) and writes the
+    PNG to ``out``; ``axes`` and ``screen`` as in :func:`render`. Returns
     ``{"width", "height", "moves", "mode", "screen"}`` (``screen`` None: its size was not
     known, the picture shows the data's extent)."""
     import hidpack
 
+    t0, t1 = as_ns("t0", t0), as_ns("t1", t1)
     rec = hidpack.open(src)
     view = rec.between(t0, t1) if t0 is not None or t1 is not None else rec
     try:

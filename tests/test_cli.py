@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -232,7 +231,7 @@ def test_export_jsonl_and_parquet(tmp_path, duck):
     assert len(lines) == 13401
     first = json.loads(lines[0])
     assert first == {"t": 0, "kind": "move", "x": 1175.421875, "y": 50.421875}
-    click = next(json.loads(l) for l in lines if '"button"' in l)
+    click = next(json.loads(row) for row in lines if '"button"' in row)
     assert set(click) == {"t", "kind", "x", "y", "button", "pressed"}
 
     rc, out, err = run("export", path, "-o", tmp_path / "e.parquet")  # format from the extension
@@ -253,7 +252,7 @@ def test_export_several_recordings_adds_the_session(tmp_path):
     rc, out, err = run("export", tmp_path / "rec" / "a.hpk", tmp_path / "rec" / "b.hpk",
                        "--to", "jsonl", "-o", tmp_path / "e.jsonl")
     assert rc == 0, err
-    objs = [json.loads(l) for l in (tmp_path / "e.jsonl").read_text().splitlines()]
+    objs = [json.loads(row) for row in (tmp_path / "e.jsonl").read_text().splitlines()]
     assert [o["session"] for o in objs] == ["a"] * 5 + ["b"] * 2
     assert objs[5] == {"session": "b", "t": 0, "kind": "key", "pressed": True, "usage": 0x0B, "native": 72}
     rc, out, err = run("export", tmp_path / "rec", "--to", "parquet", "-o", tmp_path / "e.parquet")
@@ -314,8 +313,8 @@ def test_demo_synthetic(tmp_path):
     moves = rec.moves()
     gaps = np.diff(np.asarray(moves.t))
     assert 6e6 < np.median(gaps) < 10e6  # ~125 Hz while the mouse moves
-    jsonl = next(l for l in out.splitlines() if l.startswith("  JSONL "))
-    size = next(l for l in out.splitlines() if l.startswith("  hidpack "))
+    jsonl = next(row for row in out.splitlines() if row.startswith("  JSONL "))
+    size = next(row for row in out.splitlines() if row.startswith("  hidpack "))
     assert int(size.split()[1].replace(",", "")) == path.stat().st_size
     assert float(jsonl.split("bytes/event")[1].split("x")[0]) > 3  # JSONL is several times larger
 

@@ -11,7 +11,6 @@ import argparse
 import datetime as _dt
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time

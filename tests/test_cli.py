@@ -405,3 +405,87 @@ def test_info_fleet_json_problems_and_several_files(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert_one_line_error(*run("info", empty), "no recordings in")
+
+
+# --- progress (a bar on a terminal only) and --quiet ------------------------------------------
+
+
+def run_on_tty(*args):
+    """The CLI with stderr on a pseudo-terminal (as in a shell; the pty reports no window size,
+    as some do) and stdout on a pipe: (exit code, stdout, what the terminal received)."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "hidpack.cli", *map(str, args)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=slave)
+    # the slave stays open here until the end: closed, Linux may drop what the child wrote last
+    out = p.communicate(timeout=120)[0].decode()
+    tty = b""
+    while select.select([master], [], [], 0.2)[0]:
+        tty += os.read(master, 65536)
+    os.close(slave)
+    os.close(master)
+    return p.returncode, out, tty.decode("utf-8", "replace")
+
+
+def test_progress_shows_on_a_terminal_and_never_in_a_pipe(tmp_path):
+    fleet = _fleet(tmp_path)
+    src = tmp_path / "s.csv"
+    src.write_text(SMALL_CSV)
+    duck = data_file("ducktrack-example", "events.jsonl")
+    commands = [
+        (("verify", fleet), "verifying: ", "0/3 [", "3 file(s): 3 OK"),
+        (("info", fleet), "reading: ", "0/3 [", "files       3"),
+        (("export", fleet, "-o", tmp_path / "all.jsonl"), "exporting to all.jsonl: ", "0/3 [", "exported 3 recording(s)"),
+        (("export", fleet / "s0.hpk", "-o", tmp_path / "one.csv"), "exporting s0.hpk: ", "", "exported 1 recording(s)"),
+        (("import", src, tmp_path / "csv"), "importing s.csv: ", "/192 [", "imported "),
+        (("import", duck, tmp_path / "d.hpk", "--timezone", "UTC"), "importing events.jsonl: ", "", "imported "),
+        (("recover", fleet / "s1.hpk", "-o", tmp_path / "r.hpk"), "recovering s1.hpk: ", "", "-> "),
+    ]
+    for args, bar, count, report in commands:
+        rc, out, tty = run_on_tty(*args)
+        assert rc == 0, (args, tty)
+        assert bar in tty and count in tty, (args, tty)
+        assert report in out, (args, out)
+        assert bar not in out  # the bar is on stderr, the report on stdout
+        for extra in (tmp_path / "csv", tmp_path / "d.hpk", tmp_path / "r.hpk", tmp_path / "all.jsonl", tmp_path / "one.csv"):
+            if extra.is_dir():
+                import shutil
+
+                shutil.rmtree(extra)
+            elif extra.exists():
+                extra.unlink()
+        # the same command into pipes: no bar, nothing on stderr at all
+        rc, out, err = run(*args)
+        assert rc == 0 and err == "" and report in out, (args, err)
+
+
+def test_quiet_leaves_only_errors_and_what_the_command_is_for(tmp_path):
+    fleet = _fleet(tmp_path)
+    src = tmp_path / "s.csv"
+    src.write_text(SMALL_CSV)
+    quiet = [
+        ("import", "-q", src, tmp_path / "csv"),
+        ("import", "--quiet", data_file("ducktrack-example", "events.jsonl"), tmp_path / "d.hpk"),
+        ("export", "-q", fleet, "-o", tmp_path / "all.parquet"),
+        ("verify", "-q", fleet),
+        ("recover", "-q", fleet / "s1.hpk", "-o", tmp_path / "r.hpk"),
+        ("plot", "-q", fleet / "s0.hpk", "-o", tmp_path / "p.png"),
+    ]
+    for args in quiet:
+        rc, out, tty = run_on_tty(*args)
+        assert rc == 0 and out == "" and tty == "", (args, out, tty)
+    assert (tmp_path / "csv" / "a.hpk").exists() and (tmp_path / "all.parquet").exists() and (tmp_path / "p.png").exists()
+    # info exists to print its summary: -q keeps it (and drops the bar); --json is kept too
+    rc, out, tty = run_on_tty("info", "-q", fleet)
+    assert rc == 0 and tty == "" and out.startswith("files       3")
+    rc, out, tty = run_on_tty("import", "-q", "--json", src, tmp_path / "csv2")
+    assert rc == 0 and tty == "" and json.loads(out)["events"] == 7
+    # verify -q: the problems only, and the exit code
+    (fleet / "junk.hpk").write_bytes(b"not a hidpack file" * 10)
+    rc, out, tty = run_on_tty("verify", "-q", fleet)
+    assert rc == 1 and tty == "" and out.splitlines() == [str(fleet / "junk.hpk") + ": FAILED: " + out.split(": FAILED: ")[1].strip()]
+    # errors still show
+    rc, out, err = run("import", "-q", tmp_path / "missing.csv", tmp_path / "x")
+    assert_one_line_error(rc, out, err, "no such file")

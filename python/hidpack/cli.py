@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
 import numpy as np
 
+from . import _progress as progress
+
 PROG = "hidpack"
 
 
@@ -100,23 +102,32 @@ def cmd_import(args: argparse.Namespace) -> int:
             raise CliError(str(e)) from None
     if args.timezone is not None and fmt != "ducktrack":
         raise CliError("--timezone is for DuckTrack imports (their start_time has no zone); %s has none to read" % fmt)
+    name = os.path.basename(src)
     if fmt == "csv":
-        from .io_csv import import_csv
+        from .io_csv import _source_name, import_csv
 
-        report = import_csv(src, args.out, level=args.level, overwrite=args.force, policy=policy)
+        # progress: the bytes of the source read so far (compressed bytes for a .zst)
+        with progress.bar(os.path.getsize(src), "importing " + name, unit="B", quiet=args.quiet) as bar, open(
+            src, "rb"
+        ) as fh:
+            report = import_csv(
+                bar.wrap(fh), args.out, source=_source_name(src), level=args.level, overwrite=args.force, policy=policy
+            )
     elif fmt == "ducktrack":
         from .io_ducktrack import import_ducktrack
 
-        report = import_ducktrack(
-            src, args.out, level=args.level, overwrite=args.force, policy=policy, timezone=args.timezone
-        )
+        with progress.busy("importing " + name, quiet=args.quiet):
+            report = import_ducktrack(
+                src, args.out, level=args.level, overwrite=args.force, policy=policy, timezone=args.timezone
+            )
     else:
         from .io_owa import import_owa
 
-        report = import_owa(src, args.out, level=args.level, overwrite=args.force, policy=policy)
+        with progress.busy("importing " + name, quiet=args.quiet):
+            report = import_owa(src, args.out, level=args.level, overwrite=args.force, policy=policy)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
-    else:
+    elif not args.quiet:
         print(report.summary())
         if len(report.files) == 1:
             print("  wrote " + report.files[0])
@@ -136,6 +147,7 @@ def _export_mcap(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from ._io import expand_recordings
     from .io_export import export, guess_format
 
     for s in args.src:
@@ -146,8 +158,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError("cannot tell the export format from %r: pass --to csv|jsonl|parquet|mcap" % args.output)
     if to == "mcap":
         return _export_mcap(args)
-    report = export(args.src, args.output, to=to)
-    print(report.summary())
+    paths = expand_recordings(args.src)
+    if len(paths) == 1:
+        with progress.busy("exporting " + os.path.basename(paths[0]), quiet=args.quiet):
+            report = export(paths, args.output, to=to)
+    else:
+        with progress.bar(len(paths), "exporting to " + os.path.basename(args.output), quiet=args.quiet) as bar:
+            report = export(paths, args.output, to=to, on_file=lambda p: bar.update(1))
+    if not args.quiet:
+        print(report.summary())
     return 0
 
 
@@ -172,8 +191,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
         where = "the data's extent"
     else:
         where = "screen size unknown (no screen in the metadata; --screen WxH gives it): the data's extent"
-    print("wrote %s: %s of %s move(s), %d x %d px; %s"
-          % (args.output, r["mode"], _n(r["moves"]), r["width"], r["height"], where))
+    if not args.quiet:
+        print("wrote %s: %s of %s move(s), %d x %d px; %s"
+              % (args.output, r["mode"], _n(r["moves"]), r["width"], r["height"], where))
     return 0
 
 
@@ -259,8 +279,13 @@ def cmd_info_fleet(args: argparse.Namespace, paths: List[str]) -> int:
     """``hidpack info DIR`` / ``info A B ...``: one summary of many recordings."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool:
-        files = list(pool.map(lambda p: _fleet_file(p, args.quick), paths))
+    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool, progress.bar(
+        len(paths), "reading", quiet=args.quiet
+    ) as bar:
+        files = []
+        for f in pool.map(lambda p: _fleet_file(p, args.quick), paths):
+            bar.update(1)
+            files.append(f)
     ok = [f for f in files if "error" not in f]
     counts: Dict[str, int] = {}
     for f in ok:
@@ -504,17 +529,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     # Files are checked on a few threads (the native check releases the GIL), reported in order:
     # the problems (every file with -v), then one summary line.
     failed = blocks = events = 0
-    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool, progress.bar(
+        len(paths), "verifying", quiet=args.quiet
+    ) as bar:
         for ok, lines, b, e in pool.map(_verify_one, paths):
+            bar.update(1)
             failed += not ok
             blocks += b
             events += e
             if not ok or args.verbose:
-                print("\n".join(lines), flush=True)
-    print(
-        "%s file(s): %s OK, %s with problems; %s event(s) in %s block(s)%s"
-        % (_n(len(paths)), _n(len(paths) - failed), _n(failed), _n(events), _n(blocks), " readable" if failed else "")
-    )
+                bar.write("\n".join(lines))
+    if not args.quiet:  # -q: only the problems (and the exit code)
+        print(
+            "%s file(s): %s OK, %s with problems; %s event(s) in %s block(s)%s"
+            % (_n(len(paths)), _n(len(paths) - failed), _n(failed), _n(events), _n(blocks), " readable" if failed else "")
+        )
     return 1 if failed else 0
 
 
@@ -757,14 +786,17 @@ def cmd_record(args: argparse.Namespace) -> int:
         rec.close()
         os.remove(args.out)
         raise CliError(str(e)) from None
-    for lim in cap.limitations:
-        print("%s: note: %s" % (PROG, lim), file=sys.stderr)
-    print(
-        "%s: recording to %s%s (%s to pause/resume; Ctrl-C to stop)"
-        % (PROG, args.out, " with policy %s" % policy.name if policy else "", args.pause_hotkey or "no hotkey"),
-        file=sys.stderr,
-        flush=True,
-    )
+    if not args.quiet:
+        for lim in cap.limitations:
+            print("%s: note: %s" % (PROG, lim), file=sys.stderr)
+        print(
+            "%s: recording to %s%s (%s to pause/resume; Ctrl-C to stop)"
+            % (PROG, args.out, " with policy %s" % policy.name if policy else "", args.pause_hotkey or "no hotkey"),
+            file=sys.stderr,
+            flush=True,
+        )
+    if args.quiet:
+        args.status = False
     t_start = time.monotonic()
     last = (t_start, 0)
     try:
@@ -819,17 +851,21 @@ def cmd_recover(args: argparse.Namespace) -> int:
     out = args.output or args.file
     herr = _hidpack_error()
     try:
-        rep = hidpack.recover(args.file, out)
+        with progress.busy("recovering " + os.path.basename(args.file), quiet=args.quiet):
+            rep = hidpack.recover(args.file, out)
     except herr as e:
         raise CliError("%s: cannot recover: %s" % (args.file, _one_line(e))) from None
-    print(
-        "%s: %s event(s) from %s block(s) (%s from the write-ahead tail) -> %s"
-        % (args.file, _n(rep["events"]), _n(rep["blocks_read"]), _n(rep["tail_events"]), out)
-    )
+    if not args.quiet:
+        print(
+            "%s: %s event(s) from %s block(s) (%s from the write-ahead tail) -> %s"
+            % (args.file, _n(rep["events"]), _n(rep["blocks_read"]), _n(rep["tail_events"]), out)
+        )
+    # what was lost is said even with -q (on stderr then: stdout stays empty)
+    say = sys.stderr if args.quiet else sys.stdout
     for p in rep["problems"]:
-        print("  skipped: " + p)
+        print("%sskipped: %s" % ("%s: %s: " % (PROG, args.file) if args.quiet else "  ", p), file=say)
     if rep["events_lost"]:
-        print("  %s event(s) lost in damaged blocks" % _n(rep["events_lost"]))
+        print("%s%s event(s) lost in damaged blocks" % ("%s: %s: " % (PROG, args.file) if args.quiet else "  ", _n(rep["events_lost"])), file=say)
     return 0
 
 
@@ -1015,6 +1051,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=float, default=60.0, help="length of the synthetic session")
     s.add_argument("--seed", type=int, default=7, help="random seed of the synthetic session")
     s.set_defaults(func=cmd_demo)
+
+    for s in sub.choices.values():
+        s.add_argument(
+            "-q", "--quiet", action="store_true",
+            help="no progress and no report: only errors and what the command is for (info's summary, "
+                 "verify's problems, --json output, record's final statistics)",
+        )
     return p
 
 

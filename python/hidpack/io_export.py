@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Iterable, List, Optional, Union
+from typing import Any, Callable, Iterable, List, Optional, Union
 
 import numpy as np
 
@@ -137,9 +137,11 @@ def export(
     recording_paths: Union[PathLike, Iterable[PathLike]],
     out: PathLike,
     to: Optional[str] = None,
+    on_file: Optional[Callable[[str], None]] = None,
 ) -> ExportReport:
     """Export recordings (files or directories of ``*.hpk``) to ``out`` as ``to``
-    (``"csv"``, ``"jsonl"`` or ``"parquet"``; guessed from ``out``'s extension when ``None``)."""
+    (``"csv"``, ``"jsonl"`` or ``"parquet"``; guessed from ``out``'s extension when ``None``).
+    ``on_file(path)`` is called after each recording is written (progress)."""
     out = os.fspath(out)
     if to is None:
         to = guess_format(out)
@@ -153,11 +155,11 @@ def export(
     if to == "csv":
         from .io_csv import export_csv
 
-        return export_csv(paths, out)
+        return export_csv(paths, out, on_file=on_file)
     if to == "mcap":  # OWAMcap, one file per recording: see hidpack.io_mcap_export
         from .io_mcap_export import export_mcap
 
-        return export_mcap(paths, out)
+        return export_mcap(paths, out, on_file=on_file)
     t0 = time.perf_counter()
     report = ExportReport(out=out, to=to)
     many = len(paths) > 1
@@ -172,6 +174,8 @@ def export(
                 _write_lines(streams[0], lines)
                 report.rows += len(lines)
                 report.recordings += 1
+                if on_file is not None:
+                    on_file(p)
         finally:
             for s in streams[1:]:
                 s.close()
@@ -195,6 +199,8 @@ def export(
                 writer.write_table(tbl)
                 report.rows += tbl.num_rows
                 report.recordings += 1
+                if on_file is not None:
+                    on_file(p)
         finally:
             if writer is not None:
                 writer.close()

@@ -106,7 +106,8 @@ def timestamp_to_ns(text: Union[str, int]) -> int:
         raise ValueError("time_stamp %r is not a decimal number" % (_short(text),)) from None
     if not d.is_finite():
         raise ValueError("time_stamp %r is not finite" % (text,))
-    if abs(d) > _MAX_SECONDS:  # before scaling: 1e999999999 would take minutes to expand
+    # before scaling (1e999999999 would take minutes to expand); copy_abs: no context, no Overflow trap
+    if d.copy_abs() > _MAX_SECONDS:
         raise ValueError("time_stamp %s is out of range (more than 2^63 ns)" % _short(text))
     with localcontext() as ctx:
         ctx.prec = max(60, len(str(text)) + 12)
@@ -182,7 +183,8 @@ def read_ducktrack(
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise import_error(path, "not UTF-8 text (%s)" % e.reason, line=lineno, offset=line_offset + e.start) from None
+                reason = "not UTF-8 text (%s)" % e.reason
+                raise import_error(path, reason, line=lineno, offset=line_offset + e.start) from None
             if not line.strip():
                 continue
             d = _json(line, bad, parse_float=str)

@@ -2,9 +2,10 @@
 
 Commands (from the repository root)::
 
-    python benches/compare.py --quick                  # CI: deterministic subset, < 3 min on 2 cores
+    python benches/compare.py --quick                  # CI: deterministic subset, ~4 min on 2 busy cores
     python benches/compare.py                          # full: every session of every corpus
     python benches/compare.py --quick --json out.json  # also write every figure as JSON
+    python benches/compare.py --quick --only-user-paths --user-path long-numpy   # a few rows, while iterating
     pytest benches/ --benchmark-only                   # pytest-benchmark micro-benchmarks
 
 Corpora are read from ``$HIDPACK_DATA`` (default ``<repo>/../shared/data``); nothing is copied into the
@@ -30,6 +31,17 @@ The benchmark table of a session (the "canonical columns") is::
                     formats without a null concept (packed structs, pcodec) store 0 there and derive
                     the mask from kind on decode, with a flag bit in the kind value (0x80) on any row
                     where presence is not its kind's usual; JSON/CSV/Parquet use their own nulls.
+
+User paths (after the per-corpus tables): what an analyst types to get one long recording (balabit
+sessions end to end: >= 2 M events in quick mode, all 4.6 M in full) into numpy (its moves) and into
+pandas (every event), and a fleet (>= 1,000 balabit session files; all 1,677 in full) into one table
+and into pandas: hidpack's own calls next to pcodec files, Parquet read on 1 thread and on every CPU,
+and ``pyarrow.dataset``. Each row runs in a fresh process, which also gives its peak memory; each
+result is checked (rows, first and last time) against the input.
+
+The run fails (exit 2) when hidpack cannot be imported, unless ``--no-hidpack``; any measurement
+that fails is listed under FAILURES and the run exits 1. A peer whose package is missing (pcodec,
+mcap) is reported as not installed, on stderr and in its rows.
 
 hidpack is driven through its public Python API (``hidpack.write_table`` / ``hidpack.open(path).table()``),
 files on tmpfs; converting the canonical columns to/from hidpack's event table is done outside the timed
@@ -1084,7 +1096,10 @@ def peak_memory(hp, paths: List[str], call: str) -> Optional[float]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(hp.__file__).resolve().parents[1]),
                                                          os.environ.get("PYTHONPATH", "")]))
     res = subprocess.run([sys.executable, "-c", code], input=json.dumps(paths), capture_output=True, text=True,
-                         env=env, check=True)
+                         env=env)
+    if res.returncode != 0:
+        tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-6:])
+        raise RuntimeError(f"the peak-memory process of {call} exited {res.returncode}:\n{tail}")
     grew, nbytes = json.loads(res.stdout.strip().splitlines()[-1])
     # a small read fits in memory the allocator already holds: its growth says nothing
     return grew / nbytes if nbytes >= PEAK_MIN_BYTES else None
@@ -1134,12 +1149,13 @@ def user_path_inputs(corpus: Corpus, quick: bool) -> Tuple[List[Session], List[S
 
 
 def write_user_files(hp, corpus: Corpus, long_cols: Dict[str, np.ndarray], fleet: List[Session],
-                     root: str) -> Dict[str, Dict[str, List[str]]]:
+                     root: str, with_pcodec: bool = True) -> Dict[str, Dict[str, List[str]]]:
     """The long recording and the fleet as hidpack (``hidpack.write_table``, its defaults),
-    pcodec (the pcodec row's layout, one file each) and Parquet (the "Parquet zstd" row's layout)
-    files: ``{"long"|"fleet": {"hidpack"|"pcodec"|"parquet": paths}}``."""
-    pco, parq = Pcodec(), Parquet(False)
-    pco.setup(corpus)
+    pcodec (the pcodec row's layout, one file each; not when ``with_pcodec`` is false) and Parquet
+    (the "Parquet zstd" row's layout) files: ``{"long"|"fleet": {"hidpack"|"pcodec"|"parquet": paths}}``."""
+    pco, parq = Pcodec() if with_pcodec else None, Parquet(False)
+    if pco is not None:
+        pco.setup(corpus)
     parq.setup(corpus)
     out: Dict[str, Dict[str, List[str]]] = {}
     for what, tables in (("long", [long_cols]), ("fleet", [s.cols for s in fleet])):
@@ -1149,10 +1165,12 @@ def write_user_files(hp, corpus: Corpus, long_cols: Dict[str, np.ndarray], fleet
         for i, cols in enumerate(tables):
             p = os.path.join(d, f"{i:05d}")
             hp.write_table(p + ".hpk", canonical_to_hidpack(cols, corpus))
-            Path(p + ".pco").write_bytes(pco.encode(cols, i))
+            paths["hidpack"].append(p + ".hpk")
+            if pco is not None:
+                Path(p + ".pco").write_bytes(pco.encode(cols, i))
+                paths["pcodec"].append(p + ".pco")
             Path(p + ".parquet").write_bytes(parq.encode(cols, i).to_pybytes())
-            for k, ext in (("hidpack", ".hpk"), ("pcodec", ".pco"), ("parquet", ".parquet")):
-                paths[k].append(p + ext)
+            paths["parquet"].append(p + ".parquet")
         out[what] = paths
     return out
 
@@ -1379,7 +1397,7 @@ def user_paths(hp, corpus: Corpus, quick: bool, tmpdir: str, repeats: int, faile
     n_fleet = sum(s.n for s in fleet_s)
     t0 = time.perf_counter()
     root = os.path.join(tmpdir, "user-paths")
-    files = write_user_files(hp, corpus, long_cols, fleet_s, root)
+    files = write_user_files(hp, corpus, long_cols, fleet_s, root, with_pcodec="pcodec" not in missing)
     print(f"  user paths: files written ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     expect = {
         "long-numpy": (n_moves, int(long_cols["t"][long_cols["kind"] == K_MOVE][0]),
@@ -1430,10 +1448,10 @@ def fmt_user_paths(figs: Dict[str, Any], readers: Dict[str, Tuple[str, str, bool
            "Files on tmpfs: hidpack as `hidpack.write_table` writes them (defaults), pcodec and Parquet as their "
            "rows above (Parquet zstd, default row groups). Bytes, long / fleet: "
            + ", ".join(f"{k} {lg['bytes'][k] / lg['events']:.2f} / {fl['bytes'][k] / fl['events']:.2f} B/event"
-                       for k in ("hidpack", "pcodec", "parquet")) + ".",
+                       for k in ("hidpack", "pcodec", "parquet") if lg["bytes"][k]) + ".",
            f"Each row in a fresh process: the call once on one small file (set-up), once measured for peak "
            f"memory (growth of the process's peak RSS, over the bytes of what it returned: numpy columns, the "
-           f"Arrow table's buffers or the frame's memory_usage), then median of {repeats} timed passes. Mev/s "
+           f"Arrow table's buffers or the frame's memory_usage), then {'one timed pass' if repeats == 1 else f'median of {repeats} timed passes'}. Mev/s "
            f"counts the events stored (moves rows too). 1 thread: pinned to one CPU; threads: {ncpu} CPUs.", ""]
     for group, title in USER_GROUPS.items():
         rows = {n: figs["rows"][n] for n, r in readers.items() if r[0] == group and n in figs["rows"]}
@@ -1647,6 +1665,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         Path(args.json).write_text(json.dumps(result, indent=1))
     if failed:
         print("\nFAILURES:\n" + "\n".join(failed))
+        print(f"error: {len(failed)} measurement(s) failed (listed under FAILURES)", file=sys.stderr)
         return 1
     return 0
 

@@ -217,3 +217,27 @@ def test_user_path_row_runs_in_a_fresh_process(compare, tmp_path):
     with pytest.raises(RuntimeError, match="exited 1"):  # a read that fails says why
         c.run_user_path_row("long-numpy/hidpack-1", [str(tmp_path / "missing.hpk")], files["fleet"]["hidpack"][:1],
                             1, False)
+
+
+def test_user_path_table_says_what_was_not_measured(compare, tmp_path):
+    c = compare
+    hp, _ = c.import_hidpack()
+    corpus = _mixed_corpus(c, float_xy=False)
+    files = c.write_user_files(hp, corpus, c.concat_sessions(corpus.sessions), corpus.sessions, str(tmp_path),
+                               with_pcodec=False)
+    assert files["long"]["pcodec"] == [] and len(files["fleet"]["parquet"]) == 2
+    ok = {"rows": 10, "result_bytes": 1000, "t_first": 0, "t_last": 9, "peak_growth": 1500, "first_s": 1.0,
+          "times": [1.0]}
+    figs = {"long": {"events": 10, "moves": 8, "how": "x", "bytes": {"hidpack": 20, "pcodec": 0, "parquet": 70}},
+            "fleet": {"files": 2, "events": 10, "how": "y", "bytes": {"hidpack": 20, "pcodec": 0, "parquet": 70}},
+            "rows": {"long-numpy/hidpack-1": dict(ok, mev_s=2.0),
+                     "long-numpy/pcodec": {"not_installed": "ModuleNotFoundError: No module named 'pcodec'"},
+                     "long-numpy/parquet-1": dict(ok, mev_s=4.0),
+                     "long-numpy/parquet": {"error": "RuntimeError: the read's process exited 1:\nboom"}}}
+    text = c.fmt_user_paths(figs, c._user_readers(), 1)
+    assert "| `hp.open(p, threads=1).moves()` | 1 | 2.00 | – | 0.50 | 0 | 1.50 |" in text
+    assert "**not installed** (ModuleNotFoundError" in text
+    assert "error: RuntimeError: the read's process exited 1: |" in text
+    assert "moves into numpy, 1 thread: × Parquet: 0.50 [>= 2]" in text
+    assert "× pcodec: not measured" in text
+    assert "pcodec 0.00" not in text  # no pcodec files: no size for them

@@ -327,6 +327,60 @@ def test_demo_uses_the_ducktrack_example_when_present(tmp_path):
     assert (tmp_path / "ducktrack-example.hpk").exists()
 
 
+def run_demo(cwd, tmp, hidpack_data=None, *args):
+    """``hidpack demo`` in ``cwd`` with TMPDIR=``tmp`` and HIDPACK_DATA as given (unset: None)."""
+    env = {k: v for k, v in os.environ.items() if k != "HIDPACK_DATA"}
+    env["TMPDIR"] = str(tmp)
+    env["PYTHONPATH"] = str(REPO / "python") + os.pathsep + env.get("PYTHONPATH", "")
+    if hidpack_data is not None:
+        env["HIDPACK_DATA"] = str(hidpack_data)
+    p = subprocess.run([sys.executable, "-m", "hidpack.cli", "demo", *map(str, args)], capture_output=True, text=True,
+                       cwd=cwd, env=env, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_demo_finds_data_from_the_current_folder_says_so_and_leaves_no_temp_folder(tmp_path):
+    # a clone beside shared/data, as in the README: ../shared/data from where the user stands
+    example = data_file("ducktrack-example", "events.jsonl")
+    (tmp_path / "shared" / "data" / "ducktrack-example").mkdir(parents=True)
+    (tmp_path / "shared" / "data" / "ducktrack-example" / "events.jsonl").symlink_to(example)
+    (tmp_path / "clone").mkdir()
+    (tmp_path / "tmp").mkdir()
+    rc, out, err = run_demo(tmp_path / "clone", tmp_path / "tmp")
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[1] == "  source: the DuckTrack example, found by ../shared/data from the current folder"
+    assert "13,401 events" in lines[2]
+    assert "file:   written to a temporary folder, removed now (--out DIR keeps it)" in lines
+    assert list((tmp_path / "tmp").iterdir()) == []  # nothing left behind
+    # the speed test: the sample repeated to >= 250,000 events, best of several, per-event costs
+    speed = next(line for line in lines if line.startswith("speed: the sample repeated to "))
+    assert int(speed.split("repeated to ")[1].split()[0].replace(",", "")) >= 250_000
+    for step in ("check", "write", "read"):
+        row = next(line for line in lines if line.startswith("  %-5s  " % step))
+        assert "ns/event" in row and "M events/s" in row
+    # elsewhere (no ../shared/data, no HIDPACK_DATA): generated data, and it says why
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    rc, out, err = run_demo(tmp_path / "a" / "b", tmp_path / "tmp", None, "--seconds", "5")
+    assert rc == 0, err
+    assert out.splitlines()[1] == (
+        "  source: generated (no DuckTrack example: HIDPACK_DATA is not set and ../shared/data from the "
+        "current folder has no ducktrack-example/events.jsonl)"
+    )
+    assert list((tmp_path / "tmp").iterdir()) == []
+    # HIDPACK_DATA wins, and a wrong one is named
+    rc, out, err = run_demo(tmp_path / "clone", tmp_path / "tmp", tmp_path / "nowhere", "--seconds", "5")
+    assert rc == 0, err
+    assert "source: generated (no DuckTrack example: HIDPACK_DATA=%s has no " % (tmp_path / "nowhere") in out
+    rc, out, err = run_demo(tmp_path / "tmp", tmp_path / "tmp", tmp_path / "shared" / "data")
+    assert rc == 0 and "found by HIDPACK_DATA=%s" % (tmp_path / "shared" / "data") in out
+    rc, out, err = run_demo(tmp_path / "tmp", tmp_path / "tmp", tmp_path / "nowhere", "--source", "ducktrack")
+    assert_one_line_error(rc, out, err, "the DuckTrack example was not found: HIDPACK_DATA=")
+    # the demo never looks beside the installed package: a run from / finds nothing there
+    rc, out, err = run_demo("/", tmp_path / "tmp", None, "--seconds", "5")
+    assert rc == 0 and "source: generated" in out
+
+
 def test_missing_extra_is_named_not_a_traceback(tmp_path):
     # A pyarrow that cannot be imported, as on a machine without the `arrow` extra.
     blocker = tmp_path / "block"

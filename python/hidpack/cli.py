@@ -804,31 +804,20 @@ def cmd_record(args: argparse.Namespace) -> int:
         args.status = False
     t_start = time.monotonic()
     last = (t_start, 0)
+    tick = 1.0 if args.status else 0.2
+    end = None if args.duration is None else t_start + args.duration
     try:
-        while not stop.wait(1.0 if args.status else 0.2):
+        # wake at the next status tick or at the end, whichever is first: --duration is kept
+        while not stop.wait(tick if end is None else max(0.0, min(tick, end - time.monotonic()))):
             now = time.monotonic()
-            if args.duration is not None and now - t_start >= args.duration:
+            if end is not None and now >= end:
                 break
             if args.status:
                 st = rec.stats()
                 rate = (st["pushed"] - last[1]) / max(now - last[0], 1e-9)
                 last = (now, st["pushed"])
-                bpe = st["bytes"] / st["written"] if st["written"] else 0.0
-                print(
-                    "\r%s  %7.0f ev/s  events %s  dropped %s  %s  %.2f B/ev%s   "
-                    % (
-                        _duration(int((now - t_start) * 1e9)),
-                        rate,
-                        _n(st["pushed"]),
-                        _n(st["dropped"]),
-                        _size(st["bytes"]).split(" (")[0],
-                        bpe,
-                        "  [paused]" if rec.paused else "",
-                    ),
-                    end="",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                print("\r" + _record_status(args.out, st, now - t_start, rate, rec.paused), end="", file=sys.stderr,
+                      flush=True)
     finally:
         cap.stop()
         st = dict(rec.close())
@@ -846,6 +835,31 @@ def cmd_record(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     print(json.dumps(st))
     return 0
+
+
+def _record_status(out: str, st: Dict[str, Any], seconds: float, rate: float, paused: bool) -> str:
+    """The live status line of ``hidpack record``. Its bytes are what is on disk now: the file's
+    closed blocks plus the write-ahead tail (``OUT.wal``) where the last second's events are
+    checkpointed until a block closes (a block holds up to 65,536 events, so a short recording
+    has no block yet). Bytes per event: those on disk over the events written so far (the tail
+    is less compact than a block, so it falls when a block closes)."""
+    try:
+        tail = os.path.getsize(out + ".wal")
+    except OSError:
+        tail = 0
+    per = "%.2f B/ev" % ((st["bytes"] + tail) / st["written"]) if st.get("written") else "- B/ev"
+    return "%s  %7.0f ev/s  events %s  dropped %s  on disk %s (file %s + tail %s, %s block(s))  %s%s   " % (
+        _duration(int(seconds * 1e9)),
+        rate,
+        _n(st["pushed"]),
+        _n(st["dropped"]),
+        _size(st["bytes"] + tail).split(" (")[0],
+        _n(st["bytes"]),
+        _n(tail),
+        _n(st.get("blocks") or 0),
+        per,
+        "  [paused]" if paused else "",
+    )
 
 
 def cmd_recover(args: argparse.Namespace) -> int:

@@ -272,6 +272,9 @@ class Values:
         return "out%d-%s" % (self.n, name)
 
     def positional(self, cmd: str, name: str, choice: dict) -> list[str]:
+        name = choice.get(name, name)  # one alternative of FILE|DIR
+        if name == "DIR":
+            return ["fleet"]
         if cmd == "import":
             fmt = choice.get("--format", "ducktrack")
             if name == "SRC":
@@ -307,6 +310,8 @@ class Values:
             return [flag, "256"]
         if spec == "WxH":
             return [flag, "1920x1080"]
+        if spec == "TZ":
+            return [flag, "UTC"]
         if spec == "S":
             return [flag, {"--start": "1", "--end": "20", "--duration": "1"}[flag]]
         raise AssertionError("no value for README's %s %s of `hidpack %s`: add one to test_readme.Values" % (flag, spec, cmd))
@@ -314,7 +319,8 @@ class Values:
 
 def runs(syn: Synopsis, values: Values) -> list[list[str]]:
     """The invocations that exercise a synopsis: its required part (once per alternative of a
-    required choice), then each optional group added on its own (once per literal alternative)."""
+    required choice or of a positional such as ``FILE|DIR``), then each optional group added on
+    its own (once per literal alternative)."""
     def choices(spec):
         return [v for v in spec if not is_placeholder(v)] if isinstance(spec, list) else [None]
 
@@ -327,6 +333,9 @@ def runs(syn: Synopsis, values: Values) -> list[list[str]]:
         return a
 
     req_choices = [{}]
+    for name in syn.positional:
+        if "|" in name:
+            req_choices = [dict(c, **{name: v}) for c in req_choices for v in name.split("|")]
     for flag, spec in syn.required:
         if isinstance(spec, list):
             req_choices = [dict(c, **{flag: v}) for c in req_choices for v in choices(spec)]

@@ -1219,8 +1219,7 @@ def _user_readers() -> Dict[str, Tuple[str, str, bool, Any]]:
     def hp():
         return import_hidpack()[0]
 
-    ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    ncpu = max(ncpu, os.cpu_count() or 1)
+    ncpu = os.cpu_count() or 1  # threaded rows lift the harness's one-CPU pin (user_path_child)
     move = ds.field("kind") == K_MOVE
 
     def pco_moves(paths, fx):

@@ -2,9 +2,10 @@
 
 Commands (from the repository root)::
 
-    python benches/compare.py --quick                  # CI: deterministic subset, < 3 min on 2 cores
+    python benches/compare.py --quick                  # CI: deterministic subset, ~4 min on 2 busy cores
     python benches/compare.py                          # full: every session of every corpus
     python benches/compare.py --quick --json out.json  # also write every figure as JSON
+    python benches/compare.py --quick --only-user-paths --user-path long-numpy   # a few rows, while iterating
     pytest benches/ --benchmark-only                   # pytest-benchmark micro-benchmarks
 
 Corpora are read from ``$HIDPACK_DATA`` (default ``<repo>/../shared/data``); nothing is copied into the
@@ -25,10 +26,22 @@ The benchmark table of a session (the "canonical columns") is::
     x, y    int64 pixels (balabit, aalto) or float64 points (ducktrack); 0 where absent
     code    int64   move: 1 = drag (balabit) else 0; down/up: button 1 left 2 right 3 middle 4 x;
                     scroll/hscroll: signed amount; key_*: key code (aalto JS keyCode, ducktrack USB HID usage)
-    xy_valid bool   x/y present. In these corpora it is a function of kind (absent exactly on key rows;
-                    checked at load), so binary formats without a null concept (packed structs, pcodec)
-                    store 0 there and derive the mask from kind on decode; JSON/CSV/Parquet use their
-                    own nulls.
+    xy_valid bool   x/y present, per row (a button or scroll without a position is legal). In these
+                    corpora it happens to be a function of kind (absent exactly on key rows), so binary
+                    formats without a null concept (packed structs, pcodec) store 0 there and derive
+                    the mask from kind on decode, with a flag bit in the kind value (0x80) on any row
+                    where presence is not its kind's usual; JSON/CSV/Parquet use their own nulls.
+
+User paths (after the per-corpus tables): what an analyst types to get one long recording (balabit
+sessions end to end: >= 2 M events in quick mode, all 4.6 M in full) into numpy (its moves) and into
+pandas (every event), and a fleet (>= 1,000 balabit session files; all 1,677 in full) into one table
+and into pandas: hidpack's own calls next to pcodec files, Parquet read on 1 thread and on every CPU,
+and ``pyarrow.dataset``. Each row runs in a fresh process, which also gives its peak memory; each
+result is checked (rows, first and last time) against the input.
+
+The run fails (exit 2) when hidpack cannot be imported, unless ``--no-hidpack``; any measurement
+that fails is listed under FAILURES and the run exits 1. A peer whose package is missing (pcodec,
+mcap) is reported as not installed, on stderr and in its rows.
 
 hidpack is driven through its public Python API (``hidpack.write_table`` / ``hidpack.open(path).table()``),
 files on tmpfs; converting the canonical columns to/from hidpack's event table is done outside the timed
@@ -38,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import io
 import json
 import os
@@ -51,9 +65,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-# Single-threaded everything (before numpy/pyarrow import).
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
+# Single-threaded everything (before numpy/pyarrow import) when run as the benchmark; a test that
+# imports this module keeps its process's settings.
+if __name__ == "__main__":
+    for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
+        os.environ.setdefault(_v, "1")
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -62,17 +78,18 @@ import pyarrow.csv as pacsv  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import zstandard  # noqa: E402
 
-pa.set_cpu_count(1)
-pa.set_io_thread_count(1)
-
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("HIDPACK_DATA", str(ROOT.parent / "shared" / "data")))
 
 KINDS = ("move", "down", "up", "scroll", "hscroll", "key_down", "key_up")
 K_MOVE, K_DOWN, K_UP, K_SCROLL, K_HSCROLL, K_KEY_DOWN, K_KEY_UP = range(7)
 KIND_CODE = {k: i for i, k in enumerate(KINDS)}
-# x/y present exactly on these kinds (checked at load time for every corpus)
+# x/y usually present on these kinds. Presence is stored per row (a button or scroll event without
+# a position is legal in hidpack); formats without nulls (packed structs, pcodec) mark the rows
+# whose presence differs from this table with XY_FLIP in the kind value (no row does in the three
+# corpora, so their bytes are what a kind-derived mask gives).
 XY_LUT = np.array([True, True, True, True, True, False, False])
+XY_FLIP = 0x80
 BUTTONS = {"left": 1, "right": 2, "middle": 3, "x": 4}
 
 # Product owner's baselines (bytes/event; speeds on balabit, M events/s) for the comparison column.
@@ -120,24 +137,45 @@ class Corpus:
     total_sessions: int = 0
     total_events: int = 0
     subset: str = "all"
+    all_sessions: List[Session] = field(default_factory=list)  # before subset() (the user paths use them)
 
     @property
     def events(self) -> int:
         return sum(s.n for s in self.sessions)
 
 
-def _mk_cols(t, kind, x, y, code, float_xy: bool) -> Dict[str, np.ndarray]:
+def _mk_cols(t, kind, x, y, code, float_xy: bool, xy_valid=None) -> Dict[str, np.ndarray]:
+    """The canonical columns; ``xy_valid``: x/y present per row (None: as :data:`XY_LUT` says for
+    each kind). x/y are set to 0 where absent."""
     kind = np.ascontiguousarray(kind, dtype=np.uint8)
-    xy_valid = XY_LUT[kind]
+    if kind.size and int(kind.max()) >= len(KINDS):
+        raise ValueError(f"kind code {int(kind.max())} is not one of the bench's {len(KINDS)} kinds")
+    xy_valid = XY_LUT[kind] if xy_valid is None else np.ascontiguousarray(xy_valid, dtype=bool)
     xt = np.float64 if float_xy else np.int64
+    x = np.where(xy_valid, np.asarray(x, dtype=xt), 0).astype(xt)
+    y = np.where(xy_valid, np.asarray(y, dtype=xt), 0).astype(xt)
     return {
         "t": np.ascontiguousarray(t, dtype=np.int64),
         "kind": kind,
-        "x": np.ascontiguousarray(x, dtype=xt),
-        "y": np.ascontiguousarray(y, dtype=xt),
+        "x": x,
+        "y": y,
         "code": np.ascontiguousarray(code, dtype=np.int64),
         "xy_valid": xy_valid,
     }
+
+
+def kind_with_flip(c: Dict[str, np.ndarray]) -> np.ndarray:
+    """``kind`` with :data:`XY_FLIP` set on the rows whose x/y presence is not their kind's usual
+    (how packed structs and pcodec, which have no nulls, keep it)."""
+    flip = c["xy_valid"] != XY_LUT[c["kind"]]
+    return (c["kind"] | np.where(flip, XY_FLIP, 0)).astype(np.uint8) if flip.any() else c["kind"]
+
+
+def kind_and_xy_valid(stored: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The inverse of :func:`kind_with_flip`: (kind, xy_valid)."""
+    stored = np.asarray(stored)
+    kind = (stored & (0xFF ^ XY_FLIP)).astype(np.uint8)
+    return kind, XY_LUT[kind] ^ ((stored & XY_FLIP) != 0)
 
 
 def read_event_csv(path: Path) -> pa.Table:
@@ -183,8 +221,10 @@ def load_csv_corpus(name: str, key_field: str, tbl: Optional[pa.Table] = None) -
 
     xa, ya = tbl["x"].combine_chunks(), tbl["y"].combine_chunks()
     xv = xa.is_valid().to_numpy(zero_copy_only=False)
-    assert np.array_equal(xv, ya.is_valid().to_numpy(zero_copy_only=False))
-    assert np.array_equal(xv, XY_LUT[kind]), f"{name}: x/y presence is not a function of kind"
+    yv = ya.is_valid().to_numpy(zero_copy_only=False)
+    if not np.array_equal(xv, yv):
+        raise ValueError(f"{name}: row {int(np.flatnonzero(xv != yv)[0])} has only one of x and y "
+                         "(the bench table keeps one presence flag for both)")
     x = pc.fill_null(xa, 0).to_numpy()
     y = pc.fill_null(ya, 0).to_numpy()
     t = tbl["t_ns"].combine_chunks().to_numpy()
@@ -197,7 +237,7 @@ def load_csv_corpus(name: str, key_field: str, tbl: Optional[pa.Table] = None) -
     assert len(starts) == len(snames), f"{name}: sessions are not contiguous"
     sessions = []
     for a, b in zip(starts, ends):
-        cols = _mk_cols(t[a:b], kind[a:b], x[a:b], y[a:b], code[a:b], False)
+        cols = _mk_cols(t[a:b], kind[a:b], x[a:b], y[a:b], code[a:b], False, xv[a:b])
         sessions.append(Session(snames[sidx[a]], cols))
     c = Corpus(name, sessions, float_xy=False, xy_scale=1, key_field=key_field)
     c.total_sessions, c.total_events = len(sessions), int(len(t))
@@ -221,7 +261,7 @@ def _hid_usage_table() -> Dict[str, int]:
 
 def load_ducktrack() -> Corpus:
     usage = _hid_usage_table()
-    t, kind, x, y, code = [], [], [], [], []
+    t, kind, x, y, code, xy_valid = [], [], [], [], [], []
     with open(DATA / "ducktrack-example" / "events.jsonl", "rb") as f:
         for line in f:
             if not line.strip():
@@ -229,6 +269,7 @@ def load_ducktrack() -> Corpus:
             d = json.loads(line, parse_float=Decimal)
             t.append(int(d["time_stamp"] * 1_000_000_000))  # exact: 9 decimals in the source
             a = d["action"]
+            xy_valid.append("x" in d)
             if "x" in d:
                 x.append(float(d["x"]))
                 y.append(float(d["y"]))
@@ -258,7 +299,7 @@ def load_ducktrack() -> Corpus:
                 raise ValueError(a)
     t_arr = np.array(t, dtype=np.int64)
     t_arr -= t_arr[0]
-    cols = _mk_cols(t_arr, kind, x, y, code, True)
+    cols = _mk_cols(t_arr, kind, x, y, code, True, xy_valid)
     xs = np.concatenate([cols["x"], cols["y"]])
     scale = 1
     while not np.all(xs * scale == np.round(xs * scale)):
@@ -271,6 +312,7 @@ def load_ducktrack() -> Corpus:
 
 
 def subset(c: Corpus, stride: int) -> Corpus:
+    c.all_sessions = list(c.sessions)
     if stride > 1:
         c.sessions = c.sessions[::stride]
         c.subset = f"every {stride}th session (file order, starting with the first)"
@@ -473,7 +515,7 @@ assert PACKED21.itemsize == 21
 def _to_packed(c, scale: int) -> np.ndarray:
     a = np.empty(len(c["t"]), dtype=PACKED21)
     a["t"] = c["t"]
-    a["kind"] = c["kind"]
+    a["kind"] = kind_with_flip(c)
     if scale == 1 and c["x"].dtype != np.float64:
         a["x"] = c["x"]
         a["y"] = c["y"]
@@ -485,7 +527,7 @@ def _to_packed(c, scale: int) -> np.ndarray:
 
 
 def _from_packed(a: np.ndarray, float_xy: bool, scale: int) -> Dict[str, np.ndarray]:
-    kind = a["kind"].copy()
+    kind, xy_valid = kind_and_xy_valid(a["kind"])
     if float_xy:
         x = a["x"] / scale
         y = a["y"] / scale
@@ -493,7 +535,7 @@ def _from_packed(a: np.ndarray, float_xy: bool, scale: int) -> Dict[str, np.ndar
         x = a["x"].astype(np.int64)
         y = a["y"].astype(np.int64)
     return {"t": a["t"].copy(), "kind": kind, "x": x, "y": y, "code": a["code"].astype(np.int64),
-            "xy_valid": XY_LUT[kind]}
+            "xy_valid": xy_valid}
 
 
 class PackedZstd(Format):
@@ -503,7 +545,8 @@ class PackedZstd(Format):
         self.name = f"packed21 + zstd-{level}"
         self.slow = level >= 10
         self.note = ("21 B little-endian struct (t i64, kind u8, x i32, y i32, code i32), one zstd frame "
-                     "per session; x/y*scale for fractional coordinates")
+                     "per session; x/y*scale for fractional coordinates; x/y presence from kind "
+                     "(kind | 0x80 on a row where it is not the kind's usual)")
 
     def setup(self, corpus):
         super().setup(corpus)
@@ -540,8 +583,9 @@ class PlainCopy(Format):
             x, y = out["x"] / s, out["y"] / s
         else:
             x, y = out["x"].astype(np.int64), out["y"].astype(np.int64)
-        return {"t": out["t"], "kind": out["kind"], "x": x, "y": y, "code": out["code"].astype(np.int64),
-                "xy_valid": XY_LUT[out["kind"]]}
+        kind, xy_valid = kind_and_xy_valid(out["kind"])
+        return {"t": out["t"], "kind": kind, "x": x, "y": y, "code": out["code"].astype(np.int64),
+                "xy_valid": xy_valid}
 
 
 class Parquet(Format):
@@ -593,7 +637,8 @@ class Pcodec(Format):
     name = "pcodec"
     note = ("pcodec.standalone.simple_compress, default ChunkConfig, one blob per column "
             "(t i64, kind u16, x, y i64/f64, code i64; a column absent on every row is not stored), "
-            "u32 length prefix per blob; x/y mask derived from kind")
+            "u32 length prefix per blob; x/y mask derived from kind (kind | 0x80 on a row where "
+            "presence is not the kind's usual)")
     COLS = ("t", "kind", "x", "y", "code")
 
     def __init__(self):
@@ -615,7 +660,7 @@ class Pcodec(Format):
                 continue
             a = c[f]
             if f == "kind":
-                a = a.astype(np.uint16)
+                a = kind_with_flip(c).astype(np.uint16)
             b = self.comp(a, self.cfg)
             parts.append(len(b).to_bytes(4, "little"))
             parts.append(b)
@@ -634,11 +679,10 @@ class Pcodec(Format):
             pos += ln
             out[f] = a
         n = len(out["t"])
-        out["kind"] = out["kind"].astype(np.uint8)
+        out["kind"], out["xy_valid"] = kind_and_xy_valid(out["kind"])
         for f in ("x", "y"):
             if out[f] is None:
                 out[f] = np.zeros(n, self.xnp)
-        out["xy_valid"] = XY_LUT[out["kind"]]
         return out
 
 
@@ -655,16 +699,16 @@ def import_hidpack():
     try:
         try:
             import hidpack
-            hidpack._native  # noqa: B018  (the native module must be there)
-        except (ImportError, AttributeError):
-            for m in [m for m in sys.modules if m == "hidpack" or m.startswith("hidpack.")]:
-                del sys.modules[m]
-            sys.path.insert(0, str(ROOT / "python"))
+        except ModuleNotFoundError as e:
+            if e.name != "hidpack":
+                raise
+            sys.path.insert(0, str(ROOT / "python"))  # not installed: the repository's package
             import hidpack
-            import hidpack._native  # noqa: F401
-        for a in ("write_table", "open"):
-            if not hasattr(hidpack, a):
-                raise ImportError(f"hidpack has no {a}()")
+        # The package loads its native module on first use (``hidpack._native`` is not an
+        # attribute before that): load it now, so that a missing or broken build says so here.
+        importlib.import_module("hidpack._native")
+        for a in ("write_table", "open", "read_many", "Recorder"):
+            getattr(hidpack, a)  # AttributeError names what is missing
         _HIDPACK = hidpack
     except Exception as e:  # noqa: BLE001
         _HIDPACK_ERR = f"{type(e).__name__}: {e}"
@@ -823,6 +867,7 @@ class Row:
     dec_s: List[float] = field(default_factory=list)
     lossless: Optional[bool] = None
     error: Optional[str] = None
+    not_installed: Optional[str] = None  # a peer whose optional package is missing (not an error)
 
     @property
     def bpe(self) -> float:
@@ -894,11 +939,32 @@ def measure(fmt: Format, corpus: Corpus, repeats: int, verify: bool = True) -> R
     return row
 
 
-def build_formats(with_hidpack: bool, tmpdir: str) -> Tuple[List[Format], Optional[str]]:
-    fmts: List[Format] = [
-        JSONL(), MCAPJSON(True), MCAPJSON(False), CSVZstd(), PackedZstd(3), PackedZstd(19),
-        Parquet(False), Parquet(True), Pcodec(), PlainCopy(),
-    ]
+# The peer formats, in table order: (name, constructor). A constructor that raises ImportError
+# (its optional package is missing) makes a "not installed" row, said on stderr too.
+PEERS: List[Tuple[str, Any]] = [
+    ("JSONL", JSONL),
+    ("MCAP JSON (msg index)", lambda: MCAPJSON(True)),
+    ("MCAP JSON (no msg index)", lambda: MCAPJSON(False)),
+    ("CSV + zstd-3", CSVZstd),
+    ("packed21 + zstd-3", lambda: PackedZstd(3)),
+    ("packed21 + zstd-19", lambda: PackedZstd(19)),
+    ("Parquet zstd", lambda: Parquet(False)),
+    ("Parquet zstd DELTA", lambda: Parquet(True)),
+    ("pcodec", Pcodec),
+    ("plain copy (packed21 -> columns)", PlainCopy),
+]
+
+
+def build_formats(with_hidpack: bool, tmpdir: str) -> Tuple[List[Format], Optional[str], Dict[str, str]]:
+    """The formats to measure, hidpack's import error (None: imported, or not asked for) and the
+    peers that are not installed (name -> the ImportError)."""
+    fmts: List[Format] = []
+    missing: Dict[str, str] = {}
+    for name, make in PEERS:
+        try:
+            fmts.append(make())
+        except ImportError as e:
+            missing[name] = f"{type(e).__name__}: {e}"
     err = None
     if with_hidpack:
         hp, err = import_hidpack()
@@ -906,9 +972,7 @@ def build_formats(with_hidpack: bool, tmpdir: str) -> Tuple[List[Format], Option
             fmts.append(HidpackRecorder(hp, tmpdir))
             fmts.append(Hidpack(hp, "write_table, 65536-event blocks", 65536, None, tmpdir))
             fmts.append(Hidpack(hp, "1 s blocks, no tail (why the tail exists)", 65536, 1_000_000_000, tmpdir))
-    else:
-        err = "disabled by --no-hidpack"
-    return fmts, err
+    return fmts, err, missing
 
 
 def fmt_table(corpus: Corpus, rows: List[Row], repeats: int, slow_repeats: int) -> str:
@@ -921,6 +985,9 @@ def fmt_table(corpus: Corpus, rows: List[Row], repeats: int, slow_repeats: int) 
            "| decode × pcodec | owner baseline B/ev (enc/dec Mev/s) |",
            "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        if r.not_installed:
+            out.append(f"| {r.format} | **not installed** ({r.not_installed}) | | | | | | |")
+            continue
         if r.error and not r.enc_s:
             out.append(f"| {r.format} | error: {r.error} | | | | | | |")
             continue
@@ -1029,7 +1096,10 @@ def peak_memory(hp, paths: List[str], call: str) -> Optional[float]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(hp.__file__).resolve().parents[1]),
                                                          os.environ.get("PYTHONPATH", "")]))
     res = subprocess.run([sys.executable, "-c", code], input=json.dumps(paths), capture_output=True, text=True,
-                         env=env, check=True)
+                         env=env)
+    if res.returncode != 0:
+        tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-6:])
+        raise RuntimeError(f"the peak-memory process of {call} exited {res.returncode}:\n{tail}")
     grew, nbytes = json.loads(res.stdout.strip().splitlines()[-1])
     # a small read fits in memory the allocator already holds: its growth says nothing
     return grew / nbytes if nbytes >= PEAK_MIN_BYTES else None
@@ -1037,6 +1107,457 @@ def peak_memory(hp, paths: List[str], call: str) -> Optional[float]:
 
 # Results below this are not measured for peak memory (see peak_memory).
 PEAK_MIN_BYTES = 8 << 20
+
+
+# --------------------------------------------------------------------------------------------------
+# User paths: what an analyst types to get a long recording or a fleet of files into numpy or pandas,
+# with hidpack, with pcodec files and with Parquet files (issue 15 item 6). Each row is read in a
+# fresh process (python benches/compare.py is not imported for its settings there: the child sets
+# its own threads), which also gives its peak memory.
+# --------------------------------------------------------------------------------------------------
+USER_CORPUS = "balabit-mouse"
+LONG_MIN_EVENTS = 2_000_000  # one long recording: at least this many events
+FLEET_MIN_FILES = 1_000  # a fleet: at least this many files
+SESSION_GAP_NS = 1_000_000_000  # between two sessions put end to end in the long recording
+
+
+def concat_sessions(sessions: List[Session]) -> Dict[str, np.ndarray]:
+    """The sessions end to end as one recording: each session's times shifted to start
+    :data:`SESSION_GAP_NS` after the previous one's last event."""
+    offsets, at = [], 0
+    for s in sessions:
+        offsets.append(at)
+        at += int(s.cols["t"][-1]) + SESSION_GAP_NS if s.n else 0
+    out = {f: np.concatenate([s.cols[f] for s in sessions]) for f in sessions[0].cols}
+    out["t"] = np.concatenate([s.cols["t"] + o for s, o in zip(sessions, offsets)])
+    return out
+
+
+def user_path_inputs(corpus: Corpus, quick: bool) -> Tuple[List[Session], List[Session], str, str]:
+    """(sessions of the long recording, sessions of the fleet, how each was chosen). Quick: the
+    first sessions in file order until :data:`LONG_MIN_EVENTS`, and the last
+    :data:`FLEET_MIN_FILES` sessions as the fleet; full: every session, both times."""
+    sessions = corpus.all_sessions or corpus.sessions
+    if len(sessions) < FLEET_MIN_FILES or sum(s.n for s in sessions) < LONG_MIN_EVENTS:
+        raise ValueError(f"{corpus.name}: {len(sessions)} sessions, {sum(s.n for s in sessions):,} events: "
+                         f"the user paths need {FLEET_MIN_FILES:,} sessions and {LONG_MIN_EVENTS:,} events")
+    if not quick:
+        return sessions, sessions, "every session, end to end", "every session"
+    k = int(np.searchsorted(np.cumsum([s.n for s in sessions]), LONG_MIN_EVENTS)) + 1
+    return (sessions[:k], sessions[-FLEET_MIN_FILES:], f"the first {k} sessions, end to end",
+            f"the last {FLEET_MIN_FILES:,} sessions")
+
+
+def write_user_files(hp, corpus: Corpus, long_cols: Dict[str, np.ndarray], fleet: List[Session],
+                     root: str, with_pcodec: bool = True) -> Dict[str, Dict[str, List[str]]]:
+    """The long recording and the fleet as hidpack (``hidpack.write_table``, its defaults),
+    pcodec (the pcodec row's layout, one file each; not when ``with_pcodec`` is false) and Parquet
+    (the "Parquet zstd" row's layout) files: ``{"long"|"fleet": {"hidpack"|"pcodec"|"parquet": paths}}``."""
+    pco, parq = Pcodec() if with_pcodec else None, Parquet(False)
+    if pco is not None:
+        pco.setup(corpus)
+    parq.setup(corpus)
+    out: Dict[str, Dict[str, List[str]]] = {}
+    for what, tables in (("long", [long_cols]), ("fleet", [s.cols for s in fleet])):
+        d = os.path.join(root, what)
+        os.makedirs(d)
+        paths: Dict[str, List[str]] = {"hidpack": [], "pcodec": [], "parquet": []}
+        for i, cols in enumerate(tables):
+            p = os.path.join(d, f"{i:05d}")
+            hp.write_table(p + ".hpk", canonical_to_hidpack(cols, corpus))
+            paths["hidpack"].append(p + ".hpk")
+            if pco is not None:
+                Path(p + ".pco").write_bytes(pco.encode(cols, i))
+                paths["pcodec"].append(p + ".pco")
+            Path(p + ".parquet").write_bytes(parq.encode(cols, i).to_pybytes())
+            paths["parquet"].append(p + ".parquet")
+        out[what] = paths
+    return out
+
+
+_PCO: Dict[bool, "Pcodec"] = {}
+
+
+def _pco_read(path: str, float_xy: bool) -> Dict[str, np.ndarray]:
+    fmt = _PCO.get(float_xy)
+    if fmt is None:
+        fmt = _PCO[float_xy] = Pcodec()
+        fmt.xnp = np.float64 if float_xy else np.int64
+    with open(path, "rb") as f:
+        return fmt.decode(f.read())
+
+
+def _pco_frame_columns(c: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """A pcodec table as a frame's columns, the presence mask dropped: where x/y are absent on
+    some row, float64 with NaN there (what Parquet's nullable x/y become in pandas)."""
+    v = c["xy_valid"]
+    x, y = c["x"], c["y"]
+    if not v.all():
+        x, y = np.where(v, x, np.nan), np.where(v, y, np.nan)
+    return {"t": c["t"], "kind": c["kind"], "x": x, "y": y, "code": c["code"]}
+
+
+def _pco_concat(paths: List[str], float_xy: bool) -> Dict[str, np.ndarray]:
+    parts = [_pco_read(p, float_xy) for p in paths]
+    return {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
+
+
+MOVE_COLS = ["t", "x", "y", "code"]
+
+
+def _arrow_numpy(tbl: Any) -> Dict[str, np.ndarray]:
+    return {n: tbl.column(n).to_numpy() for n in tbl.column_names}
+
+
+def _user_readers() -> Dict[str, Tuple[str, str, bool, Any]]:
+    """name -> (path group, the call as a user writes it, threaded, read(paths, float_xy)).
+    Path groups: ``long-numpy`` (the long recording's moves into numpy columns), ``long-pandas``
+    (every event into a DataFrame), ``fleet-table`` (every file's every event into one table),
+    ``fleet-pandas`` (into one DataFrame)."""
+    import pyarrow.dataset as ds
+
+    def hp():
+        return import_hidpack()[0]
+
+    ncpu = os.cpu_count() or 1  # threaded rows lift the harness's one-CPU pin (user_path_child)
+    move = ds.field("kind") == K_MOVE
+
+    def pco_moves(paths, fx):
+        c = _pco_read(paths[0], fx)
+        m = c["kind"] == K_MOVE
+        return {k: c[k][m] for k in MOVE_COLS}
+
+    def pco_frame(c):
+        import pandas as pd
+        return pd.DataFrame(_pco_frame_columns(c))
+
+    return {
+        # one long recording, moves -> numpy columns
+        "long-numpy/hidpack-1": ("long-numpy", "hp.open(p, threads=1).moves()", False,
+                                 lambda paths, fx: hp().open(paths[0], threads=1).moves()),
+        "long-numpy/hidpack": ("long-numpy", "hp.open(p).moves()", True,
+                               lambda paths, fx: hp().open(paths[0], threads=ncpu).moves()),
+        "long-numpy/pcodec": ("long-numpy", "decode the 5 columns, keep kind == move", False, pco_moves),
+        "long-numpy/parquet-1": ("long-numpy", "pq.read_table(p, columns=, filters=kind==move, use_threads=False)",
+                                 False, lambda paths, fx: _arrow_numpy(pq.read_table(
+                                     paths[0], columns=MOVE_COLS, filters=[("kind", "=", K_MOVE)], use_threads=False))),
+        "long-numpy/parquet": ("long-numpy", "pq.read_table(p, columns=, filters=kind==move)", True,
+                               lambda paths, fx: _arrow_numpy(pq.read_table(
+                                   paths[0], columns=MOVE_COLS, filters=[("kind", "=", K_MOVE)]))),
+        "long-numpy/dataset": ("long-numpy", "ds.dataset(p).to_table(columns=, filter=kind==move)", True,
+                               lambda paths, fx: _arrow_numpy(ds.dataset(paths[0], format="parquet").to_table(
+                                   columns=MOVE_COLS, filter=move))),
+        # one long recording, every event -> pandas
+        "long-pandas/hidpack-1": ("long-pandas", "hp.open(p, threads=1).to_pandas()", False,
+                                  lambda paths, fx: hp().open(paths[0], threads=1).to_pandas()),
+        "long-pandas/hidpack": ("long-pandas", "hp.open(p).to_pandas()", True,
+                                lambda paths, fx: hp().open(paths[0], threads=ncpu).to_pandas()),
+        "long-pandas/pcodec": ("long-pandas", "decode, pd.DataFrame (x/y NaN if absent)", False,
+                               lambda paths, fx: pco_frame(_pco_read(paths[0], fx))),
+        "long-pandas/parquet-1": ("long-pandas", "pq.read_table(p, use_threads=False).to_pandas(use_threads=False)",
+                                  False, lambda paths, fx: pq.read_table(paths[0], use_threads=False).to_pandas(
+                                      use_threads=False)),
+        "long-pandas/parquet": ("long-pandas", "pq.read_table(p).to_pandas()", True,
+                                lambda paths, fx: pq.read_table(paths[0]).to_pandas()),
+        "long-pandas/dataset": ("long-pandas", "ds.dataset(p).to_table().to_pandas()", True,
+                                lambda paths, fx: ds.dataset(paths[0], format="parquet").to_table().to_pandas()),
+        # a fleet, every event -> one table
+        "fleet-table/hidpack-1": ("fleet-table", "hp.read_many(paths, threads=1)", False,
+                                  lambda paths, fx: hp().read_many(paths, threads=1)),
+        "fleet-table/hidpack": ("fleet-table", "hp.read_many(paths)", True,
+                                lambda paths, fx: hp().read_many(paths, threads=ncpu)),
+        "fleet-table/pcodec": ("fleet-table", "decode file by file, np.concatenate", False, _pco_concat),
+        "fleet-table/parquet-1": ("fleet-table", "pa.concat_tables([pq.read_table(p, use_threads=False) ...])",
+                                  False, lambda paths, fx: pa.concat_tables(
+                                      [pq.read_table(p, use_threads=False) for p in paths])),
+        "fleet-table/parquet": ("fleet-table", "pq.read_table(paths)", True, lambda paths, fx: pq.read_table(paths)),
+        "fleet-table/dataset": ("fleet-table", "ds.dataset(paths).to_table()", True,
+                                lambda paths, fx: ds.dataset(paths, format="parquet").to_table()),
+        # a fleet, every event -> pandas
+        "fleet-pandas/hidpack-1": ("fleet-pandas", "hp.read_many(paths, threads=1).to_pandas()", False,
+                                   lambda paths, fx: hp().read_many(paths, threads=1).to_pandas()),
+        "fleet-pandas/hidpack": ("fleet-pandas", "hp.read_many(paths).to_pandas()", True,
+                                 lambda paths, fx: hp().read_many(paths, threads=ncpu).to_pandas()),
+        "fleet-pandas/pcodec": ("fleet-pandas", "decode file by file, np.concatenate, pd.DataFrame", False,
+                                lambda paths, fx: pco_frame(_pco_concat(paths, fx))),
+        "fleet-pandas/parquet-1": ("fleet-pandas", "pa.concat_tables([pq.read_table(p, use_threads=False) ...])"
+                                   ".to_pandas(use_threads=False)", False,
+                                   lambda paths, fx: pa.concat_tables(
+                                       [pq.read_table(p, use_threads=False) for p in paths]).to_pandas(use_threads=False)),
+        "fleet-pandas/parquet": ("fleet-pandas", "pq.read_table(paths).to_pandas()", True,
+                                 lambda paths, fx: pq.read_table(paths).to_pandas()),
+        "fleet-pandas/dataset": ("fleet-pandas", "ds.dataset(paths).to_table().to_pandas()", True,
+                                 lambda paths, fx: ds.dataset(paths, format="parquet").to_table().to_pandas()),
+    }
+
+
+def result_size(out: Any) -> Tuple[int, int, int, int]:
+    """(rows, bytes, first t, last t) of a read's result: a DataFrame (its columns' memory, index
+    included), an Arrow table (its buffers' bytes) or a mapping of numpy columns (masks included)."""
+    if hasattr(out, "memory_usage") and hasattr(out, "iloc"):  # pandas
+        t = out["t"].to_numpy()
+        return len(out), int(out.memory_usage(index=True, deep=True).sum()), int(t[0]), int(t[-1])
+    if isinstance(out, pa.Table):
+        t = out.column("t")
+        return out.num_rows, int(out.nbytes), int(t[0].as_py()), int(t[-1].as_py())
+    nbytes = 0
+    for k in out.keys():
+        a = out[k]
+        if isinstance(a, np.ma.MaskedArray):
+            nbytes += a.data.nbytes + (0 if a.mask is np.ma.nomask else np.asarray(a.mask).nbytes)
+        elif isinstance(a, np.ndarray):
+            nbytes += a.nbytes
+    t = np.asarray(out["t"])
+    return len(t), nbytes, int(t[0]), int(t[-1])
+
+
+def _vm_hwm() -> Optional[int]:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def user_path_child() -> int:
+    """One user-path row in this (fresh) process: spec on stdin (``reader``, ``paths``, ``warm``
+    paths, ``repeats``, ``float_xy``), figures as one JSON line on stdout. The read runs first on
+    the small ``warm`` input (imports and one-time set-up; its result is kept, so the measured read
+    cannot reuse its memory), then once measured for peak memory (growth of ``VmHWM``), then
+    ``repeats`` timed passes."""
+    spec = json.loads(sys.stdin.read())
+    group, call, threaded, read = _user_readers()[spec["reader"]]
+    if threaded and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))  # lift the harness's pin for this row
+    paths, fx = spec["paths"], spec["float_xy"]
+    warm = read(spec["warm"], fx)  # noqa: F841 (kept alive on purpose)
+    before = _vm_hwm()
+    t0 = time.perf_counter()
+    out = read(paths, fx)
+    first = time.perf_counter() - t0
+    peak = _vm_hwm()
+    rows, nbytes, t_first, t_last = result_size(out)
+    del out
+    times = []
+    for _ in range(spec["repeats"]):
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            out = read(paths, fx)
+            times.append(time.perf_counter() - t0)
+        finally:
+            gc.enable()
+        del out
+    print(json.dumps({"rows": rows, "result_bytes": nbytes, "t_first": t_first, "t_last": t_last,
+                      "peak_growth": None if before is None or peak is None else peak - before,
+                      "first_s": first, "times": times}))
+    return 0
+
+
+def run_user_path_row(name: str, paths: List[str], warm: List[str], repeats: int, float_xy: bool) -> Dict[str, Any]:
+    """:func:`user_path_child` for one row in a fresh Python process; raises with the child's
+    error output when it fails."""
+    import subprocess
+    hp = import_hidpack()[0]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(hp.__file__).resolve().parents[1]),
+                                                         os.environ.get("PYTHONPATH", "")]))
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
+            "import compare; sys.exit(compare.user_path_child())")
+    spec = {"reader": name, "paths": paths, "warm": warm, "repeats": repeats, "float_xy": float_xy}
+    res = subprocess.run([sys.executable, "-c", code], input=json.dumps(spec), capture_output=True, text=True,
+                         env=env)
+    if res.returncode != 0:
+        tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-6:])
+        raise RuntimeError(f"the read's process exited {res.returncode}:\n{tail}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+USER_GROUPS = {
+    "long-numpy": "one long recording, moves into numpy columns",
+    "long-pandas": "one long recording, every event into pandas",
+    "fleet-table": "a fleet, every event into one table",
+    "fleet-pandas": "a fleet, every event into pandas",
+}
+
+
+def user_paths(hp, corpus: Corpus, quick: bool, tmpdir: str, repeats: int, failed: List[str],
+               missing: Dict[str, str], only: Optional[List[str]] = None) -> Tuple[str, Dict[str, Any]]:
+    """The user-path rows (see :func:`_user_readers`) on ``corpus``: the table as text and the
+    figures. Each row's result is checked (rows, first and last ``t``) against the input; a row
+    that fails is appended to ``failed``. ``only``: rows whose name contains one of these."""
+    long_s, fleet_s, long_how, fleet_how = user_path_inputs(corpus, quick)
+    long_cols = concat_sessions(long_s)
+    n_long = len(long_cols["t"])
+    n_moves = int(np.count_nonzero(long_cols["kind"] == K_MOVE))
+    n_fleet = sum(s.n for s in fleet_s)
+    t0 = time.perf_counter()
+    root = os.path.join(tmpdir, "user-paths")
+    files = write_user_files(hp, corpus, long_cols, fleet_s, root, with_pcodec="pcodec" not in missing)
+    print(f"  user paths: files written ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    expect = {
+        "long-numpy": (n_moves, int(long_cols["t"][long_cols["kind"] == K_MOVE][0]),
+                       int(long_cols["t"][long_cols["kind"] == K_MOVE][-1])),
+        "long-pandas": (n_long, int(long_cols["t"][0]), int(long_cols["t"][-1])),
+        "fleet-table": (n_fleet, int(fleet_s[0].cols["t"][0]), int(fleet_s[-1].cols["t"][-1])),
+    }
+    expect["fleet-pandas"] = expect["fleet-table"]
+    events = {"long-numpy": n_long, "long-pandas": n_long, "fleet-table": n_fleet, "fleet-pandas": n_fleet}
+    sizes = {what: {fmt: sum(os.path.getsize(p) for p in ps) for fmt, ps in d.items()} for what, d in files.items()}
+    figs: Dict[str, Any] = {"long": {"sessions": len(long_s), "events": n_long, "moves": n_moves, "how": long_how,
+                                     "bytes": sizes["long"]},
+                            "fleet": {"files": len(fleet_s), "events": n_fleet, "how": fleet_how,
+                                      "bytes": sizes["fleet"]},
+                            "rows": {}}
+    readers = _user_readers()
+    for name, (group, call, threaded, _read) in readers.items():
+        if only and not any(s.lower() in name.lower() for s in only):
+            continue
+        fmt = name.split("/")[1].split("-")[0]
+        if fmt == "pcodec" and "pcodec" in missing:
+            figs["rows"][name] = {"not_installed": missing["pcodec"]}
+            continue
+        what = "long" if group.startswith("long") else "fleet"
+        paths = files[what]["hidpack" if fmt == "hidpack" else "pcodec" if fmt == "pcodec" else "parquet"]
+        warm = [files["fleet"]["hidpack" if fmt == "hidpack" else "pcodec" if fmt == "pcodec" else "parquet"][0]]
+        t1 = time.perf_counter()
+        try:
+            r = run_user_path_row(name, paths, warm, repeats, corpus.float_xy)
+            got = (r["rows"], r["t_first"], r["t_last"])
+            if got != expect[group]:
+                raise AssertionError(f"read (rows, first t, last t) = {got}, the input has {expect[group]}")
+            r["mev_s"] = events[group] / statistics.median(r["times"]) / 1e6
+            figs["rows"][name] = r
+        except Exception as e:  # noqa: BLE001
+            figs["rows"][name] = {"error": f"{type(e).__name__}: {e}"}
+            failed.append(f"user path {name}: {type(e).__name__}: {e}")
+        print(f"  user path {name}: {time.perf_counter() - t1:.1f} s"
+              + (f"  [{figs['rows'][name]['error']}]" if "error" in figs["rows"][name] else ""), file=sys.stderr)
+    return fmt_user_paths(figs, readers, repeats), figs
+
+
+def fmt_user_paths(figs: Dict[str, Any], readers: Dict[str, Tuple[str, str, bool, Any]], repeats: int) -> str:
+    lg, fl = figs["long"], figs["fleet"]
+    ncpu = os.cpu_count() or 1
+    out = [f"### User paths: one long recording ({lg['events']:,} events, {lg['moves']:,} moves: {lg['how']}) "
+           f"and a fleet of {fl['files']:,} files ({fl['events']:,} events: {fl['how']})", "",
+           "Files on tmpfs: hidpack as `hidpack.write_table` writes them (defaults), pcodec and Parquet as their "
+           "rows above (Parquet zstd, default row groups). Bytes, long / fleet: "
+           + ", ".join(f"{k} {lg['bytes'][k] / lg['events']:.2f} / {fl['bytes'][k] / fl['events']:.2f} B/event"
+                       for k in ("hidpack", "pcodec", "parquet") if lg["bytes"][k]) + ".",
+           f"Each row in a fresh process: the call once on one small file (set-up), once measured for peak "
+           f"memory (growth of the process's peak RSS, over the bytes of what it returned: numpy columns, the "
+           f"Arrow table's buffers or the frame's memory_usage), then {'one timed pass' if repeats == 1 else f'median of {repeats} timed passes'}. Mev/s "
+           f"counts the events stored (moves rows too). 1 thread: pinned to one CPU; threads: {ncpu} CPUs.", ""]
+    for group, title in USER_GROUPS.items():
+        rows = {n: figs["rows"][n] for n, r in readers.items() if r[0] == group and n in figs["rows"]}
+        if not rows:
+            continue
+        base = rows.get(f"{group}/pcodec", {}).get("mev_s")
+        pq1 = rows.get(f"{group}/parquet-1", {}).get("mev_s")
+        out += [f"**{title}**", "",
+                "| reader | threads | Mev/s | × pcodec | × Parquet 1 thread | peak MiB | peak / result |",
+                "|---|---|---:|---:|---:|---:|---:|"]
+        for n, r in rows.items():
+            call, threaded = readers[n][1], readers[n][2]
+            th = str(ncpu) if threaded else "1"
+            if "not_installed" in r:
+                out.append(f"| `{call}` | {th} | **not installed** ({r['not_installed']}) | | | | |")
+                continue
+            if "error" in r:
+                out.append(f"| `{call}` | {th} | error: {r['error'].splitlines()[0]} | | | | |")
+                continue
+            v, peak = r["mev_s"], r["peak_growth"]
+            xb = f"{v / base:.2f}" if base else "–"
+            xq = f"{v / pq1:.2f}" if pq1 else "–"
+            mib = "–" if peak is None else f"{peak / 2**20:.0f}"
+            rel = "–" if peak is None else f"{peak / r['result_bytes']:.2f}"
+            out.append(f"| `{call}` | {th} | {v:.2f} | {xb} | {xq} | {mib} | {rel} |")
+        out.append("")
+    out += ["Issue 15's targets, this run (hidpack × the baseline; target in brackets):", ""] + [
+        f"- {label}: {_ratio_text(figs, a, b)} [{target}]" for label, a, b, target in USER_TARGETS]
+    for label, name in (("long", "long-pandas/hidpack"), ("fleet", "fleet-pandas/hidpack")):
+        r = figs["rows"].get(name, {})
+        if r.get("peak_growth") is not None:
+            out.append(f"- into pandas, {label}: peak memory / the frame's bytes {r['peak_growth'] / r['result_bytes']:.2f}"
+                       " [<= 1.3]")
+    return "\n".join(out).rstrip()
+
+
+# (what, hidpack row, baseline row, target) for the targets list under the user-path tables
+USER_TARGETS = [
+    ("long recording, moves into numpy, 1 thread: × pcodec", "long-numpy/hidpack-1", "long-numpy/pcodec",
+     ">= 1.0, stretch 1.5"),
+    ("long recording, moves into numpy, 1 thread: × Parquet", "long-numpy/hidpack-1", "long-numpy/parquet-1", ">= 2"),
+    ("fleet into one table, 1 thread: × pcodec file by file", "fleet-table/hidpack-1", "fleet-table/pcodec",
+     ">= 1.0"),
+    ("fleet into one table, threads: × pyarrow.dataset", "fleet-table/hidpack", "fleet-table/dataset", ">= 3"),
+    ("long recording into pandas, threads: × pq.read_table().to_pandas()", "long-pandas/hidpack",
+     "long-pandas/parquet", ">= 2"),
+    ("fleet into pandas, threads: × pq.read_table(paths).to_pandas()", "fleet-pandas/hidpack",
+     "fleet-pandas/parquet", ">= 2"),
+]
+
+
+def _ratio_text(figs: Dict[str, Any], a: str, b: str) -> str:
+    ra, rb = figs["rows"].get(a, {}), figs["rows"].get(b, {})
+    if "mev_s" not in ra or "mev_s" not in rb:
+        return "not measured"
+    return f"{ra['mev_s'] / rb['mev_s']:.2f}"
+
+
+def run_corpus(corpus: Corpus, fmts: List[Format], missing: Dict[str, str], repeats: int, slow_repeats: int,
+               tmpdir: str, failed: List[str]) -> Dict[str, Any]:
+    """Measure every format on one corpus, print its table (and hidpack's fleet-read table) and
+    return its figures for the JSON output. Every measurement that fails is appended to
+    ``failed`` ("corpus / format: why"): the run then exits 1."""
+    rows = [Row(name, "", corpus.events, not_installed=why) for name, why in missing.items()]
+    for fmt in fmts:
+        t0 = time.perf_counter()
+        rep = slow_repeats if fmt.slow else repeats
+        try:
+            row = measure(fmt, corpus, rep)
+        except Exception as e:  # noqa: BLE001
+            row = Row(fmt.name, fmt.note, corpus.events, error=f"{type(e).__name__}: {e}")
+        if row.error:
+            failed.append(f"{corpus.name} / {row.format}: {row.error}")
+        rows.append(row)
+        print(f"  {corpus.name} / {fmt.name}: {time.perf_counter() - t0:.1f} s"
+              + (f"  [{row.error}]" if row.error else ""), file=sys.stderr)
+    order = {name: i for i, (name, _) in enumerate(PEERS)}
+    rows.sort(key=lambda r: order.get(r.format, len(order)))  # stable: hidpack rows last, in their order
+    print()
+    print(fmt_table(corpus, rows, repeats, slow_repeats))
+    base = {r.format: r for r in rows if r.bytes and r.enc_s}.get("pcodec")
+    fleet = None
+    recorder = [f for f in fmts if isinstance(f, HidpackRecorder)]
+    if recorder:
+        try:
+            text, fleet = fleet_reads(recorder[0].hp, corpus, tmpdir, repeats, base.dec_mev if base else None)
+            print()
+            print(text)
+        except Exception as e:  # noqa: BLE001
+            failed.append(f"{corpus.name} / fleet read: {type(e).__name__}: {e}")
+    return {
+        "sessions": len(corpus.sessions), "total_sessions": corpus.total_sessions,
+        "events": corpus.events, "total_events": corpus.total_events, "subset": corpus.subset,
+        "rows": [{
+            "format": r.format, "note": r.note, "bytes": r.bytes,
+            "bytes_per_event": r.bpe if r.bytes else None,
+            "encode_mev_s": r.enc_mev if r.enc_s else None,
+            "decode_mev_s": r.dec_mev if r.dec_s else None,
+            "encode_s": r.enc_s, "decode_s": r.dec_s, "lossless": r.lossless, "error": r.error,
+            "not_installed": r.not_installed,
+            "size_vs_pcodec": r.bpe / base.bpe if base and r.bytes else None,
+            "encode_vs_pcodec": r.enc_mev / base.enc_mev if base and r.enc_s else None,
+            "decode_vs_pcodec": r.dec_mev / base.dec_mev if base and r.dec_s else None,
+            "owner_baseline": BASELINES.get(corpus.name, {}).get(r.format),
+        } for r in rows],
+        "fleet_read_mev_s": fleet,
+    }
 
 
 def pin_one_cpu() -> Optional[int]:
@@ -1061,7 +1582,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--format", action="append", help="only formats whose name contains this (repeatable)")
     ap.add_argument("--no-hidpack", action="store_true", help="skip the hidpack rows")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+    ap.add_argument("--no-user-paths", action="store_true",
+                    help="skip the user-path rows (a long recording and a fleet into numpy and pandas)")
+    ap.add_argument("--only-user-paths", action="store_true",
+                    help="only the user-path rows (loads only their corpus, balabit-mouse)")
+    ap.add_argument("--user-path-repeats", type=int, default=None, metavar="N",
+                    help="timed passes per user-path row, after the one measured for memory (default 3, quick 1)")
+    ap.add_argument("--user-path", action="append", metavar="NAME",
+                    help="only user-path rows whose name (e.g. long-numpy/pcodec) contains this (repeatable)")
     args = ap.parse_args(argv)
+    if args.only_user_paths and (args.no_user_paths or args.no_hidpack):
+        ap.error("--only-user-paths measures hidpack's user paths: not with --no-user-paths or --no-hidpack")
     repeats = args.repeats or (3 if args.quick else 5)
     slow_repeats = args.slow_repeats or (1 if args.quick else 3)
     cpu = None if args.no_pin else pin_one_cpu()
@@ -1072,14 +1603,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     tmp = tempfile.TemporaryDirectory(prefix="hidpack-bench-", dir=shm)
-    fmts, hp_err = build_formats(not args.no_hidpack, tmp.name)
+    fmts, hp_err, missing = build_formats(not args.no_hidpack, tmp.name)
+    if hp_err:
+        # hidpack is what this harness measures: no table without it, unless asked (--no-hidpack)
+        tmp.cleanup()
+        print(f"error: hidpack cannot be measured: {hp_err}\n"
+              "  Build and install the native module (pip install -e .), or pass --no-hidpack to "
+              "measure only the other formats.", file=sys.stderr)
+        return 2
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
     if args.format:
         fmts = [f for f in fmts if any(s.lower() in f.name.lower() for s in args.format)]
-    if hp_err:
-        print(f"hidpack not importable: {hp_err}")
+        missing = {k: v for k, v in missing.items() if any(s.lower() in k.lower() for s in args.format)}
+    for name, why in missing.items():
+        print(f"NOT INSTALLED: {name} ({why}): its rows say so; install it to compare against it",
+              file=sys.stderr)
+    if args.no_hidpack:
+        print("hidpack: not measured (--no-hidpack)")
     else:
         print(f"hidpack: {getattr(_HIDPACK, '__version__', '?')} from {os.path.dirname(_HIDPACK.__file__)}")
-    corpora = load_corpora(args.quick, args.corpus)
+    corpora = load_corpora(args.quick, [USER_CORPUS] if args.only_user_paths else args.corpus)
 
     result: Dict[str, Any] = {
         "mode": "quick" if args.quick else "full", "repeats": repeats, "slow_repeats": slow_repeats,
@@ -1087,57 +1631,31 @@ def main(argv: Optional[List[str]] = None) -> int:
         "platform": platform.platform(), "machine": platform.machine(),
         "versions": {"numpy": np.__version__, "pyarrow": pa.__version__,
                      "zstandard": zstandard.__version__},
-        "hidpack_error": hp_err, "corpora": {},
+        "hidpack": None if args.no_hidpack else "measured", "not_installed": missing, "corpora": {},
     }
-    try:
-        import pcodec
-        result["versions"]["pcodec"] = pcodec.__version__
-        import mcap
-        result["versions"]["mcap"] = getattr(mcap, "__version__", "?")
-    except Exception:  # noqa: BLE001
-        pass
-    failed = []
-    for corpus in corpora:
-        rows = []
-        for fmt in fmts:
-            t0 = time.perf_counter()
-            rep = slow_repeats if fmt.slow else repeats
-            try:
-                row = measure(fmt, corpus, rep)
-            except Exception as e:  # noqa: BLE001
-                row = Row(fmt.name, fmt.note, corpus.events, error=f"{type(e).__name__}: {e}")
-            if row.error:
-                failed.append(f"{corpus.name} / {row.format}: {row.error}")
-            rows.append(row)
-            print(f"  {corpus.name} / {fmt.name}: {time.perf_counter() - t0:.1f} s"
-                  + (f"  [{row.error}]" if row.error else ""), file=sys.stderr)
-        print()
-        print(fmt_table(corpus, rows, repeats, slow_repeats))
-        base = {r.format: r for r in rows if r.bytes and r.enc_s}.get("pcodec")
-        fleet = None
-        if _HIDPACK is not None and any(isinstance(f, HidpackRecorder) for f in fmts):
-            try:
-                text, fleet = fleet_reads(_HIDPACK, corpus, tmp.name, repeats, base.dec_mev if base else None)
-                print()
-                print(text)
-            except Exception as e:  # noqa: BLE001
-                failed.append(f"{corpus.name} / fleet read: {type(e).__name__}: {e}")
-        result["corpora"][corpus.name] = {
-            "sessions": len(corpus.sessions), "total_sessions": corpus.total_sessions,
-            "events": corpus.events, "total_events": corpus.total_events, "subset": corpus.subset,
-            "rows": [{
-                "format": r.format, "note": r.note, "bytes": r.bytes,
-                "bytes_per_event": r.bpe if r.bytes else None,
-                "encode_mev_s": r.enc_mev if r.enc_s else None,
-                "decode_mev_s": r.dec_mev if r.dec_s else None,
-                "encode_s": r.enc_s, "decode_s": r.dec_s, "lossless": r.lossless, "error": r.error,
-                "size_vs_pcodec": r.bpe / base.bpe if base and r.bytes else None,
-                "encode_vs_pcodec": r.enc_mev / base.enc_mev if base and r.enc_s else None,
-                "decode_vs_pcodec": r.dec_mev / base.dec_mev if base and r.dec_s else None,
-                "owner_baseline": BASELINES.get(corpus.name, {}).get(r.format),
-            } for r in rows],
-            "fleet_read_mev_s": fleet,
-        }
+    for mod in ("pcodec", "mcap", "pandas"):
+        try:
+            result["versions"][mod] = getattr(importlib.import_module(mod), "__version__", "?")
+        except ImportError:
+            result["versions"][mod] = None  # not installed (its rows say so)
+    failed: List[str] = []
+    for corpus in [] if args.only_user_paths else corpora:
+        result["corpora"][corpus.name] = run_corpus(corpus, fmts, missing, repeats, slow_repeats, tmp.name, failed)
+    if args.no_user_paths or args.no_hidpack:
+        print(f"\n_user paths: not measured ({'--no-user-paths' if args.no_user_paths else '--no-hidpack'})_")
+    elif not any(c.name == USER_CORPUS for c in corpora):
+        msg = f"user paths: not measured: they read {USER_CORPUS}, which --corpus left out"
+        print(f"\n_{msg}_")
+        print(msg, file=sys.stderr)
+    else:
+        try:
+            text, result["user_paths"] = user_paths(
+                _HIDPACK, next(c for c in corpora if c.name == USER_CORPUS), args.quick, tmp.name,
+                args.user_path_repeats or (1 if args.quick else 3), failed, missing, args.user_path)
+            print()
+            print(text)
+        except Exception as e:  # noqa: BLE001
+            failed.append(f"user paths: {type(e).__name__}: {e}")
     tmp.cleanup()
     elapsed = time.perf_counter() - t_start
     result["elapsed_s"] = elapsed
@@ -1146,6 +1664,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         Path(args.json).write_text(json.dumps(result, indent=1))
     if failed:
         print("\nFAILURES:\n" + "\n".join(failed))
+        print(f"error: {len(failed)} measurement(s) failed (listed under FAILURES)", file=sys.stderr)
         return 1
     return 0
 

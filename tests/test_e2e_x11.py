@@ -281,3 +281,42 @@ def test_pause_hotkey_withholds_what_is_typed_while_paused(xserver, tmp_path: Pa
     g = r.gaps()
     assert g.reason.tolist() == [2] and int(g.count[0]) == st["paused"] >= 2 * len("private")
     assert b"private" not in out.read_bytes()
+
+
+def test_duration_is_kept_and_status_shows_the_bytes_on_disk(xserver, tmp_path: Path) -> None:
+    """`record --duration 2` stops 2 s after it starts recording (it ran 6 s: pynput's X11
+    listeners were given 2 s each to stop on an idle desktop), and while the mouse moves the
+    status line's bytes grow: the file's blocks plus the write-ahead tail, as the line says."""
+    env, _ = xserver
+    out = tmp_path / "timed.hpk"
+    rec = subprocess.Popen(
+        [sys.executable, "-m", "hidpack", "record", str(out), "--duration", "2", "--pause-hotkey", ""],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    seen = b""
+    while b"recording to" not in seen:
+        byte = rec.stderr.read(1)
+        assert byte, "hidpack record did not start: %r" % seen
+        seen += byte
+    x = lambda *a: subprocess.run(["xdotool", *map(str, a)], env=env, check=True)  # noqa: E731
+    for i in range(60):  # 1.5 s of moves, then idle until the end
+        x("mousemove", 100 + 3 * i, 200 + 2 * i)
+        time.sleep(0.025)
+    stdout, stderr = rec.communicate(timeout=30)
+    assert rec.returncode == 0, stderr
+    st = json.loads(stdout.decode().strip().splitlines()[-1])
+    # from the start of recording to the file closed: 2 s, plus at most a few tenths to stop
+    assert 2.0 <= st["seconds"] < 3.0, st
+    assert st["pushed"] >= 50 and hidpack.open(out).verify()["ok"]
+    lines = [seg for seg in stderr.decode().split("\r") if " on disk " in seg]
+    assert len(lines) >= 1, stderr
+    on_disk = []
+    for line in lines:
+        total = int(line.split(" on disk ")[1].split(" bytes")[0].replace(",", ""))
+        part = line.split("(file ")[1].split(", ")[0]
+        f, tail = (int(v.replace(",", "")) for v in part.split(" + tail "))
+        assert total == f + tail, line
+        assert ", 0 block(s))" in line  # fewer events than a block: all in the tail so far
+        on_disk.append((int(line.split("events ")[1].split()[0].replace(",", "")), total))
+    events, total = on_disk[-1]
+    assert events > 0 and total > 400, on_disk  # the tail holds them: more than the empty file's bytes

@@ -413,3 +413,102 @@ def test_every_conformance_vector_reads_through_read_many():
     with pytest.raises(hidpack.HidpackError) as e:
         hidpack.read_many(paths)
     assert e.value.file == want_problems[0][0]
+
+
+# --- directories, globs, repr, path column, time types (issue 18) -----------------------------
+
+
+def test_read_many_takes_a_directory_or_a_glob(tmp_path):
+    paths = write_files(tmp_path, SPLIT)  # f0.hpk, f1.hpk, ...
+    (tmp_path / "notes.txt").write_text("not a recording")
+    want = hidpack.read_many(paths)
+    by_dir = hidpack.read_many(tmp_path)  # a PathLike directory: its *.hpk, sorted
+    assert by_dir.paths == sorted(paths) == paths
+    assert by_dir["t"].tolist() == want["t"].tolist() and by_dir.events == want.events
+    by_glob = hidpack.read_many(str(tmp_path / "f[12].hpk"))
+    assert by_glob.paths == paths[1:3]
+    # a list may mix files, directories and patterns
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    more = write_files(sub, SPLIT[:1])
+    mixed = hidpack.read_many([paths[0], str(sub), str(tmp_path / "f1.*")])
+    assert mixed.paths == [paths[0], more[0], paths[1]]
+    assert hidpack.read_many(str(tmp_path / "**" / "*.hpk")).paths == sorted(paths + more)
+
+
+def test_read_many_directory_or_glob_that_finds_nothing_says_so(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="a directory with no \\*.hpk files"):
+        hidpack.read_many(empty)
+    with pytest.raises(FileNotFoundError, match="no file matches this pattern"):
+        hidpack.read_many(str(tmp_path / "*.hpk"))
+    with pytest.raises(TypeError, match="is one file: use hidpack.open"):
+        hidpack.read_many(str(tmp_path / "one.hpk"))
+
+
+def test_fleet_table_repr_is_a_summary(tmp_path):
+    paths = write_files(tmp_path, [ROWS[:3], ROWS[3:5], ROWS[:1]])
+    (tmp_path / "bad.hpk").write_bytes(b"not hidpack at all")
+    ft = hidpack.read_many(paths + [str(tmp_path / "bad.hpk")], kinds=["move", "button"], fields=["x", "y"], errors="skip")
+    text = repr(ft)
+    assert len(text) < 1000 and "array(" not in text
+    assert text.splitlines()[0] == "<FleetTable: 4 file(s), 5 row(s) (move 3, button 2)>"
+    assert "  columns: t, file, kind, x, y" in text
+    assert "  files:   %s, ..., %s" % (paths[0], tmp_path / "bad.hpk") in text
+    assert "  wall clock: 0 of 4 file(s)" in text
+    assert "  problems: 1 (first: %s: " % (tmp_path / "bad.hpk") in text
+    assert str(ft) == text
+    clean = hidpack.read_many(paths[:1], kinds="move")
+    assert "columns: t, file, x, y, buttons" in repr(clean) and "problems: none" in repr(clean)
+
+
+def test_path_column_is_dictionary_encoded(tmp_path):
+    paths = write_files(tmp_path, SPLIT)
+    ft = hidpack.read_many(paths + paths[:1])  # a file twice: still one category per path
+    names = [ft.paths[i] for i in ft["file"]]
+    df = ft.to_pandas(path=True)
+    assert list(df.columns[:4]) == ["t", "file", "path", "kind"]
+    assert isinstance(df["path"].dtype, pd.CategoricalDtype)
+    assert list(df["path"].cat.categories) == paths
+    assert df["path"].astype(str).tolist() == names
+    tbl = ft.to_arrow(path=True)
+    assert pa.types.is_dictionary(tbl.schema.field("path").type)
+    assert tbl.column("path").combine_chunks().dictionary.to_pylist() == paths  # a string per file, not per row
+    assert tbl.column("path").to_pylist() == names
+    pdf = ft.to_polars(path=True)
+    assert pdf["path"].dtype == pl.Categorical and pdf["path"].cast(pl.String).to_list() == names
+    assert "path" not in ft.to_pandas().columns and "path" not in ft.to_arrow().column_names
+
+
+def test_time_as_timedelta_or_datetime(tmp_path):
+    paths = []
+    walls = [1_700_000_000_000_000_000, 1_700_000_100_000_000_000]
+    for j, rows in enumerate(SPLIT[:2]):
+        paths.append(str(tmp_path / f"w{j}.hpk"))
+        hidpack.write_table(paths[-1], rows_table(rows), wall_clock_ns=walls[j])
+    ft = hidpack.read_many(paths)
+    t = ft["t"]
+    df = ft.to_pandas(time="timedelta")
+    assert df["t"].dtype == "timedelta64[ns]" and (df["t"].to_numpy().view(np.int64) == t).all()
+    df = ft.to_pandas(time="datetime", wall_time=True)
+    assert str(df["t"].dtype) == "datetime64[ns, UTC]"
+    assert (df["t"].dt.tz_convert(None).to_numpy().view(np.int64) == ft.wall_t()).all()
+    assert (df["t"] == df["wall_t"]).all()
+    tbl = ft.to_arrow(time="timedelta")
+    assert tbl.schema.field("t").type == pa.duration("ns")
+    assert tbl.schema.field("t").type == pa.duration("ns") and tbl.column("t").cast(pa.int64()).to_pylist() == t.tolist()
+    assert ft.to_arrow(time="datetime").schema.field("t").type == pa.timestamp("ns", tz="UTC")
+    assert ft.to_polars(time="datetime")["t"].dtype == pl.Datetime("ns", "UTC")
+    assert ft.to_pandas()["t"].dtype == np.int64  # "ns", the default, is unchanged
+    with pytest.raises(ValueError, match="time must be 'ns', 'timedelta' or 'datetime', got 's'"):
+        ft.to_pandas(time="s")
+
+
+def test_time_datetime_is_refused_naming_the_file_without_a_wall_clock(tmp_path):
+    paths = write_files(tmp_path, SPLIT[:2])  # no wall clock
+    ft = hidpack.read_many(paths)
+    for call in (lambda: ft.to_pandas(time="datetime"), lambda: ft.to_arrow(time="datetime")):
+        with pytest.raises(ValueError, match=f"{paths[0]}: the file has no wall clock.*no time='datetime'"):
+            call()
+    assert ft.to_pandas(time="timedelta")["t"].dtype == "timedelta64[ns]"  # needs no wall clock

@@ -200,11 +200,12 @@ def test_non_canonical_numbers_are_reported(tmp_path):
     assert any("button value" in w for w in warnings)
 
 
-def test_empty_csv_imports_nothing(tmp_path):
+def test_header_only_csv_is_an_error_naming_the_file(tmp_path):
     p = tmp_path / "empty.csv"
     p.write_text("t_ns,kind,x,y,button,session\n")
-    report = io_csv.import_csv(p, tmp_path / "out")
-    assert report.files == [] and report.events == 0
+    with pytest.raises(ValueError, match=r"empty\.csv: no events to import \(the CSV has its header but no rows\)"):
+        io_csv.import_csv(p, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 # --- streaming -------------------------------------------------------------------------------
@@ -258,7 +259,7 @@ def test_a_bad_line_is_named_across_chunks(tmp_path):
     p = tmp_path / "bad.csv"
     p.write_bytes(b"\n".join(text))
     for chunk in (50, 1 << 20):
-        with pytest.raises(ValueError, match="^line 251: unknown kind 'jump'"):
+        with pytest.raises(ValueError, match=r"bad\.csv line 251: unknown kind 'jump'"):
             list(io_csv.iter_csv_sessions(p, chunk_bytes=chunk))
 
 
@@ -292,7 +293,7 @@ def test_a_failed_import_leaves_no_new_file_and_replaces_none(tmp_path, monkeypa
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"\n".join(text))
     for target, overwrite in ((out, True), (tmp_path / "fresh", False)):
-        with pytest.raises(ValueError, match="^line 381: a move row needs both x and y"):
+        with pytest.raises(ValueError, match=r"bad\.csv line 381: a move row needs both x and y"):
             io_csv.import_csv(bad, target, overwrite=overwrite)
     assert {f: (out / f).read_bytes() for f in os.listdir(out)} == before
     assert not (tmp_path / "fresh").exists() or os.listdir(tmp_path / "fresh") == []

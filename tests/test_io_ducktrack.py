@@ -88,6 +88,52 @@ def test_example_counts_and_metadata(example):
     assert "node" not in md and "id" not in md
 
 
+# 2023-10-20 17:19:53, the example's metadata.json start_time, as UTC Unix ns
+_START_UTC_NS = 1_697_822_393_000_000_000
+
+
+@pytest.mark.parametrize(
+    "zone,offset_h", [("UTC", 0), ("-04:00", -4), ("America/New_York", -4), ("+0530", 5.5)]
+)
+def test_wall_clock_from_start_time_in_the_zone_given(tmp_path, zone, offset_h):
+    src = data_file("ducktrack-example", "events.jsonl")
+    out = tmp_path / "w.hpk"
+    report = io_ducktrack.import_ducktrack(src, out, timezone=zone)
+    rec = hidpack.open(out)
+    assert rec.wall_clock_ns == _START_UTC_NS - int(offset_h * 3600) * 10**9
+    assert "start_time '2023-10-20 17:19:53'" in rec.metadata["wall_clock_source"]
+    assert not any("wall clock" in w for w in report.warnings)  # the zone was given: nothing assumed
+    # wall_t works (it raised "no wall clock" before): the first event is at the start time
+    assert rec.wall_t(rec.moves().t[:1])[0] == rec.wall_clock_ns
+
+
+def test_wall_clock_default_zone_is_this_machines_and_says_so(example):
+    import datetime as dt
+
+    src, out, report = example
+    rec = hidpack.open(out)
+    local = dt.datetime(2023, 10, 20, 17, 19, 53).astimezone()  # naive = this machine's zone
+    assert rec.wall_clock_ns == int(local.timestamp()) * 10**9
+    assert any("this machine's local time zone" in w and "--timezone" in w for w in report.warnings)
+
+
+def test_no_start_time_no_wall_clock(tmp_path):
+    src = tmp_path / "rec" / "events.jsonl"
+    src.parent.mkdir()
+    src.write_text('{"time_stamp": 1.5, "action": "move", "x": 1, "y": 2}\n')
+    io_ducktrack.import_ducktrack(src, tmp_path / "a.hpk")
+    assert hidpack.open(tmp_path / "a.hpk").wall_clock_ns is None
+    (src.parent / "metadata.json").write_text('{"start_time": "not a time"}')
+    io_ducktrack.import_ducktrack(src, tmp_path / "b.hpk")
+    assert hidpack.open(tmp_path / "b.hpk").wall_clock_ns is None
+
+
+def test_unknown_time_zone_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        io_ducktrack.import_ducktrack(data_file("ducktrack-example", "events.jsonl"), tmp_path / "x.hpk", timezone="Mars/Olympus")
+    assert not (tmp_path / "x.hpk").exists()
+
+
 def test_example_size_is_under_pcodecs(example):
     """Deterministic size bound. pcodec, one blob per column, takes 3.20 bytes/event on this sample
     (benches/compare.py); hidpack without BINNED took 3.75. The split predictor (125/3 ns Mach

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -258,8 +258,10 @@ def test_between_selects_rows_and_overlapping_blocks(path):
     assert r.between(t1=30).table()["t"].tolist() == [0, 10, 20]
     assert r.between(9980).table()["t"].tolist() == [9980, 9990]
     assert len(r.between(5, 5)) == 0
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="t0=1.5 is not a whole number of nanoseconds"):
         r.between(1.5, 3)
+    with pytest.raises(TypeError, match="t1 must be"):
+        r.between(0, "30")
 
 
 def test_between_with_unordered_timestamps(path):
@@ -550,3 +552,36 @@ def test_opening_something_else_raises_format_error(tmp_path):
     p.write_bytes(b"this is not a hidpack file at all" * 10)
     with pytest.raises(hidpack.FormatError):
         hidpack.open(p)
+
+
+def test_to_pandas_time_as_timedelta_or_datetime(tmp_path):
+    """t as a duration or as the wall time (across a clock record, as wall_t), in pandas, Arrow
+    and polars; refused, naming the file, when the recording has no wall clock."""
+    path = str(tmp_path / "w.hpk")
+    anchor = 1_700_000_000_000_000_000
+    rows = [
+        (0, "move", {"x": 1.0, "y": 1.0}),
+        (5_000_000, "marker", {"label": "hidpack:clock", "value": anchor + 5_000_000 + 10**10}),
+        (8_000_000, "move", {"x": 2.0, "y": 2.0}),
+    ]
+    hidpack.write_table(path, rows_table(rows), wall_clock_ns=anchor)
+    rec = hidpack.open(path)
+    for kind in ("move", None):
+        t = rec.table(kinds=kind)["t"]
+        df = rec.to_pandas(kind, time="timedelta")
+        assert df["t"].dtype == "timedelta64[ns]" and df["t"].to_numpy().view(np.int64).tolist() == t.tolist()
+        df = rec.to_pandas(kind, time="datetime")
+        assert str(df["t"].dtype) == "datetime64[ns, UTC]"
+        assert df["t"].dt.tz_convert(None).to_numpy().view(np.int64).tolist() == rec.wall_t(t).tolist()
+        at = rec.to_arrow(kind, time="datetime", wall_time=True)
+        assert at.schema.field("t").type == pa.timestamp("ns", tz="UTC") and at.column("t").equals(at.column("wall_t"))
+        assert rec.to_arrow(kind, time="timedelta").schema.field("t").type == pa.duration("ns")
+        assert rec.to_polars(kind, time="timedelta")["t"].dtype == pl.Duration("ns")
+    assert rec.to_pandas("move", time="datetime")["t"].tolist() == list(pd.to_datetime([anchor, anchor + 8_000_000 + 10**10], utc=True))
+    with pytest.raises(ValueError, match="time must be 'ns', 'timedelta' or 'datetime'"):
+        rec.to_pandas(time="datetime64")
+    hidpack.write_table(path, rows_table(rows[:1]))
+    bare = hidpack.open(path)
+    with pytest.raises(ValueError, match="w.hpk: the recording has no wall clock.*no time='datetime'"):
+        bare.to_pandas(time="datetime")
+    assert bare.to_pandas(time="timedelta")["t"].tolist() == [pd.Timedelta(0)]

@@ -48,7 +48,6 @@ def native_tables(draw):
     table = {"t": np.array(draw(st.lists(st.integers(-(2**40), 2**40), min_size=n, max_size=n)), np.int64),
              "kind": np.array(kinds, np.uint8)}
     fault = draw(st.sampled_from(["none"] * 6 + ["nan", "grid", "range", "missing", "stray", "xy", "nan_opt"]))
-    present = set(kinds)
     shared_valid = None  # x and y share their validity unless the fault is "xy"
     for name, typ, req, opt in NUMERIC:
         uses = np.isin(table["kind"], list(req + opt))

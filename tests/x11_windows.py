@@ -7,7 +7,7 @@ stdin closes.
 import json
 import sys
 
-from Xlib import X, Xatom, display
+from Xlib import X, display
 
 d = display.Display()
 screen = d.screen()

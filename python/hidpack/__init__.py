@@ -43,6 +43,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "TruncatedError": ("_native", "TruncatedError"),
     "UnsupportedVersionError": ("_native", "UnsupportedVersionError"),
     "EventValueError": ("_native", "EventValueError"),
+    "ImportFormatError": ("_errors", "ImportFormatError"),
+    "MetadataError": ("_errors", "MetadataError"),
 }
 
 __all__ = [
@@ -66,6 +68,8 @@ __all__ = [
     "TruncatedError",
     "UnsupportedVersionError",
     "EventValueError",
+    "ImportFormatError",
+    "MetadataError",
     "__version__",
 ]
 
@@ -78,6 +82,7 @@ if TYPE_CHECKING:
         TruncatedError,
         UnsupportedVersionError,
     )
+    from ._errors import ImportFormatError, MetadataError
     from .fleet import FleetTable, read_dask, read_many
     from .recorder import Recorder, now
     from .recording import Recording, open, recover

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field as dc_field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -49,6 +49,58 @@ def hidpack_error() -> type:
     return err
 
 
+def import_error(
+    path: Optional[str], reason: str, *, line: Optional[int] = None, offset: Optional[int] = None
+) -> Exception:
+    """A :class:`hidpack.ImportFormatError` (a ``FormatError`` and a ``ValueError``) naming the
+    source file and where in it (``line`` and/or byte ``offset``) the damage was found."""
+    from ._errors import ImportFormatError
+
+    return ImportFormatError(path, reason, line=line, offset=offset)
+
+
+def check_table(
+    table: Dict[str, Any], path: str, locate: Callable[[int], Tuple[Optional[int], Optional[int]]]
+) -> None:
+    """Check an imported table as the writer will; a value the format cannot store is an
+    :func:`import_error` at its source row's place (``locate(row) -> (line, offset)``), not an
+    error about row N of a table the user never saw."""
+    from ._native import EventValueError
+    from .writing import prepare
+
+    try:
+        prepare(table)
+    except EventValueError as e:
+        row = getattr(e, "row", None)
+        line, offset = locate(row) if isinstance(row, int) else (None, None)
+        raise import_error(path, str(e), line=line, offset=offset) from None
+    except (TypeError, ValueError) as e:  # a table the importer built wrongly from odd input
+        raise import_error(path, "cannot store the events: %s" % e) from None
+
+
+_I64 = (-(2**63), 2**63 - 1)
+
+
+def _checked(name: str, typ: str, v: Any) -> Any:
+    """``v`` if it fits its field's column (int64, finite float64), else ``ValueError``."""
+    if typ == "int":
+        if not _I64[0] <= int(v) <= _I64[1]:
+            raise ValueError("%s %r does not fit in 64 bits" % (name, v))
+    elif typ == "coord":
+        try:
+            f = float(v)
+        except OverflowError:
+            raise ValueError("%s %r is too large" % (name, v)) from None
+        if f != f or f in (float("inf"), float("-inf")):
+            raise ValueError("%s %r is not finite" % (name, v))
+    elif typ == "str":
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("%s %r is not valid Unicode (a lone surrogate)" % (name, v)) from None
+    return v
+
+
 def empty_table(n: int) -> Dict[str, Any]:
     """A write table of ``n`` rows with every numeric field absent (arrays + ``_valid``)."""
     table: Dict[str, Any] = {"t": np.zeros(n, np.int64), "kind": np.zeros(n, np.uint8)}
@@ -75,9 +127,15 @@ class TableBuilder:
         return len(self.t)
 
     def add(self, t: int, kind: int, **fields: Any) -> None:
+        """Raises ``ValueError`` (adding nothing) for a time or value that does not fit its
+        column (an integer beyond 64 bits, a coordinate that is not a finite float)."""
         unknown = set(fields) - set(self.cols)
         if unknown:
             raise KeyError("unknown event field(s): %s" % ", ".join(sorted(unknown)))
+        _checked("t", "int", t)
+        for name, v in fields.items():
+            if v is not None:
+                _checked(name, FIELD_KINDS[name][0], v)
         self.t.append(int(t))
         self.kind.append(int(kind))
         for name, col in self.cols.items():

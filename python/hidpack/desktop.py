@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from typing import Any, Callable, List, Optional
 
 from . import keymap
@@ -88,6 +89,8 @@ class DesktopCapture:
         self.limitations = platform_limitations()
         self._listeners: List[Any] = []
         self._stop = threading.Event()
+        self._closed = False  # set by stop(): callbacks then record nothing
+        self._last_event = 0.0  # monotonic time of the last callback (stop() waits for a quiet spell)
         self._focus_thread: Optional[threading.Thread] = None
         self._hotkey_obj: Any = None
         self._chord: set = set()  # held ctrl/alt/cmd keys: a key pressed with them types no text
@@ -123,29 +126,53 @@ class DesktopCapture:
             self._focus_thread.start()
 
     def stop(self) -> None:
+        """Stop capturing: in 0.3 s on an idle desktop, after the backlog otherwise.
+
+        pynput's X11 listeners notice a stop only at their next input event (on an idle desktop
+        ``hidpack record --duration 2`` ran 4 s more, in two 2 s joins). So the listeners are
+        waited for only while their callbacks still deliver events that were queued before the
+        stop (up to 4 s in all, as before), and not once they have been quiet for 0.3 s; those still
+        running are daemon threads, left to end at their next event, whose callback records
+        nothing and returns False (which ends a pynput listener)."""
         self._stop.set()
         for listener in self._listeners:
             listener.stop()
-        for listener in self._listeners:
-            listener.join(2.0)
+        limit = time.monotonic() + 4.0
+        while any(listener.is_alive() for listener in self._listeners) and time.monotonic() < limit:
+            if time.monotonic() - self._last_event >= 0.3:
+                break
+            time.sleep(0.02)
+        self._closed = True
         if self._focus_thread is not None:
-            self._focus_thread.join(2.0)
+            self._focus_thread.join(0.5)
 
     # -- callbacks (hook threads: one push each) ------------------------------------------------
 
-    def _on_move(self, x: float, y: float) -> None:
+    def _on_move(self, x: float, y: float) -> Optional[bool]:
+        self._last_event = time.monotonic()
+        if self._closed:
+            return False  # stopped: nothing more reaches the recorder (False ends the listener)
         self.rec.move(x, y)
+        return None
 
-    def _on_click(self, x: float, y: float, button: Any, pressed: bool) -> None:
+    def _on_click(self, x: float, y: float, button: Any, pressed: bool) -> Optional[bool]:
+        self._last_event = time.monotonic()
+        if self._closed:
+            return False
         name = getattr(button, "name", str(button))
         code = _BUTTONS.get(name)
         if code is None:
             v = getattr(button, "value", None)
             code = v if isinstance(v, int) and 0 <= v < 256 else 0
         self.rec.button(code, pressed, x, y)
+        return None
 
-    def _on_scroll(self, x: float, y: float, dx: float, dy: float) -> None:
+    def _on_scroll(self, x: float, y: float, dx: float, dy: float) -> Optional[bool]:
+        self._last_event = time.monotonic()
+        if self._closed:
+            return False
         self.rec.scroll(dx, dy, x, y)
+        return None
 
     def _key_info(self, key: Any) -> tuple:
         char = getattr(key, "char", None)
@@ -161,7 +188,10 @@ class DesktopCapture:
         native = vk if isinstance(vk, int) and 0 <= vk <= 0xFFFFFFFF else None
         return usage, native, char
 
-    def _on_press(self, key: Any) -> None:
+    def _on_press(self, key: Any) -> Optional[bool]:
+        self._last_event = time.monotonic()
+        if self._closed:
+            return False
         usage, native, char = self._key_info(key)
         name = getattr(key, "name", None)
         if name in _CHORD:
@@ -171,13 +201,18 @@ class DesktopCapture:
             self.rec.text(char)
         if self._hotkey_obj is not None:
             self._hotkey_obj.press(self._canonical(key))
+        return None
 
-    def _on_release(self, key: Any) -> None:
+    def _on_release(self, key: Any) -> Optional[bool]:
+        self._last_event = time.monotonic()
+        if self._closed:
+            return False
         usage, native, _ = self._key_info(key)
         self._chord.discard(getattr(key, "name", None))
         self.rec.key(usage, False, native)
         if self._hotkey_obj is not None:
             self._hotkey_obj.release(self._canonical(key))
+        return None
 
     def _canonical(self, key: Any) -> Any:
         for listener in self._listeners:

@@ -22,15 +22,19 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import _native
-from ._table import FIELDS, KIND_CODES, require
+from ._table import FIELDS, KIND_CODES, KINDS, require
+from ._time import as_ns
 from .recording import (
     _arrow_table,
     _native_bounds,
     _pandas_frame,
     _polars_frame,
     _unknown_kind,
+    check_time,
     clock_points,
     clock_rows,
+    retime_arrow,
+    retime_pandas,
     wall_times,
 )
 
@@ -110,30 +114,89 @@ class FleetTable(dict):  # type: ignore[type-arg]
     def _one_kind(self) -> str | None:
         return self.kinds[0] if self.kinds is not None and len(self.kinds) == 1 else None
 
-    def to_arrow(self, wall_time: bool = False) -> Any:
+    def _wall(self, wall_time: bool, time: str) -> np.ndarray | None:
+        check_time(time)
+        if not (wall_time or time == "datetime"):
+            return None
+        try:
+            return self.wall_t()
+        except ValueError as e:
+            raise ValueError(f"{e}: no wall_t column, no time='datetime' (time='ns' and 'timedelta' need none)") from None
+
+    def _path_codes(self) -> tuple[np.ndarray, list[str]]:
+        """Each row's index into the distinct paths (in first-seen order), and those paths."""
+        distinct = list(dict.fromkeys(self.paths))
+        at = {p: i for i, p in enumerate(distinct)}
+        per_file = np.array([at[p] for p in self.paths], dtype=np.int32)
+        return per_file[np.asarray(self["file"], dtype=np.intp)], distinct
+
+    def to_arrow(self, wall_time: bool = False, path: bool = False, time: str = "ns") -> Any:
         """A ``pyarrow.Table``: ``t``, ``file``, ``kind`` (dictionary; left out when one kind was
         read) and the fields read (nullable: null = absent). ``wall_time``: also ``wall_t``
-        (after ``t``), each row's time as a UTC timestamp (see :meth:`wall_t`)."""
+        (after ``t``), each row's time as a UTC timestamp (see :meth:`wall_t`). ``path``: also
+        ``path`` (after ``file``), each row's file path, dictionary-encoded (one string per
+        file, not per row). ``time``: ``t`` as int64 ns of each file's own time (``"ns"``),
+        ``duration[ns]`` (``"timedelta"``) or its UTC ``timestamp[ns]`` (``"datetime"``;
+        ``ValueError`` naming the first file without a wall clock)."""
         pa = require("pyarrow", "arrow", "FleetTable.to_arrow()")
-        return _arrow_table(pa, self, self._one_kind(), self._field_names(), self.wall_t() if wall_time else None)
+        wall = self._wall(wall_time, time)
+        out = _arrow_table(pa, self, self._one_kind(), self._field_names(), wall if wall_time else None)
+        if path:
+            codes, distinct = self._path_codes()
+            col = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(distinct, pa.string()))
+            out = out.add_column(out.schema.get_field_index("file") + 1, pa.field("path", col.type, nullable=False), col)
+        return retime_arrow(pa, out, time, wall)
 
-    def to_pandas(self, wall_time: bool = False) -> Any:
+    def to_pandas(self, wall_time: bool = False, path: bool = False, time: str = "ns") -> Any:
         """A ``pandas.DataFrame`` with the columns of :meth:`to_arrow`, typed like
-        :meth:`Recording.to_pandas`; ``wall_t`` a ``datetime64[ns, UTC]`` column. Its arrays are
-        its own (changing it does not change this table)."""
-        return self._frame(wall_time, copy=True)
+        :meth:`Recording.to_pandas`; ``wall_t`` a ``datetime64[ns, UTC]`` column, ``path`` a
+        categorical, ``t`` int64, ``timedelta64[ns]`` or ``datetime64[ns, UTC]`` (``time`` as in
+        :meth:`to_arrow`). Its arrays are its own (changing it does not change this table)."""
+        return self._frame(wall_time, copy=True, path=path, time=time)
 
-    def _frame(self, wall_time: bool, copy: bool) -> Any:
+    def _frame(self, wall_time: bool, copy: bool, path: bool = False, time: str = "ns") -> Any:
         pd = require("pandas", "pandas", "FleetTable.to_pandas()")
         pa = require("pyarrow", "pandas", "FleetTable.to_pandas()")
-        wall = self.wall_t() if wall_time else None
-        return _pandas_frame(pd, pa, self, self._one_kind(), self._field_names(), wall_t=wall, copy=copy)
+        wall = self._wall(wall_time, time)
+        frame = _pandas_frame(
+            pd, pa, self, self._one_kind(), self._field_names(), wall_t=wall if wall_time else None, copy=copy
+        )
+        if path:
+            codes, distinct = self._path_codes()
+            frame.insert(frame.columns.get_loc("file") + 1, "path", pd.Categorical.from_codes(codes, categories=distinct))
+        return retime_pandas(pd, frame, time, wall)
 
-    def to_polars(self, wall_time: bool = False) -> Any:
-        """A ``polars.DataFrame`` (via Arrow); ``wall_time`` as in :meth:`to_arrow`."""
+    def to_polars(self, wall_time: bool = False, path: bool = False, time: str = "ns") -> Any:
+        """A ``polars.DataFrame`` (via Arrow; ``path`` categorical); the options as in
+        :meth:`to_arrow`."""
         pl = require("polars", "polars", "FleetTable.to_polars()")
         pa = require("pyarrow", "polars", "FleetTable.to_polars()")
-        return _polars_frame(pl, pa, self.to_arrow(wall_time))
+        return _polars_frame(pl, pa, self.to_arrow(wall_time, path, time))
+
+    def __repr__(self) -> str:
+        n = len(self["t"]) if "t" in self else 0
+        kinds = np.bincount(np.asarray(self["kind"], dtype=np.intp), minlength=len(KINDS)) if n else []
+        per_kind = ", ".join(f"{KINDS[i]} {int(c):,}" for i, c in enumerate(kinds) if c)
+        columns = ["t", "file"] + (["kind"] if self._one_kind() is None else []) + [
+            c for c in self._field_names() if c in self or c + "_offsets" in self
+        ]
+        lines = [
+            f"<FleetTable: {len(self.paths):,} file(s), {n:,} row(s)" + (f" ({per_kind})" if per_kind else "") + ">",
+            "  columns: " + ", ".join(columns),
+        ]
+        if self.paths:
+            shown = self.paths if len(self.paths) <= 3 else [self.paths[0], "...", self.paths[-1]]
+            lines.append("  files:   " + ", ".join(shown))
+            walls = sum(w is not None for w in self.wall_clock_ns)
+            lines.append(f"  wall clock: {walls:,} of {len(self.paths):,} file(s)")
+        if self.problems:
+            first = self.problems[0]
+            lines.append(f"  problems: {len(self.problems):,} (first: {first.get('path')}: {first.get('error')})")
+        else:
+            lines.append("  problems: none")
+        return "\n".join(lines)
+
+    __str__ = __repr__
 
 
 def _names(what: str, v: Sequence[str] | str | None, valid: Sequence[str]) -> list[str] | None:
@@ -148,29 +211,67 @@ def _names(what: str, v: Sequence[str] | str | None, valid: Sequence[str]) -> li
     return names
 
 
+def expand_paths(paths: Any) -> list[str]:
+    """The files of ``paths``: a directory (its ``*.hpk`` files, sorted), a glob pattern
+    (``"fleet/*.hpk"``, ``"**"`` included; its matches, sorted) or a sequence of paths, each of
+    which may itself be a directory or a pattern. A directory or pattern that finds no file
+    raises ``FileNotFoundError``; a single file path as a string raises ``TypeError`` (use
+    ``hidpack.open``, or a list of one)."""
+    import glob
+
+    if isinstance(paths, (str, os.PathLike)):
+        one = os.fspath(paths)
+        if not (os.path.isdir(one) or glob.has_magic(one)):
+            raise TypeError(
+                "paths must be a sequence of paths, a directory or a glob pattern "
+                f"({one!r} is one file: use hidpack.open, or [{one!r}])"
+            )
+        paths = [one]
+    if isinstance(paths, bytes):
+        raise TypeError("paths must be a sequence of paths, a directory or a glob pattern, not bytes")
+    names: list[str] = []
+    for p in paths:
+        name = os.fspath(p)
+        if os.path.isdir(name):
+            found = sorted(e.path for e in os.scandir(name) if e.name.endswith(".hpk") and e.is_file())
+            if not found:
+                raise FileNotFoundError(f"{name}: a directory with no *.hpk files")
+            names.extend(found)
+        elif glob.has_magic(name) and not os.path.exists(name):
+            found = sorted(f for f in glob.glob(name, recursive=True) if os.path.isfile(f))
+            if not found:
+                raise FileNotFoundError(f"{name}: no file matches this pattern")
+            names.extend(found)
+        else:
+            names.append(name)
+    return names
+
+
 def _query(
     paths: Sequence[str | os.PathLike[str]], kinds: Sequence[str] | str | None, fields: Sequence[str] | str | None
 ) -> tuple[list[str], list[str] | None, list[str] | None]:
     """The paths as strings and the kind and field names, checked (what both readers take)."""
-    if isinstance(paths, (str, bytes, os.PathLike)):
-        raise TypeError("paths must be a sequence of paths (for one file, use hidpack.open)")
-    names = [os.fspath(p) for p in paths]
+    names = expand_paths(paths)
     return names, _names("kind", kinds, list(KIND_CODES)), _names("field", fields, [f[0] for f in FIELDS])
 
 
 def read_many(
-    paths: Sequence[str | os.PathLike[str]],
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     *,
     kinds: Sequence[str] | str | None = None,
     fields: Sequence[str] | str | None = None,
-    t0: int | None = None,
-    t1: int | None = None,
+    t0: Any = None,
+    t1: Any = None,
     threads: int | None = None,
     errors: str = "raise",
 ) -> FleetTable:
     """The events of every file in ``paths``, in that order, as one :class:`FleetTable`.
 
-    ``kinds``, ``fields``, ``t0`` / ``t1`` (file time, ``t0 <= t < t1``) select as in
+    ``paths``: a list of paths, a directory (its ``*.hpk``, sorted) or a glob pattern
+    (``"fleet/*.hpk"``; its matches, sorted); see :func:`expand_paths`.
+
+    ``kinds``, ``fields``, ``t0`` / ``t1`` (file time, ``t0 <= t < t1``: nanoseconds, or a
+    ``datetime.timedelta`` / ``numpy.timedelta64`` / ``pandas.Timedelta``) select as in
     :meth:`Recording.table` and :meth:`Recording.between`, in every file. ``threads``: files read
     at once (``None``: one per CPU); the result does not depend on it. ``errors``: ``"raise"``
     (the first problem in path order raises a :class:`HidpackError` subclass, or ``OSError``,
@@ -180,7 +281,7 @@ def read_many(
     names, kind_list, field_list = _query(paths, kinds, fields)
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
-    lo, hi = _native_bounds(t0, t1)
+    lo, hi = _native_bounds(as_ns("t0", t0), as_ns("t1", t1))
     table, events, walls, skipped = _native.read_many(
         names, t0=lo, t1=hi, kinds=kind_list, fields=field_list, threads=threads, errors=errors
     )
@@ -235,8 +336,8 @@ def read_dask(
     *,
     kinds: Sequence[str] | str | None = None,
     fields: Sequence[str] | str | None = None,
-    t0: int | None = None,
-    t1: int | None = None,
+    t0: Any = None,
+    t1: Any = None,
     files_per_partition: int | None = None,
     partition_bytes: int = PARTITION_BYTES,
     wall_time: bool = False,
@@ -248,13 +349,14 @@ def read_dask(
     Partitions: ``files_per_partition`` files each if given; else files are grouped until they
     hold ``partition_bytes`` bytes on disk (default 2 MiB: about a million events, 30 to 200 MB
     as a DataFrame depending on the fields read), so that a fleet of short sessions does not
-    cost the scheduler one task per file. ``file`` is the index of each row's file in ``paths``;
-    ``wall_time=True`` adds ``wall_t``, each row's UTC time (every file then needs a wall
+    cost the scheduler one task per file. ``t0`` / ``t1`` as in :func:`read_many`. ``file`` is
+    the index of each row's file in ``paths``; ``wall_time=True`` adds ``wall_t``, each row's UTC time (every file then needs a wall
     clock). A file that cannot be read fails the computation, with its path in the message (to
     list the problems of a fleet instead, use ``read_many(errors="skip")``).
     """
     dd = require("dask.dataframe", "dask", "hidpack.read_dask()")
     names, kind_list, field_list = _query(paths, kinds, fields)
+    t0, t1 = as_ns("t0", t0), as_ns("t1", t1)  # checked now, not when a partition is computed
     if files_per_partition is not None and (
         isinstance(files_per_partition, bool) or not isinstance(files_per_partition, int) or files_per_partition < 1
     ):

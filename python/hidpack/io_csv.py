@@ -37,7 +37,7 @@ from __future__ import annotations
 import io
 import os
 import time
-from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -57,6 +57,7 @@ from ._io import (
     expand_recordings,
     field,
     format_coord,
+    import_error,
     open_recording,
     safe_file_stem,
     write_recording,
@@ -127,12 +128,78 @@ def _open_source(src: Union[PathLike, BinaryIO]) -> Tuple[BinaryIO, List[Any]]:
         head = fh.read(4)
         fh.seek(pos)
     if head == _ZSTD_MAGIC:
+        return _ZstdSource(fh, _error_name(src)), to_close  # type: ignore[return-value]
+    return fh, to_close
+
+
+def _error_name(src: Union[PathLike, BinaryIO]) -> Optional[str]:
+    """How errors name the source: its path as given, else the stream's ``name``."""
+    if isinstance(src, (str, os.PathLike)):
+        return os.fspath(src)
+    name = getattr(src, "name", None)
+    return name if isinstance(name, str) else None
+
+
+class _ZstdSource:
+    """``read(n)`` of the decompressed text of a zstd source, frame after frame. Damaged data,
+    or a source that ends inside a frame (a truncated download), is an
+    :class:`hidpack.ImportFormatError` at the compressed byte offset, not silently fewer rows."""
+
+    PIECE = 1 << 20  # compressed bytes fed at a time
+
+    def __init__(self, fh: BinaryIO, name: Optional[str]) -> None:
         import zstandard
 
-        reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)
-        to_close.insert(0, reader)
-        return reader, to_close  # type: ignore[return-value]
-    return fh, to_close
+        self._fh = fh
+        self._name = name
+        self._zstd = zstandard
+        self._dctx = zstandard.ZstdDecompressor()
+        self._obj = self._dctx.decompressobj()
+        self._buf = bytearray()
+        self._consumed = 0  # compressed bytes fed to finished frames and the current one
+        self._frame_open = False
+        self._end = False
+
+    def read(self, n: int = -1) -> bytes:
+        while (n < 0 or len(self._buf) < n) and not self._end:
+            piece = self._fh.read(self.PIECE)
+            if not piece:
+                self._end = True
+                if self._frame_open:
+                    raise import_error(
+                        self._name, "the zstd data ends inside a frame (the file is truncated)", offset=self._consumed
+                    )
+                break
+            self._feed(piece)
+        if n < 0 or n >= len(self._buf):
+            out = bytes(self._buf)
+            self._buf.clear()
+        else:
+            out = bytes(self._buf[:n])
+            del self._buf[:n]
+        return out
+
+    def _feed(self, data: bytes) -> None:
+        while data:
+            try:
+                self._buf += self._obj.decompress(data)
+            except self._zstd.ZstdError as e:
+                raise import_error(
+                    self._name, "damaged zstd data at or after this offset (%s)" % e, offset=self._consumed
+                ) from None
+            if self._obj.eof:  # a frame ended; what follows it is the next frame
+                rest = self._obj.unused_data
+                self._consumed += len(data) - len(rest)
+                self._obj = self._dctx.decompressobj()
+                self._frame_open = False
+                data = rest
+            else:
+                self._consumed += len(data)
+                self._frame_open = True
+                data = b""
+
+    def close(self) -> None:
+        pass
 
 
 #: Bytes of CSV text parsed at once by the importer: memory is bounded by this (a few times
@@ -140,28 +207,61 @@ def _open_source(src: Union[PathLike, BinaryIO]) -> Tuple[BinaryIO, List[Any]]:
 CHUNK_BYTES = 4 << 20
 
 
-def _parse_text(text: bytes) -> Any:
-    """Complete CSV lines (no header) as a pyarrow Table of six string columns (empty: "")."""
+def _parse_text(text: bytes, name: Optional[str] = None, line0: int = 2) -> Any:
+    """Complete CSV lines (no header; the first is line ``line0`` of the file) as a pyarrow
+    Table of six string columns (empty: ""). A line that is not six UTF-8 fields is an
+    :class:`hidpack.ImportFormatError` naming it."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
     if b"\r" in text:
-        raise ValueError("CSV uses \\r\\n line ends; the canonical layout uses \\n (convert first)")
+        raise import_error(
+            name, "CSV uses \\r\\n line ends; the canonical layout uses \\n (convert first)",
+            line=line0 + text.count(b"\n", 0, text.index(b"\r")),
+        )
     if not text.strip():
         return pa.table({c: pa.array([], pa.string()) for c in COLUMNS})
-    return pcsv.read_csv(
-        io.BytesIO(text),
-        read_options=pcsv.ReadOptions(column_names=list(COLUMNS), block_size=1 << 24),
-        parse_options=pcsv.ParseOptions(newlines_in_values=False),
-        convert_options=pcsv.ConvertOptions(
-            column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=False
-        ),
-    )
+    try:
+        return pcsv.read_csv(
+            io.BytesIO(text),
+            read_options=pcsv.ReadOptions(column_names=list(COLUMNS), block_size=1 << 24),
+            parse_options=pcsv.ParseOptions(newlines_in_values=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid as e:
+        raise _bad_line(text, name, line0, e) from None
+
+
+def _bad_line(text: bytes, name: Optional[str], line0: int, e: Exception) -> Exception:
+    """The error for the first line of ``text`` that is not six UTF-8 CSV fields (found again
+    line by line: Arrow's message does not say which line)."""
+    import csv
+
+    for i, raw in enumerate(text.split(b"\n")):
+        if not raw:
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as u:
+            return import_error(name, "not UTF-8 text (%s at column %d)" % (u.reason, u.start + 1), line=line0 + i)
+        try:
+            fields = next(csv.reader([line], strict=True))
+        except csv.Error as c:
+            return import_error(name, "not a CSV line (%s)" % c, line=line0 + i)
+        if len(fields) != len(COLUMNS):
+            return import_error(
+                name, "%d field(s), the layout has %d (%s)" % (len(fields), len(COLUMNS), ",".join(COLUMNS)),
+                line=line0 + i,
+            )
+    return import_error(name, "CSV parse error in the lines from here on (%s)" % e, line=line0)
 
 
 def _csv_chunks(src: Union[PathLike, BinaryIO], chunk_bytes: int) -> Iterator[Any]:
     """The CSV after its header, as pyarrow Tables of string columns, each of whole lines of
     about ``chunk_bytes`` bytes of text, in order."""
+    name = _error_name(src)
     stream, to_close = _open_source(src)
     try:
         header = stream.read(len(HEADER))
@@ -169,23 +269,25 @@ def _csv_chunks(src: Union[PathLike, BinaryIO], chunk_bytes: int) -> Iterator[An
             header = header.encode()
         if header.replace(b"\r\n", b"\n") != HEADER.encode()[: len(header)] or len(header) < len(HEADER):
             first = header.split(b"\n")[0].decode("utf-8", "replace")
-            raise ValueError(
-                "not a hidpack-importable CSV: header must be %r, found %r" % (HEADER.strip(), first)
+            raise import_error(
+                name, "not a hidpack-importable CSV: header must be %r, found %r" % (HEADER.strip(), first), line=1
             )
         carry = b""
+        line = 2  # of the first line of the next text parsed
         while True:
             block = stream.read(chunk_bytes)
             if isinstance(block, str):  # pragma: no cover
                 block = block.encode()
             if not block:  # the end: what is left is the last line (with or without its \n)
                 if carry:
-                    yield _parse_text(carry)
+                    yield _parse_text(carry, name, line)
                 return
             text = carry + block if carry else block
             cut = text.rfind(b"\n") + 1
             carry = text[cut:]
             if cut:
-                yield _parse_text(text[:cut])
+                yield _parse_text(text[:cut], name, line)
+                line += text.count(b"\n", 0, cut)
     finally:
         for c in to_close:
             c.close()
@@ -281,11 +383,12 @@ def iter_csv_sessions(
         return CsvSession(sid, ordinal - 1, _line(first), table, has_keys)
 
     base = 0
+    name = _error_name(src)
     for tbl in _csv_chunks(src, chunk_bytes):
         n = tbl.num_rows
         if n == 0:
             continue
-        table, is_key, s_idx, s_values = _parse_rows(tbl, base, notes)
+        table, is_key, s_idx, s_values = _parse_rows(tbl, base, notes, name)
         # sessions: contiguous runs of the session column
         starts = np.concatenate(([0], np.flatnonzero(s_idx[1:] != s_idx[:-1]) + 1))
         ends = np.concatenate((starts[1:], [n]))
@@ -306,26 +409,34 @@ def iter_csv_sessions(
         warnings.extend(notes.messages())
 
 
-def _parse_rows(tbl: Any, base: int, notes: _Notes) -> Tuple[Dict[str, np.ndarray], np.ndarray, np.ndarray, List[str]]:
+def _parse_rows(
+    tbl: Any, base: int, notes: _Notes, name: Optional[str] = None
+) -> Tuple[Dict[str, np.ndarray], np.ndarray, np.ndarray, List[str]]:
     """One chunk's string columns (its first row is data row ``base``) as a write table, which
-    rows are keys, and the session column dictionary-encoded. Raises ``ValueError`` naming the
+    rows are keys, and the session column dictionary-encoded. Raises
+    :class:`hidpack.ImportFormatError` (a ``ValueError``) naming the file (``name``) and the
     line of the first value the layout does not allow."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     n = tbl.num_rows
 
+    def bad(row: int, reason: str) -> Exception:
+        return import_error(name, reason, line=_line(base + row))
+
     # --- t_ns
     t_str = tbl["t_ns"]
     try:
         t = pc.cast(t_str, pa.int64())
-    except (pa.ArrowInvalid, ValueError):
+    except (pa.ArrowInvalid, ValueError) as e:
         for i, s in enumerate(t_str.to_pylist()):
             try:
-                int(s)
+                v = int(s)
             except ValueError:
-                raise ValueError("line %d: t_ns %r is not an integer" % (_line(base + i), s)) from None
-        raise
+                raise bad(i, "t_ns %r is not an integer" % (s[:40],)) from None
+            if not -(2**63) <= v < 2**63 or s != s.strip():
+                raise bad(i, "t_ns %r is not a 64-bit integer" % (s[:40],)) from None
+        raise bad(0, "t_ns column: %s" % e) from None
     bad_t = int(pc.sum(pc.cast(pc.not_equal(pc.cast(t, pa.string()), t_str), pa.int64())).as_py() or 0)
     notes.count("t_ns", bad_t)
     t_np = t.to_numpy().astype(np.int64, copy=False)
@@ -336,9 +447,7 @@ def _parse_rows(tbl: Any, base: int, notes: _Notes) -> Tuple[Dict[str, np.ndarra
     for j, v in enumerate(kind_values):
         if v not in _CSV_KINDS:
             row = int(np.flatnonzero(kind_idx == j)[0])
-            raise ValueError(
-                "line %d: unknown kind %r (expected one of %s)" % (_line(base + row), v, ", ".join(_CSV_KINDS))
-            )
+            raise bad(row, "unknown kind %r (expected one of %s)" % (v, ", ".join(_CSV_KINDS)))
         kind_map[j] = _CSV_KINDS.index(v)
     ckind = kind_map[kind_idx]  # internal CSV kind code per row
     ev_kind = _CSV_KIND_TO_EVENT[ckind]
@@ -346,8 +455,8 @@ def _parse_rows(tbl: Any, base: int, notes: _Notes) -> Tuple[Dict[str, np.ndarra
 
     # --- x, y
     coords = {}
-    for name in ("x", "y"):
-        idx, values = _dict_encode(tbl[name])
+    for col in ("x", "y"):
+        idx, values = _dict_encode(tbl[col])
         val = np.zeros(len(values), np.float64)
         ok = np.zeros(len(values), bool)
         noncanon = 0
@@ -357,19 +466,19 @@ def _parse_rows(tbl: Any, base: int, notes: _Notes) -> Tuple[Dict[str, np.ndarra
             num = _parse_number(s)
             if num is None:
                 row = int(np.flatnonzero(idx == j)[0])
-                raise ValueError("line %d: %s %r is not a number" % (_line(base + row), name, s))
+                raise bad(row, "%s %r is not a number" % (col, s))
             val[j] = num
             ok[j] = True
             if format_coord(num) != s:
                 noncanon += int(np.count_nonzero(idx == j))
-        notes.count(name, noncanon)
-        coords[name] = (val[idx], ok[idx])
+        notes.count(col, noncanon)
+        coords[col] = (val[idx], ok[idx])
     x, x_valid = coords["x"]
     y, y_valid = coords["y"]
     missing = (ev_kind == MOVE) & ~(x_valid & y_valid)
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
-        raise ValueError("line %d: a move row needs both x and y" % _line(base + row))
+        raise bad(row, "a move row needs both x and y")
 
     # --- button column: meaning depends on the kind
     b_idx, b_values = _dict_encode(tbl["button"])
@@ -400,9 +509,7 @@ def _parse_rows(tbl: Any, base: int, notes: _Notes) -> Tuple[Dict[str, np.ndarra
     def _check(mask: np.ndarray, what: str) -> None:
         if mask.any():
             row = int(np.flatnonzero(mask)[0])
-            raise ValueError(
-                "line %d: button %r is not %s" % (_line(base + row), b_values[b_idx[row]], what)
-            )
+            raise bad(row, "button %r is not %s" % (b_values[b_idx[row]], what))
 
     is_move = ev_kind == MOVE
     is_button = ev_kind == BUTTON
@@ -490,12 +597,19 @@ def import_csv(
     used: set = set()
     done: List[Tuple[str, str]] = []  # (temporary, final) of every session written
 
-    def _write(job: Tuple[str, Dict[str, Any], Dict[str, Any]]) -> str:
-        path, table, md = job
-        write_recording(path, table, md, level=level, policy=policy)
+    def _write(job: Tuple[str, Dict[str, Any], Dict[str, Any], int]) -> str:
+        path, table, md, first_line = job
+        try:
+            write_recording(path, table, md, level=level, policy=policy)
+        except EventValueError as e:  # a value the format cannot store: name its line
+            row = getattr(e, "row", None)
+            line = first_line + row if isinstance(row, int) and policy is None else None
+            raise import_error(_error_name(src) or src_name, str(e), line=line) from None
         return path
 
     from concurrent.futures import Future, ThreadPoolExecutor
+
+    from ._native import EventValueError
 
     pool = ThreadPoolExecutor(max_workers=max(threads, 1))
     pending: List[Future] = []
@@ -518,10 +632,14 @@ def import_csv(
             tmp = "%s.%d.importing" % (path, os.getpid())
             done.append((tmp, path))
             report.add_counts(counts_by_kind(s.table["kind"]))
-            pending.append(pool.submit(_write, (tmp, s.table, md)))
+            pending.append(pool.submit(_write, (tmp, s.table, md, s.first_line)))
             # at most two sessions per thread in flight: memory stays bounded
             while len(pending) > 2 * max(threads, 1):
                 pending.pop(0).result()
+        if not done:
+            raise import_error(
+                _error_name(src) or src_name, "no events to import (the CSV has its header but no rows)"
+            )
         for f in pending:
             f.result()
         pending = []
@@ -704,7 +822,11 @@ def _recording_order(paths: List[str]) -> List[Tuple[str, Any, Dict[str, Any]]]:
 
 
 def export_csv(
-    paths_or_dir: Union[PathLike, Iterable[PathLike]], out: Union[PathLike, BinaryIO], *, level: int = 3
+    paths_or_dir: Union[PathLike, Iterable[PathLike]],
+    out: Union[PathLike, BinaryIO],
+    *,
+    level: int = 3,
+    on_file: Optional[Callable[[str], None]] = None,
 ) -> ExportReport:
     """Write recordings to the normalized CSV layout.
 
@@ -712,6 +834,7 @@ def export_csv(
     Recordings are ordered by their ``source_index`` metadata (those without one come last, in
     path order); the ``session`` column is the ``session`` metadata entry or the file stem.
     ``out``: a path (``.zst`` -> zstd-compressed at ``level``) or a binary stream.
+    ``on_file(path)`` is called after each recording is written (progress).
     """
     t0 = time.perf_counter()
     paths = expand_recordings(paths_or_dir)
@@ -739,6 +862,8 @@ def export_csv(
             _write_array_bytes(fh, lines)
             report.rows += rows
             report.recordings += 1
+            if on_file is not None:
+                on_file(path)
     finally:
         for c in to_close:
             c.close()

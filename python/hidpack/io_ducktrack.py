@@ -31,7 +31,7 @@ import json
 import os
 import time
 from decimal import Decimal, InvalidOperation, localcontext
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -44,8 +44,10 @@ from ._io import (
     ImportReport,
     PathLike,
     TableBuilder,
+    check_table,
     counts_by_kind,
     field,
+    import_error,
     open_recording,
     write_recording,
 )
@@ -95,13 +97,18 @@ def timestamp_to_ns(text: Union[str, int]) -> int:
     if isinstance(text, bool):
         raise ValueError("time_stamp must be a number, got %r" % (text,))
     if isinstance(text, int):
+        if abs(text) > _MAX_SECONDS:
+            raise ValueError("time_stamp %s is out of range (more than 2^63 ns)" % _short(text))
         return text * 1_000_000_000
     try:
         d = Decimal(text)
     except (InvalidOperation, TypeError):
-        raise ValueError("time_stamp %r is not a decimal number" % (text,)) from None
+        raise ValueError("time_stamp %r is not a decimal number" % (_short(text),)) from None
     if not d.is_finite():
         raise ValueError("time_stamp %r is not finite" % (text,))
+    # before scaling (1e999999999 would take minutes to expand); copy_abs: no context, no Overflow trap
+    if d.copy_abs() > _MAX_SECONDS:
+        raise ValueError("time_stamp %s is out of range (more than 2^63 ns)" % _short(text))
     with localcontext() as ctx:
         ctx.prec = max(60, len(str(text)) + 12)
         ns = d.scaleb(9)
@@ -113,6 +120,15 @@ def timestamp_to_ns(text: Union[str, int]) -> int:
         return int(ns)
 
 
+#: the largest |time_stamp| in seconds whose nanoseconds fit in an int64
+_MAX_SECONDS = (2**63 - 1) // 1_000_000_000
+
+
+def _short(v: Any) -> str:
+    text = str(v)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
 def ns_to_timestamp(ns: int) -> float:
     """Inverse of :func:`timestamp_to_ns` as the float DuckTrack wrote (correctly rounded)."""
     with localcontext() as ctx:
@@ -120,25 +136,28 @@ def ns_to_timestamp(ns: int) -> float:
         return float(Decimal(int(ns)).scaleb(-9))
 
 
-def _number(v: Any, what: str, line: int) -> Tuple[float, str]:
+def _number(v: Any, what: str) -> Tuple[float, str]:
     """(value, "int"|"float") of a JSON number kept as text (floats parsed with ``str``)."""
     if isinstance(v, bool) or v is None:
-        raise ValueError("line %d: %s %r is not a number" % (line, what, v))
-    if isinstance(v, int):
-        return float(v), "int"
-    if isinstance(v, str):
-        return float(v), "float"
-    raise ValueError("line %d: %s %r is not a number" % (line, what, v))
+        raise ValueError("%s %r is not a number" % (what, v))
+    try:
+        if isinstance(v, int):
+            return float(v), "int"
+        if isinstance(v, str):
+            return float(v), "float"
+    except (OverflowError, ValueError):
+        raise ValueError("%s %s is out of range" % (what, v if len(str(v)) < 40 else str(v)[:40] + "...")) from None
+    raise ValueError("%s %r is not a number" % (what, v))
 
 
-def _button_code(name: Any, line: int) -> int:
-    if name in _BUTTONS:
+def _button_code(name: Any) -> int:
+    if isinstance(name, str) and name in _BUTTONS:
         return _BUTTONS[name]
     if isinstance(name, str) and name.startswith("button") and name[6:].isdigit():
         n = int(name[6:])
         if 6 <= n <= 255:
             return n
-    raise ValueError("line %d: unknown mouse button %r" % (line, name))
+    raise ValueError("unknown mouse button %r" % (name,))
 
 
 def _button_name(code: int) -> str:
@@ -150,20 +169,30 @@ def read_ducktrack(
 ) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """Parse a DuckTrack ``events.jsonl`` into ``(write table, metadata)``."""
     path = os.fspath(path)
-    rows: List[Tuple[int, str, Dict[str, Any], int]] = []
+    rows: List[Tuple[int, str, Dict[str, Any], int, int]] = []
     skipped: Dict[str, int] = {}
     extra: Dict[str, int] = {}
-    with open(path, "r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    offset = 0  # byte offset of the line being read
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            line_offset, offset = offset, offset + len(raw)
+
+            def bad(reason: str) -> Exception:
+                return import_error(path, reason, line=lineno, offset=line_offset)
+
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                reason = "not UTF-8 text (%s)" % e.reason
+                raise import_error(path, reason, line=lineno, offset=line_offset + e.start) from None
             if not line.strip():
                 continue
-            try:
-                d = json.loads(line, parse_float=str)
-            except json.JSONDecodeError as e:
-                raise ValueError("%s line %d: invalid JSON (%s)" % (path, lineno, e)) from None
+            d = _json(line, bad, parse_float=str)
             if not isinstance(d, dict) or "time_stamp" not in d or "action" not in d:
-                raise ValueError("%s line %d: not a DuckTrack event (needs time_stamp, action)" % (path, lineno))
+                raise bad("not a DuckTrack event (needs time_stamp, action)")
             action = d["action"]
+            if not isinstance(action, str):
+                raise bad("action %r is not a string" % (action,))
             if action not in _FIELDS:
                 key = "action:%s" % action
                 skipped[key] = skipped.get(key, 0) + 1
@@ -174,43 +203,19 @@ def read_ducktrack(
             try:
                 ns = timestamp_to_ns(d["time_stamp"])
             except ValueError as e:
-                raise ValueError("%s line %d: %s" % (path, lineno, e)) from None
-            rows.append((ns, action, d, lineno))
+                raise bad(str(e)) from None
+            rows.append((ns, action, d, lineno, line_offset))
 
     origin = min((r[0] for r in rows), default=0)
     types: Dict[str, set] = {"x": set(), "y": set(), "dx": set(), "dy": set()}
     b = TableBuilder()
-    for ns, action, d, lineno in rows:
-        t = ns - origin
-        missing = [k for k in _FIELDS[action] if k not in d]
-        if missing:
-            raise ValueError("%s line %d: %s event without %s" % (path, lineno, action, ", ".join(missing)))
-        if action in ("move", "click", "scroll"):
-            x, tx = _number(d["x"], "x", lineno)
-            y, ty = _number(d["y"], "y", lineno)
-            types["x"].add(tx)
-            types["y"].add(ty)
-            if action == "move":
-                b.add(t, MOVE, x=x, y=y)
-            elif action == "click":
-                if not isinstance(d["pressed"], bool):
-                    raise ValueError("line %d: pressed %r is not a boolean" % (lineno, d["pressed"]))
-                b.add(t, BUTTON, x=x, y=y, button=_button_code(d["button"], lineno), pressed=d["pressed"])
-            else:
-                dx, tdx = _number(d["dx"], "dx", lineno)
-                dy, tdy = _number(d["dy"], "dy", lineno)
-                types["dx"].add(tdx)
-                types["dy"].add(tdy)
-                b.add(t, SCROLL, x=x, y=y, dx=dx, dy=dy)
-        else:
-            name = d["name"]
-            if name is not None and not isinstance(name, str):
-                raise ValueError("line %d: key name %r is not a string" % (lineno, name))
-            try:
-                native = None if name is None else keymap.encode_pynput(name)
-            except ValueError as e:
-                raise ValueError("%s line %d: %s" % (path, lineno, e)) from None
-            b.add(t, KEY, pressed=(action == "press"), native=native, usage=keymap.pynput_to_usage(name))
+    for ns, action, d, lineno, line_offset in rows:
+        try:
+            _add_event(b, ns - origin, action, d, types)
+        except ValueError as e:
+            raise import_error(path, str(e), line=lineno, offset=line_offset) from None
+    table = b.build()
+    check_table(table, path, lambda row: (rows[row][3], rows[row][4]))
 
     md: Dict[str, Any] = {
         "session": _session_name(path),
@@ -227,11 +232,13 @@ def read_ducktrack(
         md["import_skipped"] = dict(skipped)
     side = os.path.join(os.path.dirname(os.path.abspath(path)), "metadata.json")
     if os.path.isfile(side):
-        with open(side, "r", encoding="utf-8") as fh:
-            try:
-                host_md = json.load(fh)
-            except json.JSONDecodeError as e:
-                raise ValueError("%s: invalid JSON (%s)" % (side, e)) from None
+        with open(side, "rb") as fh:
+            raw = fh.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise import_error(side, "not UTF-8 text (%s)" % e.reason, offset=e.start) from None
+        host_md = _json(text, lambda reason: import_error(side, reason))
         if isinstance(host_md, dict):
             for k in METADATA_KEYS:
                 if k in host_md:
@@ -246,7 +253,54 @@ def read_ducktrack(
         for k, tset in types.items():
             if len(tset) > 1:
                 report.warnings.append("%s mixes JSON integers and floats; read back as floats" % k)
-    return b.build(), md
+    return table, md
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError("%s is not a JSON number" % name)
+
+
+def _json(text: str, bad: Callable[[str], Exception], **kw: Any) -> Any:
+    """``json.loads(text)``; invalid JSON (``NaN`` too) or nesting deeper than the parser's
+    recursion limit is ``bad(reason)``."""
+    try:
+        return json.loads(text, parse_constant=_no_constant, **kw)
+    except json.JSONDecodeError as e:
+        raise bad("invalid JSON (%s)" % e) from None
+    except ValueError as e:
+        raise bad("invalid JSON (%s)" % e) from None
+    except RecursionError:
+        raise bad("invalid JSON (nested too deeply)") from None
+
+
+def _add_event(b: TableBuilder, t: int, action: str, d: Dict[str, Any], types: Dict[str, set]) -> None:
+    """One DuckTrack event into ``b``; ``ValueError`` (nothing added) for a bad value."""
+    missing = [k for k in _FIELDS[action] if k not in d]
+    if missing:
+        raise ValueError("%s event without %s" % (action, ", ".join(missing)))
+    if action in ("move", "click", "scroll"):
+        x, tx = _number(d["x"], "x")
+        y, ty = _number(d["y"], "y")
+        if action == "move":
+            b.add(t, MOVE, x=x, y=y)
+        elif action == "click":
+            if not isinstance(d["pressed"], bool):
+                raise ValueError("pressed %r is not a boolean" % (d["pressed"],))
+            b.add(t, BUTTON, x=x, y=y, button=_button_code(d["button"]), pressed=d["pressed"])
+        else:
+            dx, tdx = _number(d["dx"], "dx")
+            dy, tdy = _number(d["dy"], "dy")
+            b.add(t, SCROLL, x=x, y=y, dx=dx, dy=dy)
+            types["dx"].add(tdx)
+            types["dy"].add(tdy)
+        types["x"].add(tx)
+        types["y"].add(ty)
+    else:
+        name = d["name"]
+        if name is not None and not isinstance(name, str):
+            raise ValueError("key name %r is not a string" % (name,))
+        native = None if name is None else keymap.encode_pynput(name)
+        b.add(t, KEY, pressed=(action == "press"), native=native, usage=keymap.pynput_to_usage(name))
 
 
 def _session_name(path: str) -> str:
@@ -261,22 +315,100 @@ def default_output_name(path: PathLike) -> str:
     return _session_name(os.fspath(path)) + ".hpk"
 
 
+def _zone(timezone: Any) -> Any:
+    """A ``tzinfo`` from None (this machine's local zone), a ``tzinfo``, ``"UTC"``, ``"local"``,
+    an offset ``"+02:00"`` / ``"-0400"`` or an IANA name (``"America/New_York"``)."""
+    import datetime as dt
+    import re
+
+    if timezone is None or timezone == "local":
+        return None
+    if isinstance(timezone, dt.tzinfo):
+        return timezone
+    if not isinstance(timezone, str):
+        raise TypeError("timezone must be None, a tzinfo or a string, not %s" % type(timezone).__name__)
+    if timezone.upper() in ("UTC", "Z"):
+        return dt.timezone.utc
+    m = re.fullmatch(r"(?:UTC)?([+-])(\d{1,2}):?(\d{2})?", timezone.strip(), re.IGNORECASE)
+    if m:
+        delta = dt.timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
+        return dt.timezone(-delta if m.group(1) == "-" else delta)
+    try:
+        from zoneinfo import ZoneInfo
+    except ImportError:  # pragma: no cover - Python 3.8
+        raise ValueError("time zone %r: only UTC and offsets such as +02:00 on this Python" % timezone) from None
+    try:
+        return ZoneInfo(timezone)
+    except Exception:
+        raise ValueError(
+            "unknown time zone %r (use UTC, an offset such as -04:00, or a name such as America/New_York)" % timezone
+        ) from None
+
+
+def start_wall_clock_ns(md: Dict[str, Any], timezone: Any = None) -> Optional[Tuple[int, str]]:
+    """``(Unix ns, how it was read)`` of the recording's start from DuckTrack's ``start_time``
+    (``metadata.json``: the recorder machine's local time, whole seconds, no zone, taken just
+    before the listeners started), read in ``timezone`` (None: this machine's local zone); None
+    when the metadata has no start time it can read."""
+    import datetime as dt
+
+    text = md.get("start_time")
+    if not isinstance(text, str):
+        return None
+    try:
+        naive = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    zone = _zone(timezone)
+    when = naive.astimezone() if zone is None else naive.replace(tzinfo=zone)
+    off = when.utcoffset() or dt.timedelta(0)
+    sign, off = ("-", -off) if off < dt.timedelta(0) else ("+", off)
+    hours, rest = divmod(int(off.total_seconds()), 3600)
+    how = "metadata.json start_time %r read as UTC%s%02d:%02d (%s; whole seconds)" % (
+        text, sign, hours, rest // 60, "this machine's local time zone" if zone is None else "time zone %s" % timezone
+    )
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    delta = when - epoch
+    return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000, how
+
+
 def import_ducktrack(
-    src: PathLike, out: PathLike, *, level: int = 3, overwrite: bool = False, policy: Any = None
+    src: PathLike,
+    out: PathLike,
+    *,
+    level: int = 3,
+    overwrite: bool = False,
+    policy: Any = None,
+    timezone: Any = None,
 ) -> ImportReport:
     """Import a DuckTrack ``events.jsonl`` into the recording ``out`` (a ``.hpk`` path, or a
-    directory: then ``<session>.hpk`` inside it)."""
+    directory: then ``<session>.hpk`` inside it).
+
+    The file's wall clock (Unix ns at t = 0) is the ``start_time`` of ``metadata.json`` beside
+    it, when there is one: DuckTrack wrote it in its machine's local time without a zone, so it is
+    read in ``timezone`` (None: this machine's local zone, said in a report warning; else
+    ``"UTC"``, ``"-04:00"``, ``"America/New_York"`` or a ``tzinfo``), to the second. How it
+    was read is kept in metadata ``wall_clock_source``."""
     t0 = time.perf_counter()
     src = os.fspath(src)
     report = ImportReport(source=os.path.basename(src), format="ducktrack")
     table, md = read_ducktrack(src, report)
+    start = start_wall_clock_ns(md, timezone)
+    wall = None
+    if start is not None:
+        wall, md["wall_clock_source"] = start
+        if timezone is None:
+            report.warnings.append(
+                "wall clock: %s; pass timezone= (--timezone) if it was recorded in another zone"
+                % md["wall_clock_source"]
+            )
     out = os.fspath(out)
     if not out.endswith(".hpk"):
         os.makedirs(out, exist_ok=True)
         out = os.path.join(out, default_output_name(src))
     if not overwrite and os.path.exists(out):
         raise FileExistsError("%s exists (use overwrite=True / --force to replace it)" % out)
-    write_recording(out, table, md, level=level, policy=policy)
+    write_recording(out, table, md, wall_clock_ns=wall, level=level, policy=policy)
     report.files = [out]
     report.add_counts(counts_by_kind(table["kind"]))
     report.bytes = os.path.getsize(out)

@@ -5,6 +5,8 @@
 * ``to="jsonl"``: one JSON object per event, ``{"t": ..., "kind": "move", <present fields>}``
   (absent fields are left out; integral coordinates print as integers). With several recordings,
   each object starts with ``"session"`` (the ``session`` metadata entry, else the file stem).
+* ``to="mcap"``: OWAMcap (Open World Agents' MCAP profile), one file per recording; what it
+  cannot carry is left out and counted (:mod:`hidpack.io_mcap_export`).
 * ``to="parquet"``: ``Recording.to_arrow()`` (null = absent) written with pyarrow (zstd); with
   several recordings a ``session`` column (dictionary-encoded) comes first.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Iterable, List, Optional, Union
+from typing import Any, Callable, Iterable, List, Optional, Union
 
 import numpy as np
 
@@ -33,7 +35,7 @@ from ._io import (
 
 __all__ = ["export", "FORMATS", "jsonl_lines", "guess_format"]
 
-FORMATS = ("csv", "jsonl", "parquet")
+FORMATS = ("csv", "jsonl", "parquet", "mcap")
 
 
 def guess_format(out: str) -> Optional[str]:
@@ -41,7 +43,9 @@ def guess_format(out: str) -> Optional[str]:
     for suffix in (".zst", ".gz"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
-    for fmt, exts in (("csv", (".csv",)), ("jsonl", (".jsonl", ".ndjson")), ("parquet", (".parquet", ".pq"))):
+    for fmt, exts in (
+        ("csv", (".csv",)), ("jsonl", (".jsonl", ".ndjson")), ("parquet", (".parquet", ".pq")), ("mcap", (".mcap",))
+    ):
         if name.endswith(exts):
             return fmt
     return None
@@ -133,9 +137,11 @@ def export(
     recording_paths: Union[PathLike, Iterable[PathLike]],
     out: PathLike,
     to: Optional[str] = None,
+    on_file: Optional[Callable[[str], None]] = None,
 ) -> ExportReport:
     """Export recordings (files or directories of ``*.hpk``) to ``out`` as ``to``
-    (``"csv"``, ``"jsonl"`` or ``"parquet"``; guessed from ``out``'s extension when ``None``)."""
+    (``"csv"``, ``"jsonl"`` or ``"parquet"``; guessed from ``out``'s extension when ``None``).
+    ``on_file(path)`` is called after each recording is written (progress)."""
     out = os.fspath(out)
     if to is None:
         to = guess_format(out)
@@ -149,7 +155,11 @@ def export(
     if to == "csv":
         from .io_csv import export_csv
 
-        return export_csv(paths, out)
+        return export_csv(paths, out, on_file=on_file)
+    if to == "mcap":  # OWAMcap, one file per recording: see hidpack.io_mcap_export
+        from .io_mcap_export import export_mcap
+
+        return export_mcap(paths, out, on_file=on_file)
     t0 = time.perf_counter()
     report = ExportReport(out=out, to=to)
     many = len(paths) > 1
@@ -164,6 +174,8 @@ def export(
                 _write_lines(streams[0], lines)
                 report.rows += len(lines)
                 report.recordings += 1
+                if on_file is not None:
+                    on_file(p)
         finally:
             for s in streams[1:]:
                 s.close()
@@ -187,6 +199,8 @@ def export(
                 writer.write_table(tbl)
                 report.rows += tbl.num_rows
                 report.recordings += 1
+                if on_file is not None:
+                    on_file(p)
         finally:
             if writer is not None:
                 writer.close()

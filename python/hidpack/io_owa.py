@@ -12,7 +12,8 @@ Mapping (messages in ``log_time`` order, ties in file order):
   (OWA stamps Unix ns). The MCAP ``publish_time`` is not stored.
 * ``mouse``: ``move`` -> move (x, y); ``click`` -> button (left 1, right 2, middle 3, x1 4, x2 5,
   unknown 0; pressed; x, y); ``scroll`` -> scroll (dx, dy, x, y).
-* ``mouse/raw`` -> raw_move (dx, dy).
+* ``mouse/raw`` -> raw_move (dx, dy; or ``last_x``, ``last_y`` of OWA's ``desktop/RawMouseEvent``,
+  relative movement only).
 * ``keyboard`` -> key (native = ``vk``, usage via :data:`hidpack.keymap.VK_TO_USAGE`,
   ``native_keyspace = "windows_vk"``).
 * ``window`` -> focus (title, window = ``hWnd``, left/top/right/bottom = ``rect``).
@@ -31,6 +32,7 @@ Mapping (messages in ``log_time`` order, ties in file order):
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -50,7 +52,9 @@ from ._io import (
     PathLike,
     TableBuilder,
     counts_by_kind,
+    check_table,
     field,
+    import_error,
     open_recording,
     string_column,
     write_recording,
@@ -65,7 +69,7 @@ _BUTTON_NAMES = {v: k for k, v in _BUTTONS.items()}
 _NOT_STORED_TOPICS = ("keyboard/state", "mouse/state")
 _STORED_KEYS = {
     "mouse": {"event_type", "x", "y", "button", "pressed", "dx", "dy"},
-    "mouse/raw": {"dx", "dy"},
+    "mouse/raw": {"dx", "dy", "last_x", "last_y", "us_flags"},
     "keyboard": {"event_type", "vk"},
     "window": {"title", "rect", "hWnd"},
     "screen": {"media_ref", "path", "pts", "shape", "source_shape", "original_shape"},
@@ -84,34 +88,177 @@ def _make_reader() -> Any:
 
 def iter_mcap_messages(path: PathLike) -> Iterator[Tuple[str, str, int, Any]]:
     """``(topic, schema name, log_time, decoded JSON)`` of every message, in log_time order
-    (stable: ties keep file order)."""
-    make_reader = _make_reader()
-    msgs = []
-    with open(os.fspath(path), "rb") as fh:
-        reader = make_reader(fh)
-        for i, (schema, channel, message) in enumerate(reader.iter_messages(log_time_order=False)):
-            if channel.message_encoding != "json":
-                raise ValueError(
-                    "%s: topic %r uses message encoding %r; OWAMcap messages are JSON"
-                    % (path, channel.topic, channel.message_encoding)
-                )
-            try:
-                data = json.loads(message.data)
-            except (ValueError, UnicodeDecodeError) as e:
-                raise ValueError(
-                    "%s: message %d on %r is not valid JSON (%s)" % (path, i, channel.topic, e)
-                ) from None
-            msgs.append((message.log_time, i, channel.topic, schema.name if schema else "", data))
-    msgs.sort(key=lambda m: (m[0], m[1]))
-    for log_time, _, topic, schema_name, data in msgs:
+    (stable: ties keep file order). A damaged file raises :class:`hidpack.ImportFormatError`
+    naming the byte offset of the damaged record."""
+    for log_time, _, topic, schema_name, data, _ in _read_mcap(os.fspath(path))[0]:
         yield topic, schema_name, log_time, data
 
 
-def _header(path: PathLike) -> Tuple[str, str]:
-    make_reader = _make_reader()
-    with open(os.fspath(path), "rb") as fh:
-        h = make_reader(fh).get_header()
-    return h.profile, h.library
+def _read_mcap(path: str) -> Tuple[List[Tuple[int, int, str, str, Any, int]], Tuple[str, str]]:
+    """Every message of an MCAP file as ``(log_time, index, topic, schema name, JSON, offset)``
+    sorted by (log_time, index), and the header's ``(profile, library)``.
+
+    The file is read front to back, record by record (not through its summary section), with
+    every chunk's CRC checked: anything that does not parse, a chunk whose data does not match
+    its CRC or size, a message of an undeclared channel or a file that ends before its footer is
+    an :class:`hidpack.ImportFormatError` at the byte offset of the record (for a record inside
+    a chunk: of the chunk). The file is memory-mapped, so a damaged length field cannot make a
+    read allocate more than the file holds."""
+    _make_reader()  # the install hint when the mcap package is missing
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            raise import_error(path, "empty file, not an MCAP file", offset=0)
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            return _scan_mcap(path, mm, size)
+
+
+def _damage() -> Tuple[type, ...]:
+    """What the mcap package (and zstandard under it) raise on bytes that do not parse."""
+    import struct
+
+    import zstandard
+    from mcap.exceptions import McapError
+
+    return (McapError, ValueError, struct.error, OverflowError, KeyError, IndexError, zstandard.ZstdError)
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).strip()
+    if not text:
+        return {"EndOfFile": "the file ends inside a record (truncated)"}.get(type(e).__name__, type(e).__name__)
+    return text if type(e).__name__ in ("ValueError", "McapError") else "%s (%s)" % (text, type(e).__name__)
+
+
+def _scan_mcap(path: str, mm: Any, size: int) -> Tuple[List[Tuple[int, int, str, str, Any, int]], Tuple[str, str]]:
+    from mcap.records import Channel, Chunk, Footer, Header, Message, Schema
+    from mcap.stream_reader import StreamReader
+
+    damage = _damage()
+    schemas: Dict[int, Any] = {}
+    channels: Dict[int, Any] = {}
+    msgs: List[Tuple[int, int, str, str, Any, int]] = []
+    header: Optional[Tuple[str, str]] = None
+
+    def take(rec: Any, offset: int) -> None:
+        nonlocal header
+        if header is None and not isinstance(rec, Header):
+            raise import_error(path, "the first record is a %s, not a Header" % type(rec).__name__, offset=offset)
+        if isinstance(rec, Header):
+            header = (rec.profile, rec.library)
+        elif isinstance(rec, Schema):
+            schemas[rec.id] = rec
+        elif isinstance(rec, Channel):
+            if rec.schema_id != 0 and rec.schema_id not in schemas:
+                raise import_error(
+                    path,
+                    "channel %r refers to schema %d, which no record before it defines" % (rec.topic, rec.schema_id),
+                    offset=offset,
+                )
+            channels[rec.id] = rec
+        elif isinstance(rec, Message):
+            channel = channels.get(rec.channel_id)
+            if channel is None:
+                raise import_error(
+                    path, "a message refers to channel %d, which no record before it defines" % rec.channel_id,
+                    offset=offset,
+                )
+            i = len(msgs)
+            if channel.message_encoding != "json":
+                raise import_error(
+                    path,
+                    "topic %r uses message encoding %r; OWAMcap messages are JSON"
+                    % (channel.topic, channel.message_encoding),
+                    offset=offset,
+                )
+            try:
+                data = json.loads(rec.data)
+            except (ValueError, UnicodeDecodeError, RecursionError) as e:
+                reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+                raise import_error(
+                    path, "message %d on %r is not valid JSON (%s)" % (i, channel.topic, reason), offset=offset
+                ) from None
+            schema = schemas.get(channel.schema_id)
+            msgs.append((rec.log_time, i, channel.topic, schema.name if schema is not None else "", data, offset))
+
+    records = StreamReader(mm, emit_chunks=True, validate_crcs=True, record_size_limit=size).records
+    footer = False
+    while not footer:
+        offset = mm.tell()
+        try:
+            rec = next(records)
+        except StopIteration:
+            break
+        except damage as e:
+            if offset >= size:
+                raise import_error(path, "the file ends before its footer (truncated)", offset=offset) from None
+            raise import_error(path, "damaged record: %s" % _reason(e), offset=offset) from None
+        if isinstance(rec, Chunk):
+            try:
+                inner = _chunk_records(rec)
+            except damage as e:
+                raise import_error(path, "damaged chunk: %s" % _reason(e), offset=offset) from None
+            for r in inner:
+                take(r, offset)
+        else:
+            take(rec, offset)
+        footer = isinstance(rec, Footer)
+    if header is None:
+        raise import_error(path, "no Header record", offset=0)
+    if not footer:
+        raise import_error(path, "the file ends before its footer (truncated)", offset=mm.tell())
+    try:
+        next(records)  # reads the closing magic after the footer
+    except StopIteration:
+        pass
+    except damage as e:
+        raise import_error(path, "damaged end of file: %s" % _reason(e), offset=mm.tell()) from None
+    msgs.sort(key=lambda m: (m[0], m[1]))
+    return msgs, header
+
+
+#: a chunk's data is decompressed this much at a time (a damaged size field costs no memory)
+_PIECE = 1 << 20
+
+
+def _chunk_records(chunk: Any) -> List[Any]:
+    """The records inside a chunk, its data checked against the chunk's size and CRC."""
+    import dataclasses
+    import io
+
+    from mcap.stream_reader import breakup_chunk
+
+    want = chunk.uncompressed_size
+    if chunk.compression == "zstd":
+        import zstandard
+
+        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(chunk.data), read_across_frames=True)
+        parts: List[bytes] = []
+        got = 0
+        while got <= want:
+            piece = reader.read(min(_PIECE, want + 1 - got))
+            if not piece:
+                break
+            parts.append(piece)
+            got += len(piece)
+        data = b"".join(parts)
+    elif chunk.compression == "":
+        data = chunk.data
+    elif chunk.compression == "lz4":
+        try:
+            import lz4.frame
+        except ImportError:
+            raise ValueError("the chunk is lz4-compressed and the lz4 package is not installed") from None
+        data = lz4.frame.decompress(chunk.data)
+    else:
+        raise ValueError("unknown chunk compression %r" % (chunk.compression,))
+    if len(data) != want:
+        raise ValueError(
+            "its data decompresses to %s bytes, its record says %d"
+            % ("more than %d" % want if len(data) > want else "%d" % len(data), want)
+        )
+    plain = dataclasses.replace(chunk, compression="", data=data)
+    return list(breakup_chunk(plain, validate_crc=True))
 
 
 def _int(v: Any, what: str) -> int:
@@ -131,25 +278,32 @@ def read_owa(path: PathLike, report: Optional[ImportReport] = None) -> Tuple[Dic
     shapes: Dict[str, set] = {"shape": set(), "source_shape": set()}
     first: Optional[int] = None
     has_keys = False
+    row_offsets: List[int] = []  # byte offset of each event's record (of its chunk)
 
     def drop(key: str) -> None:
         dropped[key] = dropped.get(key, 0) + 1
 
-    for topic, schema_name, log_time, d in iter_mcap_messages(path):
+    messages, (profile, library) = _read_mcap(path)
+    for log_time, _, topic, schema_name, d, offset in messages:
         if first is None:
             first = log_time
+            if first > 2**63 - 1:
+                raise import_error(path, "log_time %d is after the year 2262" % first, offset=offset)
         t = log_time - first
         if topic in _STORED_KEYS:
             schemas.setdefault(topic, schema_name)
             if not isinstance(d, dict):
-                raise ValueError("%s: %s message at log_time %d is not a JSON object" % (path, topic, log_time))
+                raise import_error(
+                    path, "%s message at log_time %d is not a JSON object" % (topic, log_time), offset=offset
+                )
             for k, v in d.items():
                 if k not in _STORED_KEYS[topic] and v is not None:
                     drop("%s.%s" % (topic, k))
         else:
             skipped[topic] = skipped.get(topic, 0) + 1
             continue
-        where = "%s: %s message at log_time %d" % (path, topic, log_time)
+        where = "%s message at log_time %d" % (topic, log_time)
+        n_before = len(b)
         try:
             if topic == "mouse":
                 et = d.get("event_type")
@@ -158,7 +312,7 @@ def read_owa(path: PathLike, report: Optional[ImportReport] = None) -> Tuple[Dic
                     b.add(t, MOVE, x=x, y=y)
                 elif et == "click":
                     name = d.get("button")
-                    if name not in _BUTTONS:
+                    if not isinstance(name, str) or name not in _BUTTONS:
                         raise ValueError("unknown button %r" % (name,))
                     if not isinstance(d.get("pressed"), bool):
                         raise ValueError("pressed %r is not a boolean" % (d.get("pressed"),))
@@ -168,7 +322,13 @@ def read_owa(path: PathLike, report: Optional[ImportReport] = None) -> Tuple[Dic
                 else:
                     raise ValueError("unknown event_type %r" % (et,))
             elif topic == "mouse/raw":
-                b.add(t, RAW_MOVE, dx=_int(d.get("dx"), "dx"), dy=_int(d.get("dy"), "dy"))
+                if "last_x" in d or "last_y" in d:  # OWA's desktop/RawMouseEvent
+                    if _int(d.get("us_flags", 0), "us_flags") & 1:
+                        raise ValueError("absolute raw movement (us_flags %r) is not supported" % d["us_flags"])
+                    dx, dy = _int(d.get("last_x"), "last_x"), _int(d.get("last_y"), "last_y")
+                else:
+                    dx, dy = _int(d.get("dx"), "dx"), _int(d.get("dy"), "dy")
+                b.add(t, RAW_MOVE, dx=dx, dy=dy)
             elif topic == "keyboard":
                 et = d.get("event_type")
                 if et not in ("press", "release"):
@@ -209,22 +369,24 @@ def read_owa(path: PathLike, report: Optional[ImportReport] = None) -> Tuple[Dic
                     label = "screen" if i == 0 else "screen#%d" % i
                 for k in ("shape", "source_shape", "original_shape"):
                     if d.get(k) is not None:
-                        shapes["source_shape" if k == "original_shape" else k].add(tuple(d[k]))
+                        shape = d[k]
+                        if not isinstance(shape, list) or not all(
+                            isinstance(v, int) and not isinstance(v, bool) for v in shape
+                        ):
+                            raise ValueError("%s %r is not a list of integers" % (k, shape))
+                        shapes["source_shape" if k == "original_shape" else k].add(tuple(shape))
                 b.add(t, MARKER, label=label, value=None if pts is None else _int(pts, "pts"))
         except ValueError as e:
-            raise ValueError("%s: %s" % (where, e)) from None
+            raise import_error(path, "%s: %s" % (where, e), offset=offset) from None
+        row_offsets.extend([offset] * (len(b) - n_before))
 
     md: Dict[str, Any] = {
         "session": os.path.splitext(os.path.basename(path))[0],
         "source": "owa-mcap",
         "source_format": "owamcap",
     }
-    try:
-        profile, library = _header(path)
-        md["mcap_profile"] = profile
-        md["mcap_library"] = library
-    except Exception:  # pragma: no cover - header read failed after messages read fine
-        pass
+    md["mcap_profile"] = profile
+    md["mcap_library"] = library
     if has_keys:
         md["native_keyspace"] = "windows_vk"
     if schemas:
@@ -245,7 +407,9 @@ def read_owa(path: PathLike, report: Optional[ImportReport] = None) -> Tuple[Dic
             report.skipped[k] = report.skipped.get(k, 0) + v
         for k, v in dropped.items():
             report.warnings.append("%d %s value(s) not stored" % (v, k))
-    return b.build(), md, (first or 0)
+    table = b.build()
+    check_table(table, path, lambda row: (None, row_offsets[row]))
+    return table, md, (first or 0)
 
 
 def import_owa(

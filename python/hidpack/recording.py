@@ -22,6 +22,7 @@ from ._table import (
     kind_fields,
     require,
 )
+from ._time import as_ns, as_ns_array
 
 __all__ = ["open", "recover", "Recording", "RecordingView"]
 
@@ -53,9 +54,40 @@ def recover(
     existing ``dst`` other than ``src`` is replaced only with ``overwrite=True``. The tail is
     deleted only when all of it is in the new file; otherwise it is moved aside
     (``tail_moved_to``), never deleted. Returns ``{"events", "blocks_read", "tail_events",
-    "events_lost", "problems", "tail_moved_to"}``."""
+    "events_lost", "problems", "tail_moved_to"}``. Header metadata that is not a JSON object
+    is kept as text under ``"hidpack:invalid_metadata"`` and reported in ``problems``."""
     s = os.fspath(src)
     return dict(_native.recover(s, s if dst is None else os.fspath(dst), overwrite=overwrite))
+
+
+#: byte offset of the metadata text in a file: the header record's frame (magic, size) and
+#: its fields before the metadata (docs/FORMAT.md 4.2)
+METADATA_OFFSET = 8 + 37
+
+
+def _metadata_problem(path: str, text: str | None) -> tuple[dict[str, Any], Exception] | None:
+    """``(problem, MetadataError)`` when the header metadata text is not a JSON object, else
+    None (no text counts as ``{}``)."""
+    from ._errors import MetadataError
+
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        reason = "is not valid JSON (%s)" % ("nested too deeply" if isinstance(e, RecursionError) else e)
+    else:
+        if isinstance(value, dict):
+            return None
+        reason = "is not a JSON object"
+    err = MetadataError(path, reason, offset=METADATA_OFFSET, text=text)
+    problem = {
+        "offset": METADATA_OFFSET,
+        "length": len(text.encode("utf-8", "replace")),
+        "error": "header metadata %s: %r (the events are readable)" % (reason, text[:80]),
+        "events_lost": 0,
+    }
+    return problem, err
 
 
 def _native_bounds(t0: int | None, t1: int | None) -> tuple[int | None, int | None]:
@@ -67,14 +99,6 @@ def _native_bounds(t0: int | None, t1: int | None) -> tuple[int | None, int | No
     if (t0 is not None and t0 > _I64_MAX) or (t1 is not None and t1 <= _I64_MIN):
         t0 = t1 = _I64_MIN  # nothing can match
     return t0, t1
-
-
-def _as_ns(name: str, v: Any) -> int | None:
-    if v is None:
-        return None
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"{name} must be an int (ns since the file's start) or None, not {type(v).__name__}")
-    return int(v)
 
 
 def _block_count(block: dict[str, Any], kind: str) -> int:
@@ -121,13 +145,19 @@ class RecordingView:
         """Exclusive upper bound on ``t`` (None: unbounded)."""
         return self._t1
 
-    def between(self, t0: int | None = None, t1: int | None = None) -> RecordingView:
+    def between(self, t0: Any = None, t1: Any = None) -> RecordingView:
         """The events with ``t0 <= t < t1`` (either bound may be None), in file order.
+
+        Times are file time (since the recording's start): plain numbers are nanoseconds (an int,
+        or a float that is a whole number of ns: ``between(60e9, 120e9)`` is the second minute),
+        or durations (``datetime.timedelta``, ``numpy.timedelta64``, ``pandas.Timedelta``),
+        converted exactly. A fractional, NaN or infinite number raises ``ValueError``, another
+        type ``TypeError`` (see ``hidpack._time``).
 
         Only blocks whose time range overlaps the window are decoded.
         """
-        t0 = _as_ns("t0", t0)
-        t1 = _as_ns("t1", t1)
+        t0 = as_ns("t0", t0)
+        t1 = as_ns("t1", t1)
         if self._t0 is not None:
             t0 = self._t0 if t0 is None else max(t0, self._t0)
         if self._t1 is not None:
@@ -209,14 +239,17 @@ class RecordingView:
         return columns_from_native(self._read([kind]), kind)
 
     def wall_t(self, t: Any) -> np.ndarray:
-        """Unix ns (int64) of file times ``t`` (an int or an array, e.g. ``rec.moves().t``): from
-        the last point of :meth:`Recording.clock` at or before each time (the first point for
-        times before it), so events after a suspend or a clock step land at their true wall
-        time. Raises ``ValueError`` when the recording has no wall clock at all."""
+        """Unix ns (int64) of file times ``t`` (a time or an array of times, e.g.
+        ``rec.moves().t``; numbers are ns, durations and ``timedelta64`` arrays are converted as
+        in :meth:`between`): from the last point of :meth:`Recording.clock` at or before each
+        time (the first point for times before it), so events after a suspend or a clock step
+        land at their true wall time. Raises ``ValueError`` when the recording has no wall clock
+        at all."""
+        ns = as_ns_array("t", t)
         ct, cw = self._rec.clock()
         if len(ct) == 0:
             raise ValueError(f"{self._rec.path}: the recording has no wall clock (its writer did not know it)")
-        return wall_times(np.asarray(t, dtype=np.int64), ct, cw)
+        return wall_times(ns, ct, cw)
 
     def moves(self) -> Columns:
         """``move`` events: t, x, y, buttons (optional)."""
@@ -256,37 +289,47 @@ class RecordingView:
 
     # -- Arrow / pandas / polars ------------------------------------------------------------
 
-    def to_arrow(self, kind: str | None = None, wall_time: bool = False) -> Any:
+    def to_arrow(self, kind: str | None = None, wall_time: bool = False, time: str = "ns") -> Any:
         """A ``pyarrow.Table``.
 
         ``kind=None``: every event, columns ``t``, ``kind`` (``dictionary<int8, string>``) and every
         field as a nullable column (null = absent). ``kind="move"`` etc.: ``t`` plus that kind's
         fields (required fields are declared non-nullable). Numeric and string buffers are not copied.
         ``wall_time``: also ``wall_t`` (after ``t``), each event's UTC time (see :meth:`wall_t`).
+        ``time``: the type of ``t``: ``"ns"`` (int64 ns since the start), ``"timedelta"``
+        (``duration[ns]``) or ``"datetime"`` (``timestamp[ns, UTC]``, the wall time; refused,
+        with ``ValueError``, when the recording has no wall clock).
         """
         pa = require("pyarrow", "arrow", "Recording.to_arrow()")
+        check_time(time)
         table = self._read_kind(kind)
-        return _arrow_table(pa, table, kind, wall_t=self._wall_column(table, wall_time))
+        wall = self._wall_column(table, wall_time or time == "datetime")
+        out = _arrow_table(pa, table, kind, wall_t=wall if wall_time else None)
+        return retime_arrow(pa, out, time, wall)
 
-    def to_pandas(self, kind: str | None = None, wall_time: bool = False) -> Any:
+    def to_pandas(self, kind: str | None = None, wall_time: bool = False, time: str = "ns") -> Any:
         """A ``pandas.DataFrame`` with the columns of :meth:`to_arrow`, typed as Arrow's
         ``to_pandas`` types them: coordinates float64 with NaN where absent, optional integer
         and bool fields pandas' nullable ``Int64`` / ``boolean``, required ones plain numpy,
         ``kind`` categorical, ``wall_t`` ``datetime64[ns, UTC]``. Built from the numpy columns
-        directly (about 4 x faster than through Arrow)."""
+        directly (about 4 x faster than through Arrow). ``time``: ``t`` as int64 ns (``"ns"``),
+        ``timedelta64[ns]`` (``"timedelta"``) or ``datetime64[ns, UTC]`` wall time
+        (``"datetime"``; ``ValueError`` when the recording has no wall clock)."""
         pd = require("pandas", "pandas", "Recording.to_pandas()")
         pa = require("pyarrow", "pandas", "Recording.to_pandas()")
+        check_time(time)
         table = self._read_kind(kind)
+        wall = self._wall_column(table, wall_time or time == "datetime")
         # a fresh read: the frame may keep its arrays
-        return _pandas_frame(pd, pa, table, kind, wall_t=self._wall_column(table, wall_time), copy=False)
+        out = _pandas_frame(pd, pa, table, kind, wall_t=wall if wall_time else None, copy=False)
+        return retime_pandas(pd, out, time, wall)
 
-    def to_polars(self, kind: str | None = None, wall_time: bool = False) -> Any:
+    def to_polars(self, kind: str | None = None, wall_time: bool = False, time: str = "ns") -> Any:
         """A ``polars.DataFrame`` (via Arrow; null = absent, ``kind`` categorical); ``wall_time``
-        as in :meth:`to_arrow`."""
+        and ``time`` as in :meth:`to_arrow` (``Duration`` / ``Datetime`` in UTC)."""
         pl = require("polars", "polars", "Recording.to_polars()")
         pa = require("pyarrow", "polars", "Recording.to_polars()")
-        table = self._read_kind(kind)
-        return _polars_frame(pl, pa, _arrow_table(pa, table, kind, wall_t=self._wall_column(table, wall_time)))
+        return _polars_frame(pl, pa, self.to_arrow(kind, wall_time, time))
 
     def _read_kind(self, kind: str | None) -> dict[str, Any]:
         if kind is not None and kind not in KIND_CODES:
@@ -294,7 +337,12 @@ class RecordingView:
         return self._read(None if kind is None else [kind])
 
     def _wall_column(self, table: dict[str, Any], wall_time: bool) -> np.ndarray | None:
-        return self.wall_t(table["t"]) if wall_time else None
+        if not wall_time:
+            return None
+        try:
+            return self.wall_t(table["t"])
+        except ValueError as e:
+            raise ValueError(f"{e}: no wall_t column, no time='datetime' (time='ns' and 'timedelta' need none)") from None
 
 
 #: The label of a clock record (see :meth:`Recording.clock`).
@@ -518,15 +566,21 @@ class Recording(RecordingView):
 
     @property
     def metadata(self) -> dict[str, Any]:
-        """The free metadata the writer stored (the header's JSON, parsed)."""
+        """The free metadata the writer stored (the header's JSON, parsed). Header metadata that
+        is not a JSON object raises :class:`hidpack.MetadataError`; the events stay readable,
+        and :meth:`info`, :meth:`verify` and :attr:`problems` report it."""
         text = self._reader.header.get("metadata") or "{}"
-        try:
-            value = json.loads(text)
-        except ValueError as e:
-            raise _native.FormatError(f"header metadata is not valid JSON: {e}: {text[:200]!r}") from None
-        if not isinstance(value, dict):
-            raise _native.FormatError(f"header metadata is not a JSON object: {text[:200]!r}")
+        problem = _metadata_problem(self._path, text)
+        if problem is not None:
+            raise problem[1]
+        value: dict[str, Any] = json.loads(text)
         return value
+
+    def _metadata_or_empty(self) -> dict[str, Any]:
+        """:attr:`metadata`, or ``{}`` when it is damaged (reported in :attr:`problems`)."""
+        if _metadata_problem(self._path, self._reader.header.get("metadata")) is not None:
+            return {}
+        return self.metadata
 
     @property
     def wall_clock_ns(self) -> int | None:
@@ -549,12 +603,22 @@ class Recording(RecordingView):
 
     @property
     def problems(self) -> list[dict[str, Any]]:
-        """What the reader skipped so far (``offset``, ``length``, ``error``, ``events_lost``)."""
-        return list(self._reader.problems())
+        """What the reader skipped so far (``offset``, ``length``, ``error``, ``events_lost``),
+        and header metadata that is not a JSON object."""
+        return self._header_problems() + list(self._reader.problems())
+
+    def _header_problems(self) -> list[dict[str, Any]]:
+        problem = _metadata_problem(self._path, self._reader.header.get("metadata"))
+        return [] if problem is None else [problem[0]]
 
     def verify(self) -> dict[str, Any]:
-        """Check every block: ``{"ok", "blocks", "events", "problems"}``."""
-        return self._reader.verify()
+        """Check every block and the header metadata: ``{"ok", "blocks", "events", "problems"}``."""
+        result = dict(self._reader.verify())
+        extra = self._header_problems()
+        if extra:
+            result["problems"] = extra + list(result.get("problems") or [])
+            result["ok"] = False
+        return result
 
     def chunks(self) -> list[dict[str, Any]]:
         """Where the bytes go: the column chunks of every readable block, summed per ``kind``
@@ -600,11 +664,11 @@ class Recording(RecordingView):
             "paused": paused,
             "redacted": redacted,
             "gaps": gaps,
-            "policy": self.metadata.get("privacy_policy"),
+            "policy": self._metadata_or_empty().get("privacy_policy"),
             "wall_clock_ns": header.get("wall_clock_ns"),
             "closed": header.get("layout") == "index" and header.get("tail") is None,
             "tail": header.get("tail"),
-            "metadata": self.metadata,
+            "metadata": self._metadata_or_empty(),
             "problems": self.problems,
         }
 
@@ -619,3 +683,45 @@ class Recording(RecordingView):
 
     def __repr__(self) -> str:
         return f"<Recording {self._path!r} events={len(self)} blocks={len(self._block_list())}>"
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: a summary table (duration, events per kind, drops and gaps,
+        bytes per event, wall clock, policy) and a small picture of the pointer's trajectory
+        (an inline PNG; at most 20,000 moves drawn, only the moves' x and y decoded)."""
+        from ._html import recording_html
+
+        return recording_html(self)
+
+
+#: What ``t`` becomes in ``to_arrow`` / ``to_pandas`` / ``to_polars(time=...)``.
+TIMES = ("ns", "timedelta", "datetime")
+
+
+def check_time(time: Any) -> None:
+    if not isinstance(time, str) or time not in TIMES:
+        raise ValueError(f"time must be 'ns', 'timedelta' or 'datetime', got {time!r}")
+
+
+def retime_arrow(pa: Any, table: Any, time: str, wall: np.ndarray | None) -> Any:
+    """``table`` with its ``t`` column as ``duration[ns]`` (``"timedelta"``) or as the UTC
+    ``timestamp[ns]`` of ``wall`` (``"datetime"``); unchanged for ``"ns"``."""
+    if time == "ns":
+        return table
+    i = table.schema.get_field_index("t")
+    if time == "timedelta":
+        typ = pa.duration("ns")
+        col = table.column(i).cast(typ)
+    else:
+        typ = pa.timestamp("ns", tz="UTC")
+        col = pa.array(np.asarray(wall, dtype=np.int64), typ)
+    return table.set_column(i, pa.field("t", typ, nullable=False), col)
+
+
+def retime_pandas(pd: Any, frame: Any, time: str, wall: np.ndarray | None) -> Any:
+    """``frame`` with its ``t`` column as ``timedelta64[ns]`` or ``datetime64[ns, UTC]`` (see
+    :func:`retime_arrow`)."""
+    if time == "timedelta":
+        frame["t"] = pd.to_timedelta(frame["t"].to_numpy(), unit="ns")
+    elif time == "datetime":
+        frame["t"] = pd.to_datetime(np.asarray(wall, dtype=np.int64), unit="ns", utc=True)
+    return frame

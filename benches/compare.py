@@ -835,7 +835,7 @@ class HidpackRecorder(Hidpack):
 
     def encode(self, tbl, i):
         path = os.path.join(self.tmpdir, f"r{i}.hpk")
-        rec = self.hp.Recorder(path, clock="event", flush_interval=1.0, sync="never")
+        rec = self.hp.Recorder(path, clock="event", flush_interval=1.0, sync="never", overwrite=True)
         rec.extend(tbl)
         st = rec.close()
         assert st["dropped"] == 0 and st["written"] == len(tbl["t"]), st
@@ -844,7 +844,8 @@ class HidpackRecorder(Hidpack):
 
 def hidpack_encode(hp, table: Dict[str, np.ndarray], path: str, block_events: int = 65536,
                    block_span_ns: Optional[int] = None) -> str:
-    hp.write_table(path, table, block_events=block_events, block_span_ns=block_span_ns)
+    # (rounds rewrite the same scratch file; write_table is atomic: temporary, fsync, rename)
+    hp.write_table(path, table, block_events=block_events, block_span_ns=block_span_ns, overwrite=True)
     return path
 
 

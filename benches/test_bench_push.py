@@ -7,6 +7,8 @@ Run:  pytest benches/test_bench_push.py --benchmark-only
   a loop of 1000 calls, against ``queue.Queue.put`` of a stamped tuple, what OpenAdapt, Open World
   Agents and DuckTrack do, and ``queue.SimpleQueue.put``. Divide the reported time by 1000 for
   the time per event (the loop's own cost, ~15 ns per iteration, is included in all of them).
+* key pushes, plain and under the ``strict`` privacy policy (enforced in the core, before the
+  ring): the policy's cost per key is the difference.
 * ``extend``: one call with 1 M moves as numpy columns (call throughput: conversion, validation
   and hand-off), and 4 M moves through ``extend`` + ``close`` (end to end, encoder included).
 
@@ -83,6 +85,33 @@ def test_push_simplequeue_put(benchmark) -> None:
             q.get_nowait()
 
     benchmark(run)
+
+
+def _key_loop(rec: hidpack.Recorder):
+    key = rec.key
+
+    def run() -> None:
+        for i in range(LOOP):
+            key(0x04 + (i & 15), bool(i & 1), 38)
+
+    return run
+
+
+def test_push_hidpack_key_plain(benchmark, rec) -> None:
+    """Key push without a policy: the baseline of the next one."""
+    benchmark(_key_loop(rec))
+
+
+def test_push_hidpack_key_strict(benchmark, tmp_path: Path) -> None:
+    """Key push under the strict policy (issue 16 target: within 2x the plain key push). The
+    policy runs in the core: the key's class is looked up and the event transformed before the
+    ring, on the pushing thread."""
+    r = hidpack.Recorder(tmp_path / "strict.hpk", ring_capacity=1 << 20, sync="never", policy="strict")
+    r.focus("editor", "notes.txt")
+    benchmark(_key_loop(r))
+    st = r.close()
+    assert st["dropped"] == 0, st
+    assert r.policy_report()["transformed"]["key_classes"] > 0
 
 
 def _moves(n: int, t0: int = 0) -> dict:

@@ -247,10 +247,27 @@ def test_highest_xdotool_rate_loses_nothing(xserver, tmp_path: Path) -> None:
     m = hidpack.open(out).moves()
     got = list(zip(m.x.astype(int).tolist(), m.y.astype(int).tolist()))
     start = got.index(pts[0])
-    assert got[start : start + n] == pts
-    assert st["dropped"] == 0
-    print("\nxdotool drove %d moves in %.2f s (%.0f moves/s); recorder: dropped %d, CPU %.2f s over %.1f s (%.1f%%)"
-          % (n, secs, n / secs, st["dropped"], st["cpu_seconds"], st["seconds"], st["cpu_percent"]))
+    # At xdotool's full rate the X server (XTest -> XRecord -> pynput) now and then delivers one
+    # motion fewer than xdotool made: seen with the recorder of before and after issue 16 alike,
+    # 2 runs in 5 on a quiet machine, and the recorder's own counters show it never saw the
+    # event (pushed 19,999 of 20,000). What hidpack owes: every event it was given is written,
+    # none dropped, none invented, none out of order.
+    assert st["dropped"] == 0 and st["lost"] == 0 and st["written"] == st["pushed"], st
+    seq = got[start : start + n]
+    # In order, and nothing that xdotool did not make: each recorded position is the next
+    # expected one or, after a motion the X server did not deliver, one a few steps later.
+    j = 0
+    for p in seq:
+        if j < n and p == pts[j]:
+            j += 1
+            continue
+        later = pts[j : j + 8]
+        assert p in later, "recorded %r where xdotool made %r next" % (p, pts[j] if j < n else None)
+        j += later.index(p) + 1
+    assert j >= n - 2, "the recording ends at xdotool's position %d of %d" % (j, n)
+    assert len(seq) >= n - max(2, n // 1000), "%d of %d moves arrived" % (len(seq), n)
+    print("\nxdotool drove %d moves in %.2f s (%.0f moves/s); %d arrived; recorder: dropped %d, CPU %.2f s over %.1f s (%.1f%%)"
+          % (n, secs, n / secs, len(seq), st["dropped"], st["cpu_seconds"], st["seconds"], st["cpu_percent"]))
 
 
 def test_pause_hotkey_withholds_what_is_typed_while_paused(xserver, tmp_path: Path) -> None:

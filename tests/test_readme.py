@@ -194,8 +194,10 @@ def test_readme_python_blocks_run_on_real_recordings(workspace, tmp_path):
     assert len(paths) == 5
     assert len(ft["t"]) == sum(len(hidpack.open(d / p).moves()) for p in paths)
     assert len(ns["ddf"].columns) > 3
-    # the recorder block wrote a file that reads back (over session.hpk), the bulk block its two moves
-    live = hidpack.open(d / "session.hpk")
+    # the recorder block wrote a new file that reads back (never over session.hpk, which is
+    # intact), the bulk block its two moves
+    assert hidpack.open(d / "session.hpk").verify()["ok"]
+    live = hidpack.open(d / "live.hpk")
     assert live.verify()["ok"]
     assert [k for k, v in live.info()["counts"].items() if v] == ["move", "button", "key", "text", "focus", "gap"]
     out = hidpack.open(d / "out.hpk")

@@ -580,7 +580,7 @@ def test_to_pandas_time_as_timedelta_or_datetime(tmp_path):
     assert rec.to_pandas("move", time="datetime")["t"].tolist() == list(pd.to_datetime([anchor, anchor + 8_000_000 + 10**10], utc=True))
     with pytest.raises(ValueError, match="time must be 'ns', 'timedelta' or 'datetime'"):
         rec.to_pandas(time="datetime64")
-    hidpack.write_table(path, rows_table(rows[:1]))
+    hidpack.write_table(path, rows_table(rows[:1]), overwrite=True)
     bare = hidpack.open(path)
     with pytest.raises(ValueError, match="w.hpk: the recording has no wall clock.*no time='datetime'"):
         bare.to_pandas(time="datetime")

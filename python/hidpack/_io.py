@@ -175,8 +175,9 @@ def write_recording(
     wall_clock_ns: Optional[int] = None,
     level: int = 3,
     policy: Any = None,
+    overwrite: bool = False,
 ) -> Any:
-    """Write an imported table. With a privacy ``policy`` (preset name, TOML path, dict or
+    """Write an imported table (atomically; an existing ``path`` only with ``overwrite``). With a privacy ``policy`` (preset name, TOML path, dict or
     Policy) the table goes through it first, the policy is stored in the header
     (``privacy_policy``) and what it withheld or transformed too (``privacy_applied``)."""
     hp = hidpack_module()
@@ -190,7 +191,7 @@ def write_recording(
             metadata["privacy_policy"] = pol.describe()
             metadata["privacy_applied"] = report
     return hp.write_table(
-        os.fspath(path), table, metadata=metadata, wall_clock_ns=wall_clock_ns, level=level
+        os.fspath(path), table, metadata=metadata, wall_clock_ns=wall_clock_ns, level=level, overwrite=overwrite
     )
 
 

@@ -773,7 +773,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         meta["native_keyspace"] = "windows-vk"
     elif sys.platform == "darwin":
         meta["native_keyspace"] = "macos-keycode"
-    rec = hidpack.Recorder(args.out, policy=policy, metadata=meta, flush_interval=args.flush_interval)
+    rec = hidpack.Recorder(args.out, policy=policy, metadata=meta, flush_interval=args.flush_interval, overwrite=args.force)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -871,7 +871,11 @@ def cmd_recover(args: argparse.Namespace) -> int:
     herr = _hidpack_error()
     try:
         with progress.busy("recovering " + os.path.basename(args.file), quiet=args.quiet):
-            rep = hidpack.recover(args.file, out)
+            rep = hidpack.recover(args.file, out, overwrite=args.force)
+    except FileExistsError as e:
+        raise CliError("%s: cannot recover: %s exists (pass --force to replace it)" % (args.file, e.filename or out)) from None
+    except BlockingIOError as e:
+        raise CliError("%s: cannot recover: a live recorder is writing it (%s)" % (args.file, e.strerror)) from None
     except herr as e:
         raise CliError("%s: cannot recover: %s" % (args.file, _one_line(e))) from None
     if not args.quiet:
@@ -885,6 +889,12 @@ def cmd_recover(args: argparse.Namespace) -> int:
         print("%sskipped: %s" % ("%s: %s: " % (PROG, args.file) if args.quiet else "  ", p), file=say)
     if rep["events_lost"]:
         print("%s%s event(s) lost in damaged blocks" % ("%s: %s: " % (PROG, args.file) if args.quiet else "  ", _n(rep["events_lost"])), file=say)
+    if rep.get("tail_moved_to"):
+        print(
+            "%sthe write-ahead tail was not merged whole: kept as %s"
+            % ("%s: %s: " % (PROG, args.file) if args.quiet else "  ", rep["tail_moved_to"]),
+            file=say,
+        )
     return 0
 
 
@@ -971,8 +981,9 @@ def _demo(args: argparse.Namespace, hidpack: Any, data: Optional[str], found: st
             t0 = time.perf_counter()
             prepared = prepare(big)
             t1 = time.perf_counter()
+            # (this run's own scratch file, written once per pass)
             writer = _native.Writer(speed_path, metadata="{}", wall_clock_ns=None, level=3, block_events=65536,
-                                    block_span_ns=None, binned=True)
+                                    block_span_ns=None, binned=True, overwrite=True)
             writer.write_table(prepared)
             writer.close()
             t2 = time.perf_counter()
@@ -1113,6 +1124,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("file", help="the .hpk file (its <file>.wal tail is read too)")
     s.add_argument("-o", "--output", help="where to write (default: replace FILE and delete its tail)")
+    s.add_argument("--force", action="store_true", help="replace OUTPUT if it exists (never needed for FILE itself)")
     s.set_defaults(func=cmd_recover)
 
     s = sub.add_parser("plot", help="draw a recording's pointer trajectories or a heatmap as PNG")

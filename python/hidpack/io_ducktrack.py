@@ -408,7 +408,7 @@ def import_ducktrack(
         out = os.path.join(out, default_output_name(src))
     if not overwrite and os.path.exists(out):
         raise FileExistsError("%s exists (use overwrite=True / --force to replace it)" % out)
-    write_recording(out, table, md, wall_clock_ns=wall, level=level, policy=policy)
+    write_recording(out, table, md, wall_clock_ns=wall, level=level, policy=policy, overwrite=overwrite)
     report.files = [out]
     report.add_counts(counts_by_kind(table["kind"]))
     report.bytes = os.path.getsize(out)

@@ -427,7 +427,7 @@ def import_owa(
         out = os.path.join(out, os.path.splitext(os.path.basename(src))[0] + ".hpk")
     if not overwrite and os.path.exists(out):
         raise FileExistsError("%s exists (use overwrite=True / --force to replace it)" % out)
-    write_recording(out, table, md, wall_clock_ns=wall, level=level, policy=policy)
+    write_recording(out, table, md, wall_clock_ns=wall, level=level, policy=policy, overwrite=overwrite)
     report.files = [out]
     report.add_counts(counts_by_kind(table["kind"]))
     report.bytes = os.path.getsize(out)

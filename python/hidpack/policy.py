@@ -10,8 +10,13 @@ A policy says, for the window in focus, how keys are kept:
 
 and how window titles are kept (``keep``, ``hash``: a keyed BLAKE2b digest, the same title gives
 the same digest within a recording, ``drop``). Rules match the focused window's app name and title
-with regular expressions (case-insensitive) and override the defaults while it has focus
-(password managers, banking, sign-in pages). The policy in force is stored in the recording's
+with regular expressions (case-insensitive, Rust ``regex`` syntax: matching takes time linear in
+the title, so no pattern can stall a push; no backreferences or look-around) and override the
+defaults while it has focus (password managers, banking, sign-in pages).
+
+This module reads presets and TOML files; the policy itself is compiled and enforced by the
+native core (``rust/hidpack-core/src/policy.rs``) inside every ``Recorder`` push and ``extend``
+batch, before the event reaches the ring, and by :meth:`Policy.apply_table` for imports. The policy in force is stored in the recording's
 header (``metadata["privacy_policy"]``), so every reader knows what was withheld; the title key
 never is.
 

@@ -217,6 +217,10 @@ impl<S: Source> Reader<S> {
     /// [`Reader::tail`]; anything skipped is also in [`Reader::problems`].
     pub fn attach_tail(&mut self, path: PathBuf) {
         let mut info = TailInfo { path: path.clone(), blocks: 0, events: 0, duplicate_events: 0, whole: false, not_merged: None };
+        // A problem of the tail, reported as the file's.
+        let say = |r: &Self, offset: u64, length: u64, what: String, events_lost: Option<u64>| {
+            r.report(Problem { offset, length, error: format!("write-ahead tail {}: {what}", path.display()), events_lost })
+        };
         let not_merged = |r: &mut Self, mut info: TailInfo, why: String, problem: bool| {
             if problem {
                 r.report(Problem { offset: 0, length: 0, error: format!("write-ahead tail {} not merged: {why}", path.display()), events_lost: None });
@@ -260,12 +264,7 @@ impl<S: Source> Reader<S> {
                 if len < self.header_end {
                     return not_merged(self, info, format!("cut inside its header ({len} bytes): {e}"), len > 8);
                 }
-                self.report(Problem {
-                    offset: 0,
-                    length: 0,
-                    error: format!("write-ahead tail {}: its header is damaged ({e}); its checkpoints were read with the file's header", path.display()),
-                    events_lost: None,
-                });
+                say(self, 0, 0, format!("its header is damaged ({e}); its checkpoints were read with the file's header"), None);
                 header_damaged = true;
                 match Reader::with_known_header(src, self.header.clone(), self.header_end) {
                     Ok(t) => t,
@@ -285,21 +284,11 @@ impl<S: Source> Reader<S> {
                 // was never complete); one in the middle was damaged or moved: say so.
                 whole = false;
                 let b = &tail.blocks[j];
-                self.report(Problem {
-                    offset: b.offset,
-                    length: u64::from(b.length),
-                    error: format!("write-ahead tail {}: checkpoint frame at offset {} has no matching trailer; skipped", path.display(), b.offset),
-                    events_lost: None,
-                });
+                say(self, b.offset, u64::from(b.length), format!("checkpoint frame at offset {} has no matching trailer; skipped", b.offset), None);
             }
         }
         if order.windows(2).any(|w| tail.stated_first[w[0]] > tail.stated_first[w[1]]) {
-            self.report(Problem {
-                offset: 0,
-                length: 0,
-                error: format!("write-ahead tail {}: its checkpoints are out of order; merged in event order", path.display()),
-                events_lost: None,
-            });
+            say(self, 0, 0, "its checkpoints are out of order; merged in event order".into(), None);
             whole = false;
         }
         order.sort_by_key(|&j| tail.stated_first[j]);
@@ -317,22 +306,13 @@ impl<S: Source> Reader<S> {
             if first < next {
                 whole = false;
                 let what = if end <= next { "repeats events already merged" } else { "overlaps events already merged" };
-                self.report(Problem {
-                    offset: b.offset,
-                    length: u64::from(b.length),
-                    error: format!("write-ahead tail {}: checkpoint of events {first}..{end} {what} (..{next}); skipped", path.display()),
-                    events_lost: None,
-                });
+                say(self, b.offset, u64::from(b.length), format!("checkpoint of events {first}..{end} {what} (..{next}); skipped"), None);
                 continue;
             }
             if first > next {
                 whole = false;
-                self.report(Problem {
-                    offset: b.offset,
-                    length: 0,
-                    error: format!("write-ahead tail {}: events {next}..{first} are missing before the checkpoint at offset {}", path.display(), b.offset),
-                    events_lost: Some(first - next),
-                });
+                let what = format!("events {next}..{first} are missing before the checkpoint at offset {}", b.offset);
+                say(self, b.offset, 0, what, Some(first - next));
             }
             next = end;
             info.blocks += 1;

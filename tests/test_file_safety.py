@@ -196,3 +196,17 @@ def test_a_fifo_tail_does_not_hang_open_info_or_recover(tmp_path: Path) -> None:
     assert "not a regular file" in res.stdout + res.stderr
     rep = hidpack.recover(p)
     assert rep["tail_moved_to"] and Path(rep["tail_moved_to"]).exists()
+
+
+def test_os_errors_name_the_path_and_have_the_right_class(tmp_path: Path) -> None:
+    """Finding: OS errors carried no path and were not FileNotFoundError/IsADirectoryError."""
+    with pytest.raises(IsADirectoryError) as e:
+        hidpack.open(tmp_path)
+    assert e.value.filename == str(tmp_path)
+    missing = tmp_path / "missing.hpk"
+    with pytest.raises(FileNotFoundError) as f:
+        hidpack.open(missing)
+    assert f.value.filename == str(missing)
+    with pytest.raises(FileNotFoundError) as g:
+        hidpack.write_table(tmp_path / "no" / "such" / "dir.hpk", _moves(2))
+    assert "dir.hpk" in str(g.value)

@@ -76,7 +76,7 @@ def trajectory_png(
         part = " of %d of its %d blocks, evenly spaced" % (len(picked), len(blocks))
     else:
         view, part = rec, ""
-    table = view.table(kinds=["move"], fields=["x", "y"])
+    table = view.table(kinds=["move"], columns=["x", "y"])
     t = np.asarray(table["t"], dtype=np.int64)
     n = len(t)
     if n == 0:

@@ -108,6 +108,24 @@ def require(module: str, extra: str, what: str) -> Any:
         raise ImportError(f"{what} requires {module}: pip install 'hidpack[{extra}]'") from e
 
 
+def column_selection(columns: Any, fields: Any, what: str) -> Any:
+    """The field selection of a reader: ``columns=`` (the name pandas, pyarrow and polars use),
+    or ``fields=``, its older name, kept as an alias. Both at once is a ``TypeError``."""
+    if fields is None:
+        return columns
+    if columns is not None:
+        raise TypeError(f"{what}: pass columns= or fields= (its old name), not both")
+    return fields
+
+
+def arrow_c_stream(table: Any, requested_schema: Any) -> Any:
+    """The Arrow PyCapsule stream of a ``pyarrow.Table`` (its own ``__arrow_c_stream__``)."""
+    stream = getattr(table, "__arrow_c_stream__", None)
+    if stream is None:
+        raise ImportError("the Arrow C stream interface needs pyarrow >= 14: pip install -U pyarrow")
+    return stream(requested_schema)
+
+
 # --------------------------------------------------------------------------------------------
 # Columns: what the per-kind accessors return
 # --------------------------------------------------------------------------------------------

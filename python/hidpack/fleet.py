@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import _native
-from ._table import FIELDS, KIND_CODES, KINDS, require
+from ._table import FIELDS, KIND_CODES, KINDS, arrow_c_stream, column_selection, require
 from ._time import as_ns
 from .recording import (
     _arrow_table,
@@ -173,6 +173,14 @@ class FleetTable(dict):  # type: ignore[type-arg]
         pa = require("pyarrow", "polars", "FleetTable.to_polars()")
         return _polars_frame(pl, pa, self.to_arrow(wall_time, path, time))
 
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        """The Arrow C stream interface (a PyCapsule): :meth:`to_arrow`'s table with its default
+        columns. A FleetTable is a dict, so ``pyarrow.table()``, ``polars.DataFrame()`` and
+        DuckDB's scan of a variable take it as a dict of numpy columns (or refuse it); read it
+        through ``pyarrow.RecordBatchReader.from_stream(ft)`` (which DuckDB scans too) or
+        :meth:`to_arrow`. Needs pyarrow."""
+        return arrow_c_stream(self.to_arrow(), requested_schema)
+
     def __repr__(self) -> str:
         n = len(self["t"]) if "t" in self else 0
         kinds = np.bincount(np.asarray(self["kind"], dtype=np.intp), minlength=len(KINDS)) if n else []
@@ -259,6 +267,7 @@ def read_many(
     paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     *,
     kinds: Sequence[str] | str | None = None,
+    columns: Sequence[str] | str | None = None,
     fields: Sequence[str] | str | None = None,
     t0: Any = None,
     t1: Any = None,
@@ -270,15 +279,16 @@ def read_many(
     ``paths``: a list of paths, a directory (its ``*.hpk``, sorted) or a glob pattern
     (``"fleet/*.hpk"``; its matches, sorted); see :func:`expand_paths`.
 
-    ``kinds``, ``fields``, ``t0`` / ``t1`` (file time, ``t0 <= t < t1``: nanoseconds, or a
-    ``datetime.timedelta`` / ``numpy.timedelta64`` / ``pandas.Timedelta``) select as in
-    :meth:`Recording.table` and :meth:`Recording.between`, in every file. ``threads``: files read
+    ``kinds``, ``columns`` (``fields``: its older name; not both), ``t0`` / ``t1`` (file time,
+    ``t0 <= t < t1``: nanoseconds, or a ``datetime.timedelta`` / ``numpy.timedelta64`` /
+    ``pandas.Timedelta``) select as in :meth:`Recording.table` and :meth:`Recording.between`,
+    in every file. ``threads``: files read
     at once (``None``: one per CPU); the result does not depend on it. ``errors``: ``"raise"``
     (the first problem in path order raises a :class:`HidpackError` subclass, or ``OSError``,
     whose message starts with the path and which carries ``.file`` and ``.path``) or ``"skip"``
     (problems are listed in :attr:`FleetTable.problems`).
     """
-    names, kind_list, field_list = _query(paths, kinds, fields)
+    names, kind_list, field_list = _query(paths, kinds, column_selection(columns, fields, "read_many()"))
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
     lo, hi = _native_bounds(as_ns("t0", t0), as_ns("t1", t1))
@@ -335,6 +345,7 @@ def read_dask(
     paths: Sequence[str | os.PathLike[str]],
     *,
     kinds: Sequence[str] | str | None = None,
+    columns: Sequence[str] | str | None = None,
     fields: Sequence[str] | str | None = None,
     t0: Any = None,
     t1: Any = None,
@@ -349,13 +360,14 @@ def read_dask(
     Partitions: ``files_per_partition`` files each if given; else files are grouped until they
     hold ``partition_bytes`` bytes on disk (default 2 MiB: about a million events, 30 to 200 MB
     as a DataFrame depending on the fields read), so that a fleet of short sessions does not
-    cost the scheduler one task per file. ``t0`` / ``t1`` as in :func:`read_many`. ``file`` is
+    cost the scheduler one task per file. ``kinds``, ``columns`` (``fields``: its older name;
+    not both), ``t0`` / ``t1`` as in :func:`read_many`. ``file`` is
     the index of each row's file in ``paths``; ``wall_time=True`` adds ``wall_t``, each row's UTC time (every file then needs a wall
     clock). A file that cannot be read fails the computation, with its path in the message (to
     list the problems of a fleet instead, use ``read_many(errors="skip")``).
     """
     dd = require("dask.dataframe", "dask", "hidpack.read_dask()")
-    names, kind_list, field_list = _query(paths, kinds, fields)
+    names, kind_list, field_list = _query(paths, kinds, column_selection(columns, fields, "read_dask()"))
     t0, t1 = as_ns("t0", t0), as_ns("t1", t1)  # checked now, not when a partition is computed
     if files_per_partition is not None and (
         isinstance(files_per_partition, bool) or not isinstance(files_per_partition, int) or files_per_partition < 1

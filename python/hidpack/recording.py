@@ -17,7 +17,9 @@ from ._table import (
     Columns,
     arrow_array,
     arrow_string_array,
+    arrow_c_stream,
     arrow_type,
+    column_selection,
     columns_from_native,
     kind_fields,
     require,
@@ -211,15 +213,21 @@ class RecordingView:
         )
 
     def table(
-        self, kinds: Sequence[str] | str | None = None, fields: Sequence[str] | str | None = None
+        self,
+        kinds: Sequence[str] | str | None = None,
+        columns: Sequence[str] | str | None = None,
+        *,
+        fields: Sequence[str] | str | None = None,
     ) -> dict[str, Any]:
         """The events as the native event table (see docs/ARCHITECTURE.md): ``t``, ``kind``,
         per field values + ``_valid``, strings as ``_offsets`` / ``_data`` / ``_valid``.
 
-        ``kinds``: only events of these kinds, and only their fields. ``fields``: only these
-        fields' columns (``t`` and ``kind`` always come), e.g. ``fields=["x", "y"]``; the others
+        ``kinds``: only events of these kinds, and only their fields. ``columns``: only these
+        fields' columns (``t`` and ``kind`` always come), e.g. ``columns=["x", "y"]``; the others
         are not materialised, which is most of the time and memory of reading a short file.
+        ``fields=`` is the older name of ``columns=`` (passing both raises ``TypeError``).
         Unknown names raise ``ValueError``."""
+        fields = column_selection(columns, fields, "table()")
         if isinstance(kinds, str):
             kinds = [kinds]
         if kinds is not None:
@@ -330,6 +338,13 @@ class RecordingView:
         pl = require("polars", "polars", "Recording.to_polars()")
         pa = require("pyarrow", "polars", "Recording.to_polars()")
         return _polars_frame(pl, pa, self.to_arrow(kind, wall_time, time))
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        """The Arrow C stream interface (a PyCapsule): :meth:`to_arrow`'s table (every event,
+        its default columns), so ``pyarrow.table(rec)``, ``polars.DataFrame(rec)`` and DuckDB
+        (``duckdb.sql("SELECT kind, count(*) FROM rec GROUP BY kind")``) read it directly.
+        Needs pyarrow."""
+        return arrow_c_stream(self.to_arrow(), requested_schema)
 
     def _read_kind(self, kind: str | None) -> dict[str, Any]:
         if kind is not None and kind not in KIND_CODES:

@@ -376,10 +376,12 @@ impl TitleHasher {
             .expect("key of 16..=64 bytes");
         Mac::update(&mut mac, title.as_bytes());
         out.copy_from_slice(&mac.finalize().into_bytes());
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut s = String::with_capacity(17);
         s.push('#');
         for b in out {
-            s.push_str(&format!("{b:02x}"));
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 15)]));
         }
         s
     }

@@ -381,22 +381,7 @@ impl<S: Source> Reader<S> {
             return Err(Error::format(8, format!("first record has tag {:?}, expected \"HPKH\"", String::from_utf8_lossy(&body[..4]))));
         }
         let header = Header::decode(body, 8)?;
-        let header_end = 8 + size;
-        let mut r = Reader {
-            src,
-            header,
-            header_end,
-            blocks: Vec::new(),
-            hash_known: Vec::new(),
-            stated_first: Vec::new(),
-            layout: Layout::Index,
-            footer_error: None,
-            problems: Mutex::new(Vec::new()),
-            notes: Mutex::new(DecodeNotes::default()),
-            n_main: 0,
-            tail: None,
-            tail_info: None,
-        };
+        let mut r = Reader::bare(src, header, 8 + size, Layout::Index);
         match r.read_footer() {
             Ok(blocks) => {
                 r.hash_known = vec![true; blocks.len()];
@@ -413,24 +398,30 @@ impl<S: Source> Reader<S> {
         Ok(r)
     }
 
-    /// Open from a source whose header record is damaged but known to be `header` (the first
-    /// `header_end` bytes): its blocks are found by scanning after it.
-    fn with_known_header(src: S, header: Header, header_end: u64) -> Result<Self> {
-        let mut r = Reader {
+    /// A reader of `src` with its header known and no blocks yet.
+    fn bare(src: S, header: Header, header_end: u64, layout: Layout) -> Self {
+        Reader {
             src,
             header,
             header_end,
             blocks: Vec::new(),
             hash_known: Vec::new(),
             stated_first: Vec::new(),
-            layout: Layout::Scanned,
-            footer_error: Some("read with a known header".into()),
+            layout,
+            footer_error: None,
             problems: Mutex::new(Vec::new()),
             notes: Mutex::new(DecodeNotes::default()),
             n_main: 0,
             tail: None,
             tail_info: None,
-        };
+        }
+    }
+
+    /// Open from a source whose header record is damaged but known to be `header` (the first
+    /// `header_end` bytes): its blocks are found by scanning after it.
+    fn with_known_header(src: S, header: Header, header_end: u64) -> Result<Self> {
+        let mut r = Reader::bare(src, header, header_end, Layout::Scanned);
+        r.footer_error = Some("read with a known header".into());
         r.scan()?;
         r.n_main = r.blocks.len();
         Ok(r)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from ._table import (
     require,
 )
 from ._time import as_ns, as_ns_array
+
+if TYPE_CHECKING:
+    from .actions import Actions
 
 __all__ = ["open", "recover", "Recording", "RecordingView"]
 
@@ -294,6 +297,43 @@ class RecordingView:
     def gaps(self) -> Columns:
         """``gap`` events: t, count, reason, t_end (optional)."""
         return self.columns("gap")
+
+    # -- training data -----------------------------------------------------------------------
+
+    def actions(
+        self,
+        fps: Any = None,
+        *,
+        frames: Any = None,
+        start: Any = None,
+        end: Any = None,
+        lossless: bool = False,
+    ) -> Actions:
+        """The events cut into fixed-rate bins (``fps=20``, or ``"30000/1001"``) or one bin per
+        video frame (``frames=rec.frames()`` or an array of frame times in ns): pointer position
+        at each bin's end and its exact step, button and key events with their offsets inside
+        the bin, scroll and raw-motion sums, text. ``start``/``end`` (times, as in
+        :meth:`between`) bound the ``fps`` bins (default: the view's window, else the first
+        event to just after the last) or close the last frame bin. ``lossless=True`` also lists
+        every event of every bin. See :mod:`hidpack.actions` for every field."""
+        from .actions import Actions, fps_fraction, frame_edges
+
+        if (fps is None) == (frames is None):
+            raise TypeError("actions() takes exactly one of fps= and frames=")
+        t0, t1 = _native_bounds(self._t0, self._t1)
+        start_ns = None if start is None else as_ns("start", start)
+        end_ns = None if end is None else as_ns("end", end)
+        if frames is not None:
+            if start is not None:
+                raise TypeError("start= applies to fps= bins; frame bins start at the first frame")
+            edges = frame_edges(frames, end_ns)
+            native = _native.actions(self._rec._reader, edges=edges.tolist(), t0=t0, t1=t1, blocks=self._block_ids,
+                                     lossless=lossless,
+                                     threads=self._rec._threads)
+        else:
+            native = _native.actions(self._rec._reader, fps=fps_fraction(fps), start=start_ns, end=end_ns, t0=t0,
+                                     t1=t1, blocks=self._block_ids, lossless=lossless, threads=self._rec._threads)
+        return Actions(native)
 
     # -- Arrow / pandas / polars ------------------------------------------------------------
 

@@ -5,8 +5,8 @@ clear, sync; the wall clock read before and after), records with ``--screen``, t
 video (ffmpeg to raw rgb24, every frame as stored: ``-fps_mode passthrough``) and checks: one
 ``screen`` marker per frame in the file, in order, with that frame's pts; and every frame whose
 marker time is clearly after a change (by more than one frame period + TOLERANCE_MS) and clearly
-before the next one shows that change's colour. The measured placement error (how far the
-markers could be shifted and still agree with every change) is printed (pytest -s).
+before the next one shows that change's colour. The measured placement error (how far any
+frame's marker lies outside the span its colour was on screen) is printed (pytest -s).
 
 Needs Xvfb and ffmpeg (.ci/run installs them with apt-get); fails, does not skip, without them.
 """
@@ -175,22 +175,24 @@ def test_frames_line_up_with_known_screen_changes(xserver, tmp_path: Path) -> No
                 assert seen[k] == i - 1, (k, i, seen)
     assert checked >= len(COLOURS) - 1
 
-    # the placement error: the shifts d for which every frame agrees with every change
-    lo, hi = _consistent_shift(wall, seen, changes)
-    print("\nframe placement: markers agree with the screen for shifts in [%+.1f, %+.1f] ms" % (lo / 1e6, hi / 1e6))
-    assert lo <= TOLERANCE_MS * 1e6 and hi >= -TOLERANCE_MS * 1e6 and lo <= hi
+    # the placement error measured: how far each frame's marker lies outside the span in which
+    # its colour was on screen (benches/screen_frames.py does this with many more changes)
+    late, early = _outside(wall, seen, changes)
+    print("\nframe placement: image after its marker by up to %.2f ms, before it by up to %.2f ms"
+          % (late / 1e6, early / 1e6))
+    assert late < slack and early < slack
 
 
-def _consistent_shift(wall: np.ndarray, seen: list[int], changes: list[tuple[int, int]]) -> tuple[float, float]:
-    """[lo, hi]: the shifts d (ns) such that every frame at wall + d falls where its colour was on
-    screen (after its change began, before the next one ended). 0 inside: exact placement."""
-    lo, hi = -np.inf, np.inf
+def _outside(wall: np.ndarray, seen: list[int], changes: list[tuple[int, int]]) -> tuple[float, float]:
+    """The most any frame's marker time lies before its colour appeared (its image was taken
+    after its marker time) and after its colour was replaced (taken before); 0 if none does."""
+    late = early = 0.0
     for k, c in enumerate(seen):
         if c > 0:
-            lo = max(lo, changes[c][0] - wall[k])  # grabbed after colour c appeared
+            late = max(late, changes[c][0] - wall[k])
         if c + 1 < len(changes):
-            hi = min(hi, changes[c + 1][1] - wall[k])  # and before the next colour was complete
-    return float(lo), float(hi)
+            early = max(early, wall[k] - changes[c + 1][1])
+    return float(late), float(early)
 
 
 def test_refuses_an_existing_video_without_force(xserver, tmp_path: Path) -> None:

@@ -278,3 +278,20 @@ def test_several_videos_are_streams(tmp_path: Path) -> None:
     assert list(f.stream) == [0, 1, 0, 0]
     assert list(f.pts_ns.filled(-1)) == [0, 5, 100, -1]
     assert list(f.video) == [str(tmp_path / "a.mkv"), str(tmp_path / "b.mkv")] + [str(tmp_path / "a.mkv")] * 2
+
+
+def test_ffmpeg_finalizes_the_video_when_the_recorder_is_killed(xserver, tmp_path: Path) -> None:
+    out, video = tmp_path / "s.hpk", tmp_path / "s.mkv"
+    rec = _start(xserver, out, video)
+    time.sleep(0.5)
+    (ffmpeg,) = [c for c in _children(rec.pid) if "ffmpeg" in Path(f"/proc/{c}/cmdline").read_text()]
+    rec.kill()
+    rec.wait(10)
+    for _ in range(200):  # ffmpeg gets SIGINT (parent-death signal), writes the trailer and exits
+        if not os.path.exists(f"/proc/{ffmpeg}"):
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(ffmpeg, signal.SIGKILL)
+        pytest.fail("ffmpeg outlived the killed recorder")
+    assert len(_packet_pts_ms(video)) > 0

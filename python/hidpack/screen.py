@@ -23,7 +23,10 @@ How a frame is put on the recording's clock (docs/TRAINING.md, "Screen frames"):
   frames grabbed in those ms.
 * ffmpeg is stopped with ``q`` on its stdin (then SIGINT, then SIGKILL), so the file is finalized;
   it runs in its own session (a Ctrl-C in the terminal reaches the recorder, which stops it) and
-  gets SIGINT if the recorder dies (Linux parent-death signal), so it never outlives it.
+  gets SIGINT if the recorder dies (Linux parent-death signal), so it never outlives it. The
+  video is written in clusters of at most 1 s (``-cluster_time_limit 1000``, ``-flush_packets
+  1``), so a killed ffmpeg leaves a readable file missing at most its last second; a keyframe
+  every 2 s (``-g``) keeps seeking to a frame cheap.
 
 Limits: X11 only (x11grab; Wayland does not let clients grab the screen); frames grabbed while
 the recorder is paused are in the video but get no marker (counted in ``unmarked``); a frame
@@ -135,13 +138,18 @@ def ffmpeg_command(
         "-vf", "showinfo@grab,settb=1/1000,setpts=PTS-STARTPTS,showinfo@file",
         "-fps_mode", "passthrough", "-enc_time_base", "1:1000",
         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
+        "-g", str(max(1, round(2 * fps))), "-flush_packets", "1", "-cluster_time_limit", "1000",
         "-y" if overwrite else "-n", video,
     ]  # fmt: skip
 
 
-def _parent_death_signal() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: SIGINT to ffmpeg when the recorder's thread that started it dies (it then
-    finalizes the file instead of grabbing forever)."""
+def _child_setup() -> None:  # pragma: no cover - runs in the child before exec
+    """ffmpeg ignores SIGPIPE (its log pipe breaks when the recorder dies: it must go on to
+    finalize the file, not die mid-write) and, on Linux, gets SIGINT when the recorder's thread
+    that started it dies (it then finalizes the file instead of grabbing forever)."""
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    if not sys.platform.startswith("linux"):
+        return
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
     except Exception:  # noqa: BLE001 - best effort, never block the exec
@@ -198,7 +206,7 @@ class ScreenCapture:
         self._proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_parent_death_signal if sys.platform.startswith("linux") else None,
+            preexec_fn=_child_setup,
         )
         self._reader = threading.Thread(target=self._read_log, name="hidpack-screen", daemon=True)
         self._reader.start()

@@ -295,3 +295,33 @@ def test_ffmpeg_finalizes_the_video_when_the_recorder_is_killed(xserver, tmp_pat
         os.kill(ffmpeg, signal.SIGKILL)
         pytest.fail("ffmpeg outlived the killed recorder")
     assert len(_packet_pts_ms(video)) > 0
+
+
+def test_paused_frames_are_counted_and_a_refused_marker_is_an_error(xserver, tmp_path: Path) -> None:
+    from hidpack.screen import ScreenCapture
+
+    out, video = tmp_path / "p.hpk", tmp_path / "p.mkv"
+    screen = ScreenCapture(video, fps=FPS, display=xserver["DISPLAY"])
+    rec = hidpack.Recorder(out, metadata=screen.metadata(out))
+    screen.start(rec)
+    time.sleep(0.3)
+    rec.pause()
+    time.sleep(0.5)
+    rec.resume()
+    time.sleep(0.3)
+    report = screen.stop()
+    rec.close()
+    assert "error" not in report, report
+    assert report["unmarked"] >= 3 and report["frames"] == report["markers"] + report["unmarked"]
+    assert len(hidpack.open(out).frames()) == report["markers"]
+    assert len(_packet_pts_ms(video)) == report["frames"]  # the paused frames are in the video
+
+    class Broken:
+        def marker(self, *a: object, **k: object) -> bool:
+            raise OSError("disk full")
+
+    screen = ScreenCapture(tmp_path / "b.mkv", fps=FPS, display=xserver["DISPLAY"])
+    screen.start(Broken())
+    assert "disk full" in (screen.failed() or "")
+    report = screen.stop()
+    assert "marker of frame 0 not recorded: disk full" in report["error"] and report["markers"] == 0

@@ -190,6 +190,7 @@ class ScreenCapture:
         self._tail: Deque[str] = collections.deque(maxlen=20)  # ffmpeg's last other log lines
         self._first = threading.Event()
         self._stopping = False
+        self._push_error: Optional[str] = None  # the first error the recorder raised on a marker
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -223,9 +224,12 @@ class ScreenCapture:
                 )
 
     def failed(self) -> Optional[str]:
-        """Why ffmpeg stopped on its own (None while it runs, or after :meth:`stop`)."""
-        if self._proc is None or self._stopping or self._proc.poll() is None:
+        """Why the screen recording failed: ffmpeg stopped on its own, or the recorder refused a
+        marker with an error (None while all is well, and after :meth:`stop`)."""
+        if self._proc is None or self._stopping:
             return None
+        if self._proc.poll() is None:
+            return self._push_error
         return "ffmpeg exited with status %s while recording: %s" % (self._proc.returncode, self.log_tail() or "no output")
 
     def stop(self, timeout: float = 10.0) -> Dict[str, Any]:
@@ -258,6 +262,7 @@ class ScreenCapture:
             proc.stdin.close()
         if error is None and proc.returncode != 0:
             error = "ffmpeg exited with status %s: %s" % (proc.returncode, self.log_tail() or "no output")
+        error = error or self._push_error
         report: Dict[str, Any] = {
             "video": self.video, "frames": self.frames, "markers": self.markers, "unmarked": self.unmarked,
             "ffmpeg_status": proc.returncode,
@@ -297,7 +302,12 @@ class ScreenCapture:
                 continue
             offset = time.time_ns() - _native.now()  # wall - recorder clock, now
             self.frames += 1
-            if self.rec.marker(LABEL, pts * 1_000_000, t=grab_us * 1000 - offset):
+            try:
+                pushed = self.rec.marker(LABEL, pts * 1_000_000, t=grab_us * 1000 - offset)
+            except Exception as e:  # noqa: BLE001 - the recorder stopped (write error, closed)
+                self._push_error = self._push_error or "marker of frame %d not recorded: %s" % (n, e)
+                pushed = False
+            if pushed:
                 self.markers += 1
             else:
                 self.unmarked += 1

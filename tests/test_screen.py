@@ -26,6 +26,7 @@ import pytest
 
 import hidpack
 from hidpack import io_owa
+from hidpack.screen import decode_video
 
 from shared_data import data_file
 
@@ -159,6 +160,9 @@ def test_frames_line_up_with_known_screen_changes(xserver, tmp_path: Path) -> No
     assert not np.ma.getmaskarray(frames.pts_ns).any()
     assert set(frames.video) == {str(out.parent / "s.mkv")} and set(frames.stream) == {0}
     assert np.all(np.diff(np.asarray(frames.t)) > 0)
+
+    pts_ns, small = decode_video(video, (16, 12))  # the library's decoder agrees with the above
+    assert list(pts_ns) == list(np.asarray(frames.pts_ns)) and np.array_equal(small, images)
 
     wall = r.wall_t(frames.t)  # grab times as Unix ns
     seen = [_colour_index(img) for img in images]

@@ -5,7 +5,8 @@
 >>> screen.start(rec)    # ffmpeg runs; each frame it grabs becomes a marker in ``rec``
 >>> ...
 >>> report = screen.stop(); rec.close()
->>> hidpack.open("session.hpk").frames()      # t (recording clock), pts_ns, stream, video
+>>> frames = hidpack.open("session.hpk").frames()   # t (recording clock), pts_ns, stream, video
+>>> pts_ns, images = decode_video("screen.mkv", size=(320, 180))   # every stored frame, RGB
 
 How a frame is put on the recording's clock (docs/TRAINING.md, "Screen frames"):
 
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import json
 import os
 import re
 import shutil
@@ -56,6 +58,7 @@ from ._table import Columns
 __all__ = [
     "ScreenCapture",
     "ScreenUnavailable",
+    "decode_video",
     "display_size",
     "ffmpeg_command",
     "frames_of",
@@ -315,6 +318,45 @@ class ScreenCapture:
 
 
 # -- reading ---------------------------------------------------------------------------------------
+
+
+def decode_video(
+    video: str | os.PathLike[str], size: Optional[Tuple[int, int]] = None, ffmpeg: str = "ffmpeg"
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Every frame of ``video`` as stored (no frame dropped or repeated to make a constant rate):
+    ``(pts_ns, images)``, int64 ``(n,)`` and uint8 RGB ``(n, height, width, 3)``, scaled to
+    ``size`` = (width, height) if given. Whole-video decode through a pipe: meant for short
+    videos or small sizes (n × width × height × 3 bytes of memory). Pair with
+    :meth:`hidpack.RecordingView.frames` by ``pts_ns``."""
+    path = os.fspath(video)
+    exe = _need_ffmpeg(ffmpeg)
+    probe = os.path.join(os.path.dirname(exe), "ffprobe")
+    if not os.path.exists(probe):
+        probe = _need_ffmpeg("ffprobe")
+    info = subprocess.run(
+        [probe, "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,time_base:packet=pts",
+         "-of", "json", path],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if info.returncode != 0:
+        raise ValueError("%s: not a readable video: %s" % (path, info.stderr.strip()))
+    meta = json.loads(info.stdout)
+    stream = meta["streams"][0]
+    num, den = (int(v) for v in stream["time_base"].split("/"))
+    pts = np.array(sorted(int(p["pts"]) for p in meta.get("packets", []) if "pts" in p), dtype=np.int64)
+    pts_ns = pts * 1_000_000_000 * num // den
+    w, h = size if size is not None else (int(stream["width"]), int(stream["height"]))
+    raw = subprocess.run(
+        [exe, "-v", "error", "-i", path, "-map", "0:v:0", "-fps_mode", "passthrough", "-s", "%dx%d" % (w, h),
+         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True,
+    )  # fmt: skip
+    if raw.returncode != 0:
+        raise ValueError("%s: ffmpeg could not decode it: %s" % (path, raw.stderr.decode(errors="replace").strip()))
+    images = np.frombuffer(raw.stdout, np.uint8).reshape(-1, h, w, 3)
+    if len(images) != len(pts_ns):
+        raise ValueError("%s: %d frames decoded, %d packets" % (path, len(images), len(pts_ns)))
+    return pts_ns, images
 
 _STREAM = re.compile(r"^screen(?:#(\d+))?$")
 

@@ -161,8 +161,10 @@ def _child_setup() -> None:  # pragma: no cover - runs in the child before exec
 
 class ScreenCapture:
     """Records the screen to ``video`` with ffmpeg and puts one ``"screen"`` marker per frame
-    into the recorder given to :meth:`start` (see the module docs). ``fps``: grab rate; ``display``: default
-    ``$DISPLAY``; ``size``: default the whole screen; ``overwrite``: replace an existing video."""
+    into the recorder given to :meth:`start` (see the module docs). ``fps``: grab rate;
+    ``display``: default ``$DISPLAY``; ``size``: default the whole screen; ``overwrite``: replace
+    an existing video. The constructor checks ffmpeg, the display and the path, so a caller can
+    refuse before it creates anything."""
 
     def __init__(
         self,
@@ -202,8 +204,9 @@ class ScreenCapture:
         return screen_metadata(self.video, os.fspath(recording), self.fps, self.size)
 
     def start(self, recorder: Any, timeout: float = 10.0) -> None:
-        """Start ffmpeg, its markers going to ``recorder``, and wait for its first frame (``ScreenUnavailable`` if it exits first,
-        with its last log lines, or if no frame comes within ``timeout`` seconds)."""
+        """Start ffmpeg, its markers going to ``recorder``, and wait for its first frame
+        (``ScreenUnavailable`` if it exits first, with its last log lines, or if no frame comes
+        within ``timeout`` seconds)."""
         self.rec = recorder
         cmd = ffmpeg_command(self.video, fps=self.fps, display=self.display, size=self.size,
                              overwrite=self.overwrite, ffmpeg=self.ffmpeg)

@@ -20,8 +20,9 @@ How a frame is put on the recording's clock (docs/TRAINING.md, "Screen frames"):
 * A reader thread pairs the two log lines of each frame and pushes a ``marker`` labelled
   ``"screen"`` whose ``value`` is the file pts in ns and whose ``t`` is the grab stamp moved to
   the recorder's clock: ``t = grab_wall - (time.time_ns() - hidpack.now())``, the offset taken
-  when the line is read (a few ms after the grab), so a wall-clock step is wrong for at most the
-  frames grabbed in those ms.
+  when the line is read (a few ms after the grab; the wall clock read between two recorder-clock
+  reads, the tightest of up to 5 tries, so a thread switch between the reads cannot skew it), so
+  a wall-clock step is wrong for at most the frames grabbed in those ms.
 * ffmpeg is stopped with ``q`` on its stdin (then SIGINT, then SIGKILL), so the file is finalized;
   it runs in its own session (a Ctrl-C in the terminal reaches the recorder, which stops it) and
   gets SIGINT if the recorder dies (Linux parent-death signal), so it never outlives it. The
@@ -306,7 +307,7 @@ class ScreenCapture:
             if grab_us is None:  # cannot happen with the chain above: both lines come per frame
                 self._tail.append("frame %d: file pts without a grab time" % n)
                 continue
-            offset = time.time_ns() - _native.now()  # wall - recorder clock, now
+            offset = _clock_offset()
             self.frames += 1
             try:
                 pushed = self.rec.marker(LABEL, pts * 1_000_000, t=grab_us * 1000 - offset)
@@ -318,6 +319,23 @@ class ScreenCapture:
             else:
                 self.unmarked += 1
             self._first.set()
+
+
+def _clock_offset() -> int:
+    """Wall clock minus the recorder clock, now, in ns. Read between two recorder-clock reads,
+    the tightest of a few tries: another Python thread can take the GIL between two calls (for
+    ms), which would skew a single pair by that much."""
+    best = None
+    for _ in range(5):
+        a = _native.now()
+        wall = time.time_ns()
+        b = _native.now()
+        if best is None or b - a < best[0]:
+            best = (b - a, wall - (a + b) // 2)
+        if b - a < 20_000:
+            break
+    assert best is not None
+    return best[1]
 
 
 # -- reading ---------------------------------------------------------------------------------------

@@ -758,6 +758,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     import hidpack
     from .desktop import CaptureUnavailable, DesktopCapture
     from .policy import PolicyError, load_policy
+    from .screen import ScreenUnavailable
 
     try:
         policy = load_policy(args.policy) if args.policy else None
@@ -766,6 +767,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     if os.path.exists(args.out) and not args.force:
         raise CliError("%s exists (use --force to replace it)" % args.out)
     meta: Dict[str, Any] = {"source": "hidpack record (pynput)", "platform": sys.platform}
+    screen = _screen_capture(args)
+    if screen is not None:
+        meta.update(screen.metadata(args.out))
     if sys.platform.startswith("linux"):
         meta["native_keyspace"] = "x11-keysym"
         meta["display_server"] = "wayland" if os.environ.get("WAYLAND_DISPLAY") else "x11"
@@ -791,6 +795,14 @@ def cmd_record(args: argparse.Namespace) -> int:
         rec.close()
         os.remove(args.out)
         raise CliError(str(e)) from None
+    try:
+        if screen is not None:
+            screen.start(rec)
+    except ScreenUnavailable as e:
+        cap.stop()
+        rec.close()
+        os.remove(args.out)
+        raise CliError(str(e)) from None
     if not args.quiet:
         for lim in cap.limitations:
             print("%s: note: %s" % (PROG, lim), file=sys.stderr)
@@ -812,6 +824,8 @@ def cmd_record(args: argparse.Namespace) -> int:
             now = time.monotonic()
             if end is not None and now >= end:
                 break
+            if screen is not None and screen.failed():
+                break
             if args.status:
                 st = rec.stats()
                 rate = (st["pushed"] - last[1]) / max(now - last[0], 1e-9)
@@ -819,6 +833,7 @@ def cmd_record(args: argparse.Namespace) -> int:
                 print("\r" + _record_status(args.out, st, now - t_start, rate, rec.paused), end="", file=sys.stderr,
                       flush=True)
     finally:
+        screen_report = None if screen is None else screen.stop()
         cap.stop()
         st = dict(rec.close())
         for sig, h in old.items():
@@ -833,8 +848,27 @@ def cmd_record(args: argparse.Namespace) -> int:
         st["capture_errors"] = cap.errors[:10]
     if args.status:
         print(file=sys.stderr)
+    if screen_report is not None:
+        st["screen"] = screen_report
     print(json.dumps(st))
+    if screen_report is not None and "error" in screen_report:
+        print("%s: screen recording failed (input recording stopped with it): %s" % (PROG, screen_report["error"]),
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def _screen_capture(args: argparse.Namespace) -> Any:
+    """The screen capture ``record --screen`` asked for (None without --screen): checked before
+    anything is written (ffmpeg and DISPLAY present, the video not in the way)."""
+    if args.screen is None:
+        return None
+    from .screen import ScreenCapture, ScreenUnavailable
+
+    try:
+        return ScreenCapture(args.screen, fps=args.screen_fps, overwrite=args.force)
+    except (ScreenUnavailable, FileExistsError, ValueError) as e:
+        raise CliError(str(e)) from None
 
 
 def _record_status(out: str, st: Dict[str, Any], seconds: float, rate: float, paused: bool) -> str:
@@ -1116,7 +1150,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--pause-hotkey", default="<ctrl>+<alt>+p", metavar="KEYS", help="toggles pause (pynput syntax; '' disables)"
     )
     s.add_argument("--no-status", dest="status", action="store_false", help="no live status line")
-    s.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    s.add_argument("--force", action="store_true", help="replace OUT (and the --screen video) if it exists")
+    s.add_argument("--screen", metavar="VIDEO.mkv",
+                   help="also record the X11 screen with ffmpeg into VIDEO, one 'screen' marker per frame")
+    s.add_argument("--screen-fps", type=float, default=10.0, metavar="N", help="frames per second of --screen (default 10)")
     s.set_defaults(func=cmd_record)
 
     s = sub.add_parser(

@@ -294,6 +294,18 @@ class RecordingView:
         """``marker`` events: t, label, value (optional)."""
         return self.columns("marker")
 
+    def frames(self) -> Columns:
+        """Screen video frames, from their ``marker`` events (label ``"screen"``, or
+        ``"screen#<i>"`` for the i-th further video of an import), in file order: ``t`` (int64,
+        recording clock: when the frame was grabbed), ``pts_ns`` (int64 masked array: the
+        frame's time in its video, masked where the source did not say), ``stream`` (0, or i
+        for ``"screen#<i>"``) and ``video`` (the video's path from metadata ``video``, resolved
+        against the recording's directory; None if unknown). See :mod:`hidpack.screen` and
+        docs/TRAINING.md."""
+        from .screen import frames_of
+
+        return frames_of(self)
+
     def gaps(self) -> Columns:
         """``gap`` events: t, count, reason, t_end (optional)."""
         return self.columns("gap")

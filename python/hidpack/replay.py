@@ -276,10 +276,10 @@ class Plan:
         self.row.append(row)
 
 
-def _pixels(v: np.ndarray, valid: np.ndarray, size: int, clip: bool, axis: str, path: Optional[str],
-            report: ReplayReport) -> np.ndarray:
-    """Positions -> whole pixels inside ``[0, size)``: rounded half up (counted); outside the
-    screen: refused, or clamped (counted) under ``clip``."""
+def _pixels(v: np.ndarray, valid: np.ndarray, size: int, clip: bool, axis: str,
+            path: Optional[str]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One coordinate -> whole pixels inside ``[0, size)`` (rounded half up), and where it was
+    fractional and where outside the screen (refused unless ``clip``, then clamped)."""
     frac = valid & (v != np.floor(v))
     px = np.floor(v + 0.5).astype(np.int64)
     out = valid & ((px < 0) | (px >= size))
@@ -291,9 +291,7 @@ def _pixels(v: np.ndarray, valid: np.ndarray, size: int, clip: bool, axis: str, 
             % (f"{int(out.sum()):,}", size, "wide" if axis == "x" else "high", axis,
                float(v[valid].min()), float(v[valid].max())),
         )
-    report.rounded += int(frac.sum())
-    report.clipped += int(out.sum())
-    return np.clip(px, 0, size - 1)
+    return np.clip(px, 0, size - 1), frac, out
 
 
 def make_plan(table: Dict[str, Any], report: ReplayReport, keycode: Callable[[int, Optional[int]], Optional[Tuple[int, str]]],
@@ -307,8 +305,10 @@ def make_plan(table: Dict[str, Any], report: ReplayReport, keycode: Callable[[in
     w, h = report.screen
     x, xv = _col(table, "x", n, np.float64)
     y, yv = _col(table, "y", n, np.float64)
-    px = _pixels(x, xv, w, clip, "x", report.path, report)
-    py = _pixels(y, yv, h, clip, "y", report.path, report)
+    px, xfrac, xout = _pixels(x, xv, w, clip, "x", report.path)
+    py, yfrac, yout = _pixels(y, yv, h, clip, "y", report.path)
+    report.rounded += int((xfrac | yfrac).sum())
+    report.clipped += int((xout | yout).sum())
     dx, _ = _col(table, "dx", n, np.float64)
     dy, _ = _col(table, "dy", n, np.float64)
     button, _ = _col(table, "button", n, np.int64)
@@ -446,6 +446,10 @@ class XTestInjector:
     def flush(self) -> None:
         self.d.flush()
 
+    def sync(self) -> None:
+        """Wait until the server has handled every request sent so far."""
+        self.d.sync()
+
     def release(self, buttons: List[int], keys: List[int]) -> None:
         """Release ``buttons`` and ``keys`` through a fresh connection (the replay's own may have
         been interrupted in the middle of a request), waiting until the server has them."""
@@ -530,6 +534,7 @@ def _run(plan: Plan, inj: Any, report: ReplayReport, speed: float, stop: threadi
             if on_progress is not None:
                 on_progress(rows - done_rows)
             done_rows = rows
+        inj.sync()  # returns once the server has handled every injection
     finally:
         report.seconds = (time.perf_counter_ns() - start) / 1e9
         report.done = done_rows if i < n else report.events
@@ -588,6 +593,7 @@ def replay(
         )
         if on_start is not None:
             on_start(report)
+        inj.sync()  # the connection's set-up round trips are over before the clock starts
         _run(plan, inj, report, float(speed), stop or threading.Event(), on_progress)
     finally:
         inj.close()

@@ -44,13 +44,15 @@ W, H = 1280, 1024
 MS = 1_000_000
 #: |interval - source interval / speed| for 95% of the replayed events (ms), intervals from the
 #: first replayed move, less their median (see _timing), by the X server's event times (1 ms
-#: resolution): the replay's own timing
-TIMING_TOLERANCE_MS = 5.0
-#: the same by the times ``hidpack record`` stored (its listener's latency jitter added). Measured
-#: with _ServerEvents connected: on an Xvfb where no client selects input events, the recorder's
-#: X RECORD client received the events in bursts about 45 ms apart (p95 24 ms here), which is the
-#: X server's flushing, not the replay
-RECORDER_TOLERANCE_MS = 10.0
+#: resolution): the replay's own timing. Measured p95 0-4 ms, up to 5.5 ms while other jobs
+#: loaded this shared 2-CPU machine (the error is then the replay process waiting for a CPU);
+#: the bound leaves room for that and still catches a wrong schedule (tens to hundreds of ms)
+TIMING_TOLERANCE_MS = 15.0
+#: the same by the times ``hidpack record`` stored (its listener's latency jitter added; measured
+#: p95 0.5-9 ms). Measured with _ServerEvents connected: on an Xvfb where no client selects input
+#: events, the recorder's X RECORD client received the events in bursts about 45 ms apart (p95
+#: 24 ms here), which is the X server's flushing, not the replay
+RECORDER_TOLERANCE_MS = 20.0
 WORD = "Hidpack"
 XK_SHIFT_L = 0xFFE1
 NAN = float("nan")
@@ -539,3 +541,39 @@ def test_stop_event_and_countdown(xserver, tmp_path: Path) -> None:
     assert p.returncode == 130 and "interrupted after 0 of 7 events; 0 held" in err
     assert '"move"' not in out and "injected: none" in out
     assert _held(xserver) == ([], 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# progress and quiet
+# ---------------------------------------------------------------------------------------------
+
+
+def _on_tty(env: dict, *args: object) -> tuple[int, str, str]:
+    """The CLI with stderr on a pseudo-terminal and stdout on a pipe: (exit code, stdout, what
+    the terminal received)."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "hidpack", *map(str, args)], env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=slave)
+    out = p.communicate(timeout=60)[0].decode()
+    tty = b""
+    while select.select([master], [], [], 0.2)[0]:
+        tty += os.read(master, 65536)
+    os.close(slave)
+    os.close(master)
+    return p.returncode, out, tty.decode("utf-8", "replace")
+
+
+def test_progress_on_a_terminal_nothing_with_quiet_or_in_a_pipe(xserver, tmp_path: Path) -> None:
+    f = tmp_path / "line.hpk"
+    _write(f, [dict(t=i * 10 * MS, kind="move", x=float(100 + i), y=200.0) for i in range(60)])
+    rc, out, tty = _on_tty(xserver, "replay", f, "--yes")
+    assert rc == 0 and "replaying: " in tty and "/60 [" in tty, tty
+    assert out.startswith("replayed 60 of 60 event(s) of %s at speed 1" % f) and "injected: move 60" in out
+    rc, out, tty = _on_tty(xserver, "replay", f, "--yes", "-q")
+    assert (rc, out, tty) == (0, "", "")
+    p = _cli(xserver, "replay", f, "--yes")
+    assert p.returncode == 0 and p.stderr == "" and "injected: move 60" in p.stdout
+    assert _pointer(xserver) == (159, 200)

@@ -221,7 +221,8 @@ def _keys_withheld(metadata: Dict[str, Any]) -> bool:
     pol = metadata.get("privacy_policy")
     if not isinstance(pol, dict):
         return True
-    rules = pol.get("rules") if isinstance(pol.get("rules"), list) else []
+    rules = pol.get("rules")
+    rules = rules if isinstance(rules, list) else []
     return pol.get("keys") == "drop" or any(isinstance(r, dict) and r.get("keys") == "drop" for r in rules)
 
 
@@ -294,19 +295,79 @@ def _pixels(v: np.ndarray, valid: np.ndarray, size: int, clip: bool, axis: str,
     return np.clip(px, 0, size - 1), frac, out
 
 
-def make_plan(table: Dict[str, Any], report: ReplayReport, keycode: Callable[[int, Optional[int]], Optional[Tuple[int, str]]],
-              *, pointer_only: bool, clip: bool) -> Plan:
-    """The X operations replaying ``table`` (see the module docs); counts go into ``report``.
+#: ``keycode(usage, native)`` -> ``(X keycode, "keysym" | "usage")``, or None when neither maps
+KeycodeFn = Callable[[Optional[int], Optional[int]], Optional[Tuple[int, str]]]
+_NOT_INJECTED = {RAW_MOVE: "raw_move", TEXT: "text", FOCUS: "focus", MARKER: "marker", GAP: "gap"}
 
-    ``keycode(usage_or_-1, native)`` -> ``(keycode, "keysym" | "usage")`` or None."""
+
+class _Planner:
+    """Turns events into X operations, one kind at a time, tracking what the replay will have
+    pointed at and held (to skip autorepeats and releases of what it does not hold)."""
+
+    def __init__(self, report: ReplayReport, keycode: KeycodeFn) -> None:
+        self.plan = Plan()
+        self.report = report
+        self.keycode = keycode
+        self.pos: Optional[Tuple[int, int]] = None
+        self.held_keys: set = set()
+        self.held_buttons: set = set()
+        self.wheel = [0.0, 0.0]  # fractional scroll carried to the next event (dx, dy)
+
+    def move(self, t: int, x: int, y: int, row: int) -> None:
+        self.pos = (x, y)
+        self.plan.add(t, OP_MOVE, x, y, row)
+
+    def button(self, t: int, code: int, pressed: bool, row: int) -> None:
+        xb = X_BUTTONS.get(code)
+        if xb is None:
+            _bump(self.report.skipped, "button with no X button (code %d)" % code)
+        elif pressed and xb in self.held_buttons:
+            _bump(self.report.skipped, "button press while held")
+        elif not pressed and xb not in self.held_buttons:
+            _bump(self.report.skipped, "button release not held")
+        else:
+            (self.held_buttons.add if pressed else self.held_buttons.discard)(xb)
+            self.plan.add(t, OP_BUTTON, xb, int(pressed), row)
+
+    def scroll(self, t: int, dx: float, dy: float, row: int) -> None:
+        """Whole wheel steps (press+release each); fractions carry over to the next event."""
+        for axis, delta, plus, minus in ((0, dx, WHEEL_RIGHT, WHEEL_LEFT), (1, dy, WHEEL_UP, WHEEL_DOWN)):
+            if not math.isfinite(delta):
+                continue
+            self.wheel[axis] += delta
+            steps = int(self.wheel[axis])  # toward zero: the rest waits for the next event
+            self.wheel[axis] -= steps
+            for _ in range(abs(steps)):
+                b = plus if steps > 0 else minus
+                self.plan.add(t, OP_BUTTON, b, 1, row)
+                self.plan.add(t, OP_BUTTON, b, 0, row)
+
+    def key(self, t: int, usage: Optional[int], native: Optional[int], pressed: bool, row: int) -> None:
+        got = self.keycode(usage, native)
+        if got is None:
+            _bump(self.report.skipped, "key with no keycode here")
+            return
+        code, via = got
+        if pressed and code in self.held_keys:
+            _bump(self.report.skipped, "key autorepeat (key held)")
+        elif not pressed and code not in self.held_keys:
+            _bump(self.report.skipped, "key release not held")
+        else:
+            (self.held_keys.add if pressed else self.held_keys.discard)(code)
+            _bump(self.report.keys_by, via)
+            self.plan.add(t, OP_KEY, code, int(pressed), row)
+
+
+def make_plan(table: Dict[str, Any], report: ReplayReport, keycode: KeycodeFn, *, pointer_only: bool,
+              clip: bool) -> Plan:
+    """The X operations replaying ``table`` (see the module docs); counts go into ``report``."""
     kind = np.asarray(table["kind"])
     t = np.asarray(table["t"], dtype=np.int64)
     n = len(kind)
-    w, h = report.screen
     x, xv = _col(table, "x", n, np.float64)
     y, yv = _col(table, "y", n, np.float64)
-    px, xfrac, xout = _pixels(x, xv, w, clip, "x", report.path)
-    py, yfrac, yout = _pixels(y, yv, h, clip, "y", report.path)
+    px, xfrac, xout = _pixels(x, xv, report.screen[0], clip, "x", report.path)
+    py, yfrac, yout = _pixels(y, yv, report.screen[1], clip, "y", report.path)
     report.rounded += int((xfrac | yfrac).sum())
     report.clipped += int((xout | yout).sum())
     dx, _ = _col(table, "dx", n, np.float64)
@@ -315,68 +376,25 @@ def make_plan(table: Dict[str, Any], report: ReplayReport, keycode: Callable[[in
     pressed, _ = _col(table, "pressed", n, bool)
     usage, uv = _col(table, "usage", n, np.int64)
     native, nv = _col(table, "native", n, np.int64)
-    skipped_names = {RAW_MOVE: "raw_move", TEXT: "text", FOCUS: "focus", MARKER: "marker", GAP: "gap"}
-    plan = Plan()
-    pos: Optional[Tuple[int, int]] = None
-    held_keys: set = set()
-    held_buttons: set = set()
-    wheel = [0.0, 0.0]  # fractional scroll carried to the next event (dx, dy)
+    p = _Planner(report, keycode)
     for i in range(n):
-        k = int(kind[i])
-        ti = int(t[i])
+        k, ti = int(kind[i]), int(t[i])
         if k == MOVE:
-            pos = (int(px[i]), int(py[i]))
-            plan.add(ti, OP_MOVE, pos[0], pos[1], i)
+            p.move(ti, int(px[i]), int(py[i]), i)
         elif k in (BUTTON, SCROLL):
-            if xv[i] and yv[i] and pos != (int(px[i]), int(py[i])):
-                pos = (int(px[i]), int(py[i]))
-                plan.add(ti, OP_MOVE, pos[0], pos[1], i)
+            if xv[i] and yv[i] and p.pos != (int(px[i]), int(py[i])):  # the pointer goes there first
+                p.move(ti, int(px[i]), int(py[i]), i)
             if k == BUTTON:
-                xb = X_BUTTONS.get(int(button[i]))
-                if xb is None:
-                    _bump(report.skipped, "button with no X button (code %d)" % int(button[i]))
-                elif bool(pressed[i]) == (xb in held_buttons):
-                    _bump(report.skipped, "button press already held / release not held")
-                else:
-                    (held_buttons.add if pressed[i] else held_buttons.discard)(xb)
-                    plan.add(ti, OP_BUTTON, xb, int(bool(pressed[i])), i)
+                p.button(ti, int(button[i]), bool(pressed[i]), i)
             else:
-                _wheel(plan, wheel, float(dx[i]), float(dy[i]), ti, i, report)
+                p.scroll(ti, float(dx[i]), float(dy[i]), i)
+        elif k == KEY and not pointer_only:
+            p.key(ti, int(usage[i]) if uv[i] else None, int(native[i]) if nv[i] else None, bool(pressed[i]), i)
         elif k == KEY:
-            if pointer_only:
-                _bump(report.skipped, "key (pointer only)")
-                continue
-            got = keycode(int(usage[i]) if uv[i] else -1, int(native[i]) if nv[i] else None)
-            if got is None:
-                _bump(report.skipped, "key with no keycode here")
-                continue
-            code, via = got
-            if bool(pressed[i]) and code in held_keys:
-                _bump(report.skipped, "key autorepeat (key held)")
-                continue
-            if not pressed[i] and code not in held_keys:
-                _bump(report.skipped, "key release not held")
-                continue
-            (held_keys.add if pressed[i] else held_keys.discard)(code)
-            _bump(report.keys_by, via)
-            plan.add(ti, OP_KEY, code, int(bool(pressed[i])), i)
+            _bump(report.skipped, "key (pointer only)")
         else:
-            _bump(report.skipped, skipped_names.get(k, "kind %d" % k))
-    return plan
-
-
-def _wheel(plan: Plan, carry: List[float], dx: float, dy: float, t: int, row: int, report: ReplayReport) -> None:
-    """One scroll event as whole wheel steps (press+release each); fractions carry over."""
-    for axis, delta, plus, minus in ((0, dx, WHEEL_RIGHT, WHEEL_LEFT), (1, dy, WHEEL_UP, WHEEL_DOWN)):
-        if not math.isfinite(delta):
-            continue
-        carry[axis] += delta
-        steps = int(carry[axis])  # toward zero: the rest waits for the next event
-        carry[axis] -= steps
-        for _ in range(abs(steps)):
-            b = plus if steps > 0 else minus
-            plan.add(t, OP_BUTTON, b, 1, row)
-            plan.add(t, OP_BUTTON, b, 0, row)
+            _bump(report.skipped, _NOT_INJECTED.get(k, "kind %d" % k))
+    return p.plan
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,11 +419,11 @@ class XTestInjector:
                 % (" (a Wayland session does not let clients inject global input)" if os.environ.get("WAYLAND_DISPLAY") else "")
             )
         try:
-            from Xlib import X, XK, display as xdisplay  # python-xlib, a pynput dependency on Linux
-            from Xlib.ext import xtest
+            from Xlib import X, display as xdisplay  # type: ignore[import-untyped]  # python-xlib (pynput's)
+            from Xlib.ext import xtest  # type: ignore[import-untyped]
         except ImportError as e:
             raise ReplayUnavailable("python-xlib cannot be used here: %s (pip install 'hidpack[record]')" % e) from None
-        self._X, self._XK, self._xtest, self._xdisplay = X, XK, xtest, xdisplay
+        self._X, self._xtest, self._xdisplay = X, xtest, xdisplay
         self.name = name
         self.d = self._open()
         s = self.d.screen()
@@ -422,7 +440,7 @@ class XTestInjector:
             raise ReplayUnavailable("the X display %s has no XTEST extension: input cannot be injected" % self.name)
         return d
 
-    def keycode(self, usage: int, native: Optional[int], keysym_space: bool) -> Optional[Tuple[int, str]]:
+    def keycode(self, usage: Optional[int], native: Optional[int], keysym_space: bool) -> Optional[Tuple[int, str]]:
         """The keycode of a recorded key: through its keysym (X11 recordings) when this server's
         keyboard map has it, else through its usage; None when neither gives one."""
         if keysym_space and native is not None:
@@ -431,7 +449,7 @@ class XTestInjector:
                 code = self._keysyms[native] = int(self.d.keysym_to_keycode(native))
             if code:
                 return code, "keysym"
-        kc = usage_to_x11_keycode(usage) if usage >= 0 else None
+        kc = usage_to_x11_keycode(usage)
         return None if kc is None else (kc, "usage")
 
     def move(self, x: int, y: int) -> None:

@@ -70,6 +70,7 @@ __all__ = [
     "ReplayError",
     "ReplayRefused",
     "ReplayUnavailable",
+    "check_keys",
     "XTestInjector",
     "usage_to_x11_keycode",
     "USAGE_TO_EVDEV",

@@ -1,5 +1,5 @@
 """The ``hidpack`` command line: ``record``, ``import``, ``export``, ``info``, ``verify``,
-``recover``, ``plot``, ``demo``.
+``recover``, ``plot``, ``replay``, ``demo``.
 
 Exit codes: 0 success; 1 ``verify`` found problems; 2 an error (bad arguments, unreadable input,
 a ``hidpack.HidpackError``), reported as one line on stderr, never a traceback.
@@ -194,6 +194,54 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if not args.quiet:
         print("wrote %s: %s of %s move(s), %d x %d px; %s"
               % (args.output, r["mode"], _n(r["moves"]), r["width"], r["height"], where))
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a recording's pointer and keys on this X display (hidpack.replay), after a
+    countdown (--yes: at once); Ctrl-C or SIGTERM stops it with every held key released."""
+    import signal
+    import threading
+
+    from .replay import ReplayError, replay
+
+    if not os.path.exists(args.file):
+        raise CliError("%s: no such file" % args.file)
+    t0 = None if args.start is None else int(round(args.start * 1e9))
+    t1 = None if args.end is None else int(round(args.end * 1e9))
+    countdown = 0.0 if args.yes else args.countdown
+    stop = threading.Event()
+    bars: List[Any] = []
+
+    def started(report: Any) -> None:
+        # checked and planned: now the countdown (Ctrl-C here stops before anything is injected)
+        if countdown > 0:
+            print("%s: replaying %s events of %s on display %s in %g s (Ctrl-C to cancel)"
+                  % (PROG, _n(report.events), args.file, os.environ.get("DISPLAY"), countdown),
+                  file=sys.stderr, flush=True)
+            if stop.wait(countdown):
+                return
+        bars.append(progress.bar(report.events, "replaying", unit="event", quiet=args.quiet))
+
+    old = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        report = replay(args.file, speed=args.speed, t0=t0, t1=t1, pointer_only=args.pointer_only, clip=args.clip,
+                        stop=stop, on_start=started, on_progress=lambda n: bars[0].update(n) if bars else None)
+    except ReplayError as e:
+        raise CliError(str(e)) from None
+    finally:
+        for b in bars:
+            b.close()
+        for sig, h in old.items():
+            signal.signal(sig, h)
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    elif not args.quiet:
+        print(report.summary())
+    if report.interrupted:
+        print("%s: interrupted after %s of %s events; %d held key(s)/button(s) released"
+              % (PROG, _n(report.done), _n(report.events), report.released), file=sys.stderr)
+        return 130
     return 0
 
 
@@ -1189,6 +1237,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=float, default=60.0, help="length of the synthetic session")
     s.add_argument("--seed", type=int, default=7, help="random seed of the synthetic session")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("replay", help="inject a recording's pointer and keys into this X display (XTest)")
+    s.add_argument("file", metavar="FILE")
+    s.add_argument("--speed", type=float, default=1.0, help="2 replays twice as fast (default 1)")
+    s.add_argument("--start", type=float, metavar="SECONDS", help="only events from this file time on")
+    s.add_argument("--end", type=float, metavar="SECONDS", help="only events before this file time")
+    s.add_argument("--pointer-only", action="store_true",
+                   help="no keys (replays files whose keys were kept as classes or withheld)")
+    s.add_argument("--clip", action="store_true", help="clamp positions outside this screen instead of refusing")
+    s.add_argument("--countdown", type=float, default=3.0, metavar="SECONDS",
+                   help="wait this long before injecting, so you can let go of mouse and keyboard (default 3)")
+    s.add_argument("-y", "--yes", action="store_true", help="start at once (no countdown)")
+    s.add_argument("--json", action="store_true", help="print the report as JSON")
+    s.set_defaults(func=cmd_replay)
 
     for s in sub.choices.values():
         s.add_argument(

@@ -46,13 +46,12 @@ process, one worker, rank 0 of 1 unless given).
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .fleet import expand_paths
-from .samples import sample_maker
+from .samples import file_samples, sample_maker
 
 try:  # a subclass when torch is there: DataLoader treats it as an iterable-style dataset
     from torch.utils.data import IterableDataset as _Base
@@ -164,50 +163,9 @@ class FleetDataset(_Base):  # type: ignore[misc,valid-type]
 
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         for i in self.files():
-            yield from self._file_samples(i)
-
-    def _file_samples(self, i: int) -> Iterator[Dict[str, Any]]:
-        from ._native import HidpackError
-        from .recording import open as open_recording
-
-        path = self.paths[i]
-        try:
-            rec = open_recording(path, threads=self.threads)
-        except (HidpackError, OSError) as e:
-            if self.errors == "raise":
-                if isinstance(e, OSError):  # its message names the file already
-                    raise
-                raise _led_by_path(e, path) from e
-            warnings.warn(f"{path}: skipped, cannot be read: {e}", RuntimeWarning, stacklevel=3)
-            return
-        with rec:
-            seen = 0
-            for s in self.sample(rec, i):
-                seen = self._check(rec, seen)  # before the sample is passed on
-                yield s
-            self._check(rec, seen)
-
-    def _check(self, rec: Any, seen: int) -> int:
-        """Raise on (or warn of) the problems ``rec`` found since the first ``seen``."""
-        problems = rec.problems
-        for p in problems[seen:]:
-            message = f"{rec.path}: {p['error']} (at byte {p['offset']}; {p.get('events_lost')} event(s) lost)"
-            if self.errors == "raise":
-                from ._native import FormatError
-
-                err = FormatError(message + "; errors='skip' reads the rest")
-                err.path = rec.path
-                raise err
-            warnings.warn(message, RuntimeWarning, stacklevel=4)
-        return len(problems)
+            yield from file_samples(self.sample, self.paths[i], i, threads=self.threads, errors=self.errors)
 
     def __repr__(self) -> str:
         order = f"shuffle=True, seed={self.seed}" if self.shuffle else "shuffle=False"
         return f"<FleetDataset: {len(self.paths):,} file(s), sample={self.sample!r}, {order}, epoch {self.epoch}>"
 
-
-def _led_by_path(e: BaseException, path: str) -> BaseException:
-    """An error of ``e``'s class whose message starts with ``path``, carrying ``.path``."""
-    err = type(e)(f"{path}: {e}")
-    err.path = path  # type: ignore[attr-defined]
-    return err

@@ -24,19 +24,22 @@ and ``t1`` (its bounds: ``t0 <= t < t1``, file time, multiples of the window); e
 the one holding the file's first event to the one holding its last is a sample, empty ones
 included, so sample ``k`` always covers the same span of the screen video.
 
-Makers register in :data:`SAMPLES` under the name the dataset and the CLI accept.
+Makers register in :data:`SAMPLES` under the name the dataset and the CLI accept; one that is
+to be exported to Hugging Face also says its layout (``schema()``, see :meth:`Episodes.schema`).
+:func:`file_samples` runs a maker over one file with the error policy both users share.
 """
 
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any, Callable, Dict, Iterator, Sequence
 
 import numpy as np
 
 from ._table import KIND_CODES, KINDS, kind_fields
 
-__all__ = ["Episodes", "SAMPLES", "sample_maker", "kind_columns"]
+__all__ = ["Episodes", "SAMPLES", "sample_maker", "file_samples", "kind_columns"]
 
 
 def kind_columns(kind: str) -> list[tuple[str, str]]:
@@ -110,6 +113,17 @@ class Episodes:
         w = "" if self.window_ns is None else f", window={self.window_ns / 1e9!r}"
         return f"Episodes(kinds={self.kinds!r}{w})"
 
+    def schema(self) -> Dict[str, Any]:
+        """The layout of a sample, for writers that need it before the first one (the Hugging
+        Face export): name -> ``"str"``, ``"int"``, ``"coord"``, ``"bool"``, ``"json"`` (a
+        dict), ``["<type>"]`` (an array of that type) or a dict of these (nested)."""
+        out: Dict[str, Any] = {"path": "str", "file": "int", "metadata": "json", "wall_clock_ns": "int"}
+        if self.window_ns is not None:
+            out.update(window="int", t0="int", t1="int")
+        for kind in self.kinds:
+            out[kind] = {name: [typ] for name, typ in kind_columns(kind)}
+        return out
+
     def __call__(self, rec: Any, file: int) -> Iterator[Dict[str, Any]]:
         table = rec.table(self.kinds)
         head = {
@@ -173,3 +187,56 @@ def sample_maker(sample: Any, **options: Any) -> Callable[[Any, int], Any]:
     if options:
         raise TypeError(f"{', '.join(sorted(options))}: options of a named sample; a callable sample takes none")
     return sample  # type: ignore[no-any-return]
+
+
+def file_samples(
+    maker: Callable[[Any, int], Any], path: str, file: int, *, threads: int | None = 1, errors: str = "raise"
+) -> Iterator[Dict[str, Any]]:
+    """The samples ``maker`` makes of the file ``path`` (index ``file`` in its fleet).
+
+    Nothing is dropped silently. ``errors="raise"``: a file that cannot be opened raises its
+    error (a :class:`hidpack.HidpackError` led by the path, or an ``OSError``), and a block that
+    cannot be read or header metadata that is not a JSON object raises a
+    :class:`hidpack.FormatError` led by the path (with ``.path``) before any sample made after
+    it is passed on. ``errors="skip"``: a file that cannot be opened yields nothing, a damaged
+    one what is readable; each problem is a ``RuntimeWarning`` naming the file."""
+    from ._native import HidpackError
+    from .recording import open as open_recording
+
+    try:
+        rec = open_recording(path, threads=threads)
+    except (HidpackError, OSError) as e:
+        if errors == "raise":
+            if isinstance(e, OSError):  # its message names the file already
+                raise
+            raise _led_by_path(e, path) from e
+        warnings.warn(f"{path}: skipped, cannot be read: {e}", RuntimeWarning, stacklevel=2)
+        return
+    with rec:
+        seen = 0
+        for sample in maker(rec, file):
+            seen = _check(rec, seen, errors)  # before the sample is passed on
+            yield sample
+        _check(rec, seen, errors)
+
+
+def _check(rec: Any, seen: int, errors: str) -> int:
+    """Raise on (``errors="raise"``) or warn of the problems ``rec`` found after the first ``seen``."""
+    problems = rec.problems
+    for p in problems[seen:]:
+        message = f"{rec.path}: {p['error']} (at byte {p['offset']}; {p.get('events_lost')} event(s) lost)"
+        if errors == "raise":
+            from ._native import FormatError
+
+            err = FormatError(message + "; errors='skip' reads the rest")
+            err.path = rec.path
+            raise err
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    return len(problems)
+
+
+def _led_by_path(e: BaseException, path: str) -> BaseException:
+    """An error of ``e``'s class whose message starts with ``path``, carrying ``.path``."""
+    err = type(e)(f"{path}: {e}")
+    err.path = path  # type: ignore[attr-defined]
+    return err

@@ -148,8 +148,9 @@ class FleetDataset(_Base):  # type: ignore[misc,valid-type]
         rank, world = _distributed()
         rank = rank if self.rank is None else self.rank
         world = world if self.world_size is None else self.world_size
-        if not 0 <= rank < world:
-            raise ValueError(f"rank {rank} is not in 0..{world - 1} (world_size {world})")
+        if not rank < world:
+            given = "given" if self.world_size is not None else "torch.distributed's"
+            raise ValueError(f"rank {rank} is not below world_size {world} ({given})")
         return rank, world
 
     def files(self) -> List[int]:

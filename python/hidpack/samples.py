@@ -224,15 +224,27 @@ def _check(rec: Any, seen: int, errors: str) -> int:
     """Raise on (``errors="raise"``) or warn of the problems ``rec`` found after the first ``seen``."""
     problems = rec.problems
     for p in problems[seen:]:
-        message = f"{rec.path}: {p['error']} (at byte {p['offset']}; {p.get('events_lost')} event(s) lost)"
         if errors == "raise":
-            from ._native import FormatError
-
-            err = FormatError(message + "; errors='skip' reads the rest")
-            err.path = rec.path
-            raise err
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
+            raise _problem_error(rec, p)
+        warnings.warn(f"{rec.path}: {p['error']} ({p.get('events_lost')} event(s) lost)", RuntimeWarning, stacklevel=3)
     return len(problems)
+
+
+def _problem_error(rec: Any, problem: Dict[str, Any]) -> BaseException:
+    """The error of a problem: the header's :class:`hidpack.MetadataError`, or a
+    :class:`hidpack.CorruptBlockError` led by the path (as ``read_many`` raises it)."""
+    from ._errors import MetadataError
+    from ._native import CorruptBlockError
+
+    if problem in rec._header_problems():
+        try:
+            rec.metadata
+        except MetadataError as e:
+            return e
+    err = CorruptBlockError(f"{rec.path}: {problem['error']}; errors='skip' reads the rest")
+    err.path = rec.path
+    err.offset = problem["offset"]
+    return err
 
 
 def _led_by_path(e: BaseException, path: str) -> BaseException:

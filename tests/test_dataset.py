@@ -331,7 +331,7 @@ def test_a_damaged_file_raises_with_its_path_or_is_skipped_out_loud(tmp_path):
 # -- a real corpus --------------------------------------------------------------------------------
 
 
-def test_a_real_corpus_slice_through_dataloader_workers_and_hf(tmp_path):
+def test_a_real_corpus_slice_through_dataloader_workers_and_hf(tmp_path, capsys):
     """The first 150,000 rows of the balabit corpus, one file per session (5 of them): every
     session once, every event, through two DataLoader workers and through a saved Hugging Face
     dataset."""
@@ -348,12 +348,21 @@ def test_a_real_corpus_slice_through_dataloader_workers_and_hf(tmp_path):
             total += len(s[kind]["t"])
     assert total == len(hidpack.read_many(paths, kinds=["move", "button", "scroll"], columns=[])["t"]) > 140_000
     out = tmp_path / "hf"
-    rc, stdout, err = run("export", *paths, "--to", "hf", "-o", out)
+    rc, stdout, err = cli(capsys, "export", *paths, "--to", "hf", "-o", out)
     assert rc == 0 and err == "", err
     assert_hf_matches(out, paths)
 
 
 # -- Hugging Face export --------------------------------------------------------------------------
+
+
+def cli(capsys, *args):
+    """The CLI in this process (datasets is imported once): (exit code, stdout, stderr)."""
+    from hidpack.cli import main
+
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
 
 
 def assert_hf_matches(out, paths, window=None) -> None:
@@ -376,7 +385,7 @@ def assert_hf_matches(out, paths, window=None) -> None:
     assert total == sum(len(hidpack.open(p)) for p in paths)
 
 
-def test_export_to_hf_reads_back_exactly_with_load_from_disk(tmp_path):
+def test_export_to_hf_reads_back_exactly_with_load_from_disk(tmp_path, capsys):
     paths = make_fleet(tmp_path, 6)
     out = tmp_path / "ds"
     rc, stdout, err = run("export", tmp_path / "fleet", "--to", "hf", "-o", out)
@@ -390,39 +399,39 @@ def test_export_to_hf_reads_back_exactly_with_load_from_disk(tmp_path):
     assert row["text"]["text"].tolist() == sample["text"]["text"].tolist()
     # windows: one row per half second of each file
     win = tmp_path / "win"
-    rc, stdout, err = run("export", *paths, "--to", "hf", "-o", win, "--window", "0.5", "--unit", "episode")
+    rc, stdout, err = cli(capsys, "export", *paths, "--to", "hf", "-o", win, "--window", "0.5", "--unit", "episode")
     assert rc == 0, err
     n_windows = sum(1 for _ in FleetDataset(paths, window=0.5))
     assert "6 recording(s), %d row(s)" % n_windows in stdout
     assert_hf_matches(win, paths, window=0.5)
 
 
-def test_export_to_hf_never_replaces_what_it_should_not(tmp_path):
+def test_export_to_hf_never_replaces_what_it_should_not(tmp_path, capsys):
     paths = make_fleet(tmp_path, 3)
     out = tmp_path / "ds"
-    assert run("export", paths[0], "--to", "hf", "-o", out)[0] == 0
+    assert cli(capsys, "export", paths[0], "--to", "hf", "-o", out)[0] == 0
     before = sorted(os.listdir(out))
-    rc, stdout, err = run("export", *paths, "--to", "hf", "-o", out)
+    rc, stdout, err = cli(capsys, "export", *paths, "--to", "hf", "-o", out)
     assert rc == 2 and err.startswith("hidpack: error: FileExistsError: %s: already exists; pass --force" % out)
     assert datasets.load_from_disk(str(out)).num_rows == 1 and sorted(os.listdir(out)) == before
-    rc, stdout, err = run("export", *paths, "--to", "hf", "-o", out, "--force")
+    rc, stdout, err = cli(capsys, "export", *paths, "--to", "hf", "-o", out, "--force")
     assert rc == 0, err
     assert_hf_matches(out, paths)
     # --force replaces a saved dataset (or an empty directory), nothing else
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    rc, stdout, err = run("export", *paths, "--to", "hf", "-o", other, "--force")
+    rc, stdout, err = cli(capsys, "export", *paths, "--to", "hf", "-o", other, "--force")
     assert rc == 2 and "not a saved Hugging Face dataset" in err
     assert os.listdir(other) == ["notes.txt"]
     # a file that cannot be read: the error names it, and nothing is left behind
     bad = tmp_path / "fleet" / "zz.hpk"
     bad.write_bytes(b"junk" * 40)
-    rc, stdout, err = run("export", tmp_path / "fleet", "--to", "hf", "-o", tmp_path / "never")
+    rc, stdout, err = cli(capsys, "export", tmp_path / "fleet", "--to", "hf", "-o", tmp_path / "never")
     assert rc == 2 and ("%s: format error" % bad) in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "never").exists()
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".hidpack-hf-")]
-    rc, stdout, err = run("export", paths[0], "--to", "csv", "-o", tmp_path / "x.csv", "--window", "1")
+    rc, stdout, err = cli(capsys, "export", paths[0], "--to", "csv", "-o", tmp_path / "x.csv", "--window", "1")
     assert rc == 2 and "--unit and --window are for --to hf" in err
     shutil.rmtree(out)
 

@@ -98,9 +98,6 @@ def export_hf(
     as a Hugging Face dataset saved in the directory ``out``. A recording that cannot be read
     whole raises (its path leads the message) and leaves ``out`` as it was. ``on_file(path)`` is
     called after each recording (progress)."""
-    import datasets
-    from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
-
     out = os.fspath(out)
     sources = [recording_paths] if isinstance(recording_paths, (str, os.PathLike)) else list(recording_paths)
     paths = expand_paths(sources)
@@ -110,6 +107,9 @@ def export_hf(
     maker = sample_maker(unit, **options)
     schema = maker.schema()
     _check_out(out, overwrite)
+    import datasets  # (after the checks: it takes seconds to import)
+    from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
+
     t0 = time.perf_counter()
     report = ExportReport(out=out, to="hf")
 

@@ -328,6 +328,20 @@ def test_a_damaged_file_raises_with_its_path_or_is_skipped_out_loud(tmp_path):
     assert messages[1].startswith(str(junk) + ": skipped, cannot be read")
 
 
+def test_metadata_that_is_not_json_raises_or_is_skipped_out_loud(tmp_path):
+    from test_damaged_inputs import _forge_metadata
+
+    p = tmp_path / "m.hpk"
+    _forge_metadata(p, "this is not json!")
+    with pytest.raises(hidpack.MetadataError, match="^" + str(p) + ": header metadata is not valid JSON"):
+        list(FleetDataset([p]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (sample,) = FleetDataset([p], errors="skip")
+    assert sample["metadata"] == {} and len(sample["move"]["t"]) == 100
+    assert [str(w.message)[: len(str(p)) + 17] for w in caught] == [str(p) + ": header metadata"]
+
+
 # -- a real corpus --------------------------------------------------------------------------------
 
 

@@ -31,12 +31,13 @@ Things to know:
   ``collate_fn`` that pads or packs them; the default one converts numpy arrays to tensors and
   leaves strings, metadata and ``None`` as they are.
 * Each file is read on ``threads`` threads (default 1: DataLoader workers are the parallelism).
-* Nothing is dropped silently: with ``errors="raise"`` (the default) a file that cannot be opened,
-  or that has a block that cannot be read or header metadata that is not JSON, raises a
-  :class:`hidpack.FormatError` (or ``OSError``) whose message starts with its path, before any
-  sample of the damaged part is passed on; with ``errors="skip"`` its readable events are
-  used, a file that cannot be opened is passed over, and each problem is reported by a
-  ``RuntimeWarning`` naming the file.
+* Nothing is dropped silently: with ``errors="raise"`` (the default) a file that cannot be opened
+  raises its error (a :class:`hidpack.FormatError` led by its path, or an ``OSError``), a block
+  that cannot be read a :class:`hidpack.CorruptBlockError` led by the path, header metadata
+  that is not a JSON object a :class:`hidpack.MetadataError`, before any sample of that file is
+  passed on; with ``errors="skip"`` its readable events are used, a file that cannot be opened
+  is passed over, and each problem is a ``RuntimeWarning`` naming the file
+  (:func:`hidpack.samples.file_samples`).
 
 torch is optional: with it installed, :class:`FleetDataset` is a
 ``torch.utils.data.IterableDataset``; without it, a plain iterable with the same behaviour (one

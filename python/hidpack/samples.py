@@ -195,10 +195,10 @@ def file_samples(
     """The samples ``maker`` makes of the file ``path`` (index ``file`` in its fleet).
 
     Nothing is dropped silently. ``errors="raise"``: a file that cannot be opened raises its
-    error (a :class:`hidpack.HidpackError` led by the path, or an ``OSError``), and a block that
-    cannot be read or header metadata that is not a JSON object raises a
-    :class:`hidpack.FormatError` led by the path (with ``.path``) before any sample made after
-    it is passed on. ``errors="skip"``: a file that cannot be opened yields nothing, a damaged
+    error (a :class:`hidpack.HidpackError` led by the path, or an ``OSError``); a block that
+    cannot be read raises a :class:`hidpack.CorruptBlockError` led by the path (with ``.path``
+    and ``.offset``), header metadata that is not a JSON object a :class:`hidpack.MetadataError`,
+    before any sample made after the problem is passed on. ``errors="skip"``: a file that cannot be opened yields nothing, a damaged
     one what is readable; each problem is a ``RuntimeWarning`` naming the file."""
     from ._native import HidpackError
     from .recording import open as open_recording

@@ -31,6 +31,7 @@ to be exported to Hugging Face also says its layout (``schema()``, see :meth:`Ep
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 from typing import Any, Callable, Dict, Iterator, Sequence
@@ -42,51 +43,70 @@ from ._table import KIND_CODES, KINDS, kind_fields
 __all__ = ["Episodes", "SAMPLES", "sample_maker", "file_samples", "kind_columns"]
 
 
-def kind_columns(kind: str) -> list[tuple[str, str]]:
-    """The columns of ``kind`` in a sample, as ``(name, type)`` with type one of ``"int"``,
-    ``"coord"`` (float64), ``"bool"``, ``"str"``: ``t``, then each field, each optional numeric
-    one followed by its ``_valid``."""
+@functools.lru_cache(maxsize=None)
+def _kind_columns(kind: str) -> tuple[tuple[str, str], ...]:
     out = [("t", "int")]
     for name, typ, required in kind_fields(kind):
         out.append((name, typ))
         if not required and typ != "str":
             out.append((name + "_valid", "bool"))
-    return out
+    return tuple(out)
 
 
-_DTYPES = {"int": np.int64, "coord": np.float64, "bool": np.bool_}
+def kind_columns(kind: str) -> list[tuple[str, str]]:
+    """The columns of ``kind`` in a sample, as ``(name, type)`` with type one of ``"int"``,
+    ``"coord"`` (float64), ``"bool"``, ``"str"``: ``t``, then each field, each optional numeric
+    one followed by its ``_valid``."""
+    return list(_kind_columns(kind))
 
 
-def _strings_at(table: Dict[str, Any], name: str, rows: np.ndarray) -> np.ndarray:
+_DTYPES = {"int": np.int64, "coord": np.float64, "str": object, "bool": np.bool_}
+
+
+def _strings_at(table: Dict[str, Any], name: str, rows: Any, n: int) -> np.ndarray:
     """The ``str | None`` values of string field ``name`` on ``rows`` (decoding only those)."""
-    out = np.full(len(rows), None, dtype=object)
-    if name + "_offsets" not in table or not len(rows):
+    out = np.full(n, None, dtype=object)
+    if name + "_offsets" not in table or not n:
         return out
     offsets = np.asarray(table[name + "_offsets"], dtype=np.int64)
     valid = np.asarray(table[name + "_valid"], dtype=bool)[rows]
+    if not valid.any():
+        return out
     buf = np.asarray(table[name + "_data"], dtype=np.uint8).tobytes()
-    lo, hi = offsets[rows].tolist(), offsets[rows + 1].tolist()
-    out[:] = [buf[a:b].decode("utf-8") if v else None for a, b, v in zip(lo, hi, valid.tolist())]
+    starts = offsets[:-1][rows].tolist()
+    ends = offsets[1:][rows].tolist()
+    out[:] = [buf[a:b].decode("utf-8") if v else None for a, b, v in zip(starts, ends, valid.tolist())]
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def _empty_columns(kind: str) -> Dict[str, np.ndarray]:
+    """The columns of a kind with no rows (shared: an empty array holds nothing to change)."""
+    return {name: np.empty(0, dtype=_DTYPES[typ]) for name, typ in _kind_columns(kind)}
 
 
 def split_kinds(table: Dict[str, Any], kinds: Sequence[str]) -> Dict[str, Dict[str, np.ndarray]]:
     """A native read table (all kinds mixed, file order) as one dict of columns per kind."""
     code = np.asarray(table["kind"])
-    t = np.asarray(table["t"], dtype=np.int64)
+    n = len(code)
+    counts = np.bincount(code, minlength=len(KINDS)) if n else np.zeros(len(KINDS), dtype=np.intp)
     out: Dict[str, Dict[str, np.ndarray]] = {}
     for kind in kinds:
-        rows = np.flatnonzero(code == KIND_CODES[kind])
+        k = KIND_CODES[kind]
+        m = int(counts[k])
+        if m == 0:
+            out[kind] = dict(_empty_columns(kind))
+            continue
+        # every row of this kind: the columns as they are (no copy); else its rows, gathered
+        rows: Any = slice(None) if m == n else np.flatnonzero(code == k)
         cols: Dict[str, np.ndarray] = {}
-        for name, typ in kind_columns(kind):
-            if name == "t":
-                cols["t"] = t[rows]
-            elif typ == "str":
-                cols[name] = _strings_at(table, name, rows)
+        for name, typ in _kind_columns(kind):
+            if typ == "str":
+                cols[name] = _strings_at(table, name, rows, m)
             elif name in table:
                 cols[name] = np.asarray(table[name], dtype=_DTYPES[typ])[rows]
             else:  # a field a read leaves out is absent on every row (and 0 as a value)
-                cols[name] = np.zeros(len(rows), dtype=_DTYPES[typ])
+                cols[name] = np.zeros(m, dtype=_DTYPES[typ])
         out[kind] = cols
     return out
 
@@ -213,16 +233,18 @@ def file_samples(
         warnings.warn(f"{path}: skipped, cannot be read: {e}", RuntimeWarning, stacklevel=2)
         return
     with rec:
+        header = rec._header_problems()  # (read once: the header does not change)
         seen = 0
         for sample in maker(rec, file):
-            seen = _check(rec, seen, errors)  # before the sample is passed on
+            seen = _check(rec, header, seen, errors)  # before the sample is passed on
             yield sample
-        _check(rec, seen, errors)
+        _check(rec, header, seen, errors)
 
 
-def _check(rec: Any, seen: int, errors: str) -> int:
-    """Raise on (``errors="raise"``) or warn of the problems ``rec`` found after the first ``seen``."""
-    problems = rec.problems
+def _check(rec: Any, header: list, seen: int, errors: str) -> int:
+    """Raise on (``errors="raise"``) or warn of the problems ``rec`` found after the first ``seen``
+    (``header``: its header's, then the reader's, as in :attr:`Recording.problems`)."""
+    problems = header + list(rec._reader.problems())
     for p in problems[seen:]:
         if errors == "raise":
             raise _problem_error(rec, p)

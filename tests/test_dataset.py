@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import hidpack
-from hidpack.dataset import FleetDataset, shard_files
+from hidpack.dataset import FleetDataset, keep_numpy, shard_files
 from hidpack.samples import SAMPLES, Episodes, kind_columns
 
 from shared_data import balabit_sessions
@@ -25,7 +25,7 @@ from test_cli import run, run_on_tty
 try:  # test dependencies: a missing one fails here, never skips
     import datasets
     import torch
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, default_convert
 except ImportError as e:
     raise ImportError(f"{e}: tests/test_dataset.py needs torch and datasets: pip install -e '.[test]'") from e
 
@@ -352,14 +352,17 @@ def test_a_real_corpus_slice_through_dataloader_workers_and_hf(tmp_path, capsys)
     paths = balabit_sessions(tmp_path, 150_000)
     assert len(paths) == 5
     ds = FleetDataset(paths, kinds=["move", "button", "scroll"])
-    loaded = {s["file"]: s for s in DataLoader(ds, batch_size=None, num_workers=2)}
+    loaded = {s["file"]: s for s in DataLoader(ds, batch_size=None, num_workers=2, collate_fn=keep_numpy)}
     assert sorted(loaded) == list(range(len(paths)))
     total = 0
     for i, s in loaded.items():
         rec = hidpack.open(paths[i])
         for kind in ("move", "button", "scroll"):
-            assert_kind_matches({k: v.numpy() for k, v in s[kind].items()}, rec, kind)
+            assert_kind_matches(s[kind], rec, kind)
             total += len(s[kind]["t"])
+        tensors = default_convert(s)  # in the main process: tensors over the same memory
+        assert isinstance(tensors["move"]["x"], torch.Tensor) and tensors["move"]["x"].dtype == torch.float64
+        assert np.shares_memory(tensors["move"]["x"].numpy(), s["move"]["x"])
     assert total == len(hidpack.read_many(paths, kinds=["move", "button", "scroll"], columns=[])["t"]) > 140_000
     out = tmp_path / "hf"
     rc, stdout, err = cli(capsys, "export", *paths, "--to", "hf", "-o", out)

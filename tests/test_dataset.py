@@ -161,6 +161,22 @@ def test_windows_cut_episodes_into_fixed_spans_that_add_up_to_them(tmp_path):
         assert sum(len(w[k]["t"]) for w in windows for k in hidpack.KINDS) == len(rec)
 
 
+def test_windows_of_a_file_whose_times_go_back_keep_file_order(tmp_path):
+    """Imported files may hold times out of order: each window still gets exactly its events,
+    in file order."""
+    p = tmp_path / "back.hpk"
+    t = [2_500_000_000, 100, 1_200_000_000, 50, 2_400_000_000, 1_100_000_000, -300_000_000]
+    hidpack.write_table(p, {"t": t, "kind": ["move", "key", "move", "move", "key", "move", "move"],
+                            "x": [1.0, None, 2.0, 3.0, None, 4.0, 5.0], "y": [0.0, None, 0.0, 0.0, None, 0.0, 0.0],
+                            "pressed": [None, True, None, None, False, None, None]})
+    windows = list(FleetDataset([p], window=1.0, kinds=["move", "key"]))
+    assert [(w["window"], w["t0"]) for w in windows] == [(0, -1_000_000_000), (1, 0), (2, 1_000_000_000), (3, 2_000_000_000)]
+    assert [w["move"]["x"].tolist() for w in windows] == [[5.0], [3.0], [2.0, 4.0], [1.0]]
+    assert [w["key"]["t"].tolist() for w in windows] == [[], [100], [], [2_400_000_000]]
+    for w in windows:
+        assert_kind_matches(w["move"], hidpack.open(p).between(w["t0"], w["t1"]), "move")
+
+
 @pytest.mark.parametrize("window", [0, -1.0, float("nan"), float("inf"), True, "1s", 1e-12])
 def test_a_bad_window_is_refused_up_front(tmp_path, window):
     paths = make_fleet(tmp_path, 1)

@@ -166,17 +166,26 @@ class Episodes:
             return
         first, last = int(t.min()) // w, int(t.max()) // w  # floor: window k is [k*w, (k+1)*w)
         per_kind = split_kinds(table, self.kinds)
-        # each kind's rows grouped by window, each group in file order (a stable sort)
-        cuts = {}
+        bounds = np.arange(first, last + 2)
+        # each kind's rows grouped by window, each group in file order: a stable sort, or
+        # (times in order, as a recorder writes them) the rows as they are, cut into views
+        cuts: Dict[str, Any] = {}
         for kind, cols in per_kind.items():
-            index = cols["t"] // w
-            order = np.argsort(index, kind="stable")
-            cuts[kind] = (order, np.searchsorted(index[order], np.arange(first, last + 2)))
-        for k in range(first, last + 1):
-            sample = {**head, "window": k - first, "t0": k * w, "t1": (k + 1) * w}
+            if len(cols["t"]):
+                index = cols["t"] // w
+                in_order = bool(np.all(index[1:] >= index[:-1]))
+                order = None if in_order else np.argsort(index, kind="stable")
+                cuts[kind] = (order, np.searchsorted(index if in_order else index[order], bounds).tolist())
+        for j in range(last - first + 1):
+            k = first + j
+            sample = {**head, "window": j, "t0": k * w, "t1": (k + 1) * w}
             for kind, cols in per_kind.items():
+                if kind not in cuts:
+                    sample[kind] = dict(_empty_columns(kind))
+                    continue
                 order, starts = cuts[kind]
-                rows = order[starts[k - first] : starts[k - first + 1]]
+                a, b = starts[j], starts[j + 1]
+                rows = slice(a, b) if order is None else order[a:b]
                 sample[kind] = {name: col[rows] for name, col in cols.items()}
             yield sample
 

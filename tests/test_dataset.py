@@ -418,7 +418,7 @@ def assert_hf_matches(out, paths, window=None) -> None:
     assert total == sum(len(hidpack.open(p)) for p in paths)
 
 
-def test_export_to_hf_reads_back_exactly_with_load_from_disk(tmp_path, capsys):
+def test_export_to_hf_reads_back_exactly_with_load_from_disk(tmp_path, capsys, monkeypatch):
     paths = make_fleet(tmp_path, 6)
     out = tmp_path / "ds"
     rc, stdout, err = run("export", tmp_path / "fleet", "--to", "hf", "-o", out)
@@ -430,7 +430,10 @@ def test_export_to_hf_reads_back_exactly_with_load_from_disk(tmp_path, capsys):
     sample = list(FleetDataset(paths))[3]
     assert np.array_equal(row["focus"]["window_valid"], sample["focus"]["window_valid"])
     assert row["text"]["text"].tolist() == sample["text"]["text"].tolist()
-    # windows: one row per half second of each file
+    # windows: one row per half second of each file, in record batches of 4 rows (files whole)
+    import hidpack.io_hf
+
+    monkeypatch.setattr(hidpack.io_hf, "BATCH_ROWS", 4)
     win = tmp_path / "win"
     rc, stdout, err = cli(capsys, "export", *paths, "--to", "hf", "-o", win, "--window", "0.5", "--unit", "episode")
     assert rc == 0, err

@@ -2,8 +2,10 @@
 (``hidpack export FILES... --to hf -o DIR``).
 
 One row per sample of a sample maker (:mod:`hidpack.samples`; ``unit="episode"``: one row per
-file, or per ``window`` seconds of it), written with ``datasets.Dataset.from_generator`` (which
-streams rows to Arrow files, so a fleet larger than memory is fine) and ``save_to_disk``;
+file, or per ``window`` seconds of it). Each file's samples become one Arrow record batch of
+the dataset's schema (list columns built over the concatenated numpy arrays: no per-event Python
+work), streamed to an Arrow file (one file in memory at a time, so a fleet larger than memory is
+fine), which ``datasets.Dataset.from_file`` maps and ``save_to_disk`` saves;
 ``datasets.load_from_disk(DIR)`` reads it back. A row has the sample's columns: ``path``,
 ``file``, ``metadata`` (as JSON text: metadata keys differ between files, a column's type cannot),
 ``wall_clock_ns`` (null when unknown), then one struct per kind of lists (``row["move"]["x"]``),
@@ -23,8 +25,7 @@ import os
 import shutil
 import tempfile
 import time
-import uuid
-from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -53,21 +54,47 @@ def hf_features(schema: Dict[str, Any]) -> Any:
     return datasets.Features({name: feature(v) for name, v in schema.items()})
 
 
-def _row(sample: Dict[str, Any], schema: Dict[str, Any]) -> Dict[str, Any]:
-    """A sample as a row ``datasets`` encodes: dicts of ``"json"`` columns as JSON text, arrays
-    of strings as lists (numeric arrays pass as they are)."""
-    out: Dict[str, Any] = {}
-    for name, spec in schema.items():
-        v = sample[name]
-        if spec == "json":
-            out[name] = json.dumps(v, ensure_ascii=False, sort_keys=True)
-        elif isinstance(spec, dict):
-            out[name] = _row(v, spec)
-        elif isinstance(v, np.ndarray) and v.dtype == object:
-            out[name] = v.tolist()
+_ARROW = {"str": "string", "json": "string", "int": "int64", "coord": "float64", "bool": "bool_"}
+_NUMPY = {"int": np.int64, "coord": np.float64, "bool": np.bool_}
+
+
+def _arrow_column(pa: Any, values: List[Any], spec: Any) -> Any:
+    """One column of a record batch from the samples' ``values`` (``spec`` as in ``schema()``):
+    arrays become a list array over their concatenation (no per-element Python work)."""
+    if isinstance(spec, dict):
+        fields = [_arrow_column(pa, [v[name] for v in values], sub) for name, sub in spec.items()]
+        return pa.StructArray.from_arrays(fields, names=list(spec))
+    if isinstance(spec, list):
+        lengths = np.array([len(v) for v in values], dtype=np.int64)
+        offsets = np.zeros(len(values) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        if offsets[-1] >= 2**31:
+            raise ValueError(f"{int(offsets[-1]):,} values in one column of one file: over Arrow's 2**31 per list column")
+        if spec[0] == "str":
+            flat = pa.array([x for v in values for x in v], pa.string())
         else:
-            out[name] = v
-    return out
+            dtype = _NUMPY[spec[0]]
+            flat = pa.array(np.concatenate([np.asarray(v, dtype=dtype) for v in values]) if values else np.empty(0, dtype))
+        return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), flat)
+    if spec == "json":
+        return pa.array([json.dumps(v, ensure_ascii=False, sort_keys=True) for v in values], pa.string())
+    return pa.array(values, getattr(pa, _ARROW[spec])())
+
+
+#: A record batch is written once it holds this many events or rows (whole files: a batch
+#: of short files shares the per-column cost of building it; one long file is its own batch).
+BATCH_EVENTS = 1 << 20
+BATCH_ROWS = 256
+
+
+def _events(sample: Dict[str, Any], schema: Dict[str, Any]) -> int:
+    """The events of a sample: the rows of its per-kind columns."""
+    return sum(len(sample[name]["t"]) for name, spec in schema.items() if isinstance(spec, dict))
+
+
+def _record_batch(pa: Any, samples: List[Dict[str, Any]], schema: Dict[str, Any], arrow_schema: Any) -> Any:
+    columns = [_arrow_column(pa, [s[name] for s in samples], spec) for name, spec in schema.items()]
+    return pa.RecordBatch.from_arrays(columns, schema=arrow_schema)
 
 
 def _check_out(out: str, overwrite: bool) -> None:
@@ -108,42 +135,42 @@ def export_hf(
     schema = maker.schema()
     _check_out(out, overwrite)
     import datasets  # (after the checks: it takes seconds to import)
+    import pyarrow as pa
     from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
 
     t0 = time.perf_counter()
     report = ExportReport(out=out, to="hf")
-
-    def rows() -> Iterator[Dict[str, Any]]:
-        for i, path in enumerate(paths):
-            for sample in file_samples(maker, path, i, threads=None):
-                report.rows += 1
-                yield _row(sample, schema)
-            report.recordings += 1
-            if on_file is not None:
-                on_file(path)
-
+    features = hf_features(schema)
+    arrow_schema = features.arrow_schema  # (a property that rebuilds it on every call)
     parent = os.path.dirname(os.path.abspath(out))
     work = tempfile.mkdtemp(prefix=".hidpack-hf-", dir=parent)
     bars = is_progress_bar_enabled()
-    disable_progress_bar()  # ours counts files; theirs would count rows twice
+    disable_progress_bar()  # ours counts files; theirs would count rows again
     try:
-        ds = datasets.Dataset.from_generator(
-            rows,
-            features=hf_features(schema),
-            cache_dir=os.path.join(work, "cache"),
-            fingerprint=uuid.uuid4().hex,  # a fresh build: nothing to hash or reuse
-            # episodes are large rows: write each as it comes; windows in small groups
-            writer_batch_size=1 if window is None else 64,
-        )
+        # record batches of whole files (about BATCH_EVENTS events or BATCH_ROWS rows each),
+        # streamed to an Arrow file that datasets maps
+        arrow_path = os.path.join(work, "rows.arrow")
+        with pa.OSFile(arrow_path, "wb") as sink, pa.ipc.new_stream(sink, arrow_schema) as writer:
+            pending: List[Dict[str, Any]] = []
+            events = 0
+            for i, path in enumerate(paths):
+                for sample in file_samples(maker, path, i, threads=None):
+                    pending.append(sample)
+                    events += _events(sample, schema)
+                report.recordings += 1
+                if pending and (events >= BATCH_EVENTS or len(pending) >= BATCH_ROWS or i == len(paths) - 1):
+                    writer.write_batch(_record_batch(pa, pending, schema, arrow_schema))
+                    report.rows += len(pending)
+                    pending, events = [], 0
+                if on_file is not None:
+                    on_file(path)
+        ds = datasets.Dataset.from_file(arrow_path, info=datasets.DatasetInfo(features=features))
         ds.save_to_disk(os.path.join(work, "dataset"))
-        del ds  # its cache files are about to go
+        del ds  # it maps the file about to go
         if os.path.lexists(out):
             _check_out(out, overwrite)  # still what it was when we started
             os.rename(out, os.path.join(work, "replaced"))
         os.rename(os.path.join(work, "dataset"), out)
-    except datasets.exceptions.DatasetGenerationError as e:
-        # the recording's own error (led by its path), not the builder's wrapper
-        raise (e.__cause__ or e) from None
     finally:
         if bars:
             enable_progress_bar()

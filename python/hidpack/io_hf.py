@@ -42,13 +42,11 @@ def hf_features(schema: Dict[str, Any]) -> Any:
     """``datasets.Features`` of a sample maker's ``schema()``."""
     import datasets
 
-    list_type = getattr(datasets, "List", None) or datasets.Sequence  # List: datasets >= 4
-
     def feature(spec: Any) -> Any:
         if isinstance(spec, dict):
             return {name: feature(v) for name, v in spec.items()}
         if isinstance(spec, list):
-            return list_type(feature(spec[0]))
+            return datasets.List(feature(spec[0]))
         return datasets.Value(_VALUE[spec])
 
     return datasets.Features({name: feature(v) for name, v in schema.items()})

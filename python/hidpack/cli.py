@@ -146,6 +146,22 @@ def _export_mcap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_hf(args: argparse.Namespace) -> int:
+    """``export --to hf``: a Hugging Face ``datasets`` dataset saved in the directory OUT."""
+    from ._io import expand_recordings
+    from .io_hf import export_hf
+
+    paths = expand_recordings(args.src)
+    with progress.bar(len(paths), "exporting to " + os.path.basename(args.output), quiet=args.quiet) as bar:
+        report = export_hf(
+            paths, args.output, unit=args.unit or "episode", window=args.window, overwrite=args.force,
+            on_file=lambda p: bar.update(1),
+        )
+    if not args.quiet:
+        print(report.summary())
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from ._io import expand_recordings
     from .io_export import export, guess_format
@@ -155,9 +171,13 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise CliError("%s: no such file or directory" % s)
     to = args.to or guess_format(args.output)
     if to is None:
-        raise CliError("cannot tell the export format from %r: pass --to csv|jsonl|parquet|mcap" % args.output)
+        raise CliError("cannot tell the export format from %r: pass --to csv|jsonl|parquet|mcap|hf" % args.output)
+    if (args.unit or args.window is not None) and to != "hf":
+        raise CliError("--unit and --window are for --to hf")
     if to == "mcap":
         return _export_mcap(args)
+    if to == "hf":
+        return _export_hf(args)
     paths = expand_recordings(args.src)
     if len(paths) == 1:
         with progress.busy("exporting " + os.path.basename(paths[0]), quiet=args.quiet):
@@ -1166,12 +1186,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_import)
 
-    s = sub.add_parser("export", help="export recordings to CSV, JSON Lines or Parquet")
+    s = sub.add_parser("export", help="export recordings to CSV, JSON Lines, Parquet, OWAMcap or a Hugging Face dataset")
     s.add_argument("src", metavar="SRC", nargs="+", help="recordings or directories of *.hpk")
-    s.add_argument("--to", choices=("csv", "jsonl", "parquet", "mcap"), help="default: from OUT's extension")
+    s.add_argument("--to", choices=("csv", "jsonl", "parquet", "mcap", "hf"),
+                   help="default: from OUT's extension; hf: a Hugging Face datasets directory (datasets.load_from_disk)")
     s.add_argument("-o", "--output", metavar="OUT", required=True,
                    help="output file (.zst/.gz compress csv/jsonl); mcap: a .mcap file, or a directory for several")
-    s.add_argument("--force", action="store_true", help="mcap: replace existing output files")
+    s.add_argument("--force", action="store_true", help="mcap, hf: replace existing output (hf: only a saved dataset)")
+    s.add_argument("--unit", choices=("episode",), help="hf: one row per recording (episode; the default)")
+    s.add_argument("--window", type=float, metavar="S", help="hf: one row per S seconds of each recording instead")
     s.add_argument("--strict", action="store_true",
                    help="mcap: refuse a recording holding what OWAMcap cannot carry (text, gaps, other markers, "
                         "fractional positions, held buttons, app names...) instead of leaving it out and counting it")

@@ -46,7 +46,7 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -337,10 +337,11 @@ class _Scan:
         if predicate is not None:
             wanted.update(predicate.meta.root_names())
         fields = [f for f in self.fields if f in wanted]
+        size = max(1, batch_size or DEFAULT_BATCH_ROWS)
         left = n_rows
         if window.is_empty() or left == 0:
             return
-        for batch in self._batches(window, max(1, batch_size or DEFAULT_BATCH_ROWS)):
+        for batch in self._batches(window, lambda: size if left is None else max(1, min(size, left))):
             frame = self._frame(self._read(batch, window, fields), fields)
             if predicate is not None:
                 frame = frame.filter(predicate)
@@ -356,10 +357,11 @@ class _Scan:
 
     # -- planning
 
-    def _batches(self, window: Window, rows: int) -> Iterator[_Batch]:
-        """The reads of the scan, in file order: consecutive files gathered until about
-        ``rows`` events (counted from each file's block index), a file with more than that
-        split into runs of its wanted blocks."""
+    def _batches(self, window: Window, rows: Callable[[], int]) -> Iterator[_Batch]:
+        """The reads of the scan, in file order: consecutive files gathered up to about
+        ``rows()`` events (counted from each file's block index; asked again before each
+        batch, so a ``head`` shrinks the next one), a file with more than that split into
+        runs of its wanted blocks."""
         pending: list[int] = []
         count = 0
         for j in range(len(self.names)):
@@ -370,22 +372,19 @@ class _Scan:
             events = sum(n for _, n in wanted)
             if events == 0:
                 continue
-            if events <= rows:
-                pending.append(j)
-                count += events
-                if count >= rows:
-                    yield _Batch(pending)
-                    pending, count = [], 0
-                continue
-            if pending:
+            if pending and count + events > rows():
                 yield _Batch(pending)
                 pending, count = [], 0
+            if events <= rows():
+                pending.append(j)
+                count += events
+                continue
             run: list[int] = []
             size = 0
             for index, n in wanted:
                 run.append(index)
                 size += n
-                if size >= rows:
+                if size >= rows():
                     yield _Batch([j], run)
                     run, size = [], 0
             if run:

@@ -305,6 +305,21 @@ def test_a_damaged_file_in_a_batch_of_small_files_raises_with_its_own_index(flee
         hidpack.scan_polars(str(tmp_path / "nothing-*.hpk"))
 
 
+def test_a_file_cut_short_raises_as_the_eager_read_does_whatever_the_window(fleet, tmp_path):
+    cut = str(tmp_path / "cut.hpk")
+    block = _native.Reader(fleet[2]).blocks()[3]
+    with open(fleet[2], "rb") as f:
+        data = f.read()
+    with open(cut, "wb") as f:
+        f.write(data[: block["offset"] + 40])  # inside block 3, index and footer gone
+    for pred in (pl.col("t") < 0, pl.col("t") > 10**12, pl.col("kind") == "text"):
+        with pytest.raises(hidpack.CorruptBlockError) as want:
+            hidpack.read_many([fleet[0], cut]).to_polars().filter(pred)
+        with pytest.raises(hidpack.CorruptBlockError) as got:
+            hidpack.scan_polars([fleet[0], cut]).filter(pred).collect()
+        assert (str(got.value), got.value.file, got.value.offset) == (str(want.value), want.value.file, want.value.offset)
+
+
 # -- projection, batches ---------------------------------------------------------------------------
 
 

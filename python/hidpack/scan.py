@@ -366,7 +366,7 @@ class _Scan:
         count = 0
         for j in range(len(self.names)):
             wanted = self._wanted_blocks(j, window)
-            if wanted is None:  # cannot be opened: read_many raises it in its turn
+            if wanted is None:  # unreadable or damaged: read_many decides, in its turn
                 pending.append(j)
                 continue
             events = sum(n for _, n in wanted)
@@ -395,11 +395,15 @@ class _Scan:
     def _wanted_blocks(self, j: int, window: Window) -> list[tuple[int, int]] | None:
         """``(index, events of the wanted kinds)`` of the blocks of file ``j`` the window
         overlaps (from the block index only: nothing is decompressed), or None when the file
-        cannot be opened."""
+        cannot be opened or was found damaged on opening (a file without its index is scanned):
+        ``read_many`` then reads it, and raises what it raises."""
         try:
-            blocks = _native.Reader(self.names[j]).blocks()
+            reader = _native.Reader(self.names[j])
         except (OSError, _native.HidpackError):
             return None
+        if reader.problems():
+            return None
+        blocks = reader.blocks()
         kinds = [KINDS[c] for c in sorted(window.kinds)] if window.kinds is not None else list(KINDS)
         out = []
         for b in blocks:

@@ -266,6 +266,16 @@ def test_blocks_outside_the_time_window_are_never_decompressed(fleet, tmp_path):
             query.collect()
         assert (e.value.file, e.value.path, e.value.offset) == (1, bad, block["offset"])
         assert str(e.value).startswith(bad + ": corrupt block")
+    # the same in batches of 100 rows: the long file read a run of blocks at a time
+    scan = _Scan(pl, pa, paths, None, False, None)
+    for pred in (before, after):
+        got = pl.concat(scan.source(None, pred, None, 100))
+        assert_same(got, eager([fleet[0], fleet[2]]).filter(pred))
+    for pred in (None, pl.col("t") == block["t_min"]):
+        with pytest.raises(hidpack.CorruptBlockError) as e:
+            list(scan.source(None, pred, None, 100))
+        assert (e.value.file, e.value.path, e.value.offset) == (1, bad, block["offset"])
+        assert str(e.value).startswith(bad + ": corrupt block")
 
 
 def test_blocks_without_a_wanted_kind_are_never_decompressed(tmp_path):

@@ -95,6 +95,10 @@ def test_a_full_scan_is_the_eager_read(fleet, kinds, path):
     assert_same(got, aligned(eager(fleet, kinds=kinds, path=path), schema))
     assert ("kind" in schema) == (kinds != "move")  # one kind: no kind column, as to_polars
     assert ("path" in schema) == path
+    window = pl.col("t").is_between(300_000_000, 1_200_000_000) & (pl.col("x").is_null() | (pl.col("x") < 900))
+    got = lf.filter(window).collect()
+    assert 0 < got.height < lf.collect().height
+    assert_same(got, aligned(eager(fleet, kinds=kinds, path=path), schema).filter(window))
 
 
 def test_the_schema_is_known_before_reading_and_does_not_depend_on_the_data(fleet, tmp_path):

@@ -41,6 +41,7 @@ message led by the path, with ``.file`` and ``.path``.
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import math
@@ -286,22 +287,29 @@ def scan_polars(
     The schema is the full one of ``kinds`` (every field they use, null where absent), known
     before reading; the rows, their order and their values are those of
     ``hidpack.read_many(paths, kinds=kinds).to_polars(path=path)`` filtered the same way.
-    Needs polars with IO plugins (1.14 or later) and pyarrow."""
+    Needs pyarrow and a polars with IO plugins (``polars.io.plugins.register_io_source``; the
+    predicate shapes :func:`pushdown` reads were checked on polars 2.1, and a shape another
+    version serializes differently is simply not pushed down)."""
     pl = require("polars", "polars", "hidpack.scan_polars()")
     pa = require("pyarrow", "polars", "hidpack.scan_polars()")
     plugins = getattr(getattr(pl, "io", None), "plugins", None)
     if plugins is None or not hasattr(plugins, "register_io_source"):
-        raise ImportError(f"hidpack.scan_polars() needs polars with IO plugins (1.14 or later); this is {pl.__version__}")
+        raise ImportError(
+            f"hidpack.scan_polars() needs a polars with IO plugins (polars.io.plugins.register_io_source); "
+            f"this is polars {pl.__version__}: pip install -U polars"
+        )
     names = expand_paths(paths)
     kind_list = _names("kind", kinds, list(KIND_CODES))
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be an int >= 1 or None (one per CPU), not {threads!r}")
     scan = _Scan(pl, pa, names, kind_list, path, threads)
+    label = {
+        "explain_name": "hidpack",
+        "explain_detail": f"{len(names):,} file(s)" + (f", kinds {', '.join(kind_list)}" if kind_list else ""),
+    }
+    accepted = inspect.signature(plugins.register_io_source).parameters  # labels: newer polars only
     return plugins.register_io_source(
-        scan.source,
-        schema=scan.schema,
-        explain_name="hidpack",
-        explain_detail=f"{len(names):,} file(s)" + (f", kinds {', '.join(kind_list)}" if kind_list else ""),
+        scan.source, schema=scan.schema, **{k: v for k, v in label.items() if k in accepted}
     )
 
 

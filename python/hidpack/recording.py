@@ -744,7 +744,7 @@ class Recording(RecordingView):
         gaps = counts["gap"]
         gap_blocks = [int(b["index"]) for b in blocks if _block_count(b, "gap")]
         if gap_blocks:
-            g = self._reader.read(kinds=["gap"], blocks=gap_blocks, threads=self._threads)
+            g = self._reader.read(kinds=["gap"], blocks=gap_blocks, fields=["count", "reason"], threads=self._threads)
             reason = np.asarray(g["reason"])
             count = np.asarray(g["count"])
             ok = np.asarray(g.get("reason_valid", np.ones(len(reason), bool))) & np.asarray(

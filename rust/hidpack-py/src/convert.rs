@@ -5,7 +5,8 @@
 use hidpack_core::model::{
     coord_from_f64, coord_to_f64, Field, FieldType, Kind, ALL_FIELDS, FIELD_NAMES, NUM_FIELDS, NUM_KINDS,
 };
-use hidpack_core::{Column, Error, EventTable, ValueError};
+use hidpack_core::reader::Source;
+use hidpack_core::{Column, Error, EventTable, Reader, ValueError};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -320,13 +321,62 @@ pub struct OutTable {
     cols: Vec<(String, OutArr)>,
 }
 
-/// Scatter per-kind columns into union columns for the fields of the kinds in `mask` that are
-/// also in `fields` (bit f = field f): [`Gather`] with all of `parts` at once. `file`: add a
-/// `file` column, the index of each row's part.
-pub fn scatter(parts: Vec<EventTable>, mask: u16, fields: u32, file: bool, threads: usize) -> OutTable {
-    let mut g = Gather::new(mask, fields, file);
-    g.append(parts, threads);
-    g.finish()
+/// Rows of decoded blocks a wide read gathers at a time: a read holds its output and about
+/// this many rows of blocks, not every decoded block besides (a batch is still large enough to
+/// fill its fields on several threads).
+const WIDE_BATCH_ROWS: usize = 4 * PARALLEL_SCATTER_ROWS;
+
+/// The wide (union) table of a read of one file: the rows with `t0 <= t < t1` of the kinds in
+/// `mask`, from `blocks` (None: all), with the fields of those kinds selected by `fields` (see
+/// [`Gather::new`]). The blocks are decoded on `threads` threads and appended to the columns a
+/// batch at a time, in file order, each dropped once appended.
+pub fn read_wide<S: Source>(
+    reader: &Reader<S>,
+    t0: Option<i64>,
+    t1: Option<i64>,
+    mask: u16,
+    fields: u32,
+    blocks: Option<&[usize]>,
+    threads: usize,
+) -> hidpack_core::Result<OutTable> {
+    let ids = reader.blocks_for(t0, t1, mask, blocks)?;
+    let mut g = Gather::new(mask, fields, false);
+    if ids.len() > 1 {
+        // room for every wanted event (the block records' counts: untrusted, a hint only, past
+        // 64 events per file byte not taken)
+        let wanted = |i: usize| -> u64 {
+            let c = &reader.blocks()[i].counts;
+            (0..NUM_KINDS).filter(|&k| (mask >> k) & 1 == 1).map(|k| u64::from(c[k])).sum()
+        };
+        let hint: u64 = ids.iter().map(|&i| wanted(i)).sum();
+        if hint <= u64::from(u32::MAX).min(reader.file_len().saturating_mul(64)) {
+            g.reserve(hint as usize);
+        }
+    }
+    let lo = t0.unwrap_or(i64::MIN);
+    let keep = |t: i64, k: u8| t >= lo && t1.is_none_or(|e| t < e) && (mask >> k) & 1 == 1;
+    let (mut batch, mut rows) = (Vec::new(), 0usize);
+    reader.for_each_block(t0, t1, mask, Some(&ids), threads, |_, block| {
+        // checked row by row, not trusted from the block's record
+        let part = if block.t.iter().zip(&block.kind).all(|(&t, &k)| keep(t, k)) {
+            block
+        } else {
+            let mut f = EventTable::new();
+            f.extend_filtered(&block, lo, t1, mask);
+            f
+        };
+        if part.is_empty() {
+            return;
+        }
+        rows += part.len();
+        batch.push(part);
+        if rows >= WIDE_BATCH_ROWS {
+            g.append(std::mem::take(&mut batch), threads);
+            rows = 0;
+        }
+    })?;
+    g.append(batch, threads);
+    Ok(g.finish())
 }
 
 /// One wanted field's union column(s) in a [`Gather`].

@@ -288,10 +288,7 @@ impl Reader {
         let fields = convert::fields_to_mask(fields)?;
         let threads = threads_or_cpus(threads)?;
         let out = py
-            .detach(|| -> hidpack_core::Result<convert::OutTable> {
-                let parts = self.inner.read_parts(t0, t1, mask, blocks.as_deref(), threads)?;
-                Ok(convert::scatter(parts, mask, fields, false, threads))
-            })
+            .detach(|| convert::read_wide(&self.inner, t0, t1, mask, fields, blocks.as_deref(), threads))
             .map_err(to_py)?;
         convert::out_to_py(py, out)
     }

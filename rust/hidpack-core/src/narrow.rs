@@ -165,7 +165,6 @@ pub fn read_kind<S: Source>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reader::ALL_KINDS;
     use crate::{Event, Writer, WriterOptions};
 
     /// A file of every kind, in 7-event blocks, with optional fields present on some rows only.
@@ -219,7 +218,6 @@ mod tests {
             }
         }
         assert_eq!(read_kind(&r, None, None, Kind::Gap, u32::MAX, None, 1).unwrap().len(), 0);
-        let _ = ALL_KINDS;
     }
 
     #[test]

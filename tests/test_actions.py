@@ -254,7 +254,7 @@ def test_real_sessions_against_the_reference(tmp_path):
         for i in range(len(table["t"])):
             f = {}
             for name in ("x", "y", "button", "pressed", "dx", "dy", "usage", "native"):
-                if table[f"{name}_valid"][i]:
+                if f"{name}_valid" in table and table[f"{name}_valid"][i]:
                     f[name] = table[name][i].item()
             rows.append((int(table["t"][i]), kinds[table["kind"][i]], f))
         _check_against_reference(rec.actions(fps=20), rows)

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _native
 from ._table import KINDS, to_native_table
+from .writing import _native_form
 
 __all__ = ["encode", "decode", "describe", "Encoding", "Vocab", "VOCAB", "TokenError"]
 
@@ -88,7 +89,8 @@ class Encoding:
 def _table_of(source: Any) -> dict[str, Any]:
     """A native write table of a Recording / view (its ``table()``) or of any table form."""
     table = source.table() if hasattr(source, "table") and callable(source.table) else source
-    return to_native_table(table)
+    native = _native_form(table)  # a native table as it is; anything else converted
+    return to_native_table(table) if native is None else native
 
 
 def _coord_unit(coord_px: float) -> int:

@@ -16,6 +16,10 @@ __all__ = [
     "EventValueError",
     "PolicyError",
     "TokenError",
+    "tokens_encode",
+    "tokens_decode",
+    "tokens_names",
+    "tokens_vocab",
     "Policy",
     "PolicySession",
     "key_class",
@@ -25,10 +29,6 @@ __all__ = [
     "now",
     "recover",
     "read_many",
-    "tokens_encode",
-    "tokens_decode",
-    "tokens_names",
-    "tokens_vocab",
     "Prepared",
     "prepare_table",
     "KINDS",
@@ -63,6 +63,19 @@ class PolicyError(HidpackError, ValueError): ...
 class TokenError(HidpackError, ValueError):
     position: int  # index of the token where decoding failed
     token: int | None  # the id there; None when the stream ended
+
+# hidpack.tokens (docs/TOKENS.md)
+def tokens_encode(
+    table: dict[str, Any],
+    *,
+    time_unit: int | None = None,
+    coord_unit: int | None = None,
+    kinds: list[str] | None = None,
+    native: bool = True,
+) -> tuple[np.ndarray, dict[str, Any]]: ...
+def tokens_decode(tokens: np.ndarray) -> dict[str, Any]: ...
+def tokens_names(tokens: np.ndarray) -> list[str]: ...
+def tokens_vocab() -> dict[str, Any]: ...
 
 @final
 class Policy:
@@ -221,14 +234,3 @@ def read_many(
     threads: int | None = None,
     errors: str = "raise",
 ) -> tuple[dict[str, Any], list[int], list[int | None], list[dict[str, Any]]]: ...
-def tokens_encode(
-    table: dict[str, Any],
-    *,
-    time_unit: int | None = None,
-    coord_unit: int | None = None,
-    kinds: list[str] | None = None,
-    native: bool = True,
-) -> tuple[np.ndarray, dict[str, Any]]: ...
-def tokens_decode(tokens: np.ndarray) -> dict[str, Any]: ...
-def tokens_names(tokens: np.ndarray) -> list[str]: ...
-def tokens_vocab() -> dict[str, Any]: ...

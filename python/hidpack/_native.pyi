@@ -4,6 +4,7 @@ import os
 from types import TracebackType
 from typing import Any, final
 
+import numpy as np
 from typing_extensions import Self, disjoint_base
 
 __all__ = [
@@ -14,6 +15,11 @@ __all__ = [
     "UnsupportedVersionError",
     "EventValueError",
     "PolicyError",
+    "TokenError",
+    "tokens_encode",
+    "tokens_decode",
+    "tokens_names",
+    "tokens_vocab",
     "Policy",
     "PolicySession",
     "key_class",
@@ -54,6 +60,23 @@ class EventValueError(HidpackError, ValueError):
     value: str  # the offending value, rendered
 
 class PolicyError(HidpackError, ValueError): ...
+
+class TokenError(HidpackError, ValueError):
+    position: int  # index of the token where decoding failed
+    token: int | None  # the id there; None when the stream ended
+
+# hidpack.tokens (docs/TOKENS.md)
+def tokens_encode(
+    table: dict[str, Any],
+    *,
+    time_unit: int | None = None,
+    coord_unit: int | None = None,
+    kinds: list[str] | None = None,
+    native: bool = True,
+) -> tuple[np.ndarray, dict[str, Any]]: ...
+def tokens_decode(tokens: np.ndarray) -> dict[str, Any]: ...
+def tokens_names(tokens: np.ndarray) -> list[str]: ...
+def tokens_vocab() -> dict[str, Any]: ...
 
 @final
 class Policy:

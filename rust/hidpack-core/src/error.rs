@@ -52,6 +52,10 @@ pub enum Error {
     /// A privacy policy that cannot be used (a bad setting, an invalid pattern).
     #[error("{0}")]
     Policy(String),
+    /// A token stream that cannot be decoded (`tokens`): the position, the token found there
+    /// (None: the stream ended) and what was wrong.
+    #[error("token stream, position {pos}{}: {msg}", token.map_or_else(|| " (end)".to_string(), |t| format!(" (token {t})")))]
+    Token { pos: u64, token: Option<u32>, msg: String },
     /// Misuse of the API (writer already closed, bad option).
     #[error("{0}")]
     Usage(String),

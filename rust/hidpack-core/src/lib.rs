@@ -55,3 +55,4 @@ pub use model::{Event, Field, Kind};
 pub use reader::{Problem, Reader};
 pub use table::{Column, EventTable};
 pub use writer::{SyncPolicy, WriteStats, Writer, WriterOptions};
+pub mod tokens;

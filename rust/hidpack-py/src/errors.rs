@@ -14,6 +14,7 @@ pyo3::create_exception!(hidpack._native, UnsupportedVersionError, FormatError, "
 
 static EVENT_VALUE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static POLICY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static TOKEN_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// A class `name(HidpackError, ValueError)` of `hidpack._native`, made once.
 fn value_error_type<'py>(py: Python<'py>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, doc: &str) -> PyResult<&'py Bound<'py, PyType>> {
@@ -45,6 +46,16 @@ pub fn event_value_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
         &EVENT_VALUE_ERROR,
         "EventValueError",
         "A value cannot be stored exactly (out of range, not on the coordinate grid, absent but required). Carries `.row`, `.field`, `.value`.",
+    )
+}
+
+/// `TokenError(HidpackError, ValueError)`: a token stream that cannot be decoded.
+pub fn token_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    value_error_type(
+        py,
+        &TOKEN_ERROR,
+        "TokenError",
+        "A token stream that cannot be decoded. Carries `.position` (index of the token) and `.token` (the id there, None at the end).",
     )
 }
 
@@ -106,6 +117,15 @@ pub fn to_py(e: Error) -> PyErr {
                 Ok(t) => PyErr::from_type(t.clone(), msg),
                 Err(e) => e,
             },
+            Error::Token { pos, token, .. } => match token_error(py) {
+                Ok(t) => {
+                    let err = PyErr::from_type(t.clone(), msg);
+                    let pos = pos.into_pyobject(py).unwrap().into_any().unbind();
+                    let token = token.into_pyobject(py).unwrap().into_any().unbind();
+                    with_attrs(py, err, &[("position", pos), ("token", token)])
+                }
+                Err(e) => e,
+            },
             Error::Usage(_) => PyValueError::new_err(msg),
         }
     })
@@ -144,5 +164,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UnsupportedVersionError", py.get_type::<UnsupportedVersionError>())?;
     m.add("EventValueError", event_value_error(py)?)?;
     m.add("PolicyError", policy_error(py)?)?;
+    m.add("TokenError", token_error(py)?)?;
     Ok(())
 }

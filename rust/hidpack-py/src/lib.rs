@@ -9,6 +9,7 @@ mod convert;
 mod errors;
 mod policy;
 mod recorder;
+mod tokens;
 
 /// mimalloc for every Rust allocation of the extension (see Cargo.toml for why, and why v2).
 #[global_allocator]
@@ -517,6 +518,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(prepare_table, m)?)?;
     m.add_function(wrap_pyfunction!(recorder::now, m)?)?;
     m.add_function(wrap_pyfunction!(recorder::recover, m)?)?;
+    m.add_function(wrap_pyfunction!(tokens::tokens_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(tokens::tokens_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(tokens::tokens_names, m)?)?;
+    m.add_function(wrap_pyfunction!(tokens::tokens_vocab, m)?)?;
     m.add("KINDS", PyTuple::new(py, KIND_NAMES)?)?;
     m.add("FORMAT_VERSION", hidpack_core::frame::FORMAT_MAJOR)?;
     m.add("READ_MANY_COUNT_FILES", COUNT_FIRST_FILES)?;

@@ -379,6 +379,14 @@ pub fn read_wide<S: Source>(
     Ok(g.finish())
 }
 
+/// The wide table of one in-memory event table (actions' lossless listing, decoded tokens): every
+/// kind, the fields that hold data, as a wide read returns them.
+pub fn wide_of(table: EventTable) -> OutTable {
+    let mut g = Gather::new(hidpack_core::reader::ALL_KINDS, ALL_FIELDS_MASK | HOLDING_DATA, false);
+    g.append(vec![table], 1);
+    g.finish()
+}
+
 /// One wanted field's union column(s) in a [`Gather`].
 enum FieldCol {
     /// No part so far had the field: absent on every row (made as zeros by [`Gather::finish`]).
@@ -756,7 +764,7 @@ pub fn out_to_py<'py>(py: Python<'py>, out: OutTable) -> PyResult<Bound<'py, PyD
     Ok(d)
 }
 
-/// Every field, as a `fields` mask for [`scatter`].
+/// Every field, as a `fields` mask for [`Gather::new`].
 pub const ALL_FIELDS_MASK: u32 = (1 << NUM_FIELDS) - 1;
 
 /// A flag of a `fields` mask (above every field's bit): of the fields selected, only those that
@@ -775,7 +783,7 @@ fn names_to_mask(names: Option<Vec<String>>, table: &[&str], what: &str, all: u3
     })
 }
 
-/// Field names to a bit mask for [`scatter`] (None: every field that holds data, see
+/// Field names to a bit mask for [`Gather::new`] (None: every field that holds data, see
 /// [`HOLDING_DATA`]; named fields come whether they hold data or not).
 pub fn fields_to_mask(fields: Option<Vec<String>>) -> PyResult<u32> {
     names_to_mask(fields, &hidpack_core::model::FIELD_NAMES, "field", ALL_FIELDS_MASK | HOLDING_DATA)

@@ -51,7 +51,7 @@ pub fn tokens_decode<'py>(py: Python<'py>, tokens: PyReadonlyArray1<'py, u32>) -
     let out = py
         .detach(|| -> hidpack_core::Result<convert::OutTable> {
             let t = tokens::decode(&toks)?;
-            Ok(convert::scatter(vec![t], hidpack_core::reader::ALL_KINDS, convert::ALL_FIELDS_MASK, false, 1))
+            Ok(convert::wide_of(t))
         })
         .map_err(to_py)?;
     convert::out_to_py(py, out)

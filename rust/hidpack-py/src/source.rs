@@ -29,7 +29,7 @@ use hidpack_core::Reader as CoreReader;
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOSError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString};
 
 /// The bytes of a read-only uint8 numpy array, held.
 struct HeldArray {
@@ -153,11 +153,12 @@ fn copy_chunk(got: &Bound<'_, PyAny>, buf: &mut [u8]) -> Result<usize, String> {
         return Err("None (a non-blocking stream with no data ready?)".into());
     } else if got.is_instance_of::<PyString>() {
         return Err("str: the object is in text mode; open it in binary mode (\"rb\")".into());
+    } else if got.is_instance_of::<PyByteArray>() || got.is_instance_of::<PyMemoryView>() {
+        // as bytes (a copy of one chunk)
+        let as_bytes = got.py().get_type::<PyBytes>().call1((got,)).map_err(|e| format!("{} that cannot be read as bytes ({e})", type_name(got)))?;
+        return copy_chunk(&as_bytes, buf);
     } else {
-        // a bytearray or memoryview: as bytes (a copy of one chunk)
-        let as_bytes = got.py().get_type::<PyBytes>().call1((got,)).map_err(|_| format!("{}, not bytes", type_name(got)))?;
-        let n = copy_chunk(&as_bytes, buf)?;
-        return Ok(n);
+        return Err(format!("{}, not bytes", type_name(got)));
     };
     if data.len() > buf.len() {
         return Err(format!("{} bytes, more than asked", data.len()));

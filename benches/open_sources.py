@@ -108,6 +108,9 @@ def main() -> None:
             moves = median_s(lambda: hidpack.open(make()).table(kinds="move", columns=["x", "y"]), args.repeat)
             base = base or whole
             print(f"{label:30} {whole * 1e3:10.1f}ms {n / whole / 1e6:7.1f} {moves * 1e3:9.1f}ms {n / moves / 1e6:7.1f}   ({whole / base:.2f}x the path's time)")
+        opening = CountingFile(data)
+        hidpack.open(opening)
+        print(f"opening a file object: {opening.bytes_read:,} bytes read (header, seek table, index)")
         reads = 2 * (args.repeat + 1)
         print(f"counting file object: {counting.bytes_read / reads:,.0f} bytes read per open + read ({len(data):,} in the file)")
 

@@ -2,7 +2,7 @@
 # The contract is docs/ARCHITECTURE.md; checked with `python -m mypy.stubtest hidpack._native`.
 import os
 from types import TracebackType
-from typing import Any, Protocol, final
+from typing import Any, Protocol, Sequence, final
 
 import numpy as np
 import numpy.typing as npt
@@ -217,7 +217,7 @@ class Recorder:
 def now() -> int: ...
 def recover(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, overwrite: bool = False) -> dict[str, Any]: ...
 def read_many(
-    paths: list[_Source],
+    paths: Sequence[_Source],
     *,
     t0: int | None = None,
     t1: int | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
@@ -27,8 +27,14 @@ from ._table import (
 from ._sources import is_url, resolve
 from ._time import as_ns, as_ns_array
 
-#: What :func:`open` reads: a path, an fsspec URL, bytes (any buffer) or a binary file object.
-Source = Any
+if TYPE_CHECKING:
+    from typing_extensions import Buffer, TypeAlias
+
+    from ._native import _RangeFile
+
+    #: What :func:`open` reads: a path, an fsspec URL, bytes (any buffer) or a binary file object
+    #: with ``seek`` and ``read``.
+    Source: TypeAlias = "str | os.PathLike[str] | Buffer | _RangeFile"
 
 __all__ = ["open", "recover", "Recording", "RecordingView"]
 

@@ -48,11 +48,11 @@ def test_licence_files_are_the_standard_texts_and_declared():
 
 
 def test_every_cli_command_needs_only_the_base_install():
-    """CSV import and Parquet export need pyarrow, OWAMcap import mcap, ``record`` pynput: they are
-    dependencies; the extras are only the notebooks' libraries."""
+    """CSV import and Parquet export need pyarrow, OWAMcap import mcap, ``record`` pynput,
+    ``export --to hf`` datasets: they are dependencies; the extras are only the notebooks' libraries."""
     project = pyproject()["project"]
     deps = {re.split(r"[<>=;\[ ]", d)[0].lower() for d in project["dependencies"]}
-    assert {"numpy", "zstandard", "pyarrow", "mcap", "pynput"} <= deps
+    assert {"numpy", "zstandard", "pyarrow", "mcap", "pynput", "datasets"} <= deps
     extras = project["optional-dependencies"]
     for name in ("pandas", "polars", "dask"):
         assert extras[name], name

@@ -349,7 +349,11 @@ def runs(syn: Synopsis, values: Values) -> list[list[str]]:
     return out
 
 
-@pytest.mark.parametrize("line", [s for s in cli_lines() if not s.startswith("hidpack record ")])
+#: commands that drive or read a real desktop: their README lines are parsed, never run
+DESKTOP = ("record", "replay")
+
+
+@pytest.mark.parametrize("line", [s for s in cli_lines() if Synopsis(s).command not in DESKTOP])
 def test_readme_command_lines_run(line, workspace, tmp_path):
     d = copy_of(workspace, tmp_path)
     syn = Synopsis(line)
@@ -367,17 +371,19 @@ def test_readme_command_lines_run(line, workspace, tmp_path):
         assert out.exists(), "%s did not write %s" % (line, out.name)
 
 
-def test_readme_record_line_parses_and_explains_itself(workspace):
-    """``record`` needs a desktop: its README line is parsed (every option, every choice), and
-    ``hidpack record --help`` runs from the base install."""
-    line = next(s for s in cli_lines() if s.startswith("hidpack record "))
+@pytest.mark.parametrize("command", DESKTOP)
+def test_readme_desktop_line_parses_and_explains_itself(workspace, command):
+    """``record`` and ``replay`` need a desktop (and ``replay`` would drive it): their README
+    lines are parsed (every option, every choice), and ``hidpack COMMAND --help`` runs from the
+    base install."""
+    line = next(s for s in cli_lines() if s.startswith("hidpack %s " % command))
     syn = Synopsis(line)
     for flag, spec in syn.optional:
         for v in (spec if isinstance(spec, list) else [spec]):
-            value = [] if v is None else [{"FILE.toml": "policy.toml", "S": "2"}.get(v, v)]
-            args = build_parser().parse_args(["record", "x.hpk", flag, *value])
-            assert args.command == "record"
-    p = hidpack_cli("record", "--help", cwd=workspace)
+            value = [] if v is None else [{"FILE.toml": "policy.toml", "S": "2", "X": "2"}.get(v, v)]
+            args = build_parser().parse_args([command, "x.hpk", flag, *value])
+            assert args.command == command
+    p = hidpack_cli(command, "--help", cwd=workspace)
     for flag, _ in syn.optional:
         assert flag in p.stdout
 

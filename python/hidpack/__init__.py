@@ -37,6 +37,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "read_many": ("fleet", "read_many"),
     "read_dask": ("fleet", "read_dask"),
     "FleetTable": ("fleet", "FleetTable"),
+    "scan_polars": ("scan", "scan_polars"),
     "HidpackError": ("_native", "HidpackError"),
     "FormatError": ("_native", "FormatError"),
     "CorruptBlockError": ("_native", "CorruptBlockError"),
@@ -57,6 +58,7 @@ __all__ = [
     "read_many",
     "read_dask",
     "FleetTable",
+    "scan_polars",
     "Recording",
     "Columns",
     "KINDS",
@@ -85,6 +87,7 @@ if TYPE_CHECKING:
     from ._errors import ImportFormatError, MetadataError
     from .fleet import FleetTable, read_dask, read_many
     from .recorder import Recorder, now
+    from .scan import scan_polars
     from .recording import Recording, open, recover
     from .writing import Writer, write_table
 

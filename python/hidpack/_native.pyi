@@ -26,6 +26,7 @@ __all__ = [
     "now",
     "recover",
     "read_many",
+    "actions",
     "Prepared",
     "prepare_table",
     "KINDS",
@@ -227,3 +228,16 @@ def read_many(
     errors: str = "raise",
     names: list[str] | None = None,
 ) -> tuple[dict[str, Any], list[int], list[int | None], list[dict[str, Any]]]: ...
+def actions(
+    reader: Reader,
+    *,
+    edges: list[int] | None = None,
+    fps: tuple[int, int] | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    t0: int | None = None,
+    t1: int | None = None,
+    blocks: list[int] | None = None,
+    lossless: bool = False,
+    threads: int | None = None,
+) -> dict[str, Any]: ...

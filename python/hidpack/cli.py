@@ -1,5 +1,5 @@
 """The ``hidpack`` command line: ``record``, ``import``, ``export``, ``info``, ``verify``,
-``recover``, ``plot``, ``demo``.
+``recover``, ``plot``, ``replay``, ``demo``.
 
 Exit codes: 0 success; 1 ``verify`` found problems; 2 an error (bad arguments, unreadable input,
 a ``hidpack.HidpackError``), reported as one line on stderr, never a traceback.
@@ -146,6 +146,22 @@ def _export_mcap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_hf(args: argparse.Namespace) -> int:
+    """``export --to hf``: a Hugging Face ``datasets`` dataset saved in the directory OUT."""
+    from ._io import expand_recordings
+    from .io_hf import export_hf
+
+    paths = expand_recordings(args.src)
+    with progress.bar(len(paths), "exporting to " + os.path.basename(args.output), quiet=args.quiet) as bar:
+        report = export_hf(
+            paths, args.output, unit=args.unit or "episode", window=args.window, overwrite=args.force,
+            on_file=lambda p: bar.update(1),
+        )
+    if not args.quiet:
+        print(report.summary())
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from ._io import expand_recordings
     from .io_export import export, guess_format
@@ -155,9 +171,13 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise CliError("%s: no such file or directory" % s)
     to = args.to or guess_format(args.output)
     if to is None:
-        raise CliError("cannot tell the export format from %r: pass --to csv|jsonl|parquet|mcap" % args.output)
+        raise CliError("cannot tell the export format from %r: pass --to csv|jsonl|parquet|mcap|hf" % args.output)
+    if (args.unit or args.window is not None) and to != "hf":
+        raise CliError("--unit and --window are for --to hf")
     if to == "mcap":
         return _export_mcap(args)
+    if to == "hf":
+        return _export_hf(args)
     paths = expand_recordings(args.src)
     if len(paths) == 1:
         with progress.busy("exporting " + os.path.basename(paths[0]), quiet=args.quiet):
@@ -194,6 +214,54 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if not args.quiet:
         print("wrote %s: %s of %s move(s), %d x %d px; %s"
               % (args.output, r["mode"], _n(r["moves"]), r["width"], r["height"], where))
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a recording's pointer and keys on this X display (hidpack.replay), after a
+    countdown (--yes: at once); Ctrl-C or SIGTERM stops it with every held key released."""
+    import signal
+    import threading
+
+    from .replay import ReplayError, replay
+
+    if not os.path.exists(args.file):
+        raise CliError("%s: no such file" % args.file)
+    t0 = None if args.start is None else int(round(args.start * 1e9))
+    t1 = None if args.end is None else int(round(args.end * 1e9))
+    countdown = 0.0 if args.yes else args.countdown
+    stop = threading.Event()
+    bars: List[Any] = []
+
+    def started(report: Any) -> None:
+        # checked and planned: now the countdown (Ctrl-C here stops before anything is injected)
+        if countdown > 0:
+            print("%s: replaying %s events of %s on display %s in %g s (Ctrl-C to cancel)"
+                  % (PROG, _n(report.events), args.file, os.environ.get("DISPLAY"), countdown),
+                  file=sys.stderr, flush=True)
+            if stop.wait(countdown):
+                return
+        bars.append(progress.bar(report.events, "replaying", unit="event", quiet=args.quiet))
+
+    old = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        report = replay(args.file, speed=args.speed, t0=t0, t1=t1, pointer_only=args.pointer_only, clip=args.clip,
+                        stop=stop, on_start=started, on_progress=lambda n: bars[0].update(n) if bars else None)
+    except ReplayError as e:
+        raise CliError(str(e)) from None
+    finally:
+        for b in bars:
+            b.close()
+        for sig, h in old.items():
+            signal.signal(sig, h)
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    elif not args.quiet:
+        print(report.summary())
+    if report.interrupted:
+        print("%s: interrupted after %s of %s events; %d held key(s)/button(s) released"
+              % (PROG, _n(report.done), _n(report.events), report.released), file=sys.stderr)
+        return 130
     return 0
 
 
@@ -758,6 +826,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     import hidpack
     from .desktop import CaptureUnavailable, DesktopCapture
     from .policy import PolicyError, load_policy
+    from .screen import ScreenUnavailable
 
     try:
         policy = load_policy(args.policy) if args.policy else None
@@ -766,6 +835,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     if os.path.exists(args.out) and not args.force:
         raise CliError("%s exists (use --force to replace it)" % args.out)
     meta: Dict[str, Any] = {"source": "hidpack record (pynput)", "platform": sys.platform}
+    screen = _screen_capture(args)
+    if screen is not None:
+        meta.update(screen.metadata(args.out))
     if sys.platform.startswith("linux"):
         meta["native_keyspace"] = "x11-keysym"
         meta["display_server"] = "wayland" if os.environ.get("WAYLAND_DISPLAY") else "x11"
@@ -791,6 +863,14 @@ def cmd_record(args: argparse.Namespace) -> int:
         rec.close()
         os.remove(args.out)
         raise CliError(str(e)) from None
+    try:
+        if screen is not None:
+            screen.start(rec)
+    except ScreenUnavailable as e:
+        cap.stop()
+        rec.close()
+        os.remove(args.out)
+        raise CliError(str(e)) from None
     if not args.quiet:
         for lim in cap.limitations:
             print("%s: note: %s" % (PROG, lim), file=sys.stderr)
@@ -812,6 +892,8 @@ def cmd_record(args: argparse.Namespace) -> int:
             now = time.monotonic()
             if end is not None and now >= end:
                 break
+            if screen is not None and screen.failed():
+                break
             if args.status:
                 st = rec.stats()
                 rate = (st["pushed"] - last[1]) / max(now - last[0], 1e-9)
@@ -819,6 +901,7 @@ def cmd_record(args: argparse.Namespace) -> int:
                 print("\r" + _record_status(args.out, st, now - t_start, rate, rec.paused), end="", file=sys.stderr,
                       flush=True)
     finally:
+        screen_report = None if screen is None else screen.stop()
         cap.stop()
         st = dict(rec.close())
         for sig, h in old.items():
@@ -833,8 +916,27 @@ def cmd_record(args: argparse.Namespace) -> int:
         st["capture_errors"] = cap.errors[:10]
     if args.status:
         print(file=sys.stderr)
+    if screen_report is not None:
+        st["screen"] = screen_report
     print(json.dumps(st))
+    if screen_report is not None and "error" in screen_report:
+        print("%s: screen recording failed (input recording stopped with it): %s" % (PROG, screen_report["error"]),
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def _screen_capture(args: argparse.Namespace) -> Any:
+    """The screen capture ``record --screen`` asked for (None without --screen): checked before
+    anything is written (ffmpeg and DISPLAY present, the video not in the way)."""
+    if args.screen is None:
+        return None
+    from .screen import ScreenCapture, ScreenUnavailable
+
+    try:
+        return ScreenCapture(args.screen, fps=args.screen_fps, overwrite=args.force)
+    except (ScreenUnavailable, FileExistsError, ValueError) as e:
+        raise CliError(str(e)) from None
 
 
 def _record_status(out: str, st: Dict[str, Any], seconds: float, rate: float, paused: bool) -> str:
@@ -1084,12 +1186,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_import)
 
-    s = sub.add_parser("export", help="export recordings to CSV, JSON Lines or Parquet")
+    s = sub.add_parser("export", help="export recordings to CSV, JSON Lines, Parquet, OWAMcap or a Hugging Face dataset")
     s.add_argument("src", metavar="SRC", nargs="+", help="recordings or directories of *.hpk")
-    s.add_argument("--to", choices=("csv", "jsonl", "parquet", "mcap"), help="default: from OUT's extension")
+    s.add_argument("--to", choices=("csv", "jsonl", "parquet", "mcap", "hf"),
+                   help="default: from OUT's extension; hf: a Hugging Face datasets directory (datasets.load_from_disk)")
     s.add_argument("-o", "--output", metavar="OUT", required=True,
                    help="output file (.zst/.gz compress csv/jsonl); mcap: a .mcap file, or a directory for several")
-    s.add_argument("--force", action="store_true", help="mcap: replace existing output files")
+    s.add_argument("--force", action="store_true", help="mcap, hf: replace existing output (hf: only a saved dataset)")
+    s.add_argument("--unit", choices=("episode",), help="hf: one row per recording (episode; the default)")
+    s.add_argument("--window", type=float, metavar="S", help="hf: one row per S seconds of each recording instead")
     s.add_argument("--strict", action="store_true",
                    help="mcap: refuse a recording holding what OWAMcap cannot carry (text, gaps, other markers, "
                         "fractional positions, held buttons, app names...) instead of leaving it out and counting it")
@@ -1116,7 +1221,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--pause-hotkey", default="<ctrl>+<alt>+p", metavar="KEYS", help="toggles pause (pynput syntax; '' disables)"
     )
     s.add_argument("--no-status", dest="status", action="store_false", help="no live status line")
-    s.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    s.add_argument("--force", action="store_true", help="replace OUT (and the --screen video) if it exists")
+    s.add_argument("--screen", metavar="VIDEO.mkv",
+                   help="also record the X11 screen with ffmpeg into VIDEO, one 'screen' marker per frame")
+    s.add_argument("--screen-fps", type=float, default=10.0, metavar="N", help="frames per second of --screen (default 10)")
     s.set_defaults(func=cmd_record)
 
     s = sub.add_parser(
@@ -1152,6 +1260,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=float, default=60.0, help="length of the synthetic session")
     s.add_argument("--seed", type=int, default=7, help="random seed of the synthetic session")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("replay", help="inject a recording's pointer and keys into this X display (XTest)")
+    s.add_argument("file", metavar="FILE")
+    s.add_argument("--speed", type=float, default=1.0, help="2 replays twice as fast (default 1)")
+    s.add_argument("--start", type=float, metavar="SECONDS", help="only events from this file time on")
+    s.add_argument("--end", type=float, metavar="SECONDS", help="only events before this file time")
+    s.add_argument("--pointer-only", action="store_true",
+                   help="no keys (replays files whose keys were kept as classes or withheld)")
+    s.add_argument("--clip", action="store_true", help="clamp positions outside this screen instead of refusing")
+    s.add_argument("--countdown", type=float, default=3.0, metavar="SECONDS",
+                   help="wait this long before injecting, so you can let go of mouse and keyboard (default 3)")
+    s.add_argument("-y", "--yes", action="store_true", help="start at once (no countdown)")
+    s.add_argument("--json", action="store_true", help="print the report as JSON")
+    s.set_defaults(func=cmd_replay)
 
     for s in sub.choices.values():
         s.add_argument(

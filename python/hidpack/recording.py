@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer, TypeAlias
 
     from ._native import _RangeFile
+    from .actions import Actions
 
     #: What :func:`open` reads: a path, an fsspec URL, bytes (any buffer) or a binary file object
     #: with ``seek`` and ``read``.
@@ -326,9 +327,58 @@ class RecordingView:
         """``marker`` events: t, label, value (optional)."""
         return self.columns("marker")
 
+    def frames(self) -> Columns:
+        """Screen video frames, from their ``marker`` events (label ``"screen"``, or
+        ``"screen#<i>"`` for the i-th further video of an import), in file order: ``t`` (int64,
+        recording clock: when the frame was grabbed), ``pts_ns`` (int64 masked array: the
+        frame's time in its video, masked where the source did not say), ``stream`` (0, or i
+        for ``"screen#<i>"``) and ``video`` (the video's path from metadata ``video``, resolved
+        against the recording's directory; None if unknown). See :mod:`hidpack.screen` and
+        docs/TRAINING.md."""
+        from .screen import frames_of
+
+        return frames_of(self)
+
     def gaps(self) -> Columns:
         """``gap`` events: t, count, reason, t_end (optional)."""
         return self.columns("gap")
+
+    # -- training data -----------------------------------------------------------------------
+
+    def actions(
+        self,
+        fps: Any = None,
+        *,
+        frames: Any = None,
+        start: Any = None,
+        end: Any = None,
+        lossless: bool = False,
+    ) -> Actions:
+        """The events cut into fixed-rate bins (``fps=20``, or ``"30000/1001"``) or one bin per
+        video frame (``frames=rec.frames()`` or an array of frame times in ns): pointer position
+        at each bin's end and its exact step, button and key events with their offsets inside
+        the bin, scroll and raw-motion sums, text. ``start``/``end`` (times, as in
+        :meth:`between`) bound the ``fps`` bins (default: the view's window, else the first
+        event to just after the last) or close the last frame bin. ``lossless=True`` also lists
+        every event of every bin. See :mod:`hidpack.actions` for every field."""
+        from .actions import Actions, fps_fraction, frame_edges
+
+        if (fps is None) == (frames is None):
+            raise TypeError("actions() takes exactly one of fps= and frames=")
+        t0, t1 = _native_bounds(self._t0, self._t1)
+        start_ns = None if start is None else as_ns("start", start)
+        end_ns = None if end is None else as_ns("end", end)
+        if frames is not None:
+            if start is not None:
+                raise TypeError("start= applies to fps= bins; frame bins start at the first frame")
+            edges = frame_edges(frames, end_ns)
+            native = _native.actions(self._rec._reader, edges=edges.tolist(), t0=t0, t1=t1, blocks=self._block_ids,
+                                     lossless=lossless,
+                                     threads=self._rec._threads)
+        else:
+            native = _native.actions(self._rec._reader, fps=fps_fraction(fps), start=start_ns, end=end_ns, t0=t0,
+                                     t1=t1, blocks=self._block_ids, lossless=lossless, threads=self._rec._threads)
+        return Actions(native)
 
     # -- Arrow / pandas / polars ------------------------------------------------------------
 

@@ -32,6 +32,7 @@
 //! # Ok::<(), hidpack_core::Error>(())
 //! ```
 
+pub mod actions;
 pub mod capture;
 pub mod binned;
 pub mod codec;

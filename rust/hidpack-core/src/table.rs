@@ -479,6 +479,34 @@ impl EventTable {
     /// Append the rows of `other` with `t0 <= t < t1` whose kind is in `kinds` (bit k set = keep).
     pub fn extend_filtered(&mut self, other: &EventTable, t0: i64, t1: Option<i64>, kinds: u16) {
         let keep: Vec<bool> = other.t.iter().zip(&other.kind).map(|(&t, &k)| wanted(t, k, t0, t1, kinds)).collect();
+        self.extend_filtered_rows(other, &keep)
+    }
+
+    /// The rows `rows` of `self`, in that order (a row may repeat). Panics on a row out of range.
+    pub fn take(&self, rows: &[u64]) -> EventTable {
+        let mut kind_row = Vec::with_capacity(self.len());
+        let mut per_kind = [0usize; NUM_KINDS];
+        for &k in &self.kind {
+            kind_row.push(per_kind[k as usize]);
+            per_kind[k as usize] += 1;
+        }
+        let mut out = EventTable::new();
+        out.t.reserve(rows.len());
+        out.kind.reserve(rows.len());
+        for &r in rows {
+            let r = r as usize;
+            let (k, kr) = (self.kind[r] as usize, kind_row[r]);
+            out.t.push(self.t[r]);
+            out.kind.push(k as u8);
+            for (ca, cb) in out.kinds[k].cols.iter_mut().zip(self.kinds[k].cols.iter()) {
+                ca.extend_range(cb, kr, kr + 1);
+            }
+        }
+        out
+    }
+
+    /// Append the rows `i` of `other` with `keep[i]` (`keep.len() == other.len()`).
+    pub fn extend_filtered_rows(&mut self, other: &EventTable, keep: &[bool]) {
         if keep.iter().all(|b| *b) {
             return self.extend_from(other);
         }

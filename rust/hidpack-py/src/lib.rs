@@ -4,6 +4,7 @@
 //! time (`py.detach`), and maps errors in one place (`errors::to_py`). The public Python API is
 //! in `python/hidpack/`; the contract of this module is `docs/ARCHITECTURE.md`.
 
+mod actions;
 mod convert;
 mod errors;
 mod policy;
@@ -199,10 +200,10 @@ fn prepare_table(py: Python<'_>, table: &Bound<'_, PyDict>) -> PyResult<Prepared
 
 /// Reads a hidpack recording: a file, bytes in memory or a binary file object (source.rs).
 #[pyclass(module = "hidpack._native", frozen)]
-struct Reader {
-    inner: CoreReader<Box<dyn Source>>,
+pub(crate) struct Reader {
+    pub(crate) inner: CoreReader<Box<dyn Source>>,
     /// The file object read, when it is one: its failures are raised by the call that met them.
-    file: Option<Arc<source::FileObject>>,
+    pub(crate) file: Option<Arc<source::FileObject>>,
 }
 
 fn problem_dict<'py>(py: Python<'py>, p: &Problem) -> PyResult<Bound<'py, PyDict>> {
@@ -525,6 +526,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Reader>()?;
     m.add_class::<recorder::Recorder>()?;
     m.add_function(wrap_pyfunction!(read_many, m)?)?;
+    m.add_function(wrap_pyfunction!(actions::actions, m)?)?;
     m.add_class::<Prepared>()?;
     m.add_class::<policy::Policy>()?;
     m.add_class::<policy::PolicySession>()?;

@@ -254,10 +254,45 @@ def test_real_sessions_against_the_reference(tmp_path):
         for i in range(len(table["t"])):
             f = {}
             for name in ("x", "y", "button", "pressed", "dx", "dy", "usage", "native"):
-                if table[f"{name}_valid"][i]:
+                if f"{name}_valid" in table and table[f"{name}_valid"][i]:
                     f[name] = table[name][i].item()
             rows.append((int(table["t"][i]), kinds[table["kind"][i]], f))
         _check_against_reference(rec.actions(fps=20), rows)
         back = rec.actions(fps=20, lossless=True).rebuild_events()
         for k in table:
             np.testing.assert_array_equal(back[k], table[k], err_msg=k)
+
+
+def test_bins_samples_through_the_dataset_and_the_hf_export(tmp_path):
+    """`sample="bins"` gives each file's actions to FleetDataset, and `export --to hf --unit bins`
+    saves the same arrays: datasets.load_from_disk reads back what Recording.actions gives."""
+    import datasets
+
+    from hidpack.cli import main
+    from hidpack.dataset import FleetDataset
+
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    for i in range(3):
+        _write(str(fleet / f"s{i}.hpk"), [
+            (0, "move", {"x": 1.0 + i, "y": 2.0}),
+            (30 * MS, "key", {"pressed": True, "usage": 4 + i}),
+            (40 * MS, "text", {"text": "ab"[: i + 1]}),
+            (60 * MS, "button", {"button": 1, "pressed": True}),
+            (150 * MS + i, "move", {"x": 7.25, "y": -3.0}),
+        ])
+    samples = sorted(FleetDataset(str(fleet), sample="bins", fps=10), key=lambda s: s["path"])
+    assert [s["file"] for s in samples] == [0, 1, 2]
+    out = tmp_path / "hf"
+    assert main(["export", str(fleet), "--to", "hf", "--unit", "bins", "--fps", "10", "-o", str(out), "-q"]) == 0
+    ds = datasets.load_from_disk(str(out))
+    assert len(ds) == 3
+    for row, sample in zip(sorted(ds, key=lambda r: r["path"]), samples):
+        acts = hidpack.open(sample["path"]).actions(fps=10)
+        assert row["t"] == acts.t.tolist() == sample["t"].tolist()
+        np.testing.assert_array_equal(np.array(row["x"], dtype=float), acts.x)
+        assert row["dx"] == acts.dx.tolist() and row["held"] == acts.held.tolist()
+        assert row["text"] == acts.text.tolist()
+        assert row["key"]["usage"] == acts.keys.usage.tolist() and row["key"]["offsets"] == acts.keys.offsets.tolist()
+        assert row["button"]["dt"] == acts.buttons.dt.tolist()
+    assert main(["export", str(fleet), "--to", "hf", "--fps", "10", "-o", str(tmp_path / "x"), "-q"]) != 0

@@ -184,13 +184,13 @@ def test_a_bad_window_is_refused_up_front(tmp_path, window):
         FleetDataset(paths, window=window)
 
 
-def test_the_sample_maker_is_pluggable_and_bins_are_not_offered_yet(tmp_path):
+def test_the_sample_maker_is_pluggable(tmp_path):
     paths = make_fleet(tmp_path, 5)
     got = sorted(tuple(s) for s in DataLoader(FleetDataset(paths, count_events), batch_size=None, num_workers=2))
     assert got == sorted((i, len(hidpack.open(p))) for i, p in enumerate(paths))
-    assert list(SAMPLES) == ["episode"]
-    with pytest.raises(ValueError, match="unknown sample 'bins'; known: episode"):
-        FleetDataset(paths, "bins")
+    assert list(SAMPLES) == ["episode", "bins"]
+    with pytest.raises(ValueError, match="unknown sample 'frames'; known: episode, bins"):
+        FleetDataset(paths, "frames")
     with pytest.raises(TypeError, match="a callable sample takes none"):
         FleetDataset(paths, count_events, window=1.0)
     with pytest.raises(ValueError, match="unknown kind 'mouse'"):
@@ -468,7 +468,7 @@ def test_export_to_hf_never_replaces_what_it_should_not(tmp_path, capsys):
     assert not (tmp_path / "never").exists()
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".hidpack-hf-")]
     rc, stdout, err = cli(capsys, "export", paths[0], "--to", "csv", "-o", tmp_path / "x.csv", "--window", "1")
-    assert rc == 2 and "--unit and --window are for --to hf" in err
+    assert rc == 2 and "--unit, --window and --fps are for --to hf" in err
     shutil.rmtree(out)
 
 

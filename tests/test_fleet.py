@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import hidpack
 
 from shared_data import balabit_sessions
-from test_recording import ROWS, assert_polars_equal, rows_table, via_arrow
+from test_recording import FIELD_NAMES, ROWS, assert_polars_equal, rows_table, via_arrow
 
 def write_files(tmp_path, parts, block_events=4):
     paths = []
@@ -28,19 +28,29 @@ def write_files(tmp_path, parts, block_events=4):
 
 
 def expected(paths, **kw):
-    """read_many's table, built from one read per file."""
+    """read_many's table, built from one read per file. A file's read leaves out the fields
+    none of its rows holds: the fleet has each field some file holds, absent on the rows of
+    the files without it."""
     tables = [hidpack.open(p).table(**kw) for p in paths]
-    keys = list(tables[0]) if tables else []
+    keys = list(dict.fromkeys(k for t in tables for k in t))
+    like = {k: t[k] for t in tables for k in t}
+
+    def col(t, k):
+        if k in t:
+            return t[k]
+        n = len(t["t"])
+        return np.zeros(n + 1 if k.endswith("_offsets") else 0 if k.endswith("_data") else n, like[k].dtype)
+
     out = {}
     for k in keys:
         if k.endswith("_offsets"):  # string offsets restart in every file
             acc, pieces = 0, [np.zeros(1, np.int64)]
             for t in tables:
-                pieces.append(t[k][1:] + acc)
-                acc += int(t[k][-1])
+                pieces.append(col(t, k)[1:] + acc)
+                acc += int(col(t, k)[-1])
             out[k] = np.concatenate(pieces)
         else:
-            out[k] = np.concatenate([t[k] for t in tables])
+            out[k] = np.concatenate([col(t, k) for t in tables])
     out["file"] = np.concatenate([np.full(len(t["t"]), j, np.uint32) for j, t in enumerate(tables)])
     return out
 
@@ -88,7 +98,10 @@ def test_read_many_of_no_files(tmp_path):
     got = hidpack.read_many([])
     assert got.events == [] and got.paths == []
     assert len(got["t"]) == 0 and got["file"].dtype == np.uint32
-    assert set(got) == set(hidpack.read_many(write_files(tmp_path, [ROWS[:1]])))
+    # no row holds a value of any field: none is made, unless named
+    assert set(got) == {"t", "kind", "file"}
+    one = write_files(tmp_path, [ROWS[:1]])
+    assert set(hidpack.read_many([], columns=FIELD_NAMES)) == set(hidpack.read_many(one, columns=FIELD_NAMES))
 
 
 def test_read_many_rejects_bad_arguments(tmp_path):
@@ -182,7 +195,9 @@ def test_a_large_read_many_counts_its_rows_first_and_equals_one_read_per_file(tm
     for kw in [{"kinds": ["key", "text"]}, {"fields": ["x", "text"]}]:
         assert_tables_equal(hidpack.read_many(paths, threads=threads, **kw), expected(paths, **kw))
     window = hidpack.read_many(paths, threads=threads, t0=3_000, t1=200_000_000_000)
-    parts = [hidpack.open(p).between(3_000, 200_000_000_000).table() for p in paths]
+    # (named: a file's read leaves out the fields none of its rows holds)
+    some = ["x", "y", "text", "usage"]
+    parts = [hidpack.open(p).between(3_000, 200_000_000_000).table(columns=some) for p in paths]
     assert window.events == [len(t["t"]) for t in parts]
     for k in ("t", "kind", "x", "x_valid", "y", "text_valid", "usage"):
         assert np.array_equal(window[k], np.concatenate([t[k] for t in parts])), k
@@ -280,7 +295,8 @@ def test_read_dask_on_a_local_cluster(tmp_path, dask_client):
     paths = balabit_fleet(tmp_path)
     ddf = hidpack.read_dask(paths, files_per_partition=2)
     assert ddf.npartitions == math.ceil(len(paths) / 2)
-    want = as_dask_strings(hidpack.read_many(paths).to_pandas())
+    # every field comes (the partitions' columns cannot depend on what their files hold)
+    want = as_dask_strings(hidpack.read_many(paths).to_pandas(columns=FIELD_NAMES))
     assert list(ddf.columns) == list(want.columns)
     assert dict(ddf.dtypes) == dict(want.dtypes)
     got = dask_client.compute(ddf).result().reset_index(drop=True)
@@ -340,7 +356,8 @@ def test_read_dask_fails_with_the_path_of_a_bad_file(tmp_path, dask_client):
     with pytest.raises(OSError, match="missing.hpk"):
         dask_client.compute(ddf).result()
     empty = hidpack.read_dask([])
-    assert len(empty.compute()) == 0 and list(empty.columns) == list(hidpack.read_many([]).to_pandas().columns)
+    assert len(empty.compute()) == 0
+    assert list(empty.columns) == list(hidpack.read_many([]).to_pandas(columns=FIELD_NAMES).columns)
 
 
 def test_wall_t_adds_each_files_wall_clock(tmp_path):
@@ -402,7 +419,7 @@ def test_every_conformance_vector_reads_through_read_many():
     want_problems = []
     for j, p in enumerate(paths):
         rec = hidpack.open(p)
-        one = rec.table()
+        one = rec.table(columns=["x", "y", "usage", "pressed"])
         rows = got["file"] == j
         assert got.events[j] == len(one["t"]), p
         for k in ("t", "kind", "x", "y", "x_valid", "usage", "usage_valid", "pressed"):
@@ -512,3 +529,43 @@ def test_time_datetime_is_refused_naming_the_file_without_a_wall_clock(tmp_path)
         with pytest.raises(ValueError, match=f"{paths[0]}: the file has no wall clock.*no time='datetime'"):
             call()
     assert ft.to_pandas(time="timedelta")["t"].dtype == "timedelta64[ns]"  # needs no wall clock
+
+
+def test_a_fleet_keeps_the_fields_some_file_holds(tmp_path):
+    moves = [(i, "move", {"x": float(i), "y": 2.0}) for i in range(5)]
+    keys = [(i, "key", {"pressed": True, "native": 30 + i}) for i in range(3)]
+    paths = write_files(tmp_path, [moves, keys, []])
+    got = hidpack.read_many(paths)
+    assert set(got) == {"t", "kind", "file", "x", "x_valid", "y", "y_valid", "pressed", "pressed_valid",
+                        "native", "native_valid"}
+    assert list(got.to_pandas().columns) == ["t", "file", "kind", "x", "y", "pressed", "native"]
+    # named columns come whatever they hold; kinds= leaves out the fields of other kinds
+    assert list(hidpack.read_many(paths, columns=["usage", "x"]).to_pandas().columns) == ["t", "file", "kind", "x", "usage"]
+    assert list(hidpack.read_many(paths, kinds="key").to_pandas().columns) == ["t", "file", "pressed", "native"]
+
+
+def test_fleet_frames_take_kinds_and_columns(tmp_path):
+    paths = write_files(tmp_path, SPLIT)
+    fleet = hidpack.read_many(paths)
+    for kinds in (["key"], ["move", "text"], "focus"):
+        want = hidpack.read_many(paths, kinds=kinds)
+        pd.testing.assert_frame_equal(fleet.to_pandas(kinds=kinds), want.to_pandas())
+        assert fleet.to_arrow(kinds=kinds).equals(want.to_arrow())
+        assert_polars_equal(fleet.to_polars(kinds=kinds), want.to_polars())
+    sel = fleet.to_pandas(kinds=["key", "button"], columns=["pressed", "x", "usage"], wall_time=False)
+    want = hidpack.read_many(paths, kinds=["key", "button"], columns=["pressed", "x", "usage"]).to_pandas()
+    pd.testing.assert_frame_equal(sel, want)
+    assert list(fleet.to_pandas(columns="text").columns) == ["t", "file", "kind", "text"]
+    assert fleet.to_arrow(path=True, kinds="key").column("path").to_pylist() == \
+        [paths[f] for f in fleet["file"][fleet["kind"] == 4]]
+    # clear errors: a kind or column that was not read, an unknown name
+    with pytest.raises(ValueError, match=r"kinds \['move'\] were not read"):
+        hidpack.read_many(paths, kinds="key").to_pandas(kinds=["move"])
+    with pytest.raises(ValueError, match=r"columns \['x'\] were not read"):
+        hidpack.read_many(paths, columns=["usage"]).to_arrow(columns=["x"])
+    with pytest.raises(ValueError, match="unknown field `nope`"):
+        fleet.to_polars(columns=["nope"])
+    with pytest.raises(ValueError, match="unknown kind 'mouse'"):
+        fleet.to_pandas(kinds="mouse")
+    with pytest.raises(TypeError, match="columns= or fields="):
+        fleet.to_pandas(columns=["x"], fields=["x"])

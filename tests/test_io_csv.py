@@ -52,6 +52,9 @@ def _write_small(tmp_path: Path, compressed: bool = False) -> Path:
 
 
 def _valid(table, name):
+    """A read table's validity of ``name`` (a field missing from it is absent on every row)."""
+    if name + "_valid" not in table:
+        return np.zeros(len(table["t"]), dtype=bool)
     return np.asarray(table[name + "_valid"], dtype=bool)
 
 

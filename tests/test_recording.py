@@ -61,12 +61,10 @@ def assert_native_equals_rows(table, rows):
     assert table["t"].dtype == np.int64 and table["kind"].dtype == np.uint8
     assert table["t"].tolist() == [t for t, _, _ in rows]
     assert table["kind"].tolist() == [KIND_CODES[k] for _, k, _ in rows]
-    kinds = {k for _, k, _ in rows}
     for name in FIELD_NAMES:
         expected = [f.get(name) for _, _, f in rows]
         key = name + "_offsets" if FIELD_TYPE[name] == "str" else name
-        if key not in table:  # a filtered read leaves out fields none of its kinds use
-            assert not any(KIND_CODES[k] in req + opt for k in kinds for n, _, req, opt in FIELDS if n == name)
+        if key not in table:  # a read leaves out the fields none of its rows holds
             assert all(v is None for v in expected), name
             continue
         if FIELD_TYPE[name] == "str":
@@ -585,3 +583,115 @@ def test_to_pandas_time_as_timedelta_or_datetime(tmp_path):
     with pytest.raises(ValueError, match="w.hpk: the recording has no wall clock.*no time='datetime'"):
         bare.to_pandas(time="datetime")
     assert bare.to_pandas(time="timedelta")["t"].tolist() == [pd.Timedelta(0)]
+
+
+# --- narrow reads (one kind's own columns) and the wide table's columns (issue 15) -----------
+
+
+@pytest.mark.parametrize("window", [(None, None), (2_000, 8_001), (3_000, 3_001)])
+def test_each_kind_reads_narrow_and_equals_the_wide_rows_of_that_kind(rec, window):
+    view = rec.between(*window)
+    wide = view.table(columns=FIELD_NAMES)
+    for kind in KINDS:
+        rows = wide["kind"] == KIND_CODES[kind]
+        narrow = rec._reader.read_kind(kind, t0=window[0], t1=window[1], blocks=None, threads=2)
+        assert "kind" not in narrow and narrow["t"].tolist() == wide["t"][rows].tolist(), kind
+        for name, typ, required in kind_fields(kind):
+            valid = wide[name + "_valid"][rows]
+            if typ == "str":
+                got = decode_strings(narrow[name + "_offsets"], narrow[name + "_data"], narrow.get(name + "_valid"))
+                want = decode_strings(wide[name + "_offsets"], wide[name + "_data"], wide[name + "_valid"])[rows]
+                assert got.tolist() == want.tolist(), (kind, name)
+            else:
+                assert narrow[name].dtype == wide[name].dtype, (kind, name)
+                assert narrow[name][valid].tolist() == wide[name][rows][valid].tolist(), (kind, name)
+            # a validity only where some value is absent; none for a required field
+            assert (name + "_valid" in narrow) == (not valid.all()), (kind, name)
+            if name + "_valid" in narrow:
+                assert not required and narrow[name + "_valid"].tolist() == valid.tolist(), (kind, name)
+        # the accessors are the narrow read
+        cols = view.columns(kind)
+        assert cols.t.tolist() == narrow["t"].tolist()
+        assert_columns_equal_rows(cols, [r for r in ROWS if (window[0] is None or window[0] <= r[0] < window[1])], kind)
+
+
+def test_an_optional_field_every_row_holds_has_no_mask(path):
+    rows = [(i, "move", {"x": float(i), "y": 1.0, "buttons": i % 3}) for i in range(100)]
+    rows += [(100 + i, "key", {"pressed": i % 2 == 0, "usage": 4 + i, "native": 30 + i}) for i in range(10)]
+    hidpack.write_table(path, rows_table(rows), block_events=16)
+    rec = hidpack.open(path)
+    moves = rec.moves()
+    assert moves.buttons.mask is np.ma.nomask and moves.buttons.tolist() == [i % 3 for i in range(100)]
+    assert type(moves.x) is np.ndarray and moves.x.tolist() == [float(i) for i in range(100)]
+    narrow = rec._reader.read_kind("key")
+    assert sorted(narrow) == ["native", "pressed", "t", "usage"]  # no validity at all
+    df = rec.to_pandas(kind="key")
+    assert list(df.columns) == ["t", "pressed", "usage", "native"]
+    assert df["usage"].tolist() == [4 + i for i in range(10)] and not df["usage"].isna().any()
+    # only some columns, in the kind's order
+    assert list(rec.columns("move", columns=["buttons", "x"])) == ["t", "x", "buttons"]
+    assert list(rec._reader.read_kind("move", fields=["y"])) == ["t", "y"]
+
+
+def test_the_wide_table_keeps_only_the_fields_that_hold_data(path):
+    # moves without buttons, keys with a usage only: x, y, pressed, usage hold data
+    rows = [(0, "move", {"x": 1.0, "y": 2.0}), (1, "key", {"pressed": True, "usage": 4}),
+            (2, "move", {"x": 3.0, "y": 4.0}), (3, "key", {"pressed": False, "usage": 4})]
+    hidpack.write_table(path, rows_table(rows))
+    rec = hidpack.open(path)
+    held = ["x", "y", "pressed", "usage"]
+    assert set(rec.table()) == {"t", "kind"} | {n for f in held for n in (f, f + "_valid")}
+    assert list(rec.to_pandas().columns) == ["t", "kind", *held]
+    assert rec.to_arrow().column_names == ["t", "kind", *held]
+    assert rec.to_polars().columns == ["t", "kind", *held]
+    # kinds=: the rows of those kinds, the fields of those kinds that they hold
+    assert list(rec.to_pandas(kinds=["move"]).columns) == ["t", "kind", "x", "y"]
+    assert rec.to_arrow(kinds="key").column_names == ["t", "kind", "pressed", "usage"]
+    assert rec.to_polars(kinds="key")["usage"].to_list() == [4, 4]
+    # columns=: these fields, whatever they hold (an all-null column when nothing)
+    df = rec.to_pandas(columns=["buttons", "x"])
+    assert list(df.columns) == ["t", "kind", "x", "buttons"] and df["buttons"].isna().all()
+    assert set(rec.table(columns=["native"])) == {"t", "kind", "native", "native_valid"}
+    assert rec.to_arrow(columns=["text"]).column("text").null_count == 4
+    # a named field no selected kind has is left out, as the native reader leaves it out
+    assert list(rec.to_pandas(kinds="key", columns=["x", "usage"]).columns) == ["t", "kind", "usage"]
+    # the old name still works
+    assert list(rec.to_pandas(fields=["y"]).columns) == ["t", "kind", "y"]
+    # kind=: the kind's own columns, every one of its fields
+    assert list(rec.to_pandas(kind="move").columns) == ["t", "x", "y", "buttons"]
+
+
+def test_narrow_frames_equal_the_wide_frames_rows_of_that_kind(rec):
+    wide = rec.to_pandas(columns=FIELD_NAMES)
+    for kind in KINDS:
+        narrow = rec.to_pandas(kind=kind)
+        rows = wide[wide["kind"] == kind].reset_index(drop=True)
+        for name in narrow.columns:
+            a, b = narrow[name], rows[name]
+            assert a.isna().tolist() == b.isna().tolist(), (kind, name)
+            assert a[a.notna()].tolist() == b[b.notna()].tolist(), (kind, name)
+        assert rec.to_arrow(kind=kind).to_pandas()["t"].tolist() == narrow["t"].tolist()
+        assert rec.to_polars(kind=kind).columns == list(narrow.columns)
+
+
+def test_kinds_and_columns_are_checked_with_clear_errors(rec):
+    with pytest.raises(TypeError, match="kind= .* or kinds="):
+        rec.to_pandas(kind="move", kinds=["key"])
+    with pytest.raises(TypeError, match="columns= or fields="):
+        rec.to_arrow(columns=["x"], fields=["x"])
+    with pytest.raises(ValueError, match="unknown field `nope`"):
+        rec.to_pandas(columns=["x", "nope"])
+    with pytest.raises(ValueError, match="unknown kind 'mouse'"):
+        rec.to_polars(kinds=["mouse"])
+    with pytest.raises(ValueError, match="'move' events have no field 'usage'; their fields are x, y, buttons"):
+        rec.to_pandas(kind="move", columns=["usage"])
+    with pytest.raises(ValueError, match="'key' events have no field 'x'"):
+        rec.columns("key", columns=["x"])
+    with pytest.raises(ValueError, match="move events have no field `usage`; their fields are x, y, buttons"):
+        rec._reader.read_kind("move", fields=["usage"])
+    with pytest.raises(ValueError, match="no kind has a field, `z`"):
+        rec._reader.read_kind("move", fields=["z"])
+    with pytest.raises(ValueError, match="unknown kind `mouse`; kinds are move, raw_move"):
+        rec._reader.read_kind("mouse")
+    with pytest.raises(ValueError, match="block 99 does not exist"):
+        rec._reader.read_kind("move", blocks=[99])

@@ -448,3 +448,39 @@ def test_require_names_the_extra(monkeypatch):
         _table.require("pyarrow", "arrow", "thing()")
     with pytest.raises(ImportError, match=r"requires pyarrow: pip install 'hidpack\[arrow\]'"):
         arrow_array(np.zeros(2))
+
+
+def test_columns_from_a_narrow_read():
+    # a narrow read: no kind column, no validity where every row holds a value
+    native = {"t": np.array([1, 2]), "x": np.array([1.5, 2.5]), "y": np.array([0.0, 1.0]), "buttons": np.array([1, 0])}
+    moves = columns_from_native(native, "move")
+    assert moves.columns == ("t", "x", "y", "buttons")
+    assert moves.buttons.mask is np.ma.nomask and moves.buttons.tolist() == [1, 0]
+    only = columns_from_native({"t": np.array([1]), "y": np.array([2.0])}, "move", ["y"])
+    assert only.columns == ("t", "y") and only.y.tolist() == [2.0]
+
+
+def test_fields_holding_data_and_wide_columns():
+    table = {"t": np.zeros(2), "kind": np.zeros(2, np.uint8), "x": np.zeros(2), "x_valid": np.ones(2, bool),
+             "usage": np.zeros(2, np.int64), "usage_valid": np.ones(2, bool),
+             "text_offsets": np.zeros(3, np.int64), "text_data": np.zeros(0, np.uint8), "text_valid": np.ones(2, bool)}
+    assert _table.fields_holding_data(table) == ["x", "usage", "text"]
+    assert _table.fields_holding_data(table, ["key"]) == ["usage"]
+    assert _table.wide_columns(["usage", "x"], ["move"], "f()") == ["x"]
+    assert _table.wide_columns(["usage", "x"], None, "f()") == ["usage", "x"]
+    with pytest.raises(ValueError, match=r"f\(\): unknown field `usag` \(did you mean 'usage'\?\)"):
+        _table.wide_columns(["usag"], None, "f()")
+    with pytest.raises(ValueError, match="'move' events have no field 'usage'; their fields are x, y, buttons"):
+        _table.check_kind_columns(["x", "usage"], "move", "f()")
+
+
+def test_take_rows_keeps_numbers_and_rebuilds_strings():
+    offsets, data, valid = encode_strings(["ab", None, "", "héllo", "z"])
+    table = {"t": np.arange(5), "x": np.arange(5.0), "x_valid": np.array([1, 0, 1, 0, 1], bool),
+             "text_offsets": offsets, "text_data": data, "text_valid": valid}
+    rows = np.array([False, True, True, True, False])
+    got = _table.take_rows(table, rows)
+    assert got["t"].tolist() == [1, 2, 3] and got["x_valid"].tolist() == [False, True, False]
+    assert decode_strings(got["text_offsets"], got["text_data"], got["text_valid"]).tolist() == [None, "", "héllo"]
+    none = _table.take_rows(table, np.zeros(5, bool))
+    assert none["text_offsets"].tolist() == [0] and len(none["text_data"]) == 0 and len(none["t"]) == 0

@@ -139,6 +139,16 @@ class Reader:
         fields: list[str] | None = None,
         threads: int | None = None,
     ) -> dict[str, Any]: ...
+    def read_kind(
+        self,
+        kind: str,
+        *,
+        t0: int | None = None,
+        t1: int | None = None,
+        blocks: list[int] | None = None,
+        fields: list[str] | None = None,
+        threads: int | None = None,
+    ) -> dict[str, Any]: ...
     def problems(self) -> list[dict[str, Any]]: ...
     def verify(self) -> dict[str, Any]: ...
     def chunks(self) -> list[dict[str, Any]]: ...

@@ -233,14 +233,19 @@ class Columns:
         return f"Columns({kind}rows={self._rows}, columns=[{', '.join(self._names)}])"
 
 
-def columns_from_native(table: Mapping[str, Any], kind: str) -> Columns:
-    """Per-kind :class:`Columns` from a native read table holding only rows of ``kind``."""
+def columns_from_native(table: Mapping[str, Any], kind: str, fields: Sequence[str] | None = None) -> Columns:
+    """Per-kind :class:`Columns` from a native read table holding only rows of ``kind`` (a
+    narrow read, ``Reader.read_kind``, or a wide one): ``t`` and the kind's fields (only
+    ``fields`` if given). An optional field without ``_valid`` is held on every row: its masked
+    array has no mask (``numpy.ma.nomask``), not an array of False."""
     t = np.asarray(table["t"])
     n = len(t)
     values: dict[str, Any] = {"t": t}
     lazy: dict[str, Callable[[], np.ndarray]] = {}
     order = ["t"]
     for name, typ, required in kind_fields(kind):
+        if fields is not None and name not in fields:
+            continue
         order.append(name)
         if typ == "str":
             if name + "_offsets" in table:
@@ -256,8 +261,69 @@ def columns_from_native(table: Mapping[str, Any], kind: str) -> Columns:
         else:  # not in the table at all: absent everywhere
             vals = np.zeros(n, dtype=_NUMPY_DTYPES[typ])
             valid = np.zeros(n, dtype=bool)
-        values[name] = vals if required else masked(vals, valid)
+        if required:
+            values[name] = vals
+        elif valid is None:
+            values[name] = np.ma.MaskedArray(vals, mask=np.ma.nomask, copy=False)
+        else:
+            values[name] = masked(vals, valid)
     return Columns(values, kind=kind, lazy=lazy, order=order, rows=n)
+
+
+def fields_holding_data(table: Mapping[str, Any], kinds: Iterable[str] | None = None) -> list[str]:
+    """The fields of a wide read table that are in it (the native reader leaves out, unless
+    they were asked for, the fields no row holds a value of), in table order; only those
+    of ``kinds`` if given."""
+    codes = None if kinds is None else {_kind_code(k) for k in kinds}
+    return [
+        name
+        for name, _, req, opt in FIELDS
+        if (name in table or name + "_offsets" in table) and (codes is None or codes.intersection(req + opt))
+    ]
+
+
+def wide_columns(columns: Sequence[str], kinds: Sequence[str] | None, what: str) -> list[str]:
+    """The names of ``columns`` that are fields of ``kinds`` (None: of any kind), in the order
+    given: a field no selected kind has is left out, as the native reader leaves it out. A
+    name that is not a field raises ``ValueError``."""
+    for name in columns:
+        if name not in _FIELD_SPECS:
+            close = difflib.get_close_matches(name, list(_FIELD_SPECS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{what}: unknown field `{name}`{hint}; fields are {', '.join(_FIELD_SPECS)}")
+    if kinds is None:
+        return list(columns)
+    codes = {_kind_code(k) for k in kinds}
+    return [name for name in columns if codes.intersection(_FIELD_SPECS[name][1] + _FIELD_SPECS[name][2])]
+
+
+def check_kind_columns(columns: Sequence[str], kind: str, what: str) -> None:
+    """Raise ``ValueError`` for a name in ``columns`` that is not a field of ``kind``."""
+    have = [name for name, _, _ in kind_fields(kind)]
+    for name in columns:
+        if name not in have:
+            raise ValueError(f"{what}: {kind!r} events have no field {name!r}; their fields are {', '.join(have)}")
+
+
+def take_rows(table: Mapping[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    """The rows of a wide read table where ``rows`` (bool) is True: numeric columns indexed,
+    string fields' ``_offsets`` / ``_data`` rebuilt for the rows kept (no Python string made)."""
+    out: dict[str, Any] = {}
+    for key, col in table.items():
+        if key.endswith("_data") and key[: -len("_data")] + "_offsets" in table:
+            continue
+        if key.endswith("_offsets"):
+            base = key[: -len("_offsets")]
+            offsets = np.asarray(col, dtype=np.int64)
+            lengths = np.diff(offsets)
+            data = np.asarray(table[base + "_data"], dtype=np.uint8)
+            out[base + "_data"] = data[np.repeat(rows, lengths)] if len(data) else data[:0]
+            kept = np.zeros(int(np.count_nonzero(rows)) + 1, dtype=np.int64)
+            np.cumsum(lengths[rows], out=kept[1:])
+            out[key] = kept
+            continue
+        out[key] = np.asarray(col)[rows]
+    return out
 
 
 def _lazy_decoder(offsets: Any, data: Any, valid: Any) -> Callable[[], np.ndarray]:

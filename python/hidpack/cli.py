@@ -154,7 +154,7 @@ def _export_hf(args: argparse.Namespace) -> int:
     paths = expand_recordings(args.src)
     with progress.bar(len(paths), "exporting to " + os.path.basename(args.output), quiet=args.quiet) as bar:
         report = export_hf(
-            paths, args.output, unit=args.unit or "episode", window=args.window, overwrite=args.force,
+            paths, args.output, unit=args.unit or "episode", window=args.window, fps=args.fps, overwrite=args.force,
             on_file=lambda p: bar.update(1),
         )
     if not args.quiet:
@@ -172,8 +172,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     to = args.to or guess_format(args.output)
     if to is None:
         raise CliError("cannot tell the export format from %r: pass --to csv|jsonl|parquet|mcap|hf" % args.output)
-    if (args.unit or args.window is not None) and to != "hf":
-        raise CliError("--unit and --window are for --to hf")
+    if (args.unit or args.window is not None or args.fps is not None) and to != "hf":
+        raise CliError("--unit, --window and --fps are for --to hf")
+    if args.fps is not None and args.unit != "bins":
+        raise CliError("--fps is for --unit bins")
+    if args.window is not None and args.unit == "bins":
+        raise CliError("--window is for --unit episode")
     if to == "mcap":
         return _export_mcap(args)
     if to == "hf":
@@ -1193,7 +1197,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", metavar="OUT", required=True,
                    help="output file (.zst/.gz compress csv/jsonl); mcap: a .mcap file, or a directory for several")
     s.add_argument("--force", action="store_true", help="mcap, hf: replace existing output (hf: only a saved dataset)")
-    s.add_argument("--unit", choices=("episode",), help="hf: one row per recording (episode; the default)")
+    s.add_argument("--unit", choices=("episode", "bins"),
+                   help="hf: one row per recording: its events (episode; the default) or fixed-rate actions (bins)")
+    s.add_argument("--fps", metavar="F", help="hf --unit bins: bins per second (default 20; e.g. 30000/1001)")
     s.add_argument("--window", type=float, metavar="S", help="hf: one row per S seconds of each recording instead")
     s.add_argument("--strict", action="store_true",
                    help="mcap: refuse a recording holding what OWAMcap cannot carry (text, gaps, other markers, "

@@ -117,7 +117,8 @@ class FleetDataset(_Base):  # type: ignore[misc,valid-type]
 
     ``paths``: files, a directory (its ``*.hpk``, sorted) or a glob pattern, as
     :func:`hidpack.read_many` takes them. ``sample``: a name in :data:`hidpack.samples.SAMPLES`
-    (``"episode"``, built with ``kinds`` and ``window`` seconds) or a callable
+    (``"episode"``, built with ``kinds`` and ``window`` seconds; ``"bins"``, fixed-rate actions
+    at ``fps``) or a callable
     ``(recording, file) -> iterable of samples``. ``shuffle``/``seed``: the file order of an
     epoch (:meth:`set_epoch`). ``rank``/``world_size``: override ``torch.distributed``'s.
     ``threads``: threads that decode one file. ``errors``: ``"raise"`` or ``"skip"``.
@@ -130,6 +131,7 @@ class FleetDataset(_Base):  # type: ignore[misc,valid-type]
         *,
         kinds: Optional[Union[Sequence[str], str]] = None,
         window: Optional[float] = None,
+        fps: Any = None,
         shuffle: bool = False,
         seed: int = 0,
         rank: Optional[int] = None,
@@ -137,7 +139,7 @@ class FleetDataset(_Base):  # type: ignore[misc,valid-type]
         threads: int = 1,
         errors: str = "raise",
     ) -> None:
-        options = {k: v for k, v in (("kinds", kinds), ("window", window)) if v is not None}
+        options = {k: v for k, v in (("kinds", kinds), ("window", window), ("fps", fps)) if v is not None}
         self.sample = sample_maker(sample, **options)
         self.paths: List[str] = expand_paths(paths)
         self.shuffle = bool(shuffle)

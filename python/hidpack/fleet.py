@@ -29,7 +29,17 @@ import numpy as np
 
 from . import _native
 from ._sources import UrlFile, is_url, url_fs
-from ._table import FIELDS, KIND_CODES, KINDS, arrow_c_stream, column_selection, require
+from ._table import (
+    FIELDS,
+    KIND_CODES,
+    KINDS,
+    arrow_c_stream,
+    column_selection,
+    fields_holding_data,
+    require,
+    take_rows,
+    wide_columns,
+)
 from ._time import as_ns
 from .recording import (
     _arrow_table,
@@ -53,7 +63,9 @@ PARTITION_BYTES = 2 << 20
 class FleetTable(dict):  # type: ignore[type-arg]
     """The events of many files: a dict of numpy columns like :meth:`Recording.table`'s (``t``,
     ``kind``, each field and its ``_valid``), plus ``file`` (uint32: each row's index in
-    :attr:`paths`).
+    :attr:`paths`). Its fields are those :func:`read_many` was asked for (``columns=``), else
+    those of the kinds read that some row holds a value of (a field absent on every row is not
+    made).
 
     Attributes: :attr:`paths` (the files, in order), :attr:`events` (events read per file; 0 for a
     file skipped whole), :attr:`wall_clock_ns` (each file's Unix ns at its ``t = 0``, or None),
@@ -76,12 +88,46 @@ class FleetTable(dict):  # type: ignore[type-arg]
         self._clocks: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
 
     def _field_names(self) -> list[str]:
+        """The fields of this table: those asked for (of the kinds read), else those in it."""
+        if self.fields is None:
+            return fields_holding_data(self, self.kinds)
         codes = None if self.kinds is None else {KIND_CODES[k] for k in self.kinds}
         return [
-            name
-            for name, _, req, opt in FIELDS
-            if (self.fields is None or name in self.fields) and (codes is None or codes.intersection(req + opt))
+            name for name, _, req, opt in FIELDS if name in self.fields and (codes is None or codes.intersection(req + opt))
         ]
+
+    def _select(
+        self, kinds: Sequence[str] | str | None, columns: Sequence[str] | str | None, what: str
+    ) -> tuple[dict[str, Any], np.ndarray | None, str | None, list[str]]:
+        """``(table, rows, one kind, field names)`` of a frame of some of this table: the rows of
+        ``kinds`` (``rows``: which, None = all) and the fields ``columns`` (each a field of those
+        kinds, and read), else those of :meth:`_field_names` that a kept row holds."""
+        kind_list = _names("kind", kinds, list(KIND_CODES))
+        if kind_list is not None and self.kinds is not None:
+            unread = [k for k in kind_list if k not in self.kinds]
+            if unread:
+                raise ValueError(f"{what}: kinds {unread} were not read (read_many(kinds={self.kinds}))")
+        names = None if columns is None else [columns] if isinstance(columns, str) else list(columns)
+        if names is not None:
+            names = wide_columns(names, kind_list if kind_list is not None else self.kinds, what)
+            if self.fields is not None:
+                unread = [n for n in names if n not in self.fields]
+                if unread:
+                    raise ValueError(f"{what}: columns {unread} were not read (read_many(columns={self.fields}))")
+        table: dict[str, Any] = self
+        rows = None
+        if kind_list is not None:
+            lut = np.zeros(256, dtype=bool)
+            lut[[KIND_CODES[k] for k in kind_list]] = True
+            keep = lut[np.asarray(self["kind"], dtype=np.uint8)]
+            if not keep.all():
+                rows, table = keep, take_rows(self, keep)
+        one = kind_list[0] if kind_list is not None and len(kind_list) == 1 else self._one_kind()
+        if names is None:
+            names = [n for n in self._field_names() if kind_list is None or n in fields_holding_data(self, kind_list)]
+            if rows is not None and self.fields is None:  # only what the kept rows hold
+                names = [n for n in names if np.any(table[n + "_valid"])]
+        return table, rows, one, names
 
     def wall_t(self) -> np.ndarray:
         """Each row's wall time: int64 Unix ns, as :meth:`Recording.wall_t` gives it (``t``
@@ -122,64 +168,108 @@ class FleetTable(dict):  # type: ignore[type-arg]
     def _one_kind(self) -> str | None:
         return self.kinds[0] if self.kinds is not None and len(self.kinds) == 1 else None
 
-    def _wall(self, wall_time: bool, time: str) -> np.ndarray | None:
+    def _wall(self, wall_time: bool, time: str, rows: np.ndarray | None = None) -> np.ndarray | None:
         check_time(time)
         if not (wall_time or time == "datetime"):
             return None
         try:
-            return self.wall_t()
+            return self.wall_t() if rows is None else self.wall_t()[rows]
         except ValueError as e:
             raise ValueError(f"{e}: no wall_t column, no time='datetime' (time='ns' and 'timedelta' need none)") from None
 
-    def _path_codes(self) -> tuple[np.ndarray, list[str]]:
+    def _path_codes(self, table: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
         """Each row's index into the distinct paths (in first-seen order), and those paths."""
         distinct = list(dict.fromkeys(self.paths))
         at = {p: i for i, p in enumerate(distinct)}
         per_file = np.array([at[p] for p in self.paths], dtype=np.int32)
-        return per_file[np.asarray(self["file"], dtype=np.intp)], distinct
+        return per_file[np.asarray(table["file"], dtype=np.intp)], distinct
 
-    def to_arrow(self, wall_time: bool = False, path: bool = False, time: str = "ns") -> Any:
+    def to_arrow(
+        self,
+        wall_time: bool = False,
+        path: bool = False,
+        time: str = "ns",
+        *,
+        kinds: Sequence[str] | str | None = None,
+        columns: Sequence[str] | str | None = None,
+        fields: Sequence[str] | str | None = None,
+    ) -> Any:
         """A ``pyarrow.Table``: ``t``, ``file``, ``kind`` (dictionary; left out when one kind was
-        read) and the fields read (nullable: null = absent). ``wall_time``: also ``wall_t``
+        read or selected) and the fields (nullable: null = absent): those :func:`read_many` was
+        asked for, else those some row holds a value of; ``kinds=``: only the rows of these
+        kinds (read ones), with only their fields; ``columns=`` (``fields=``, its older name):
+        these fields (read ones, of the kinds), whatever they hold. ``wall_time``: also ``wall_t``
         (after ``t``), each row's time as a UTC timestamp (see :meth:`wall_t`). ``path``: also
         ``path`` (after ``file``), each row's file path, dictionary-encoded (one string per
         file, not per row). ``time``: ``t`` as int64 ns of each file's own time (``"ns"``),
         ``duration[ns]`` (``"timedelta"``) or its UTC ``timestamp[ns]`` (``"datetime"``;
         ``ValueError`` naming the first file without a wall clock)."""
         pa = require("pyarrow", "arrow", "FleetTable.to_arrow()")
-        wall = self._wall(wall_time, time)
-        out = _arrow_table(pa, self, self._one_kind(), self._field_names(), wall if wall_time else None)
+        table, rows, one, names = self._select(kinds, column_selection(columns, fields, "to_arrow()"), "to_arrow()")
+        wall = self._wall(wall_time, time, rows)
+        out = _arrow_table(pa, table, one, names, wall if wall_time else None)
         if path:
-            codes, distinct = self._path_codes()
+            codes, distinct = self._path_codes(table)
             col = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(distinct, pa.string()))
             out = out.add_column(out.schema.get_field_index("file") + 1, pa.field("path", col.type, nullable=False), col)
         return retime_arrow(pa, out, time, wall)
 
-    def to_pandas(self, wall_time: bool = False, path: bool = False, time: str = "ns") -> Any:
-        """A ``pandas.DataFrame`` with the columns of :meth:`to_arrow`, typed like
+    def to_pandas(
+        self,
+        wall_time: bool = False,
+        path: bool = False,
+        time: str = "ns",
+        *,
+        kinds: Sequence[str] | str | None = None,
+        columns: Sequence[str] | str | None = None,
+        fields: Sequence[str] | str | None = None,
+    ) -> Any:
+        """A ``pandas.DataFrame`` with the columns of :meth:`to_arrow` (``kinds``, ``columns``
+        select as there), typed like
         :meth:`Recording.to_pandas`; ``wall_t`` a ``datetime64[ns, UTC]`` column, ``path`` a
         categorical, ``t`` int64, ``timedelta64[ns]`` or ``datetime64[ns, UTC]`` (``time`` as in
         :meth:`to_arrow`). Its arrays are its own (changing it does not change this table)."""
-        return self._frame(wall_time, copy=True, path=path, time=time)
+        selection = column_selection(columns, fields, "to_pandas()")
+        return self._frame(wall_time, copy=True, path=path, time=time, kinds=kinds, columns=selection)
 
-    def _frame(self, wall_time: bool, copy: bool, path: bool = False, time: str = "ns") -> Any:
+    def _frame(
+        self,
+        wall_time: bool,
+        copy: bool,
+        path: bool = False,
+        time: str = "ns",
+        kinds: Sequence[str] | str | None = None,
+        columns: Sequence[str] | str | None = None,
+    ) -> Any:
         pd = require("pandas", "pandas", "FleetTable.to_pandas()")
         pa = require("pyarrow", "pandas", "FleetTable.to_pandas()")
-        wall = self._wall(wall_time, time)
+        table, rows, one, names = self._select(kinds, columns, "to_pandas()")
+        wall = self._wall(wall_time, time, rows)
+        # rows taken out are a new table: the frame may keep its arrays
         frame = _pandas_frame(
-            pd, pa, self, self._one_kind(), self._field_names(), wall_t=wall if wall_time else None, copy=copy
+            pd, pa, table, one, names, wall_t=wall if wall_time else None, copy=copy and rows is None
         )
         if path:
-            codes, distinct = self._path_codes()
+            codes, distinct = self._path_codes(table)
             frame.insert(frame.columns.get_loc("file") + 1, "path", pd.Categorical.from_codes(codes, categories=distinct))
         return retime_pandas(pd, frame, time, wall)
 
-    def to_polars(self, wall_time: bool = False, path: bool = False, time: str = "ns") -> Any:
+    def to_polars(
+        self,
+        wall_time: bool = False,
+        path: bool = False,
+        time: str = "ns",
+        *,
+        kinds: Sequence[str] | str | None = None,
+        columns: Sequence[str] | str | None = None,
+        fields: Sequence[str] | str | None = None,
+    ) -> Any:
         """A ``polars.DataFrame`` (via Arrow; ``path`` categorical); the options as in
         :meth:`to_arrow`."""
         pl = require("polars", "polars", "FleetTable.to_polars()")
         pa = require("pyarrow", "polars", "FleetTable.to_polars()")
-        return _polars_frame(pl, pa, self.to_arrow(wall_time, path, time))
+        selection = column_selection(columns, fields, "to_polars()")
+        return _polars_frame(pl, pa, self.to_arrow(wall_time, path, time, kinds=kinds, columns=selection))
 
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
         """The Arrow C stream interface (a PyCapsule): :meth:`to_arrow`'s table with its default
@@ -320,7 +410,8 @@ def read_many(
     ``kinds``, ``columns`` (``fields``: its older name; not both), ``t0`` / ``t1`` (file time,
     ``t0 <= t < t1``: nanoseconds, or a ``datetime.timedelta`` / ``numpy.timedelta64`` /
     ``pandas.Timedelta``) select as in :meth:`Recording.table` and :meth:`Recording.between`,
-    in every file. ``threads``: files read
+    in every file: without ``columns``, the fields of the kinds that some row (of any file)
+    holds a value of; named in ``columns``, a field comes whatever it holds. ``threads``: files read
     at once (``None``: one per CPU); the result does not depend on it. ``errors``: ``"raise"``
     (the first problem in path order raises a :class:`HidpackError` subclass, or ``OSError``,
     whose message starts with the path and which carries ``.file`` and ``.path``) or ``"skip"``
@@ -430,7 +521,8 @@ def read_dask(
     hold ``partition_bytes`` bytes on disk (default 2 MiB: about a million events, 30 to 200 MB
     as a DataFrame depending on the fields read), so that a fleet of short sessions does not
     cost the scheduler one task per file. ``kinds``, ``columns`` (``fields``: its older name;
-    not both), ``t0`` / ``t1`` as in :func:`read_many`. ``file`` is
+    not both), ``t0`` / ``t1`` as in :func:`read_many`; without ``columns``, every field of the
+    kinds comes (all-null where no row holds it: each partition has the same columns). ``file`` is
     the index of each row's file in ``paths``; ``wall_time=True`` adds ``wall_t``, each row's UTC time (every file then needs a wall
     clock). A file that cannot be read fails the computation, with its path in the message (to
     list the problems of a fleet instead, use ``read_many(errors="skip")``).
@@ -451,6 +543,10 @@ def read_dask(
     if len(names) > 2**32:
         raise ValueError(f"{len(names)} paths; at most 2**32 (the file column is uint32)")
     groups = _partitions(names, files_per_partition, partition_bytes, storage_options)
+    if field_list is None:
+        # every field of the kinds, held or not: the partitions must have the meta's columns
+        codes = None if kind_list is None else {KIND_CODES[k] for k in kind_list}
+        field_list = [n for n, _, req, opt in FIELDS if codes is None or codes.intersection(req + opt)]
     meta = read_many([], kinds=kind_list, fields=field_list)._frame(wall_time, copy=False)
     if not groups:
         return dd.from_pandas(meta, npartitions=1)

@@ -7,8 +7,9 @@
   each object starts with ``"session"`` (the ``session`` metadata entry, else the file stem).
 * ``to="mcap"``: OWAMcap (Open World Agents' MCAP profile), one file per recording; what it
   cannot carry is left out and counted (:mod:`hidpack.io_mcap_export`).
-* ``to="parquet"``: ``Recording.to_arrow()`` (null = absent) written with pyarrow (zstd); with
-  several recordings a ``session`` column (dictionary-encoded) comes first.
+* ``to="parquet"``: ``Recording.to_arrow()`` with every field named (null = absent: one schema
+  for every recording, whatever fields it holds) written with pyarrow (zstd); with several
+  recordings a ``session`` column (dictionary-encoded) comes first.
 
 ``out`` ending in ``.zst`` / ``.gz`` compresses CSV and JSONL output.
 """
@@ -36,6 +37,9 @@ from ._io import (
 __all__ = ["export", "FORMATS", "jsonl_lines", "guess_format"]
 
 FORMATS = ("csv", "jsonl", "parquet", "mcap")
+
+#: Every field, named so that a Parquet export keeps the all-null ones (a read leaves them out).
+_EVERY_FIELD = list(FIELD_ORDER)
 
 
 def guess_format(out: str) -> Optional[str]:
@@ -187,7 +191,7 @@ def export(
         try:
             for p in paths:
                 rec = open_recording(p)
-                tbl = rec.to_arrow()
+                tbl = rec.to_arrow(columns=_EVERY_FIELD)  # (one writer: one schema)
                 if many:
                     session = _session_of(p, dict(rec.metadata or {}))
                     col = pa.DictionaryArray.from_arrays(

@@ -86,8 +86,14 @@ BATCH_ROWS = 256
 
 
 def _events(sample: Dict[str, Any], schema: Dict[str, Any]) -> int:
-    """The events of a sample: the rows of its per-kind columns."""
-    return sum(len(sample[name]["t"]) for name, spec in schema.items() if isinstance(spec, dict))
+    """The rows of a sample, for batching: its per-kind columns' rows (episodes), or its bins
+    and ragged events (bins)."""
+    rows = len(sample.get("t", ()))
+    for name, spec in schema.items():
+        if isinstance(spec, dict):
+            col = sample[name]
+            rows += len(col["t"] if "t" in col else col["dt"])
+    return rows
 
 
 def _record_batch(pa: Any, samples: List[Dict[str, Any]], schema: Dict[str, Any], arrow_schema: Any) -> Any:
@@ -115,11 +121,12 @@ def export_hf(
     unit: str = "episode",
     kinds: Optional[Sequence[str]] = None,
     window: Optional[float] = None,
+    fps: Optional[Any] = None,
     overwrite: bool = False,
     on_file: Optional[Callable[[str], None]] = None,
 ) -> ExportReport:
     """Write the samples (``unit``: a name in :data:`hidpack.samples.SAMPLES`, built with
-    ``kinds`` and ``window``) of every recording (files, directories of ``*.hpk``, glob patterns)
+    ``kinds`` and ``window`` for episodes, ``fps`` for bins) of every recording (files, directories of ``*.hpk``, glob patterns)
     as a Hugging Face dataset saved in the directory ``out``. A recording that cannot be read
     whole raises (its path leads the message) and leaves ``out`` as it was. ``on_file(path)`` is
     called after each recording (progress)."""
@@ -128,7 +135,7 @@ def export_hf(
     paths = expand_paths(sources)
     if not paths:
         raise ValueError("no recordings to export")
-    options = {k: v for k, v in (("kinds", kinds), ("window", window)) if v is not None}
+    options = {k: v for k, v in (("kinds", kinds), ("window", window), ("fps", fps)) if v is not None}
     maker = sample_maker(unit, **options)
     schema = maker.schema()
     _check_out(out, overwrite)

@@ -19,10 +19,13 @@ from ._table import (
     arrow_string_array,
     arrow_c_stream,
     arrow_type,
+    check_kind_columns,
     column_selection,
     columns_from_native,
+    fields_holding_data,
     kind_fields,
     require,
+    wide_columns,
 )
 from ._sources import is_url, resolve
 from ._time import as_ns, as_ns_array
@@ -255,15 +258,25 @@ class RecordingView:
         *,
         fields: Sequence[str] | str | None = None,
     ) -> dict[str, Any]:
-        """The events as the native event table (see docs/ARCHITECTURE.md): ``t``, ``kind``,
-        per field values + ``_valid``, strings as ``_offsets`` / ``_data`` / ``_valid``.
+        """The events as the native (wide) event table (see docs/ARCHITECTURE.md): ``t``,
+        ``kind``, per field values + ``_valid``, strings as ``_offsets`` / ``_data`` / ``_valid``.
 
         ``kinds``: only events of these kinds, and only their fields. ``columns``: only these
         fields' columns (``t`` and ``kind`` always come), e.g. ``columns=["x", "y"]``; the others
         are not materialised, which is most of the time and memory of reading a short file.
         ``fields=`` is the older name of ``columns=`` (passing both raises ``TypeError``).
-        Unknown names raise ``ValueError``."""
-        fields = column_selection(columns, fields, "table()")
+
+        Which fields come without ``columns``: those that (a) a selected kind has (``kinds``,
+        default every kind) and (b) at least one returned row holds a value of. A field absent
+        on every returned row is left out (a missing key means absent on every row); named in
+        ``columns`` it comes whatever it holds (a named field that no kind of ``kinds`` has is
+        left out). Unknown names raise ``ValueError``. For one kind's own columns (no union, no validity
+        where the kind implies presence) use :meth:`columns`."""
+        kinds, fields = self._wide_query(kinds, column_selection(columns, fields, "table()"), "table()")
+        return self._read(kinds, fields)
+
+    def _wide_query(self, kinds: Any, fields: Any, what: str) -> tuple[list[str] | None, list[str] | None]:
+        """``kinds`` and ``columns`` of a wide read, as lists, checked."""
         if isinstance(kinds, str):
             kinds = [kinds]
         if kinds is not None:
@@ -273,14 +286,31 @@ class RecordingView:
                     _unknown_kind(k)
         if isinstance(fields, str):
             fields = [fields]
-        return self._read(kinds, None if fields is None else list(fields))
+        if fields is not None:
+            fields = list(fields)  # names checked by the native reader
+        return kinds, fields
 
-    def columns(self, kind: str) -> Columns:
-        """The events of one kind: ``t`` plus that kind's fields (required fields as ndarrays,
-        optional ones as masked arrays with mask = absent, strings as object arrays)."""
+    def columns(self, kind: str, columns: Sequence[str] | str | None = None) -> Columns:
+        """The events of one kind: ``t`` plus that kind's fields (only ``columns`` if given),
+        read straight from the kind's own columns in the file (no union table is built).
+        Required fields are ndarrays; optional ones masked arrays, mask = absent (with no mask,
+        ``numpy.ma.nomask``, when every row holds a value); strings object arrays of
+        ``str | None``, decoded on first access. A name that is not a field of ``kind`` raises
+        ``ValueError``."""
         if kind not in KIND_CODES:
             _unknown_kind(kind)
-        return columns_from_native(self._read([kind]), kind)
+        fields = [columns] if isinstance(columns, str) else None if columns is None else list(columns)
+        if fields is not None:
+            check_kind_columns(fields, kind, "columns()")
+        return columns_from_native(self._read_narrow(kind, fields), kind, fields)
+
+    def _read_narrow(self, kind: str, fields: list[str] | None) -> dict[str, Any]:
+        """The native narrow read of one kind: ``t`` and the kind's fields, ``_valid`` only
+        where a value is absent."""
+        t0, t1 = _native_bounds(self._t0, self._t1)
+        return self._rec._reader.read_kind(
+            kind, t0=t0, t1=t1, blocks=self._block_ids, fields=fields, threads=self._rec._threads
+        )
 
     def wall_t(self, t: Any) -> np.ndarray:
         """Unix ns (int64) of file times ``t`` (a time or an array of times, e.g.
@@ -382,12 +412,25 @@ class RecordingView:
 
     # -- Arrow / pandas / polars ------------------------------------------------------------
 
-    def to_arrow(self, kind: str | None = None, wall_time: bool = False, time: str = "ns") -> Any:
+    def to_arrow(
+        self,
+        kind: str | None = None,
+        wall_time: bool = False,
+        time: str = "ns",
+        *,
+        kinds: Sequence[str] | str | None = None,
+        columns: Sequence[str] | str | None = None,
+        fields: Sequence[str] | str | None = None,
+    ) -> Any:
         """A ``pyarrow.Table``.
 
-        ``kind=None``: every event, columns ``t``, ``kind`` (``dictionary<int8, string>``) and every
-        field as a nullable column (null = absent). ``kind="move"`` etc.: ``t`` plus that kind's
-        fields (required fields are declared non-nullable). Numeric and string buffers are not copied.
+        ``kind=None``: the wide table: columns ``t``, ``kind`` (``dictionary<int8, string>``)
+        and each field as a nullable column (null = absent), the fields being those of
+        :meth:`table`: of the selected kinds (``kinds=``, default every kind), and holding a value
+        on some row, unless named in ``columns=``. ``kind="move"`` etc.: that kind's own columns,
+        read narrow (no union): ``t`` plus the kind's fields (all of them, or ``columns=``;
+        required fields non-nullable). ``kind`` and ``kinds`` together raise ``TypeError``;
+        ``fields=`` is the older name of ``columns=``. Numeric and string buffers are not copied.
         ``wall_time``: also ``wall_t`` (after ``t``), each event's UTC time (see :meth:`wall_t`).
         ``time``: the type of ``t``: ``"ns"`` (int64 ns since the start), ``"timedelta"``
         (``duration[ns]``) or ``"datetime"`` (``timestamp[ns, UTC]``, the wall time; refused,
@@ -395,13 +438,23 @@ class RecordingView:
         """
         pa = require("pyarrow", "arrow", "Recording.to_arrow()")
         check_time(time)
-        table = self._read_kind(kind)
+        table, kind, names = self._frame_read(kind, kinds, column_selection(columns, fields, "to_arrow()"), "to_arrow()")
         wall = self._wall_column(table, wall_time or time == "datetime")
-        out = _arrow_table(pa, table, kind, wall_t=wall if wall_time else None)
+        out = _arrow_table(pa, table, kind, names, wall_t=wall if wall_time else None)
         return retime_arrow(pa, out, time, wall)
 
-    def to_pandas(self, kind: str | None = None, wall_time: bool = False, time: str = "ns") -> Any:
-        """A ``pandas.DataFrame`` with the columns of :meth:`to_arrow`, typed as Arrow's
+    def to_pandas(
+        self,
+        kind: str | None = None,
+        wall_time: bool = False,
+        time: str = "ns",
+        *,
+        kinds: Sequence[str] | str | None = None,
+        columns: Sequence[str] | str | None = None,
+        fields: Sequence[str] | str | None = None,
+    ) -> Any:
+        """A ``pandas.DataFrame`` with the columns of :meth:`to_arrow` (``kind``, ``kinds``,
+        ``columns`` select as there), typed as Arrow's
         ``to_pandas`` types them: coordinates float64 with NaN where absent, optional integer
         and bool fields pandas' nullable ``Int64`` / ``boolean``, required ones plain numpy,
         ``kind`` categorical, ``wall_t`` ``datetime64[ns, UTC]``. Built from the numpy columns
@@ -411,18 +464,29 @@ class RecordingView:
         pd = require("pandas", "pandas", "Recording.to_pandas()")
         pa = require("pyarrow", "pandas", "Recording.to_pandas()")
         check_time(time)
-        table = self._read_kind(kind)
+        table, kind, names = self._frame_read(kind, kinds, column_selection(columns, fields, "to_pandas()"), "to_pandas()")
         wall = self._wall_column(table, wall_time or time == "datetime")
-        # a fresh read: the frame may keep its arrays
-        out = _pandas_frame(pd, pa, table, kind, wall_t=wall if wall_time else None, copy=False)
+        # a fresh read: the frame may keep (and fill in) its arrays
+        out = _pandas_frame(pd, pa, table, kind, names, wall_t=wall if wall_time else None, copy=False)
         return retime_pandas(pd, out, time, wall)
 
-    def to_polars(self, kind: str | None = None, wall_time: bool = False, time: str = "ns") -> Any:
-        """A ``polars.DataFrame`` (via Arrow; null = absent, ``kind`` categorical); ``wall_time``
-        and ``time`` as in :meth:`to_arrow` (``Duration`` / ``Datetime`` in UTC)."""
+    def to_polars(
+        self,
+        kind: str | None = None,
+        wall_time: bool = False,
+        time: str = "ns",
+        *,
+        kinds: Sequence[str] | str | None = None,
+        columns: Sequence[str] | str | None = None,
+        fields: Sequence[str] | str | None = None,
+    ) -> Any:
+        """A ``polars.DataFrame`` (via Arrow; null = absent, ``kind`` categorical); ``kind``,
+        ``kinds``, ``columns``, ``wall_time`` and ``time`` as in :meth:`to_arrow`
+        (``Duration`` / ``Datetime`` in UTC)."""
         pl = require("polars", "polars", "Recording.to_polars()")
         pa = require("pyarrow", "polars", "Recording.to_polars()")
-        return _polars_frame(pl, pa, self.to_arrow(kind, wall_time, time))
+        selection = column_selection(columns, fields, "to_polars()")
+        return _polars_frame(pl, pa, self.to_arrow(kind, wall_time, time, kinds=kinds, columns=selection))
 
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
         """The Arrow C stream interface (a PyCapsule): :meth:`to_arrow`'s table (every event,
@@ -431,10 +495,25 @@ class RecordingView:
         Needs pyarrow."""
         return arrow_c_stream(self.to_arrow(), requested_schema)
 
-    def _read_kind(self, kind: str | None) -> dict[str, Any]:
-        if kind is not None and kind not in KIND_CODES:
-            _unknown_kind(kind)
-        return self._read(None if kind is None else [kind])
+    def _frame_read(
+        self, kind: str | None, kinds: Any, fields: Any, what: str
+    ) -> tuple[dict[str, Any], str | None, list[str]]:
+        """What a frame is built from: ``(table, kind, field names)``: one kind's narrow read
+        (``kind`` given), or the wide read of ``kinds`` with the fields asked for, else those
+        that hold data."""
+        if kind is not None:
+            if kinds is not None:
+                raise TypeError(f"{what}: pass kind= (one kind, its own columns) or kinds= (a wide table), not both")
+            if kind not in KIND_CODES:
+                _unknown_kind(kind)
+            names = [fields] if isinstance(fields, str) else None if fields is None else list(fields)
+            if names is not None:
+                check_kind_columns(names, kind, what)
+            table = self._read_narrow(kind, names)
+            return table, kind, [n for n, _, _ in kind_fields(kind)] if names is None else names
+        kind_list, names = self._wide_query(kinds, fields, what)
+        table = self._read(kind_list, names)
+        return table, None, fields_holding_data(table) if names is None else wide_columns(names, kind_list, what)
 
     def _wall_column(self, table: dict[str, Any], wall_time: bool) -> np.ndarray | None:
         if not wall_time:
@@ -560,7 +639,8 @@ def _pandas_frame(
     ones. Built from the numpy columns: pandas' masked arrays take a value array and a mask as
     they are, where the way through Arrow packs each mask into a bitmap and unpacks it again.
     ``copy``: the frame gets its own arrays (the caller keeps ``table``); without it, it may
-    share them."""
+    share them, and changes the table's arrays in place (NaN into absent coordinates, validity
+    turned into masks): the caller drops the table."""
     t = np.asarray(table["t"], dtype=np.int64)
     n = len(t)
     own = np.array if copy else np.asarray
@@ -580,12 +660,23 @@ def _pandas_frame(
         valid = table.get(name + "_valid")
         if name in table:
             values = np.asarray(table[name], dtype=_NUMPY_DTYPES[typ])
-            absent = None if valid is None else ~np.asarray(valid, dtype=bool)
+            if valid is None:
+                absent = None
+            elif copy:
+                absent = ~np.asarray(valid, dtype=bool)
+            else:  # the table's own validity, turned into the mask where it lies
+                absent = np.logical_not(valid, out=np.asarray(valid, dtype=bool))
         else:  # not read: absent on every row
             values = np.zeros(n, dtype=_NUMPY_DTYPES[typ])
             absent = np.ones(n, dtype=bool)
         if typ == "coord":
-            cols[name] = own(values) if absent is None or required else np.where(absent, np.nan, values)
+            if absent is None or required:
+                cols[name] = own(values)
+            elif copy:
+                cols[name] = np.where(absent, np.nan, values)
+            else:  # NaN written into the table's own values (no second column)
+                values[absent] = np.nan
+                cols[name] = values
         elif required:
             cols[name] = own(values)
         else:
@@ -759,7 +850,7 @@ class Recording(RecordingView):
         gaps = counts["gap"]
         gap_blocks = [int(b["index"]) for b in blocks if _block_count(b, "gap")]
         if gap_blocks:
-            g = self._reader.read(kinds=["gap"], blocks=gap_blocks, threads=self._threads)
+            g = self._reader.read(kinds=["gap"], blocks=gap_blocks, fields=["count", "reason"], threads=self._threads)
             reason = np.asarray(g["reason"])
             count = np.asarray(g["count"])
             ok = np.asarray(g.get("reason_valid", np.ones(len(reason), bool))) & np.asarray(

@@ -40,7 +40,7 @@ import numpy as np
 
 from ._table import KIND_CODES, KINDS, kind_fields
 
-__all__ = ["Episodes", "SAMPLES", "sample_maker", "file_samples", "kind_columns"]
+__all__ = ["Episodes", "Bins", "SAMPLES", "sample_maker", "file_samples", "kind_columns"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -200,8 +200,74 @@ def _window_ns(window: Any) -> int:
     return ns
 
 
+class Bins:
+    """The ``"bins"`` sample maker: each file as one sample of fixed-rate actions
+    (:meth:`hidpack.Recording.actions`, binned in the Rust core): ``fps`` bins per second, or
+    (``frames=True``) one bin per screen frame of the file (:meth:`hidpack.Recording.frames`).
+    A sample is ``path``, ``file``, ``metadata``, ``wall_clock_ns``, ``before``/``after`` (events
+    outside the bins), then one array per bin field (``t`` = bin start, ``x``, ``y``, ``dx``,
+    ``dy``, ``moves``, ``raw_dx``, ``raw_dy``, ``scroll_dx``, ``scroll_dy``, ``scrolls``,
+    ``held``, ``text``) and the ragged events as flat arrays with per-bin ``offsets``:
+    ``button`` = {offsets, dt, button, pressed}, ``key`` = {offsets, dt, pressed, usage,
+    usage_valid, native, native_valid}; bin ``i``'s key events are rows
+    ``key["offsets"][i]:key["offsets"][i+1]``."""
+
+    _PER_BIN = (("x", "coord"), ("y", "coord"), ("dx", "coord"), ("dy", "coord"), ("moves", "int"),
+                ("raw_dx", "coord"), ("raw_dy", "coord"), ("scroll_dx", "coord"), ("scroll_dy", "coord"),
+                ("scrolls", "int"), ("held", "int"))
+    _BUTTON = (("offsets", "int"), ("dt", "int"), ("button", "int"), ("pressed", "bool"))
+    _KEY = (("offsets", "int"), ("dt", "int"), ("pressed", "bool"), ("usage", "int"), ("usage_valid", "bool"),
+            ("native", "int"), ("native_valid", "bool"))
+
+    def __init__(self, fps: Any = 20, frames: bool = False) -> None:
+        from .actions import fps_fraction
+
+        self.frames = bool(frames)
+        self.fps = None if self.frames else fps_fraction(fps)
+
+    def __repr__(self) -> str:
+        return "Bins(frames=True)" if self.frames else f"Bins(fps={self.fps[0]}/{self.fps[1]})"  # type: ignore[index]
+
+    def schema(self) -> Dict[str, Any]:
+        """The layout of a sample (see :meth:`Episodes.schema` for the type names)."""
+        out: Dict[str, Any] = {"path": "str", "file": "int", "metadata": "json", "wall_clock_ns": "int",
+                               "before": "int", "after": "int", "t": ["int"]}
+        out.update({name: [typ] for name, typ in self._PER_BIN})
+        out["text"] = ["str"]
+        out["button"] = {name: [typ] for name, typ in self._BUTTON}
+        out["key"] = {name: [typ] for name, typ in self._KEY}
+        return out
+
+    def __call__(self, rec: Any, file: int) -> Iterator[Dict[str, Any]]:
+        if self.frames:
+            frames = rec.frames()
+            if len(frames.t) == 0:
+                raise ValueError(f"{rec.path}: bins by frames, but the recording has no screen frames")
+            acts = rec.actions(frames=frames)
+        elif len(rec) == 0:
+            return  # nothing to bin: no sample
+        else:
+            acts = rec.actions(fps="%d/%d" % self.fps)  # type: ignore[str-format]
+        sample: Dict[str, Any] = {
+            "path": rec.path, "file": int(file), "metadata": rec._metadata_or_empty(),
+            "wall_clock_ns": rec.wall_clock_ns, "before": acts.before, "after": acts.after,
+            "t": np.asarray(acts.t, dtype=np.int64),
+        }
+        for name, typ in self._PER_BIN:
+            sample[name] = np.asarray(getattr(acts, name), dtype=_DTYPES[typ])
+        sample["text"] = acts.text
+        b, k = acts.buttons, acts.keys
+        sample["button"] = {"offsets": b.offsets, "dt": b.dt, "button": b.button.astype(np.int64), "pressed": b.pressed}
+        sample["key"] = {
+            "offsets": k.offsets, "dt": k.dt, "pressed": k.pressed,
+            "usage": np.asarray(k.usage.data, dtype=np.int64), "usage_valid": ~np.ma.getmaskarray(k.usage),
+            "native": np.asarray(k.native.data, dtype=np.int64), "native_valid": ~np.ma.getmaskarray(k.native),
+        }
+        yield sample
+
+
 #: The sample makers by name: ``FleetDataset(sample=NAME)`` and ``hidpack export --to hf --unit NAME``.
-SAMPLES: Dict[str, Callable[..., Callable[[Any, int], Any]]] = {"episode": Episodes}
+SAMPLES: Dict[str, Callable[..., Callable[[Any, int], Any]]] = {"episode": Episodes, "bins": Bins}
 
 
 def sample_maker(sample: Any, **options: Any) -> Callable[[Any, int], Any]:

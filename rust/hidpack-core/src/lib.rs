@@ -40,6 +40,7 @@ pub mod error;
 pub mod frame;
 pub mod fsio;
 pub mod many;
+pub mod narrow;
 pub mod model;
 pub mod policy;
 pub mod reader;

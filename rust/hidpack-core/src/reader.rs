@@ -913,6 +913,23 @@ impl<S: Source> Reader<S> {
         Ok(parts)
     }
 
+    /// Every block a query of `t0 <= t < t1` and `kinds` can need, decoded on up to `threads`
+    /// threads and handed to `sink` in file order as (block index, its whole table: not filtered
+    /// by time or kind; the caller takes what it wants). Unreadable blocks are skipped and
+    /// reported in [`Reader::problems`], as by [`Reader::read`]. For readers that take columns
+    /// straight from the per-kind tables (`crate::narrow`), where [`Reader::read_parts`] would
+    /// copy every block that holds other kinds.
+    pub fn for_each_block(&self, t0: Option<i64>, t1: Option<i64>, kinds: u16, blocks: Option<&[usize]>, threads: usize, mut sink: impl FnMut(usize, EventTable)) -> Result<()> {
+        let wanted = self.wanted_blocks(t0.unwrap_or(i64::MIN), t1, kinds, blocks)?;
+        self.each_block(&wanted, threads, |i, _, t| sink(i, t));
+        Ok(())
+    }
+
+    /// The indices of the blocks [`Reader::for_each_block`] decodes for this query.
+    pub fn blocks_for(&self, t0: Option<i64>, t1: Option<i64>, kinds: u16, blocks: Option<&[usize]>) -> Result<Vec<usize>> {
+        Ok(self.wanted_blocks(t0.unwrap_or(i64::MIN), t1, kinds, blocks)?.into_iter().map(|(i, _)| i).collect())
+    }
+
     /// The blocks a query can need, in order, each with whether all its events are wanted (by
     /// its record's time range and counts).
     /// At most how many events a read of `t0 <= t < t1` and `kinds` returns: the events of those

@@ -59,7 +59,10 @@ pub(crate) fn actions<'py>(
             let a = bin_actions(&table, &bins, ActionOptions { lossless })?;
             let events = a.lossless.as_ref().map(|ll| {
                 let binned = table.take(&ll.rows);
-                convert::scatter(vec![binned], ALL_KINDS, convert::ALL_FIELDS_MASK, false, 1)
+                // the columns that hold data, as a wide read returns them
+                let mut g = convert::Gather::new(ALL_KINDS, convert::ALL_FIELDS_MASK | convert::HOLDING_DATA, false);
+                g.append(vec![binned], 1);
+                g.finish()
             });
             Ok((a, events))
         })

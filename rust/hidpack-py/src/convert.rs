@@ -5,7 +5,8 @@
 use hidpack_core::model::{
     coord_from_f64, coord_to_f64, Field, FieldType, Kind, ALL_FIELDS, FIELD_NAMES, NUM_FIELDS, NUM_KINDS,
 };
-use hidpack_core::{Column, Error, EventTable, ValueError};
+use hidpack_core::reader::Source;
+use hidpack_core::{Column, Error, EventTable, Reader, ValueError};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -320,13 +321,62 @@ pub struct OutTable {
     cols: Vec<(String, OutArr)>,
 }
 
-/// Scatter per-kind columns into union columns for the fields of the kinds in `mask` that are
-/// also in `fields` (bit f = field f): [`Gather`] with all of `parts` at once. `file`: add a
-/// `file` column, the index of each row's part.
-pub fn scatter(parts: Vec<EventTable>, mask: u16, fields: u32, file: bool, threads: usize) -> OutTable {
-    let mut g = Gather::new(mask, fields, file);
-    g.append(parts, threads);
-    g.finish()
+/// Rows of decoded blocks a wide read gathers at a time: a read holds its output and about
+/// this many rows of blocks, not every decoded block besides (a batch is still large enough to
+/// fill its fields on several threads).
+const WIDE_BATCH_ROWS: usize = 4 * PARALLEL_SCATTER_ROWS;
+
+/// The wide (union) table of a read of one file: the rows with `t0 <= t < t1` of the kinds in
+/// `mask`, from `blocks` (None: all), with the fields of those kinds selected by `fields` (see
+/// [`Gather::new`]). The blocks are decoded on `threads` threads and appended to the columns a
+/// batch at a time, in file order, each dropped once appended.
+pub fn read_wide<S: Source>(
+    reader: &Reader<S>,
+    t0: Option<i64>,
+    t1: Option<i64>,
+    mask: u16,
+    fields: u32,
+    blocks: Option<&[usize]>,
+    threads: usize,
+) -> hidpack_core::Result<OutTable> {
+    let ids = reader.blocks_for(t0, t1, mask, blocks)?;
+    let mut g = Gather::new(mask, fields, false);
+    if ids.len() > 1 {
+        // room for every wanted event (the block records' counts: untrusted, a hint only, past
+        // 64 events per file byte not taken)
+        let wanted = |i: usize| -> u64 {
+            let c = &reader.blocks()[i].counts;
+            (0..NUM_KINDS).filter(|&k| (mask >> k) & 1 == 1).map(|k| u64::from(c[k])).sum()
+        };
+        let hint: u64 = ids.iter().map(|&i| wanted(i)).sum();
+        if hint <= u64::from(u32::MAX).min(reader.file_len().saturating_mul(64)) {
+            g.reserve(hint as usize);
+        }
+    }
+    let lo = t0.unwrap_or(i64::MIN);
+    let keep = |t: i64, k: u8| t >= lo && t1.is_none_or(|e| t < e) && (mask >> k) & 1 == 1;
+    let (mut batch, mut rows) = (Vec::new(), 0usize);
+    reader.for_each_block(t0, t1, mask, Some(&ids), threads, |_, block| {
+        // checked row by row, not trusted from the block's record
+        let part = if block.t.iter().zip(&block.kind).all(|(&t, &k)| keep(t, k)) {
+            block
+        } else {
+            let mut f = EventTable::new();
+            f.extend_filtered(&block, lo, t1, mask);
+            f
+        };
+        if part.is_empty() {
+            return;
+        }
+        rows += part.len();
+        batch.push(part);
+        if rows >= WIDE_BATCH_ROWS {
+            g.append(std::mem::take(&mut batch), threads);
+            rows = 0;
+        }
+    })?;
+    g.append(batch, threads);
+    Ok(g.finish())
 }
 
 /// One wanted field's union column(s) in a [`Gather`].
@@ -337,6 +387,19 @@ enum FieldCol {
     F64(Vec<f64>, Vec<bool>),
     Bool(Vec<bool>, Vec<bool>),
     Str { offsets: Vec<i64>, data: Vec<u8>, valid: Vec<bool> },
+}
+
+impl FieldCol {
+    /// Does some row hold a value? (The first present row ends the scan: a field that holds
+    /// data mostly says so in its first bytes.)
+    fn holds_data(&self) -> bool {
+        match self {
+            FieldCol::Absent => false,
+            FieldCol::I64(_, v) | FieldCol::F64(_, v) | FieldCol::Bool(_, v) | FieldCol::Str { valid: v, .. } => {
+                v.iter().any(|p| *p)
+            }
+        }
+    }
 }
 
 /// Union columns built from per-kind tables, part after part (the blocks of a read, the files
@@ -354,6 +417,8 @@ pub struct Gather {
     cols: Vec<(Field, FieldCol)>,
     /// Rows expected in all ([`Gather::reserve`]): a column is built with room for them.
     cap: usize,
+    /// Leave out the fields no row holds a value of ([`HOLDING_DATA`]).
+    only_held: bool,
 }
 
 /// `n` zeros (`T::default()`), with room for `room` if the allocator grants it.
@@ -376,7 +441,8 @@ fn grow<T: Clone>(v: &mut Vec<T>, len: usize, zero: T) {
 
 impl Gather {
     /// Columns for the fields of the kinds in `mask` that are also in `fields` (bit f = field
-    /// f); `file`: also a `file` column.
+    /// f; with [`HOLDING_DATA`] set, only those of them that some row holds a value of);
+    /// `file`: also a `file` column.
     pub fn new(mask: u16, fields: u32, file: bool) -> Self {
         let mut included = [false; NUM_FIELDS];
         for k in Kind::ALL {
@@ -387,7 +453,8 @@ impl Gather {
             }
         }
         let cols = ALL_FIELDS.iter().copied().filter(|&f| included[f as usize]).map(|f| (f, FieldCol::Absent)).collect();
-        Gather { n: 0, t: Vec::new(), kind: Vec::new(), file: file.then(Vec::new), parts: 0, cols, cap: 0 }
+        let only_held = fields & HOLDING_DATA != 0;
+        Gather { n: 0, t: Vec::new(), kind: Vec::new(), file: file.then(Vec::new), parts: 0, cols, cap: 0, only_held }
     }
 
     /// Room for `rows` rows in all: an estimate (more rows grow the columns as usual) and a
@@ -461,14 +528,16 @@ impl Gather {
     }
 
     /// The columns: `t`, `kind`, `file` (if asked for), then each field's values (strings as
-    /// `_offsets` and `_data`) and `_valid`.
+    /// `_offsets` and `_data`) and `_valid` (under [`HOLDING_DATA`], only the fields that some
+    /// row holds a value of).
     pub fn finish(self) -> OutTable {
         let n = self.n;
         let mut cols = vec![("t".to_string(), OutArr::I64(self.t)), ("kind".to_string(), OutArr::U8(self.kind))];
         if let Some(file) = self.file {
             cols.push(("file".to_string(), OutArr::U32(file)));
         }
-        for (f, col) in self.cols {
+        let only_held = self.only_held;
+        for (f, col) in self.cols.into_iter().filter(|(_, c)| !only_held || c.holds_data()) {
             let name = f.name();
             match col {
                 FieldCol::Absent => {
@@ -690,6 +759,11 @@ pub fn out_to_py<'py>(py: Python<'py>, out: OutTable) -> PyResult<Bound<'py, PyD
 /// Every field, as a `fields` mask for [`scatter`].
 pub const ALL_FIELDS_MASK: u32 = (1 << NUM_FIELDS) - 1;
 
+/// A flag of a `fields` mask (above every field's bit): of the fields selected, only those that
+/// some returned row holds a value of. What a wide read with no `fields` list returns: a column
+/// that is absent on every row (most of the union's fields, in most reads) is not made at all.
+pub const HOLDING_DATA: u32 = 1 << 31;
+
 /// Names to a bit mask: bit i for `table[i]` (None: `all`).
 fn names_to_mask(names: Option<Vec<String>>, table: &[&str], what: &str, all: u32) -> PyResult<u32> {
     let Some(list) = names else { return Ok(all) };
@@ -701,13 +775,71 @@ fn names_to_mask(names: Option<Vec<String>>, table: &[&str], what: &str, all: u3
     })
 }
 
-/// Field names to a bit mask for [`scatter`] (None: every field).
+/// Field names to a bit mask for [`scatter`] (None: every field that holds data, see
+/// [`HOLDING_DATA`]; named fields come whether they hold data or not).
 pub fn fields_to_mask(fields: Option<Vec<String>>) -> PyResult<u32> {
-    names_to_mask(fields, &hidpack_core::model::FIELD_NAMES, "field", ALL_FIELDS_MASK)
+    names_to_mask(fields, &hidpack_core::model::FIELD_NAMES, "field", ALL_FIELDS_MASK | HOLDING_DATA)
 }
 
 /// Kind names to a bit mask.
 pub fn kinds_to_mask(kinds: Option<Vec<String>>) -> PyResult<u16> {
     let all = u32::from(hidpack_core::reader::ALL_KINDS);
     Ok(names_to_mask(kinds, &hidpack_core::model::KIND_NAMES, "kind", all)? as u16)
+}
+
+// ------------------------------------------------------------------ narrow reads
+
+/// The field mask of a narrow read of `kind`: the named fields, each of which `kind` must have
+/// (None: all of its fields).
+pub fn kind_fields_to_mask(kind: Kind, fields: Option<Vec<String>>) -> PyResult<u32> {
+    let names: Vec<&str> = kind.fields().iter().map(|s| s.field.name()).collect();
+    let Some(list) = fields else { return Ok(ALL_FIELDS_MASK) };
+    list.iter().try_fold(0u32, |m, name| {
+        let s = kind.fields().iter().find(|s| s.field.name() == name).ok_or_else(|| {
+            let what = if FIELD_NAMES.contains(&name.as_str()) { "no field" } else { "no field, and no kind has a field," };
+            PyValueError::new_err(format!("{} events have {what} `{name}`; their fields are {}", kind.name(), names.join(", ")))
+        })?;
+        Ok(m | 1 << s.field as u8)
+    })
+}
+
+/// A kind name to its kind.
+pub fn kind_from_name(name: &str) -> PyResult<Kind> {
+    Kind::from_name(name).ok_or_else(|| {
+        PyValueError::new_err(format!("unknown kind `{name}`; kinds are {}", hidpack_core::model::KIND_NAMES.join(", ")))
+    })
+}
+
+/// The columns of a narrow read (`hidpack_core::narrow`) ready to become numpy arrays: `t`, then
+/// each field (coordinates as float64 pixels, converted where they lie: no second buffer),
+/// strings as `_offsets` / `_data`, and `_valid` only for a field absent on some row.
+pub fn kind_out(k: hidpack_core::narrow::KindColumns) -> OutTable {
+    let mut cols = vec![("t".to_string(), OutArr::I64(k.t))];
+    for (f, col) in k.cols {
+        let name = f.name();
+        let valid = match col {
+            Column::Int { vals, valid } if f.ty() == FieldType::Coord => {
+                // i64 -> f64 of the same size: collected into the same allocation
+                cols.push((name.to_string(), OutArr::F64(vals.into_iter().map(coord_to_f64).collect())));
+                valid
+            }
+            Column::Int { vals, valid } => {
+                cols.push((name.to_string(), OutArr::I64(vals)));
+                valid
+            }
+            Column::Bool { vals, valid } => {
+                cols.push((name.to_string(), OutArr::Bool(vals)));
+                valid
+            }
+            Column::Str { offsets, data, valid } => {
+                cols.push((format!("{name}_offsets"), OutArr::I64(offsets)));
+                cols.push((format!("{name}_data"), OutArr::U8(data)));
+                valid
+            }
+        };
+        if let Some(v) = valid {
+            cols.push((format!("{name}_valid"), OutArr::Bool(v)));
+        }
+    }
+    OutTable { cols }
 }

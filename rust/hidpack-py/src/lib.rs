@@ -298,9 +298,35 @@ impl Reader {
         let fields = convert::fields_to_mask(fields)?;
         let threads = threads_or_cpus(threads)?;
         let out = py
-            .detach(|| -> hidpack_core::Result<convert::OutTable> {
-                let parts = self.inner.read_parts(t0, t1, mask, blocks.as_deref(), threads)?;
-                Ok(convert::scatter(parts, mask, fields, false, threads))
+            .detach(|| convert::read_wide(&self.inner, t0, t1, mask, fields, blocks.as_deref(), threads))
+            .map_err(to_py);
+        let out = source::checked(self.file.as_ref(), out)?;
+        convert::out_to_py(py, out)
+    }
+
+    /// The events of one kind with t0 <= t < t1, as that kind's own columns (narrow read, no
+    /// `kind` column): `t`, then each field of the kind (only `fields` if given; each must be
+    /// one of the kind's), strings as `_offsets` / `_data`, and `<field>_valid` only for a
+    /// field absent on some row (never for a required one). Blocks and threads as in `read`.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (kind, *, t0=None, t1=None, blocks=None, fields=None, threads=None))]
+    fn read_kind<'py>(
+        &self,
+        py: Python<'py>,
+        kind: &str,
+        t0: Option<i64>,
+        t1: Option<i64>,
+        blocks: Option<Vec<usize>>,
+        fields: Option<Vec<String>>,
+        threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let kind = convert::kind_from_name(kind)?;
+        let fields = convert::kind_fields_to_mask(kind, fields)?;
+        let threads = threads_or_cpus(threads)?;
+        let out = py
+            .detach(|| {
+                let k = hidpack_core::narrow::read_kind(&self.inner, t0, t1, kind, fields, blocks.as_deref(), threads)?;
+                Ok::<_, hidpack_core::Error>(convert::kind_out(k))
             })
             .map_err(to_py);
         let out = source::checked(self.file.as_ref(), out)?;

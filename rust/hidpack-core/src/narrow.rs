@@ -1,0 +1,242 @@
+//! Narrow reads: the events of one kind as that kind's own columns.
+//!
+//! A decoded block already keeps each kind's fields in that kind's [`KindTable`](crate::table::KindTable)
+//! (rows = the events of that kind, in order), so the events of one kind *are* those columns,
+//! appended block after block, with `t` taken from the rows of that kind. Nothing is scattered
+//! into a union of every kind's fields (the wide table the bindings build for mixed reads), no
+//! validity is made for rows the kind implies: a column keeps a validity vector only where some
+//! of its values are absent, so a required field never has one, and an optional field that
+//! every returned row holds has none either.
+
+use crate::error::Result;
+use crate::model::{Field, Kind};
+use crate::reader::{Reader, Source};
+use crate::table::{Column, EventTable};
+
+/// The events of one kind: `t` and the selected fields of that kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KindColumns {
+    pub kind: Kind,
+    pub t: Vec<i64>,
+    /// The selected fields in the kind's field order, each with its column (as long as `t`).
+    /// `valid` is `None` where every row holds a value (always, for a required field).
+    pub cols: Vec<(Field, Column)>,
+    /// Each selected field's position among the kind's columns.
+    at: Vec<usize>,
+}
+
+impl KindColumns {
+    /// No rows of `kind`, with the fields of `kind` whose bit is set in `fields` (bit f = field f).
+    pub fn new(kind: Kind, fields: u32) -> Self {
+        let (at, cols) = kind
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| (fields >> s.field as u8) & 1 == 1)
+            .map(|(i, s)| (i, (s.field, Column::new_for(s.field.ty()))))
+            .unzip();
+        KindColumns { kind, t: Vec::new(), cols, at }
+    }
+
+    pub fn len(&self) -> usize {
+        self.t.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.t.is_empty()
+    }
+
+    /// Room for `n` more rows, so that appending them moves nothing. Best effort: a reservation
+    /// the allocator refuses is skipped (the columns then grow as they are appended to).
+    pub fn try_reserve(&mut self, n: usize) {
+        let _ = self.t.try_reserve_exact(n);
+        for (_, c) in &mut self.cols {
+            let _ = match c {
+                Column::Int { vals, .. } => vals.try_reserve_exact(n),
+                Column::Bool { vals, .. } => vals.try_reserve_exact(n),
+                Column::Str { offsets, .. } => offsets.try_reserve_exact(n),
+            };
+        }
+    }
+
+    /// Take the rows of this kind with `t0 <= t < t1` from `table`. Into an empty result with
+    /// nothing reserved (a read of one block), a table whose rows are all wanted hands its
+    /// columns over (no copy); otherwise they are appended.
+    pub fn take(&mut self, mut table: EventTable, t0: i64, t1: Option<i64>) {
+        let k = self.kind as usize;
+        let n = table.kinds[k].len();
+        let all_wanted = n == table.len() && table.t.iter().all(|&t| t >= t0 && t1.is_none_or(|e| t < e));
+        if all_wanted && n > 0 && self.is_empty() && self.t.capacity() == 0 {
+            self.t = std::mem::take(&mut table.t);
+            for ((_, col), &i) in self.cols.iter_mut().zip(&self.at) {
+                *col = std::mem::replace(&mut table.kinds[k].cols[i], empty_like(col));
+            }
+        } else {
+            self.append(&table, t0, t1);
+        }
+    }
+
+    /// Append the rows of this kind in `table` with `t0 <= t < t1`.
+    pub fn append(&mut self, table: &EventTable, t0: i64, t1: Option<i64>) {
+        let kt = &table.kinds[self.kind as usize];
+        if kt.is_empty() {
+            return;
+        }
+        let start = self.t.len();
+        if kt.len() == table.len() {
+            self.t.extend_from_slice(&table.t); // one kind fills the block
+        } else {
+            let code = self.kind.code();
+            self.t.extend(table.t.iter().zip(&table.kind).filter(|(_, &c)| c == code).map(|(&t, _)| t));
+        }
+        let inside = |t: i64| t >= t0 && t1.is_none_or(|e| t < e);
+        let keep: Option<Vec<bool>> = if self.t[start..].iter().all(|&t| inside(t)) {
+            None
+        } else {
+            let keep: Vec<bool> = self.t[start..].iter().map(|&t| inside(t)).collect();
+            let mut w = start;
+            for r in start..self.t.len() {
+                if keep[r - start] {
+                    self.t[w] = self.t[r];
+                    w += 1;
+                }
+            }
+            self.t.truncate(w);
+            Some(keep)
+        };
+        if self.t.len() == start {
+            return;
+        }
+        for ((_, col), &i) in self.cols.iter_mut().zip(&self.at) {
+            col.extend_from(&kt.cols[i], keep.as_deref());
+        }
+    }
+
+    /// Drop each validity vector that marks every row present (a block's column may carry one
+    /// that the rows kept here all pass).
+    pub fn finish(&mut self) {
+        for (_, c) in &mut self.cols {
+            c.normalize();
+        }
+    }
+}
+
+/// A column of no rows of the same type as `c`.
+fn empty_like(c: &Column) -> Column {
+    match c {
+        Column::Int { .. } => Column::Int { vals: Vec::new(), valid: None },
+        Column::Bool { .. } => Column::Bool { vals: Vec::new(), valid: None },
+        Column::Str { .. } => Column::Str { offsets: vec![0], data: Vec::new(), valid: None },
+    }
+}
+
+/// The events of `kind` with `t0 <= t < t1` (either bound optional), from the given blocks (all
+/// when `None`), with the fields of `kind` selected by `fields` (bit f = field f): only blocks
+/// that hold events of `kind` in the window are decoded (on up to `threads` threads), and each
+/// block's columns of that kind are appended as they are. Blocks that fail their checks are
+/// skipped and reported in [`Reader::problems`], as by [`Reader::read`].
+pub fn read_kind<S: Source>(
+    reader: &Reader<S>,
+    t0: Option<i64>,
+    t1: Option<i64>,
+    kind: Kind,
+    fields: u32,
+    blocks: Option<&[usize]>,
+    threads: usize,
+) -> Result<KindColumns> {
+    let mask = 1u16 << (kind as u16);
+    let ids = reader.blocks_for(t0, t1, mask, blocks)?;
+    let mut out = KindColumns::new(kind, fields);
+    if ids.len() > 1 {
+        // Room for every event of the kind in those blocks up front (appending then never moves
+        // the columns). The counts come from the file (untrusted): a hint only, skipped past 64
+        // events per file byte, and reserved fallibly.
+        let hint: u64 = ids.iter().map(|&i| u64::from(reader.blocks()[i].counts[kind as usize])).sum();
+        if hint <= u64::from(u32::MAX).min(reader.file_len().saturating_mul(64)) {
+            out.try_reserve(hint as usize);
+        }
+    }
+    let lo = t0.unwrap_or(i64::MIN);
+    reader.for_each_block(t0, t1, mask, Some(&ids), threads, |_, table| out.take(table, lo, t1))?;
+    out.finish();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Event, Writer, WriterOptions};
+
+    /// A file of every kind, in 7-event blocks, with optional fields present on some rows only.
+    fn file(n: i64) -> Vec<u8> {
+        let mut w = Writer::new(Vec::new(), WriterOptions { block_events: 7, ..Default::default() }).unwrap();
+        for i in 0..n {
+            let ev = match i % 6 {
+                0 | 1 => Event::Move { x: i << 16, y: (2 * i) << 16, buttons: (i % 4 == 0).then_some(1) },
+                2 => Event::Key { pressed: i % 4 == 2, usage: Some(4 + (i % 20) as u16), native: (i % 5 == 0).then_some(30) },
+                3 => Event::Button { button: 1, pressed: true, pos: (i % 9 == 3).then_some((i, i)) },
+                4 => Event::Text { text: format!("t{i}") },
+                _ => Event::Marker { label: "m".into(), value: None },
+            };
+            w.push(i * 1000, &ev).unwrap();
+        }
+        w.into_inner().unwrap()
+    }
+
+    /// The rows of `kind` of a wide read, as events: what a narrow read must hold.
+    fn expected(r: &Reader<Vec<u8>>, kind: Kind, t0: Option<i64>, t1: Option<i64>) -> Vec<(i64, Event)> {
+        let t = r.read(t0, t1, 1 << kind as u16, None).unwrap();
+        t.events().collect()
+    }
+
+    fn events(c: &KindColumns) -> Vec<(i64, Event)> {
+        let mut t = EventTable::new();
+        t.t = c.t.clone();
+        t.kind = vec![c.kind.code(); c.t.len()];
+        for ((_, col), &i) in c.cols.iter().zip(&c.at) {
+            t.kinds[c.kind as usize].cols[i] = col.clone();
+        }
+        t.events().collect()
+    }
+
+    #[test]
+    fn each_kind_reads_as_its_own_columns_in_every_window() {
+        let r = Reader::from_source(file(200)).unwrap();
+        for kind in [Kind::Move, Kind::Key, Kind::Button, Kind::Text, Kind::Marker, Kind::Gap] {
+            for (t0, t1) in [(None, None), (Some(10_500), Some(150_000)), (Some(3_000), Some(3_001)), (Some(500_000), None)] {
+                for threads in [1, 3] {
+                    let c = read_kind(&r, t0, t1, kind, u32::MAX, None, threads).unwrap();
+                    assert_eq!(events(&c), expected(&r, kind, t0, t1), "{kind:?} {t0:?}..{t1:?}");
+                    for (f, col) in &c.cols {
+                        let required = kind.fields().iter().any(|s| s.field == *f && s.required);
+                        if let Some(v) = col.valid() {
+                            assert!(!required, "{kind:?}.{f:?} is required: no validity");
+                            assert!(v.iter().any(|b| !*b), "{kind:?}.{f:?}: an all-true validity is dropped");
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(read_kind(&r, None, None, Kind::Gap, u32::MAX, None, 1).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn only_the_selected_fields_come_and_one_block_is_handed_over() {
+        let r = Reader::from_source(file(6)).unwrap(); // one block
+        let c = read_kind(&r, None, None, Kind::Move, 1 << Field::Y as u8, None, 1).unwrap();
+        assert_eq!(c.cols.iter().map(|(f, _)| *f).collect::<Vec<_>>(), vec![Field::Y]);
+        assert_eq!(c.t, vec![0, 1000]);
+        assert_eq!(c.cols[0].1, Column::Int { vals: vec![0, 2 << 16], valid: None });
+        let one = read_kind(&r, None, None, Kind::Move, u32::MAX, Some(&[0]), 1).unwrap();
+        assert_eq!(one.cols.len(), 3);
+        // buttons: held by the first move only
+        assert_eq!(one.cols[2].1.valid(), Some(&vec![true, false]));
+    }
+
+    #[test]
+    fn a_block_that_does_not_exist_is_refused() {
+        let r = Reader::from_source(file(20)).unwrap();
+        let e = read_kind(&r, None, None, Kind::Move, u32::MAX, Some(&[99]), 1).unwrap_err();
+        assert!(e.to_string().contains("block 99"), "{e}");
+    }
+}

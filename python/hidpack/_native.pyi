@@ -2,7 +2,10 @@
 # The contract is docs/ARCHITECTURE.md; checked with `python -m mypy.stubtest hidpack._native`.
 import os
 from types import TracebackType
-from typing import Any, final
+from typing import Any, Protocol, Sequence, final
+
+import numpy as np
+import numpy.typing as npt
 
 import numpy as np
 from typing_extensions import Self, disjoint_base
@@ -131,9 +134,21 @@ class Prepared:
     def __len__(self) -> int: ...
 
 def prepare_table(table: dict[str, Any]) -> Prepared: ...
+
+class _RangeFile(Protocol):
+    """What a Reader reads a file object through: ``seek(0, 2)`` for its length, then
+    ``seek(offset)`` + ``read(n)`` per range."""
+
+    def seek(self, offset: int, whence: int = ..., /) -> int: ...
+    def read(self, size: int = ..., /) -> bytes: ...
+
+#: A recording to read: a path, its bytes as a uint8 array (read-only: held in place; writable:
+#: copied at open), or a binary file object.
+_Source = str | os.PathLike[str] | npt.NDArray[np.uint8] | _RangeFile
+
 @final
 class Reader:
-    def __new__(cls, path: str) -> Self: ...
+    def __new__(cls, source: _Source, *, name: str | None = None) -> Self: ...
     @property
     def header(self) -> dict[str, Any]: ...
     def blocks(self) -> list[dict[str, Any]]: ...
@@ -236,7 +251,7 @@ class Recorder:
 def now() -> int: ...
 def recover(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, overwrite: bool = False) -> dict[str, Any]: ...
 def read_many(
-    paths: list[str],
+    paths: Sequence[_Source],
     *,
     t0: int | None = None,
     t1: int | None = None,
@@ -244,6 +259,7 @@ def read_many(
     fields: list[str] | None = None,
     threads: int | None = None,
     errors: str = "raise",
+    names: list[str] | None = None,
 ) -> tuple[dict[str, Any], list[int], list[int | None], list[dict[str, Any]]]: ...
 def actions(
     reader: Reader,

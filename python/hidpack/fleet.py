@@ -11,6 +11,12 @@ Nothing is dropped silently: with ``errors="raise"`` (the default) the first fil
 that cannot be opened or has a block that cannot be read raises, its message led by the path;
 with ``errors="skip"`` every readable event is returned and each problem is listed in
 :attr:`FleetTable.problems`.
+
+Paths may be fsspec URLs (``"s3://bucket/fleet/*.hpk"``, ``"memory://f/"``; ``storage_options``
+go to their filesystem): each such file is opened when its turn comes and read by ranges
+through its fsspec file object (as ``hidpack.open`` reads a file object), so a Dask worker
+reads an object store's recordings without a local copy. A URL has no write-ahead tail beside
+it (see ``hidpack._sources``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import _native
+from ._sources import UrlFile, is_url, url_fs
 from ._table import (
     FIELDS,
     KIND_CODES,
@@ -77,6 +84,7 @@ class FleetTable(dict):  # type: ignore[type-arg]
         super().__init__(*args, **kwargs)
         self.paths, self.events, self.wall_clock_ns, self.problems = [], [], [], []
         self.kinds = self.fields = None
+        self.storage_options: dict[str, Any] | None = None
         self._clocks: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
 
     def _field_names(self) -> list[str]:
@@ -148,7 +156,7 @@ class FleetTable(dict):  # type: ignore[type-arg]
         if self._clocks is None:
             self._clocks = {}
             if any(self.events):
-                table = _native.read_many(self.paths, kinds=["marker"], fields=["label", "value"], errors="skip")[0]
+                table = _read_native(self.paths, self.storage_options, kinds=["marker"], fields=["label", "value"], errors="skip")[0]
                 keep = clock_rows(table)
                 f = np.asarray(table["file"])[keep]
                 ct = np.asarray(table["t"], dtype=np.int64)[keep]
@@ -309,16 +317,40 @@ def _names(what: str, v: Sequence[str] | str | None, valid: Sequence[str]) -> li
     return names
 
 
-def expand_paths(paths: Any) -> list[str]:
+def _expand_url(url: str, storage_options: dict[str, Any] | None) -> list[str]:
+    """The files of an fsspec URL: itself, a directory's ``*.hpk`` (sorted) or a glob's matches
+    (sorted), each as a URL of the same protocol."""
+    import glob
+
+    fs, path = url_fs(url, storage_options)
+    if glob.has_magic(path):
+        found = sorted(f for f in fs.glob(path) if fs.isfile(f))
+        what = "no file matches this pattern"
+    elif fs.isdir(path):
+        found = sorted(f for f in fs.ls(path, detail=False) if f.endswith(".hpk") and fs.isfile(f))
+        what = "a directory with no *.hpk files"
+    else:
+        return [url]
+    if not found:
+        raise FileNotFoundError(f"{url}: {what}")
+    return [str(fs.unstrip_protocol(f)) for f in found]
+
+
+def expand_paths(paths: Any, storage_options: dict[str, Any] | None = None) -> list[str]:
     """The files of ``paths``: a directory (its ``*.hpk`` files, sorted), a glob pattern
     (``"fleet/*.hpk"``, ``"**"`` included; its matches, sorted) or a sequence of paths, each of
-    which may itself be a directory or a pattern. A directory or pattern that finds no file
+    which may itself be a directory or a pattern; any of them may be an fsspec URL (expanded by
+    its filesystem, with ``storage_options``). A directory or pattern that finds no file
     raises ``FileNotFoundError``; a single file path as a string raises ``TypeError`` (use
     ``hidpack.open``, or a list of one)."""
     import glob
 
     if isinstance(paths, (str, os.PathLike)):
         one = os.fspath(paths)
+        if is_url(one):
+            if len(found := _expand_url(one, storage_options)) == 1 and found[0] == one:
+                raise TypeError(f"paths must be a sequence of URLs, a directory or a glob pattern ({one!r} is one file: use hidpack.open, or [{one!r}])")
+            return found
         if not (os.path.isdir(one) or glob.has_magic(one)):
             raise TypeError(
                 "paths must be a sequence of paths, a directory or a glob pattern "
@@ -330,7 +362,9 @@ def expand_paths(paths: Any) -> list[str]:
     names: list[str] = []
     for p in paths:
         name = os.fspath(p)
-        if os.path.isdir(name):
+        if is_url(name):
+            names.extend(_expand_url(name, storage_options))
+        elif os.path.isdir(name):
             found = sorted(e.path for e in os.scandir(name) if e.name.endswith(".hpk") and e.is_file())
             if not found:
                 raise FileNotFoundError(f"{name}: a directory with no *.hpk files")
@@ -346,10 +380,13 @@ def expand_paths(paths: Any) -> list[str]:
 
 
 def _query(
-    paths: Sequence[str | os.PathLike[str]], kinds: Sequence[str] | str | None, fields: Sequence[str] | str | None
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    kinds: Sequence[str] | str | None,
+    fields: Sequence[str] | str | None,
+    storage_options: dict[str, Any] | None = None,
 ) -> tuple[list[str], list[str] | None, list[str] | None]:
     """The paths as strings and the kind and field names, checked (what both readers take)."""
-    names = expand_paths(paths)
+    names = expand_paths(paths, storage_options)
     return names, _names("kind", kinds, list(KIND_CODES)), _names("field", fields, [f[0] for f in FIELDS])
 
 
@@ -363,6 +400,7 @@ def read_many(
     t1: Any = None,
     threads: int | None = None,
     errors: str = "raise",
+    storage_options: dict[str, Any] | None = None,
 ) -> FleetTable:
     """The events of every file in ``paths``, in that order, as one :class:`FleetTable`.
 
@@ -378,15 +416,19 @@ def read_many(
     (the first problem in path order raises a :class:`HidpackError` subclass, or ``OSError``,
     whose message starts with the path and which carries ``.file`` and ``.path``) or ``"skip"``
     (problems are listed in :attr:`FleetTable.problems`).
+
+    A path may be an fsspec URL, or a pattern or directory of one (``"memory://fleet/*.hpk"``),
+    read through its filesystem with ``storage_options`` (see the module docs).
     """
-    names, kind_list, field_list = _query(paths, kinds, column_selection(columns, fields, "read_many()"))
+    names, kind_list, field_list = _query(paths, kinds, column_selection(columns, fields, "read_many()"), storage_options)
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
     lo, hi = _native_bounds(as_ns("t0", t0), as_ns("t1", t1))
-    table, events, walls, skipped = _native.read_many(
-        names, t0=lo, t1=hi, kinds=kind_list, fields=field_list, threads=threads, errors=errors
+    table, events, walls, skipped = _read_native(
+        names, storage_options, t0=lo, t1=hi, kinds=kind_list, fields=field_list, threads=threads, errors=errors
     )
     out = FleetTable(table)
+    out.storage_options = storage_options
     out.paths = names
     out.events = list(events)
     out.wall_clock_ns = list(walls)
@@ -396,7 +438,34 @@ def read_many(
     return out
 
 
-def _partitions(names: list[str], files: int | None, limit: int) -> list[tuple[int, list[str]]]:
+def _read_native(names: list[str], storage_options: dict[str, Any] | None, **query: Any) -> Any:
+    """``_native.read_many`` of ``names``, a URL among them read through a :class:`UrlFile`
+    (opened when its turn comes, closed after)."""
+    if not any(is_url(n) for n in names):
+        return _native.read_many(names, **query)
+    sources: list[Any] = [UrlFile(n, storage_options) if is_url(n) else n for n in names]
+    try:
+        return _native.read_many(sources, names=names, **query)
+    finally:
+        for f in sources:
+            if isinstance(f, UrlFile):
+                f.close()
+
+
+def _size(name: str, storage_options: dict[str, Any] | None) -> int:
+    """Bytes of a file or URL (0 when it cannot be measured: reading it fails in its partition)."""
+    try:
+        if is_url(name):
+            fs, path = url_fs(name, storage_options)
+            return int(fs.size(path) or 0)
+        return os.stat(name).st_size
+    except (OSError, ValueError):
+        return 0
+
+
+def _partitions(
+    names: list[str], files: int | None, limit: int, storage_options: dict[str, Any] | None = None
+) -> list[tuple[int, list[str]]]:
     """``read_dask``'s partitions: ``(index of the first file, the files)``, consecutive files,
     ``files`` each, or (``files`` None) as many as hold about ``limit`` bytes (at least one).
     A file that cannot be measured counts 0 bytes; reading it fails in its partition."""
@@ -405,10 +474,7 @@ def _partitions(names: list[str], files: int | None, limit: int) -> list[tuple[i
     groups: list[tuple[int, list[str]]] = []
     first, size = 0, 0
     for i, name in enumerate(names):
-        try:
-            size += os.stat(name).st_size
-        except OSError:
-            pass
+        size += _size(name, storage_options)
         if size >= limit:
             groups.append((first, names[first : i + 1]))
             first, size = i + 1, 0
@@ -424,10 +490,12 @@ def _partition(
     t0: int | None,
     t1: int | None,
     wall_time: bool,
+    storage_options: dict[str, Any] | None = None,
 ) -> Any:
     first, paths = group
     # the table is dropped: the frame may keep its arrays
-    df = read_many(paths, kinds=kinds, fields=fields, t0=t0, t1=t1, threads=1)._frame(wall_time, copy=False)
+    table = read_many(paths, kinds=kinds, fields=fields, t0=t0, t1=t1, threads=1, storage_options=storage_options)
+    df = table._frame(wall_time, copy=False)
     df["file"] = df["file"].to_numpy() + np.uint32(first)  # the index in all the paths (< 2**32)
     return df
 
@@ -443,6 +511,7 @@ def read_dask(
     files_per_partition: int | None = None,
     partition_bytes: int = PARTITION_BYTES,
     wall_time: bool = False,
+    storage_options: dict[str, Any] | None = None,
 ) -> Any:
     """A lazy ``dask.dataframe.DataFrame`` of the events of ``paths``, typed like
     :meth:`FleetTable.to_pandas`: the files in order, in partitions of consecutive files, each
@@ -457,9 +526,13 @@ def read_dask(
     the index of each row's file in ``paths``; ``wall_time=True`` adds ``wall_t``, each row's UTC time (every file then needs a wall
     clock). A file that cannot be read fails the computation, with its path in the message (to
     list the problems of a fleet instead, use ``read_many(errors="skip")``).
+
+    Paths may be fsspec URLs (``storage_options`` for their filesystem): each worker opens its
+    partition's files itself, through fsspec, so none needs a local copy; sizes for the
+    partitions come from the filesystem.
     """
     dd = require("dask.dataframe", "dask", "hidpack.read_dask()")
-    names, kind_list, field_list = _query(paths, kinds, column_selection(columns, fields, "read_dask()"))
+    names, kind_list, field_list = _query(paths, kinds, column_selection(columns, fields, "read_dask()"), storage_options)
     t0, t1 = as_ns("t0", t0), as_ns("t1", t1)  # checked now, not when a partition is computed
     if files_per_partition is not None and (
         isinstance(files_per_partition, bool) or not isinstance(files_per_partition, int) or files_per_partition < 1
@@ -469,7 +542,7 @@ def read_dask(
         raise ValueError(f"partition_bytes must be an int of at least 1, got {partition_bytes!r}")
     if len(names) > 2**32:
         raise ValueError(f"{len(names)} paths; at most 2**32 (the file column is uint32)")
-    groups = _partitions(names, files_per_partition, partition_bytes)
+    groups = _partitions(names, files_per_partition, partition_bytes, storage_options)
     if field_list is None:
         # every field of the kinds, held or not: the partitions must have the meta's columns
         codes = None if kind_list is None else {KIND_CODES[k] for k in kind_list}
@@ -477,5 +550,7 @@ def read_dask(
     meta = read_many([], kinds=kind_list, fields=field_list)._frame(wall_time, copy=False)
     if not groups:
         return dd.from_pandas(meta, npartitions=1)
-    fn = functools.partial(_partition, kinds=kind_list, fields=field_list, t0=t0, t1=t1, wall_time=wall_time)
+    fn = functools.partial(
+        _partition, kinds=kind_list, fields=field_list, t0=t0, t1=t1, wall_time=wall_time, storage_options=storage_options
+    )
     return dd.from_map(fn, groups, meta=meta, label="read-hidpack", enforce_metadata=True)

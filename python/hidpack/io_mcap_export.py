@@ -264,7 +264,7 @@ def _messages(rec: Any, report: ExportReport, strict: bool) -> Tuple[List[Tuple[
     if strict and skipped:
         raise ValueError(
             "%s: OWAMcap cannot carry %s (strict: nothing written)"
-            % (rec.path, ", ".join("%s %s" % (k, f"{v:,}") for k, v in skipped.items()))
+            % (rec.name, ", ".join("%s %s" % (k, f"{v:,}") for k, v in skipped.items()))
         )
 
     shapes = {k: md.get(m) for k, m in (("shape", "screen_shape"), ("source_shape", "screen_source_shape"))}
@@ -305,7 +305,7 @@ def _messages(rec: Any, report: ExportReport, strict: bool) -> Tuple[List[Tuple[
         out.append((topic, int(t[i]), dumps(msg).encode("utf-8")))
     if n and np.any(np.diff(t) < 0):
         report.warnings.append(
-            "%s: events are not in time order; an OWAMcap reader sorts them by log_time" % rec.path
+            "%s: events are not in time order; an OWAMcap reader sorts them by log_time" % rec.name
         )
     return out, skipped
 

@@ -27,10 +27,18 @@ from ._table import (
     require,
     wide_columns,
 )
+from ._sources import is_url, resolve
 from ._time import as_ns, as_ns_array
 
 if TYPE_CHECKING:
+    from typing_extensions import Buffer, TypeAlias
+
+    from ._native import _RangeFile
     from .actions import Actions
+
+    #: What :func:`open` reads: a path, an fsspec URL, bytes (any buffer) or a binary file object
+    #: with ``seek`` and ``read``.
+    Source: TypeAlias = "str | os.PathLike[str] | Buffer | _RangeFile"
 
 __all__ = ["open", "recover", "Recording", "RecordingView"]
 
@@ -38,17 +46,32 @@ _DROPPED = 1  # gap reason code for "events dropped (ring full)"
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
 
-def open(path: str | os.PathLike[str], *, threads: int | None = None) -> Recording:  # noqa: A001 (shadows builtins.open on purpose)
-    """Open a hidpack file for reading. Reads the header and the block index, no event data.
+def open(  # noqa: A001 (shadows builtins.open on purpose)
+    source: Source,
+    *,
+    threads: int | None = None,
+    name: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> Recording:
+    """Open a recording for reading. Reads the header and the block index, no event data.
+
+    ``source``: a path; an fsspec URL (``"s3://bucket/s.hpk"``, ``"memory://s.hpk"``; with
+    ``storage_options`` for its filesystem); the recording's bytes (``bytes``, ``bytearray``,
+    ``memoryview``, ``mmap``, any buffer); or a binary file object with ``read`` and ``seek``
+    (``open(p, "rb")``, ``io.BytesIO``, an fsspec file), read by ranges, never whole unless small.
+    Read-only bytes are read in place; writable ones are copied at open (see
+    ``hidpack._sources``). ``name`` names a source that is not a path in messages and
+    :attr:`Recording.name`.
 
     A file whose writer was killed opens as it is: its complete blocks are found by a scan, and
     the events checkpointed to its write-ahead tail (``<path>.wal``, beside it) are merged
-    (``info()["tail"]`` says how many). Nothing is modified; see :func:`recover`.
+    (``info()["tail"]`` says how many). Only a path has a tail beside it: a recording read from
+    bytes, a file object or a URL is read without one. Nothing is modified; see :func:`recover`.
 
     ``threads``: how many blocks a read decodes at once (None: one per CPU; 1: only on the
     calling thread, e.g. inside a Dask or multiprocessing worker that has its own cores). The
     events, their order and the problems reported are the same for every value."""
-    return Recording(path, threads=threads)
+    return Recording(source, threads=threads, name=name, storage_options=storage_options)
 
 
 def recover(
@@ -63,7 +86,17 @@ def recover(
     deleted only when all of it is in the new file; otherwise it is moved aside
     (``tail_moved_to``), never deleted. Returns ``{"events", "blocks_read", "tail_events",
     "events_lost", "problems", "tail_moved_to"}``. Header metadata that is not a JSON object
-    is kept as text under ``"hidpack:invalid_metadata"`` and reported in ``problems``."""
+    is kept as text under ``"hidpack:invalid_metadata"`` and reported in ``problems``.
+
+    Needs paths: it reads the tail beside ``src`` and replaces a file (``TypeError`` for bytes,
+    a file object or a URL)."""
+    for what, p in (("src", src), ("dst", dst)):
+        if p is not None and (not isinstance(p, (str, os.PathLike)) or is_url(p)):
+            raise TypeError(
+                f"recover() needs a path for {what}, not {type(p).__name__}{' URL' if is_url(p) else ''}: it reads "
+                "the write-ahead tail (<path>.wal) beside the file and replaces the file; copy the recording "
+                "and its tail to local files first"
+            )
     s = os.fspath(src)
     return dict(_native.recover(s, s if dst is None else os.fspath(dst), overwrite=overwrite))
 
@@ -208,7 +241,7 @@ class RecordingView:
             parts.append(f"t0={self._t0}, t1={self._t1}")
         if self._block_ids is not None:
             parts.append(f"blocks={self._block_ids}")
-        return f"<{type(self).__name__} {self._rec.path!r} {' '.join(parts)}>"
+        return f"<{type(self).__name__} {self._rec.name!r} {' '.join(parts)}>"
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -289,7 +322,7 @@ class RecordingView:
         ns = as_ns_array("t", t)
         ct, cw = self._rec.clock()
         if len(ct) == 0:
-            raise ValueError(f"{self._rec.path}: the recording has no wall clock (its writer did not know it)")
+            raise ValueError(f"{self._rec.name}: the recording has no wall clock (its writer did not know it)")
         return wall_times(ns, ct, cw)
 
     def moves(self) -> Columns:
@@ -698,12 +731,26 @@ class BlockView(RecordingView):
 class Recording(RecordingView):
     """A hidpack file opened for reading (see :func:`hidpack.open`)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        source: Source,
+        *,
+        threads: int | None = None,
+        name: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be an int >= 1 or None (one per CPU), not {threads!r}")
-        self._path = os.fspath(path)
+        opened = resolve(source, name, storage_options)
+        self._path = opened.path
+        self._name = opened.name
+        self._owned = opened.owned
         self._threads = threads
-        self._reader = _native.Reader(self._path)
+        try:
+            self._reader = _native.Reader(opened.native, name=opened.name)
+        except BaseException:
+            self.close()
+            raise
         self._block_cache: list[dict[str, Any]] | None = None
         self._clock: tuple[np.ndarray, np.ndarray] | None = None
         super().__init__(self)
@@ -714,8 +761,15 @@ class Recording(RecordingView):
         return self._block_cache
 
     @property
-    def path(self) -> str:
+    def path(self) -> str | None:
+        """The file's path; None for a recording read from bytes, a file object or a URL."""
         return self._path
+
+    @property
+    def name(self) -> str:
+        """What messages call it: the path, the URL, a file object's name, or a description
+        such as ``"<bytes of 2,913 bytes>"``."""
+        return self._name
 
     @property
     def header(self) -> dict[str, Any]:
@@ -728,7 +782,7 @@ class Recording(RecordingView):
         is not a JSON object raises :class:`hidpack.MetadataError`; the events stay readable,
         and :meth:`info`, :meth:`verify` and :attr:`problems` report it."""
         text = self._reader.header.get("metadata") or "{}"
-        problem = _metadata_problem(self._path, text)
+        problem = _metadata_problem(self._name, text)
         if problem is not None:
             raise problem[1]
         value: dict[str, Any] = json.loads(text)
@@ -736,7 +790,7 @@ class Recording(RecordingView):
 
     def _metadata_or_empty(self) -> dict[str, Any]:
         """:attr:`metadata`, or ``{}`` when it is damaged (reported in :attr:`problems`)."""
-        if _metadata_problem(self._path, self._reader.header.get("metadata")) is not None:
+        if _metadata_problem(self._name, self._reader.header.get("metadata")) is not None:
             return {}
         return self.metadata
 
@@ -766,7 +820,7 @@ class Recording(RecordingView):
         return self._header_problems() + list(self._reader.problems())
 
     def _header_problems(self) -> list[dict[str, Any]]:
-        problem = _metadata_problem(self._path, self._reader.header.get("metadata"))
+        problem = _metadata_problem(self._name, self._reader.header.get("metadata"))
         return [] if problem is None else [problem[0]]
 
     def verify(self) -> dict[str, Any]:
@@ -791,7 +845,7 @@ class Recording(RecordingView):
         counts = {k: sum(_block_count(b, k) for b in blocks) for k in KINDS}
         t_min = min((int(b["t_min"]) for b in blocks if int(b["events"])), default=None)
         t_max = max((int(b["t_max"]) for b in blocks if int(b["events"])), default=None)
-        size = os.path.getsize(self._path)
+        size = int(self._reader.header["file_size"]) if self._path is None else os.path.getsize(self._path)
         drops = paused = redacted = 0
         gaps = counts["gap"]
         gap_blocks = [int(b["index"]) for b in blocks if _block_count(b, "gap")]
@@ -808,6 +862,7 @@ class Recording(RecordingView):
         header = self._reader.header
         return {
             "path": self._path,
+            "name": self._name,
             "version": header.get("version"),
             "created_by": header.get("created_by"),
             "duration_ns": 0 if t_min is None or t_max is None else t_max - t_min,
@@ -831,7 +886,11 @@ class Recording(RecordingView):
         }
 
     def close(self) -> None:
-        """No-op: a Recording holds nothing that needs releasing before it is garbage-collected."""
+        """Closes the file of a URL it opened; a file object or buffer it was given stays open
+        (it is the caller's). A Recording of a path holds nothing to release."""
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            owned.close()
 
     def __enter__(self) -> Recording:
         return self
@@ -840,7 +899,7 @@ class Recording(RecordingView):
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Recording {self._path!r} events={len(self)} blocks={len(self._block_list())}>"
+        return f"<Recording {self._name!r} events={len(self)} blocks={len(self._block_list())}>"
 
     def _repr_html_(self) -> str:
         """A notebook's view: a summary table (duration, events per kind, drops and gaps,

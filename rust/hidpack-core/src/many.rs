@@ -23,7 +23,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::reader::{in_order, Problem, Reader};
+use crate::reader::{in_order, Problem, Reader, Source};
 use crate::table::EventTable;
 
 /// Files in flight at once: each thread takes the next file as it finishes one (sizes vary), and
@@ -130,22 +130,34 @@ pub fn read_many<P: AsRef<Path> + Sync>(paths: &[P], opts: ManyOptions) -> std::
 pub fn read_many_each<P: AsRef<Path> + Sync>(
     paths: &[P],
     opts: ManyOptions,
+    each: impl FnMut(usize, EventTable),
+) -> std::result::Result<ManyTable, ManyError> {
+    read_many_each_by(paths.len(), |j| Reader::open(paths[j].as_ref()), opts, each)
+}
+
+/// [`read_many_each`] over `n` recordings that need not be files: `open(j)` opens the `j`th
+/// (a file, bytes in memory, a caller's [`crate::reader::Source`]), on the reading threads, when
+/// its turn comes. An error from `open` is that recording's, as a file that cannot be opened.
+pub fn read_many_each_by<S: Source>(
+    n: usize,
+    open: impl Fn(usize) -> Result<Reader<S>> + Sync,
+    opts: ManyOptions,
     mut each: impl FnMut(usize, EventTable),
 ) -> std::result::Result<ManyTable, ManyError> {
-    if paths.len() > u32::MAX as usize {
-        return Err(ManyError { file: 0, error: Error::Usage(format!("{} paths; at most {}", paths.len(), u32::MAX)) });
+    if n > u32::MAX as usize {
+        return Err(ManyError { file: 0, error: Error::Usage(format!("{n} paths; at most {}", u32::MAX)) });
     }
     // Fewer files than threads (one long recording, a few hours): the spare threads decode the
     // blocks of each file ([`Reader::read_threads`]; same result).
-    let per_file = (opts.threads / paths.len().max(1)).max(1);
+    let per_file = (opts.threads / n.max(1)).max(1);
     let read_one = |j: usize| -> Result<(EventTable, Vec<Problem>, Option<i64>)> {
-        let r = Reader::open(paths[j].as_ref())?;
+        let r = open(j)?;
         let t = r.read_threads(opts.t0, opts.t1, opts.kinds, None, per_file)?;
         Ok((t, r.problems(), r.header().wall_clock_ns))
     };
-    let mut out = ManyTable { parts: Vec::new(), wall_clock_ns: Vec::with_capacity(paths.len()), skipped: Vec::new() };
+    let mut out = ManyTable { parts: Vec::new(), wall_clock_ns: Vec::with_capacity(n), skipped: Vec::new() };
     let mut failed: Option<ManyError> = None;
-    in_order(paths.len(), opts.threads, WAVE, read_one, |j, res| {
+    in_order(n, opts.threads, WAVE, read_one, |j, res| {
         match res {
             Ok((t, problems, wall)) => {
                 if opts.on_problem == OnProblem::Raise {
@@ -276,6 +288,40 @@ mod tests {
         let none: [&Path; 0] = [];
         let got = read_many(&none, opts(4, OnProblem::Raise)).unwrap();
         assert!(got.parts.is_empty() && got.is_empty());
+    }
+
+    #[test]
+    fn recordings_in_memory_read_as_their_files() {
+        use crate::reader::MemorySource;
+        let dir = TempDir::new("memory");
+        let paths: Vec<_> = [40usize, 0, 23].iter().enumerate().map(|(j, &n)| {
+            let p = dir.path().join(format!("{j}.hpk"));
+            write(&p, 100 * j as i64, n);
+            p
+        }).collect();
+        let bytes: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        let (want, _) = expected(&paths, ALL_KINDS, None, None);
+        let open = |j: usize| Reader::from_source(MemorySource(bytes[j].as_slice().to_vec())).map(Reader::into_dyn);
+        let mut got = EventTable::new();
+        read_many_each_by(paths.len(), open, opts(2, OnProblem::Raise), |_, t| got.extend_from(&t)).unwrap();
+        assert_eq!(got.events().collect::<Vec<_>>(), want.events().collect::<Vec<_>>());
+        // a cut buffer fails as the cut file does, with the same error
+        let cut = &bytes[0][..bytes[0].len() / 2];
+        let cut_path = dir.path().join("cut.hpk");
+        std::fs::write(&cut_path, cut).unwrap();
+        let from_file = Reader::open(&cut_path).unwrap();
+        let from_mem = Reader::from_source(MemorySource(cut)).unwrap();
+        assert_eq!(from_mem.problems(), from_file.problems());
+        assert!(!from_mem.problems().is_empty());
+        let short = Reader::from_source(MemorySource(&cut[..5])).err().expect("5 bytes is no recording");
+        assert_eq!(short.to_string(), "format error at offset 0: not a hidpack file: 5 bytes is too short for a header");
+        // offsets past the end (or near u64::MAX) are an end of file, never a panic
+        let m = MemorySource(&bytes[0][..]);
+        use crate::reader::Source as _;
+        let mut buf = [0u8; 16];
+        assert!(m.read_at(u64::MAX - 4, &mut buf).is_err());
+        assert!(m.read_at(m.len() - 8, &mut buf).is_err());
+        assert!(m.read_at(m.len() - 16, &mut buf).is_ok());
     }
 
     #[test]

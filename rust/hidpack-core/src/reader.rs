@@ -30,15 +30,55 @@ pub trait Source: Send + Sync {
     }
 }
 
+/// `buf.len()` bytes of `bytes` at `offset`; `UnexpectedEof` when they run past its end (no
+/// arithmetic on the untrusted offset can wrap).
+fn read_slice_at(bytes: &[u8], offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    let src = usize::try_from(offset)
+        .ok()
+        .and_then(|s| bytes.get(s..s.checked_add(buf.len())?))
+        .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+    buf.copy_from_slice(src);
+    Ok(())
+}
+
 impl Source for Vec<u8> {
     fn len(&self) -> u64 {
         self.as_slice().len() as u64
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        let s = offset as usize;
-        let src = self.get(s..s + buf.len()).ok_or(std::io::ErrorKind::UnexpectedEof)?;
-        buf.copy_from_slice(src);
-        Ok(())
+        read_slice_at(self, offset, buf)
+    }
+}
+
+/// A recording held in memory by any owner of its bytes: a `Vec<u8>`, an `Arc<[u8]>`, a
+/// `bytes::Bytes`, or a foreign buffer (the Python bindings wrap a held `bytes` object in one, so
+/// reading from Python's memory copies nothing). The bytes must not change while it is read.
+pub struct MemorySource<B>(pub B);
+
+impl<B: AsRef<[u8]> + Send + Sync> Source for MemorySource<B> {
+    fn len(&self) -> u64 {
+        self.0.as_ref().len() as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        read_slice_at(self.0.as_ref(), offset, buf)
+    }
+}
+
+impl<S: Source + ?Sized> Source for Box<S> {
+    fn len(&self) -> u64 {
+        (**self).len()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        (**self).read_at(offset, buf)
+    }
+}
+
+impl<S: Source + ?Sized> Source for std::sync::Arc<S> {
+    fn len(&self) -> u64 {
+        (**self).len()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        (**self).read_at(offset, buf)
     }
 }
 
@@ -425,6 +465,17 @@ impl<S: Source> Reader<S> {
         r.scan()?;
         r.n_main = r.blocks.len();
         Ok(r)
+    }
+
+    /// The same reader over its source boxed, so readers of files, of memory and of a caller's
+    /// own sources have one type (the Python bindings hold any of them).
+    pub fn into_dyn(self) -> Reader<Box<dyn Source>>
+    where
+        S: 'static,
+    {
+        let Reader { src, header, header_end, blocks, hash_known, stated_first, layout, footer_error, problems, notes, n_main, tail, tail_info } = self;
+        let src: Box<dyn Source> = Box::new(src);
+        Reader { src, header, header_end, blocks, hash_known, stated_first, layout, footer_error, problems, notes, n_main, tail, tail_info }
     }
 
     pub fn header(&self) -> &Header {

@@ -40,7 +40,7 @@ pub(crate) fn actions<'py>(
     // Every kind: the default fps range spans every event, and `before`/`after` count them all.
     let mask = ALL_KINDS;
     let inner = &reader.inner;
-    let (a, events) = py
+    let result = py
         .detach(|| -> hidpack_core::Result<(Actions, Option<convert::OutTable>)> {
             let table = inner.read_threads(t0, t1, mask, blocks.as_deref(), threads)?;
             let bins = match (edges, fps) {
@@ -63,7 +63,8 @@ pub(crate) fn actions<'py>(
             });
             Ok((a, events))
         })
-        .map_err(to_py)?;
+        .map_err(to_py);
+    let (a, events) = crate::source::checked(reader.file.as_ref(), result)?;
     let d = PyDict::new(py);
     d.set_item("edges", PyArray1::from_vec(py, a.edges))?;
     d.set_item("before", a.before)?;

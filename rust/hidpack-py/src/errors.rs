@@ -167,3 +167,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TokenError", token_error(py)?)?;
     Ok(())
 }
+
+/// A file object's own exception (index `file` of a `read_many`): unchanged but for `.file` and
+/// `.path` (its notes say where hidpack was reading).
+pub fn with_file(py: Python<'_>, e: PyErr, file: usize, path: &std::path::Path) -> PyErr {
+    let v = e.value(py);
+    let _ = v.setattr("file", file);
+    let _ = v.setattr("path", path.display().to_string());
+    e
+}

@@ -9,6 +9,7 @@ mod convert;
 mod errors;
 mod policy;
 mod recorder;
+mod source;
 mod tokens;
 
 /// mimalloc for every Rust allocation of the extension (see Cargo.toml for why, and why v2).
@@ -34,10 +35,10 @@ fn tune_allocator() {
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hidpack_core::model::{Kind, ALL_FIELDS, KIND_NAMES};
-use hidpack_core::reader::{FileSource, Layout, Problem};
+use hidpack_core::reader::{Layout, Problem, Source};
 use hidpack_core::{Reader as CoreReader, Writer as CoreWriter, WriterOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -198,10 +199,12 @@ fn prepare_table(py: Python<'_>, table: &Bound<'_, PyDict>) -> PyResult<Prepared
     Ok(Prepared::new(t))
 }
 
-/// Reads a hidpack file.
+/// Reads a hidpack recording: a file, bytes in memory or a binary file object (source.rs).
 #[pyclass(module = "hidpack._native", frozen)]
 pub(crate) struct Reader {
-    pub(crate) inner: CoreReader<FileSource>,
+    pub(crate) inner: CoreReader<Box<dyn Source>>,
+    /// The file object read, when it is one: its failures are raised by the call that met them.
+    pub(crate) file: Option<Arc<source::FileObject>>,
 }
 
 fn problem_dict<'py>(py: Python<'py>, p: &Problem) -> PyResult<Bound<'py, PyDict>> {
@@ -215,10 +218,16 @@ fn problem_dict<'py>(py: Python<'py>, p: &Problem) -> PyResult<Bound<'py, PyDict
 
 #[pymethods]
 impl Reader {
+    /// `source`: a path, a uint8 numpy array or a binary file object; `name` names a source
+    /// that is not a path in messages.
     #[new]
-    fn new(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
-        let inner = py.detach(|| CoreReader::open(&path)).map_err(to_py)?;
-        Ok(Reader { inner })
+    #[pyo3(signature = (source, *, name=None))]
+    fn new(py: Python<'_>, source: &Bound<'_, PyAny>, name: Option<String>) -> PyResult<Self> {
+        let given = crate::source::Given::of(py, source, name.as_deref().unwrap_or("the file object"))?;
+        let file = given.file_object();
+        let opened = py.detach(|| given.open()).map_err(to_py);
+        let inner = crate::source::checked(file.as_ref(), opened)?;
+        Ok(Reader { inner, file })
     }
 
     /// {"version", "flags", "wall_clock_ns", "metadata" (JSON text), "created_by", "layout", "file_size"}
@@ -291,7 +300,8 @@ impl Reader {
         let threads = threads_or_cpus(threads)?;
         let out = py
             .detach(|| convert::read_wide(&self.inner, t0, t1, mask, fields, blocks.as_deref(), threads))
-            .map_err(to_py)?;
+            .map_err(to_py);
+        let out = source::checked(self.file.as_ref(), out)?;
         convert::out_to_py(py, out)
     }
 
@@ -319,7 +329,8 @@ impl Reader {
                 let k = hidpack_core::narrow::read_kind(&self.inner, t0, t1, kind, fields, blocks.as_deref(), threads)?;
                 Ok::<_, hidpack_core::Error>(convert::kind_out(k))
             })
-            .map_err(to_py)?;
+            .map_err(to_py);
+        let out = source::checked(self.file.as_ref(), out)?;
         convert::out_to_py(py, out)
     }
 
@@ -343,6 +354,7 @@ impl Reader {
             }
             sums
         });
+        source::checked(self.file.as_ref(), Ok(()))?;
         let mut rows: Vec<_> = sums.into_iter().collect();
         rows.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(&b.0)));
         let list = PyList::empty(py);
@@ -397,6 +409,7 @@ impl Reader {
     /// Decode and check every block: {ok, blocks, events, problems}.
     fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let rep = py.detach(|| self.inner.verify());
+        source::checked(self.file.as_ref(), Ok(()))?;
         let d = PyDict::new(py);
         d.set_item("ok", rep.ok)?;
         d.set_item("blocks", rep.blocks)?;
@@ -431,20 +444,35 @@ const COUNT_FIRST_FILES: usize = 256;
 /// `errors="skip"`, each file that could not be opened and each block that could not be read,
 /// as {file, whole_file, offset, length, error, events_lost}. Under `errors="raise"` the first
 /// problem in path order raises, its message starting with the file's path.
+/// An item of `paths` may also be a uint8 numpy array or a binary file object (as `Reader`
+/// takes them; opened on the reading threads when its turn comes), named in messages by the
+/// same item of `names`.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 #[pyfunction]
-#[pyo3(signature = (paths, *, t0=None, t1=None, kinds=None, fields=None, threads=None, errors="raise"))]
+#[pyo3(signature = (paths, *, t0=None, t1=None, kinds=None, fields=None, threads=None, errors="raise", names=None))]
 fn read_many<'py>(
     py: Python<'py>,
-    paths: Vec<std::path::PathBuf>,
+    paths: Vec<Bound<'py, PyAny>>,
     t0: Option<i64>,
     t1: Option<i64>,
     kinds: Option<Vec<String>>,
     fields: Option<Vec<String>>,
     threads: Option<usize>,
     errors: &str,
+    names: Option<Vec<String>>,
 ) -> PyResult<(Bound<'py, PyDict>, Vec<u64>, Vec<Option<i64>>, Bound<'py, PyList>)> {
     use hidpack_core::many::{ManyOptions, OnProblem};
+    let items = paths.iter().map(source::Item::of).collect::<PyResult<Vec<_>>>()?;
+    let labels: Vec<std::path::PathBuf> = items
+        .iter()
+        .enumerate()
+        .map(|(j, it)| match (it, names.as_ref().and_then(|n| n.get(j))) {
+            (source::Item::Path(p), _) => p.clone(),
+            (_, Some(n)) => n.into(),
+            (_, None) => format!("source {j}").into(),
+        })
+        .collect();
+    let failures: Arc<source::Failures> = Arc::new(Mutex::new(Vec::new()));
     let kinds = convert::kinds_to_mask(kinds)?;
     let fields = convert::fields_to_mask(fields)?;
     let threads = threads_or_cpus(threads)?;
@@ -454,7 +482,7 @@ fn read_many<'py>(
         other => return Err(PyValueError::new_err(format!("errors must be 'raise' or 'skip', got {other:?}"))),
     };
     let opts = ManyOptions { t0, t1, kinds, threads, on_problem };
-    let (out, events, walls, skipped) = py
+    let result = py
         .detach(|| {
             // The files' tables go into the output columns a batch at a time (fields filled in
             // parallel), so a large read holds its output and one batch, not every file's table
@@ -465,10 +493,12 @@ fn read_many<'py>(
             // empty: a read of many files first counts its rows (from the files' indexes: an
             // extra open per file, about 4 µs, which a read of a few files, most often one batch,
             // does without).
-            if paths.len() >= COUNT_FIRST_FILES {
+            // (file objects are not opened twice for it: they count 0)
+            if items.len() >= COUNT_FIRST_FILES {
                 let mut rows = 0u64;
-                hidpack_core::reader::in_order(paths.len(), threads, 64, |j| {
-                    hidpack_core::Reader::open(&paths[j]).map_or(0, |r| r.max_events(t0, t1, kinds))
+                hidpack_core::reader::in_order(items.len(), threads, 64, |j| match &items[j] {
+                    source::Item::Path(p) => hidpack_core::Reader::open(p).map_or(0, |r| r.max_events(t0, t1, kinds)),
+                    source::Item::Object(_) => 0,
                 }, |_, n| {
                     rows += n;
                     std::ops::ControlFlow::Continue(())
@@ -477,8 +507,9 @@ fn read_many<'py>(
                 out.reserve(usize::try_from(rows).unwrap_or(usize::MAX));
             }
             let (mut batch, mut rows) = (Vec::new(), 0usize);
-            let mut events = Vec::with_capacity(paths.len());
-            let m = hidpack_core::many::read_many_each(&paths, opts, |_, t| {
+            let mut events = Vec::with_capacity(items.len());
+            let open = |j: usize| items[j].open(j, &labels[j], &failures);
+            let m = hidpack_core::many::read_many_each_by(items.len(), open, opts, |_, t| {
                 events.push(t.len() as u64);
                 rows += t.len();
                 batch.push(t);
@@ -490,7 +521,19 @@ fn read_many<'py>(
             out.append(batch, threads);
             Ok((out.finish(), events, m.wall_clock_ns, m.skipped))
         })
-        .map_err(|e: hidpack_core::many::ManyError| errors::in_file(e.error, e.file, &paths[e.file]))?;
+        .map_err(|e: hidpack_core::many::ManyError| (e.file, errors::in_file(e.error, e.file, &labels[e.file])));
+    // A file object's own exception goes before the core's report of it (under "raise"; under
+    // "skip" the problems list what failed).
+    let first_failure = failures.lock().unwrap_or_else(|p| p.into_inner()).drain(..).min_by_key(|f| f.0);
+    let (out, events, walls, skipped) = match (result, first_failure) {
+        (Err((j, _)), Some((k, e))) if k <= j => return Err(errors::with_file(py, e, k, &labels[k])),
+        (Err((_, e)), _) => return Err(e),
+        (Ok(r), Some((k, e))) if on_problem == OnProblem::Raise => {
+            drop(r);
+            return Err(errors::with_file(py, e, k, &labels[k]));
+        }
+        (Ok(r), _) => r,
+    };
     let list = PyList::empty(py);
     for s in &skipped {
         let d = problem_dict(py, &s.problem)?;

@@ -7,7 +7,6 @@ from typing import Any, Protocol, Sequence, final
 import numpy as np
 import numpy.typing as npt
 
-import numpy as np
 from typing_extensions import Self, disjoint_base
 
 __all__ = [

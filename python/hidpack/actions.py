@@ -190,8 +190,8 @@ class Actions:
     @property
     def text(self) -> np.ndarray:
         """The text typed in each bin (object array of str, "" where none)."""
-        out = np.empty(len(self), dtype=object)
-        for i in range(len(self)):
+        out = np.full(len(self), "", dtype=object)
+        for i in np.flatnonzero(np.diff(self._text_offsets)).tolist():  # only bins with text
             out[i] = self.text_at(i)
         return out
 

@@ -15,8 +15,8 @@
 //! Run: `cargo bench -p hidpack-core --bench codec` (add `-- --quick` for a short run).
 
 use std::hint::black_box;
-use std::io::Read;
-use std::path::PathBuf;
+
+mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hidpack_core::reader::ALL_KINDS;
@@ -25,37 +25,7 @@ use hidpack_core::{Event, EventTable, Reader, Writer, WriterOptions};
 const N: usize = 65536;
 
 fn corpus() -> EventTable {
-    let data = std::env::var_os("HIDPACK_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let path = data.join("balabit-mouse/events.csv.zst");
-    let f = std::fs::File::open(&path)
-        .unwrap_or_else(|e| panic!("corpus {} not found ({e}); set HIDPACK_DATA", path.display()));
-    let mut text = String::new();
-    zstd::stream::read::Decoder::new(f).unwrap().take(16 << 20).read_to_string(&mut text).unwrap();
-    let mut t = EventTable::new();
-    for line in text.lines().skip(1) {
-        if t.len() == N {
-            break;
-        }
-        let c: Vec<&str> = line.split(',').collect();
-        if c.len() < 6 {
-            break; // the last, cut line
-        }
-        let ts: i64 = c[0].parse().unwrap();
-        let px = |s: &str| s.parse::<i64>().map(|v| v << 16).ok();
-        let (x, y) = (px(c[2]), px(c[3]));
-        let button: Option<u8> = c[4].parse().ok();
-        let ev = match c[1] {
-            "move" => Event::Move { x: x.unwrap(), y: y.unwrap(), buttons: button.map(u32::from) },
-            "down" | "up" => Event::Button { button: button.unwrap_or(1), pressed: c[1] == "down", pos: x.zip(y) },
-            "scroll" => Event::Scroll { dx: 0, dy: i64::from(button.unwrap_or(1)) << 16, pos: x.zip(y) },
-            _ => continue,
-        };
-        t.push(ts, &ev).unwrap();
-    }
-    assert_eq!(t.len(), N, "fewer than {N} events read from {}", path.display());
-    t
+    common::balabit(N)
 }
 
 fn codec(c: &mut Criterion) {

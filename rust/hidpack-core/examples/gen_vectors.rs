@@ -6,7 +6,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use hidpack_core::codec::{encode_segment, put_varint, zigzag, Mode};
+use hidpack_core::bytes::{put_varint, zigzag};
+use hidpack_core::codec::{encode_segment, Mode};
 use hidpack_core::frame::{skippable_record, Header};
 use hidpack_core::model::{gap_reason, COORD_MAX_RAW};
 use hidpack_core::reader::{Problem, ALL_KINDS};

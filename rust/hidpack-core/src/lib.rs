@@ -6,6 +6,8 @@
 //!
 //! * [`model`]: the event kinds and their fields; coordinates as exact fixed point.
 //! * [`table`]: [`EventTable`], events in columnar form, the unit of encoding and decoding.
+//! * [`bytes`]: the shared leaf: varints, zigzag, and the bounds-checked [`bytes::Cursor`].
+//! * [`binned`]: the `BINNED` integer coder (bins, rANS, predictors), which the codec uses.
 //! * [`codec`]: how a table becomes the bytes of a block and back (codec v1).
 //! * [`frame`]: the frames a file is made of: zstd data frames, hidpack records in skippable
 //!   frames, the zstd seekable-format seek table.
@@ -35,6 +37,7 @@
 pub mod actions;
 pub mod capture;
 pub mod binned;
+pub mod bytes;
 pub mod codec;
 pub mod error;
 pub mod frame;

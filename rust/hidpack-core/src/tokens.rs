@@ -30,6 +30,7 @@
 //! Decoding takes untrusted tokens: every problem is an [`Error::Token`] with the position and
 //! the token, memory grows only with the tokens consumed, and nothing panics.
 
+use crate::bytes::gcd;
 use crate::error::{Error, Result};
 use crate::model::{Event, Kind, COORD_MAX_RAW, NUM_KINDS};
 use crate::table::{Column, EventTable};
@@ -271,13 +272,6 @@ impl Sum {
         self.sent = q;
         d
     }
-}
-
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
 }
 
 /// A running gcd whose "does g divide v" test is a multiply and a compare (Granlund and

@@ -3,7 +3,7 @@
 //! chunks are errors, never panics or hangs.
 
 use hidpack_core::binned::{decode_column, encode_column, encode_flips};
-use hidpack_core::codec::Cursor;
+use hidpack_core::bytes::Cursor;
 use hidpack_core::reader::ALL_KINDS;
 use hidpack_core::{Event, Reader, Writer, WriterOptions};
 use proptest::prelude::*;

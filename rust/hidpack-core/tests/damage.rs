@@ -229,7 +229,7 @@ fn frame_walker_agrees_with_zstd() {
 
 #[test]
 fn dictionary_bomb_is_refused_not_allocated() {
-    use hidpack_core::codec::{put_varint, zigzag};
+    use hidpack_core::bytes::{put_varint, zigzag};
     // 2^20 focus events all pointing at one 4 KiB title: 4 GiB if decoded; a few KiB on disk.
     let n: u64 = 1 << 20;
     let mut seg = Vec::new();

@@ -1,0 +1,428 @@
+//! Choosing the bins of a chunk: greedy merges of adjacent value ranges under the cost model in
+//! the module docs, the frequency precision, and each value's bin.
+
+use super::MAX_BINS;
+use crate::bytes::varint_len;
+
+/// Distinct values above which the writer first groups them into about this many equal-count bins.
+pub(super) const MAX_INITIAL_BINS: usize = 512;
+/// The same for the estimates that choose a predictor (coarser: a ranking needs less).
+pub(super) const ESTIMATE_INITIAL_BINS: usize = 32;
+/// Approximate bits one bin costs in the table (lo delta, bits byte, frequency).
+pub(super) const TABLE_BITS: f64 = 28.0;
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Bin {
+    pub(super) lo: i64,
+    pub(super) hi: i64,
+    pub(super) count: u64,
+}
+
+#[inline]
+pub(super) fn width_bits(lo: i64, hi: i64) -> u32 {
+    let span = hi.wrapping_sub(lo) as u64;
+    64 - span.leading_zeros()
+}
+
+#[inline]
+pub(super) fn bin_cost(b: &Bin) -> f64 {
+    let c = b.count as f64;
+    -c_log2_c(b.count) + c * f64::from(width_bits(b.lo, b.hi)) + TABLE_BITS
+}
+
+/// `c · log2(c)`, from a table below 4096 (the merges evaluate it for every candidate pair; the
+/// same values as computing it, so the bins do not change).
+#[inline]
+pub(super) fn c_log2_c(c: u64) -> f64 {
+    pub(super) const N: usize = 4096;
+    static TABLE: std::sync::OnceLock<Box<[f64]>> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| (0..N).map(|c| c as f64 * (c as f64).log2()).collect());
+    match t.get(c as usize) {
+        Some(&v) if c > 0 => v,
+        _ => {
+            let c = c as f64;
+            c * c.log2()
+        }
+    }
+}
+
+/// Greedy binning of the `distinct` values (ascending, with their counts; `n` in all) into at most
+/// [`MAX_BINS`] bins.
+pub(super) fn build_bins(distinct: Vec<Bin>, n: usize, initial: usize) -> Vec<Bin> {
+    // Mostly unique values (a tail of rare, wide values) would stay single bins: merging two
+    // singletons never pays for itself, though merging many does. Start them as groups.
+    let sparse = distinct.len() * 4 > n;
+    let mut bins = if distinct.len() > initial || sparse {
+        // Equal-count groups; a value holding a whole group's share stays alone.
+        let groups = if sparse { 64.min(initial) } else { initial };
+        let share = (n / groups).max(1) as u64;
+        let mut out: Vec<Bin> = Vec::with_capacity(MAX_INITIAL_BINS * 2);
+        for d in distinct {
+            match out.last_mut() {
+                Some(last) if last.count < share && d.count < share => {
+                    last.hi = d.hi;
+                    last.count += d.count;
+                }
+                _ => out.push(d),
+            }
+        }
+        out
+    } else {
+        distinct
+    };
+    merge_bins(&mut bins);
+    bins
+}
+
+/// The candidate merge of bin `left` with its right neighbour, as one integer whose order is the
+/// merge order: the saving (an f64 mapped to u64 keeping `total_cmp`'s order), then the leftmost
+/// pair. Unique per pair, so the merges are deterministic.
+pub(super) fn cand_key(saving: f64, left: usize) -> u128 {
+    let bits = saving.to_bits();
+    // total order of f64 as unsigned: flip all bits of negatives, the sign bit of positives
+    let ordered = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+    (u128::from(ordered) << 64) | u128::from(u64::MAX - left as u64)
+}
+
+pub(super) fn cand_saving(key: u128) -> f64 {
+    let ordered = (key >> 64) as u64;
+    f64::from_bits(if ordered >> 63 == 1 { ordered & !(1 << 63) } else { !ordered })
+}
+
+/// A max-heap of the current candidate merges, one per adjacent pair (keyed by its left bin),
+/// updated in place when a merge changes a pair. (A heap with stale copies, skipped when popped,
+/// spent a fifth of a small mouse column's encode in `pop`.)
+pub(super) struct PairHeap {
+    pub(super) heap: Vec<u32>, // left bins, heap-ordered by key
+    pub(super) pos: Vec<u32>,  // left bin -> index in `heap`
+    pub(super) key: Vec<u128>,
+}
+
+impl PairHeap {
+    pub(super) fn new(key: Vec<u128>) -> Self {
+        let n = key.len();
+        let mut h = PairHeap { heap: (0..n as u32).collect(), pos: (0..n as u32).collect(), key };
+        for i in (0..n / 2).rev() {
+            h.down(i);
+        }
+        h
+    }
+    pub(super) fn top(&self) -> Option<usize> {
+        self.heap.first().map(|&l| l as usize)
+    }
+    pub(super) fn swap(&mut self, i: usize, j: usize) {
+        self.heap.swap(i, j);
+        self.pos[self.heap[i] as usize] = i as u32;
+        self.pos[self.heap[j] as usize] = j as u32;
+    }
+    pub(super) fn k(&self, i: usize) -> u128 {
+        self.key[self.heap[i] as usize]
+    }
+    pub(super) fn up(&mut self, mut i: usize) {
+        while i > 0 {
+            let p = (i - 1) / 2;
+            if self.k(p) >= self.k(i) {
+                break;
+            }
+            self.swap(i, p);
+            i = p;
+        }
+    }
+    pub(super) fn down(&mut self, mut i: usize) {
+        let n = self.heap.len();
+        loop {
+            let (a, b) = (2 * i + 1, 2 * i + 2);
+            let mut m = i;
+            if a < n && self.k(a) > self.k(m) {
+                m = a;
+            }
+            if b < n && self.k(b) > self.k(m) {
+                m = b;
+            }
+            if m == i {
+                return;
+            }
+            self.swap(i, m);
+            i = m;
+        }
+    }
+    /// Sets the key of pair `l` (in the heap).
+    pub(super) fn set(&mut self, l: usize, key: u128) {
+        let old = std::mem::replace(&mut self.key[l], key);
+        let i = self.pos[l] as usize;
+        if key > old {
+            self.up(i);
+        } else {
+            self.down(i);
+        }
+    }
+    /// Takes pair `l` out of the heap.
+    pub(super) fn remove(&mut self, l: usize) {
+        let i = self.pos[l] as usize;
+        let last = self.heap.len() - 1;
+        self.swap(i, last);
+        self.heap.pop();
+        if i < last {
+            self.down(i);
+            self.up(i);
+        }
+    }
+}
+
+pub(super) fn merge_bins(bins: &mut Vec<Bin>) {
+    let k = bins.len();
+    if k <= 1 {
+        return;
+    }
+    let mut next: Vec<usize> = (1..=k).collect();
+    let mut prev: Vec<usize> = (0..k).map(|i| i.wrapping_sub(1)).collect();
+    let mut cost: Vec<f64> = bins.iter().map(bin_cost).collect();
+    let merged = |a: &Bin, b: &Bin| Bin {
+        lo: a.lo,
+        hi: b.hi,
+        count: a.count + b.count,
+    };
+    let cand = |bins: &[Bin], cost: &[f64], l: usize, r: usize| {
+        let m = merged(&bins[l], &bins[r]);
+        cand_key(cost[l] + cost[r] - bin_cost(&m), l)
+    };
+    // pair l = (l, next[l]); the last bin starts no pair
+    let mut heap = PairHeap::new((0..k - 1).map(|l| cand(bins, &cost, l, l + 1)).collect());
+    let mut live = k;
+    while let Some(l) = heap.top() {
+        if live <= 1 || (cand_saving(heap.key[l]) <= 0.0 && live <= MAX_BINS) {
+            break;
+        }
+        let r = next[l];
+        bins[l] = merged(&bins[l], &bins[r]);
+        cost[l] = bin_cost(&bins[l]);
+        let rn = next[r];
+        next[l] = rn;
+        if rn < k {
+            heap.remove(r); // pair (r, rn) is gone
+            prev[rn] = l;
+            let c = cand(bins, &cost, l, rn);
+            heap.set(l, c);
+        } else {
+            heap.remove(l);
+        }
+        let p = prev[l];
+        if p < k {
+            let c = cand(bins, &cost, p, l);
+            heap.set(p, c);
+        }
+        live -= 1;
+    }
+    let mut out = Vec::with_capacity(live);
+    let mut i = 0;
+    while i < k {
+        out.push(bins[i]);
+        i = next[i];
+    }
+    *bins = out;
+}
+
+/// Frequencies summing to `2^scale`, each ≥ 1, roughly proportional to the counts. `order`: the
+/// bins by count, largest first (ties by index).
+pub(super) fn quantise(bins: &[Bin], order: &[usize], n: u64, scale: u8) -> Vec<u32> {
+    let total = 1u64 << scale;
+    let mut f: Vec<u32> = bins
+        .iter()
+        .map(|b| ((b.count * total + n / 2) / n).max(1) as u32)
+        .collect();
+    let mut sum: i64 = f.iter().map(|&x| i64::from(x)).sum();
+    let target = total as i64;
+    // Give or take the difference from the largest frequencies (they lose the least by it).
+    while sum != target {
+        let mut changed = false;
+        for &i in order {
+            if sum < target {
+                let add = ((target - sum) as u32).min(f[i]);
+                f[i] += add;
+                sum += i64::from(add);
+            } else if f[i] > 1 {
+                let take = ((sum - target) as u32).min(f[i] - 1).min(f[i].div_ceil(2));
+                f[i] -= take;
+                sum -= i64::from(take);
+            }
+            changed = true;
+            if sum == target {
+                break;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    debug_assert_eq!(sum, target);
+    f
+}
+
+/// Coarsest frequency precision the writer tries.
+pub(super) const MIN_SCALE_BITS: u8 = 8;
+/// Finest frequency precision the writer tries (the format allows [`MAX_SCALE_BITS`]).
+pub(super) const WRITER_MAX_SCALE_BITS: u8 = 12;
+
+/// `log2(f)` for `f` in `1..=2^12` from a table (the scale search evaluates it for every bin at
+/// every precision).
+#[inline]
+pub(super) fn log2_freq(f: u32) -> f64 {
+    static TABLE: std::sync::OnceLock<Box<[f64]>> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| (0..=1u32 << WRITER_MAX_SCALE_BITS).map(|f| f64::from(f).log2()).collect());
+    t.get(f as usize).copied().unwrap_or_else(|| f64::from(f).log2())
+}
+
+/// The frequency precision (`scale`) and frequencies that code `bins` in the fewest bits: the
+/// bins' rANS bits at that precision plus the table's frequency varints. A coarse precision
+/// rounds rare bins up, a fine one costs table bytes; for a column of a few thousand values the
+/// coarsest (2^8 slots) usually wins, and its decode table is 16 times smaller than 2^12's. Ties
+/// go to the coarser; the search stops at the first precision that costs more than the one
+/// before.
+pub(super) fn best_quantisation(bins: &[Bin], n: u64) -> (u8, Vec<u32>) {
+    let need = (usize::BITS - (bins.len().max(2) - 1).leading_zeros()) as u8; // ceil(log2(bins))
+    let mut order: Vec<usize> = (0..bins.len()).collect();
+    order.sort_by(|&a, &b| bins[b].count.cmp(&bins[a].count).then(a.cmp(&b)));
+    let lo = need.max(MIN_SCALE_BITS);
+    let mut best: Option<(f64, u8, Vec<u32>)> = None;
+    for scale in lo..=WRITER_MAX_SCALE_BITS.max(lo) {
+        let f = quantise(bins, &order, n, scale);
+        let coded: f64 = bins
+            .iter()
+            .zip(&f)
+            .map(|(b, &fi)| b.count as f64 * (f64::from(scale) - log2_freq(fi)))
+            .sum();
+        let table = 8 * f.iter().map(|&fi| varint_len(u64::from(fi))).sum::<usize>();
+        let bits = coded + table as f64;
+        if best.as_ref().is_none_or(|(c, _, _)| bits < *c) {
+            best = Some((bits, scale, f));
+        } else {
+            break; // past the minimum (the cost falls, then rises, with the precision)
+        }
+    }
+    let (_, scale, f) = best.expect("at least one precision is tried");
+    (scale, f)
+}
+
+/// Counts of distinct i64 values, then each value's bin. Values within a span of 2^16 (most
+/// latents: steps, ticks, codes) are counted in a plain array; others in an open-addressing hash
+/// table (linear probing, grown at half load). Sorting every latent cost more than all the rest of
+/// the encoder.
+pub(super) struct Counts {
+    pub(super) dense: Option<i64>, // Some(min): vals[v - min]
+    pub(super) keys: Vec<i64>,
+    pub(super) vals: Vec<u32>, // 0 = empty slot; else count (then bin + 1)
+    pub(super) len: usize,
+    pub(super) shift: u32,
+}
+impl Counts {
+    pub(super) const DENSE_SPAN: u64 = 1 << 16;
+
+    pub(super) fn for_values(v: &[i64]) -> Self {
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for &x in v {
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+        let span = hi.wrapping_sub(lo) as u64;
+        if !v.is_empty() && span < Self::DENSE_SPAN {
+            Counts { dense: Some(lo), keys: Vec::new(), vals: vec![0; span as usize + 1], len: 0, shift: 0 }
+        } else {
+            Counts { dense: None, keys: vec![0; 1024], vals: vec![0; 1024], len: 0, shift: 64 - 10 }
+        }
+    }
+    #[inline]
+    pub(super) fn slot(&self, k: i64) -> usize {
+        if let Some(lo) = self.dense {
+            return k.wrapping_sub(lo) as u64 as usize;
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = ((k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+        while self.vals[i] != 0 && self.keys[i] != k {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+    #[inline(always)]
+    pub(super) fn add(&mut self, k: i64) {
+        let i = self.slot(k);
+        if self.vals[i] == 0 {
+            self.len += 1;
+            if self.dense.is_none() {
+                self.keys[i] = k;
+                if self.len * 2 > self.keys.len() {
+                    self.vals[i] = 1;
+                    self.grow();
+                    return;
+                }
+            }
+        }
+        self.vals[i] += 1;
+    }
+    /// Counts every value of `v` (what [`Counts::add`] does one by one). Values within a span of
+    /// 256 are counted into four interleaved tables, so a run of one value (kinds, buttons) does
+    /// not make each increment wait for the one before it.
+    pub(super) fn add_all(&mut self, v: &[i64]) {
+        let Some(lo) = self.dense.filter(|_| self.vals.len() <= 256) else {
+            for &x in v {
+                self.add(x);
+            }
+            return;
+        };
+        let mut c = [[0u32; 256]; 4];
+        let mut chunks = v.chunks_exact(4);
+        for q in &mut chunks {
+            for (t, &x) in c.iter_mut().zip(q) {
+                t[(x.wrapping_sub(lo) as u64 as usize) & 255] += 1;
+            }
+        }
+        for &x in chunks.remainder() {
+            c[0][(x.wrapping_sub(lo) as u64 as usize) & 255] += 1;
+        }
+        for (i, slot) in self.vals.iter_mut().enumerate() {
+            let n = c[0][i] + c[1][i] + c[2][i] + c[3][i];
+            if *slot == 0 && n > 0 {
+                self.len += 1;
+            }
+            *slot += n;
+        }
+    }
+    #[cold]
+    #[inline(never)]
+    pub(super) fn grow(&mut self) {
+        let old_k = std::mem::take(&mut self.keys);
+        let old_v = std::mem::take(&mut self.vals);
+        let cap = old_k.len() * 2;
+        self.keys = vec![0; cap];
+        self.vals = vec![0; cap];
+        self.shift -= 1;
+        for (k, v) in old_k.into_iter().zip(old_v) {
+            if v != 0 {
+                let i = self.slot(k);
+                self.keys[i] = k;
+                self.vals[i] = v;
+            }
+        }
+    }
+    pub(super) fn entries(&self) -> Vec<(i64, u32)> {
+        match self.dense {
+            Some(lo) => self
+                .vals
+                .iter()
+                .enumerate()
+                .filter(|(_, &c)| c != 0)
+                .map(|(i, &c)| (lo.wrapping_add(i as i64), c))
+                .collect(),
+            None => self.keys.iter().zip(&self.vals).filter(|(_, &v)| v != 0).map(|(&k, &v)| (k, v)).collect(),
+        }
+    }
+    /// Replaces the count of `k` (present) with `bin`.
+    pub(super) fn set(&mut self, k: i64, bin: u32) {
+        let i = self.slot(k);
+        self.vals[i] = bin + 1;
+    }
+    #[inline]
+    pub(super) fn get(&self, k: i64) -> u32 {
+        self.vals[self.slot(k)] - 1
+    }
+}
+

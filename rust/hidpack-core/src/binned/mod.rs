@@ -1,0 +1,417 @@
+//! The `BINNED` integer encoding: each value is a *bin* (an entropy-coded symbol) and an *offset*
+//! inside the bin (raw bits). `docs/FORMAT.md` §5.5 is the byte layout; this module teaches the idea.
+//!
+//! A column of pointer deltas or clock ticks is a few sharp peaks (0, ±1, a 15.625 ms timer tick, a
+//! 8.33 ms display frame) on a long, flat tail. A byte-oriented coder (varints, then zstd's order-0
+//! Huffman) pays whole bits per byte and cannot see that `109` and `110` are neighbours. Here the
+//! writer cuts the sorted values into at most 256 contiguous ranges, `[lo, lo + 2^bits)`, chosen to
+//! minimise the total cost:
+//!
+//! ```text
+//!   cost = Σ_bins  count·log2(N / count)   (the bin, entropy-coded)
+//!        + Σ_bins  count·bits              (the offset, raw)
+//!        + Σ_bins  table bits              (the bin's description)
+//! ```
+//!
+//! A peak becomes a bin of width 1 (`bits = 0`, no offset at all); the tail becomes a few wide bins.
+//! This is pcodec's idea (quantile bins, then merges), done greedily: every
+//! distinct value starts as its own bin (or, for many distinct values, an equal-count group), and the
+//! adjacent pair whose merge saves the most bits is merged until no merge saves any and at most 256
+//! bins remain.
+//!
+//! The bins are coded with **rANS** (Duda; the byte-wise formulation of Giesen's `rans_word`): two
+//! interleaved 32-bit states over one stream of 16-bit words, frequencies quantised to `2^S`
+//! (`S ≤ 14`). Decoding a bin is one table lookup, one multiply and at most one word read; the two
+//! states are independent, so a CPU overlaps them. Offsets are a separate LSB-first bit stream.
+//!
+//! Every input is untrusted: the decoder checks the bin table (frequencies sum to `2^S`, widths
+//! ≤ 64 bits), never reads past either stream, and requires both states to end at `2^16` with every
+//! word and offset byte consumed: a flipped bit anywhere is an error, not a wrong value.
+//!
+//! The module is three layers, each in its own file:
+//!
+//! * `bins`: which bins to use (the greedy merges, the frequency precision) and each value's bin;
+//! * `rans`: the entropy coder itself, latents to bytes and back;
+//! * `predict`: the column layer: which predictor (k-th differences, a divisor, move-to-front, a
+//!   split, flips) turns a column into small latents, and undoing it when reading.
+
+mod bins;
+mod predict;
+mod rans;
+
+pub use predict::{decode_column, encode_column, encode_flips, MAX_MTF_ALPHABET, MAX_ORDER, PRED_MTF, PRED_SPLIT, PRED_XOR};
+pub(crate) use predict::{common_divisor, diffs, ExactDiv};
+pub use rans::{decode, encode};
+
+/// Most bins in one chunk (the bin index is one byte).
+pub const MAX_BINS: usize = 256;
+/// Largest frequency precision: `2^14` slots (a 16 KiB decode table).
+pub const MAX_SCALE_BITS: u8 = 14;
+/// rANS lower bound: states live in `[2^16, 2^32)`.
+const RANS_L: u32 = 1 << 16;
+
+#[cfg(test)]
+mod tests {
+    use super::bins::*;
+    use super::predict::*;
+    use super::*;
+    use crate::bytes::{gcd, varint_len, Cursor};
+
+    /// A xorshift64 generator (deterministic test data).
+    fn xorshift(mut r: u64) -> impl FnMut() -> u64 {
+        move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        }
+    }
+
+    fn rt(v: &[i64]) -> usize {
+        let mut b = Vec::new();
+        encode(v, &mut b);
+        let mut c = Cursor::new(&b, 0, "test");
+        let mut out = Vec::new();
+        decode(&mut c, v.len(), &mut out).unwrap();
+        assert_eq!(out, v);
+        assert!(c.at_end());
+        b.len()
+    }
+
+    #[test]
+    fn roundtrips_edge_values() {
+        rt(&[0]);
+        rt(&[5; 1000]);
+        rt(&[i64::MIN, i64::MAX, 0, -1, 1, i64::MIN, i64::MAX]);
+        rt(&(0..5000)
+            .map(|i| (i * 7919) % 1013 - 500)
+            .collect::<Vec<_>>());
+        rt(&(0..3000)
+            .map(|i: i64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15u64 as i64))
+            .collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_chosen_precision_is_valid_and_no_worse_than_the_finest() {
+        let mut next = xorshift(0x5851_F42D_4C95_7F2D);
+        let cost = |bins: &[Bin], f: &[u32], scale: u8| -> f64 {
+            let coded: f64 = bins.iter().zip(f).map(|(b, &fi)| b.count as f64 * (f64::from(scale) - f64::from(fi).log2())).sum();
+            coded + 8.0 * f.iter().map(|&fi| varint_len(u64::from(fi)) as f64).sum::<f64>()
+        };
+        for case in 0..300 {
+            let nb = 1 + (next() % 256) as usize;
+            // skewed counts: a few large bins, a tail of small ones
+            let bins: Vec<Bin> = (0..nb)
+                .map(|i| Bin { lo: i as i64, hi: i as i64, count: 1 + next() % (1 + 20_000 / (1 + i as u64 * (case % 7))) })
+                .collect();
+            let n: u64 = bins.iter().map(|b| b.count).sum();
+            let (scale, f) = best_quantisation(&bins, n);
+            let need = (usize::BITS - (nb.max(2) - 1).leading_zeros()) as u8;
+            assert!((need.max(MIN_SCALE_BITS)..=WRITER_MAX_SCALE_BITS).contains(&scale), "case {case}: scale {scale}");
+            assert_eq!(f.iter().map(|&x| u64::from(x)).sum::<u64>(), 1 << scale, "case {case}");
+            assert!(f.iter().all(|&x| x >= 1));
+            let mut order: Vec<usize> = (0..nb).collect();
+            order.sort_by(|&a, &b| bins[b].count.cmp(&bins[a].count).then(a.cmp(&b)));
+            let finest = quantise(&bins, &order, n, WRITER_MAX_SCALE_BITS);
+            assert!(cost(&bins, &f, scale) <= cost(&bins, &finest, WRITER_MAX_SCALE_BITS) + 1e-6, "case {case}");
+        }
+    }
+
+    #[test]
+    fn mtf_list_matches_a_plain_list() {
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
+        for d in [1usize, 2, 15, 16, 17, 40, 255, 256] {
+            let mut list = MtfList::new();
+            let mut plain: Vec<u8> = (0..d).map(|i| i as u8).collect();
+            for step in 0..4000 {
+                // mostly small ranks (the fast path), some anywhere
+                let r = if step % 3 == 0 { next() as usize % d } else { next() as usize % d.min(18) };
+                let x = plain.remove(r);
+                plain.insert(0, x);
+                if step % 2 == 0 {
+                    assert_eq!(list.take(r), x, "d {d} step {step} rank {r}");
+                } else {
+                    assert_eq!(list.find(x), r, "d {d} step {step} index {x}");
+                }
+                assert_eq!(&list.entries()[..d], &plain[..], "d {d} step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn mtf_columns_roundtrip_with_wide_alphabets() {
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
+        for d in [3u64, 20, 100, 256] {
+            // a skewed draw (small ranks common) over d spread-out values
+            let v: Vec<i64> = (0..3000)
+                .map(|_| {
+                    let a = next() % d;
+                    let b = next() % d;
+                    (a.min(b) as i64) * 1_000_003 - 77
+                })
+                .collect();
+            let (head, ranks) = latents_for(&v, Pred::Mtf).unwrap();
+            let mut b = head;
+            encode(&ranks, &mut b);
+            let mut out = Vec::new();
+            decode_column(&mut Cursor::new(&b, 0, "t"), v.len(), &mut out).unwrap();
+            assert_eq!(out, v, "alphabet {d}");
+        }
+        let too_many: Vec<i64> = (0..257).collect();
+        assert!(latents_for(&too_many, Pred::Mtf).is_none());
+    }
+
+    #[test]
+    fn columns_roundtrip_with_every_predictor() {
+        let cases: Vec<Vec<i64>> = vec![
+            (0..500).map(|i| (i % 7) * 3).collect(), // categorical: MTF or order 0
+            (0..500).map(|i| i * i).collect(),       // order 2..3
+            (0..500).map(|i| i * 1_000_000 + (i % 3)).collect(), // order 1
+            (0..500).map(|i| [4, 4, 9, 9, 22, 22][i % 6]).collect(), // press/release pairs: MTF
+            vec![i64::MIN, i64::MAX, 0, 1, -1, i64::MIN, i64::MAX, 5, 5, 5], // wrapping
+        ];
+        for v in cases {
+            let mut b = Vec::new();
+            encode_column(&v, &mut b);
+            let mut out = vec![42];
+            decode_column(&mut Cursor::new(&b, 0, "t"), v.len(), &mut out).unwrap();
+            assert_eq!(&out[1..], &v[..]);
+        }
+        // a clock of 125/3 ns ticks stored in whole ns splits into ticks and three remainders
+        let (mut k, mut next) = (0i64, xorshift(0x2545_F491_4F6C_DD1D));
+        let t: Vec<i64> = (0..3000)
+            .map(|_| {
+                k += 20_000 + (next() % 5000) as i64;
+                (k * 125 + 1) / 3
+            })
+            .collect();
+        let mut b = Vec::new();
+        encode_column(&t, &mut b);
+        assert_eq!(b[0], PRED_SPLIT);
+        let mut out = Vec::new();
+        decode_column(&mut Cursor::new(&b, 0, "t"), t.len(), &mut out).unwrap();
+        assert_eq!(out, t);
+        for cut in 0..b.len() {
+            assert!(decode_column(
+                &mut Cursor::new(&b[..cut], 0, "t"),
+                t.len(),
+                &mut Vec::new()
+            )
+            .is_err());
+        }
+        // press/release pairs pick MTF: every second value is rank 0
+        let v: Vec<i64> = (0..2000)
+            .map(|i| [4, 4, 9, 9, 22, 22, 7, 7][(i * 7 / 2) % 8])
+            .collect();
+        let mut b = Vec::new();
+        encode_column(&v, &mut b);
+        assert_eq!(b[0], PRED_MTF);
+    }
+
+    #[test]
+    fn binary_gcd_matches_euclid() {
+        fn euclid(mut a: u64, mut b: u64) -> u64 {
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            a
+        }
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15u64);
+        for (a, b) in [(0, 0), (0, 7), (7, 0), (1, u64::MAX), (u64::MAX, u64::MAX), (1 << 63, 1 << 62), (65_536 * 3, 1_000_000)] {
+            assert_eq!(gcd(a, b), euclid(a, b), "gcd({a}, {b})");
+        }
+        for _ in 0..20_000 {
+            let g = next() >> (next() % 64);
+            let (a, b) = ((next() >> (next() % 64)).wrapping_mul(g), (next() >> (next() % 64)).wrapping_mul(g));
+            assert_eq!(gcd(a, b), euclid(a, b), "gcd({a}, {b})");
+        }
+    }
+
+    #[test]
+    fn counting_at_once_equals_counting_one_by_one() {
+        let mut next = xorshift(0x1234_5678_9ABC_DEF1u64);
+        for case in 0..2_000 {
+            let n = 1 + (next() % 300) as usize;
+            let span = [1u64, 2, 16, 255, 256, 257, 5_000, 1 << 40][case % 8];
+            let base = (next() % 1_000) as i64 - 500;
+            let v: Vec<i64> = (0..n).map(|_| base + (next() % span) as i64).collect();
+            let mut one = Counts::for_values(&v);
+            for &x in &v {
+                one.add(x);
+            }
+            let mut all = Counts::for_values(&v);
+            all.add_all(&v);
+            assert_eq!(all.len, one.len, "span {span}");
+            assert_eq!(all.entries(), one.entries(), "span {span}");
+        }
+    }
+
+    #[test]
+    fn gcd_of_a_column_is_the_fold_of_gcd_with_zeros_anywhere() {
+        let mut next = xorshift(0x2545_F491_4F6C_DD1Du64);
+        for case in 0..3_000 {
+            let n = (next() % 40) as usize;
+            let g = [1u64, 2, 3, 1_000_000, 65_536, 1 << 40][case % 6];
+            let v: Vec<i64> = (0..n)
+                .map(|_| match next() % 4 {
+                    0 | 1 => 0, // mostly zeros: the differences of kinds and buttons
+                    _ => ((next() % 1_000) as i64 - 500).wrapping_mul(g as i64),
+                })
+                .collect();
+            let want = v.iter().fold(0u64, |acc, &x| gcd(acc, x.unsigned_abs()));
+            assert_eq!(gcd_of(&v), want, "{v:?}");
+        }
+        assert_eq!(gcd_of(&[0, 0, 0]), 0);
+        assert_eq!(gcd_of(&[0, i64::MIN, 0]), 1 << 63);
+    }
+
+    #[test]
+    fn a_common_divisor_is_not_a_split_base() {
+        // whole pixels in 2^-16 units: every difference is a multiple of 65536, and the
+        // predictors' divisor takes it out; a split would only cost time
+        let v: Vec<i64> = (0..4000i64).map(|i| ((i * 37) % 1000 + 3) << 16).collect();
+        assert_eq!(find_split_base(&v), None);
+        // 125/3 ns ticks as whole ns: three remainders mod 125, a real split
+        let t: Vec<i64> = (0..4000i64).map(|i| (i * 7 + i * i % 5) * 125 / 3).collect();
+        assert_eq!(find_split_base(&t), Some(125));
+    }
+
+    #[test]
+    fn exact_division_and_divisibility_match_the_hardware() {
+        let mut next = xorshift(0x2545_F491_4F6C_DD1Du64);
+        for g in (1u64..300).chain([1 << 16, 1_000_000, 125_000, 65_536 * 3, u64::MAX / 3, 1 << 63]) {
+            let d = ExactDiv::new(g);
+            for _ in 0..200 {
+                let q = (next() as i64) >> (next() % 64);
+                let Some(x) = q.checked_mul(g as i64) else { continue };
+                // what the decoder relies on: q·g (wrapping) gives x back
+                assert_eq!(d.div(x).wrapping_mul(g as i64), x, "{x} / {g}");
+                if g <= i64::MAX as u64 {
+                    assert_eq!(d.div(x), x / g as i64, "{x} / {g}");
+                }
+                let a = next() >> (next() % 64);
+                assert_eq!(d.divides(a), a.is_multiple_of(g), "{a} % {g}");
+                assert!(d.divides(a - a % g));
+            }
+        }
+    }
+
+    #[test]
+    fn the_encoder_division_by_reciprocal_is_exact() {
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
+        for f in 1u32..=1 << MAX_SCALE_BITS {
+            let l = 32 - (f - 1).leading_zeros();
+            let m = (1u128 << (32 + l)).div_ceil(u128::from(f));
+            for x in [0u32, 1, f - 1, f, u32::MAX, u32::MAX - 1, (u32::MAX / f) * f, (u32::MAX / f) * f - 1] {
+                assert_eq!(((u128::from(x) * m) >> (32 + l)) as u32, x / f, "{x} / {f}");
+            }
+            for _ in 0..64 {
+                let x = next() as u32;
+                assert_eq!(((u128::from(x) * m) >> (32 + l)) as u32, x / f, "{x} / {f}");
+            }
+        }
+    }
+
+    #[test]
+    fn peaks_cost_less_than_a_bit_each() {
+        // 90 % zeros, the rest ±1: entropy ≈ 0.57 bits per value.
+        let v: Vec<i64> = (0..10_000)
+            .map(|i| {
+                if i % 10 == 0 {
+                    if i % 20 == 0 {
+                        1
+                    } else {
+                        -1
+                    }
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let n = rt(&v);
+        assert!(n < 10_000 * 6 / 80, "{n} bytes");
+    }
+
+    /// The greedy merge by rescanning every adjacent pair before each merge: the definition the
+    /// heap implements.
+    fn merge_by_scan(mut bins: Vec<Bin>) -> Vec<Bin> {
+        loop {
+            let best = (0..bins.len().saturating_sub(1))
+                .map(|l| {
+                    let m = Bin { lo: bins[l].lo, hi: bins[l + 1].hi, count: bins[l].count + bins[l + 1].count };
+                    (bin_cost(&bins[l]) + bin_cost(&bins[l + 1]) - bin_cost(&m), l, m)
+                })
+                // larger saving first, then the leftmost pair
+                .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+            match best {
+                Some((saving, l, m)) if bins.len() > MAX_BINS || saving > 0.0 => {
+                    bins[l] = m;
+                    bins.remove(l + 1);
+                }
+                _ => return bins,
+            }
+        }
+    }
+
+    #[test]
+    fn merging_with_the_heap_equals_the_greedy_definition() {
+        let mut s = 12345u64;
+        let mut rnd = move |m: u64| {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (s >> 33) % m
+        };
+        for case in 0..300 {
+            let k = 1 + rnd(if case % 10 == 0 { 700 } else { 80 }) as usize;
+            let mut lo = rnd(1000) as i64 - 500;
+            let bins: Vec<Bin> = (0..k)
+                .map(|_| {
+                    let w = rnd(4) as i64 * rnd(40) as i64;
+                    let big = rnd(3) == 0;
+                    let b = Bin { lo, hi: lo + w, count: 1 + rnd(if big { 1000 } else { 4 }) };
+                    lo += w + 1 + rnd(50) as i64;
+                    b
+                })
+                .collect();
+            let mut got = bins.clone();
+            merge_bins(&mut got);
+            let want = merge_by_scan(bins);
+            let key = |v: &[Bin]| v.iter().map(|b| (b.lo, b.hi, b.count)).collect::<Vec<_>>();
+            assert_eq!(key(&got), key(&want), "case {case}, {k} bins");
+            assert!(got.len() <= MAX_BINS);
+        }
+    }
+
+    #[test]
+    fn many_distinct_values_stay_within_256_bins() {
+        let v: Vec<i64> = (0..200_000)
+            .map(|i: i64| (i * 2_654_435_761) % 1_000_003)
+            .collect();
+        let n = rt(&v);
+        // ~20 bits of entropy per value
+        assert!(n < 200_000 * 21 / 8, "{n} bytes");
+    }
+
+    #[test]
+    fn every_truncation_and_bit_flip_is_an_error_or_a_value_list() {
+        let v: Vec<i64> = (0..300).map(|i| (i * 37) % 23 - 11).collect();
+        let mut b = Vec::new();
+        encode(&v, &mut b);
+        for cut in 0..b.len() {
+            let mut c = Cursor::new(&b[..cut], 0, "t");
+            let mut out = Vec::new();
+            assert!(decode(&mut c, v.len(), &mut out).is_err(), "cut {cut}");
+        }
+        for i in 0..b.len() {
+            for bit in 0..8 {
+                let mut d = b.clone();
+                d[i] ^= 1 << bit;
+                let mut c = Cursor::new(&d, 0, "t");
+                let mut out = Vec::new();
+                if decode(&mut c, v.len(), &mut out).is_ok() {
+                    assert_eq!(out.len(), v.len());
+                }
+            }
+        }
+    }
+}
+

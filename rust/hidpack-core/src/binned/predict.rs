@@ -1,0 +1,645 @@
+//! The column layer: predictors that turn a column into small latents before binning, the choice
+//! among them, and undoing them when reading.
+
+use super::bins::*;
+use super::rans::{decode, encode};
+use crate::bytes::{gcd, put_varint, unzigzag, zigzag, Cursor};
+use crate::error::Result;
+
+pub(super) fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
+    let d = c.varint()?;
+    if d == 0 || d > MAX_MTF_ALPHABET as u64 {
+        return Err(c.err(format!(
+            "move-to-front alphabet of {d} values; expected 1..={MAX_MTF_ALPHABET}"
+        )));
+    }
+    let mut alphabet = Vec::with_capacity(d as usize);
+    for _ in 0..d {
+        alphabet.push(unzigzag(c.varint()?));
+    }
+    let g = c.varint()?;
+    if g != 1 {
+        return Err(c.err(format!("move-to-front chunk with divisor {g}; expected 1")));
+    }
+    let base = out.len();
+    decode(c, m, out)?;
+    let mut list = MtfList::new();
+    for (i, v) in out[base..].iter_mut().enumerate() {
+        let r = *v as u64;
+        if r >= d {
+            return Err(c.err(format!(
+                "move-to-front rank {r} at value {i}; the alphabet has {d}"
+            )));
+        }
+        *v = alphabet[usize::from(list.take(r as usize))];
+    }
+    Ok(())
+}
+
+/// The move-to-front list of a chunk: the alphabet's indexes (at most [`MAX_MTF_ALPHABET`], so one
+/// byte each), most recent first.
+///
+/// Nearly every rank is small, so the first 16 entries live in one 128-bit word (in a register
+/// across a loop): taking a rank under 8 is a few 64-bit shifts and masks, under 16 the same on 128
+/// bits. A `copy_within` per value (what this replaced) was a `memmove` call per value, a quarter
+/// of reading a file of key presses.
+pub(super) struct MtfList {
+    head: u128, // entries 0..16, entry i in byte i
+    // boxed: the list itself is then two registers' worth, and the head stays in a register in
+    // the loops (with the tail inline, the head lived in memory, on the loop's critical path)
+    tail: Box<[u8; MAX_MTF_ALPHABET - 16]>,
+}
+
+impl MtfList {
+    /// Indexes `0..256` in order (a chunk of `d` values only ever takes ranks under `d`, so the
+    /// entries from `d` on stay where they are).
+    pub(super) fn new() -> Self {
+        MtfList {
+            head: u128::from_le_bytes(std::array::from_fn(|i| i as u8)),
+            tail: Box::new(std::array::from_fn(|i| (i + 16) as u8)),
+        }
+    }
+
+    /// The entry at rank `r` (< 256), moved to the front (entries `0..r` move up by one).
+    #[inline]
+    pub(super) fn take(&mut self, r: usize) -> u8 {
+        if r == 0 {
+            // a run (a column's usual case): nothing moves, and nothing waits on the last value
+            self.head as u8
+        } else if r < 8 {
+            let lo = self.head as u64;
+            let x = (lo >> (8 * r)) as u8;
+            let below = (1u64 << (8 * r)) - 1; // bytes 0..r
+            let lo = (lo & !((below << 8) | 0xFF)) | ((lo & below) << 8) | u64::from(x);
+            self.head = (self.head & !u128::from(u64::MAX)) | u128::from(lo);
+            x
+        } else if r < 16 {
+            let w = self.head;
+            let x = (w >> (8 * r)) as u8;
+            let below = (1u128 << (8 * r)) - 1;
+            self.head = (w & !((below << 8) | 0xFF)) | ((w & below) << 8) | u128::from(x);
+            x
+        } else {
+            let x;
+            (self.head, x) = Self::take_far(&mut self.tail, self.head, r);
+            x
+        }
+    }
+
+    /// [`MtfList::take`] of a rank ≥ 16: the new head and the entry (out of line, the head by value).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn take_far(tail: &mut [u8; MAX_MTF_ALPHABET - 16], head: u128, r: usize) -> (u128, u8) {
+        let x = tail[r - 16];
+        tail.copy_within(0..r - 16, 1);
+        tail[0] = (head >> 120) as u8;
+        ((head << 8) | u128::from(x), x)
+    }
+
+    /// The rank of index `x`, moved to the front.
+    #[inline]
+    pub(super) fn find(&mut self, x: u8) -> usize {
+        // the first zero byte of head ^ x·0x0101…: exact at the lowest set bit
+        const ONES: u128 = u128::MAX / 255;
+        let z = self.head ^ (ONES * u128::from(x));
+        let hit = z.wrapping_sub(ONES) & !z & (ONES << 7);
+        let r = if hit != 0 {
+            (hit.trailing_zeros() / 8) as usize
+        } else {
+            16 + self.tail.iter().position(|&e| e == x).unwrap_or(0)
+        };
+        self.take(r);
+        r
+    }
+
+    #[cfg(test)]
+    pub(super) fn entries(&self) -> Vec<u8> {
+        self.head.to_le_bytes().iter().chain(self.tail.iter()).copied().collect()
+    }
+}
+
+// ---------------------------------------------------------------- the column layer
+
+/// Highest order of differences the writer tries.
+pub const MAX_ORDER: u8 = 3;
+
+/// Division by a fixed g ≥ 1 that is known to divide (or is to be tested against) a value,
+/// without a hardware divide: g = odd·2^tz, and the odd part has an inverse mod 2^64.
+#[derive(Clone, Copy)]
+pub(crate) struct ExactDiv {
+    tz: u32,
+    inv: u64,
+    limit: u64, // u64::MAX / odd
+}
+impl ExactDiv {
+    pub(crate) fn new(g: u64) -> Self {
+        debug_assert!(g >= 1);
+        let tz = g.trailing_zeros();
+        let odd = g >> tz;
+        let mut inv = odd; // correct to 3 bits; each Newton step doubles them
+        for _ in 0..5 {
+            inv = inv.wrapping_mul(2u64.wrapping_sub(odd.wrapping_mul(inv)));
+        }
+        ExactDiv { tz, inv, limit: u64::MAX / odd }
+    }
+    /// `a` is a multiple of g.
+    #[inline]
+    pub(super) fn divides(&self, a: u64) -> bool {
+        a == 0 || (a.trailing_zeros() >= self.tz && (a >> self.tz).wrapping_mul(self.inv) <= self.limit)
+    }
+    /// x / g for a multiple x of g (two's complement: exact for negative x too).
+    #[inline]
+    pub(crate) fn div(&self, x: i64) -> i64 {
+        ((x >> self.tz) as u64).wrapping_mul(self.inv) as i64
+    }
+}
+
+/// The greatest common divisor of `v` (1 when there is none larger), stopping at the first 1.
+pub(crate) fn common_divisor(v: &[i64]) -> u64 {
+    gcd_of(v).max(1)
+}
+
+/// The greatest common divisor of `v`: 0 when every value is 0, stopping at the first 1.
+pub(super) fn gcd_of(v: &[i64]) -> u64 {
+    let mut g = 0u64;
+    let mut d = ExactDiv::new(1);
+    for &x in v {
+        let a = x.unsigned_abs();
+        // 0 is a multiple of everything; checked first, so that a column of mostly zeros (the
+        // differences of kinds and buttons) does not build a divider per value while g is 0
+        if a == 0 || (g != 0 && d.divides(a)) {
+            continue;
+        }
+        g = gcd(g, a);
+        if g == 1 {
+            return 1;
+        }
+        d = ExactDiv::new(g);
+    }
+    g
+}
+
+
+
+/// Appends a whole `BINNED` chunk body for `vals` (more than [`MAX_ORDER`] values): the predictor
+/// order k (k-th differences), the k moments, the common divisor g, then the bins of the latents.
+/// The two orders with the smallest magnitudes are encoded in full and the smaller kept.
+pub fn encode_column(vals: &[i64], out: &mut Vec<u8>) {
+    encode_column_opts(vals, out, true)
+}
+
+pub(super) fn encode_column_no_split(vals: &[i64], out: &mut Vec<u8>) {
+    encode_column_opts(vals, out, false)
+}
+
+/// A way to predict a column, before its latents are binned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pred {
+    Order(u8),
+    Mtf,
+    Split(u64),
+}
+
+/// Columns longer than this choose their predictor on a sample of [`SAMPLE_SLICES`] slices of
+/// [`SAMPLE_SLICE`] values spread over the column (BtrBlocks' idea), then encode once.
+pub(super) const SAMPLE_OVER: usize = 2048;
+pub(super) const SAMPLE_SLICES: usize = 4;
+pub(super) const SAMPLE_SLICE: usize = 512;
+
+/// The header bytes (predictor, moments or alphabet, divisor) and the latents of `vals` under
+/// predictor `p` (not the split); `None` when `p` does not apply.
+pub(super) fn latents_for(vals: &[i64], p: Pred) -> Option<(Vec<u8>, Vec<i64>)> {
+    let mut head = Vec::with_capacity(16);
+    match p {
+        Pred::Order(0) => Some(Level::divided(Vec::new(), 1, vals.to_vec()).into_parts()),
+        Pred::Order(k) => {
+            if vals.len() <= k as usize {
+                return None;
+            }
+            let mut l = Level::first(vals);
+            for _ in 1..k {
+                l = l.next()?;
+            }
+            Some(l.into_parts())
+        }
+        Pred::Mtf => {
+            let mut alphabet: Vec<i64> = Vec::new();
+            let mut seen = Counts::for_values(vals);
+            for &v in vals {
+                let before = seen.len;
+                seen.add(v);
+                if seen.len != before {
+                    if alphabet.len() == MAX_MTF_ALPHABET {
+                        return None;
+                    }
+                    alphabet.push(v);
+                }
+            }
+            head.push(PRED_MTF);
+            put_varint(&mut head, alphabet.len() as u64);
+            for &a in &alphabet {
+                put_varint(&mut head, zigzag(a));
+            }
+            put_varint(&mut head, 1);
+            // each value's alphabet index + 1 in the table's slots (nonzero: a probe still sees
+            // the slot taken; no more adds, so no growth)
+            for (j, &a) in alphabet.iter().enumerate() {
+                let i = seen.slot(a);
+                seen.vals[i] = j as u32 + 1;
+            }
+            let mut list = MtfList::new();
+            let ranks = vals
+                .iter()
+                .map(|&v| list.find((seen.vals[seen.slot(v)] - 1) as u8) as i64)
+                .collect();
+            Some((head, ranks))
+        }
+        Pred::Split(_) => None,
+    }
+}
+
+/// Estimated bytes of [`encode`]'s output (the binning's own cost model, without quantising,
+/// mapping or coding anything: what choosing a predictor needs), and the distinct values.
+pub(super) fn estimate(latents: &[i64]) -> (usize, usize) {
+    let n = latents.len();
+    if n == 0 {
+        return (0, 0);
+    }
+    let mut map = Counts::for_values(latents);
+    if map.dense.is_some() && map.vals.len() <= 256 {
+        // few values: counted at once (the early exit below is for mostly distinct ones, which
+        // cannot be: the span is under 256)
+        map.add_all(latents);
+        if map.len * 2 > n && n >= 64 {
+            let (lo, hi) = latents.iter().fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            return (n * width_bits(lo, hi) as usize / 8 + 12, n);
+        }
+    } else {
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for &v in latents {
+            map.add(v);
+            lo = lo.min(v);
+            hi = hi.max(v);
+            if map.len * 2 > n && n >= 64 {
+                // Mostly distinct values (absolute clocks and coordinates under order 0): binning
+                // cannot beat their spread by much, and counting them all is the estimate's cost.
+                for &v in latents {
+                    lo = lo.min(v);
+                    hi = hi.max(v);
+                }
+                return (n * width_bits(lo, hi) as usize / 8 + 12, n);
+            }
+        }
+    }
+    let mut distinct: Vec<Bin> = map.entries().into_iter().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
+    let d = distinct.len();
+    distinct.sort_unstable_by_key(|b| b.lo);
+    let bins = build_bins(distinct, n, ESTIMATE_INITIAL_BINS);
+    let nf = n as f64;
+    let bits: f64 = nf * nf.log2() + bins.iter().map(bin_cost).sum::<f64>();
+    ((bits / 8.0) as usize + 12, d)
+}
+
+/// The latents of predictor order k (k-th differences divided by their common divisor g),
+/// with what the chunk header needs: the k moments (first values of the differences of orders
+/// 0..k) and g.
+pub(super) struct Level {
+    moments: Vec<i64>,
+    g: u64,
+    lat: Vec<i64>,
+}
+
+impl Level {
+    /// Order 1 of `vals` (at least two values).
+    fn first(vals: &[i64]) -> Level {
+        Level::divided(vec![vals[0]], 1, diffs(vals))
+    }
+
+    /// The next order, from this one: the differences of the latents are the next differences
+    /// divided by `g`, so only their own divisor is left to take out. (Each order from the values
+    /// anew cost k passes, a copy and a shift of the whole column.) `None` at one latent.
+    fn next(&self) -> Option<Level> {
+        if self.lat.len() < 2 {
+            return None;
+        }
+        let mut moments = self.moments.clone();
+        moments.push(self.lat[0].wrapping_mul(self.g as i64));
+        Some(Level::divided(moments, self.g, diffs(&self.lat)))
+    }
+
+    /// `d` (differences already divided by `g0`) divided by their own common divisor.
+    fn divided(moments: Vec<i64>, g0: u64, mut d: Vec<i64>) -> Level {
+        let c = gcd_of(&d);
+        // all zero: divisor 1, as written from the start (any g would decode the same)
+        let g = if c == 0 { 1 } else { g0.checked_mul(c).unwrap_or(0) };
+        if g == 0 {
+            // the divisor overflows: take none out beyond g0 (exact, only larger)
+            return Level { moments, g: g0, lat: d };
+        }
+        if c > 1 {
+            let e = ExactDiv::new(c);
+            for x in d.iter_mut() {
+                *x = e.div(*x);
+            }
+        }
+        Level { moments, g, lat: d }
+    }
+
+    /// The chunk header and the latents.
+    fn into_parts(self) -> (Vec<u8>, Vec<i64>) {
+        (self.head(), self.lat)
+    }
+
+    fn head(&self) -> Vec<u8> {
+        let mut head = Vec::with_capacity(16);
+        head.push(self.moments.len() as u8);
+        for &m in &self.moments {
+            put_varint(&mut head, zigzag(m));
+        }
+        put_varint(&mut head, self.g);
+        head
+    }
+}
+
+/// Columns with at most this many distinct values are not tried with orders 2 and 3.
+pub(super) const FEW_VALUES: usize = 16;
+
+/// The (wrapping) differences of consecutive values.
+pub(crate) fn diffs(v: &[i64]) -> Vec<i64> {
+    v.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect()
+}
+
+/// A predictor with its estimated size, and its header and latents when they were made from the
+/// whole column (not a sample), for the encoder to use as they are.
+pub(super) struct Choice {
+    size: usize,
+    pred: Pred,
+    made: Option<(Vec<u8>, Vec<i64>)>,
+}
+
+/// The predictors `encode_column` may use for `vals`, smallest estimated size first. Orders 0 and
+/// 1 are always estimated; order 2 above [`FEW_VALUES`] distinct values; order 3 only when order 2
+/// beat order 1; move-to-front only when the column has at most 256 distinct values; the split
+/// only above 256 distinct values, when a base is found.
+pub(super) fn choose(vals: &[i64], split: bool) -> Vec<Choice> {
+    let sample: Vec<i64>;
+    let whole = vals.len() <= SAMPLE_OVER;
+    let probe: &[i64] = if !whole {
+        let step = vals.len() / SAMPLE_SLICES;
+        sample = (0..SAMPLE_SLICES).flat_map(|i| &vals[i * step..i * step + SAMPLE_SLICE]).copied().collect();
+        &sample
+    } else {
+        vals
+    };
+    let mut sized: Vec<Choice> = Vec::with_capacity(6);
+    // estimated size of a header and latents
+    let cost = |head: &[u8], lat: &[i64]| head.len() + estimate(lat).0;
+    let choice = |pred: Pred, size: usize, made: (Vec<u8>, Vec<i64>)| Choice { size, pred, made: whole.then_some(made) };
+    let (e0, distinct) = estimate(probe);
+    sized.push(Choice { size: e0 + 2, pred: Pred::Order(0), made: None });
+    let o1 = Level::first(probe);
+    // Codes of a few values (kinds, buttons): their second differences only spread them.
+    let o2 = if distinct > FEW_VALUES { o1.next() } else { None };
+    let s1 = cost(&o1.head(), &o1.lat);
+    sized.push(choice(Pred::Order(1), s1, o1.into_parts()));
+    if let Some(l2) = o2 {
+        let s2 = cost(&l2.head(), &l2.lat);
+        let o3 = if s2 < s1 { l2.next() } else { None };
+        sized.push(choice(Pred::Order(2), s2, l2.into_parts()));
+        if let Some(l3) = o3 {
+            let s3 = cost(&l3.head(), &l3.lat);
+            sized.push(choice(Pred::Order(3), s3, l3.into_parts()));
+        }
+    }
+    // Categorical columns (key codes, buttons): ranks in a move-to-front list. A key's release
+    // repeats the code of a press a moment ago, which is rank 0 or 1 here and costs a fraction of
+    // a bit, where its value alone costs the entropy of the whole key distribution.
+    if distinct <= MAX_MTF_ALPHABET {
+        if let Some((h, l)) = latents_for(probe, Pred::Mtf) {
+            sized.push(choice(Pred::Mtf, cost(&h, &l), (h, l)));
+        }
+    }
+    // A few hundred distinct values are each a bin of their own already: nothing to split.
+    if split && distinct > MAX_MTF_ALPHABET {
+        if let Some(b) = find_split_base(vals) {
+            let (q, r) = split_parts(probe, b);
+            sized.push(Choice { size: 10 + choose(&q, false)[0].size + choose(&r, false)[0].size, pred: Pred::Split(b), made: None });
+        }
+    }
+    sized.sort_by_key(|c| c.size);
+    sized
+}
+
+pub(super) fn split_parts(vals: &[i64], base: u64) -> (Vec<i64>, Vec<i64>) {
+    let b = base as i64;
+    (vals.iter().map(|&v| v.div_euclid(b)).collect(), vals.iter().map(|&v| v.rem_euclid(b)).collect())
+}
+
+pub(super) fn encode_column_opts(vals: &[i64], out: &mut Vec<u8>, split: bool) {
+    debug_assert!(vals.len() > MAX_ORDER as usize);
+    for c in choose(vals, split) {
+        match c.pred {
+            Pred::Split(base) => {
+                encode_split_top(vals, base, out);
+                return;
+            }
+            p => {
+                if let Some((head, lat)) = c.made.or_else(|| latents_for(vals, p)) {
+                    out.extend_from_slice(&head);
+                    encode(&lat, out);
+                    return;
+                }
+            }
+        }
+    }
+    unreachable!("order 0 always applies");
+}
+
+/// Predictor code of the split `v = base·q + r`: a clock with a non-integer period in integer
+/// units (DuckTrack's 125/3 ns Mach ticks) is an integer tick count q and a few remainders r.
+pub const PRED_SPLIT: u8 = 6;
+
+/// A base b ≥ 17 such that many values share a few remainders mod b, found from the greatest
+/// common divisors of differences of value pairs (a pair in the same residue class has a
+/// difference divisible by b). Deterministic: the pairs are a fixed stride through the column.
+pub(super) fn find_split_base(vals: &[i64]) -> Option<u64> {
+    let n = vals.len();
+    if n < 256 {
+        return None;
+    }
+    let samples = 512usize;
+    // The pairs are (7919·i, 104729·i + 13) and (3571·i + 5, 65537·i + 29), mod n: each index
+    // advanced by its step mod n, without a division per sample.
+    let mut idx = [0usize, 13 % n, 5 % n, 29 % n];
+    let step = [7919 % n, 104_729 % n, 3571 % n, 65_537 % n];
+    let mut found: Vec<u64> = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let a = vals[idx[0]].wrapping_sub(vals[idx[1]]).unsigned_abs();
+        let b = vals[idx[2]].wrapping_sub(vals[idx[3]]).unsigned_abs();
+        let g = gcd(a, b);
+        if g >= 17 {
+            found.push(g);
+        }
+        for (j, s) in idx.iter_mut().zip(step) {
+            *j += s;
+            if *j >= n {
+                *j -= n;
+            }
+        }
+    }
+    // the most frequent divisor (the largest of equally frequent ones)
+    found.sort_unstable();
+    let (mut g, mut c) = (0u64, 0usize);
+    for run in found.chunk_by(|a, b| a == b) {
+        if run.len() >= c {
+            (g, c) = (run[0], run.len());
+        }
+    }
+    if c == 0 || c < samples / 32 {
+        return None;
+    }
+    // A base every value shares one remainder of is a common divisor of the differences, which
+    // the predictors' own divisor already takes out (pixel coordinates in 2^-16 units, clocks in
+    // whole milliseconds): the split would only cost a second choice of predictor.
+    let r0 = vals[0].rem_euclid(g as i64);
+    let step = (n / 64).max(1);
+    (0..n).step_by(step).any(|i| vals[i].rem_euclid(g as i64) != r0).then_some(g)
+}
+
+pub(super) fn encode_split_top(vals: &[i64], base: u64, out: &mut Vec<u8>) {
+    let (q, r) = split_parts(vals, base);
+    out.push(PRED_SPLIT);
+    put_varint(out, base);
+    let mut body = Vec::new();
+    encode_column_no_split(&q, &mut body);
+    put_varint(out, body.len() as u64);
+    out.extend_from_slice(&body);
+    encode_column_no_split(&r, out);
+}
+
+/// Predictor code of "XOR with the previous value" (booleans: a press/release flag flips).
+pub const PRED_XOR: u8 = 5;
+
+/// Appends a `BINNED` chunk body for a boolean column (`vals` are 0 or 1, at least two): the
+/// first value, then whether each value differs from the one before.
+pub fn encode_flips(vals: &[i64], out: &mut Vec<u8>) {
+    debug_assert!(vals.len() > 1);
+    out.push(PRED_XOR);
+    put_varint(out, zigzag(vals[0]));
+    put_varint(out, 1);
+    let lat: Vec<i64> = vals.windows(2).map(|w| w[0] ^ w[1]).collect();
+    encode(&lat, out);
+}
+
+/// Predictor code of the move-to-front transform.
+pub const PRED_MTF: u8 = 4;
+/// Most distinct values a move-to-front chunk may have (bounds the decoder's work per value).
+pub const MAX_MTF_ALPHABET: usize = 256;
+
+/// Decodes a `BINNED` chunk body of `m` values (see [`encode_column`]), appending them to `out`.
+pub fn decode_column(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
+    decode_column_inner(c, m, out, true)
+}
+
+pub(super) fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, top: bool) -> Result<()> {
+    if m == 0 {
+        return Ok(());
+    }
+    let k = c.u8()?;
+    if k == PRED_SPLIT && !top {
+        return Err(c.err("a split inside a split"));
+    }
+    if k == PRED_MTF {
+        return decode_mtf(c, m, out);
+    }
+    if k == PRED_SPLIT {
+        let base = c.varint()?;
+        if !(2..=i64::MAX as u64).contains(&base) {
+            return Err(c.err(format!("split base {base}; expected 2..=2^63-1")));
+        }
+        let qlen = c.varint_usize(c.remaining() as u64, "split quotient length")?;
+        let qbytes = c.bytes(qlen)?;
+        let mut qc = Cursor::new(qbytes, 0, "split quotient");
+        let mut q = Vec::new();
+        decode_column_inner(&mut qc, m, &mut q, false)?;
+        let mut r = Vec::new();
+        decode_column_inner(c, m, &mut r, false)?;
+        let b = base as i64;
+        out.extend(
+            q.iter()
+                .zip(&r)
+                .map(|(&q, &r)| q.wrapping_mul(b).wrapping_add(r)),
+        );
+        return Ok(());
+    }
+    if k == PRED_XOR {
+        if m < 2 {
+            return Err(c.err(format!(
+                "binned chunk of {m} values with the XOR predictor; needs 2 or more"
+            )));
+        }
+        let v0 = unzigzag(c.varint()?);
+        let g = c.varint()?;
+        if g != 1 {
+            return Err(c.err(format!("XOR chunk with divisor {g}; expected 1")));
+        }
+        let base = out.len();
+        out.push(v0);
+        decode(c, m - 1, out)?;
+        let mut acc = v0;
+        for v in &mut out[base + 1..] {
+            acc ^= *v;
+            *v = acc;
+        }
+        return Ok(());
+    }
+    if k > MAX_ORDER {
+        return Err(c.err(format!(
+            "binned predictor {k}; expected 0..={MAX_ORDER}, {PRED_MTF} or {PRED_XOR}"
+        )));
+    }
+    let k = k as usize;
+    if m <= k {
+        return Err(c.err(format!(
+            "binned chunk of {m} values with predictor order {k}; needs more than {k}"
+        )));
+    }
+    let mut moments = [0i64; MAX_ORDER as usize];
+    for mo in &mut moments[..k] {
+        *mo = unzigzag(c.varint()?);
+    }
+    let g = c.varint()?;
+    if g == 0 {
+        return Err(c.err("binned divisor 0; expected ≥ 1"));
+    }
+    let base = out.len();
+    out.resize(base + k, 0);
+    decode(c, m - k, out)?;
+    let vals = &mut out[base..];
+    let g = g as i64;
+    if k == 1 {
+        // the common case (steps of a pointer or a clock) in one pass: v = v₀ + Σ g·q
+        vals[0] = moments[0];
+        let mut acc = vals[0];
+        for v in &mut vals[1..] {
+            acc = acc.wrapping_add(v.wrapping_mul(g));
+            *v = acc;
+        }
+        return Ok(());
+    }
+    if g != 1 {
+        for q in &mut vals[k..] {
+            *q = q.wrapping_mul(g);
+        }
+    }
+    for j in (0..k).rev() {
+        vals[j] = moments[j];
+        let mut acc = vals[j];
+        for v in &mut vals[j + 1..] {
+            acc = acc.wrapping_add(*v);
+            *v = acc;
+        }
+    }
+    Ok(())
+}
+

@@ -1,0 +1,264 @@
+//! The entropy coder: latents to a bin table, an rANS stream of bins and a bit stream of offsets,
+//! and back. Every input is untrusted (see the module docs).
+
+use super::bins::*;
+use super::{MAX_BINS, MAX_SCALE_BITS, RANS_L};
+use crate::bytes::{put_varint, unzigzag, zigzag, Cursor};
+use crate::error::Result;
+
+/// Appends the binned encoding of `latents` (at least one) to `out`.
+pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
+    debug_assert!(!latents.is_empty());
+    let n = latents.len();
+    let mut map = Counts::for_values(latents);
+    map.add_all(latents);
+    let mut distinct: Vec<Bin> = map.entries().into_iter().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
+    distinct.sort_unstable_by_key(|b| b.lo);
+    // Each distinct value learns its bin (bins are contiguous ranges of the sorted values).
+    let keys: Vec<i64> = distinct.iter().map(|b| b.lo).collect();
+    let bins = build_bins(distinct, n, MAX_INITIAL_BINS);
+    let mut b = 0usize;
+    for &k in &keys {
+        while k > bins[b].hi {
+            b += 1;
+        }
+        map.set(k, b as u32);
+    }
+    let (scale, freq) = best_quantisation(&bins, n as u64);
+    let mut start = Vec::with_capacity(bins.len());
+    let mut acc = 0u32;
+    for &f in &freq {
+        start.push(acc);
+        acc += f;
+    }
+    // table
+    put_varint(out, bins.len() as u64);
+    out.push(scale);
+    let mut prev = 0i64;
+    for (i, b) in bins.iter().enumerate() {
+        put_varint(out, zigzag(b.lo.wrapping_sub(prev)));
+        out.push(width_bits(b.lo, b.hi) as u8);
+        put_varint(out, u64::from(freq[i]));
+        prev = b.lo;
+    }
+    // symbols
+    let syms: Vec<u8> = if bins.len() == 1 {
+        vec![0; n]
+    } else {
+        latents.iter().map(|&v| map.get(v) as u8).collect()
+    };
+    // offsets, forward
+    let mut bits = BitWriter::with_capacity(n);
+    for (&v, &s) in latents.iter().zip(&syms) {
+        let b = &bins[s as usize];
+        let w = width_bits(b.lo, b.hi);
+        if w > 0 {
+            bits.put(v.wrapping_sub(b.lo) as u64, w);
+        }
+    }
+    let offsets = bits.finish();
+    // rANS, backward
+    let mut x = [RANS_L; 2];
+    let mut words: Vec<u16> = Vec::with_capacity(n / 2 + 2);
+    let shift = 32 - u32::from(scale);
+    // x / f by multiplication: m = ceil(2^(32+l) / f), l = ceil(log2 f), exact for x < 2^32.
+    let recip: Vec<(u128, u32)> = freq
+        .iter()
+        .map(|&f| {
+            let l = 32 - (f - 1).leading_zeros();
+            ((1u128 << (32 + l)).div_ceil(u128::from(f)), l)
+        })
+        .collect();
+    for i in (0..n).rev() {
+        let s = syms[i] as usize;
+        let f = freq[s];
+        let st = &mut x[i & 1];
+        if u64::from(*st) >= u64::from(f) << shift {
+            words.push(*st as u16);
+            *st >>= 16;
+        }
+        let (m, l) = recip[s];
+        let q = ((u128::from(*st) * m) >> (32 + l)) as u32;
+        debug_assert_eq!(q, *st / f);
+        *st = (q << scale) + (*st - q * f) + start[s];
+    }
+    words.reverse();
+    out.extend_from_slice(&x[0].to_le_bytes());
+    out.extend_from_slice(&x[1].to_le_bytes());
+    put_varint(out, words.len() as u64);
+    out.reserve(words.len() * 2);
+    for w in &words {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    put_varint(out, offsets.len() as u64);
+    out.extend_from_slice(&offsets);
+}
+
+pub(super) struct BitWriter {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+impl BitWriter {
+    fn with_capacity(n: usize) -> Self {
+        BitWriter {
+            out: Vec::with_capacity(n),
+            acc: 0,
+            n: 0,
+        }
+    }
+    #[inline]
+    fn put(&mut self, v: u64, bits: u32) {
+        if bits > 32 {
+            self.put(v & 0xFFFF_FFFF, 32);
+            self.put(v >> 32, bits - 32);
+            return;
+        }
+        let v = if bits == 64 {
+            v
+        } else {
+            v & ((1u64 << bits) - 1)
+        };
+        self.acc |= v << self.n;
+        self.n += bits;
+        while self.n >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.n -= 8;
+        }
+    }
+    fn finish(mut self) -> Vec<u8> {
+        if self.n > 0 {
+            self.out.push(self.acc as u8);
+        }
+        self.out
+    }
+}
+
+/// Decodes `count` latents (at least one) written by [`encode`], appending them to `out`.
+pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
+    let nb = c.varint()?;
+    if nb == 0 || nb > MAX_BINS as u64 {
+        return Err(c.err(format!(
+            "binned chunk has {nb} bins; expected 1..={MAX_BINS}"
+        )));
+    }
+    let nb = nb as usize;
+    let scale = c.u8()?;
+    if scale == 0 || scale > MAX_SCALE_BITS {
+        return Err(c.err(format!(
+            "binned chunk scale {scale}; expected 1..={MAX_SCALE_BITS}"
+        )));
+    }
+    let total = 1u32 << scale;
+    let mut lo = [0i64; MAX_BINS];
+    let mut bits = [0u8; MAX_BINS];
+    let mut freq = [0u32; MAX_BINS];
+    let mut start = [0u32; MAX_BINS];
+    let mut prev = 0i64;
+    let mut acc = 0u32;
+    for i in 0..nb {
+        prev = prev.wrapping_add(unzigzag(c.varint()?));
+        lo[i] = prev;
+        bits[i] = c.u8()?;
+        if bits[i] > 64 {
+            return Err(c.err(format!("bin {i} is {} bits wide; at most 64", bits[i])));
+        }
+        let f = c.varint()?;
+        if f == 0 || f > u64::from(total - acc) {
+            return Err(c.err(format!(
+                "bin {i} frequency {f}: frequencies must be ≥ 1 and sum to {total}"
+            )));
+        }
+        start[i] = acc;
+        freq[i] = f as u32;
+        acc += f as u32;
+    }
+    if acc != total {
+        return Err(c.err(format!("bin frequencies sum to {acc}; expected {total}")));
+    }
+    let mut x = [0u32; 2];
+    for s in &mut x {
+        *s = u32::from_le_bytes(c.bytes(4)?.try_into().unwrap());
+        if *s < RANS_L {
+            return Err(c.err(format!("rANS state {s:#x} below 2^16")));
+        }
+    }
+    let nw = c.varint_usize((count as u64) + 2, "rANS word count")?;
+    let words = c.bytes(nw * 2)?;
+    let no = c.varint_usize(c.remaining() as u64, "offset byte count")?;
+    let offs = c.bytes(no)?;
+    // slot -> (freq << 16 | slot - start) for the state update, and slot -> bin for the value
+    let mut upd = vec![0u32; total as usize];
+    let mut sym = vec![0u8; total as usize];
+    for i in 0..nb {
+        for sl in start[i]..start[i] + freq[i] {
+            upd[sl as usize] = (freq[i] << 16) | (sl - start[i]);
+            sym[sl as usize] = i as u8;
+        }
+    }
+    // Offsets padded with 16 zero bytes: a read of up to 64 bits at a position within the stream
+    // never leaves the buffer, so the loop checks the position only.
+    let mut offp = Vec::with_capacity(offs.len() + 16);
+    offp.extend_from_slice(offs);
+    offp.extend_from_slice(&[0; 16]);
+    let limit_bits = offs.len() * 8;
+    let mask = total - 1;
+    let mut wp = 0usize;
+    let mut pos = 0usize; // offset stream position, in bits
+    let base = out.len();
+    out.resize(base + count, 0);
+    let dst = &mut out[base..];
+    // the words in place (little-endian u16 pairs), at a clamped index: no copy
+    let last_word = nw.saturating_sub(1);
+    let word = |wp: usize| -> u32 {
+        let i = wp.min(last_word) * 2;
+        words.get(i..i + 2).map_or(0, |w| u32::from(u16::from_le_bytes([w[0], w[1]])))
+    };
+    let mut bmask = [0u64; MAX_BINS];
+    for i in 0..nb {
+        bmask[i] = if bits[i] == 0 { 0 } else { u64::MAX >> (64 - u32::from(bits[i])) };
+    }
+    // Two lanes: even values from x[0], odd from x[1]. The lane in use is `cur`; the pair is
+    // swapped after every value so both stay in registers (indexing x[i & 1] kept them in memory,
+    // on the critical path).
+    let (mut cur, mut other) = (x[0], x[1]);
+    for (i, d) in dst.iter_mut().enumerate() {
+        let st = &mut cur;
+        let sl = (*st & mask) as usize;
+        let e = upd[sl];
+        let s = sym[sl] as usize;
+        *st = (e >> 16) * (*st >> scale) + (e & 0xFFFF);
+        // Renormalise without a branch: read a word (clamped index) and keep it if needed.
+        let need = *st < RANS_L;
+        let w = word(wp);
+        *st = if need { (*st << 16) | w } else { *st };
+        wp += usize::from(need);
+        if pos > limit_bits {
+            return Err(c.err(format!("offset bits end at value {i} of {count}")));
+        }
+        let b = u32::from(bits[s]);
+        let byte = pos >> 3;
+        let v = u64::from_le_bytes(offp[byte..byte + 8].try_into().unwrap()) >> (pos & 7);
+        let off = if b <= 56 {
+            v & bmask[s]
+        } else {
+            // 57 to 64 bits: the low 32, then the rest
+            let lo32 = v & 0xFFFF_FFFF;
+            let p2 = pos + 32;
+            let v2 = u64::from_le_bytes(offp[p2 >> 3..(p2 >> 3) + 8].try_into().unwrap()) >> (p2 & 7);
+            lo32 | ((v2 & (u64::MAX >> (96 - b))) << 32)
+        };
+        pos += b as usize;
+        *d = lo[s].wrapping_add(off as i64);
+        std::mem::swap(&mut cur, &mut other);
+    }
+    let x = if count.is_multiple_of(2) { [cur, other] } else { [other, cur] };
+    if x != [RANS_L, RANS_L] || wp != nw || pos > limit_bits || pos.div_ceil(8) != offs.len() {
+        return Err(c.err(
+            "binned chunk does not end where its streams say (corrupt rANS or offset stream)",
+        ));
+    }
+    Ok(())
+}
+

@@ -12,8 +12,6 @@ Needs Xvfb and xdotool (.ci/run installs them with apt-get); fails, does not ski
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +26,7 @@ from hidpack import keymap
 from hidpack.policy import KEY_CLASS_BASE, KEY_CLASSES
 
 from shared_data import data_file
+from x11_display import xvfb
 
 HERE = Path(__file__).resolve().parent
 W, H = 1280, 1024
@@ -37,41 +36,17 @@ TIMING_TOLERANCE_MS = 50.0
 WORDS = "hello world"
 
 
-def _need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is not installed (apt-get install xvfb xdotool; .ci/run does it)")
-    return path
-
-
 @pytest.fixture(scope="module")
 def xserver():
-    _need("Xvfb")
-    _need("xdotool")
-    for n in range(91, 120):
-        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
-            break
-    disp = f":{n}"
-    proc = subprocess.Popen(["Xvfb", disp, "-screen", "0", f"{W}x{H}x24", "-nolisten", "tcp"], stderr=subprocess.PIPE)
-    for _ in range(100):
-        if os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("Xvfb did not start: %s" % proc.stderr.read().decode(errors="replace") if proc.stderr else "")
-    env = dict(os.environ, DISPLAY=disp)
-    env.pop("WAYLAND_DISPLAY", None)
-    wins = subprocess.Popen(
-        [sys.executable, str(HERE / "x11_windows.py"), "Notes:hidpack notes", "Vault:Secret vault - sign in"],
-        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    ids = json.loads(wins.stdout.readline())
-    yield env, ids
-    wins.stdin.close()
-    wins.wait(5)
-    proc.terminate()
-    proc.wait(5)
+    with xvfb(W, H, tools=("xdotool",)) as env:
+        wins = subprocess.Popen(
+            [sys.executable, str(HERE / "x11_windows.py"), "Notes:hidpack notes", "Vault:Secret vault - sign in"],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        ids = json.loads(wins.stdout.readline())
+        yield env, ids
+        wins.stdin.close()
+        wins.wait(5)
 
 
 def _trajectory(n: int = 250) -> tuple[list[tuple[int, int]], list[float]]:

@@ -322,3 +322,38 @@ def test_duration_is_kept_and_status_shows_the_bytes_on_disk(xserver, tmp_path: 
         on_disk.append((int(line.split("events ")[1].split()[0].replace(",", "")), total))
     events, total = on_disk[-1]
     assert events > 0 and total > 400, on_disk  # the tail holds them: more than the empty file's bytes
+
+
+def test_quiet_record_prints_nothing(xserver, tmp_path: Path) -> None:
+    """`record -q` records as usual but prints nothing at all: no notes, no "recording to", no
+    paused/resumed, no statistics (the file holds what happened, the pause included)."""
+    env, ids = xserver
+    out = tmp_path / "quiet.hpk"
+    rec = subprocess.Popen(
+        [sys.executable, "-m", "hidpack", "record", str(out), "-q", "--flush-interval", "0.1"],  # default hotkey
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    x = lambda *a: subprocess.run(["xdotool", *map(str, a)], env=env, check=True)  # noqa: E731
+    # nothing announces the start: move the pointer until the live file (its tail) shows a move
+    deadline = time.monotonic() + 30
+    while True:
+        assert time.monotonic() < deadline and rec.poll() is None, "hidpack record -q did not start recording"
+        x("mousemove", 50 + int(time.monotonic() * 10) % 100, 60)
+        time.sleep(0.2)
+        try:
+            if len(hidpack.open(out).moves().t):
+                break
+        except (OSError, hidpack.HidpackError):
+            pass
+    x("windowfocus", ids["hidpack notes"])
+    x("type", "--delay", 30, "ab")
+    x("key", "ctrl+alt+p")
+    x("type", "--delay", 30, "cd")
+    x("key", "ctrl+alt+p")
+    x("type", "--delay", 30, "ef")
+    time.sleep(0.3)
+    rec.send_signal(signal.SIGTERM)
+    stdout, stderr = rec.communicate(timeout=30)
+    assert (rec.returncode, stdout, stderr) == (0, "", "")
+    r = hidpack.open(out)
+    assert "".join(r.texts().text.tolist()) == "abef" and r.gaps().reason.tolist() == [2]

@@ -12,8 +12,6 @@ Needs Xvfb and xdotool (.ci/run installs them with apt-get); fails, does not ski
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +26,7 @@ from hidpack import keymap
 from hidpack.policy import KEY_CLASS_BASE, KEY_CLASSES
 
 from shared_data import data_file
+from x11_display import xvfb
 
 HERE = Path(__file__).resolve().parent
 W, H = 1280, 1024
@@ -37,41 +36,17 @@ TIMING_TOLERANCE_MS = 50.0
 WORDS = "hello world"
 
 
-def _need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is not installed (apt-get install xvfb xdotool; .ci/run does it)")
-    return path
-
-
 @pytest.fixture(scope="module")
 def xserver():
-    _need("Xvfb")
-    _need("xdotool")
-    for n in range(91, 120):
-        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
-            break
-    disp = f":{n}"
-    proc = subprocess.Popen(["Xvfb", disp, "-screen", "0", f"{W}x{H}x24", "-nolisten", "tcp"], stderr=subprocess.PIPE)
-    for _ in range(100):
-        if os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("Xvfb did not start: %s" % proc.stderr.read().decode(errors="replace") if proc.stderr else "")
-    env = dict(os.environ, DISPLAY=disp)
-    env.pop("WAYLAND_DISPLAY", None)
-    wins = subprocess.Popen(
-        [sys.executable, str(HERE / "x11_windows.py"), "Notes:hidpack notes", "Vault:Secret vault - sign in"],
-        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    ids = json.loads(wins.stdout.readline())
-    yield env, ids
-    wins.stdin.close()
-    wins.wait(5)
-    proc.terminate()
-    proc.wait(5)
+    with xvfb(W, H, tools=("xdotool",)) as env:
+        wins = subprocess.Popen(
+            [sys.executable, str(HERE / "x11_windows.py"), "Notes:hidpack notes", "Vault:Secret vault - sign in"],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        ids = json.loads(wins.stdout.readline())
+        yield env, ids
+        wins.stdin.close()
+        wins.wait(5)
 
 
 def _trajectory(n: int = 250) -> tuple[list[tuple[int, int]], list[float]]:
@@ -347,3 +322,38 @@ def test_duration_is_kept_and_status_shows_the_bytes_on_disk(xserver, tmp_path: 
         on_disk.append((int(line.split("events ")[1].split()[0].replace(",", "")), total))
     events, total = on_disk[-1]
     assert events > 0 and total > 400, on_disk  # the tail holds them: more than the empty file's bytes
+
+
+def test_quiet_record_prints_nothing(xserver, tmp_path: Path) -> None:
+    """`record -q` records as usual but prints nothing at all: no notes, no "recording to", no
+    paused/resumed, no statistics (the file holds what happened, the pause included)."""
+    env, ids = xserver
+    out = tmp_path / "quiet.hpk"
+    rec = subprocess.Popen(
+        [sys.executable, "-m", "hidpack", "record", str(out), "-q", "--flush-interval", "0.1"],  # default hotkey
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    x = lambda *a: subprocess.run(["xdotool", *map(str, a)], env=env, check=True)  # noqa: E731
+    # nothing announces the start: move the pointer until the live file (its tail) shows a move
+    deadline = time.monotonic() + 30
+    while True:
+        assert time.monotonic() < deadline and rec.poll() is None, "hidpack record -q did not start recording"
+        x("mousemove", 50 + int(time.monotonic() * 10) % 100, 60)
+        time.sleep(0.2)
+        try:
+            if len(hidpack.open(out).moves().t):
+                break
+        except (OSError, hidpack.HidpackError):
+            pass
+    x("windowfocus", ids["hidpack notes"])
+    x("type", "--delay", 30, "ab")
+    x("key", "ctrl+alt+p")
+    x("type", "--delay", 30, "cd")
+    x("key", "ctrl+alt+p")
+    x("type", "--delay", 30, "ef")
+    time.sleep(0.3)
+    rec.send_signal(signal.SIGTERM)
+    stdout, stderr = rec.communicate(timeout=30)
+    assert (rec.returncode, stdout, stderr) == (0, "", "")
+    r = hidpack.open(out)
+    assert "".join(r.texts().text.tolist()) == "abef" and r.gaps().reason.tolist() == [2]

@@ -9,6 +9,7 @@ import io
 import mmap
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -433,6 +434,50 @@ def test_read_many_raises_a_failing_url_file_with_its_index(memory_fleet, monkey
     assert e.value.file == 2 and e.value.path.endswith(os.path.basename(paths[2]))
     skipped = hidpack.read_many(root, errors="skip")
     assert [p["file"] for p in skipped.problems] == [2] and skipped.problems[0]["whole_file"]
+
+
+def test_read_many_fetches_urls_on_its_threads_at_once_and_no_more(memory_fleet, monkeypatch):
+    """URLs are fetched in parallel, ``threads`` at a time: with two threads, the first two URLs
+    are being opened at the same moment (each waits for the other at a barrier: fetched one by
+    one, the barrier would break); never more than ``threads`` at once (each open lingers 20 ms
+    to let any excess show); and the result is the one-thread result."""
+    import threading
+
+    from hidpack import _sources
+
+    paths, root = memory_fleet
+    real = _sources.UrlFile._opened
+    lock = threading.Lock()
+    state = {"opens": 0, "now": 0, "most": 0}
+    meet = threading.Barrier(2, timeout=30)
+
+    def opened(self: Any) -> Any:
+        if self._file is not None:
+            return real(self)
+        with lock:
+            state["opens"] += 1
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+            first_two = state["opens"] <= 2
+        try:
+            if first_two and meeting:
+                meet.wait()
+            time.sleep(0.02)
+            return real(self)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    monkeypatch.setattr(_sources.UrlFile, "_opened", opened)
+    meeting = False
+    want = hidpack.read_many(root, threads=1)
+    assert (state["opens"], state["most"]) == (len(paths), 1)
+    for threads in (2, 3):
+        meeting = threads == 2
+        state.update(opens=0, now=0, most=0)
+        assert_fleets_equal(hidpack.read_many(root, threads=threads), want)
+        assert state["opens"] == len(paths) and state["most"] <= threads, state
+        assert state["most"] >= 2 or not meeting, state
 
 
 def test_read_dask_reads_urls_on_the_threaded_scheduler(memory_fleet):

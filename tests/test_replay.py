@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from hidpack.replay import (
 )
 
 from shared_data import data_file
+from x11_display import xvfb
 
 W, H = 1280, 1024
 MS = 1_000_000
@@ -62,28 +62,10 @@ NAN = float("nan")
 
 @pytest.fixture(scope="module")
 def xserver():
-    if shutil.which("Xvfb") is None:
-        pytest.fail("Xvfb is not installed (apt-get install xvfb; .ci/run does it)")
-    for n in range(130, 170):
-        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
-            break
-    disp = f":{n}"
     # -noreset: the server must not reset (releasing every key, centring the pointer) when its
     # last client leaves, or a key left down by a replay would go unnoticed
-    proc = subprocess.Popen(["Xvfb", disp, "-screen", "0", f"{W}x{H}x24", "-nolisten", "tcp", "-noreset"],
-                            stderr=subprocess.PIPE)
-    for _ in range(100):
-        if os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("Xvfb did not start: %s" % proc.stderr.read().decode(errors="replace"))
-    env = dict(os.environ, DISPLAY=disp)
-    env.pop("WAYLAND_DISPLAY", None)
-    yield env
-    proc.terminate()
-    proc.wait(5)
+    with xvfb(W, H, args=("-noreset",)) as env:
+        yield env
 
 
 # ---------------------------------------------------------------------------------------------

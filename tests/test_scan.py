@@ -128,7 +128,8 @@ times = st.one_of(
 @st.composite
 def atoms(draw):
     col = pl.col("t")
-    which = draw(st.sampled_from(["cmp", "cmp", "between", "t_in", "kind_eq", "kind_in", "x", "null", "float"]))
+    which = draw(st.sampled_from(["cmp", "cmp", "between", "t_in", "kind_eq", "kind_in", "x", "null", "float",
+                                  "file_cmp", "file_in", "file_between"]))
     if which == "cmp":
         v = draw(times)
         op = draw(st.sampled_from(["gt", "ge", "lt", "le", "eq", "ne"]))
@@ -153,6 +154,14 @@ def atoms(draw):
         return pl.col("x") > draw(st.integers(0, 1920))
     if which == "null":
         return pl.col("usage").is_null()
+    if which == "file_cmp":
+        f, v = pl.col("file"), draw(st.integers(-1, 4))
+        return draw(st.sampled_from([f == v, f != v, f < v, f <= v, f > v, f >= v, v > f]))
+    if which == "file_in":
+        return pl.col("file").is_in(draw(st.lists(st.integers(0, 4), max_size=3)))
+    if which == "file_between":
+        a, b = sorted([draw(st.integers(-1, 4)), draw(st.integers(-1, 4))])
+        return pl.col("file").is_between(a, b, closed=draw(st.sampled_from(["both", "left", "right", "none"])))
     return col > draw(st.floats(min_value=-1e9, max_value=T_MAX + 1e9, allow_nan=False))  # t cast to float
 
 
@@ -184,7 +193,7 @@ def test_any_query_gives_what_the_eager_read_filtered_gives(fleet, pred, cols, h
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pred=predicates)
 def test_the_pushed_window_holds_every_row_the_predicate_keeps(fleet, pred):
-    window = pushdown(pred)
+    window = pushdown(pred, paths=fleet)
     kept = eager(fleet).filter(pred)
     t = kept["t"].to_numpy()
     if window.t0 is not None:
@@ -194,6 +203,8 @@ def test_the_pushed_window_holds_every_row_the_predicate_keeps(fleet, pred):
     if window.kinds is not None:
         codes = {hidpack.KINDS.index(k) for k in kept["kind"].cast(pl.String).unique().to_list()}
         assert codes <= window.kinds, (pred, window)
+    if window.files is not None:
+        assert set(kept["file"].unique().to_list()) <= window.files, (pred, window)
 
 
 def test_bounds_at_block_edges_lose_no_row(fleet):
@@ -234,6 +245,38 @@ def test_bounds_at_block_edges_lose_no_row(fleet):
 )
 def test_pushdown_reads_the_bounds_of_the_predicate(pred, window):
     assert pushdown(pred) == window
+
+
+PATHS = ["a.hpk", "b.hpk", "c.hpk", "b.hpk"]
+
+
+@pytest.mark.parametrize(
+    "pred,files",
+    [
+        (pl.col("file") == 2, {2}),
+        (2 == pl.col("file"), {2}),
+        (pl.col("file") < 2, {0, 1}),
+        (pl.col("file") >= 2, {2, 3}),
+        (pl.col("file") > 1.5, {2, 3}),
+        (pl.col("file") == 9, set()),
+        (pl.col("file").is_in([3, 0, 7]), {0, 3}),
+        (pl.col("file").is_between(1, 2), {1, 2}),
+        (pl.col("file").is_between(1, 3, closed="none"), {2}),
+        (pl.col("path") == "b.hpk", {1, 3}),
+        (pl.col("path").cast(pl.String) == "c.hpk", {2}),
+        (pl.col("path").is_in(["a.hpk", "c.hpk", "z.hpk"]), {0, 2}),
+        ((pl.col("path") == "a.hpk") | (pl.col("file") == 2), {0, 2}),
+        ((pl.col("path") == "b.hpk") & (pl.col("file") < 2) & (pl.col("t") > 5), {1}),
+        ((pl.col("file") == 0) | (pl.col("t") > 5), None),  # the right side holds rows of any file
+        (pl.col("file") != 2, None),
+        (~(pl.col("file") == 2), None),
+        (pl.col("path").str.starts_with("a"), None),
+    ],
+)
+def test_pushdown_reads_the_files_of_the_predicate(pred, files):
+    window = pushdown(pred, paths=PATHS)
+    assert window.files == (None if files is None else frozenset(files))
+    assert pushdown(pred).files is None  # without the paths, nothing is known about the files
 
 
 def test_a_float_bound_on_t_is_widened_not_wrong():
@@ -321,6 +364,34 @@ def test_a_damaged_file_in_a_batch_of_small_files_raises_with_its_own_index(flee
     assert (e.value.file, e.value.path) == (1, missing) and str(e.value).startswith(missing)
     with pytest.raises(FileNotFoundError, match="no file matches"):
         hidpack.scan_polars(str(tmp_path / "nothing-*.hpk"))
+
+
+def test_files_the_predicate_rules_out_are_never_opened(fleet, tmp_path):
+    """A missing and a corrupt file among those a ``file`` / ``path`` filter excludes: the scan
+    does not open them (it would raise, as the unfiltered scan does), and gives the rows of the
+    files it keeps."""
+    missing, junk = str(tmp_path / "missing.hpk"), str(tmp_path / "junk.hpk")
+    with open(junk, "wb") as f:
+        f.write(b"not a hidpack file" * 10)
+    paths = [fleet[0], missing, fleet[2], junk, fleet[3]]
+    good = [0, 2, 4]
+    lf = hidpack.scan_polars(paths, path=True)
+    for query in (lf, lf.filter(pl.col("file") <= 1), lf.filter(pl.col("path") == junk)):
+        with pytest.raises((OSError, hidpack.HidpackError)):
+            query.collect()
+    want = eager([paths[j] for j in good], path=True).with_columns(
+        pl.col("file").replace_strict(list(range(len(good))), good, return_dtype=pl.UInt32),
+        pl.col("path").cast(pl.String),
+    )
+    for pred in (
+        pl.col("file").is_in(good),
+        (pl.col("file") == 0) | (pl.col("file") == 2) | (pl.col("file") == 4),
+        pl.col("path").is_in([paths[j] for j in good]) & (pl.col("t") > 10_000_000),
+        (pl.col("path") == fleet[2]) & (pl.col("kind") == "key"),
+    ):
+        got = lf.filter(pred).collect().with_columns(pl.col("path").cast(pl.String))
+        assert_same(got, aligned(want, got.schema).filter(pred))
+        assert got.height > 0
 
 
 def test_a_file_cut_short_raises_as_the_eager_read_does_whatever_the_window(fleet, tmp_path):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from hidpack import io_owa
 from hidpack.screen import decode_video
 
 from shared_data import data_file
+from x11_display import xvfb
 
 W, H = 160, 120
 FPS = 10
@@ -37,34 +37,10 @@ TOLERANCE_MS = 30.0
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0), (255, 255, 0)]
 
 
-def _need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is not installed (apt-get install xvfb ffmpeg; .ci/run does it)")
-    return path
-
-
 @pytest.fixture(scope="module")
 def xserver():
-    _need("Xvfb")
-    _need("ffmpeg")
-    for n in range(140, 200):
-        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
-            break
-    disp = f":{n}"
-    proc = subprocess.Popen(["Xvfb", disp, "-screen", "0", f"{W}x{H}x24", "-nolisten", "tcp"], stderr=subprocess.PIPE)
-    for _ in range(100):
-        if os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("Xvfb did not start: %s" % proc.stderr.read().decode(errors="replace") if proc.stderr else "")
-    env = dict(os.environ, DISPLAY=disp)
-    env.pop("WAYLAND_DISPLAY", None)
-    yield env
-    proc.terminate()
-    proc.wait(5)
+    with xvfb(W, H, tools=("ffmpeg",)) as env:
+        yield env
 
 
 class Painter:

@@ -822,7 +822,9 @@ def _tables_equal(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    """Record this desktop's input until --duration, Ctrl-C or SIGTERM; close the file cleanly."""
+    """Record this desktop's input until --duration, Ctrl-C or SIGTERM; close the file cleanly.
+    Prints its statistics as one JSON line on stdout at the end; -q prints nothing but errors
+    (the capture's own errors, kept in the statistics otherwise, then go to stderr)."""
     import resource
     import signal
     import threading
@@ -858,7 +860,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def toggled(paused: bool) -> None:
-        print("\n%s: %s" % (PROG, "paused" if paused else "resumed"), file=sys.stderr, flush=True)
+        if not args.quiet:
+            print("\n%s: %s" % (PROG, "paused" if paused else "resumed"), file=sys.stderr, flush=True)
 
     cap = DesktopCapture(rec, hotkey=args.pause_hotkey or None, on_toggle=toggled)
     try:
@@ -922,7 +925,11 @@ def cmd_record(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     if screen_report is not None:
         st["screen"] = screen_report
-    print(json.dumps(st))
+    if not args.quiet:
+        print(json.dumps(st))
+    else:
+        for err in st.get("capture_errors", []):
+            print("%s: capture error: %s" % (PROG, err), file=sys.stderr)
     if screen_report is not None and "error" in screen_report:
         print("%s: screen recording failed (input recording stopped with it): %s" % (PROG, screen_report["error"]),
               file=sys.stderr)
@@ -1285,7 +1292,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument(
             "-q", "--quiet", action="store_true",
             help="no progress and no report: only errors and what the command is for (info's summary, "
-                 "verify's problems, --json output, record's final statistics)",
+                 "verify's problems, --json output)",
         )
     return p
 

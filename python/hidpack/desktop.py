@@ -34,6 +34,7 @@ import time
 from typing import Any, Callable, List, Optional
 
 from . import keymap
+from ._x11 import display_name, open_display
 
 __all__ = ["DesktopCapture", "CaptureUnavailable", "platform_limitations"]
 
@@ -93,17 +94,16 @@ class DesktopCapture:
         self._last_event = 0.0  # monotonic time of the last callback (stop() waits for a quiet spell)
         self._focus_thread: Optional[threading.Thread] = None
         self._hotkey_obj: Any = None
+        self._display = ""  # the X display (Linux), set by start()
         self._chord: set = set()  # held ctrl/alt/cmd keys: a key pressed with them types no text
         self.errors: List[str] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
-            raise CaptureUnavailable(
-                "no X display: DISPLAY is not set%s. Desktop capture needs an X11 session (or Xvfb)."
-                % (" (this is a Wayland session, which does not allow global input capture)" if os.environ.get("WAYLAND_DISPLAY") else "")
-            )
+        if sys.platform.startswith("linux"):
+            self._display = display_name(None, CaptureUnavailable, "Desktop capture needs an X11 session (or Xvfb).",
+                                         wayland="this is a Wayland session, which does not allow global input capture")
         try:
             from pynput import keyboard as kb
             from pynput import mouse as ms
@@ -232,16 +232,12 @@ class DesktopCapture:
 
     def _poll_focus(self) -> None:
         try:
-            from Xlib import X, display as xdisplay  # python-xlib, a pynput dependency on Linux
-            from Xlib.error import XError
-        except ImportError as e:  # pragma: no cover
-            self.errors.append("focus: python-xlib unavailable: %s" % e)
+            d = open_display(self._display, CaptureUnavailable)  # start() found it: the thread runs on Linux only
+        except CaptureUnavailable as e:
+            self.errors.append("focus: %s" % e)
             return
-        try:
-            d = xdisplay.Display()
-        except Exception as e:  # noqa: BLE001 - any connection failure
-            self.errors.append("focus: cannot open the X display: %s" % e)
-            return
+        from Xlib import X  # python-xlib is there: open_display used it
+        from Xlib.error import XError
         root = d.screen().root
         NET_ACTIVE = d.intern_atom("_NET_ACTIVE_WINDOW")
         NET_NAME = d.intern_atom("_NET_WM_NAME")

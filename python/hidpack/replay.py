@@ -53,7 +53,6 @@ Other platforms are not supported yet (:class:`ReplayUnavailable` says so).
 from __future__ import annotations
 
 import math
-import os
 import sys
 import threading
 import time
@@ -63,6 +62,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from ._table import KIND_CODES
+from ._x11 import display_name, open_display
 
 __all__ = [
     "replay",
@@ -413,29 +413,19 @@ class XTestInjector:
             raise ReplayUnavailable(
                 "replay injects input through X11's XTEST extension; %s is not supported yet" % sys.platform
             )
-        name = display if display is not None else os.environ.get("DISPLAY")
-        if not name:
-            raise ReplayUnavailable(
-                "no X display: DISPLAY is not set%s. Replay injects input into an X11 session (or Xvfb)."
-                % (" (a Wayland session does not let clients inject global input)" if os.environ.get("WAYLAND_DISPLAY") else "")
-            )
-        try:
-            from Xlib import X, display as xdisplay  # type: ignore[import-untyped]  # python-xlib (pynput's)
-            from Xlib.ext import xtest  # type: ignore[import-untyped]
-        except ImportError as e:
-            raise ReplayUnavailable("python-xlib cannot be used here: %s (pip install 'hidpack[record]')" % e) from None
-        self._X, self._xtest, self._xdisplay = X, xtest, xdisplay
-        self.name = name
+        self.name = display_name(display, ReplayUnavailable, "Replay injects input into an X11 session (or Xvfb).",
+                                 wayland="a Wayland session does not let clients inject global input")
         self.d = self._open()
+        from Xlib import X  # type: ignore[import-untyped]  # python-xlib is there: _open used it
+        from Xlib.ext import xtest  # type: ignore[import-untyped]
+
+        self._X, self._xtest = X, xtest
         s = self.d.screen()
         self.size = (int(s.width_in_pixels), int(s.height_in_pixels))
         self._keysyms: Dict[int, int] = {}
 
     def _open(self) -> Any:
-        try:
-            d = self._xdisplay.Display(self.name)
-        except Exception as e:  # noqa: BLE001 - any connection failure (DisplayError, OSError...)
-            raise ReplayUnavailable("cannot open the X display %s: %s" % (self.name, e)) from None
+        d = open_display(self.name, ReplayUnavailable)
         if not d.has_extension("XTEST"):
             d.close()
             raise ReplayUnavailable("the X display %s has no XTEST extension: input cannot be injected" % self.name)

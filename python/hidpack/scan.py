@@ -13,14 +13,15 @@ What the scan does with the plan polars hands it (a polars IO plugin,
 ``polars.io.plugins.register_io_source``):
 
 - **projection**: only the columns the query uses are decoded (the native reader's ``fields``);
-- **predicate**: bounds on ``t`` (``>``, ``>=``, ``<``, ``<=``, ``==``, ``is_between``, ``is_in``)
-  and on ``kind`` (``==``, ``is_in``), combined with ``&`` (and ``|``, as the hull of both
-  sides), become the native read's time window ``t0 <= t < t1`` and its kind mask. Blocks whose
-  time range misses the window, or that hold no event of a wanted kind (the block index counts
-  events per kind), are never read from disk nor decompressed. Anything else in the predicate
-  (other columns, ``~``, casts the scan does not know) simply narrows nothing: the whole
-  predicate is always applied to what is read, so results never depend on what was pushed down
-  (see :func:`pushdown`);
+- **predicate**: bounds on ``t`` (``>``, ``>=``, ``<``, ``<=``, ``==``, ``is_between``, ``is_in``),
+  on ``kind`` (``==``, ``is_in``) and on the file (``file``: the same as ``t``; ``path``: ``==``,
+  ``is_in``), combined with ``&`` (and ``|``, as the hull of both sides), become the files to
+  read and the native read's time window ``t0 <= t < t1`` and kind mask. Files the predicate
+  rules out are never opened; blocks whose time range misses the window, or that hold no event
+  of a wanted kind (the block index counts events per kind), are never read from disk nor
+  decompressed. Anything else in the predicate (other columns, ``~``, casts the scan does not
+  know) simply narrows nothing: the whole predicate is always applied to what is read, so
+  results never depend on what was pushed down (see :func:`pushdown`);
 - **n_rows** (``head`` without a filter) stops reading once enough rows are out, and the frames
   come out in batches of about ``batch_size`` rows: several small files to a batch (read on
   native threads, as :func:`hidpack.read_many` reads them), a long file a few blocks at a time.
@@ -67,20 +68,23 @@ DEFAULT_BATCH_ROWS = 1 << 17
 
 @dataclass(frozen=True)
 class Window:
-    """What a predicate implies about the rows it can keep: ``t0 <= t < t1`` and ``kind`` in
-    ``kinds`` (kind codes). None is no bound. Always a superset: a row outside the window cannot
-    satisfy the predicate, a row inside it may or may not."""
+    """What a predicate implies about the rows it can keep: ``t0 <= t < t1``, ``kind`` in
+    ``kinds`` (kind codes) and ``file`` in ``files`` (indexes into the scan's paths). None is
+    no bound. Always a superset: a row outside the window cannot satisfy the predicate, a row
+    inside it may or may not."""
 
     t0: int | None = None
     t1: int | None = None
     kinds: frozenset[int] | None = None
+    files: frozenset[int] | None = None
 
     def both(self, other: Window) -> Window:
         """The window of ``a & b``: the intersection."""
         return Window(
             _pick(max, self.t0, other.t0),
             _pick(min, self.t1, other.t1),
-            self.kinds if other.kinds is None else other.kinds if self.kinds is None else self.kinds & other.kinds,
+            _pick(frozenset.intersection, self.kinds, other.kinds),
+            _pick(frozenset.intersection, self.files, other.files),
         )
 
     def either(self, other: Window) -> Window:
@@ -89,14 +93,19 @@ class Window:
             None if self.t0 is None or other.t0 is None else min(self.t0, other.t0),
             None if self.t1 is None or other.t1 is None else max(self.t1, other.t1),
             None if self.kinds is None or other.kinds is None else self.kinds | other.kinds,
+            None if self.files is None or other.files is None else self.files | other.files,
         )
 
     def is_empty(self) -> bool:
         """True when no row can be in the window."""
-        return (self.t0 is not None and self.t1 is not None and self.t0 >= self.t1) or self.kinds == frozenset()
+        return (
+            (self.t0 is not None and self.t1 is not None and self.t0 >= self.t1)
+            or self.kinds == frozenset()
+            or self.files == frozenset()
+        )
 
 
-def _pick(f: Any, a: int | None, b: int | None) -> int | None:
+def _pick(f: Any, a: Any, b: Any) -> Any:
     return b if a is None else a if b is None else f(a, b)
 
 
@@ -106,19 +115,21 @@ _FLIPPED = {"Gt": "Lt", "GtEq": "LtEq", "Lt": "Gt", "LtEq": "GtEq", "Eq": "Eq"}
 _FLOATS = {"Float64", "Float32"}
 
 
-def pushdown(predicate: Any, kinds: Sequence[str] | None = None) -> Window:
-    """The :class:`Window` a polars predicate ``Expr`` implies on ``t`` and ``kind``.
+def pushdown(predicate: Any, kinds: Sequence[str] | None = None, paths: Sequence[str] | None = None) -> Window:
+    """The :class:`Window` a polars predicate ``Expr`` implies on ``t``, ``kind`` and the files.
 
     Read from the expression's serialized (JSON) plan, conservatively: a node it does not know
     (another column, ``~``, ``!=``, a function, a cast other than ``t`` to a float) bounds
     nothing, and ``|`` bounds only as far as both sides do. Literal values are evaluated by
     polars itself. A JSON shape a future polars changes gives :data:`EVERYTHING` (no pushdown),
     never a wrong window. ``kinds``: the kinds the scan covers (the window's kinds are within).
+    ``paths``: the scan's files (``file`` is an index into them); given, comparisons,
+    ``is_between`` and ``is_in`` on ``file`` and ``==`` / ``is_in`` on ``path`` bound the files.
     """
     window = EVERYTHING
     if predicate is not None:
         try:
-            window = _window(json.loads(predicate.meta.serialize(format="json")))
+            window = _window(json.loads(predicate.meta.serialize(format="json")), paths)
         except Exception:  # noqa: BLE001 (any failure to understand the plan: no pushdown)
             window = EVERYTHING
     if kinds is not None:
@@ -126,18 +137,18 @@ def pushdown(predicate: Any, kinds: Sequence[str] | None = None) -> Window:
     return window
 
 
-def _window(node: Any) -> Window:
+def _window(node: Any, paths: Sequence[str] | None) -> Window:
     tag, body = _tagged(node)
     if tag == "BinaryExpr":
         op, left, right = body.get("op"), body.get("left"), body.get("right")
         if op in ("And", "LogicalAnd"):
-            return _window(left).both(_window(right))
+            return _window(left, paths).both(_window(right, paths))
         if op in ("Or", "LogicalOr"):
-            return _window(left).either(_window(right))
+            return _window(left, paths).either(_window(right, paths))
         if op in _FLIPPED:
             if _tagged(left)[0] == "Literal":
                 left, right, op = right, left, _FLIPPED[op]
-            return _compare(left, op, right)
+            return _compare(left, op, right, paths)
         return EVERYTHING
     if tag == "Function":
         inputs, function = body.get("input") or [], body.get("function")
@@ -145,17 +156,17 @@ def _window(node: Any) -> Window:
         if name == "AllHorizontal":
             out = EVERYTHING
             for i in inputs:
-                out = out.both(_window(i))
+                out = out.both(_window(i, paths))
             return out
         if name == "IsBetween" and len(inputs) == 3:
             closed = options.get("closed") if isinstance(options, dict) else None
             if closed not in ("Both", "Left", "Right", "None"):
                 return EVERYTHING
-            low = _compare(inputs[0], "GtEq" if closed in ("Both", "Left") else "Gt", inputs[1])
-            high = _compare(inputs[0], "LtEq" if closed in ("Both", "Right") else "Lt", inputs[2])
+            low = _compare(inputs[0], "GtEq" if closed in ("Both", "Left") else "Gt", inputs[1], paths)
+            high = _compare(inputs[0], "LtEq" if closed in ("Both", "Right") else "Lt", inputs[2], paths)
             return low.both(high)
         if name == "IsIn" and len(inputs) == 2:
-            return _members(inputs[0], inputs[1])
+            return _members(inputs[0], inputs[1], paths)
     return EVERYTHING
 
 
@@ -181,8 +192,8 @@ def _column(node: Any) -> tuple[str | None, bool]:
         target = dtype[1] if dtype[0] == "Literal" else dtype[0]
         if name == "t" and exact and target in _FLOATS:
             return "t", False
-        if name == "kind" and exact and target == "String":
-            return "kind", True
+        if name in ("kind", "path") and exact and target == "String":
+            return name, True
     return None, False
 
 
@@ -199,7 +210,7 @@ def _literal(node: Any) -> list[Any] | None:
     return [v for v in series.to_list() if v is not None]
 
 
-def _compare(column: Any, op: str, value: Any) -> Window:
+def _compare(column: Any, op: str, value: Any, paths: Sequence[str] | None) -> Window:
     name, exact = _column(column)
     values = _literal(value)
     if name is None or values is None or len(values) != 1:
@@ -207,6 +218,8 @@ def _compare(column: Any, op: str, value: Any) -> Window:
     (v,) = values
     if name == "kind":
         return _kinds(values) if op == "Eq" else EVERYTHING
+    if name in ("file", "path"):
+        return _files(name, op, values, paths)
     if name != "t":
         return EVERYTHING
     lo_hi = _t_bounds(v, exact)
@@ -245,13 +258,39 @@ def _kinds(values: list[Any]) -> Window:
     return Window(kinds=frozenset(KIND_CODES[v] for v in values))
 
 
-def _members(column: Any, value: Any) -> Window:
+def _files(name: str, op: str, values: list[Any], paths: Sequence[str] | None) -> Window:
+    """The files whose ``file`` index (any comparison with a number) or ``path`` (``==`` a
+    string) compares true with one of ``values`` (``op`` "Eq": equals one of them)."""
+    if paths is None:
+        return EVERYTHING
+    if name == "file" and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        test = _FILE_TESTS.get(op)
+        if test is None:
+            return EVERYTHING
+        return Window(files=frozenset(j for j in range(len(paths)) if any(test(j, v) for v in values)))
+    if name == "path" and op == "Eq" and all(isinstance(v, str) for v in values):
+        return Window(files=frozenset(j for j, p in enumerate(paths) if p in values))
+    return EVERYTHING
+
+
+_FILE_TESTS: dict[str, Callable[[int, Any], bool]] = {
+    "Eq": lambda j, v: j == v,
+    "Gt": lambda j, v: j > v,
+    "GtEq": lambda j, v: j >= v,
+    "Lt": lambda j, v: j < v,
+    "LtEq": lambda j, v: j <= v,
+}
+
+
+def _members(column: Any, value: Any, paths: Sequence[str] | None) -> Window:
     name, exact = _column(column)
     values = _literal(value)
     if values is None:
         return EVERYTHING
     if name == "kind":
         return _kinds(values)
+    if name in ("file", "path"):
+        return _files(name, "Eq", values, paths)
     if name != "t" or not values:
         return EVERYTHING
     bounds = [_t_bounds(v, exact) for v in values]
@@ -340,7 +379,7 @@ class _Scan:
     ) -> Iterator[Any]:
         """The batches of the query: read with the pushed-down window and columns, then filtered
         by the whole predicate and cut to ``with_columns`` and ``n_rows``."""
-        window = pushdown(predicate, self.kinds)
+        window = pushdown(predicate, self.kinds, self.names)
         wanted = set(self.schema.names() if with_columns is None else with_columns)
         if predicate is not None:
             wanted.update(predicate.meta.root_names())
@@ -372,7 +411,8 @@ class _Scan:
         runs of its wanted blocks."""
         pending: list[int] = []
         count = 0
-        for j in range(len(self.names)):
+        files = range(len(self.names)) if window.files is None else sorted(window.files)
+        for j in files:
             wanted = self._wanted_blocks(j, window)
             if wanted is None:  # unreadable or damaged: read_many decides, in its turn
                 pending.append(j)

@@ -55,6 +55,7 @@ import numpy as np
 
 from . import _native
 from ._table import Columns
+from ._x11 import display_name, open_display
 
 __all__ = [
     "ScreenCapture",
@@ -78,13 +79,8 @@ class ScreenUnavailable(RuntimeError):
 
 
 def _need_display(display: Optional[str]) -> str:
-    disp = display or os.environ.get("DISPLAY")
-    if not disp:
-        raise ScreenUnavailable(
-            "screen recording needs an X11 display: DISPLAY is not set%s"
-            % (" (Wayland sessions do not let clients grab the screen)" if os.environ.get("WAYLAND_DISPLAY") else "")
-        )
-    return disp
+    return display_name(display, ScreenUnavailable, "Screen recording needs an X11 session (or Xvfb).",
+                        wayland="Wayland sessions do not let clients grab the screen")
 
 
 def _need_ffmpeg(ffmpeg: str) -> str:
@@ -99,15 +95,7 @@ def _need_ffmpeg(ffmpeg: str) -> str:
 
 def display_size(display: Optional[str] = None) -> Tuple[int, int]:
     """Width and height in pixels of the X screen ``display`` (default ``$DISPLAY``)."""
-    disp = _need_display(display)
-    try:
-        from Xlib import display as xdisplay  # python-xlib, a pynput dependency on Linux
-    except ImportError as e:
-        raise ScreenUnavailable("python-xlib is needed to size the screen: %s (pip install 'hidpack[record]')" % e) from None
-    try:
-        d = xdisplay.Display(disp)
-    except Exception as e:  # noqa: BLE001 - any connection failure
-        raise ScreenUnavailable("cannot open the X display %s: %s" % (disp, e)) from None
+    d = open_display(_need_display(display), ScreenUnavailable)
     try:
         s = d.screen()
         return int(s.width_in_pixels), int(s.height_in_pixels)

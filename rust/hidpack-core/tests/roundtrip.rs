@@ -2,47 +2,12 @@
 //! back equal; time windows return exactly the matching events.
 
 mod common;
+use common::arb::{event, table, timestamp};
 use common::*;
 use hidpack_core::model::{COORD_MAX_RAW, KIND_NAMES};
 use hidpack_core::reader::{kind_mask, ALL_KINDS};
 use hidpack_core::{Event, Kind, Reader, WriterOptions};
 use proptest::prelude::*;
-
-fn coord() -> impl Strategy<Value = i64> {
-    prop_oneof![
-        -5000i64..5000,
-        (-3000i64..3000).prop_map(|v| v << 16),
-        Just(COORD_MAX_RAW),
-        Just(-COORD_MAX_RAW),
-        -COORD_MAX_RAW..=COORD_MAX_RAW,
-    ]
-}
-
-fn text() -> impl Strategy<Value = String> {
-    prop_oneof![Just(String::new()), "[a-z]{0,5}", "\\PC{0,12}", Just("\0nul\u{1F600}".to_string())]
-}
-
-fn event() -> impl Strategy<Value = Event> {
-    prop_oneof![
-        (coord(), coord(), proptest::option::of(any::<u32>())).prop_map(|(x, y, buttons)| Event::Move { x, y, buttons }),
-        (coord(), coord()).prop_map(|(dx, dy)| Event::RawMove { dx, dy }),
-        (any::<u8>(), any::<bool>(), proptest::option::of((coord(), coord())))
-            .prop_map(|(button, pressed, pos)| Event::Button { button, pressed, pos }),
-        (coord(), coord(), proptest::option::of((coord(), coord()))).prop_map(|(dx, dy, pos)| Event::Scroll { dx, dy, pos }),
-        (any::<bool>(), proptest::option::of(any::<u16>()), proptest::option::of(any::<u32>()))
-            .prop_map(|(pressed, usage, native)| Event::Key { pressed, usage, native }),
-        text().prop_map(|text| Event::Text { text }),
-        (proptest::option::of(text()), proptest::option::of(text()), proptest::option::of(any::<i64>()), proptest::option::of(any::<[i32; 4]>()))
-            .prop_map(|(app, title, window, rect)| Event::Focus { app, title, window, rect }),
-        (text(), proptest::option::of(any::<i64>())).prop_map(|(label, value)| Event::Marker { label, value }),
-        (0u64..=i64::MAX as u64, any::<u8>(), proptest::option::of(any::<i64>()))
-            .prop_map(|(count, reason, t_end)| Event::Gap { count, reason, t_end }),
-    ]
-}
-
-fn timestamp() -> impl Strategy<Value = i64> {
-    prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), 0i64..1_000_000_000, Just(0)]
-}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
@@ -64,10 +29,7 @@ proptest! {
                                                   block in 1usize..50, span in proptest::option::of(1i64..1_000_000)) {
         let opts = || WriterOptions { block_events: block, block_span_ns: span, ..Default::default() };
         let pushed = write_events(&evs, opts());
-        let mut table = hidpack_core::EventTable::new();
-        for (t, e) in &evs {
-            table.push(*t, e).unwrap();
-        }
+        let table = table(&evs);
         let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (evs.len() + 1)).collect();
         bounds.push(0);
         bounds.push(evs.len());

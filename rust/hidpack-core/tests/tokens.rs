@@ -2,56 +2,12 @@
 //! lossy mode keeps its stated bounds; skipped kinds and dropped native codes are counted;
 //! malformed token streams give typed errors with the position, never a panic.
 
+mod common;
+use common::arb::{event, table, timestamp};
 use hidpack_core::model::{COORD_MAX_RAW, NUM_KINDS};
 use hidpack_core::tokens::{self, decode, encode, id, TokenizerOptions};
 use hidpack_core::{Column, Error, Event, EventTable, Kind};
 use proptest::prelude::*;
-
-fn coord() -> impl Strategy<Value = i64> {
-    prop_oneof![
-        -5000i64..5000,
-        (-3000i64..3000).prop_map(|v| v << 16),
-        (-300i64..300).prop_map(|v| v << 8),
-        Just(COORD_MAX_RAW),
-        Just(-COORD_MAX_RAW),
-        -COORD_MAX_RAW..=COORD_MAX_RAW,
-    ]
-}
-
-fn text() -> impl Strategy<Value = String> {
-    prop_oneof![Just(String::new()), "[a-z]{0,5}", "\\PC{0,12}", Just("\0nul\u{1F600}".to_string())]
-}
-
-fn event() -> impl Strategy<Value = Event> {
-    prop_oneof![
-        4 => (coord(), coord(), proptest::option::of(prop_oneof![Just(0u32), Just(1), any::<u32>()]))
-            .prop_map(|(x, y, buttons)| Event::Move { x, y, buttons }),
-        1 => (coord(), coord()).prop_map(|(dx, dy)| Event::RawMove { dx, dy }),
-        1 => (prop_oneof![1u8..6, any::<u8>()], any::<bool>(), proptest::option::of((coord(), coord())))
-            .prop_map(|(button, pressed, pos)| Event::Button { button, pressed, pos }),
-        1 => (coord(), coord(), proptest::option::of((coord(), coord()))).prop_map(|(dx, dy, pos)| Event::Scroll { dx, dy, pos }),
-        1 => (any::<bool>(), proptest::option::of(prop_oneof![0u16..256, any::<u16>()]), proptest::option::of(any::<u32>()))
-            .prop_map(|(pressed, usage, native)| Event::Key { pressed, usage, native }),
-        1 => text().prop_map(|text| Event::Text { text }),
-        1 => (proptest::option::of(text()), proptest::option::of(text()), proptest::option::of(any::<i64>()), proptest::option::of(any::<[i32; 4]>()))
-            .prop_map(|(app, title, window, rect)| Event::Focus { app, title, window, rect }),
-        1 => (text(), proptest::option::of(any::<i64>())).prop_map(|(label, value)| Event::Marker { label, value }),
-        1 => (0u64..=i64::MAX as u64, any::<u8>(), proptest::option::of(any::<i64>()))
-            .prop_map(|(count, reason, t_end)| Event::Gap { count, reason, t_end }),
-    ]
-}
-
-fn timestamp() -> impl Strategy<Value = i64> {
-    prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), 0i64..1_000_000_000, (0i64..100_000).prop_map(|v| v * 1_000_000)]
-}
-
-fn table(evs: &[(i64, Event)]) -> EventTable {
-    let mut t = EventTable::new();
-    for (ts, e) in evs {
-        t.push(*ts, e).unwrap();
-    }
-    t
-}
 
 /// A monotone recording in ms and whole pixels, as most recorders give.
 fn recording() -> impl Strategy<Value = Vec<(i64, Event)>> {

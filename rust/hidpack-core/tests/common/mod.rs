@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod arb;
+
 use hidpack_core::model::gap_reason;
 use hidpack_core::reader::ALL_KINDS;
 use hidpack_core::{Event, EventTable, Reader, Writer, WriterOptions};

@@ -13,6 +13,7 @@
 //!   frames, the zstd seekable-format seek table.
 //! * [`writer`]: [`Writer`], a synchronous writer (the capture engine feeds it from its thread).
 //! * [`reader`]: [`Reader`], which reads complete, torn and damaged files and says what it skipped.
+//! * [`wide`]: the wide (union) table of a read: one column per field, one row per event.
 //! * [`many`]: [`many::read_many`], the events of many files as one table, read on several threads.
 //! * [`policy`]: privacy policies, enforced inside every push before an event reaches the ring.
 //! * [`ring`]: the bounded multi-producer ring of the capture path (push never blocks or allocates).
@@ -50,6 +51,7 @@ pub mod reader;
 pub mod recover;
 pub mod ring;
 pub mod table;
+pub mod wide;
 pub mod writer;
 
 pub use capture::{Clock, Recorder, RecorderOptions, Stats};

@@ -65,7 +65,7 @@ impl KindColumns {
     pub fn take(&mut self, mut table: EventTable, t0: i64, t1: Option<i64>) {
         let k = self.kind as usize;
         let n = table.kinds[k].len();
-        let all_wanted = n == table.len() && table.t.iter().all(|&t| t >= t0 && t1.is_none_or(|e| t < e));
+        let all_wanted = table.all_wanted(t0, t1, 1 << k);
         if all_wanted && n > 0 && self.is_empty() && self.t.capacity() == 0 {
             self.t = std::mem::take(&mut table.t);
             for ((_, col), &i) in self.cols.iter_mut().zip(&self.at) {
@@ -149,11 +149,9 @@ pub fn read_kind<S: Source>(
     let mut out = KindColumns::new(kind, fields);
     if ids.len() > 1 {
         // Room for every event of the kind in those blocks up front (appending then never moves
-        // the columns). The counts come from the file (untrusted): a hint only, skipped past 64
-        // events per file byte, and reserved fallibly.
-        let hint: u64 = ids.iter().map(|&i| u64::from(reader.blocks()[i].counts[kind as usize])).sum();
-        if hint <= u64::from(u32::MAX).min(reader.file_len().saturating_mul(64)) {
-            out.try_reserve(hint as usize);
+        // the columns), reserved fallibly.
+        if let Some(rows) = reader.events_hint(&ids, mask) {
+            out.try_reserve(rows);
         }
     }
     let lo = t0.unwrap_or(i64::MIN);

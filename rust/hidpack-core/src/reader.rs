@@ -897,17 +897,10 @@ impl<S: Source> Reader<S> {
         let lo = t0.unwrap_or(i64::MIN);
         let wanted = self.wanted_blocks(lo, t1, kinds, blocks)?;
         let mut parts = Vec::with_capacity(wanted.len());
-        let filtered = t0.is_some() || t1.is_some() || kinds & ALL_KINDS != ALL_KINDS;
         self.each_block(&wanted, threads, |_, _, t| {
-            // checked row by row (when the query filters at all), not trusted from the record
-            if !filtered || t.t.iter().zip(&t.kind).all(|(&ts, &k)| crate::table::wanted(ts, k, lo, t1, kinds)) {
+            let t = t.into_wanted(lo, t1, kinds);
+            if !t.is_empty() {
                 parts.push(t);
-            } else {
-                let mut f = EventTable::new();
-                f.extend_filtered(&t, lo, t1, kinds);
-                if !f.is_empty() {
-                    parts.push(f);
-                }
             }
         });
         Ok(parts)
@@ -926,6 +919,18 @@ impl<S: Source> Reader<S> {
     }
 
     /// The indices of the blocks [`Reader::for_each_block`] decodes for this query.
+    /// The events of the kinds in `kinds` that blocks `ids` hold, by their records: room to
+    /// reserve for a read of them. The records are untrusted: a hint only, and None past
+    /// `u32::MAX` events or 64 events per byte of the file.
+    pub fn events_hint(&self, ids: &[usize], kinds: u16) -> Option<usize> {
+        let in_block = |i: usize| -> u64 {
+            let c = &self.blocks[i].counts;
+            (0..NUM_KINDS).filter(|&k| (kinds >> k) & 1 == 1).map(|k| u64::from(c[k])).sum()
+        };
+        let hint: u64 = ids.iter().map(|&i| in_block(i)).sum();
+        (hint <= u64::from(u32::MAX).min(self.src.len().saturating_mul(64))).then_some(hint as usize)
+    }
+
     pub fn blocks_for(&self, t0: Option<i64>, t1: Option<i64>, kinds: u16, blocks: Option<&[usize]>) -> Result<Vec<usize>> {
         Ok(self.wanted_blocks(t0.unwrap_or(i64::MIN), t1, kinds, blocks)?.into_iter().map(|(i, _)| i).collect())
     }

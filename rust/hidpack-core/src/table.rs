@@ -476,6 +476,26 @@ impl EventTable {
         }
     }
 
+    /// Does every row have `t0 <= t < t1` and a kind in `kinds` (bit k set)? Checked row by row
+    /// (not taken from a block's record), unless the query keeps every row of a valid table.
+    pub fn all_wanted(&self, t0: i64, t1: Option<i64>, kinds: u16) -> bool {
+        let all_kinds = (1u16 << NUM_KINDS) - 1;
+        (t0 == i64::MIN && t1.is_none() && kinds & all_kinds == all_kinds)
+            || self.t.iter().zip(&self.kind).all(|(&t, &k)| wanted(t, k, t0, t1, kinds))
+    }
+
+    /// The rows with `t0 <= t < t1` whose kind is in `kinds`: this table as it is when every
+    /// row is wanted (no copy; see [`EventTable::all_wanted`]), else a copy of the wanted rows.
+    /// How a reader cuts a decoded block to a query's window.
+    pub fn into_wanted(self, t0: i64, t1: Option<i64>, kinds: u16) -> EventTable {
+        if self.all_wanted(t0, t1, kinds) {
+            return self;
+        }
+        let mut out = EventTable::new();
+        out.extend_filtered(&self, t0, t1, kinds);
+        out
+    }
+
     /// Append the rows of `other` with `t0 <= t < t1` whose kind is in `kinds` (bit k set = keep).
     pub fn extend_filtered(&mut self, other: &EventTable, t0: i64, t1: Option<i64>, kinds: u16) {
         let keep: Vec<bool> = other.t.iter().zip(&other.kind).map(|(&t, &k)| wanted(t, k, t0, t1, kinds)).collect();

@@ -41,7 +41,7 @@ pub(crate) fn actions<'py>(
     let mask = ALL_KINDS;
     let inner = &reader.inner;
     let result = py
-        .detach(|| -> hidpack_core::Result<(Actions, Option<convert::OutTable>)> {
+        .detach(|| -> hidpack_core::Result<(Actions, Option<hidpack_core::wide::WideTable>)> {
             let table = inner.read_threads(t0, t1, mask, blocks.as_deref(), threads)?;
             let bins = match (edges, fps) {
                 (Some(e), None) => Bins::from_edges(e)?,
@@ -59,7 +59,7 @@ pub(crate) fn actions<'py>(
             let a = bin_actions(&table, &bins, ActionOptions { lossless })?;
             let events = a.lossless.as_ref().map(|ll| {
                 let binned = table.take(&ll.rows);
-                convert::wide_of(binned)
+                hidpack_core::wide::wide_of(binned)
             });
             Ok((a, events))
         })

@@ -49,9 +49,9 @@ pub fn tokens_decode<'py>(py: Python<'py>, tokens: PyReadonlyArray1<'py, u32>) -
         Err(_) => tokens.as_array().to_vec(),
     };
     let out = py
-        .detach(|| -> hidpack_core::Result<convert::OutTable> {
+        .detach(|| -> hidpack_core::Result<hidpack_core::wide::WideTable> {
             let t = tokens::decode(&toks)?;
-            Ok(convert::wide_of(t))
+            Ok(hidpack_core::wide::wide_of(t))
         })
         .map_err(to_py)?;
     convert::out_to_py(py, out)

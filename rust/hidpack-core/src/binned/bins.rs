@@ -303,9 +303,10 @@ pub(super) fn best_quantisation(bins: &[Bin], n: u64) -> (u8, Vec<u32>) {
     (scale, f)
 }
 
-/// Counts of distinct i64 values, then each value's bin. Values within a span of 2^16 (most
-/// latents: steps, ticks, codes) are counted in a plain array; others in an open-addressing hash
-/// table (linear probing, grown at half load). Sorting every latent cost more than all the rest of
+/// Counts of distinct i64 values, then each value's bin. Values within a span of 2^16 and of at
+/// most 8 slots per value (most latents: steps, ticks, codes) are counted in a plain array; others
+/// in an open-addressing hash table (linear probing, grown at half load; a wide array cost more to
+/// clear and list than the values it counted). Sorting every latent cost more than all the rest of
 /// the encoder.
 pub(super) struct Counts {
     pub(super) dense: Option<i64>, // Some(min): vals[v - min]
@@ -324,10 +325,14 @@ impl Counts {
             hi = hi.max(x);
         }
         let span = hi.wrapping_sub(lo) as u64;
-        if !v.is_empty() && span < Self::DENSE_SPAN {
+        // A plain array costs its span to clear and to list; a hash table costs a probe per value.
+        // The array, while it is at most a few slots per value.
+        if !v.is_empty() && span < Self::DENSE_SPAN && span <= (8 * v.len() as u64).max(4096) {
             Counts { dense: Some(lo), keys: Vec::new(), vals: vec![0; span as usize + 1], len: 0, shift: 0 }
         } else {
-            Counts { dense: None, keys: vec![0; 1024], vals: vec![0; 1024], len: 0, shift: 64 - 10 }
+            // room for half the values distinct without growing (more grow as they come)
+            let bits = (v.len().next_power_of_two().trailing_zeros()).clamp(10, 14);
+            Counts { dense: None, keys: vec![0; 1 << bits], vals: vec![0; 1 << bits], len: 0, shift: 64 - bits }
         }
     }
     #[inline]
@@ -362,12 +367,22 @@ impl Counts {
     /// 256 are counted into four interleaved tables, so a run of one value (kinds, buttons) does
     /// not make each increment wait for the one before it.
     pub(super) fn add_all(&mut self, v: &[i64]) {
-        let Some(lo) = self.dense.filter(|_| self.vals.len() <= 256) else {
+        let Some(lo) = self.dense else {
             for &x in v {
                 self.add(x);
             }
             return;
         };
+        if self.vals.len() > 256 {
+            let mut len = 0;
+            for &x in v {
+                let c = &mut self.vals[x.wrapping_sub(lo) as u64 as usize];
+                len += usize::from(*c == 0);
+                *c += 1;
+            }
+            self.len += len;
+            return;
+        }
         let mut c = [[0u32; 256]; 4];
         let mut chunks = v.chunks_exact(4);
         for q in &mut chunks {

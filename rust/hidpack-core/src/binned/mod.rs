@@ -265,6 +265,61 @@ mod tests {
         assert_eq!(gcd_of(&[0, i64::MIN, 0]), 1 << 63);
     }
 
+    /// The split base by the definition: the most frequent gcd ≥ 17 of the sampled pairs'
+    /// differences, each gcd computed on the differences as they are.
+    fn split_base_by_definition(vals: &[i64]) -> Option<u64> {
+        let n = vals.len();
+        if n < 256 {
+            return None;
+        }
+        let mut found = Vec::new();
+        for i in 0..512usize {
+            let p = |m: usize, c: usize| (m * i + c) % n;
+            let a = vals[p(7919, 0)].wrapping_sub(vals[p(104_729, 13)]).unsigned_abs();
+            let b = vals[p(3571, 5)].wrapping_sub(vals[p(65_537, 29)]).unsigned_abs();
+            let g = gcd(a, b);
+            if g >= 17 {
+                found.push(g);
+            }
+        }
+        found.sort_unstable();
+        let (mut g, mut c) = (0u64, 0usize);
+        for run in found.chunk_by(|a, b| a == b) {
+            if run.len() >= c {
+                (g, c) = (run[0], run.len());
+            }
+        }
+        if c == 0 || c < 16 {
+            return None;
+        }
+        let r0 = vals[0].rem_euclid(g as i64);
+        (0..n).step_by((n / 64).max(1)).any(|i| vals[i].rem_euclid(g as i64) != r0).then_some(g)
+    }
+
+    #[test]
+    fn the_split_base_is_the_one_of_its_definition() {
+        let mut next = xorshift(0x1234_5678_9ABC_DEF1);
+        for case in 0..400 {
+            let n = 256 + (next() % 3000) as usize;
+            let base = [17u64, 125, 1_000, 65_536, 1 << 40][case % 5] as i64;
+            let unit = [1i64, 3, 1_000_000, 1 << 16][case / 5 % 4];
+            let rems = 1 + (next() % 4) as i64;
+            let mut k = (next() % 1000) as i64;
+            let v: Vec<i64> = (0..n)
+                .map(|_| {
+                    k += (next() % 50) as i64;
+                    match case % 7 {
+                        // extremes: differences of 2^63 and wrapping ones
+                        0 => [i64::MIN, i64::MAX, 0, -1][(next() % 4) as usize],
+                        1 => (next() as i64).wrapping_mul(unit),
+                        _ => (k * base + (next() as i64 % rems).abs()).wrapping_mul(unit),
+                    }
+                })
+                .collect();
+            assert_eq!(find_split_base(&v), split_base_by_definition(&v), "case {case}");
+        }
+    }
+
     #[test]
     fn a_common_divisor_is_not_a_split_base() {
         // whole pixels in 2^-16 units: every difference is a multiple of 65536, and the

@@ -147,6 +147,11 @@ impl ExactDiv {
     pub(super) fn divides(&self, a: u64) -> bool {
         a == 0 || (a.trailing_zeros() >= self.tz && (a >> self.tz).wrapping_mul(self.inv) <= self.limit)
     }
+    /// x / g for a multiple x of g, unsigned.
+    #[inline]
+    pub(super) fn div_unsigned(&self, x: u64) -> u64 {
+        (x >> self.tz).wrapping_mul(self.inv)
+    }
     /// x / g for a multiple x of g (two's complement: exact for negative x too).
     #[inline]
     pub(crate) fn div(&self, x: i64) -> i64 {
@@ -266,9 +271,9 @@ pub(super) fn estimate(latents: &[i64]) -> (usize, usize) {
         return (0, 0);
     }
     let mut map = Counts::for_values(latents);
-    if map.dense.is_some() && map.vals.len() <= 256 {
-        // few values: counted at once (the early exit below is for mostly distinct ones, which
-        // cannot be: the span is under 256)
+    if map.dense.is_some() {
+        // a span of a few slots per value: counted at once (cheaper than the early exit below,
+        // which answers the same)
         map.add_all(latents);
         if map.len * 2 > n && n >= 64 {
             let (lo, hi) = latents.iter().fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
@@ -472,19 +477,29 @@ pub(super) fn find_split_base(vals: &[i64]) -> Option<u64> {
     // advanced by its step mod n, without a division per sample.
     let mut idx = [0usize, 13 % n, 5 % n, 29 % n];
     let step = [7919 % n, 104_729 % n, 3571 % n, 65_537 % n];
-    let mut found: Vec<u64> = Vec::with_capacity(samples);
+    let mut pairs: Vec<(u64, u64)> = Vec::with_capacity(samples);
     for _ in 0..samples {
         let a = vals[idx[0]].wrapping_sub(vals[idx[1]]).unsigned_abs();
         let b = vals[idx[2]].wrapping_sub(vals[idx[3]]).unsigned_abs();
-        let g = gcd(a, b);
-        if g >= 17 {
-            found.push(g);
-        }
+        pairs.push((a, b));
         for (j, s) in idx.iter_mut().zip(step) {
             *j += s;
             if *j >= n {
                 *j -= n;
             }
+        }
+    }
+    // The divisor d common to every difference sampled (a clock's tick, a pixel in 2^-16 units)
+    // divides each pair's gcd: gcd(a, b) = d·gcd(a/d, b/d), on numbers with fewer bits to strip.
+    let all: Vec<i64> = pairs.iter().flat_map(|&(a, b)| [a as i64, b as i64]).collect();
+    let d = gcd_of(&all).max(1);
+    let exact = ExactDiv::new(d);
+    let down = |x: u64| exact.div_unsigned(x);
+    let mut found: Vec<u64> = Vec::with_capacity(samples);
+    for &(a, b) in &pairs {
+        let g = gcd(down(a), down(b)).wrapping_mul(d);
+        if g >= 17 {
+            found.push(g);
         }
     }
     // the most frequent divisor (the largest of equally frequent ones)

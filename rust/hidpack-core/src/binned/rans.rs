@@ -41,57 +41,92 @@ pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
         put_varint(out, u64::from(freq[i]));
         prev = b.lo;
     }
-    // symbols
-    let syms: Vec<u8> = if bins.len() == 1 {
-        vec![0; n]
-    } else {
-        latents.iter().map(|&v| map.get(v) as u8).collect()
-    };
-    // offsets, forward
+    // symbols and offsets in one forward pass
+    let coder: Vec<(i64, u32)> = bins.iter().map(|b| (b.lo, width_bits(b.lo, b.hi))).collect();
+    let mut syms: Vec<u8> = Vec::with_capacity(n);
     let mut bits = BitWriter::with_capacity(n);
-    for (&v, &s) in latents.iter().zip(&syms) {
-        let b = &bins[s as usize];
-        let w = width_bits(b.lo, b.hi);
+    if bins.len() == 1 {
+        syms.resize(n, 0);
+        let (lo, w) = coder[0];
         if w > 0 {
-            bits.put(v.wrapping_sub(b.lo) as u64, w);
+            for &v in latents {
+                bits.put(v.wrapping_sub(lo) as u64, w);
+            }
+        }
+    } else {
+        for &v in latents {
+            let s = map.get(v) as usize;
+            syms.push(s as u8);
+            let (lo, w) = coder[s];
+            if w > 0 {
+                bits.put(v.wrapping_sub(lo) as u64, w);
+            }
         }
     }
     let offsets = bits.finish();
-    // rANS, backward
-    let mut x = [RANS_L; 2];
-    let mut words: Vec<u16> = Vec::with_capacity(n / 2 + 2);
-    let shift = 32 - u32::from(scale);
-    // x / f by multiplication: m = ceil(2^(32+l) / f), l = ceil(log2 f), exact for x < 2^32.
-    let recip: Vec<(u128, u32)> = freq
-        .iter()
-        .map(|&f| {
-            let l = 32 - (f - 1).leading_zeros();
-            ((1u128 << (32 + l)).div_ceil(u128::from(f)), l)
-        })
-        .collect();
-    for i in (0..n).rev() {
-        let s = syms[i] as usize;
-        let f = freq[s];
-        let st = &mut x[i & 1];
-        if u64::from(*st) >= u64::from(f) << shift {
-            words.push(*st as u16);
-            *st >>= 16;
-        }
-        let (m, l) = recip[s];
-        let q = ((u128::from(*st) * m) >> (32 + l)) as u32;
-        debug_assert_eq!(q, *st / f);
-        *st = (q << scale) + (*st - q * f) + start[s];
-    }
-    words.reverse();
-    out.extend_from_slice(&x[0].to_le_bytes());
-    out.extend_from_slice(&x[1].to_le_bytes());
-    put_varint(out, words.len() as u64);
-    out.reserve(words.len() * 2);
-    for w in &words {
+    let words = rans_words(&syms, &freq, &start, scale);
+    out.extend_from_slice(&words.states[0].to_le_bytes());
+    out.extend_from_slice(&words.states[1].to_le_bytes());
+    put_varint(out, words.words.len() as u64);
+    out.reserve(words.words.len() * 2);
+    for w in words.words.iter().rev() {
         out.extend_from_slice(&w.to_le_bytes());
     }
     put_varint(out, offsets.len() as u64);
     out.extend_from_slice(&offsets);
+}
+
+/// The rANS stream of `syms`: the two final states and the words in the order they were pushed
+/// (the reverse of the stream's).
+struct RansWords {
+    states: [u32; 2],
+    words: Vec<u16>,
+}
+
+/// Encodes `syms` backwards with two interleaved states (even values on state 0, odd on 1).
+/// `x / f` is a multiplication: m = ceil(2^(32+l) / f), l = ceil(log2 f), exact for x < 2^32.
+fn rans_words(syms: &[u8], freq: &[u32], start: &[u32], scale: u8) -> RansWords {
+    /// What coding one bin needs, in one place (one cache line holds two bins).
+    #[derive(Clone, Copy)]
+    struct Enc {
+        m: u64,
+        l: u32,
+        f: u32,
+        start: u32,
+        bound: u64, // a state at or above it must give a word first (2^32: never)
+    }
+    let renorm = 32 - u32::from(scale);
+    let enc: Vec<Enc> = freq
+        .iter()
+        .zip(start)
+        .map(|(&f, &start)| {
+            let l = 32 - (f - 1).leading_zeros();
+            let m = (1u128 << (32 + l)).div_ceil(u128::from(f)) as u64;
+            Enc { m, l, f, start, bound: u64::from(f) << renorm }
+        })
+        .collect();
+    let mut words: Vec<u16> = Vec::with_capacity(syms.len() / 2 + 2);
+    let step = |st: u32, s: u8, words: &mut Vec<u16>| -> u32 {
+        let e = enc[s as usize];
+        let mut st = st;
+        if u64::from(st) >= e.bound {
+            words.push(st as u16);
+            st >>= 16;
+        }
+        // the product's high bits past 32 (a fixed shift), then l more: one variable 64-bit shift
+        let q = ((((u128::from(st) * u128::from(e.m)) >> 32) as u64) >> e.l) as u32;
+        debug_assert_eq!(q, st / e.f);
+        (q << scale) + (st - q * e.f) + e.start
+    };
+    // the state of the value being coded is `cur`; the pair is swapped after each value so both
+    // stay in registers
+    let (mut cur, mut other) = (RANS_L, RANS_L);
+    for &s in syms.iter().rev() {
+        cur = step(cur, s, &mut words);
+        std::mem::swap(&mut cur, &mut other);
+    }
+    // value 0 (state 0) was coded last and swapped into `other`
+    RansWords { states: [other, cur], words }
 }
 
 pub(super) struct BitWriter {
@@ -107,6 +142,8 @@ impl BitWriter {
             n: 0,
         }
     }
+    /// Appends the low `bits` (1..=64) bits of `v`, LSB first; whole 32-bit words leave the
+    /// accumulator at once (it holds under 32 bits between calls).
     #[inline]
     fn put(&mut self, v: u64, bits: u32) {
         if bits > 32 {
@@ -114,23 +151,18 @@ impl BitWriter {
             self.put(v >> 32, bits - 32);
             return;
         }
-        let v = if bits == 64 {
-            v
-        } else {
-            v & ((1u64 << bits) - 1)
-        };
+        let v = v & (u64::MAX >> (64 - bits));
         self.acc |= v << self.n;
         self.n += bits;
-        while self.n >= 8 {
-            self.out.push(self.acc as u8);
-            self.acc >>= 8;
-            self.n -= 8;
+        if self.n >= 32 {
+            self.out.extend_from_slice(&(self.acc as u32).to_le_bytes());
+            self.acc >>= 32;
+            self.n -= 32;
         }
     }
     fn finish(mut self) -> Vec<u8> {
-        if self.n > 0 {
-            self.out.push(self.acc as u8);
-        }
+        let tail = self.n.div_ceil(8) as usize;
+        self.out.extend_from_slice(&self.acc.to_le_bytes()[..tail]);
         self.out
     }
 }

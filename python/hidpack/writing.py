@@ -155,10 +155,11 @@ def write_table(
     existing ``path`` is an error (``FileExistsError``) unless ``overwrite=True``; a path whose
     recorder was killed (an unrecovered ``<path>.wal`` beside it) is refused either way.
 
-    ``binned=False`` keeps integer columns to the byte encodings of format 1.0 (about 12 % larger
-    on real input, 2.33 against 2.04 bytes per event on mouse sessions) so that readers older than
-    the ``BINNED`` encoding (FORMAT.md §5.5) can read the file; they refuse a binned file with an
-    "unsupported version" error naming the feature bit.
+    Files are format 1.1 (``BINNED`` and ``PREDICTED`` encodings, compact trailers and index:
+    FORMAT.md §4.5, §5.5, §5.6). ``binned=False`` writes format 1.0 with the byte encodings only
+    (about 12 % larger on real input, 2.33 against 2.04 bytes per event on mouse sessions) so that
+    readers older than the ``BINNED`` encoding can read the file; they refuse a 1.1 file with an
+    "unsupported version" error naming the feature bits.
     """
     native_table = prepare(table)
     meta = _metadata_json(metadata)

@@ -249,7 +249,8 @@ fn binned() -> Vec<u8> {
         };
         evs.push((t, e));
     }
-    let opts = WriterOptions { block_events: 4096, level: 3, binned: true, ..Default::default() };
+    // minor 0: the vector pins BINNED as format 1.0 wrote it (no PREDICTED chunk)
+    let opts = WriterOptions { block_events: 4096, level: 3, binned: true, minor: 0, ..Default::default() };
     let mut w = Writer::with_header(Vec::new(), opts, header(json!({"note": "BINNED, every predictor"}))).unwrap();
     for (t, e) in &evs {
         w.push(*t, e).unwrap();
@@ -266,6 +267,118 @@ fn binned() -> Vec<u8> {
     bytes
 }
 
+/// Encodings 6 (`PREDICTED`) used in the first block of `bytes`: their source bytes.
+fn predicted_sources(bytes: &[u8], block: usize) -> std::collections::BTreeSet<u8> {
+    let r = Reader::from_source(bytes.to_vec()).unwrap();
+    let b = &r.blocks()[block];
+    let frame = &bytes[b.offset as usize..(b.offset + u64::from(b.length)) as usize];
+    let payload = zstd::decode_all(frame).unwrap();
+    let layout = hidpack_core::codec::chunk_layout(&payload).unwrap();
+    layout.iter().filter(|c| c.encoding == hidpack_core::codec::enc::PREDICTED).filter_map(|c| c.predictor).collect()
+}
+
+/// A format 1.1 file (compact records, `PREDICTED` allowed) of `events`.
+fn write_1_1(events: &[(i64, Event)], block_events: usize, note: &str) -> Vec<u8> {
+    let opts = WriterOptions { block_events, level: 3, ..Default::default() };
+    let mut w = Writer::with_header(Vec::new(), opts, header(json!({"note": note, "native_keyspace": "js_keycode"}))).unwrap();
+    for (t, e) in events {
+        w.push(*t, e).unwrap();
+    }
+    let bytes = w.into_inner().unwrap();
+    assert_eq!(&bytes[12..16], &[1, 0, 1, 0], "version 1.1");
+    bytes
+}
+
+/// Typing with every kind of key row (FORMAT.md §5.6 sources 0 and 2): usages the map predicts,
+/// a remapped key, key classes without native, a code without usage, autorepeat, a code whose
+/// map entry changes.
+fn v1_1_keys() -> Vec<u8> {
+    let text = b"the quick brown fox jumps over the lazy dog while hidpack counts keys ";
+    let mut evs = Vec::new();
+    let mut t = 0i64;
+    for (i, &ch) in text.iter().cycle().take(180).enumerate() {
+        let native = u32::from(ch.to_ascii_uppercase());
+        let usage = match ch {
+            b'a'..=b'z' => Some(u16::from(ch - b'a') + 4),
+            _ => Some(0x2C), // space
+        };
+        let (usage, native) = match i {
+            17 => (Some(0xFFF3), None),         // a key class, native withheld
+            40 => (None, Some(native)),         // no usage for this code
+            61 => (usage.map(|u| u + 1), Some(native)), // remapped: the map mispredicts it
+            _ => (usage, Some(native)),
+        };
+        t += 40_000_000 + (i as i64 * 7919 % 50) * 1_000_000;
+        evs.push((t, Event::Key { pressed: true, usage, native }));
+        if i % 29 == 3 {
+            t += 30_000_000;
+            evs.push((t, Event::Key { pressed: true, usage, native })); // autorepeat
+        }
+        t += 60_000_000 + (i as i64 * 104_729 % 40) * 1_000_000;
+        evs.push((t, Event::Key { pressed: false, usage, native }));
+    }
+    let bytes = write_1_1(&evs, 4096, "format 1.1: PREDICTED usage and pressed from native");
+    assert_eq!(predicted_sources(&bytes, 0).into_iter().collect::<Vec<_>>(), vec![0, 2]);
+    bytes
+}
+
+/// Clicks and scrolls at and away from the last move (FORMAT.md §5.6 source 1), some without a
+/// position, some before any move of their block (block_events 50: each block a segment).
+fn v1_1_clicks() -> Vec<u8> {
+    let mut evs = Vec::new();
+    let mut t = 0i64;
+    let (mut x, mut y) = (640i64 << 16, 400i64 << 16);
+    for i in 0..150i64 {
+        t += 8_000_000;
+        if i % 50 == 0 {
+            // the block's first event: a click with no move before it in its segment
+            evs.push((t, Event::Button { button: 1, pressed: true, pos: Some((x, y)) }));
+            continue;
+        }
+        x += ((i * 37) % 7 - 3) << 16;
+        y += ((i * 11) % 5 - 2) << 15;
+        evs.push((t, Event::Move { x, y, buttons: None }));
+        match i % 6 {
+            1 => evs.push((t + 1, Event::Button { button: 1, pressed: true, pos: Some((x, y)) })),
+            2 => evs.push((t + 1, Event::Button { button: 1, pressed: false, pos: Some((x, y)) })),
+            3 => evs.push((t + 1, Event::Scroll { dx: 0, dy: -1, pos: Some((x, y)) })),
+            4 if i % 12 == 4 => evs.push((t + 1, Event::Button { button: 2, pressed: true, pos: Some((x + (1 << 15), y - (3 << 16))) })),
+            5 => evs.push((t + 1, Event::Button { button: 2, pressed: false, pos: None })),
+            _ => {}
+        }
+    }
+    let bytes = write_1_1(&evs, 50, "format 1.1: PREDICTED click positions");
+    assert!(predicted_sources(&bytes, 0).contains(&1));
+    bytes
+}
+
+/// Compact trailers and index (FORMAT.md §4.5) over several blocks of several kinds.
+fn v1_1_compact() -> Vec<u8> {
+    let mut evs = Vec::new();
+    for i in 0..70i64 {
+        let e = match i % 7 {
+            0 => Event::Marker { label: format!("m{i}"), value: Some(i * 1_000_000_007) },
+            1 => Event::Key { pressed: i % 2 == 0, usage: Some(4 + (i % 3) as u16), native: Some(65 + (i % 3) as u32) },
+            2 => Event::Focus { app: Some("editor".into()), title: None, window: Some(i), rect: None },
+            _ => Event::Move { x: (i * 3) << 16, y: (100 - i) << 16, buttons: Some((i % 2) as u32) },
+        };
+        evs.push((i * 250_000_000 - 1_000_000_000, e)); // t starts negative: t_min is a zigzag varint
+    }
+    let bytes = write_1_1(&evs, 16, "format 1.1: compact records");
+    let r = Reader::from_source(bytes.clone()).unwrap();
+    assert_eq!((r.layout(), r.blocks().len()), (hidpack_core::reader::Layout::Index, 5));
+    bytes
+}
+
+/// [`v1_1_compact`] cut inside its last data frame: no index, so its compact trailers are found
+/// by the scan path, and the torn block is reported.
+fn v1_1_compact_torn() -> Vec<u8> {
+    let bytes = v1_1_compact();
+    let r = Reader::from_source(bytes.clone()).unwrap();
+    let last = r.blocks().last().unwrap();
+    bytes[..(last.offset + u64::from(last.length) / 2) as usize].to_vec()
+}
+
 fn main() {
     let dir: PathBuf = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| Path::new("tests/vectors/v1").to_path_buf());
     std::fs::create_dir_all(&dir).unwrap();
@@ -278,6 +391,10 @@ fn main() {
     println!("killed_with_tail: {} + {} tail bytes, {} events", file.len(), tail.len(), j["events"].as_array().unwrap().len());
     let mut all = vectors();
     all.push(("binned", binned()));
+    all.push(("v1_1_keys", v1_1_keys()));
+    all.push(("v1_1_clicks", v1_1_clicks()));
+    all.push(("v1_1_compact", v1_1_compact()));
+    all.push(("v1_1_compact_torn", v1_1_compact_torn()));
     for (name, bytes) in all {
         let j = dump(bytes.clone());
         std::fs::write(dir.join(format!("{name}.hpk")), &bytes).unwrap();

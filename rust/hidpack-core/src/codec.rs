@@ -52,6 +52,9 @@ pub mod enc {
     pub const RLE: u8 = 4;
     /// Bins entropy-coded with rANS, offsets raw (§5.5; needs the `BINNED` required feature).
     pub const BINNED: u8 = 5;
+    /// A column predicted from another one of the segment (§5.6; needs the `PREDICTED` required
+    /// feature, format 1.1). See [`crate::predicted`].
+    pub const PREDICTED: u8 = 6;
     pub const BOOL_BITMAP: u8 = 8;
     pub const BOOL_CONST: u8 = 9;
     pub const STR_PLAIN: u8 = 16;
@@ -79,7 +82,7 @@ pub enum Mode {
 /// Fewest values for which the writer tries `BINNED` (below, its table costs more than it saves).
 const BINNED_MIN: usize = 64;
 
-fn encode_ints(vals: &[i64], out: &mut Vec<u8>, mode: Mode) -> u8 {
+pub(crate) fn encode_ints(vals: &[i64], out: &mut Vec<u8>, mode: Mode) -> u8 {
     if vals.is_empty() {
         return enc::VARINT;
     }
@@ -197,7 +200,7 @@ fn smallest_ints(vals: &[i64]) -> (u64, u8) {
     (g, pick)
 }
 
-fn decode_ints(c: &mut Cursor, encoding: u8, m: usize, out: &mut Vec<i64>) -> Result<()> {
+pub(crate) fn decode_ints(c: &mut Cursor, encoding: u8, m: usize, out: &mut Vec<i64>) -> Result<()> {
     out.reserve(m);
     match encoding {
         enc::CONST => {
@@ -243,7 +246,7 @@ fn decode_ints(c: &mut Cursor, encoding: u8, m: usize, out: &mut Vec<i64>) -> Re
 
 // ---------------------------------------------------------------- bitmaps, strings
 
-fn put_bitmap(out: &mut Vec<u8>, bits: impl Iterator<Item = bool>) {
+pub(crate) fn put_bitmap(out: &mut Vec<u8>, bits: impl Iterator<Item = bool>) {
     let mut byte = 0u8;
     let mut n = 0;
     for b in bits {
@@ -259,7 +262,7 @@ fn put_bitmap(out: &mut Vec<u8>, bits: impl Iterator<Item = bool>) {
     }
 }
 
-fn read_bitmap(c: &mut Cursor, m: usize) -> Result<Vec<bool>> {
+pub(crate) fn read_bitmap(c: &mut Cursor, m: usize) -> Result<Vec<bool>> {
     let bytes = c.bytes(m.div_ceil(8))?;
     Ok((0..m).map(|i| bytes[i / 8] >> (i % 8) & 1 == 1).collect())
 }
@@ -449,8 +452,15 @@ fn read_chunk_body(c: &mut Cursor, encoding: u8, rows: usize, ty: FieldType, bud
 
 // ---------------------------------------------------------------- segments
 
-/// Append one segment encoding `table` to `out`, choosing encodings by `mode`.
+/// Append one segment encoding `table` to `out`, choosing encodings by `mode` (format 1.0
+/// encodings: no `PREDICTED` chunk).
 pub fn encode_segment(table: &EventTable, out: &mut Vec<u8>, mode: Mode) {
+    encode_segment_with(table, out, mode, false)
+}
+
+/// [`encode_segment`], with `predicted`: columns another one predicts may be written as
+/// `PREDICTED` chunks (format 1.1; the header must carry [`crate::frame::FEATURE_PREDICTED`]).
+pub fn encode_segment_with(table: &EventTable, out: &mut Vec<u8>, mode: Mode, predicted: bool) {
     let mut body = Vec::with_capacity(table.len() * 4 + 64);
     put_varint(&mut body, table.len() as u64);
     write_chunk(&mut body, FIELD_T, &Column::Int { vals: table.t.clone(), valid: None }, mode);
@@ -460,9 +470,12 @@ pub fn encode_segment(table: &EventTable, out: &mut Vec<u8>, mode: Mode) {
     put_varint(&mut body, present.len() as u64);
     for kt in present {
         let mut g = Vec::new();
-        for (spec, col) in kt.kind.fields().iter().zip(&kt.cols) {
+        for (pos, (spec, col)) in kt.kind.fields().iter().zip(&kt.cols).enumerate() {
             if mode == Mode::Binned && col.valid().is_some_and(|v| !v.contains(&true)) {
                 continue; // absent on every row: a missing chunk says so (§5.2)
+            }
+            if predicted && crate::predicted::try_chunk(table, kt.kind, pos, mode, &mut g) {
+                continue;
             }
             write_chunk(&mut g, spec.field.id(), col, mode);
         }
@@ -533,7 +546,7 @@ pub fn chunk_layout(payload: &[u8]) -> Result<Vec<ChunkInfo>> {
             let len = sc.varint_usize(sc.remaining() as u64, "chunk length")?;
             let body = sc.bytes(len)?;
             let encoding = e & !enc::HAS_VALIDITY;
-            let predictor = (encoding == enc::BINNED).then(|| body.first().copied()).flatten();
+            let predictor = (encoding == enc::BINNED || encoding == enc::PREDICTED).then(|| body.first().copied()).flatten();
             out.push(ChunkInfo { kind: None, field, encoding, predictor, bytes: len });
             if field == FIELD_KIND {
                 let mut kinds = Vec::new();
@@ -555,7 +568,7 @@ pub fn chunk_layout(payload: &[u8]) -> Result<Vec<ChunkInfo>> {
                 let body = gc.bytes(len)?;
                 let encoding = e & !enc::HAS_VALIDITY;
                 let skip = if e & enc::HAS_VALIDITY != 0 { counts[k as usize].div_ceil(8) } else { 0 };
-                let predictor = (encoding == enc::BINNED).then(|| body.get(skip).copied()).flatten();
+                let predictor = (encoding == enc::BINNED || encoding == enc::PREDICTED).then(|| body.get(skip).copied()).flatten();
                 out.push(ChunkInfo { kind: Some(k), field, encoding, predictor, bytes: len });
             }
         }
@@ -593,6 +606,8 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
     let unknown = all[NUM_KINDS..].iter().sum::<usize>() as u64;
     let n_groups = c.varint_usize(256, "group count")?;
     let mut seen = [false; NUM_KINDS];
+    // PREDICTED chunks (§5.6), decoded once every group is read: (kind, field position, encoding, body)
+    let mut deferred: Vec<(u8, usize, u8, &[u8])> = Vec::new();
     for _ in 0..n_groups {
         let k = c.u8()?;
         let glen = c.varint_usize(c.remaining() as u64, "group length")?;
@@ -621,6 +636,13 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
                 return Err(gc.err(format!("field {fid} appears twice")));
             }
             got[pos] = true;
+            if e & !enc::HAS_VALIDITY == enc::PREDICTED {
+                if crate::predicted::source_for(k, fid).is_none() {
+                    return Err(gc.err(format!("field {fid} of kind {} cannot be PREDICTED", kind.name())));
+                }
+                deferred.push((k, pos, e, body));
+                continue;
+            }
             let spec = KIND_FIELDS[k as usize][pos];
             let mut cc = Cursor::new(body, base, "column");
             let col = read_chunk_body(&mut cc, e, rows, spec.field.ty(), budget)?;
@@ -656,6 +678,10 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
     } else {
         table.t = t;
         table.kind = kind_col;
+    }
+    for (k, pos, e, body) in deferred {
+        let col = crate::predicted::decode_chunk(&table, k, pos, e, body, counts[k as usize], base)?;
+        table.kinds[k as usize].cols[pos] = col;
     }
     for kt in table.kinds.iter_mut() {
         for col in kt.cols.iter_mut() {

@@ -3,6 +3,7 @@
 //!
 //! Byte layouts are specified in `docs/FORMAT.md`; this module is their one implementation.
 
+use crate::bytes::{put_varint, zigzag, Cursor};
 use crate::error::{Error, Result};
 use crate::model::NUM_KINDS;
 use xxhash_rust::xxh64::xxh64;
@@ -20,14 +21,21 @@ pub const SEEK_FOOTER_LEN: usize = 9;
 pub const TAG_HEADER: [u8; 4] = *b"HPKH";
 pub const TAG_BLOCK: [u8; 4] = *b"HPKB";
 pub const TAG_INDEX: [u8; 4] = *b"HPKI";
+/// Compact block trailer (format 1.1, FORMAT.md §4.5).
+pub const TAG_BLOCK_COMPACT: [u8; 4] = *b"HPKT";
+/// Compact index (format 1.1, FORMAT.md §4.5).
+pub const TAG_INDEX_COMPACT: [u8; 4] = *b"HPKX";
 
 /// Major version written and read by this library.
 pub const FORMAT_MAJOR: u16 = 1;
-pub const FORMAT_MINOR: u16 = 0;
+/// Minor version written by default (1.1: compact records, the `PREDICTED` encoding).
+pub const FORMAT_MINOR: u16 = 1;
 /// Required-feature bit 0: integer chunks may use the `BINNED` encoding (FORMAT.md §5.5).
 pub const FEATURE_BINNED: u64 = 1;
+/// Required-feature bit 1 (1.1): chunks may use the `PREDICTED` encoding (FORMAT.md §5.6).
+pub const FEATURE_PREDICTED: u64 = 2;
 /// Required-feature bits this reader understands.
-pub const KNOWN_REQUIRED_FEATURES: u64 = FEATURE_BINNED;
+pub const KNOWN_REQUIRED_FEATURES: u64 = FEATURE_BINNED | FEATURE_PREDICTED;
 /// Largest record (skippable frame payload) a reader accepts: bounds allocations.
 pub const MAX_RECORD: u64 = 64 << 20;
 /// Largest decompressed block payload a reader accepts.
@@ -163,7 +171,8 @@ impl Header {
     pub fn new(metadata: String, wall_clock_ns: Option<i64>) -> Self {
         Header {
             major: FORMAT_MAJOR,
-            minor: FORMAT_MINOR,
+            // 1.0 until a writer turns on a 1.1 feature (`Writer::with_header`)
+            minor: 0,
             required_features: 0,
             optional_features: 0,
             wall_clock_ns,
@@ -299,9 +308,81 @@ impl BlockInfo {
         self.put(&mut b);
         skippable_record(&b)
     }
+    /// Parse a block trailer body, `HPKB` or compact `HPKT` (by its tag).
     pub fn decode_trailer(body: &[u8], offset: u64) -> Result<BlockInfo> {
+        if body[..4] == TAG_BLOCK_COMPACT {
+            let mut c = Cursor::new(&body[4..], offset + 4, "compact block trailer");
+            return BlockInfo::get_compact(&mut c, (0, 0)).map_err(|e| record_error(e, offset, "compact block trailer"));
+        }
         BlockInfo::get(&mut Fields { b: body, pos: 4, base: offset, what: "block trailer" })
     }
+
+    /// The compact trailer record (`HPKT`, FORMAT.md §4.5).
+    pub fn encode_trailer_compact(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(48);
+        b.extend_from_slice(&TAG_BLOCK_COMPACT);
+        self.put_compact(&mut b, (0, 0));
+        skippable_record(&b)
+    }
+
+    /// Append the compact block info relative to `base` = (offset, first event).
+    fn put_compact(&self, b: &mut Vec<u8>, base: (u64, u64)) {
+        put_varint(b, self.offset.wrapping_sub(base.0));
+        put_varint(b, u64::from(self.length));
+        put_varint(b, u64::from(self.raw_len));
+        b.extend_from_slice(&self.hash.to_le_bytes());
+        put_varint(b, self.first_event.wrapping_sub(base.1));
+        put_varint(b, u64::from(self.events));
+        put_varint(b, zigzag(self.t_min));
+        put_varint(b, self.t_max.wrapping_sub(self.t_min) as u64);
+        put_varint(b, NUM_KINDS as u64);
+        for c in self.counts {
+            put_varint(b, u64::from(c));
+        }
+    }
+
+    fn get_compact(c: &mut Cursor, base: (u64, u64)) -> Result<BlockInfo> {
+        let u32_of = |c: &mut Cursor, what: &str| -> Result<u32> {
+            let v = c.varint()?;
+            u32::try_from(v).map_err(|_| c.err(format!("{what} {v} does not fit 32 bits")))
+        };
+        let offset = base.0.checked_add(c.varint()?).ok_or_else(|| c.err("offset overflows"))?;
+        let length = u32_of(c, "length")?;
+        let raw_len = u32_of(c, "raw_len")?;
+        let hash = u32::from_le_bytes(c.bytes(4)?.try_into().unwrap());
+        let first_event = base.1.checked_add(c.varint()?).ok_or_else(|| c.err("first event overflows"))?;
+        let events = u32_of(c, "events")?;
+        let t_min = c.zigzag()?;
+        let span = c.varint()?;
+        let t_max = i64::try_from(i128::from(t_min) + i128::from(span)).map_err(|_| c.err(format!("t_min {t_min} + span {span} overflows")))?;
+        let nk = c.varint_usize(c.remaining() as u64, "count slots")?;
+        let mut counts = [0u32; NUM_KINDS];
+        for i in 0..nk {
+            let v = u32_of(c, "count")?;
+            if let Some(slot) = counts.get_mut(i) {
+                *slot = v;
+            }
+        }
+        Ok(BlockInfo { offset, length, raw_len, hash, first_event, events, t_min, t_max, counts })
+    }
+}
+
+/// A damaged record is a format error (the file's structure), not a corrupt block.
+fn record_error(e: Error, offset: u64, what: &str) -> Error {
+    match e {
+        Error::CorruptBlock { msg, .. } => Error::format(offset, format!("{what}: {msg}")),
+        e => e,
+    }
+}
+
+/// Is `body` (a checked record body) a block trailer, 1.0 or compact?
+pub fn is_trailer(body: &[u8]) -> bool {
+    body[..4] == TAG_BLOCK || body[..4] == TAG_BLOCK_COMPACT
+}
+
+/// Is `body` (a checked record body) an index, 1.0 or compact?
+pub fn is_index(body: &[u8]) -> bool {
+    body[..4] == TAG_INDEX || body[..4] == TAG_INDEX_COMPACT
 }
 
 /// The footer index record: every block's info and the file's totals.
@@ -321,7 +402,47 @@ impl Index {
         }
         skippable_record(&b)
     }
+    /// The compact index record (`HPKX`, FORMAT.md §4.5): each entry relative to the end of the
+    /// one before.
+    pub fn encode_compact(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(8 + self.blocks.len() * 40);
+        b.extend_from_slice(&TAG_INDEX_COMPACT);
+        put_varint(&mut b, self.blocks.len() as u64);
+        let mut base = (0u64, 0u64);
+        let mut entry = Vec::with_capacity(64);
+        for bi in &self.blocks {
+            entry.clear();
+            bi.put_compact(&mut entry, base);
+            put_varint(&mut b, entry.len() as u64);
+            b.extend_from_slice(&entry);
+            base = (bi.offset.wrapping_add(u64::from(bi.length)), bi.first_event.wrapping_add(u64::from(bi.events)));
+        }
+        skippable_record(&b)
+    }
+
+    fn decode_compact(body: &[u8], offset: u64) -> Result<Index> {
+        let mut c = Cursor::new(&body[4..], offset + 4, "compact index");
+        let n = c.varint_usize(c.remaining() as u64, "block count")?;
+        let mut blocks = Vec::with_capacity(n);
+        let mut base = (0u64, 0u64);
+        for _ in 0..n {
+            let len = c.varint_usize(c.remaining() as u64, "entry length")?;
+            let mut ec = Cursor::new(c.bytes(len)?, offset, "compact index entry");
+            let bi = BlockInfo::get_compact(&mut ec, base)?;
+            base = (
+                bi.offset.checked_add(u64::from(bi.length)).ok_or_else(|| ec.err("offset overflows"))?,
+                bi.first_event.checked_add(u64::from(bi.events)).ok_or_else(|| ec.err("first event overflows"))?,
+            );
+            blocks.push(bi);
+        }
+        Ok(Index { blocks })
+    }
+
+    /// Parse an index body, `HPKI` or compact `HPKX` (by its tag).
     pub fn decode(body: &[u8], offset: u64) -> Result<Index> {
+        if body[..4] == TAG_INDEX_COMPACT {
+            return Index::decode_compact(body, offset).map_err(|e| record_error(e, offset, "compact index"));
+        }
         let mut f = Fields { b: body, pos: 4, base: offset, what: "index" };
         let n = f.u32()? as usize;
         let entry_len = f.u16()? as usize;
@@ -496,5 +617,70 @@ mod raw_frame_tests {
             let info = walk_zstd_frame(&f, 0).unwrap();
             assert_eq!((info.len as usize, info.content_size, info.has_checksum), (f.len(), Some(n as u64), true));
         }
+    }
+}
+
+#[cfg(test)]
+mod compact_tests {
+    use super::*;
+
+    fn info(offset: u64, first_event: u64, t_min: i64, t_max: i64) -> BlockInfo {
+        BlockInfo { offset, length: 1234, raw_len: u32::MAX, hash: 0xDEAD_BEEF, first_event, events: 77, t_min, t_max, counts: [7, 0, 0, 0, 70, 0, 0, 0, 0] }
+    }
+
+    fn body(rec: &[u8]) -> &[u8] {
+        check_record(&rec[8..], 8).unwrap()
+    }
+
+    #[test]
+    fn compact_trailers_and_index_roundtrip_extremes() {
+        let blocks = vec![
+            info(88, 0, i64::MIN, i64::MAX),
+            info(88 + 1234 + 45, 77, -5, -5),
+            info(u64::MAX - 2000, 1 << 40, 0, 1 << 62),
+        ];
+        for b in &blocks {
+            let rec = b.encode_trailer_compact();
+            assert!(is_trailer(body(&rec)));
+            assert_eq!(&BlockInfo::decode_trailer(body(&rec), 8).unwrap(), b);
+        }
+        let idx = Index { blocks: blocks.clone() };
+        let rec = idx.encode_compact();
+        assert!(is_index(body(&rec)));
+        assert_eq!(Index::decode(body(&rec), 8).unwrap(), idx);
+        // The 1.0 forms still read.
+        assert_eq!(Index::decode(body(&idx.encode()), 8).unwrap(), idx);
+        assert_eq!(BlockInfo::decode_trailer(body(&blocks[0].encode_trailer()), 8).unwrap(), blocks[0]);
+    }
+
+    #[test]
+    fn a_one_block_compact_tail_is_small() {
+        let b = info(70, 0, 0, 120_000_000_000);
+        assert!(b.encode_trailer_compact().len() <= 48, "{}", b.encode_trailer_compact().len());
+        assert!(Index { blocks: vec![b] }.encode_compact().len() <= 50);
+    }
+
+    #[test]
+    fn damaged_compact_records_are_format_errors() {
+        let blocks = vec![info(88, 0, 1, 2), info(2000, 77, 3, 4)];
+        let rec = Index { blocks }.encode_compact();
+        let full = body(&rec).to_vec();
+        for cut in 4..full.len() {
+            match Index::decode(&full[..cut], 8) {
+                Err(Error::Format { .. }) => {}
+                Ok(i) => assert!(i.blocks.len() < 2 || cut == full.len(), "cut {cut}"),
+                Err(e) => panic!("cut {cut}: {e:?}"),
+            }
+        }
+        // t_min + span overflowing i64 is refused.
+        let mut b = Vec::from(TAG_BLOCK_COMPACT);
+        for v in [0u64, 1, 1] {
+            put_varint(&mut b, v);
+        }
+        b.extend_from_slice(&[0; 4]);
+        for v in [0u64, 1, zigzag(i64::MAX), 5, 0] {
+            put_varint(&mut b, v);
+        }
+        assert!(matches!(BlockInfo::decode_trailer(&b, 8), Err(Error::Format { .. })));
     }
 }

@@ -47,6 +47,7 @@ pub mod many;
 pub mod narrow;
 pub mod model;
 pub mod policy;
+pub mod predicted;
 pub mod reader;
 pub mod recover;
 pub mod ring;

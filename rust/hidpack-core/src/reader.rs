@@ -15,8 +15,8 @@ use crate::codec::{decode_payload, Budget, DecodeNotes};
 use crate::error::{Error, Result};
 use crate::frame::{
     check_record, decode_seek_table, hash32, le_u32, walk_zstd_frame, walk_zstd_frame_with, BlockInfo, Header, Index,
-    HIDPACK_SKIPPABLE, MAX_BLOCK_RAW, MAX_FRAME, MAX_RECORD, SKIPPABLE_BASE, SKIPPABLE_MASK, TAG_BLOCK,
-    TAG_HEADER, TAG_INDEX, ZSTD_MAGIC,
+    HIDPACK_SKIPPABLE, MAX_BLOCK_RAW, MAX_FRAME, MAX_RECORD, SKIPPABLE_BASE, SKIPPABLE_MASK, TAG_HEADER,
+    ZSTD_MAGIC,
 };
 use crate::model::{Kind, NUM_KINDS};
 use crate::table::EventTable;
@@ -551,7 +551,7 @@ impl<S: Source> Reader<S> {
             return Err(Error::format(idx_off, "no index record before the seek table"));
         }
         let body = check_record(&rec[8..], idx_off + 8)?;
-        if body[..4] != TAG_INDEX {
+        if !crate::frame::is_index(body) {
             return Err(Error::format(idx_off, "record before the seek table is not an index"));
         }
         let index = Index::decode(body, idx_off + 8)?;
@@ -638,7 +638,7 @@ impl<S: Source> Reader<S> {
                 } else if magic == HIDPACK_SKIPPABLE {
                     let rec = read_vec(&self.src, pos + 8, size)?;
                     match check_record(&rec, pos + 8) {
-                        Ok(body) if body[..4] == TAG_BLOCK => {
+                        Ok(body) if crate::frame::is_trailer(body) => {
                             match BlockInfo::decode_trailer(body, pos + 8) {
                                 Ok(info) if pending.is_some_and(|p| p.0 == info.offset && p.1 == u64::from(info.length)) => {
                                     pending = None;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::codec::{encode_segment, Mode, MAX_BLOCK_EVENTS};
 use crate::error::{Error, Result};
-use crate::frame::{encode_seek_table, FEATURE_BINNED, hash32, raw_zstd_frame, BlockInfo, Header, Index, MAX_BLOCK_RAW};
+use crate::frame::{encode_seek_table, FEATURE_BINNED, FEATURE_PREDICTED, hash32, raw_zstd_frame, BlockInfo, Header, Index, MAX_BLOCK_RAW};
 use crate::model::{Event, NUM_KINDS};
 use crate::table::{Column, EventTable};
 
@@ -47,6 +47,10 @@ pub struct WriterOptions {
     /// (bulk writes: a kill mid-write leaves the old file, or nothing, never a partial file).
     /// Not with a write-ahead tail (a live recording must be readable where it is).
     pub atomic: bool,
+    /// Format minor version to write (with [`WriterOptions::binned`]): 1 (the default) writes
+    /// format 1.1, compact trailers and index and the `PREDICTED` encoding (FORMAT.md §4.5,
+    /// §5.6); 0 writes format 1.0. Without `binned` the file is 1.0 whatever this says.
+    pub minor: u16,
 }
 
 /// When a writer calls fsync. Whatever the policy, a process crash (SIGKILL, a panic elsewhere)
@@ -121,6 +125,7 @@ impl Default for WriterOptions {
             binned: true,
             overwrite: false,
             atomic: false,
+            minor: crate::frame::FORMAT_MINOR,
         }
     }
 }
@@ -160,6 +165,8 @@ pub struct Writer<W: Write> {
     /// With [`WriterOptions::atomic`]: the temporary written, renamed over `dest` at close,
     /// and the destination's lock (an existing file being replaced).
     temp: Option<(crate::fsio::Temp, PathBuf, Option<File>)>,
+    /// Format 1.1: compact records and the `PREDICTED` encoding.
+    v1_1: bool,
 }
 
 impl Writer<BufWriter<File>> {
@@ -274,6 +281,11 @@ impl<W: Write> Writer<W> {
         if opts.binned {
             header.required_features |= FEATURE_BINNED;
         }
+        let v1_1 = opts.binned && opts.minor >= 1;
+        if v1_1 {
+            header.required_features |= FEATURE_PREDICTED;
+            header.minor = header.minor.max(1);
+        }
         if header.metadata.len() > MAX_METADATA {
             return Err(Error::Usage(format!(
                 "metadata of {} bytes exceeds the {MAX_METADATA}-byte limit",
@@ -317,6 +329,7 @@ impl<W: Write> Writer<W> {
             temp: None,
             header_bytes: header.encode(),
             tail: None,
+            v1_1,
         };
         let hb = std::mem::take(&mut w.header_bytes);
         w.emit(&hb, 0)?;
@@ -441,7 +454,8 @@ impl<W: Write> Writer<W> {
             return Ok(());
         }
         self.payload.clear();
-        encode_segment(&self.cur, &mut self.payload, if self.opts.binned { Mode::Binned } else { Mode::Bytes });
+        let mode = if self.opts.binned { Mode::Binned } else { Mode::Bytes };
+        crate::codec::encode_segment_with(&self.cur, &mut self.payload, mode, self.v1_1);
         if self.payload.len() as u64 > MAX_BLOCK_RAW {
             return Err(Error::Usage(format!(
                 "a block payload of {} bytes exceeds the {MAX_BLOCK_RAW}-byte limit; lower block_events",
@@ -464,7 +478,7 @@ impl<W: Write> Writer<W> {
         };
         let raw_len = info.raw_len;
         self.emit(&frame, raw_len)?;
-        let trailer = info.encode_trailer();
+        let trailer = self.trailer(&info);
         self.emit(&trailer, 0)?;
         self.out()?.flush()?;
         if self.opts.sync != SyncPolicy::Never {
@@ -525,7 +539,7 @@ impl<W: Write> Writer<W> {
             counts: tail.scratch.counts().map(|c| c as u32),
         };
         let mut rec = frame;
-        rec.extend_from_slice(&info.encode_trailer());
+        rec.extend_from_slice(&if self.v1_1 { info.encode_trailer_compact() } else { info.encode_trailer() });
         tail.file.write_all(&rec)?;
         tail.pos += rec.len() as u64;
         tail.rows = self.cur.len();
@@ -564,7 +578,7 @@ impl<W: Write> Writer<W> {
             counts,
         };
         self.emit(&frame, info.raw_len)?;
-        self.emit(&info.encode_trailer(), 0)?;
+        self.emit(&self.trailer(&info), 0)?;
         self.events += u64::from(events);
         self.blocks.push(info);
         Ok(())
@@ -622,11 +636,20 @@ impl<W: Write> Writer<W> {
     fn write_index(&mut self) -> Result<()> {
         if self.blocks.len() <= MAX_INDEX_BLOCKS {
             let index = Index { blocks: std::mem::take(&mut self.blocks) };
-            let rec = index.encode();
+            let rec = if self.v1_1 { index.encode_compact() } else { index.encode() };
             self.blocks = index.blocks;
             self.emit(&rec, 0)?;
         }
         Ok(())
+    }
+
+    /// The trailer record of a closed block, in the file's format version.
+    fn trailer(&self, info: &BlockInfo) -> Vec<u8> {
+        if self.v1_1 {
+            info.encode_trailer_compact()
+        } else {
+            info.encode_trailer()
+        }
     }
 
     pub fn stats(&self) -> WriteStats {

@@ -166,7 +166,7 @@ fn future_major_version_is_refused_clearly() {
         Err(Error::UnsupportedVersion { found, supported: 1, .. }) => assert!(found.starts_with("2."), "{found}"),
         other => panic!("expected UnsupportedVersion, got {:?}", other.err()),
     }
-    let bad = with_header(&bytes, |b| b[8] |= 0x02); // an unknown required feature bit (bit 0 is BINNED)
+    let bad = with_header(&bytes, |b| b[8] |= 0x04); // an unknown required feature bit (0 BINNED, 1 PREDICTED)
     assert!(matches!(Reader::from_source(bad), Err(Error::UnsupportedVersion { .. })));
 }
 

@@ -375,6 +375,7 @@ impl Reader {
                 3 => "DELTA_GCD",
                 4 => "RLE",
                 5 => "BINNED",
+                6 => "PREDICTED",
                 8 => "BOOL_BITMAP",
                 9 => "BOOL_CONST",
                 16 => "STR_PLAIN",
@@ -382,12 +383,16 @@ impl Reader {
                 _ => "unknown",
             };
             d.set_item("encoding", ename)?;
-            let pname = predictor.map(|p| match p {
-                0..=3 => format!("order {p}"),
-                4 => "move-to-front".to_string(),
-                5 => "xor".to_string(),
-                6 => "split".to_string(),
-                p => format!("predictor {p}"),
+            let pname = predictor.map(|p| match (encoding, p) {
+                (6, 0) => "from native".to_string(),
+                (6, 1) => "from the last move".to_string(),
+                (6, 2) => "from the key's state".to_string(),
+                (6, p) => format!("source {p}"),
+                (_, 0..=3) => format!("order {p}"),
+                (_, 4) => "move-to-front".to_string(),
+                (_, 5) => "xor".to_string(),
+                (_, 6) => "split".to_string(),
+                (_, p) => format!("predictor {p}"),
             });
             d.set_item("predictor", pname)?;
             d.set_item("chunks", chunks)?;

@@ -137,6 +137,7 @@ impl Recorder {
                 binned: true,
                 overwrite,
                 atomic: false,
+                minor: hidpack_core::frame::FORMAT_MINOR,
             },
             flush_interval_ns: secs(flush_interval, "flush_interval")?,
             ring_capacity,

@@ -1,0 +1,382 @@
+//! The `PREDICTED` encoding (6, format 1.1, FORMAT.md §5.6): a column stored as its differences
+//! from a prediction made from another column of the same segment.
+//!
+//! Two sources are defined:
+//!
+//! - **0, usage from native.** A key's HID `usage` is almost always a function of its `native`
+//!   code (an importer computed it through a fixed table; a recorder through the OS). The
+//!   prediction for a row is the usage of the latest earlier row with the same native code, so
+//!   the block carries each code's usage once (the first time the code is met) and then a
+//!   residual column that is nearly always `CONST 0`. The map is learned from the block itself:
+//!   no platform key table is frozen in the format, and any usage (a key class, a remapped key)
+//!   still round-trips exactly.
+//! - **1, position from the last move.** A click or scroll's `x`/`y` is predicted as the same
+//!   field of the last `move` before it in the segment.
+//! - **2, pressed from native.** A key that went down goes up next: a key's `pressed` is
+//!   predicted as the opposite of its value on the latest earlier row with the same native code
+//!   (booleans are the integers 0 and 1 here).
+//!
+//! A chunk body is: [validity bitmap], u8 source, the *fresh* sub-column (values of the present
+//! rows without a prediction), the *resid* sub-column (`value − prediction`, wrapping, for the
+//! rows with one). Which rows have a prediction depends only on the reference column, so the
+//! decoder knows both counts before it decodes a value.
+//!
+//! The codec calls [`try_chunk`] when it writes a group and [`decode_chunk`] once a segment's
+//! groups are read (the reference may come later in the segment than the column it predicts).
+
+use std::collections::HashMap;
+
+use crate::bytes::{put_varint, Cursor};
+use crate::codec::{decode_ints, encode_ints, enc, put_bitmap, read_bitmap, Mode};
+use crate::error::Result;
+use crate::model::{Field, Kind, KIND_FIELDS};
+use crate::table::{Column, EventTable};
+
+/// Source 0: `usage` of `key` from `native`.
+pub const SOURCE_NATIVE: u8 = 0;
+/// Source 1: `x`/`y` of `button`/`scroll` from the last `move`.
+pub const SOURCE_LAST_MOVE: u8 = 1;
+/// Source 2: `pressed` of `key` from `native` (the key's last state, flipped).
+pub const SOURCE_KEY_STATE: u8 = 2;
+
+/// The source that may predict field `field` (id) of kind code `kind`, if any.
+pub fn source_for(kind: u8, field: u8) -> Option<u8> {
+    const KEY: u8 = Kind::Key as u8;
+    const BUTTON: u8 = Kind::Button as u8;
+    const SCROLL: u8 = Kind::Scroll as u8;
+    const USAGE: u8 = Field::Usage as u8;
+    const PRESSED: u8 = Field::Pressed as u8;
+    const X: u8 = Field::X as u8;
+    const Y: u8 = Field::Y as u8;
+    match (kind, field) {
+        (KEY, USAGE) => Some(SOURCE_NATIVE),
+        (KEY, PRESSED) => Some(SOURCE_KEY_STATE),
+        (BUTTON | SCROLL, X | Y) => Some(SOURCE_LAST_MOVE),
+        _ => None,
+    }
+}
+
+/// Position of `field` among the fields of `kind`.
+fn field_pos(kind: Kind, field: Field) -> usize {
+    KIND_FIELDS[kind as usize].iter().position(|s| s.field == field).expect("field of the kind")
+}
+
+fn int_parts(col: &Column) -> (&[i64], Option<&Vec<bool>>) {
+    match col {
+        Column::Int { vals, valid } => (vals, valid.as_ref()),
+        _ => unreachable!("reference columns are integer columns"),
+    }
+}
+
+/// A target column's values as integers (booleans as 0 and 1) and its validity.
+fn target_parts(col: &Column) -> (std::borrow::Cow<'_, [i64]>, Option<&Vec<bool>>) {
+    match col {
+        Column::Int { vals, valid } => (std::borrow::Cow::Borrowed(vals), valid.as_ref()),
+        Column::Bool { vals, valid } => (vals.iter().map(|&b| i64::from(b)).collect(), valid.as_ref()),
+        Column::Str { .. } => unreachable!("string columns are never predicted"),
+    }
+}
+
+/// What predicts the present rows of one target column: `None` for a row with no prediction.
+/// `value(i)` gives the value of present row i once known (source 0 learns from it).
+enum Predictor<'a> {
+    /// Sources 0 and 2: the last value per native code; source 2 predicts its opposite.
+    Native { native: &'a [i64], native_valid: Option<&'a Vec<bool>>, map: HashMap<i64, i64>, flip: bool },
+    LastMove { preds: Vec<Option<i64>> },
+}
+
+impl<'a> Predictor<'a> {
+    fn new(table: &'a EventTable, kind: u8, field: Field, source: u8) -> Predictor<'a> {
+        if source == SOURCE_NATIVE || source == SOURCE_KEY_STATE {
+            let (native, native_valid) = int_parts(&table.kinds[Kind::Key as usize].cols[field_pos(Kind::Key, Field::Native)]);
+            return Predictor::Native { native, native_valid, map: HashMap::new(), flip: source == SOURCE_KEY_STATE };
+        }
+        // The value of the last move before each event of the target kind, in that kind's row order.
+        let (mv, _) = int_parts(&table.kinds[Kind::Move as usize].cols[field_pos(Kind::Move, field)]);
+        let mut preds = Vec::new();
+        let mut moves = 0usize;
+        for &k in &table.kind {
+            if k == Kind::Move as u8 {
+                moves += 1;
+            } else if k == kind {
+                preds.push(moves.checked_sub(1).and_then(|i| mv.get(i).copied()));
+            }
+        }
+        Predictor::LastMove { preds }
+    }
+
+    /// The native code of row `row`, when present and in range of the column.
+    fn native_of(native: &[i64], valid: Option<&Vec<bool>>, row: usize) -> Option<i64> {
+        let present = valid.is_none_or(|v| v.get(row).copied().unwrap_or(false));
+        if present {
+            native.get(row).copied()
+        } else {
+            None
+        }
+    }
+
+    /// Whether present row `row` has a prediction (without learning anything): for counting.
+    fn has_prediction(&mut self, row: usize, seen: &mut std::collections::HashSet<i64>) -> bool {
+        match self {
+            Predictor::Native { native, native_valid, .. } => match Self::native_of(native, *native_valid, row) {
+                Some(n) => !seen.insert(n),
+                None => false,
+            },
+            Predictor::LastMove { preds } => preds.get(row).copied().flatten().is_some(),
+        }
+    }
+
+    fn predict(&self, row: usize) -> Option<i64> {
+        match self {
+            Predictor::Native { native, native_valid, map, flip } => Self::native_of(native, *native_valid, row)
+                .and_then(|n| map.get(&n).copied())
+                .map(|v| if *flip { 1 - v } else { v }),
+            Predictor::LastMove { preds } => preds.get(row).copied().flatten(),
+        }
+    }
+
+    fn learn(&mut self, row: usize, value: i64) {
+        if let Predictor::Native { native, native_valid, map, .. } = self {
+            if let Some(n) = Self::native_of(native, *native_valid, row) {
+                map.insert(n, value);
+            }
+        }
+    }
+}
+
+fn put_sub(out: &mut Vec<u8>, vals: &[i64], mode: Mode) {
+    let mut body = Vec::new();
+    let e = encode_ints(vals, &mut body, mode);
+    out.push(e);
+    put_varint(out, body.len() as u64);
+    out.extend_from_slice(&body);
+}
+
+fn read_sub(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
+    let e = c.u8()?;
+    if e > enc::BINNED {
+        return Err(c.err(format!("sub-column encoding {e}; expected an integer encoding 0-5")));
+    }
+    let len = c.varint_usize(c.remaining() as u64, "sub-column length")?;
+    let mut sc = Cursor::new(c.bytes(len)?, 0, "sub-column");
+    decode_ints(&mut sc, e, count, out).map_err(|_| c.err(format!("sub-column of {count} values does not decode")))
+}
+
+/// Write column `pos` of kind `kind`'s group as a `PREDICTED` chunk into `out` when its source
+/// predicts at least half of its present rows exactly; false (nothing written) otherwise.
+pub fn try_chunk(table: &EventTable, kind: Kind, pos: usize, mode: Mode, out: &mut Vec<u8>) -> bool {
+    let field = KIND_FIELDS[kind as usize][pos].field;
+    let Some(source) = source_for(kind as u8, field as u8) else { return false };
+    let (vals, valid) = target_parts(&table.kinds[kind as usize].cols[pos]);
+    let present = |i: usize| valid.is_none_or(|v| v[i]);
+    let mut p = Predictor::new(table, kind as u8, field, source);
+    let (mut fresh, mut resid) = (Vec::new(), Vec::new());
+    let mut hits = 0usize;
+    for (i, &v) in vals.iter().enumerate() {
+        if !present(i) {
+            continue;
+        }
+        match p.predict(i) {
+            Some(pred) => {
+                let r = v.wrapping_sub(pred);
+                hits += usize::from(r == 0);
+                resid.push(r);
+            }
+            None => fresh.push(v),
+        }
+        p.learn(i, v);
+    }
+    let m = fresh.len() + resid.len();
+    if m == 0 || hits * 2 < m {
+        return false;
+    }
+    let mut body = Vec::new();
+    let mut flags = 0u8;
+    if let Some(v) = valid {
+        flags = enc::HAS_VALIDITY;
+        put_bitmap(&mut body, v.iter().copied());
+    }
+    body.push(source);
+    put_sub(&mut body, &fresh, mode);
+    put_sub(&mut body, &resid, mode);
+    out.push(field as u8);
+    out.push(enc::PREDICTED | flags);
+    put_varint(out, body.len() as u64);
+    out.extend_from_slice(&body);
+    true
+}
+
+/// Decode a `PREDICTED` chunk body (`encoding` is the chunk's encoding byte) of column `pos` of
+/// kind code `kind`, with `rows` rows, once every other column of the segment is in `table`
+/// (its `kind` column included).
+pub fn decode_chunk(table: &EventTable, kind: u8, pos: usize, encoding: u8, body: &[u8], rows: usize, base: u64) -> Result<Column> {
+    let mut c = Cursor::new(body, base, "predicted column");
+    let valid = if encoding & enc::HAS_VALIDITY != 0 { Some(read_bitmap(&mut c, rows)?) } else { None };
+    let present = |i: usize| valid.as_ref().is_none_or(|v| v[i]);
+    let m = valid.as_ref().map_or(rows, |v| v.iter().filter(|b| **b).count());
+    let mut vals = vec![0i64; rows];
+    if m > 0 {
+        let field = KIND_FIELDS[kind as usize][pos].field;
+        let want = source_for(kind, field as u8).ok_or_else(|| c.err(format!("field {} cannot be predicted", field.name())))?;
+        let source = c.u8()?;
+        if source != want {
+            return Err(c.err(format!("predicted {} of source {source}; only source {want} predicts it", field.name())));
+        }
+        let mut p = Predictor::new(table, kind, field, source);
+        // Which rows have a prediction depends on the reference only: count them first.
+        let mut seen = std::collections::HashSet::new();
+        let predicted = (0..rows).filter(|&i| present(i) && p.has_prediction(i, &mut seen)).count();
+        let (mut fresh, mut resid) = (Vec::new(), Vec::new());
+        read_sub(&mut c, m - predicted, &mut fresh)?;
+        read_sub(&mut c, predicted, &mut resid)?;
+        let (mut f, mut r) = (fresh.into_iter(), resid.into_iter());
+        for (i, slot) in vals.iter_mut().enumerate() {
+            if !present(i) {
+                continue;
+            }
+            let v = match p.predict(i) {
+                Some(pred) => pred.wrapping_add(r.next().ok_or_else(|| c.err("residuals run short"))?),
+                None => f.next().ok_or_else(|| c.err("fresh values run short"))?,
+            };
+            p.learn(i, v);
+            *slot = v;
+        }
+    }
+    if field_is_bool(kind, pos) {
+        if let Some(bad) = vals.iter().find(|&&v| v != 0 && v != 1) {
+            return Err(c.err(format!("predicted boolean decodes to {bad}; expected 0 or 1")));
+        }
+        return Ok(Column::Bool { vals: vals.into_iter().map(|v| v == 1).collect(), valid });
+    }
+    Ok(Column::Int { vals, valid })
+}
+
+fn field_is_bool(kind: u8, pos: usize) -> bool {
+    KIND_FIELDS[kind as usize][pos].field.ty() == crate::model::FieldType::Bool
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{chunk_layout, decode_payload, encode_segment_with, Budget, DecodeNotes};
+    use crate::model::Event;
+
+    /// Encode `events` as one segment with `PREDICTED` on, decode it, and return the table
+    /// read back and the (kind, field, encoding) of every group chunk.
+    fn roundtrip(events: &[Event]) -> (EventTable, EventTable, Vec<(u8, u8, u8)>) {
+        let mut table = EventTable::new();
+        for (i, e) in events.iter().enumerate() {
+            table.push(i as i64 * 1000, e).unwrap();
+        }
+        let mut payload = Vec::new();
+        encode_segment_with(&table, &mut payload, Mode::Binned, true);
+        let mut back = EventTable::new();
+        decode_payload(&payload, 0, &mut Budget::for_block(0), &mut back, &mut DecodeNotes::default()).unwrap();
+        let chunks = chunk_layout(&payload).unwrap().into_iter().filter_map(|c| Some((c.kind?, c.field, c.encoding))).collect();
+        for kt in table.kinds.iter_mut() {
+            for col in kt.cols.iter_mut() {
+                col.normalize();
+            }
+        }
+        (table, back, chunks)
+    }
+
+    fn key(pressed: bool, usage: Option<u16>, native: Option<u32>) -> Event {
+        Event::Key { pressed, usage, native }
+    }
+
+    #[test]
+    fn keys_roundtrip_with_every_kind_of_row() {
+        for n in [10usize, 70, 600] {
+            let mut evs = Vec::new();
+            let mut r = 12345u64;
+            for i in 0..n {
+                if i % 2 == 0 {
+                    r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                }
+                let code = 65 + (r >> 61) as u32; // 8 codes, pressed then released
+                let usage = (code - 61) as u16;
+                let e = match i % 23 {
+                    5 => key(true, Some(0xFFF0), None),             // a key class, native withheld
+                    7 => key(true, None, Some(code)),              // no usage for this code
+                    11 => key(false, Some(usage + 1), Some(code)), // a usage the map does not predict
+                    13 => key(true, Some(usage), Some(code)),      // pressed twice (autorepeat)
+                    _ => key(i % 2 == 0, Some(usage), Some(code)),
+                };
+                evs.push(e);
+            }
+            let (want, got, chunks) = roundtrip(&evs);
+            assert_eq!(got, want, "{n} events");
+            let usage = chunks.iter().find(|c| c.0 == Kind::Key as u8 && c.1 == Field::Usage as u8).unwrap();
+            if n >= 70 {
+                assert_eq!(usage.2, enc::PREDICTED, "{n} events: {chunks:?}");
+                assert!(chunks.contains(&(Kind::Key as u8, Field::Pressed as u8, enc::PREDICTED)), "{chunks:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_map_entry_that_changes_predicts_the_new_value() {
+        let evs: Vec<Event> = [(4, 65), (5, 65), (5, 65), (5, 65), (4, 65), (4, 65), (9, 66), (9, 66)]
+            .iter()
+            .map(|&(u, n)| key(true, Some(u), Some(n)))
+            .collect();
+        let (want, got, chunks) = roundtrip(&evs);
+        assert_eq!(got, want);
+        assert!(chunks.contains(&(Kind::Key as u8, Field::Usage as u8, enc::PREDICTED)), "{chunks:?}");
+    }
+
+    #[test]
+    fn keys_without_native_are_not_predicted_and_still_roundtrip() {
+        let evs: Vec<Event> = (0..100).map(|i| key(i % 2 == 0, Some(0xFFF0 + (i % 3) as u16), None)).collect();
+        let (want, got, chunks) = roundtrip(&evs);
+        assert_eq!(got, want);
+        assert!(chunks.iter().all(|c| c.2 != enc::PREDICTED), "{chunks:?}");
+    }
+
+    #[test]
+    fn clicks_roundtrip_at_and_away_from_the_last_move() {
+        let mut evs = vec![
+            Event::Button { button: 1, pressed: true, pos: Some((5 << 16, 6 << 16)) }, // before any move
+            Event::Scroll { dx: 0, dy: -1, pos: None },
+        ];
+        for i in 0..200i64 {
+            let (x, y) = ((100 + i) << 16, (50 - i) << 16);
+            evs.push(Event::Move { x, y, buttons: None });
+            match i % 5 {
+                0 => evs.push(Event::Button { button: 1, pressed: true, pos: Some((x, y)) }),
+                1 => evs.push(Event::Button { button: 1, pressed: false, pos: Some((x, y)) }),
+                2 => evs.push(Event::Button { button: 2, pressed: true, pos: None }),
+                3 => evs.push(Event::Scroll { dx: 0, dy: 1, pos: Some((x, y)) }),
+                _ if i % 10 == 4 => evs.push(Event::Button { button: 2, pressed: false, pos: Some((x + 3, y - 2)) }),
+                _ => evs.push(Event::Scroll { dx: 0, dy: 1, pos: Some((x - 1, y + 1)) }),
+            }
+        }
+        let (want, got, chunks) = roundtrip(&evs);
+        assert_eq!(got, want);
+        for f in [Field::X, Field::Y] {
+            assert!(chunks.contains(&(Kind::Button as u8, f as u8, enc::PREDICTED)), "{chunks:?}");
+            assert!(chunks.contains(&(Kind::Scroll as u8, f as u8, enc::PREDICTED)), "{chunks:?}");
+        }
+    }
+
+    #[test]
+    fn damaged_predicted_chunks_are_errors_not_panics() {
+        let evs: Vec<Event> = (0..80).map(|i| key(i % 2 == 0, Some(4 + (i % 7) as u16), Some(65 + (i % 7) as u32))).collect();
+        let mut table = EventTable::new();
+        for (i, e) in evs.iter().enumerate() {
+            table.push(i as i64, e).unwrap();
+        }
+        let mut payload = Vec::new();
+        encode_segment_with(&table, &mut payload, Mode::Binned, true);
+        // Every single-byte change either decodes to some table or fails cleanly.
+        for i in 0..payload.len() {
+            for delta in [1u8, 0x80, 0xFF] {
+                let mut p = payload.clone();
+                p[i] = p[i].wrapping_add(delta);
+                let mut back = EventTable::new();
+                let _ = decode_payload(&p, 0, &mut Budget::for_block(80), &mut back, &mut DecodeNotes::default());
+            }
+        }
+    }
+}

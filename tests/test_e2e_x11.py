@@ -300,10 +300,10 @@ def test_duration_is_kept_and_status_shows_the_bytes_on_disk(xserver, tmp_path: 
         byte = rec.stderr.read(1)
         assert byte, "hidpack record did not start: %r" % seen
         seen += byte
-    x = lambda *a: subprocess.run(["xdotool", *map(str, a)], env=env, check=True)  # noqa: E731
-    for i in range(60):  # 1.5 s of moves, then idle until the end
-        x("mousemove", 100 + 3 * i, 200 + 2 * i)
-        time.sleep(0.025)
+    # 1.5 s of moves, then idle until the end. One xdotool process for all of them: 60 process
+    # starts on a loaded machine took longer than the 2 s recording (43 of 60 moves landed).
+    moves = [str(a) for i in range(60) for a in ("mousemove", 100 + 3 * i, 200 + 2 * i, "sleep", "0.025")]
+    subprocess.run(["xdotool", *moves], env=env, check=True)
     stdout, stderr = rec.communicate(timeout=30)
     assert rec.returncode == 0, stderr
     st = json.loads(stdout.decode().strip().splitlines()[-1])

@@ -12,6 +12,9 @@
 //!   events each (the size of a balabit session in `benches/compare.py`), each with its own
 //!   header, block, index and seek table: what a file and a small block cost beyond their events.
 //!
+//! * `codec/decode_key_files`, `codec/decode_key_files_v1_0`: key sessions of the aalto corpus,
+//!   one file each, in format 1.1 (usage and pressed `PREDICTED` from native) and in 1.0.
+//!
 //! Run: `cargo bench -p hidpack-core --bench codec` (add `-- --quick` for a short run).
 
 use std::hint::black_box;
@@ -82,6 +85,29 @@ fn codec(c: &mut Criterion) {
     );
     g.bench_function("encode_small_files", |b| b.iter(|| black_box(parts.iter().map(encode).collect::<Vec<_>>())));
     g.bench_function("decode_small_files", |b| b.iter(|| assert_eq!(small.iter().map(|f| black_box(decode(f)).len()).sum::<usize>(), N)));
+    g.finish();
+    keys(c);
+}
+
+/// Key sessions of the aalto corpus as small files, format 1.1 (`PREDICTED` usage and pressed
+/// from native) against 1.0 (`minor: 0`, both stored as they are).
+fn keys(c: &mut Criterion) {
+    const KEYS: usize = 32768;
+    let sessions = common::aalto_sessions(KEYS);
+    let encode = |t: &EventTable, minor: u16| {
+        let mut w = Writer::new(Vec::new(), WriterOptions { minor, ..WriterOptions::default() }).unwrap();
+        w.write_table(t).unwrap();
+        w.into_inner().unwrap()
+    };
+    let files = |minor| sessions.iter().map(|t| encode(t, minor)).collect::<Vec<_>>();
+    let (v11, v10) = (files(1), files(0));
+    let size = |f: &[Vec<u8>]| f.iter().map(Vec::len).sum::<usize>() as f64 / KEYS as f64;
+    eprintln!("codec bench: {KEYS} aalto key events as {} files: 1.1 {:.3} B/event, 1.0 {:.3}", sessions.len(), size(&v11), size(&v10));
+    let decode = |f: &Vec<u8>| Reader::from_source(black_box(f.clone())).unwrap().read(None, None, ALL_KINDS, None).unwrap();
+    let mut g = c.benchmark_group("codec");
+    g.throughput(Throughput::Elements(KEYS as u64));
+    g.bench_function("decode_key_files", |b| b.iter(|| assert_eq!(v11.iter().map(|f| decode(f).len()).sum::<usize>(), KEYS)));
+    g.bench_function("decode_key_files_v1_0", |b| b.iter(|| assert_eq!(v10.iter().map(|f| decode(f).len()).sum::<usize>(), KEYS)));
     g.finish();
 }
 

@@ -77,11 +77,61 @@ fn target_parts(col: &Column) -> (std::borrow::Cow<'_, [i64]>, Option<&Vec<bool>
     }
 }
 
+/// The last value seen per native code. Key codes are small in practice (a JavaScript key code,
+/// an X keycode, a Windows virtual key), so the usual table is an array indexed by the code; a
+/// column holding a code too large for that (or negative, in a damaged file) uses a hash map.
+enum LastByCode {
+    Dense(Vec<Option<i64>>),
+    Sparse(HashMap<i64, i64>),
+}
+
+impl LastByCode {
+    /// Codes below this always get the array (16 B per slot: 64 KiB).
+    const SMALL: i64 = 4096;
+
+    /// A table for the codes in `native`: an array when the largest code is below
+    /// [`Self::SMALL`] or below 16 slots per row; a hash map otherwise.
+    fn for_codes(native: &[i64]) -> LastByCode {
+        let (lo, hi) = native.iter().fold((0i64, -1i64), |(lo, hi), &n| (lo.min(n), hi.max(n)));
+        let rows = i64::try_from(native.len()).unwrap_or(i64::MAX);
+        if lo >= 0 && (hi < Self::SMALL || hi < rows.saturating_mul(16)) {
+            LastByCode::Dense(vec![None; (hi + 1) as usize])
+        } else {
+            LastByCode::Sparse(HashMap::new())
+        }
+    }
+
+    fn get(&self, code: i64) -> Option<i64> {
+        match self {
+            LastByCode::Dense(slots) => usize::try_from(code).ok().and_then(|i| slots.get(i).copied().flatten()),
+            LastByCode::Sparse(map) => map.get(&code).copied(),
+        }
+    }
+
+    /// Store `value` for `code`; returns whether the code had a value already.
+    fn set(&mut self, code: i64, value: i64) -> bool {
+        match self {
+            LastByCode::Dense(slots) => match usize::try_from(code).ok().and_then(|i| slots.get_mut(i)) {
+                Some(slot) => slot.replace(value).is_some(),
+                None => unreachable!("the array covers every code of the column it was made for"),
+            },
+            LastByCode::Sparse(map) => map.insert(code, value).is_some(),
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            LastByCode::Dense(slots) => slots.fill(None),
+            LastByCode::Sparse(map) => map.clear(),
+        }
+    }
+}
+
 /// What predicts the present rows of one target column: `None` for a row with no prediction.
 /// `value(i)` gives the value of present row i once known (source 0 learns from it).
 enum Predictor<'a> {
     /// Sources 0 and 2: the last value per native code; source 2 predicts its opposite.
-    Native { native: &'a [i64], native_valid: Option<&'a Vec<bool>>, map: HashMap<i64, i64>, flip: bool },
+    Native { native: &'a [i64], native_valid: Option<&'a Vec<bool>>, last: LastByCode, flip: bool },
     LastMove { preds: Vec<Option<i64>> },
 }
 
@@ -89,7 +139,8 @@ impl<'a> Predictor<'a> {
     fn new(table: &'a EventTable, kind: u8, field: Field, source: u8) -> Predictor<'a> {
         if source == SOURCE_NATIVE || source == SOURCE_KEY_STATE {
             let (native, native_valid) = int_parts(&table.kinds[Kind::Key as usize].cols[field_pos(Kind::Key, Field::Native)]);
-            return Predictor::Native { native, native_valid, map: HashMap::new(), flip: source == SOURCE_KEY_STATE };
+            let last = LastByCode::for_codes(native);
+            return Predictor::Native { native, native_valid, last, flip: source == SOURCE_KEY_STATE };
         }
         // The value of the last move before each event of the target kind, in that kind's row order.
         let (mv, _) = int_parts(&table.kinds[Kind::Move as usize].cols[field_pos(Kind::Move, field)]);
@@ -115,31 +166,37 @@ impl<'a> Predictor<'a> {
         }
     }
 
-    /// Whether present row `row` has a prediction (without learning anything): for counting.
-    fn has_prediction(&mut self, row: usize, seen: &mut std::collections::HashSet<i64>) -> bool {
+    /// How many of the rows for which `present(row)` holds have a prediction. It depends on the
+    /// reference only, so it is known before any value is decoded; leaves nothing learned.
+    fn count_predicted(&mut self, rows: usize, present: impl Fn(usize) -> bool) -> usize {
         match self {
-            Predictor::Native { native, native_valid, .. } => match Self::native_of(native, *native_valid, row) {
-                Some(n) => !seen.insert(n),
-                None => false,
-            },
-            Predictor::LastMove { preds } => preds.get(row).copied().flatten().is_some(),
-        }
-    }
-
-    fn predict(&self, row: usize) -> Option<i64> {
-        match self {
-            Predictor::Native { native, native_valid, map, flip } => Self::native_of(native, *native_valid, row)
-                .and_then(|n| map.get(&n).copied())
-                .map(|v| if *flip { 1 - v } else { v }),
-            Predictor::LastMove { preds } => preds.get(row).copied().flatten(),
-        }
-    }
-
-    fn learn(&mut self, row: usize, value: i64) {
-        if let Predictor::Native { native, native_valid, map, .. } = self {
-            if let Some(n) = Self::native_of(native, *native_valid, row) {
-                map.insert(n, value);
+            Predictor::Native { native, native_valid, last, .. } => {
+                let n = (0..rows)
+                    .filter(|&i| present(i))
+                    .filter_map(|i| Self::native_of(native, *native_valid, i))
+                    .filter(|&code| last.set(code, 0))
+                    .count();
+                last.clear();
+                n
             }
+            Predictor::LastMove { preds } => (0..rows).filter(|&i| present(i) && preds.get(i).copied().flatten().is_some()).count(),
+        }
+    }
+
+    /// The value of present row `row`: `value` turns the row's prediction (if it has one) into
+    /// the value, which sources 0 and 2 then learn.
+    fn next_value(&mut self, row: usize, value: impl FnOnce(Option<i64>) -> Result<i64>) -> Result<i64> {
+        match self {
+            Predictor::Native { native, native_valid, last, flip } => {
+                let code = Self::native_of(native, *native_valid, row);
+                let pred = code.and_then(|n| last.get(n)).map(|v| if *flip { 1 - v } else { v });
+                let v = value(pred)?;
+                if let Some(n) = code {
+                    last.set(n, v);
+                }
+                Ok(v)
+            }
+            Predictor::LastMove { preds } => value(preds.get(row).copied().flatten()),
         }
     }
 }
@@ -176,15 +233,18 @@ pub fn try_chunk(table: &EventTable, kind: Kind, pos: usize, mode: Mode, out: &m
         if !present(i) {
             continue;
         }
-        match p.predict(i) {
-            Some(pred) => {
-                let r = v.wrapping_sub(pred);
-                hits += usize::from(r == 0);
-                resid.push(r);
+        let sort = |pred: Option<i64>| {
+            match pred {
+                Some(pred) => {
+                    let r = v.wrapping_sub(pred);
+                    hits += usize::from(r == 0);
+                    resid.push(r);
+                }
+                None => fresh.push(v),
             }
-            None => fresh.push(v),
-        }
-        p.learn(i, v);
+            Ok(v)
+        };
+        let _ = p.next_value(i, sort); // `sort` never fails
     }
     let m = fresh.len() + resid.len();
     if m == 0 || hits * 2 < m {
@@ -214,7 +274,7 @@ pub fn decode_chunk(table: &EventTable, kind: u8, pos: usize, encoding: u8, body
     let valid = if encoding & enc::HAS_VALIDITY != 0 { Some(read_bitmap(&mut c, rows)?) } else { None };
     let present = |i: usize| valid.as_ref().is_none_or(|v| v[i]);
     let m = valid.as_ref().map_or(rows, |v| v.iter().filter(|b| **b).count());
-    let mut vals = vec![0i64; rows];
+    let mut vals = Vec::with_capacity(rows);
     if m > 0 {
         let field = KIND_FIELDS[kind as usize][pos].field;
         let want = source_for(kind, field as u8).ok_or_else(|| c.err(format!("field {} cannot be predicted", field.name())))?;
@@ -223,30 +283,31 @@ pub fn decode_chunk(table: &EventTable, kind: u8, pos: usize, encoding: u8, body
             return Err(c.err(format!("predicted {} of source {source}; only source {want} predicts it", field.name())));
         }
         let mut p = Predictor::new(table, kind, field, source);
-        // Which rows have a prediction depends on the reference only: count them first.
-        let mut seen = std::collections::HashSet::new();
-        let predicted = (0..rows).filter(|&i| present(i) && p.has_prediction(i, &mut seen)).count();
+        let predicted = p.count_predicted(rows, present);
         let (mut fresh, mut resid) = (Vec::new(), Vec::new());
         read_sub(&mut c, m - predicted, &mut fresh)?;
         read_sub(&mut c, predicted, &mut resid)?;
         let (mut f, mut r) = (fresh.into_iter(), resid.into_iter());
-        for (i, slot) in vals.iter_mut().enumerate() {
+        for i in 0..rows {
             if !present(i) {
+                vals.push(0);
                 continue;
             }
-            let v = match p.predict(i) {
-                Some(pred) => pred.wrapping_add(r.next().ok_or_else(|| c.err("residuals run short"))?),
-                None => f.next().ok_or_else(|| c.err("fresh values run short"))?,
-            };
-            p.learn(i, v);
-            *slot = v;
+            vals.push(p.next_value(i, |pred| match pred {
+                Some(pred) => Ok(pred.wrapping_add(r.next().ok_or_else(|| c.err("residuals run short"))?)),
+                None => f.next().ok_or_else(|| c.err("fresh values run short")),
+            })?);
         }
+    } else {
+        vals.resize(rows, 0);
     }
     if field_is_bool(kind, pos) {
-        if let Some(bad) = vals.iter().find(|&&v| v != 0 && v != 1) {
-            return Err(c.err(format!("predicted boolean decodes to {bad}; expected 0 or 1")));
-        }
-        return Ok(Column::Bool { vals: vals.into_iter().map(|v| v == 1).collect(), valid });
+        let bools = vals.iter().map(|&v| match v {
+            0 => Ok(false),
+            1 => Ok(true),
+            bad => Err(c.err(format!("predicted boolean decodes to {bad}; expected 0 or 1"))),
+        });
+        return Ok(Column::Bool { vals: bools.collect::<Result<_>>()?, valid });
     }
     Ok(Column::Int { vals, valid })
 }
@@ -324,6 +385,33 @@ mod tests {
         let (want, got, chunks) = roundtrip(&evs);
         assert_eq!(got, want);
         assert!(chunks.contains(&(Kind::Key as u8, Field::Usage as u8, enc::PREDICTED)), "{chunks:?}");
+    }
+
+    #[test]
+    fn large_native_codes_use_the_hash_table_and_roundtrip() {
+        // codes far above the array's reach (a few rows, codes near u32::MAX) and a small one
+        let codes = [u32::MAX, u32::MAX - 7, 1 << 20, 3];
+        let evs: Vec<Event> = (0..96).map(|i| key(i % 2 == 0, Some(10 + (i / 2 % 4) as u16), Some(codes[i / 2 % 4]))).collect();
+        let mut table = EventTable::new();
+        for (i, e) in evs.iter().enumerate() {
+            table.push(i as i64, e).unwrap();
+        }
+        let (native, _) = int_parts(&table.kinds[Kind::Key as usize].cols[field_pos(Kind::Key, Field::Native)]);
+        assert!(matches!(LastByCode::for_codes(native), LastByCode::Sparse(_)));
+        let (want, got, chunks) = roundtrip(&evs);
+        assert_eq!(got, want);
+        assert!(chunks.contains(&(Kind::Key as u8, Field::Usage as u8, enc::PREDICTED)), "{chunks:?}");
+        assert!(chunks.contains(&(Kind::Key as u8, Field::Pressed as u8, enc::PREDICTED)), "{chunks:?}");
+    }
+
+    #[test]
+    fn small_native_codes_use_the_array() {
+        assert!(matches!(LastByCode::for_codes(&[65, 4095, 0]), LastByCode::Dense(ref v) if v.len() == 4096));
+        assert!(matches!(LastByCode::for_codes(&[]), LastByCode::Dense(ref v) if v.is_empty()));
+        assert!(matches!(LastByCode::for_codes(&[-1, 5]), LastByCode::Sparse(_)));
+        // a large code is worth the array only when the column is long enough
+        assert!(matches!(LastByCode::for_codes(&[9000]), LastByCode::Sparse(_)));
+        assert!(matches!(LastByCode::for_codes(&[9000; 1000]), LastByCode::Dense(_)));
     }
 
     #[test]

@@ -183,13 +183,39 @@ impl<'a> Predictor<'a> {
         }
     }
 
+    /// The common case in one tight loop: every row of the target present, a native code on every
+    /// row, codes in the array. Pushes every row's value to `out` and returns true; false (and
+    /// nothing pushed) when the case does not apply.
+    fn decode_dense(&mut self, fresh: &[i64], resid: &[i64], out: &mut Vec<i64>) -> bool {
+        let Predictor::Native { native, native_valid: None, last: LastByCode::Dense(slots), flip } = self else {
+            return false;
+        };
+        let flip = *flip;
+        let (mut f, mut r) = (fresh.iter(), resid.iter());
+        for &code in native.iter() {
+            // every code of the column has its slot (the array was sized for them), and the
+            // counts of `fresh` and `resid` came from the same codes: neither lookup fails
+            let Some(slot) = usize::try_from(code).ok().and_then(|i| slots.get_mut(i)) else {
+                out.clear();
+                return false;
+            };
+            let v = match *slot {
+                Some(last) => flipped(last, flip).wrapping_add(*r.next().unwrap_or(&0)),
+                None => *f.next().unwrap_or(&0),
+            };
+            *slot = Some(v);
+            out.push(v);
+        }
+        true
+    }
+
     /// The value of present row `row`: `value` turns the row's prediction (if it has one) into
     /// the value, which sources 0 and 2 then learn.
     fn next_value(&mut self, row: usize, value: impl FnOnce(Option<i64>) -> Result<i64>) -> Result<i64> {
         match self {
             Predictor::Native { native, native_valid, last, flip } => {
                 let code = Self::native_of(native, *native_valid, row);
-                let pred = code.and_then(|n| last.get(n)).map(|v| if *flip { 1 - v } else { v });
+                let pred = code.and_then(|n| last.get(n)).map(|v| flipped(v, *flip));
                 let v = value(pred)?;
                 if let Some(n) = code {
                     last.set(n, v);
@@ -287,6 +313,9 @@ pub fn decode_chunk(table: &EventTable, kind: u8, pos: usize, encoding: u8, body
         let (mut fresh, mut resid) = (Vec::new(), Vec::new());
         read_sub(&mut c, m - predicted, &mut fresh)?;
         read_sub(&mut c, predicted, &mut resid)?;
+        if valid.is_none() && p.decode_dense(&fresh, &resid, &mut vals) {
+            return finish(kind, pos, vals, valid, &c);
+        }
         let (mut f, mut r) = (fresh.into_iter(), resid.into_iter());
         for i in 0..rows {
             if !present(i) {
@@ -301,6 +330,11 @@ pub fn decode_chunk(table: &EventTable, kind: u8, pos: usize, encoding: u8, body
     } else {
         vals.resize(rows, 0);
     }
+    finish(kind, pos, vals, valid, &c)
+}
+
+/// The decoded values as the column's type (booleans checked to be 0 or 1).
+fn finish(kind: u8, pos: usize, vals: Vec<i64>, valid: Option<Vec<bool>>, c: &Cursor) -> Result<Column> {
     if field_is_bool(kind, pos) {
         let bools = vals.iter().map(|&v| match v {
             0 => Ok(false),
@@ -310,6 +344,15 @@ pub fn decode_chunk(table: &EventTable, kind: u8, pos: usize, encoding: u8, body
         return Ok(Column::Bool { vals: bools.collect::<Result<_>>()?, valid });
     }
     Ok(Column::Int { vals, valid })
+}
+
+/// Source 2's prediction from the last state `v` (the opposite, `1 - v`); source 0's (`v`).
+fn flipped(v: i64, flip: bool) -> i64 {
+    if flip {
+        1i64.wrapping_sub(v)
+    } else {
+        v
+    }
 }
 
 fn field_is_bool(kind: u8, pos: usize) -> bool {

@@ -752,6 +752,72 @@ mod tests {
     }
 
     #[test]
+    fn the_frame_layout_holds_the_table_layouts_values_as_a_dataframe_does() {
+        let evs = events(3000);
+        let moves: Vec<_> = evs.iter().filter(|e| e.1.kind() == Kind::Move).cloned().collect();
+        let all: Vec<_> = moves[..700].iter().chain(&evs).cloned().collect();
+        let mask = ALL_KINDS & !(1 << Kind::Gap as u16); // gap fields: absent on every row
+        for (chunk, per_batch, threads, cap, fields) in
+            [(1, 1, 1, 0, ALL_FIELDS_MASK), (64, 5, 3, all.len(), ALL_FIELDS_MASK | HOLDING_DATA), (5000, 1, 1, 0, ALL_FIELDS_MASK)]
+        {
+            let tables: Vec<EventTable> = all.chunks(chunk).map(table_of).collect();
+            let gather = |frame: bool| {
+                let mut g = Gather::new(mask, fields, true);
+                if frame {
+                    g = g.frame(mask);
+                }
+                g.reserve(cap);
+                for batch in tables.chunks(per_batch) {
+                    g.append(batch.to_vec(), threads);
+                }
+                g.finish()
+            };
+            let (table, frame) = (gather(false), gather(true));
+            for name in ["t", "kind", "file"] {
+                assert_eq!(table.get(name), frame.get(name), "{name}");
+            }
+            for f in ALL_FIELDS {
+                let name = f.name();
+                let Some(WideColumn::Bool(valid)) = table.get(&format!("{name}_valid")) else {
+                    // left out of both, or absent on every row: not made in a frame
+                    assert!(frame.get(name).is_none() && frame.get(&format!("{name}_mask")).is_none(), "{name}");
+                    continue;
+                };
+                if frame.get(name).is_none() && frame.get(&format!("{name}_offsets")).is_none() {
+                    // no row of a kind with the field: a frame leaves it to its consumer
+                    assert!(!valid.contains(&true), "{name}");
+                    continue;
+                }
+                match (f.ty(), table.get(name), frame.get(name)) {
+                    (FieldType::Coord, Some(WideColumn::F64(v)), Some(WideColumn::F64(got))) => {
+                        let want: Vec<f64> = v.iter().zip(valid).map(|(&x, &ok)| if ok { x } else { f64::NAN }).collect();
+                        assert_eq!(format!("{got:?}"), format!("{want:?}"), "{name}");
+                        assert!(frame.get(&format!("{name}_mask")).is_none() && frame.get(&format!("{name}_valid")).is_none());
+                    }
+                    (FieldType::Str, _, _) => {
+                        for part in ["_offsets", "_data", "_valid"] {
+                            assert_eq!(table.get(&format!("{name}{part}")), frame.get(&format!("{name}{part}")), "{name}");
+                        }
+                    }
+                    (_, want, got) => {
+                        assert_eq!(want, got, "{name}");
+                        let absent: Vec<bool> = valid.iter().map(|ok| !ok).collect();
+                        assert_eq!(frame.get(&format!("{name}_mask")), Some(&WideColumn::Bool(absent)), "{name}");
+                    }
+                }
+            }
+            assert!(names(&frame).iter().all(|n| !n.starts_with("count") && !n.starts_with("reason")));
+        }
+        // one kind read: the fields it requires have no mask, its optional ones have one
+        let keys: Vec<_> = evs.iter().filter(|e| e.1.kind() == Kind::Key).cloned().collect();
+        let key = 1 << Kind::Key as u16;
+        let mut g = Gather::new(key, ALL_FIELDS_MASK, true).frame(key);
+        g.append(vec![table_of(&keys)], 1);
+        let w = g.finish();
+        assert_eq!(names(&w), ["t", "kind", "file", "pressed", "usage", "usage_mask", "native", "native_mask"]);
+    }
+
+    #[test]
     fn a_large_absent_field_is_left_to_the_consumer_to_make() {
         // keys are read but there are none: their fields are absent on every row
         let n = ZEROS_BY_CONSUMER + 5;

@@ -28,7 +28,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::reader::{in_order, Problem, Reader, Source};
 use crate::table::EventTable;
-use crate::wide::{Gather, WideTable, WIDE_BATCH_ROWS};
+use crate::wide::{Gather, WideTable};
 
 /// Files in flight at once: each thread takes the next file as it finishes one (sizes vary), and
 /// the results are kept anyway. Under [`OnProblem::Raise`], at most this many files are read past
@@ -201,7 +201,7 @@ pub fn read_many_each_by<S: Source>(
 pub type Gathered = (WideTable, Vec<u64>, ManyTable);
 
 /// [`read_many_each_by`] into `out`'s columns: the files' tables are appended a batch of about
-/// [`WIDE_BATCH_ROWS`] rows at a time (fields filled in parallel), so a read holds its output and
+/// [`Gather::batch_rows`] rows at a time (fields filled in parallel), so a read holds its output and
 /// one batch, not every file's table besides. (A batch of 16 x 64 Ki rows held 21 B per row of a
 /// 1.6 M-row fleet at once; one file at a time was no faster.)
 ///
@@ -226,13 +226,13 @@ pub fn gather_many<S: Source>(
         });
         out.reserve(usize::try_from(rows).unwrap_or(usize::MAX));
     }
-    let (mut batch, mut rows) = (Vec::new(), 0usize);
+    let (mut batch, mut rows, batch_rows) = (Vec::new(), 0usize, out.batch_rows());
     let mut events = Vec::with_capacity(n);
     let m = read_many_each_by(n, open, opts, |_, t| {
         events.push(t.len() as u64);
         rows += t.len();
         batch.push(t);
-        if rows >= WIDE_BATCH_ROWS {
+        if rows >= batch_rows {
             out.append(std::mem::take(&mut batch), opts.threads);
             rows = 0;
         }

@@ -49,6 +49,10 @@ pub const PARALLEL_FILL_ROWS: usize = 1 << 16;
 /// fill its fields on several threads).
 pub const WIDE_BATCH_ROWS: usize = 2 * PARALLEL_FILL_ROWS;
 
+/// [`WIDE_BATCH_ROWS`] of a [`Layout::Frame`] gather: a frame's reader wants its peak memory
+/// near the frame's own bytes, and a smaller batch is filled about as fast.
+pub const FRAME_BATCH_ROWS: usize = PARALLEL_FILL_ROWS / 2;
+
 /// Rows from which a column absent on every row is left to the consumer to make
 /// ([`WideColumn::Zeros`]).
 const ZEROS_BY_CONSUMER: usize = 1 << 16;
@@ -222,6 +226,15 @@ impl Gather {
         let _ = self.kind.try_reserve_exact(rows.saturating_sub(self.kind.len()));
         if let Some(f) = &mut self.file {
             let _ = f.try_reserve_exact(rows.saturating_sub(f.len()));
+        }
+    }
+
+    /// Rows of tables to append at a time ([`WIDE_BATCH_ROWS`], or [`FRAME_BATCH_ROWS`] in
+    /// [`Layout::Frame`]).
+    pub fn batch_rows(&self) -> usize {
+        match self.layout {
+            Layout::Table => WIDE_BATCH_ROWS,
+            Layout::Frame => FRAME_BATCH_ROWS,
         }
     }
 

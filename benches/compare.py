@@ -1275,10 +1275,10 @@ def _user_readers() -> Dict[str, Tuple[str, str, bool, Any]]:
         "fleet-table/dataset": ("fleet-table", "ds.dataset(paths).to_table()", True,
                                 lambda paths, fx: ds.dataset(paths, format="parquet").to_table()),
         # a fleet, every event -> pandas
-        "fleet-pandas/hidpack-1": ("fleet-pandas", "hp.read_many(paths, threads=1).to_pandas()", False,
-                                   lambda paths, fx: hp().read_many(paths, threads=1).to_pandas()),
-        "fleet-pandas/hidpack": ("fleet-pandas", "hp.read_many(paths).to_pandas()", True,
-                                 lambda paths, fx: hp().read_many(paths, threads=ncpu).to_pandas()),
+        "fleet-pandas/hidpack-1": ("fleet-pandas", "hp.read_pandas(paths, threads=1)", False,
+                                   lambda paths, fx: hp().read_pandas(paths, threads=1)),
+        "fleet-pandas/hidpack": ("fleet-pandas", "hp.read_pandas(paths)", True,
+                                 lambda paths, fx: hp().read_pandas(paths, threads=ncpu)),
         "fleet-pandas/pcodec": ("fleet-pandas", "decode file by file, np.concatenate, pd.DataFrame", False,
                                 lambda paths, fx: pco_frame(_pco_concat(paths, fx))),
         "fleet-pandas/parquet-1": ("fleet-pandas", "pa.concat_tables([pq.read_table(p, use_threads=False) ...])"

@@ -569,3 +569,126 @@ def test_fleet_frames_take_kinds_and_columns(tmp_path):
         fleet.to_pandas(kinds="mouse")
     with pytest.raises(TypeError, match="columns= or fields="):
         fleet.to_pandas(columns=["x"], fields=["x"])
+
+
+# --- read_pandas: a fleet straight into a DataFrame (issue 15) --------------------------------
+
+
+def assert_frames_identical(got, want):
+    """The same frame, exactly: columns, dtypes, values, and under each null mask the same
+    stored values (pandas' masked arrays keep a value under every null)."""
+    assert list(got.columns) == list(want.columns)
+    assert got.dtypes.to_dict() == want.dtypes.to_dict()
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    for name in want.columns:
+        a, b = got[name].array, want[name].array
+        if isinstance(b, (pd.arrays.IntegerArray, pd.arrays.BooleanArray)):
+            assert np.array_equal(a._data, b._data) and np.array_equal(a._mask, b._mask), name
+
+
+def assert_read_pandas_is_the_fleet_frame(paths, threads=None, **kw):
+    frame_kw = {k: kw.pop(k) for k in ("wall_time", "path", "time") if k in kw}
+    want = hidpack.read_many(paths, threads=threads, **kw).to_pandas(**frame_kw)
+    got = hidpack.read_pandas(paths, threads=threads, **kw, **frame_kw)
+    assert_frames_identical(got, want)
+    return got
+
+
+SELECTIONS = [
+    {},
+    {"kinds": "key"},
+    {"kinds": "button"},
+    {"kinds": ["move", "scroll"]},
+    {"kinds": ["key", "text"], "columns": ["usage", "text"]},
+    {"columns": ["x", "pressed", "title"]},
+    {"columns": []},
+    {"columns": FIELD_NAMES},
+    {"kinds": "gap", "columns": ["count"]},
+    {"t0": 3_000, "t1": 9_000},
+    {"t0": 3_000, "kinds": ["move", "key"]},
+]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_read_pandas_is_read_many_to_pandas(tmp_path, threads):
+    # every kind, empty files, files holding some fields only (moves first: the other fields
+    # appear in later files), one kind, selections and windows
+    parts = [[r for r in ROWS if r[1] == "move"], [], ROWS[:5], [], ROWS[5:6], ROWS[6:15], ROWS[15:], ROWS, []]
+    paths = write_files(tmp_path, parts)
+    for kw in SELECTIONS:
+        assert_read_pandas_is_the_fleet_frame(paths, threads, **kw)
+    assert_read_pandas_is_the_fleet_frame([], threads)
+    assert_read_pandas_is_the_fleet_frame([], threads, columns=FIELD_NAMES)
+    assert_read_pandas_is_the_fleet_frame(paths[1:2], threads, kinds="move")
+
+
+def test_read_pandas_keys_only_and_moves_only(tmp_path):
+    keys = [r for r in ROWS if r[1] == "key"]
+    moves = [r for r in ROWS if r[1] == "move"]
+    paths = write_files(tmp_path, [keys, keys[:1], [], keys])
+    for kw in ({}, {"kinds": "key"}, {"kinds": "key", "columns": ["usage"]}, {"kinds": ["key", "move"]}):
+        df = assert_read_pandas_is_the_fleet_frame(paths, **kw)
+        assert len(df) == 2 * len(keys) + 1
+    # one kind: required fields are plain numpy columns, optional ones nullable
+    df = hidpack.read_pandas(paths, kinds="key")
+    assert df["pressed"].dtype == np.bool_ and df["usage"].dtype == pd.Int64Dtype()
+    (tmp_path / "m").mkdir()
+    paths = write_files(tmp_path / "m", [moves, moves])
+    df = assert_read_pandas_is_the_fleet_frame(paths, kinds="move")
+    assert df["x"].dtype == np.float64 and not df["x"].isna().any()
+
+
+def test_read_pandas_wall_time_path_time_and_problems(tmp_path):
+    walls = [1_700_000_000_000_000_000, 1_800_000_000_000_000_000, 1_900_000_000_000_000_000, None]
+    paths = []
+    for j, rows in enumerate([ROWS[:5], ROWS[5:12], ROWS[12:], []]):
+        paths.append(str(tmp_path / f"w{j}.hpk"))
+        hidpack.write_table(paths[-1], rows_table(rows), wall_clock_ns=walls[j], block_events=4)
+    for kw in ({"wall_time": True}, {"path": True}, {"time": "timedelta"}, {"time": "datetime", "path": True},
+               {"wall_time": True, "kinds": "move", "t0": 1_000}):
+        assert_read_pandas_is_the_fleet_frame(paths, **kw)
+    # problems: raised with the path first, or listed in the frame's attrs
+    (tmp_path / "big").mkdir()
+    big = write_files(tmp_path / "big", [ROWS] * 4)
+    offset, lost = damage_second_block(big[2])
+    os.remove(big[0])
+    with pytest.raises(OSError) as e:
+        hidpack.read_pandas(big)
+    assert str(e.value).startswith(big[0] + ": ")
+    with pytest.raises(hidpack.CorruptBlockError):
+        hidpack.read_pandas(big[1:])
+    df = assert_read_pandas_is_the_fleet_frame(big, errors="skip")
+    assert df.attrs["problems"] == hidpack.read_many(big, errors="skip").problems
+    assert [(p["file"], p["whole_file"]) for p in df.attrs["problems"]] == [(0, True), (2, False)]
+    assert "problems" not in hidpack.read_pandas(big[1:2]).attrs
+    with pytest.raises(ValueError, match="errors must be 'raise' or 'skip'"):
+        hidpack.read_pandas(big, errors="ignore")
+    with pytest.raises(ValueError, match="time must be"):
+        hidpack.read_pandas(big, time="s")
+    with pytest.raises(TypeError, match="sequence of paths"):
+        hidpack.read_pandas(big[1])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_read_pandas_of_a_large_fleet_fills_its_columns_batch_by_batch(tmp_path, threads):
+    # more rows than a batch (128 Ki), files of every size, a window (where the indexes
+    # over-count the rows), a damaged block (fewer rows than counted)
+    paths = []
+    for j in range(40):
+        p = str(tmp_path / f"f{j}.hpk")
+        if j % 8 == 1:
+            hidpack.write_table(p, random_moves(60_000, j), block_events=20_000)
+        else:
+            hidpack.write_table(p, rows_table(ROWS[: j % len(ROWS)]), block_events=4)
+        paths.append(p)
+    for kw in ({}, {"t0": 3_000, "t1": 200_000_000_000}, {"kinds": ["move", "key"]}, {"columns": ["x", "usage"]}):
+        df = assert_read_pandas_is_the_fleet_frame(paths, threads, **kw)
+    assert len(df) > 2 * 2**17
+    damage_second_block(paths[17])
+    assert_read_pandas_is_the_fleet_frame(paths, threads, errors="skip")
+
+
+def test_read_pandas_on_real_sessions(tmp_path):
+    paths = balabit_fleet(tmp_path)
+    for kw in ({}, {"kinds": "move"}, {"columns": ["x", "y", "buttons"]}):
+        assert_read_pandas_is_the_fleet_frame(paths, **kw)

@@ -193,6 +193,7 @@ def test_readme_python_blocks_run_on_real_recordings(workspace, tmp_path):
     paths = ns["paths"]
     assert len(paths) == 5
     assert len(ft["t"]) == sum(len(hidpack.open(d / p).moves()) for p in paths)
+    assert ns["moves_df"]["x"].tolist() == ft["x"].tolist() and list(ns["moves_df"].columns[:2]) == ["t", "file"]
     assert len(ns["ddf"].columns) > 3
     # the recorder block wrote a new file that reads back (never over session.hpk, which is
     # intact), the bulk block its two moves

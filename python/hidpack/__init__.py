@@ -35,6 +35,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "now": ("recorder", "now"),
     "recover": ("recording", "recover"),
     "read_many": ("fleet", "read_many"),
+    "read_pandas": ("fleet", "read_pandas"),
     "read_dask": ("fleet", "read_dask"),
     "FleetTable": ("fleet", "FleetTable"),
     "scan_polars": ("scan", "scan_polars"),
@@ -56,6 +57,7 @@ __all__ = [
     "now",
     "recover",
     "read_many",
+    "read_pandas",
     "read_dask",
     "FleetTable",
     "scan_polars",
@@ -85,7 +87,7 @@ if TYPE_CHECKING:
         UnsupportedVersionError,
     )
     from ._errors import ImportFormatError, MetadataError
-    from .fleet import FleetTable, read_dask, read_many
+    from .fleet import FleetTable, read_dask, read_many, read_pandas
     from .recorder import Recorder, now
     from .scan import scan_polars
     from .recording import Recording, open, recover

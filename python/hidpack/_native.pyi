@@ -259,6 +259,7 @@ def read_many(
     threads: int | None = None,
     errors: str = "raise",
     names: list[str] | None = None,
+    layout: str = "table",  # or "pandas": a DataFrame's columns (NaN / <field>_mask for absent)
 ) -> tuple[dict[str, Any], list[int], list[int | None], list[dict[str, Any]]]: ...
 def actions(
     reader: Reader,

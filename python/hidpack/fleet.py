@@ -1,6 +1,13 @@
 """Reading fleets of recordings: many files as one table (:func:`read_many`), or as a Dask
 DataFrame with one partition per group of files (:func:`read_dask`).
 
+:func:`read_pandas` reads a fleet straight into one ``pandas.DataFrame``: the frame
+``read_many(...).to_pandas()`` gives, with no :class:`FleetTable` in between. The native reader
+fills the frame's own columns (NaN for absent coordinates, pandas' null masks for integers and
+booleans), each made once at its full size (rows counted from the files' indexes) and filled a
+batch of files at a time, so the read holds the frame and one batch (about 128 Ki rows of
+decoded blocks), not a table and a frame besides.
+
 A fleet is what a recording programme produces: one file per person, session or hour. The files
 are read on native threads (the GIL is released for the whole read), appended in the order given,
 and every row says which file it came from (``file``: the index in ``paths``). Times stay each
@@ -45,6 +52,7 @@ from .recording import (
     _arrow_table,
     _native_bounds,
     _pandas_frame,
+    _pandas_frame_of_columns,
     _polars_frame,
     _unknown_kind,
     check_time,
@@ -55,7 +63,7 @@ from .recording import (
     wall_times,
 )
 
-__all__ = ["read_many", "read_dask", "FleetTable"]
+__all__ = ["read_many", "read_pandas", "read_dask", "FleetTable"]
 
 #: Bytes of files per :func:`read_dask` partition unless ``files_per_partition`` is given.
 PARTITION_BYTES = 2 << 20
@@ -89,12 +97,7 @@ class FleetTable(dict):  # type: ignore[type-arg]
 
     def _field_names(self) -> list[str]:
         """The fields of this table: those asked for (of the kinds read), else those in it."""
-        if self.fields is None:
-            return fields_holding_data(self, self.kinds)
-        codes = None if self.kinds is None else {KIND_CODES[k] for k in self.kinds}
-        return [
-            name for name, _, req, opt in FIELDS if name in self.fields and (codes is None or codes.intersection(req + opt))
-        ]
+        return _read_fields(self, self.kinds, self.fields)
 
     def _select(
         self, kinds: Sequence[str] | str | None, columns: Sequence[str] | str | None, what: str
@@ -305,6 +308,15 @@ class FleetTable(dict):  # type: ignore[type-arg]
     __str__ = __repr__
 
 
+def _read_fields(table: dict[str, Any], kinds: list[str] | None, fields: list[str] | None) -> list[str]:
+    """The fields of a fleet read (in field order): those asked for (``fields``, of ``kinds``),
+    else those in its native table (the reader leaves out the fields no row holds)."""
+    if fields is None:
+        return fields_holding_data(table, kinds)
+    codes = None if kinds is None else {KIND_CODES[k] for k in kinds}
+    return [name for name, _, req, opt in FIELDS if name in fields and (codes is None or codes.intersection(req + opt))]
+
+
 def _names(what: str, v: Sequence[str] | str | None, valid: Sequence[str]) -> list[str] | None:
     if v is None:
         return None
@@ -436,6 +448,59 @@ def read_many(
     out.kinds = kind_list
     out.fields = field_list
     return out
+
+
+def read_pandas(
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    *,
+    kinds: Sequence[str] | str | None = None,
+    columns: Sequence[str] | str | None = None,
+    t0: Any = None,
+    t1: Any = None,
+    threads: int | None = None,
+    errors: str = "raise",
+    storage_options: dict[str, Any] | None = None,
+    wall_time: bool = False,
+    path: bool = False,
+    time: str = "ns",
+) -> Any:
+    """The events of every file in ``paths``, in that order, as one ``pandas.DataFrame``: the
+    frame ``read_many(paths, ...).to_pandas(wall_time, path, time)`` returns (the same columns,
+    dtypes and values), read straight into the frame's columns (see the module docs): its peak
+    memory is the frame and about 128 Ki rows of decoded blocks, where a :class:`FleetTable`
+    and its frame are both held at once.
+
+    ``paths``, ``kinds``, ``columns``, ``t0`` / ``t1``, ``threads``, ``errors`` and
+    ``storage_options`` as in :func:`read_many`; ``wall_time``, ``path`` and ``time`` as in
+    :meth:`FleetTable.to_pandas`. Under ``errors="skip"``, ``frame.attrs["problems"]`` lists
+    the problems (as :attr:`FleetTable.problems`; empty when there were none).
+    """
+    pd = require("pandas", "pandas", "hidpack.read_pandas()")
+    pa = require("pyarrow", "pandas", "hidpack.read_pandas()")
+    check_time(time)
+    names, kind_list, field_list = _query(paths, kinds, columns, storage_options)
+    if errors not in ("raise", "skip"):
+        raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
+    lo, hi = _native_bounds(as_ns("t0", t0), as_ns("t1", t1))
+    table, events, walls, skipped = _read_native(
+        names, storage_options, t0=lo, t1=hi, kinds=kind_list, fields=field_list, threads=threads, errors=errors,
+        layout="pandas",
+    )
+    # t and file as a FleetTable (no copy): what wall times and the path column are made from
+    rows = FleetTable({"t": table["t"], "file": table["file"]})
+    rows.storage_options, rows.paths, rows.events, rows.wall_clock_ns = storage_options, names, list(events), list(walls)
+    one = kind_list[0] if kind_list is not None and len(kind_list) == 1 else None
+    wall = rows._wall(wall_time, time)
+    frame = _pandas_frame_of_columns(
+        pd, pa, table, one, _read_fields(table, kind_list, field_list), wall_t=wall if wall_time else None
+    )
+    del table
+    if path:
+        codes, distinct = rows._path_codes(rows)
+        frame.insert(frame.columns.get_loc("file") + 1, "path", pd.Categorical.from_codes(codes, categories=distinct))
+    if errors == "skip":
+        frame.attrs["problems"] = [{"file": s["file"], "path": names[s["file"]], **s} for s in skipped]
+    return retime_pandas(pd, frame, time, wall)
 
 
 def _read_native(names: list[str], storage_options: dict[str, Any] | None, **query: Any) -> Any:

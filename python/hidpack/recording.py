@@ -680,9 +680,54 @@ def _pandas_frame(
         elif required:
             cols[name] = own(values)
         else:
-            masked_array = pd.arrays.BooleanArray if typ == "bool" else pd.arrays.IntegerArray
-            cols[name] = masked_array(own(values), np.zeros(n, dtype=bool) if absent is None else absent)
+            cols[name] = _masked_array(pd, typ, own(values), np.zeros(n, dtype=bool) if absent is None else absent)
     return pd.DataFrame(cols, copy=False)
+
+
+def _pandas_frame_of_columns(
+    pd: Any,
+    pa: Any,
+    table: dict[str, Any],
+    kind: str | None,
+    fields: Sequence[str] | None = None,
+    *,
+    wall_t: np.ndarray | None = None,
+) -> Any:
+    """:func:`_pandas_frame`'s DataFrame (the same columns, dtypes and values) of a native read
+    in the pandas layout (``layout="pandas"``): coordinates come NaN where absent, an integer or
+    boolean field with ``<field>_mask`` (True where absent; none when the field is required),
+    and a field absent on every row not at all. The frame takes the arrays as they are: no one
+    else may hold ``table``."""
+    t = table["t"]
+    n = len(t)
+    cols: dict[str, Any] = {"t": t}
+    if wall_t is not None:
+        cols["wall_t"] = pd.to_datetime(np.asarray(wall_t, dtype=np.int64), unit="ns", utc=True)
+    if "file" in table:
+        cols["file"] = table["file"]
+    if kind is None:
+        cols["kind"] = pd.Categorical.from_codes(table["kind"].view(np.int8), dtype=_kind_dtype(pd, pa))
+    for name, typ, required in _column_specs(kind, fields):
+        if typ == "str":
+            cols[name] = _field_array(pa, table, name, typ, n).to_pandas()
+        elif name not in table:  # absent on every row
+            values = np.zeros(n, dtype=_NUMPY_DTYPES[typ])
+            if required:
+                cols[name] = values
+            elif typ == "coord":
+                cols[name] = np.full(n, np.nan)
+            else:
+                cols[name] = _masked_array(pd, typ, values, np.ones(n, dtype=bool))
+        elif typ == "coord" or required:
+            cols[name] = table[name]
+        else:
+            cols[name] = _masked_array(pd, typ, table[name], table[name + "_mask"])
+    return pd.DataFrame(cols, copy=False)
+
+
+def _masked_array(pd: Any, typ: str, values: np.ndarray, absent: np.ndarray) -> Any:
+    """pandas' nullable column of an int or bool field (``Int64`` / ``boolean``)."""
+    return (pd.arrays.BooleanArray if typ == "bool" else pd.arrays.IntegerArray)(values, absent)
 
 
 def _polars_frame(pl: Any, pa: Any, table: Any) -> Any:

@@ -12,6 +12,14 @@
 //! under [`HOLDING_DATA`] (a read that names no fields), only those that some returned row
 //! holds a value of. A field named by the caller comes whatever it holds.
 //!
+//! Two layouts ([`Layout`]). [`Layout::Table`] is the one above. [`Layout::Frame`] is what a
+//! pandas DataFrame holds, so that a read straight into a frame fills each of its columns once
+//! and nothing is converted afterwards: a coordinate is NaN where absent (no validity column);
+//! an integer or boolean field has a `<field>_mask` column, true where *absent* (pandas' masked
+//! arrays' convention), and none at all when every row must hold it (one kind read, the field
+//! required by it); strings keep the Arrow layout; a field absent on every row is not made (the
+//! consumer makes its all-null column).
+//!
 //! How: tables (the blocks of a read, the files of a fleet) are appended a batch at a time
 //! ([`Gather::append`]). The rows of each kind in the batch are listed once; then each field is
 //! filled kind by kind, each kind's column scattered into its rows (one straight copy where a
@@ -40,6 +48,10 @@ pub const PARALLEL_FILL_ROWS: usize = 1 << 16;
 /// this many rows of blocks, not every decoded block besides (a batch is still large enough to
 /// fill its fields on several threads).
 pub const WIDE_BATCH_ROWS: usize = 2 * PARALLEL_FILL_ROWS;
+
+/// [`WIDE_BATCH_ROWS`] of a [`Layout::Frame`] gather: a frame's reader wants its peak memory
+/// near the frame's own bytes, and a smaller batch is filled about as fast.
+pub const FRAME_BATCH_ROWS: usize = PARALLEL_FILL_ROWS / 2;
 
 /// Rows from which a column absent on every row is left to the consumer to make
 /// ([`WideColumn::Zeros`]).
@@ -100,7 +112,20 @@ impl WideTable {
     }
 }
 
-/// One wanted field's union column(s) in a [`Gather`].
+/// The shape of a [`Gather`]'s columns (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Values, 0 / false / "" where absent, and `<field>_valid` (true where present).
+    Table,
+    /// A DataFrame's columns: coordinates NaN where absent; integers and booleans with
+    /// `<field>_mask` (true where absent) unless the field is required of the one kind read;
+    /// strings as in `Table`; fields absent on every row left out.
+    Frame,
+}
+
+/// One wanted field's union column(s) in a [`Gather`]. The `Vec<bool>` beside the values is
+/// the field's presence: validity (true = present) in [`Layout::Table`], the mask (true =
+/// absent) in [`Layout::Frame`], where a coordinate or a required field has none (left empty).
 enum FieldCol {
     /// No table so far had the field: absent on every row (made as zeros by [`Gather::finish`]).
     Absent,
@@ -110,17 +135,26 @@ enum FieldCol {
     Str { offsets: Vec<i64>, data: Vec<u8>, valid: Vec<bool> },
 }
 
-impl FieldCol {
-    /// Does some row hold a value? (The first present row ends the scan: a field that holds
-    /// data mostly says so in its first bytes.)
-    fn holds_data(&self) -> bool {
-        match self {
-            FieldCol::Absent => false,
-            FieldCol::I64(_, v) | FieldCol::F64(_, v) | FieldCol::Bool(_, v) | FieldCol::Str { valid: v, .. } => {
-                v.iter().any(|p| *p)
-            }
-        }
-    }
+/// A field's column in a [`Gather`], and what is known of it.
+struct Col {
+    field: Field,
+    col: FieldCol,
+    /// Some row holds a value (kept up to date by each batch: no scan at the end).
+    held: bool,
+    /// How absent values are written and whether the field has a presence column (see
+    /// [`Presence`]).
+    presence: Presence,
+}
+
+/// How a column says which rows hold a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    /// `<field>_valid`, true where present; absent values are 0 / false / "".
+    Valid,
+    /// `<field>_mask`, true where absent; absent values are 0 / false, NaN for coordinates.
+    Mask,
+    /// No presence column (every row holds the field, or a coordinate's NaN says it).
+    None,
 }
 
 /// Union columns built from per-kind tables, table after table (the blocks of a read, the
@@ -135,7 +169,8 @@ pub struct Gather {
     file: Option<Vec<u32>>,
     parts: u32,
     /// The fields of the kinds in the mask that are also wanted, in field order.
-    cols: Vec<(Field, FieldCol)>,
+    cols: Vec<Col>,
+    layout: Layout,
     /// Rows expected in all ([`Gather::reserve`]): a column is built with room for them.
     cap: usize,
     /// Leave out the fields no row holds a value of ([`HOLDING_DATA`]).
@@ -155,9 +190,32 @@ impl Gather {
                 }
             }
         }
-        let cols = ALL_FIELDS.iter().copied().filter(|&f| included[f as usize]).map(|f| (f, FieldCol::Absent)).collect();
+        let cols = ALL_FIELDS
+            .iter()
+            .copied()
+            .filter(|&f| included[f as usize])
+            .map(|field| Col { field, col: FieldCol::Absent, held: false, presence: Presence::Valid })
+            .collect();
         let only_held = fields & HOLDING_DATA != 0;
-        Gather { n: 0, t: Vec::new(), kind: Vec::new(), file: file.then(Vec::new), parts: 0, cols, cap: 0, only_held }
+        let (t, kind, file) = (Vec::new(), Vec::new(), file.then(Vec::new));
+        Gather { n: 0, t, kind, file, parts: 0, cols, layout: Layout::Table, cap: 0, only_held }
+    }
+
+    /// The same columns in [`Layout::Frame`] (call before appending). A field has no mask when
+    /// one kind is read and requires it (`mask` as given to [`Gather::new`]).
+    pub fn frame(mut self, mask: u16) -> Self {
+        self.layout = Layout::Frame;
+        let one = (mask.count_ones() == 1).then(|| Kind::ALL[mask.trailing_zeros() as usize]);
+        for c in &mut self.cols {
+            let required = one.is_some_and(|k| k.fields().iter().any(|s| s.field == c.field && s.required));
+            c.presence = match c.field.ty() {
+                FieldType::Str => Presence::Valid,
+                FieldType::Coord => Presence::None,
+                _ if required => Presence::None,
+                _ => Presence::Mask,
+            };
+        }
+        self
     }
 
     /// Room for `rows` rows in all: an estimate (more rows grow the columns as usual) and a
@@ -168,6 +226,15 @@ impl Gather {
         let _ = self.kind.try_reserve_exact(rows.saturating_sub(self.kind.len()));
         if let Some(f) = &mut self.file {
             let _ = f.try_reserve_exact(rows.saturating_sub(f.len()));
+        }
+    }
+
+    /// Rows of tables to append at a time ([`WIDE_BATCH_ROWS`], or [`FRAME_BATCH_ROWS`] in
+    /// [`Layout::Frame`]).
+    pub fn batch_rows(&self) -> usize {
+        match self.layout {
+            Layout::Table => WIDE_BATCH_ROWS,
+            Layout::Frame => FRAME_BATCH_ROWS,
         }
     }
 
@@ -193,12 +260,12 @@ impl Gather {
             rows_of.push(r);
         }
         let (base, tables, cap) = (self.n, &parts[..], self.cap);
-        let fill = |c: &mut (Field, FieldCol)| fill_field(c.0, &mut c.1, tables, &rows_of, base, m, cap);
+        let fill = |c: &mut Col| fill_field(c, tables, &rows_of, base, m, cap);
         if threads <= 1 || m < PARALLEL_FILL_ROWS || self.cols.len() < 2 {
             self.cols.iter_mut().for_each(fill);
         } else {
             // Fields are independent: a large batch fills them on several threads.
-            let cells: Vec<std::sync::Mutex<&mut (Field, FieldCol)>> =
+            let cells: Vec<std::sync::Mutex<&mut Col>> =
                 self.cols.iter_mut().map(std::sync::Mutex::new).collect();
             in_order(
                 cells.len(),
@@ -239,10 +306,18 @@ impl Gather {
         if let Some(file) = self.file {
             cols.push(("file".to_string(), WideColumn::U32(file)));
         }
-        let only_held = self.only_held;
-        for (f, col) in self.cols.into_iter().filter(|(_, c)| !only_held || c.holds_data()) {
+        let (only_held, frame) = (self.only_held, self.layout == Layout::Frame);
+        for Col { field: f, col, presence, .. } in self.cols.into_iter().filter(|c| !only_held || c.held) {
             let name = f.name();
+            // the presence column's name, if the column has one
+            let presence = match presence {
+                Presence::Valid => Some(format!("{name}_valid")),
+                Presence::Mask => Some(format!("{name}_mask")),
+                Presence::None => None,
+            };
             match col {
+                // absent on every row: a frame's consumer makes its all-null column
+                FieldCol::Absent if frame => {}
                 FieldCol::Absent => {
                     // Absent on every row (most fields of most recordings): large columns are
                     // left to the consumer to make ([`WideColumn::Zeros`]); short ones are
@@ -264,17 +339,17 @@ impl Gather {
                     }
                     cols.push((format!("{name}_valid"), zeros(ZeroType::Bool, n)));
                 }
-                FieldCol::I64(v, valid) => {
+                FieldCol::I64(v, p) => {
                     cols.push((name.to_string(), WideColumn::I64(v)));
-                    cols.push((format!("{name}_valid"), WideColumn::Bool(valid)));
+                    cols.extend(presence.map(|pn| (pn, WideColumn::Bool(p))));
                 }
-                FieldCol::F64(v, valid) => {
+                FieldCol::F64(v, p) => {
                     cols.push((name.to_string(), WideColumn::F64(v)));
-                    cols.push((format!("{name}_valid"), WideColumn::Bool(valid)));
+                    cols.extend(presence.map(|pn| (pn, WideColumn::Bool(p))));
                 }
-                FieldCol::Bool(v, valid) => {
+                FieldCol::Bool(v, p) => {
                     cols.push((name.to_string(), WideColumn::Bool(v)));
-                    cols.push((format!("{name}_valid"), WideColumn::Bool(valid)));
+                    cols.extend(presence.map(|pn| (pn, WideColumn::Bool(p))));
                 }
                 FieldCol::Str { offsets, data, valid } => {
                     cols.push((format!("{name}_offsets"), WideColumn::I64(offsets)));
@@ -287,11 +362,11 @@ impl Gather {
     }
 }
 
-/// `n` zeros (`T::default()`), with room for `room` if the allocator grants it.
-fn zeros<T: Clone + Default>(n: usize, room: usize) -> Vec<T> {
+/// `n` copies of `x`, with room for `room` if the allocator grants it.
+fn filled<T: Clone>(n: usize, room: usize, x: T) -> Vec<T> {
     let mut v = Vec::new();
     let _ = v.try_reserve_exact(room.max(n));
-    v.resize(n, T::default());
+    v.resize(n, x);
     v
 }
 
@@ -305,10 +380,10 @@ fn grow<T: Clone>(v: &mut Vec<T>, len: usize, zero: T) {
     }
 }
 
-/// Field `f` of a batch of `m` rows (`tables`, with each kind's rows in `rows_of`), appended to
-/// `col` at row `base`.
-#[allow(clippy::too_many_arguments)]
-fn fill_field(f: Field, col: &mut FieldCol, tables: &[EventTable], rows_of: &[[Vec<u32>; NUM_KINDS]], base: usize, m: usize, cap: usize) {
+/// Field `c` of a batch of `m` rows (`tables`, with each kind's rows in `rows_of`), appended to
+/// its columns at row `base`.
+fn fill_field(c: &mut Col, tables: &[EventTable], rows_of: &[[Vec<u32>; NUM_KINDS]], base: usize, m: usize, cap: usize) {
+    let f = c.field;
     // (a kind's column in a table, its rows in the batch) for every kind that has the field
     let mut at = [None; NUM_KINDS]; // the field's position in each kind's columns
     for k in Kind::ALL {
@@ -325,21 +400,26 @@ fn fill_field(f: Field, col: &mut FieldCol, tables: &[EventTable], rows_of: &[[V
         })
         .collect();
     let end = base + m;
+    c.held = c.held || parts.iter().any(|(col, _)| col.valid().is_none_or(|v| v.contains(&true)));
+    // A row without the field: its presence (true in a mask), its coordinate (NaN where no
+    // presence column says it is absent).
+    let (has_p, mask) = (c.presence != Presence::None, c.presence == Presence::Mask);
+    let no_coord = if c.presence == Presence::None { f64::NAN } else { 0.0 };
     if parts.is_empty() {
-        // absent on this batch's rows: an absent column stays so; a built one grows by zeros
-        match col {
+        // absent on this batch's rows: an absent column stays so; a built one grows by absent rows
+        match &mut c.col {
             FieldCol::Absent => {}
-            FieldCol::I64(v, ok) => {
+            FieldCol::I64(v, p) => {
                 v.resize(end, 0);
-                ok.resize(end, false);
+                p.resize(if has_p { end } else { 0 }, mask);
             }
-            FieldCol::F64(v, ok) => {
-                v.resize(end, 0.0);
-                ok.resize(end, false);
+            FieldCol::F64(v, p) => {
+                v.resize(end, no_coord);
+                p.resize(if has_p { end } else { 0 }, mask);
             }
-            FieldCol::Bool(v, ok) => {
+            FieldCol::Bool(v, p) => {
                 v.resize(end, false);
-                ok.resize(end, false);
+                p.resize(if has_p { end } else { 0 }, mask);
             }
             FieldCol::Str { offsets, valid, .. } => {
                 let last = offsets.last().copied().unwrap_or(0);
@@ -349,19 +429,20 @@ fn fill_field(f: Field, col: &mut FieldCol, tables: &[EventTable], rows_of: &[[V
         }
         return;
     }
-    if let FieldCol::Absent = col {
+    if let FieldCol::Absent = c.col {
         // the first rows with the field: the rows before it are absent
         // room for the rows reserved; none beyond this batch: then a first batch's column comes
         // zeroed from the allocator ([`grow`])
         let room = if cap > end { cap + 1 } else { 0 };
-        *col = match f.ty() {
-            FieldType::Str => FieldCol::Str { offsets: zeros(base + 1, room), data: Vec::new(), valid: zeros(base, room) },
-            FieldType::Bool => FieldCol::Bool(zeros(base, room), zeros(base, room)),
-            FieldType::Coord => FieldCol::F64(zeros(base, room), zeros(base, room)),
-            FieldType::Int { .. } => FieldCol::I64(zeros(base, room), zeros(base, room)),
+        let presence = || if has_p { filled(base, room, mask) } else { Vec::new() };
+        c.col = match f.ty() {
+            FieldType::Str => FieldCol::Str { offsets: filled(base + 1, room, 0), data: Vec::new(), valid: filled(base, room, false) },
+            FieldType::Bool => FieldCol::Bool(filled(base, room, false), presence()),
+            FieldType::Coord => FieldCol::F64(filled(base, room, no_coord), presence()),
+            FieldType::Int { .. } => FieldCol::I64(filled(base, room, 0), presence()),
         };
     }
-    match col {
+    match &mut c.col {
         FieldCol::Absent => unreachable!("built above"),
         FieldCol::Str { offsets, data, valid } => {
             grow(valid, end, false);
@@ -369,7 +450,7 @@ fn fill_field(f: Field, col: &mut FieldCol, tables: &[EventTable], rows_of: &[[V
             let mut lens = vec![0i64; m];
             for (c, rows) in &parts {
                 if let Column::Str { offsets, valid: v, .. } = c {
-                    fill_valid(valid, v, rows);
+                    fill_presence(valid, v, rows, false);
                     for (r, &g) in rows.iter().enumerate() {
                         lens[g as usize] = offsets[r + 1] - offsets[r];
                     }
@@ -397,13 +478,15 @@ fn fill_field(f: Field, col: &mut FieldCol, tables: &[EventTable], rows_of: &[[V
                 }
             }
         }
-        FieldCol::Bool(out, valid) => {
+        FieldCol::Bool(out, p) => {
             grow(out, end, false);
-            grow(valid, end, false);
-            let (out, valid) = (&mut out[base..], &mut valid[base..]);
+            let out = &mut out[base..];
+            let mut p = presence_rows(p, has_p, base, end, mask);
             for (c, rows) in &parts {
                 if let Column::Bool { vals, valid: v } = c {
-                    fill_valid(valid, v, rows);
+                    if let Some(p) = p.as_deref_mut() {
+                        fill_presence(p, v, rows, mask);
+                    }
                     for (&g, &x) in rows.iter().zip(vals) {
                         out[g as usize] = x;
                     }
@@ -411,24 +494,32 @@ fn fill_field(f: Field, col: &mut FieldCol, tables: &[EventTable], rows_of: &[[V
             }
             zero_absent(out, &parts, false);
         }
-        FieldCol::F64(out, valid) => {
-            grow(out, end, 0.0);
-            grow(valid, end, false);
-            fill_ints(&mut out[base..], &mut valid[base..], &parts, 0.0, coord_to_f64);
+        FieldCol::F64(out, p) => {
+            grow(out, end, no_coord);
+            fill_ints(&mut out[base..], presence_rows(p, has_p, base, end, mask), mask, &parts, no_coord, coord_to_f64);
         }
-        FieldCol::I64(out, valid) => {
+        FieldCol::I64(out, p) => {
             grow(out, end, 0);
-            grow(valid, end, false);
-            fill_ints(&mut out[base..], &mut valid[base..], &parts, 0, |x| x);
+            fill_ints(&mut out[base..], presence_rows(p, has_p, base, end, mask), mask, &parts, 0, |x| x);
         }
     }
 }
 
-/// Each part's validity into its rows of `valid` (all valid when the part has no mask).
-fn fill_valid(valid: &mut [bool], v: &Option<Vec<bool>>, rows: &[u32]) {
+/// A batch's rows `base..end` of the presence column `p` (grown to `end` with `mask`: absent),
+/// if the field has one (`has`).
+fn presence_rows(p: &mut Vec<bool>, has: bool, base: usize, end: usize, mask: bool) -> Option<&mut [bool]> {
+    has.then(|| {
+        grow(p, end, mask);
+        &mut p[base..]
+    })
+}
+
+/// Each part's presence into its rows of `p`: true where present, or (`mask`) true where
+/// absent. A part with no validity holds the field on every row.
+fn fill_presence(p: &mut [bool], v: &Option<Vec<bool>>, rows: &[u32], mask: bool) {
     match v {
-        None => rows.iter().for_each(|&g| valid[g as usize] = true),
-        Some(v) => rows.iter().zip(v).for_each(|(&g, &ok)| valid[g as usize] = ok),
+        None => rows.iter().for_each(|&g| p[g as usize] = !mask),
+        Some(v) => rows.iter().zip(v).for_each(|(&g, &ok)| p[g as usize] = ok != mask),
     }
 }
 
@@ -440,11 +531,21 @@ fn dense(rows: &[u32]) -> Option<usize> {
 }
 
 /// The integer columns of `parts` into their rows of `out` (each value through `conv`: coordinates
-/// to f64, or as they are) and `valid`; absent rows hold `zero`.
-fn fill_ints<T: Copy>(out: &mut [T], valid: &mut [bool], parts: &[(&Column, &[u32])], zero: T, conv: impl Fn(i64) -> T) {
+/// to f64, or as they are) and of the presence column `p` if any (see [`fill_presence`]);
+/// absent rows hold `zero`.
+fn fill_ints<T: Copy>(
+    out: &mut [T],
+    mut p: Option<&mut [bool]>,
+    mask: bool,
+    parts: &[(&Column, &[u32])],
+    zero: T,
+    conv: impl Fn(i64) -> T,
+) {
     for (c, rows) in parts {
         if let Column::Int { vals, valid: v } = c {
-            fill_valid(valid, v, rows);
+            if let Some(p) = p.as_deref_mut() {
+                fill_presence(p, v, rows, mask);
+            }
             if let Some(s) = dense(rows) {
                 out[s..s + rows.len()].iter_mut().zip(vals).for_each(|(o, &x)| *o = conv(x));
             } else {
@@ -457,9 +558,9 @@ fn fill_ints<T: Copy>(out: &mut [T], valid: &mut [bool], parts: &[(&Column, &[u3
     zero_absent(out, parts, zero);
 }
 
-/// Absent values read as 0 / false: clear the rows a part marks absent. (Rows of kinds without
-/// the field were never written, and the output starts zeroed, so they are untouched: no pass
-/// over the whole column, no page touched for a field no event has.)
+/// Absent values read as `zero` (0 / false / NaN): set the rows a part marks absent. (Rows of
+/// kinds without the field were never written, and the output starts as `zero`, so they are
+/// untouched: no pass over the whole column, no page touched for a field no event has.)
 fn zero_absent<T: Copy>(out: &mut [T], parts: &[(&Column, &[u32])], zero: T) {
     for (c, rows) in parts {
         if let Some(v) = c.valid() {
@@ -661,6 +762,72 @@ mod tests {
             // every field of every kind, absent ones included (no HOLDING_DATA)
             assert_eq!(names(&w).iter().filter(|n| n.ends_with("_valid")).count(), NUM_FIELDS);
         }
+    }
+
+    #[test]
+    fn the_frame_layout_holds_the_table_layouts_values_as_a_dataframe_does() {
+        let evs = events(3000);
+        let moves: Vec<_> = evs.iter().filter(|e| e.1.kind() == Kind::Move).cloned().collect();
+        let all: Vec<_> = moves[..700].iter().chain(&evs).cloned().collect();
+        let mask = ALL_KINDS & !(1 << Kind::Gap as u16); // gap fields: absent on every row
+        for (chunk, per_batch, threads, cap, fields) in
+            [(1, 1, 1, 0, ALL_FIELDS_MASK), (64, 5, 3, all.len(), ALL_FIELDS_MASK | HOLDING_DATA), (5000, 1, 1, 0, ALL_FIELDS_MASK)]
+        {
+            let tables: Vec<EventTable> = all.chunks(chunk).map(table_of).collect();
+            let gather = |frame: bool| {
+                let mut g = Gather::new(mask, fields, true);
+                if frame {
+                    g = g.frame(mask);
+                }
+                g.reserve(cap);
+                for batch in tables.chunks(per_batch) {
+                    g.append(batch.to_vec(), threads);
+                }
+                g.finish()
+            };
+            let (table, frame) = (gather(false), gather(true));
+            for name in ["t", "kind", "file"] {
+                assert_eq!(table.get(name), frame.get(name), "{name}");
+            }
+            for f in ALL_FIELDS {
+                let name = f.name();
+                let Some(WideColumn::Bool(valid)) = table.get(&format!("{name}_valid")) else {
+                    // left out of both, or absent on every row: not made in a frame
+                    assert!(frame.get(name).is_none() && frame.get(&format!("{name}_mask")).is_none(), "{name}");
+                    continue;
+                };
+                if frame.get(name).is_none() && frame.get(&format!("{name}_offsets")).is_none() {
+                    // no row of a kind with the field: a frame leaves it to its consumer
+                    assert!(!valid.contains(&true), "{name}");
+                    continue;
+                }
+                match (f.ty(), table.get(name), frame.get(name)) {
+                    (FieldType::Coord, Some(WideColumn::F64(v)), Some(WideColumn::F64(got))) => {
+                        let want: Vec<f64> = v.iter().zip(valid).map(|(&x, &ok)| if ok { x } else { f64::NAN }).collect();
+                        assert_eq!(format!("{got:?}"), format!("{want:?}"), "{name}");
+                        assert!(frame.get(&format!("{name}_mask")).is_none() && frame.get(&format!("{name}_valid")).is_none());
+                    }
+                    (FieldType::Str, _, _) => {
+                        for part in ["_offsets", "_data", "_valid"] {
+                            assert_eq!(table.get(&format!("{name}{part}")), frame.get(&format!("{name}{part}")), "{name}");
+                        }
+                    }
+                    (_, want, got) => {
+                        assert_eq!(want, got, "{name}");
+                        let absent: Vec<bool> = valid.iter().map(|ok| !ok).collect();
+                        assert_eq!(frame.get(&format!("{name}_mask")), Some(&WideColumn::Bool(absent)), "{name}");
+                    }
+                }
+            }
+            assert!(names(&frame).iter().all(|n| !n.starts_with("count") && !n.starts_with("reason")));
+        }
+        // one kind read: the fields it requires have no mask, its optional ones have one
+        let keys: Vec<_> = evs.iter().filter(|e| e.1.kind() == Kind::Key).cloned().collect();
+        let key = 1 << Kind::Key as u16;
+        let mut g = Gather::new(key, ALL_FIELDS_MASK, true).frame(key);
+        g.append(vec![table_of(&keys)], 1);
+        let w = g.finish();
+        assert_eq!(names(&w), ["t", "kind", "file", "pressed", "usage", "usage_mask", "native", "native_mask"]);
     }
 
     #[test]

@@ -451,10 +451,12 @@ const COUNT_FIRST_FILES: usize = 256;
 /// problem in path order raises, its message starting with the file's path.
 /// An item of `paths` may also be a uint8 numpy array or a binary file object (as `Reader`
 /// takes them; opened on the reading threads when its turn comes), named in messages by the
-/// same item of `names`.
+/// same item of `names`. `layout="pandas"`: the table holds a DataFrame's columns instead
+/// (`hidpack_core::wide::Layout::Frame`: coordinates NaN where absent, `<field>_mask` true where
+/// absent, no column for a field absent on every row).
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 #[pyfunction]
-#[pyo3(signature = (paths, *, t0=None, t1=None, kinds=None, fields=None, threads=None, errors="raise", names=None))]
+#[pyo3(signature = (paths, *, t0=None, t1=None, kinds=None, fields=None, threads=None, errors="raise", names=None, layout="table"))]
 fn read_many<'py>(
     py: Python<'py>,
     paths: Vec<Bound<'py, PyAny>>,
@@ -465,6 +467,7 @@ fn read_many<'py>(
     threads: Option<usize>,
     errors: &str,
     names: Option<Vec<String>>,
+    layout: &str,
 ) -> PyResult<(Bound<'py, PyDict>, Vec<u64>, Vec<Option<i64>>, Bound<'py, PyList>)> {
     use hidpack_core::many::{ManyOptions, OnProblem};
     let items = paths.iter().map(source::Item::of).collect::<PyResult<Vec<_>>>()?;
@@ -486,46 +489,29 @@ fn read_many<'py>(
         "skip" => OnProblem::Skip,
         other => return Err(PyValueError::new_err(format!("errors must be 'raise' or 'skip', got {other:?}"))),
     };
+    let frame = match layout {
+        "table" => false,
+        "pandas" => true,
+        other => return Err(PyValueError::new_err(format!("layout must be 'table' or 'pandas', got {other:?}"))),
+    };
     let opts = ManyOptions { t0, t1, kinds, threads, on_problem };
     let result = py
         .detach(|| {
-            // The files' tables go into the output columns a batch at a time (fields filled in
-            // parallel), so a large read holds its output and one batch, not every file's table
-            // besides. (A batch of 16 x 64 Ki rows held 21 B per row of a 1.6 M-row fleet at
-            // once; one file at a time was no faster.)
-            let batch_rows = hidpack_core::wide::WIDE_BATCH_ROWS;
             let mut out = hidpack_core::wide::Gather::new(kinds, fields, true);
-            // Columns that grow batch by batch are copied at each doubling and may end half
-            // empty: a read of many files first counts its rows (from the files' indexes: an
-            // extra open per file, about 4 µs, which a read of a few files, most often one batch,
-            // does without).
-            // (file objects are not opened twice for it: they count 0)
-            if items.len() >= COUNT_FIRST_FILES {
-                let mut rows = 0u64;
-                hidpack_core::reader::in_order(items.len(), threads, 64, |j| match &items[j] {
-                    source::Item::Path(p) => hidpack_core::Reader::open(p).map_or(0, |r| r.max_events(t0, t1, kinds)),
-                    source::Item::Object(_) => 0,
-                }, |_, n| {
-                    rows += n;
-                    std::ops::ControlFlow::Continue(())
-                });
-                // (an estimate; the indexes are untrusted, and room refused is not taken)
-                out.reserve(usize::try_from(rows).unwrap_or(usize::MAX));
+            if frame {
+                out = out.frame(kinds);
             }
-            let (mut batch, mut rows) = (Vec::new(), 0usize);
-            let mut events = Vec::with_capacity(items.len());
+            // Rows are counted first from the files' indexes (file objects are not opened twice
+            // for it: they count 0) for a frame (its columns are made once, at full size) and
+            // for many files; a table of a few files does without (see `gather_many`).
+            let count = |j: usize| match &items[j] {
+                source::Item::Path(p) => hidpack_core::Reader::open(p).map_or(0, |r| r.max_events(t0, t1, kinds)),
+                source::Item::Object(_) => 0,
+            };
+            let count = (frame || items.len() >= COUNT_FIRST_FILES).then_some(&count as &(dyn Fn(usize) -> u64 + Sync));
             let open = |j: usize| items[j].open(j, &labels[j], &failures);
-            let m = hidpack_core::many::read_many_each_by(items.len(), open, opts, |_, t| {
-                events.push(t.len() as u64);
-                rows += t.len();
-                batch.push(t);
-                if rows >= batch_rows {
-                    out.append(std::mem::take(&mut batch), threads);
-                    rows = 0;
-                }
-            })?;
-            out.append(batch, threads);
-            Ok((out.finish(), events, m.wall_clock_ns, m.skipped))
+            let (out, events, m) = hidpack_core::many::gather_many(items.len(), open, count, opts, out)?;
+            Ok((out, events, m.wall_clock_ns, m.skipped))
         })
         .map_err(|e: hidpack_core::many::ManyError| (e.file, errors::in_file(e.error, e.file, &labels[e.file])));
     // A file object's own exception goes before the core's report of it (under "raise"; under

@@ -190,7 +190,7 @@ mod tests {
 
     /// A little spin, longer for some items, so that items finish out of order.
     fn uneven(j: usize) -> usize {
-        let spins = if j % 3 == 0 { 20_000 } else { 100 };
+        let spins = if j.is_multiple_of(3) { 20_000 } else { 100 };
         (0..spins).fold(j, |a, i| std::hint::black_box(a ^ i)) ^ (0..spins).fold(0, |a, i| a ^ i)
     }
 

@@ -600,10 +600,13 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
         return Err(c.err(format!("kind code {k} out of range")));
     }
     let kind_col: Vec<u8> = kind_col.into_iter().map(|k| k as u8).collect();
-    let all = crate::table::byte_counts(&kind_col);
+    // Counted once: the groups' row counts, then `validate_counted` (known kinds only, once the
+    // rows of unknown ones are dropped below).
+    let mut all = crate::table::byte_counts(&kind_col);
     let mut counts = [0usize; NUM_KINDS];
     counts.copy_from_slice(&all[..NUM_KINDS]);
     let unknown = all[NUM_KINDS..].iter().sum::<usize>() as u64;
+    all[NUM_KINDS..].fill(0);
     let n_groups = c.varint_usize(256, "group count")?;
     let mut seen = [false; NUM_KINDS];
     // PREDICTED chunks (§5.6), decoded once every group is read: (kind, field position, encoding, body)
@@ -688,7 +691,7 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
             col.normalize();
         }
     }
-    table.validate().map_err(|e| Error::corrupt(base, format!("decoded values are invalid: {e}")))?;
+    table.validate_counted(&all).map_err(|e| Error::corrupt(base, format!("decoded values are invalid: {e}")))?;
     Ok(table)
 }
 

@@ -19,6 +19,7 @@ use crate::frame::{
     ZSTD_MAGIC,
 };
 use crate::model::{Kind, NUM_KINDS};
+pub use crate::ordered::in_order;
 use crate::table::EventTable;
 
 /// Random-access bytes: a file, or a buffer in memory.
@@ -974,9 +975,9 @@ impl<S: Source> Reader<S> {
         Ok(wanted)
     }
 
-    /// Decodes the `wanted` blocks on up to `threads` threads, in waves of `2 · threads`, and
-    /// hands each readable one to `sink` in file order, as (block, whole, table). A block that
-    /// fails its checks is reported in [`Reader::problems`] instead.
+    /// Decodes the `wanted` blocks on up to `threads` threads, at most `2 · threads` ahead of
+    /// `sink` ([`in_order`]), and hands each readable one to `sink` in file order, as (block,
+    /// whole, table). A block that fails its checks is reported in [`Reader::problems`] instead.
     fn each_block(&self, wanted: &[(usize, bool)], threads: usize, mut sink: impl FnMut(usize, bool, EventTable)) {
         in_order(wanted.len(), threads, 2 * threads, |j| self.decode_block(wanted[j].0), |j, res| {
             let (i, whole) = wanted[j];
@@ -1029,55 +1030,6 @@ impl<S: Source> Reader<S> {
 
 /// Bit mask of all kinds (for [`Reader::read`]).
 pub const ALL_KINDS: u16 = (1 << NUM_KINDS) - 1;
-
-/// Runs `work(j)` for every `j` in `0..n` on up to `threads` threads (scoped; the calling thread
-/// is one of them) and hands each result to `sink` in the order of `j`. Work goes in waves of
-/// `wave` items (at least `threads`), so at most that many results wait for `sink` at any time.
-/// `sink` returning `Break` stops the run after that item (the rest of its wave is discarded).
-pub fn in_order<T: Send>(
-    n: usize,
-    threads: usize,
-    wave: usize,
-    work: impl Fn(usize) -> T + Sync,
-    mut sink: impl FnMut(usize, T) -> std::ops::ControlFlow<()>,
-) {
-    let threads = threads.clamp(1, n.max(1));
-    if threads == 1 {
-        for j in 0..n {
-            if sink(j, work(j)).is_break() {
-                return;
-            }
-        }
-        return;
-    }
-    let size = wave.max(threads);
-    for wave in (0..n).step_by(size) {
-        let end = (wave + size).min(n);
-        let slots: Vec<Mutex<Option<T>>> = (wave..end).map(|_| Mutex::new(None)).collect();
-        let next = std::sync::atomic::AtomicUsize::new(wave);
-        let run = || loop {
-            let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if j >= end {
-                break;
-            }
-            let res = work(j);
-            *slots[j - wave].lock().unwrap_or_else(|e| e.into_inner()) = Some(res);
-        };
-        std::thread::scope(|s| {
-            for _ in 1..threads.min(end - wave) {
-                s.spawn(run);
-            }
-            run();
-        });
-        for (j, slot) in (wave..end).zip(slots) {
-            // every slot is filled: the threads above ran until `next` passed `end`
-            let Some(res) = slot.into_inner().unwrap_or_else(|e| e.into_inner()) else { continue };
-            if sink(j, res).is_break() {
-                return;
-            }
-        }
-    }
-}
 
 /// Whether a block's time range meets the window `lo <= t < t1`.
 fn overlaps(b: &BlockInfo, lo: i64, t1: Option<i64>) -> bool {

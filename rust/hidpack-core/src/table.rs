@@ -550,6 +550,13 @@ impl EventTable {
     /// Check every invariant and value range. Called on every table a writer accepts from a
     /// caller, and on every table a reader decodes.
     pub fn validate(&self) -> Result<()> {
+        self.validate_counted(&byte_counts(&self.kind))
+    }
+
+    /// [`EventTable::validate`] with the rows of each kind code already counted (`all`: the
+    /// [`byte_counts`] of `kind`, which the decoder has made anyway): the kind column is not
+    /// counted a second time.
+    pub(crate) fn validate_counted(&self, all: &[usize; 256]) -> Result<()> {
         if self.t.len() != self.kind.len() {
             return Err(Error::Usage(format!(
                 "`t` has {} rows but `kind` has {}",
@@ -557,7 +564,7 @@ impl EventTable {
                 self.kind.len()
             )));
         }
-        let all = byte_counts(&self.kind);
+        debug_assert_eq!(*all, byte_counts(&self.kind));
         if all[NUM_KINDS..].iter().any(|&c| c > 0) {
             let row = self.kind.iter().position(|&k| k as usize >= NUM_KINDS).unwrap_or(0);
             let k = self.kind[row];

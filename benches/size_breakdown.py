@@ -49,7 +49,8 @@ def _frames(b: bytes) -> Dict[str, int]:
             if magic == 0x184D2A5E:
                 role = "seek table"
             else:
-                role = {b"HPKB": "block trailers", b"HPKI": "index"}.get(b[pos + 8:pos + 12], "other records")
+                roles = {b"HPKB": "block trailers", b"HPKT": "block trailers", b"HPKI": "index", b"HPKX": "index"}
+                role = roles.get(b[pos + 8:pos + 12], "other records")
             sizes[role] += n
             pos += n
         else:  # a data frame: its length is in the block list, found below

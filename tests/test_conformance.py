@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,42 @@ def test_version_1_1_vectors_exercise_what_they_claim():
     assert torn.header["layout"] == "scanned" and len(torn.blocks()) == 4
 
 
+def _tags_after_blocks(name: str) -> list:
+    """The record tag right after each block's data frame (None: no record there)."""
+    raw = (V1_1 / (name + ".hpk")).read_bytes()
+    magic = (0x184D2A58).to_bytes(4, "little")
+    ends = [int(b["offset"]) + int(b["length"]) for b in hidpack.open(V1_1 / (name + ".hpk")).blocks()]
+    return [raw[e + 8:e + 12].decode() if raw[e:e + 4] == magic else None for e in ends]
+
+
+def test_version_1_2_vectors_exercise_what_they_claim():
+    """FORMAT §4.6: no trailer between the last data frame and the index; the scan path's cases."""
+    for name in ("v1_2_keys", "v1_2_blocks", "v1_2_flushed"):
+        rec = hidpack.open(V1_1 / (name + ".hpk"))
+        assert rec.header["version"] == "1.2" and rec.header["layout"] == "index", name
+    assert _tags_after_blocks("v1_2_keys") == ["HPKX"]
+    assert _tags_after_blocks("v1_2_blocks") == ["HPKT"] * 4 + ["HPKX"]
+    assert _tags_after_blocks("v1_2_flushed") == ["HPKT"] * 5  # closed before the file: trailer kept
+    # the same typing as v1_1_keys; past the header (another note), 1.2 saves the trailer and its
+    # seek-table entry, nothing else
+    k11, k12 = (V1_1 / "v1_1_keys.hpk").read_bytes(), (V1_1 / "v1_2_keys.hpk").read_bytes()
+    header = [8 + struct.unpack_from("<I", k, 4)[0] for k in (k11, k12)]
+    trailer = 8 + struct.unpack_from("<I", k11, k11.index(b"HPKT") - 4)[0]
+    assert (len(k11) - header[0]) - (len(k12) - header[1]) == trailer + 8
+    # torn where a writer killed before the index leaves it: the last frame is decoded, no loss
+    torn = hidpack.open(V1_1 / "v1_2_torn.hpk")
+    assert torn.header["layout"] == "scanned" and len(torn.blocks()) == 5 and not torn.problems
+    # no seek table, last frame damaged: its info (events) came from the index entry
+    cut = hidpack.open(V1_1 / "v1_2_no_seek_table.hpk")
+    assert cut.header["layout"] == "scanned" and len(cut.blocks()) == 5
+    cut.table()
+    assert [p["events_lost"] for p in cut.problems] == [int(cut.blocks()[-1]["events"])]
+
+
 def test_there_is_a_golden_folder_per_minor_version():
-    assert {p.name for p in (ROOT / "tests" / "golden").iterdir() if p.is_dir()} >= {"v1", "v1.1"}
-    for p in sorted((ROOT / "tests" / "golden" / "v1.1").glob("*.hpk")):
-        assert p.read_bytes() == (V1_1 / p.name).read_bytes(), "golden v1.1 files are copies of the vectors as first written"
+    assert {p.name for p in (ROOT / "tests" / "golden").iterdir() if p.is_dir()} >= {"v1", "v1.1", "v1.2"}
+    for minor in ("v1.1", "v1.2"):
+        files = sorted((ROOT / "tests" / "golden" / minor).glob("*.hpk"))
+        assert files, minor
+        for p in files:
+            assert p.read_bytes() == (V1_1 / p.name).read_bytes(), f"golden {minor} files are copies of the vectors as first written"

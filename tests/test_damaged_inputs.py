@@ -177,7 +177,7 @@ def test_a_csv_line_arrow_cannot_parse_is_named(tmp_path, bad, reason):
 def _forge_metadata(path, text: str) -> None:
     """A recording whose header metadata is ``text`` (same length as a valid placeholder), with
     the header record's hash fixed so that the file is otherwise valid."""
-    placeholder = '{"k": "' + "a" * (len(text) - 9) + '"}'
+    placeholder = '{"k":"' + "a" * (len(text) - 8) + '"}'  # as stored: no insignificant whitespace
     assert len(placeholder) == len(text)
     t = np.arange(100, dtype=np.int64) * 1_000_000
     hidpack.write_table(path, {"t": t, "kind": "move", "x": np.arange(100.0), "y": np.arange(100.0)},

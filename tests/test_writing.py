@@ -151,3 +151,14 @@ def test_write_table_still_validates_before_creating_the_file(tmp_path):
     with pytest.raises(hidpack.EventValueError, match="button"):
         hidpack.write_table(path, bad)
     assert path.read_bytes() == b"precious"
+
+
+def test_metadata_is_stored_without_insignificant_whitespace(tmp_path):
+    # every file carries its metadata: an import's 141 bytes were 9 spaces longer than the JSON needs
+    md = {"session": "p1", "source": "a/b.csv.zst", "source_index": 3, "nested": {"k": [1, 2]}, "text": "a, b: ü"}
+    p = tmp_path / "m.hpk"
+    hidpack.write_table(p, {"t": np.array([0], np.int64), "kind": np.array(["marker"]), "label": ["x"]}, metadata=md)
+    raw = p.read_bytes()
+    n = int.from_bytes(raw[8 + 33:8 + 37], "little")  # FORMAT §4.2: metadata_len at body offset 33
+    assert raw[8 + 37:8 + 37 + n].decode() == '{"session":"p1","source":"a/b.csv.zst","source_index":3,"nested":{"k":[1,2]},"text":"a, b: ü"}'
+    assert hidpack.open(p).metadata == md

@@ -277,22 +277,39 @@ fn predicted_sources(bytes: &[u8], block: usize) -> std::collections::BTreeSet<u
     layout.iter().filter(|c| c.encoding == hidpack_core::codec::enc::PREDICTED).filter_map(|c| c.predictor).collect()
 }
 
-/// A format 1.1 file (compact records, `PREDICTED` allowed) of `events`.
-fn write_1_1(events: &[(i64, Event)], block_events: usize, note: &str) -> Vec<u8> {
-    let opts = WriterOptions { block_events, level: 3, ..Default::default() };
+/// A file of format 1.`minor` (1: compact records, `PREDICTED` allowed; 2: also no trailer
+/// before the index) of `events`; with `flush`, the last block is closed before the file.
+fn write_minor(events: &[(i64, Event)], block_events: usize, note: &str, minor: u16, flush: bool) -> Vec<u8> {
+    let opts = WriterOptions { block_events, level: 3, minor, ..Default::default() };
     let mut w = Writer::with_header(Vec::new(), opts, header(json!({"note": note, "native_keyspace": "js_keycode"}))).unwrap();
     for (t, e) in events {
         w.push(*t, e).unwrap();
     }
+    if flush {
+        w.flush().unwrap();
+    }
     let bytes = w.into_inner().unwrap();
-    assert_eq!(&bytes[12..16], &[1, 0, 1, 0], "version 1.1");
+    assert_eq!(&bytes[12..16], &[1, 0, minor as u8, 0], "version 1.{minor}");
     bytes
+}
+
+/// A format 1.1 file (compact records, `PREDICTED` allowed) of `events`. Pinned to minor 1: the
+/// 1.1 vectors stay as 1.1 wrote them whatever the writer's default.
+fn write_1_1(events: &[(i64, Event)], block_events: usize, note: &str) -> Vec<u8> {
+    write_minor(events, block_events, note, 1, false)
 }
 
 /// Typing with every kind of key row (FORMAT.md §5.6 sources 0 and 2): usages the map predicts,
 /// a remapped key, key classes without native, a code without usage, autorepeat, a code whose
 /// map entry changes.
 fn v1_1_keys() -> Vec<u8> {
+    let bytes = write_1_1(&typing(), 4096, "format 1.1: PREDICTED usage and pressed from native");
+    assert_eq!(predicted_sources(&bytes, 0).into_iter().collect::<Vec<_>>(), vec![0, 2]);
+    bytes
+}
+
+/// The key rows of [`v1_1_keys`].
+fn typing() -> Vec<(i64, Event)> {
     let text = b"the quick brown fox jumps over the lazy dog while hidpack counts keys ";
     let mut evs = Vec::new();
     let mut t = 0i64;
@@ -317,9 +334,7 @@ fn v1_1_keys() -> Vec<u8> {
         t += 60_000_000 + (i as i64 * 104_729 % 40) * 1_000_000;
         evs.push((t, Event::Key { pressed: false, usage, native }));
     }
-    let bytes = write_1_1(&evs, 4096, "format 1.1: PREDICTED usage and pressed from native");
-    assert_eq!(predicted_sources(&bytes, 0).into_iter().collect::<Vec<_>>(), vec![0, 2]);
-    bytes
+    evs
 }
 
 /// Clicks and scrolls at and away from the last move (FORMAT.md §5.6 source 1), some without a
@@ -354,6 +369,14 @@ fn v1_1_clicks() -> Vec<u8> {
 
 /// Compact trailers and index (FORMAT.md §4.5) over several blocks of several kinds.
 fn v1_1_compact() -> Vec<u8> {
+    let bytes = write_1_1(&mixed(), 16, "format 1.1: compact records");
+    let r = Reader::from_source(bytes.clone()).unwrap();
+    assert_eq!((r.layout(), r.blocks().len()), (hidpack_core::reader::Layout::Index, 5));
+    bytes
+}
+
+/// 70 events of several kinds (5 blocks of 16), from a negative `t`.
+fn mixed() -> Vec<(i64, Event)> {
     let mut evs = Vec::new();
     for i in 0..70i64 {
         let e = match i % 7 {
@@ -364,10 +387,7 @@ fn v1_1_compact() -> Vec<u8> {
         };
         evs.push((i * 250_000_000 - 1_000_000_000, e)); // t starts negative: t_min is a zigzag varint
     }
-    let bytes = write_1_1(&evs, 16, "format 1.1: compact records");
-    let r = Reader::from_source(bytes.clone()).unwrap();
-    assert_eq!((r.layout(), r.blocks().len()), (hidpack_core::reader::Layout::Index, 5));
-    bytes
+    evs
 }
 
 /// [`v1_1_compact`] cut inside its last data frame: no index, so its compact trailers are found
@@ -377,6 +397,74 @@ fn v1_1_compact_torn() -> Vec<u8> {
     let r = Reader::from_source(bytes.clone()).unwrap();
     let last = r.blocks().last().unwrap();
     bytes[..(last.offset + u64::from(last.length) / 2) as usize].to_vec()
+}
+
+/// The tag of the hidpack record at `at`, if one starts there.
+fn record_tag(bytes: &[u8], at: u64) -> Option<[u8; 4]> {
+    let b = bytes.get(at as usize..at as usize + 12)?;
+    (b[..4] == hidpack_core::frame::HIDPACK_SKIPPABLE.to_le_bytes()).then(|| b[8..12].try_into().unwrap())
+}
+
+/// Checks a closed 1.2 file's layout (FORMAT.md §4.6): an `HPKT` after every data frame but the
+/// last, and after the last one the `HPKX` index (`last_trailer`: or its trailer, then the index).
+fn assert_1_2_layout(bytes: &[u8], blocks: usize, last_trailer: bool) {
+    let r = Reader::from_source(bytes.to_vec()).unwrap();
+    assert_eq!((r.layout(), r.blocks().len()), (hidpack_core::reader::Layout::Index, blocks));
+    for (i, b) in r.blocks().iter().enumerate() {
+        let after = record_tag(bytes, b.offset + u64::from(b.length));
+        let want = if i + 1 < blocks || last_trailer { *b"HPKT" } else { *b"HPKX" };
+        assert_eq!(after, Some(want), "after block {i}");
+    }
+}
+
+/// One block of typing, as `hidpack import` writes a session (FORMAT.md §4.6): no trailer.
+fn v1_2_keys() -> Vec<u8> {
+    let bytes = write_minor(&typing(), 4096, "format 1.2: no trailer before the index", 2, false);
+    assert_1_2_layout(&bytes, 1, false);
+    bytes
+}
+
+/// Several blocks: a trailer after each but the last.
+fn v1_2_blocks() -> Vec<u8> {
+    let bytes = write_minor(&mixed(), 16, "format 1.2: the last block's trailer left out", 2, false);
+    assert_1_2_layout(&bytes, 5, false);
+    bytes
+}
+
+/// The last block closed (flushed) before the file: its trailer is written, then the index.
+fn v1_2_flushed() -> Vec<u8> {
+    let bytes = write_minor(&mixed(), 16, "format 1.2: last block flushed before close", 2, true);
+    assert_1_2_layout(&bytes, 5, true);
+    bytes
+}
+
+/// [`v1_2_blocks`] cut at the end of its last data frame (a writer killed before the index):
+/// the scan path resolves the last frame by decoding it; nothing is lost.
+fn v1_2_torn() -> Vec<u8> {
+    let bytes = v1_2_blocks();
+    let r = Reader::from_source(bytes.clone()).unwrap();
+    let last = r.blocks().last().unwrap();
+    let torn = bytes[..(last.offset + u64::from(last.length)) as usize].to_vec();
+    let t = Reader::from_source(torn.clone()).unwrap();
+    assert_eq!((t.layout(), t.blocks().len()), (hidpack_core::reader::Layout::Scanned, 5));
+    torn
+}
+
+/// [`v1_2_blocks`] without its seek table, a byte of its last data frame flipped: the scan path
+/// takes the last block's info from the index entry after it, so the block fails its hash and its
+/// events are reported lost (FORMAT.md §4.6, §7.3).
+fn v1_2_no_seek_table() -> Vec<u8> {
+    let bytes = v1_2_blocks();
+    let r = Reader::from_source(bytes.clone()).unwrap();
+    let last = r.blocks().last().unwrap().clone();
+    let index_at = last.offset + u64::from(last.length);
+    let index_len = 8 + u64::from(u32::from_le_bytes(bytes[index_at as usize + 4..index_at as usize + 8].try_into().unwrap()));
+    let mut cut = bytes[..(index_at + index_len) as usize].to_vec();
+    cut[(last.offset + u64::from(last.length) / 2) as usize] ^= 0x20;
+    let c = Reader::from_source(cut.clone()).unwrap();
+    assert_eq!((c.layout(), c.blocks().len()), (hidpack_core::reader::Layout::Scanned, 5));
+    assert_eq!(c.blocks()[4].hash, last.hash, "the last block's info comes from the index");
+    cut
 }
 
 fn main() {
@@ -395,6 +483,11 @@ fn main() {
     all.push(("v1_1_clicks", v1_1_clicks()));
     all.push(("v1_1_compact", v1_1_compact()));
     all.push(("v1_1_compact_torn", v1_1_compact_torn()));
+    all.push(("v1_2_keys", v1_2_keys()));
+    all.push(("v1_2_blocks", v1_2_blocks()));
+    all.push(("v1_2_flushed", v1_2_flushed()));
+    all.push(("v1_2_torn", v1_2_torn()));
+    all.push(("v1_2_no_seek_table", v1_2_no_seek_table()));
     for (name, bytes) in all {
         let j = dump(bytes.clone());
         std::fs::write(dir.join(format!("{name}.hpk")), &bytes).unwrap();

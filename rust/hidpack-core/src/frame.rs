@@ -28,8 +28,9 @@ pub const TAG_INDEX_COMPACT: [u8; 4] = *b"HPKX";
 
 /// Major version written and read by this library.
 pub const FORMAT_MAJOR: u16 = 1;
-/// Minor version written by default (1.1: compact records, the `PREDICTED` encoding).
-pub const FORMAT_MINOR: u16 = 1;
+/// Minor version written by default (1.1: compact records, the `PREDICTED` encoding; 1.2: no
+/// trailer after the last block when the index follows it, FORMAT.md §4.6).
+pub const FORMAT_MINOR: u16 = 2;
 /// Required-feature bit 0: integer chunks may use the `BINNED` encoding (FORMAT.md §5.5).
 pub const FEATURE_BINNED: u64 = 1;
 /// Required-feature bit 1 (1.1): chunks may use the `PREDICTED` encoding (FORMAT.md §5.6).

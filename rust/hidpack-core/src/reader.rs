@@ -393,6 +393,13 @@ fn read_vec<S: Source>(src: &S, offset: u64, n: u64) -> Result<Vec<u8>> {
     Ok(v)
 }
 
+/// The last entry of the index record `body` when it is the block info of the pending data frame
+/// `(offset, length, _)`, found by the scan path just before the index (FORMAT.md §4.6).
+fn last_entry_of(body: &[u8], offset: u64, pending: (u64, u64, Option<u64>)) -> Option<BlockInfo> {
+    let last = Index::decode(body, offset).ok()?.blocks.pop()?;
+    (last.offset == pending.0 && u64::from(last.length) == pending.1).then_some(last)
+}
+
 fn hex_magic(m: u32) -> String {
     format!("{m:#010x}")
 }
@@ -650,6 +657,14 @@ impl<S: Source> Reader<S> {
                                 }
                             }
                         }
+                        Ok(body) if crate::frame::is_index(body) => match pending.and_then(|p| last_entry_of(body, pos + 8, p)) {
+                            // 1.2: the last block has no trailer; the index entry after it tells the same (§4.6)
+                            Some(info) => {
+                                pending = None;
+                                self.accept_trailer(info, &mut events);
+                            }
+                            None => self.finish_pending(&mut pending, &mut events),
+                        },
                         Ok(body) if body[..4] == TAG_HEADER => {
                             self.finish_pending(&mut pending, &mut events);
                             self.report(Problem {

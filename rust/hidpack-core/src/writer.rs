@@ -47,9 +47,11 @@ pub struct WriterOptions {
     /// (bulk writes: a kill mid-write leaves the old file, or nothing, never a partial file).
     /// Not with a write-ahead tail (a live recording must be readable where it is).
     pub atomic: bool,
-    /// Format minor version to write (with [`WriterOptions::binned`]): 1 (the default) writes
-    /// format 1.1, compact trailers and index and the `PREDICTED` encoding (FORMAT.md §4.5,
-    /// §5.6); 0 writes format 1.0. Without `binned` the file is 1.0 whatever this says.
+    /// Format minor version to write (with [`WriterOptions::binned`]): 2 (the default) writes
+    /// format 1.2, which leaves out the last block's trailer before the index (FORMAT.md §4.6);
+    /// 1 writes format 1.1, compact trailers and index and the `PREDICTED` encoding (§4.5, §5.6),
+    /// a trailer after every block; 0 writes format 1.0. Without `binned` the file is 1.0
+    /// whatever this says.
     pub minor: u16,
 }
 
@@ -167,6 +169,8 @@ pub struct Writer<W: Write> {
     temp: Option<(crate::fsio::Temp, PathBuf, Option<File>)>,
     /// Format 1.1: compact records and the `PREDICTED` encoding.
     v1_1: bool,
+    /// Format 1.2: the block closed by [`Writer::close`] gets no trailer, the index follows it.
+    v1_2: bool,
 }
 
 impl Writer<BufWriter<File>> {
@@ -281,10 +285,11 @@ impl<W: Write> Writer<W> {
         if opts.binned {
             header.required_features |= FEATURE_BINNED;
         }
-        let v1_1 = opts.binned && opts.minor >= 1;
+        let minor = if opts.binned { opts.minor.min(crate::frame::FORMAT_MINOR) } else { 0 };
+        let (v1_1, v1_2) = (minor >= 1, minor >= 2);
         if v1_1 {
             header.required_features |= FEATURE_PREDICTED;
-            header.minor = header.minor.max(1);
+            header.minor = header.minor.max(minor);
         }
         if header.metadata.len() > MAX_METADATA {
             return Err(Error::Usage(format!(
@@ -330,6 +335,7 @@ impl<W: Write> Writer<W> {
             header_bytes: header.encode(),
             tail: None,
             v1_1,
+            v1_2,
         };
         let hb = std::mem::take(&mut w.header_bytes);
         w.emit(&hb, 0)?;
@@ -450,6 +456,12 @@ impl<W: Write> Writer<W> {
 
     /// Close the current block now (no-op when it is empty).
     pub fn flush(&mut self) -> Result<()> {
+        self.close_block(true)
+    }
+
+    /// Close the current block (no-op when it is empty): its data frame, then its trailer unless
+    /// `trailer` is false (format 1.2: the index follows it, FORMAT.md §4.6).
+    fn close_block(&mut self, trailer: bool) -> Result<()> {
         if self.cur.is_empty() {
             return Ok(());
         }
@@ -478,8 +490,10 @@ impl<W: Write> Writer<W> {
         };
         let raw_len = info.raw_len;
         self.emit(&frame, raw_len)?;
-        let trailer = self.trailer(&info);
-        self.emit(&trailer, 0)?;
+        if trailer {
+            let trailer = self.trailer(&info);
+            self.emit(&trailer, 0)?;
+        }
         self.out()?.flush()?;
         if self.opts.sync != SyncPolicy::Never {
             if let Some(f) = &self.file {
@@ -623,7 +637,9 @@ impl<W: Write> Writer<W> {
 
     /// Write the footer (open block, index, seek table) and take the sink out of the writer.
     fn finish(&mut self) -> Result<W> {
-        self.flush()?;
+        // 1.2: the last block's trailer is left out when the index will follow its frame.
+        let index_follows = self.blocks.len() < MAX_INDEX_BLOCKS;
+        self.close_block(!(self.v1_2 && index_follows))?;
         self.write_index()?;
         let seek = encode_seek_table(&self.frames);
         let mut out = self.out.take().ok_or_else(|| Error::Usage("writer is closed".into()))?;

@@ -283,3 +283,81 @@ fn scanning_many_small_blocks_finds_them_all() {
     assert!(r.footer_error().is_some());
     assert_eq!(got, events);
 }
+
+/// The record tag at `at`, if a hidpack record starts there.
+fn tag_at(bytes: &[u8], at: u64) -> Option<&[u8]> {
+    let b = bytes.get(at as usize..at as usize + 12)?;
+    (b[..4] == HIDPACK_SKIPPABLE.to_le_bytes()).then(|| &b[8..12])
+}
+
+/// Tags after each block's data frame.
+fn tags_after_blocks(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let r = Reader::from_source(bytes.to_vec()).unwrap();
+    r.blocks().iter().map(|b| tag_at(bytes, b.offset + u64::from(b.length)).unwrap_or(b"none").to_vec()).collect()
+}
+
+#[test]
+fn the_last_trailer_is_left_out_only_where_format_1_2_says() {
+    // FORMAT §4.6: minor 2 leaves out the trailer of the block closed by `close`, the index right
+    // after its frame; minor 1 (and 1.0) write a trailer after every block; a block closed before
+    // the file keeps its trailer.
+    let events = sample_events(120);
+    let t = |s: &str| s.as_bytes().to_vec();
+    let v12 = write_events(&events, WriterOptions { block_events: 25, ..Default::default() });
+    assert_eq!(&v12[12..16], &[1, 0, 2, 0]);
+    assert_eq!(tags_after_blocks(&v12), vec![t("HPKT"), t("HPKT"), t("HPKT"), t("HPKT"), t("HPKX")]);
+    let v11 = write_events(&events, WriterOptions { block_events: 25, minor: 1, ..Default::default() });
+    assert_eq!(&v11[12..16], &[1, 0, 1, 0]);
+    assert_eq!(tags_after_blocks(&v11), vec![t("HPKT"); 5]);
+    let v10 = write_events(&events, WriterOptions { block_events: 25, binned: false, ..Default::default() });
+    assert_eq!(&v10[12..16], &[1, 0, 0, 0]);
+    assert_eq!(tags_after_blocks(&v10), vec![t("HPKB"); 5]);
+    // 120 events in blocks of 24: the last block is full and closed before the file is
+    let flushed = write_events(&events, WriterOptions { block_events: 24, ..Default::default() });
+    assert_eq!(tags_after_blocks(&flushed).last().unwrap(), &t("HPKX"));
+    let mut w = hidpack_core::Writer::new(Vec::new(), WriterOptions { block_events: 25, ..Default::default() }).unwrap();
+    for (ts, e) in &events {
+        w.push(*ts, e).unwrap();
+    }
+    w.flush().unwrap();
+    let kept = w.into_inner().unwrap();
+    assert_eq!(tags_after_blocks(&kept), vec![t("HPKT"); 5]);
+    // what 1.2 saves: one trailer and its seek-table entry
+    assert_eq!(kept.len() - v12.len(), v11.len() - v12.len());
+    for b in [v12, v11, kept] {
+        let (got, r) = read_all(b);
+        assert_eq!(got, events);
+        assert!(r.verify().ok);
+    }
+}
+
+#[test]
+fn without_its_seek_table_a_1_2_file_takes_the_last_blocks_info_from_the_index() {
+    // FORMAT §4.6 / §7.3: the scan path meets the last data frame with no trailer, then the index;
+    // the index's last entry is that block's info (its hash checked, its events counted if lost).
+    let (bytes, events) = small_file();
+    let r = Reader::from_source(bytes.clone()).unwrap();
+    let infos = r.blocks().to_vec();
+    let last = infos.last().unwrap().clone();
+    let index_at = last.offset + u64::from(last.length);
+    assert_eq!(tag_at(&bytes, index_at), Some(&b"HPKX"[..]));
+    let index_len = 8 + u64::from(u32::from_le_bytes(bytes[index_at as usize + 4..index_at as usize + 8].try_into().unwrap()));
+    let cut = bytes[..(index_at + index_len) as usize].to_vec();
+    let r = Reader::from_source(cut.clone()).unwrap();
+    assert_eq!(r.layout(), Layout::Scanned);
+    assert_eq!(r.blocks(), &infos[..], "every block's info, the last one's from the index");
+    assert!(r.verify().ok);
+    assert_eq!(read_all(cut.clone()).0, events);
+    // a damaged last frame: skipped, and its events are known lost
+    let mut bad = cut;
+    bad[(last.offset + u64::from(last.length) / 2) as usize] ^= 0x04;
+    let r = Reader::from_source(bad).unwrap();
+    let got: Vec<_> = r.read(None, None, ALL_KINDS, None).unwrap().events().collect();
+    assert_eq!(got, events[..last.first_event as usize]);
+    let p = r.problems();
+    assert_eq!((p.len(), p[0].offset, p[0].events_lost), (1, last.offset, Some(u64::from(last.events))), "{p:?}");
+    // cut before the index (a writer killed before writing it): the last frame is decoded
+    let r = Reader::from_source(bytes[..index_at as usize].to_vec()).unwrap();
+    assert_eq!(r.blocks().len(), infos.len());
+    assert_eq!(r.blocks().last().unwrap().hash, 0, "resolved by decoding: no hash known");
+}

@@ -319,3 +319,37 @@ fn event_clock_checkpoints_on_a_timer_when_input_stops() {
     assert_eq!(times(&copy), vec![0, 1, 2]);
     drop(rec);
 }
+
+#[test]
+fn a_kill_between_the_last_frame_and_the_index_loses_nothing() {
+    // Format 1.2 (FORMAT §4.6): the block closed by `close` has no trailer, the index follows it.
+    // A writer killed after that data frame and before the index leaves a file whose last frame
+    // has no trailer, with the tail still holding the block's checkpoints: the scan decodes the
+    // frame, and the tail's copies of its events are duplicates, skipped.
+    let d = tmp("lastframe");
+    let p = d.join("r.hpk");
+    let mut w = Writer::create_with_tail(&p, WriterOptions { block_events: 10, ..WriterOptions::default() }).unwrap();
+    for i in 0..25 {
+        w.push(i, &mv(i)).unwrap();
+        w.checkpoint().unwrap();
+    }
+    let tail = std::fs::read(tail_path(&p)).unwrap();
+    w.close().unwrap();
+    let full = std::fs::read(&p).unwrap();
+    let r = Reader::open(&p).unwrap();
+    let last = r.blocks().last().unwrap().clone();
+    let end = (last.offset + u64::from(last.length)) as usize;
+    assert_eq!(&full[end + 8..end + 12], b"HPKX", "the index follows the last data frame");
+    drop(r);
+    std::fs::write(&p, &full[..end]).unwrap();
+    std::fs::write(tail_path(&p), &tail).unwrap();
+    let want: Vec<i64> = (0..25).collect();
+    assert_eq!(times(&p), want);
+    let r = Reader::open(&p).unwrap();
+    assert!(r.problems().is_empty(), "{:?}", r.problems());
+    drop(r);
+    let rep = recover(&p, &p, false).unwrap();
+    assert_eq!((rep.events, rep.events_lost), (25, 0));
+    assert!(!tail_path(&p).exists());
+    assert_eq!(times(&p), want);
+}

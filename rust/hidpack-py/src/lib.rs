@@ -193,8 +193,6 @@ impl Prepared {
         Prepared { rows: t.len(), table: Mutex::new(Some(t)), validated: true }
     }
 
-    /// The table for a writer (see [`Prepared::take`]), validated now unless it was already.
-
     /// The table, which a writer then owns (a second use is an error).
     pub fn take(&self) -> PyResult<hidpack_core::EventTable> {
         let mut g = self.table.lock().map_err(|_| PyValueError::new_err("prepared table lock poisoned"))?;

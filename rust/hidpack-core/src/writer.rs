@@ -159,7 +159,8 @@ pub struct Writer<W: Write> {
     cur_first_t: i64,
     cur_string_bytes: usize,
     events: u64,
-    compressor: zstd::bulk::Compressor<'static>,
+    /// Taken from this thread's cache ([`CompressorCache`]) and given back when the writer is dropped.
+    compressor: Option<zstd::bulk::Compressor<'static>>,
     payload: Vec<u8>,
     file: Option<File>,
     header_bytes: Vec<u8>,
@@ -234,9 +235,15 @@ impl Writer<BufWriter<File>> {
         } else {
             (fsio::create(path, opts.overwrite)?, None)
         };
-        let sync = f.try_clone().map_err(|e| fsio::err(path, "open", e))?;
+        // A handle to fsync through, only for a file that is synced before it is complete or at
+        // close (a temporary is synced by its commit, through its own handle).
+        let sync = if temp.is_none() && (opts.sync_on_close || opts.sync != SyncPolicy::Never) {
+            Some(f.try_clone().map_err(|e| fsio::err(path, "open", e))?)
+        } else {
+            None
+        };
         let mut w = Writer::with_header(BufWriter::with_capacity(1 << 16, f), opts, header)?;
-        w.file = Some(sync);
+        w.file = sync;
         w.temp = temp;
         if tail {
             let mut file = fsio::create_side_file(&tp)?;
@@ -315,9 +322,7 @@ impl<W: Write> Writer<W> {
             }
             Err(e) => return Err(Error::Usage(format!("metadata is not valid JSON: {e}"))),
         }
-        let mut compressor = zstd::bulk::Compressor::new(opts.level)?;
-        compressor.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
-        compressor.set_parameter(zstd::zstd_safe::CParameter::ContentSizeFlag(true))?;
+        let compressor = CompressorCache::take(opts.level)?;
         let mut w = Writer {
             out: Some(out),
             opts,
@@ -328,7 +333,7 @@ impl<W: Write> Writer<W> {
             cur_first_t: 0,
             cur_string_bytes: 0,
             events: 0,
-            compressor,
+            compressor: Some(compressor),
             payload: Vec::new(),
             file: None,
             temp: None,
@@ -400,6 +405,42 @@ impl<W: Write> Writer<W> {
     /// `kind_pos[k]` is the number of rows of kind k before `start` (all zero for `start` 0) and
     /// becomes the number before `end`, so consecutive ranges chain.
     pub fn write_rows(&mut self, table: &EventTable, start: usize, end: usize, kind_pos: &mut [usize; NUM_KINDS]) -> Result<()> {
+        let start = self.close_blocks_in(table, start, end, kind_pos)?;
+        self.keep_rows(table, start, end, kind_pos);
+        Ok(())
+    }
+
+    /// Append every row of a table that passed [`EventTable::validate`] and that the writer may
+    /// keep: what [`Writer::write_rows`] of all its rows does, except that a table that all goes
+    /// into the open block while that block is empty (a file's one table, the common case)
+    /// becomes the block itself instead of being copied into it.
+    pub fn write_validated(&mut self, table: EventTable) -> Result<()> {
+        let mut kind_pos = [0usize; NUM_KINDS];
+        let end = table.len();
+        let start = self.close_blocks_in(&table, 0, end, &mut kind_pos)?;
+        if start == 0 && end > 0 && self.cur.is_empty() {
+            self.cur_first_t = table.t[0];
+            self.cur = table;
+        } else {
+            self.keep_rows(&table, start, end, &mut kind_pos);
+        }
+        Ok(())
+    }
+
+    /// Rows `start..end` into the open block (the pending rows [`Writer::close_blocks_in`] left).
+    fn keep_rows(&mut self, table: &EventTable, start: usize, end: usize, kind_pos: &mut [usize; NUM_KINDS]) {
+        if start < end {
+            if self.cur.is_empty() {
+                self.cur_first_t = table.t[start];
+            }
+            self.cur.extend_rows(table, start, end, kind_pos);
+        }
+    }
+
+    /// The block-closing part of [`Writer::write_rows`]: every block that rows `start..end`
+    /// complete is closed; returns the first row not yet in the writer (rows from there to `end`
+    /// belong to the open block).
+    fn close_blocks_in(&mut self, table: &EventTable, start: usize, end: usize, kind_pos: &mut [usize; NUM_KINDS]) -> Result<usize> {
         if self.out.is_none() {
             return Err(Error::Usage("writer is closed".into()));
         }
@@ -416,6 +457,8 @@ impl<W: Write> Writer<W> {
                 })
                 .sum()
         };
+        let has_strings: [bool; NUM_KINDS] =
+            std::array::from_fn(|k| table.kinds[k].cols.iter().any(|c| matches!(c, Column::Str { .. })));
         // kind_pos: rows of each kind consumed so far; kind_row: scanned so far
         let mut kind_row = *kind_pos;
         let first = start;
@@ -442,16 +485,12 @@ impl<W: Write> Writer<W> {
             } else if self.boundary_before(t) {
                 self.flush()?;
             }
-            self.cur_string_bytes += string_len(k, kind_row[k]);
+            if has_strings[k] {
+                self.cur_string_bytes += string_len(k, kind_row[k]);
+            }
             kind_row[k] += 1;
         }
-        if start < end {
-            if self.cur.is_empty() {
-                self.cur_first_t = table.t[start];
-            }
-            self.cur.extend_rows(table, start, end, kind_pos);
-        }
-        Ok(())
+        Ok(start)
     }
 
     /// Close the current block now (no-op when it is empty).
@@ -474,7 +513,8 @@ impl<W: Write> Writer<W> {
                 self.payload.len()
             )));
         }
-        let frame = self.compressor.compress(&self.payload)?;
+        let compressor = self.compressor.as_mut().ok_or_else(|| Error::Usage("writer is closed".into()))?;
+        let frame = compressor.compress(&self.payload)?;
         let (t_min, t_max) = self.cur.t_range().unwrap_or((0, 0));
         let counts = self.cur.counts().map(|c| c as u32);
         let info = BlockInfo {
@@ -494,7 +534,11 @@ impl<W: Write> Writer<W> {
             let trailer = self.trailer(&info);
             self.emit(&trailer, 0)?;
         }
-        self.out()?.flush()?;
+        // A closed block goes to the file at once (a crash keeps it), except in a temporary,
+        // which nobody sees before it is complete: its bytes go in one write at the end.
+        if self.temp.is_none() {
+            self.out()?.flush()?;
+        }
         if self.opts.sync != SyncPolicy::Never {
             if let Some(f) = &self.file {
                 f.sync_data()?;
@@ -579,7 +623,8 @@ impl<W: Write> Writer<W> {
     #[doc(hidden)]
     pub fn write_raw_block(&mut self, payload: &[u8], events: u32, t_range: (i64, i64), counts: [u32; NUM_KINDS]) -> Result<()> {
         self.flush()?;
-        let frame = self.compressor.compress(payload)?;
+        let compressor = self.compressor.as_mut().ok_or_else(|| Error::Usage("writer is closed".into()))?;
+        let frame = compressor.compress(payload)?;
         let info = BlockInfo {
             offset: self.pos,
             length: frame.len() as u32,
@@ -607,6 +652,10 @@ impl<W: Write> Writer<W> {
     pub fn close(&mut self) -> Result<WriteStats> {
         if self.out.is_some() {
             self.finish()?;
+            // No frame follows the footer: the context goes back for this thread's next writer.
+            if let Some(c) = self.compressor.take() {
+                CompressorCache::give(self.opts.level, c);
+            }
             if self.opts.sync_on_close || self.opts.sync != SyncPolicy::Never {
                 if let Some(f) = &self.file {
                     f.sync_all()?;
@@ -675,13 +724,48 @@ impl<W: Write> Writer<W> {
 
 impl<W: Write> Drop for Writer<W> {
     fn drop(&mut self) {
-        if self.temp.is_some() {
-            // An atomic write dropped unclosed (an error, a panic) is abandoned: its temporary is
-            // removed and the destination keeps what it held.
-            return;
+        if self.temp.is_none() {
+            // Best effort: a writer dropped without close still leaves a complete file.
+            // (An atomic write dropped unclosed, by an error or a panic, is abandoned: its
+            // temporary is removed and the destination keeps what it held.)
+            let _ = self.close();
         }
-        // Best effort: a writer dropped without close still leaves a complete file.
-        let _ = self.close();
+        if let Some(c) = self.compressor.take() {
+            CompressorCache::give(self.opts.level, c);
+        }
+    }
+}
+
+/// One zstd compression context per thread, kept between writers. A context costs an
+/// allocation and the set-up of its tables (ZSTD_createCCtx and the first frame's workspace):
+/// for a file of a few hundred events, a visible share of writing it. Each frame is a new
+/// `ZSTD_compress2` with the same parameters (level, checksum, content size), so a reused
+/// context writes the same bytes as a fresh one.
+struct CompressorCache;
+
+thread_local! {
+    static CACHED_COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl CompressorCache {
+    /// This thread's context when it was made for `level`, else a new one.
+    fn take(level: i32) -> Result<zstd::bulk::Compressor<'static>> {
+        if let Some((l, c)) = CACHED_COMPRESSOR.with(|s| s.borrow_mut().take()) {
+            if l == level {
+                return Ok(c);
+            }
+        }
+        let mut c = zstd::bulk::Compressor::new(level)?;
+        c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+        c.set_parameter(zstd::zstd_safe::CParameter::ContentSizeFlag(true))?;
+        Ok(c)
+    }
+
+    /// Keep `c` for the next writer of this thread (one context per thread at most; during a
+    /// thread's exit, when its slot is gone, `c` is freed).
+    fn give(level: i32, c: zstd::bulk::Compressor<'static>) {
+        let _ = CACHED_COMPRESSOR.try_with(|s| *s.borrow_mut() = Some((level, c)));
     }
 }
 

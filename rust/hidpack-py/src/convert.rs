@@ -133,14 +133,22 @@ pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
                 if v.len() != n {
                     return Err(Error::Usage(format!("column `{}_valid` has {} rows, `t` has {n}", f.name(), v.len())));
                 }
-                for (i, (&p, &k)) in v.iter().zip(&raw.kind).enumerate() {
-                    if p && (k as usize) < NUM_KINDS && !uses[k as usize][f as usize] {
-                        return Err(verr(
-                            i,
-                            f.name(),
-                            "present",
-                            format!("{} events have no `{}` field", Kind::ALL[k as usize].name(), f.name()),
-                        ));
+                // One branch-free pass (a kind code beyond the kinds is reported later, as such);
+                // row by row only to name the first bad row.
+                let mut lacks = [false; 256];
+                for (k, u) in uses.iter().enumerate() {
+                    lacks[k] = !u[f as usize];
+                }
+                if v.iter().zip(&raw.kind).fold(false, |bad, (&p, &k)| bad | (p & lacks[k as usize])) {
+                    for (i, (&p, &k)) in v.iter().zip(&raw.kind).enumerate() {
+                        if p && (k as usize) < NUM_KINDS && !uses[k as usize][f as usize] {
+                            return Err(verr(
+                                i,
+                                f.name(),
+                                "present",
+                                format!("{} events have no `{}` field", Kind::ALL[k as usize].name(), f.name()),
+                            ));
+                        }
                     }
                 }
             }
@@ -194,8 +202,8 @@ pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
                 continue;
             };
             let valid: Option<Vec<bool>> = rf.valid.as_ref().and_then(|v| {
-                let g: Vec<bool> = rows.iter().map(|&i| v[i]).collect();
-                (!g.iter().all(|p| *p)).then_some(g)
+                let g: Vec<bool> = if single { v.clone() } else { rows.iter().map(|&i| v[i]).collect() };
+                (!g.iter().fold(true, |all, &p| all & p)).then_some(g)
             });
             if spec.required {
                 if let Some(v) = &valid {
@@ -206,21 +214,27 @@ pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
             let present = |j: usize| valid.as_ref().is_none_or(|v| v[j]);
             let col = match (&rf.vals, f.ty()) {
                 (RawVals::F64(v), FieldType::Coord) => {
-                    let mut vals = Vec::with_capacity(rows.len());
-                    for (j, &i) in rows.iter().enumerate() {
-                        if !present(j) {
-                            vals.push(0);
-                            continue;
-                        }
-                        // exact and in range: q is an integer of magnitude <= 2^53 (NaN fails)
-                        let q = v[i] * 65536.0;
-                        if q.abs() <= (1u64 << 53) as f64 && (q as i64) as f64 == q {
-                            vals.push(q as i64);
-                        } else {
-                            return Err(match coord_from_f64(v[i], f.name(), Some(i as u64)) {
-                                Err(e) => e,
-                                Ok(_) => verr(i, f.name(), v[i], "an exact coordinate"),
-                            });
+                    // One branch-free pass; row by row only to name the first bad value.
+                    let mut ok = true;
+                    let mut conv = |j: usize, x: f64| {
+                        let (exact, raw) = coord_raw(x);
+                        let p = present(j);
+                        ok &= exact | !p;
+                        if p { raw } else { 0 }
+                    };
+                    let vals: Vec<i64> = if single {
+                        v.iter().enumerate().map(|(j, &x)| conv(j, x)).collect()
+                    } else {
+                        rows.iter().enumerate().map(|(j, &i)| conv(j, v[i])).collect()
+                    };
+                    if !ok {
+                        for (j, &i) in rows.iter().enumerate() {
+                            if present(j) && !coord_raw(v[i]).0 {
+                                return Err(match coord_from_f64(v[i], f.name(), Some(i as u64)) {
+                                    Err(e) => e,
+                                    Ok(_) => verr(i, f.name(), v[i], "an exact coordinate"),
+                                });
+                            }
                         }
                     }
                     Column::Int { vals, valid }
@@ -263,6 +277,15 @@ pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
     table.kind = raw.kind;
     table.validate()?;
     Ok(table)
+}
+
+/// `x` pixels in 1/65536 units, and whether that is exact and in range (an integer of magnitude
+/// at most 2^53; NaN is not).
+#[inline(always)]
+fn coord_raw(x: f64) -> (bool, i64) {
+    let q = x * 65536.0;
+    let raw = q as i64;
+    (q.abs() <= (1u64 << 53) as f64 && raw as f64 == q, raw)
 }
 
 fn push_absent(col: &mut Column) {

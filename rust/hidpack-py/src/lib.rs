@@ -117,14 +117,21 @@ impl Writer {
     /// Append the rows of an event table (dict of columns). On error nothing is written.
     /// A native write table (dict; converted and validated here) or a [`Prepared`] one.
     fn write_table(&self, py: Python<'_>, table: &Bound<'_, PyAny>) -> PyResult<()> {
+        // A table from `build_table` passed `EventTable::validate` there: the writer takes it as
+        // it is (no second validation, and no copy into its open block).
         if let Ok(p) = table.cast::<Prepared>() {
-            let t = p.get().take()?;
-            return self.with(py, move |w| w.write_table(&t));
+            let p = p.get();
+            if !p.validated {
+                let t = p.take()?;
+                return self.with(py, move |w| w.write_table(&t));
+            }
+            let t = p.take()?;
+            return self.with(py, move |w| w.write_validated(t));
         }
         let raw = convert::extract_table(table.cast::<PyDict>()?)?;
         self.with(py, move |w| {
             let t = convert::build_table(raw)?;
-            w.write_table(&t)
+            w.write_validated(t)
         })
     }
 
@@ -170,11 +177,20 @@ impl Writer {
 pub struct Prepared {
     table: Mutex<Option<hidpack_core::EventTable>>,
     rows: usize,
+    /// The table passed `EventTable::validate` (made by `build_table`), so a writer need not
+    /// check it again.
+    validated: bool,
 }
 
 impl Prepared {
+    /// A table whose validity a writer checks (a policy's output).
     pub(crate) fn new(t: hidpack_core::EventTable) -> Prepared {
-        Prepared { rows: t.len(), table: Mutex::new(Some(t)) }
+        Prepared { rows: t.len(), table: Mutex::new(Some(t)), validated: false }
+    }
+
+    /// A table that passed `EventTable::validate`.
+    pub(crate) fn validated(t: hidpack_core::EventTable) -> Prepared {
+        Prepared { rows: t.len(), table: Mutex::new(Some(t)), validated: true }
     }
 
     /// The table, which a writer then owns (a second use is an error).
@@ -196,7 +212,7 @@ impl Prepared {
 fn prepare_table(py: Python<'_>, table: &Bound<'_, PyDict>) -> PyResult<Prepared> {
     let raw = convert::extract_table(table)?;
     let t = py.detach(|| convert::build_table(raw)).map_err(to_py)?;
-    Ok(Prepared::new(t))
+    Ok(Prepared::validated(t))
 }
 
 /// Reads a hidpack recording: a file, bytes in memory or a binary file object (source.rs).

@@ -2,7 +2,7 @@
 //! among them, and undoing them when reading.
 
 use super::bins::*;
-use super::rans::{decode, encode};
+use super::rans::{decode, encode, encode_counted};
 use crate::bytes::{gcd, put_varint, unzigzag, zigzag, Cursor};
 use crate::error::Result;
 
@@ -266,9 +266,16 @@ pub(super) fn latents_for(vals: &[i64], p: Pred) -> Option<(Vec<u8>, Vec<i64>)> 
 /// Estimated bytes of [`encode`]'s output (the binning's own cost model, without quantising,
 /// mapping or coding anything: what choosing a predictor needs), and the distinct values.
 pub(super) fn estimate(latents: &[i64]) -> (usize, usize) {
+    let (size, distinct, _) = estimate_counted(latents);
+    (size, distinct)
+}
+
+/// [`estimate`], with the counts of every value when it counted them all (not when it stopped
+/// at mostly distinct values): [`encode_counted`] starts from them.
+pub(super) fn estimate_counted(latents: &[i64]) -> (usize, usize, Option<Counts>) {
     let n = latents.len();
     if n == 0 {
-        return (0, 0);
+        return (0, 0, None);
     }
     let mut map = Counts::for_values(latents);
     if map.dense.is_some() {
@@ -277,7 +284,7 @@ pub(super) fn estimate(latents: &[i64]) -> (usize, usize) {
         map.add_all(latents);
         if map.len * 2 > n && n >= 64 {
             let (lo, hi) = latents.iter().fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-            return (n * width_bits(lo, hi) as usize / 8 + 12, n);
+            return (n * width_bits(lo, hi) as usize / 8 + 12, n, None);
         }
     } else {
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
@@ -292,7 +299,7 @@ pub(super) fn estimate(latents: &[i64]) -> (usize, usize) {
                     lo = lo.min(v);
                     hi = hi.max(v);
                 }
-                return (n * width_bits(lo, hi) as usize / 8 + 12, n);
+                return (n * width_bits(lo, hi) as usize / 8 + 12, n, None);
             }
         }
     }
@@ -302,7 +309,7 @@ pub(super) fn estimate(latents: &[i64]) -> (usize, usize) {
     let bins = build_bins(distinct, n, ESTIMATE_INITIAL_BINS);
     let nf = n as f64;
     let bits: f64 = nf * nf.log2() + bins.iter().map(bin_cost).sum::<f64>();
-    ((bits / 8.0) as usize + 12, d)
+    ((bits / 8.0) as usize + 12, d, Some(map))
 }
 
 /// The latents of predictor order k (k-th differences divided by their common divisor g),
@@ -380,6 +387,8 @@ pub(super) struct Choice {
     size: usize,
     pred: Pred,
     made: Option<(Vec<u8>, Vec<i64>)>,
+    /// The counts of the made latents' values, when their estimate counted them all.
+    counted: Option<Counts>,
 }
 
 /// The predictors `encode_column` may use for `vals`, smallest estimated size first. Orders 0 and
@@ -397,38 +406,50 @@ pub(super) fn choose(vals: &[i64], split: bool) -> Vec<Choice> {
         vals
     };
     let mut sized: Vec<Choice> = Vec::with_capacity(6);
-    // estimated size of a header and latents
-    let cost = |head: &[u8], lat: &[i64]| head.len() + estimate(lat).0;
-    let choice = |pred: Pred, size: usize, made: (Vec<u8>, Vec<i64>)| Choice { size, pred, made: whole.then_some(made) };
+    // A predictor with its estimated size (of its header and latents); made from the whole
+    // column, it keeps its latents and their counts for the encoder.
+    let sized_of = |head: &[u8], lat: &[i64]| {
+        let (e, _, counted) = estimate_counted(lat);
+        (head.len() + e, counted)
+    };
+    let keep = |pred: Pred, (size, counted): (usize, Option<Counts>), made: (Vec<u8>, Vec<i64>)| {
+        if whole {
+            Choice { size, pred, made: Some(made), counted }
+        } else {
+            Choice { size, pred, made: None, counted: None }
+        }
+    };
+    let choice = |pred: Pred, made: (Vec<u8>, Vec<i64>)| keep(pred, sized_of(&made.0, &made.1), made);
     let (e0, distinct) = estimate(probe);
-    sized.push(Choice { size: e0 + 2, pred: Pred::Order(0), made: None });
+    sized.push(Choice { size: e0 + 2, pred: Pred::Order(0), made: None, counted: None });
     let o1 = Level::first(probe);
     // Codes of a few values (kinds, buttons): their second differences only spread them.
     let o2 = if distinct > FEW_VALUES { o1.next() } else { None };
-    let s1 = cost(&o1.head(), &o1.lat);
-    sized.push(choice(Pred::Order(1), s1, o1.into_parts()));
+    let c1 = choice(Pred::Order(1), o1.into_parts());
+    let s1 = c1.size;
+    sized.push(c1);
     if let Some(l2) = o2 {
-        let s2 = cost(&l2.head(), &l2.lat);
-        let o3 = if s2 < s1 { l2.next() } else { None };
-        sized.push(choice(Pred::Order(2), s2, l2.into_parts()));
+        let e2 = sized_of(&l2.head(), &l2.lat);
+        let o3 = if e2.0 < s1 { l2.next() } else { None };
+        sized.push(keep(Pred::Order(2), e2, l2.into_parts()));
         if let Some(l3) = o3 {
-            let s3 = cost(&l3.head(), &l3.lat);
-            sized.push(choice(Pred::Order(3), s3, l3.into_parts()));
+            sized.push(choice(Pred::Order(3), l3.into_parts()));
         }
     }
     // Categorical columns (key codes, buttons): ranks in a move-to-front list. A key's release
     // repeats the code of a press a moment ago, which is rank 0 or 1 here and costs a fraction of
     // a bit, where its value alone costs the entropy of the whole key distribution.
     if distinct <= MAX_MTF_ALPHABET {
-        if let Some((h, l)) = latents_for(probe, Pred::Mtf) {
-            sized.push(choice(Pred::Mtf, cost(&h, &l), (h, l)));
+        if let Some(made) = latents_for(probe, Pred::Mtf) {
+            sized.push(choice(Pred::Mtf, made));
         }
     }
     // A few hundred distinct values are each a bin of their own already: nothing to split.
     if split && distinct > MAX_MTF_ALPHABET {
         if let Some(b) = find_split_base(vals) {
             let (q, r) = split_parts(probe, b);
-            sized.push(Choice { size: 10 + choose(&q, false)[0].size + choose(&r, false)[0].size, pred: Pred::Split(b), made: None });
+            let size = 10 + choose(&q, false)[0].size + choose(&r, false)[0].size;
+            sized.push(Choice { size, pred: Pred::Split(b), made: None, counted: None });
         }
     }
     sized.sort_by_key(|c| c.size);
@@ -451,7 +472,10 @@ pub(super) fn encode_column_opts(vals: &[i64], out: &mut Vec<u8>, split: bool) {
             p => {
                 if let Some((head, lat)) = c.made.or_else(|| latents_for(vals, p)) {
                     out.extend_from_slice(&head);
-                    encode(&lat, out);
+                    match c.counted {
+                        Some(map) => encode_counted(&lat, map, out),
+                        None => encode(&lat, out),
+                    }
                     return;
                 }
             }

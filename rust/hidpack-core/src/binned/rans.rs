@@ -8,10 +8,16 @@ use crate::error::Result;
 
 /// Appends the binned encoding of `latents` (at least one) to `out`.
 pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
-    debug_assert!(!latents.is_empty());
-    let n = latents.len();
     let mut map = Counts::for_values(latents);
     map.add_all(latents);
+    encode_counted(latents, map, out);
+}
+
+/// [`encode`] with the values of `latents` already counted into `map` (every one of them, as
+/// [`Counts::add_all`] counts them): the estimate of the predictor that was chosen counted them.
+pub(super) fn encode_counted(latents: &[i64], mut map: Counts, out: &mut Vec<u8>) {
+    debug_assert!(!latents.is_empty());
+    let n = latents.len();
     let mut distinct: Vec<Bin> = map.entries().into_iter().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
     distinct.sort_unstable_by_key(|b| b.lo);
     // Each distinct value learns its bin (bins are contiguous ranges of the sorted values).

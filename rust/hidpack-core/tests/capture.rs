@@ -494,6 +494,10 @@ fn a_wall_clock_step_is_written_as_a_clock_record_and_periodic_records_follow_th
     std::thread::sleep(Duration::from_millis(40));
     WALL_SKEW.store(10_000_000_000, std::sync::atomic::Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(40));
+    // The encoder checks the clock at its next checkpoint, 10 ms after the last one; on a loaded
+    // machine it may not have run at all during the sleep. The flush serves that checkpoint
+    // (more than 10 ms have passed) before it returns, so the record lands before the next move.
+    rec.flush().unwrap();
     rec.push(None, &mv(0, 1)).unwrap();
     let st = rec.close().unwrap();
     WALL_SKEW.store(0, std::sync::atomic::Ordering::SeqCst);

@@ -69,11 +69,14 @@ def _start(env: dict, out: Path, video: Path, *extra: str) -> subprocess.Popen:
            "--no-status", "--pause-hotkey", "", *extra]
     rec = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert rec.stderr is not None
+    said = []
     for line in rec.stderr:
         if "recording to" in line:
             return rec
+        said.append(line)
     rec.wait(10)
-    pytest.fail("hidpack record did not start: %s" % (rec.stdout.read() if rec.stdout else ""))
+    out_text = rec.stdout.read() if rec.stdout else ""
+    pytest.fail("hidpack record did not start (exit %s); stderr: %s stdout: %s" % (rec.returncode, "".join(said), out_text))
 
 
 def _stop(rec: subprocess.Popen) -> tuple[int, dict, str]:

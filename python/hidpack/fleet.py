@@ -558,9 +558,10 @@ def _partition(
     storage_options: dict[str, Any] | None = None,
 ) -> Any:
     first, paths = group
-    # the table is dropped: the frame may keep its arrays
-    table = read_many(paths, kinds=kinds, fields=fields, t0=t0, t1=t1, threads=1, storage_options=storage_options)
-    df = table._frame(wall_time, copy=False)
+    # straight into the frame's columns (no table held beside it: a partition's peak is its frame)
+    df = read_pandas(
+        paths, kinds=kinds, columns=fields, t0=t0, t1=t1, threads=1, storage_options=storage_options, wall_time=wall_time
+    )
     df["file"] = df["file"].to_numpy() + np.uint32(first)  # the index in all the paths (< 2**32)
     return df
 

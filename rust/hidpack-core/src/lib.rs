@@ -13,7 +13,7 @@
 //!   frames, the zstd seekable-format seek table.
 //! * [`writer`]: [`Writer`], a synchronous writer (the capture engine feeds it from its thread).
 //! * [`reader`]: [`Reader`], which reads complete, torn and damaged files and says what it skipped.
-//! * [`ordered`]: [`ordered::in_order`], the ordered parallel map reads decode blocks and files with.
+//! * `ordered` (private): `in_order`, the ordered parallel map reads decode blocks and files with.
 //! * [`wide`]: the wide (union) table of a read: one column per field, one row per event.
 //! * [`many`]: [`many::read_many`], the events of many files as one table, read on several threads.
 //! * [`policy`]: privacy policies, enforced inside every push before an event reaches the ring.
@@ -43,13 +43,13 @@ pub mod bytes;
 pub mod codec;
 pub mod error;
 pub mod frame;
-pub mod fsio;
+mod fsio;
 pub mod many;
 pub mod narrow;
 pub mod model;
-pub mod ordered;
+mod ordered;
 pub mod policy;
-pub mod predicted;
+mod predicted;
 pub mod reader;
 pub mod recover;
 pub mod ring;

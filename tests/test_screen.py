@@ -66,7 +66,7 @@ class Painter:
 
 def _start(env: dict, out: Path, video: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "hidpack", "record", str(out), "--screen", str(video), "--screen-fps", str(FPS),
-           "--no-status", "--pause-hotkey", "", *extra]
+           "--no-status", "--pause-hotkey", "", "--screen-timeout", "60", *extra]
     rec = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert rec.stderr is not None
     said = []
@@ -199,6 +199,17 @@ def test_clear_errors_without_display_or_ffmpeg(xserver, tmp_path: Path) -> None
     os.symlink(sys.executable, bare / "python3")
     p = subprocess.run(cmd, env=dict(xserver, PATH=str(bare)), capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "needs ffmpeg" in p.stderr and "apt-get install ffmpeg" in p.stderr
+    assert not (tmp_path / "s.hpk").exists() and not (tmp_path / "s.mkv").exists()
+
+
+def test_a_screen_that_gives_no_first_frame_in_time_is_an_error_and_leaves_nothing(xserver, tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "hidpack", "record", str(tmp_path / "s.hpk"), "--screen", str(tmp_path / "s.mkv"),
+           "--duration", "0.5", "--no-status", "--pause-hotkey", ""]
+    p = subprocess.run([*cmd, "--screen-timeout", "0"], env=xserver, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "--screen-timeout must be a number of seconds above 0, got 0.0" in p.stderr
+    # ffmpeg cannot grab a first frame in a microsecond: the recorder says so and removes what it made
+    p = subprocess.run([*cmd, "--screen-timeout", "1e-6"], env=xserver, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "ffmpeg did not start recording the screen (no frame in 1e-06 s; stopped it)" in p.stderr
     assert not (tmp_path / "s.hpk").exists() and not (tmp_path / "s.mkv").exists()
 
 

@@ -872,7 +872,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
     try:
         if screen is not None:
-            screen.start(rec)
+            screen.start(rec, timeout=args.screen_timeout)
     except ScreenUnavailable as e:
         cap.stop()
         rec.close()
@@ -942,6 +942,8 @@ def _screen_capture(args: argparse.Namespace) -> Any:
     anything is written (ffmpeg and DISPLAY present, the video not in the way)."""
     if args.screen is None:
         return None
+    if not args.screen_timeout > 0:  # also refuses NaN
+        raise CliError("--screen-timeout must be a number of seconds above 0, got %r" % args.screen_timeout)
     from .screen import ScreenCapture, ScreenUnavailable
 
     try:
@@ -1238,6 +1240,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--screen", metavar="VIDEO.mkv",
                    help="also record the X11 screen with ffmpeg into VIDEO, one 'screen' marker per frame")
     s.add_argument("--screen-fps", type=float, default=10.0, metavar="N", help="frames per second of --screen (default 10)")
+    s.add_argument("--screen-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds to wait for ffmpeg's first frame of --screen before giving up (default 10)")
     s.set_defaults(func=cmd_record)
 
     s = sub.add_parser(

@@ -197,6 +197,7 @@ class ScreenCapture:
         (``ScreenUnavailable`` if it exits first, with its last log lines, or if no frame comes
         within ``timeout`` seconds)."""
         self.rec = recorder
+        existed = os.path.exists(self.video)
         cmd = ffmpeg_command(self.video, fps=self.fps, display=self.display, size=self.size,
                              overwrite=self.overwrite, ffmpeg=self.ffmpeg)
         self._proc = subprocess.Popen(
@@ -208,14 +209,17 @@ class ScreenCapture:
         self._reader.start()
         limit = time.monotonic() + timeout
         while not self._first.wait(0.05):
-            if self._proc.poll() is not None or time.monotonic() > limit:
-                self._reader.join(2.0)
-                if self._proc.poll() is None:
+            status = self._proc.poll()
+            if status is not None or time.monotonic() > limit:
+                # why, decided before a kill sets a status of its own
+                why = "exit status %s" % status if status is not None else "no frame in %g s; stopped it" % timeout
+                if status is None:
                     self._kill()
+                self._reader.join(2.0)
+                if os.path.exists(self.video) and (not existed or self.overwrite):
+                    os.remove(self.video)  # what ffmpeg began: not a video (an old one was replaced as asked)
                 raise ScreenUnavailable(
-                    "ffmpeg did not start recording the screen (%s): %s"
-                    % ("exit status %s" % self._proc.returncode if self._proc.returncode is not None
-                       else "no frame in %g s" % timeout, self.log_tail() or "no output")
+                    "ffmpeg did not start recording the screen (%s): %s" % (why, self.log_tail() or "no output")
                 )
 
     def failed(self) -> Optional[str]:

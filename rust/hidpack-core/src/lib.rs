@@ -48,6 +48,7 @@ pub mod many;
 pub mod narrow;
 pub mod model;
 pub mod ordered;
+pub mod placed;
 pub mod policy;
 pub mod predicted;
 pub mod reader;

@@ -116,9 +116,10 @@ pub fn read_placed<S: Source>(
             *p |= wanted(k) && infos[i].counts[k] > 0;
         }
     }
-    let mut plans = plan(mask, fields, layout, frame_mask, &present, n);
-    let mut t: Vec<i64> = Vec::with_capacity(n);
-    let mut kind: Vec<u8> = Vec::with_capacity(n);
+    // the counts are untrusted: room the allocator refuses means the ordinary read (which grows
+    // its columns as rows come) instead of an abort
+    let Some(mut plans) = plan(mask, fields, layout, frame_mask, &present, n) else { return Ok(None) };
+    let (Some(mut t), Some(mut kind)) = (room::<i64>(n), room::<u8>(n)) else { return Ok(None) };
 
     let plans_ro: Vec<(Field, Presence)> = plans.iter().map(|p| (p.field, p.presence)).collect();
     let notes = reader.notes();
@@ -223,9 +224,17 @@ pub fn read_placed<S: Source>(
     Ok(Some(WideTable { cols }))
 }
 
+/// An empty Vec with room for `n` values, if the allocator grants it.
+fn room<T>(n: usize) -> Option<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    Some(v)
+}
+
 /// The fields of the read (as [`crate::wide::Gather::new`] and [`crate::wide::Gather::frame`]
-/// choose them), each with its columns allocated for `n` rows if a kind in `present` has it.
-fn plan(mask: u16, fields: u32, layout: Layout, frame_mask: u16, present: &[bool; NUM_KINDS], n: usize) -> Vec<Plan> {
+/// choose them), each with its columns allocated for `n` rows if a kind in `present` has it
+/// (None: the allocator refused).
+fn plan(mask: u16, fields: u32, layout: Layout, frame_mask: u16, present: &[bool; NUM_KINDS], n: usize) -> Option<Vec<Plan>> {
     let mut included = [false; crate::model::NUM_FIELDS];
     let mut built = [false; crate::model::NUM_FIELDS];
     for k in Kind::ALL {
@@ -242,19 +251,19 @@ fn plan(mask: u16, fields: u32, layout: Layout, frame_mask: u16, present: &[bool
         .filter(|&f| included[f as usize])
         .map(|field| {
             let presence = crate::wide::presence_of(field, layout, frame_mask);
-            let p = |has: bool| if has { Vec::with_capacity(n) } else { Vec::new() };
-            let has_p = presence != Presence::None;
-            let col = built[field as usize].then(|| match field.ty() {
-                FieldType::Str => {
-                    let mut offsets = Vec::with_capacity(n + 1);
+            let p = || if presence != Presence::None { room(n) } else { Some(Vec::new()) };
+            let col = match (built[field as usize], field.ty()) {
+                (false, _) => None,
+                (true, FieldType::Str) => {
+                    let mut offsets = room(n + 1)?;
                     offsets.push(0);
-                    Cols::Str { offsets, valid: Vec::with_capacity(n) }
+                    Some(Cols::Str { offsets, valid: room(n)? })
                 }
-                FieldType::Bool => Cols::Bool(Vec::with_capacity(n), p(has_p)),
-                FieldType::Coord => Cols::F64(Vec::with_capacity(n), p(has_p)),
-                FieldType::Int { .. } => Cols::I64(Vec::with_capacity(n), p(has_p)),
-            });
-            Plan { field, presence, col }
+                (true, FieldType::Bool) => Some(Cols::Bool(room(n)?, p()?)),
+                (true, FieldType::Coord) => Some(Cols::F64(room(n)?, p()?)),
+                (true, FieldType::Int { .. }) => Some(Cols::I64(room(n)?, p()?)),
+            };
+            Some(Plan { field, presence, col })
         })
         .collect()
 }

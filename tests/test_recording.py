@@ -387,6 +387,63 @@ def assert_polars_equal(got, want):
     assert got.equals(want)
 
 
+def long_rows(n):
+    """``n`` rows of every kind, optional fields present on some rows, with stretches of moves
+    only (blocks of one kind) between mixed ones."""
+    out = []
+    for i in range(n):
+        j = 0 if (i // 900) % 3 == 1 else i % 9
+        t, fields = i * 1_000, {}
+        if j in (0, 1):
+            kind, fields = "move", {"x": i / 4, "y": -i / 8, **({"buttons": i % 3} if i % 5 == 0 else {})}
+        elif j == 2:
+            kind, fields = "key", {"pressed": i % 2 == 0, **({"usage": 4 + i % 30} if i % 3 else {})}
+        elif j == 3:
+            kind, fields = "button", {"button": 1 + i % 3, "pressed": i % 4 == 1, **({"x": 1.5, "y": 2.5} if i % 7 == 0 else {})}
+        elif j == 4:
+            kind, fields = "scroll", {"dx": 0.0, "dy": -i / 2}
+        elif j == 5:
+            kind, fields = "text", {"text": f"t{i}é" * (i % 3)}
+        elif j == 6:
+            kind, fields = "raw_move", {"dx": i / 65536, "dy": -1.0}
+        elif j == 7:
+            kind, fields = "marker", {"label": "m", **({"value": i} if i % 2 else {})}
+        else:
+            kind, fields = "focus", ({"app": "a", "window": i} if i % 4 else {})
+        out.append((t, kind, fields))
+    return out
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_to_pandas_of_many_blocks_is_exactly_the_tables_frame(tmp_path, threads):
+    """The wide to_pandas() (read in the frame's own layout, blocks placed into their rows on
+    several threads) is exactly the frame built from the table layout (the earlier path) and the
+    one through Arrow: same columns, dtypes and values, whatever the window, kinds and columns."""
+    from hidpack.recording import _pandas_frame
+
+    path = str(tmp_path / "long.hpk")
+    hidpack.write_table(path, rows_table(long_rows(6_000)), block_events=512)
+    rec = hidpack.open(path, threads=threads)
+    assert len(list(rec)) > 5  # many blocks
+    views = [rec, rec.between(700_000, 5_100_000), rec.between(512_000, 1_536_000)]  # cut blocks; block edges
+    queries = [{}, {"kinds": ["move"]}, {"kinds": ["key", "text"]}, {"columns": ["x", "usage", "text", "count"]},
+               {"kinds": ["move", "gap"], "columns": ["x", "buttons", "count", "reason"]}]
+    for view in views:
+        for q in queries:
+            got = view.to_pandas(**q)
+            table = view.table(**q)
+            names = list(q["columns"]) if "columns" in q else None
+            if names is not None:
+                kinds = q.get("kinds")
+                names = [n for n in names if kinds is None or any(n in [f for f, _, _ in kind_fields(k)] for k in kinds)]
+            else:
+                names = [n for n in FIELD_NAMES if n in table or n + "_offsets" in table]
+            want = _pandas_frame(pd, pa, table, None, names, copy=True)
+            pd.testing.assert_frame_equal(got, want, check_exact=True)
+            assert list(got.dtypes) == list(want.dtypes)
+            pd.testing.assert_frame_equal(got, via_arrow(view.to_arrow(**q)), check_exact=True)
+
+
 def test_to_pandas_equals_the_arrow_conversion_on_real_data(tmp_path):
     """A real recording (balabit: moves, drags, buttons, scrolls; 20,000 events)."""
     from shared_data import balabit_sessions

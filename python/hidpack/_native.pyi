@@ -160,6 +160,7 @@ class Reader:
         blocks: list[int] | None = None,
         fields: list[str] | None = None,
         threads: int | None = None,
+        layout: str = "table",
     ) -> dict[str, Any]: ...
     def read_kind(
         self,

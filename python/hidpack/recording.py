@@ -245,10 +245,10 @@ class RecordingView:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _read(self, kinds: list[str] | None, fields: list[str] | None = None) -> dict[str, Any]:
+    def _read(self, kinds: list[str] | None, fields: list[str] | None = None, layout: str = "table") -> dict[str, Any]:
         t0, t1 = _native_bounds(self._t0, self._t1)
         return self._rec._reader.read(
-            t0=t0, t1=t1, kinds=kinds, blocks=self._block_ids, fields=fields, threads=self._rec._threads
+            t0=t0, t1=t1, kinds=kinds, blocks=self._block_ids, fields=fields, threads=self._rec._threads, layout=layout
         )
 
     def table(
@@ -464,10 +464,19 @@ class RecordingView:
         pd = require("pandas", "pandas", "Recording.to_pandas()")
         pa = require("pyarrow", "pandas", "Recording.to_pandas()")
         check_time(time)
-        table, kind, names = self._frame_read(kind, kinds, column_selection(columns, fields, "to_pandas()"), "to_pandas()")
-        wall = self._wall_column(table, wall_time or time == "datetime")
-        # a fresh read: the frame may keep (and fill in) its arrays
-        out = _pandas_frame(pd, pa, table, kind, names, wall_t=wall if wall_time else None, copy=False)
+        selection = column_selection(columns, fields, "to_pandas()")
+        wall_t = wall_time or time == "datetime"
+        if kind is not None:  # one kind's own columns
+            table, kind, names = self._frame_read(kind, kinds, selection, "to_pandas()")
+            wall = self._wall_column(table, wall_t)
+            # a fresh read: the frame may keep (and fill in) its arrays
+            out = _pandas_frame(pd, pa, table, kind, names, wall_t=wall if wall_time else None, copy=False)
+            return retime_pandas(pd, out, time, wall)
+        # the wide read comes in the frame's own layout (NaN coordinates, masks), its arrays the frame's
+        table, _, names = self._frame_read(None, kinds, selection, "to_pandas()", layout="pandas")
+        wall = self._wall_column(table, wall_t)
+        out = _pandas_frame_of_columns(pd, pa, table, None, names, wall_t=wall if wall_time else None)
+        del table
         return retime_pandas(pd, out, time, wall)
 
     def to_polars(
@@ -496,11 +505,12 @@ class RecordingView:
         return arrow_c_stream(self.to_arrow(), requested_schema)
 
     def _frame_read(
-        self, kind: str | None, kinds: Any, fields: Any, what: str
+        self, kind: str | None, kinds: Any, fields: Any, what: str, layout: str = "table"
     ) -> tuple[dict[str, Any], str | None, list[str]]:
         """What a frame is built from: ``(table, kind, field names)``: one kind's narrow read
         (``kind`` given), or the wide read of ``kinds`` with the fields asked for, else those
-        that hold data."""
+        that hold data (in ``layout``: ``"table"``, or ``"pandas"``, the columns
+        :func:`_pandas_frame_of_columns` takes)."""
         if kind is not None:
             if kinds is not None:
                 raise TypeError(f"{what}: pass kind= (one kind, its own columns) or kinds= (a wide table), not both")
@@ -512,7 +522,7 @@ class RecordingView:
             table = self._read_narrow(kind, names)
             return table, kind, [n for n, _, _ in kind_fields(kind)] if names is None else names
         kind_list, names = self._wide_query(kinds, fields, what)
-        table = self._read(kind_list, names)
+        table = self._read(kind_list, names, layout)
         return table, None, fields_holding_data(table) if names is None else wide_columns(names, kind_list, what)
 
     def _wall_column(self, table: dict[str, Any], wall_time: bool) -> np.ndarray | None:

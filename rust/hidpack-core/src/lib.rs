@@ -13,7 +13,8 @@
 //!   frames, the zstd seekable-format seek table.
 //! * [`writer`]: [`Writer`], a synchronous writer (the capture engine feeds it from its thread).
 //! * [`reader`]: [`Reader`], which reads complete, torn and damaged files and says what it skipped.
-//! * `ordered` (private): `in_order`, the ordered parallel map reads decode blocks and files with.
+//! * `ordered` (private): `in_order`, the ordered parallel map reads decode blocks and files with;
+//!   `placed` (private): a read of whole blocks writing each block's rows into its slice of the output.
 //! * [`wide`]: the wide (union) table of a read: one column per field, one row per event.
 //! * [`many`]: [`many::read_many`], the events of many files as one table, read on several threads.
 //! * [`policy`]: privacy policies, enforced inside every push before an event reaches the ring.
@@ -48,6 +49,7 @@ pub mod many;
 pub mod narrow;
 pub mod model;
 mod ordered;
+mod placed;
 pub mod policy;
 mod predicted;
 pub mod reader;

@@ -509,6 +509,13 @@ impl<S: Source> Reader<S> {
     pub fn notes(&self) -> DecodeNotes {
         self.notes.lock().map(|n| n.clone()).unwrap_or_default()
     }
+    /// Puts back the decode notes of [`Reader::notes`]: a read that gives up and decodes the same
+    /// blocks again another way (see [`crate::placed`]) counts them once.
+    pub(crate) fn restore_notes(&self, notes: DecodeNotes) {
+        if let Ok(mut n) = self.notes.lock() {
+            *n = notes;
+        }
+    }
     /// Events listed in the block infos.
     pub fn event_count(&self) -> u64 {
         self.blocks.iter().map(|b| u64::from(b.events)).sum()

@@ -148,7 +148,7 @@ struct Col {
 
 /// How a column says which rows hold a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Presence {
+pub(crate) enum Presence {
     /// `<field>_valid`, true where present; absent values are 0 / false / "".
     Valid,
     /// `<field>_mask`, true where absent; absent values are 0 / false, NaN for coordinates.
@@ -205,15 +205,8 @@ impl Gather {
     /// one kind is read and requires it (`mask` as given to [`Gather::new`]).
     pub fn frame(mut self, mask: u16) -> Self {
         self.layout = Layout::Frame;
-        let one = (mask.count_ones() == 1).then(|| Kind::ALL[mask.trailing_zeros() as usize]);
         for c in &mut self.cols {
-            let required = one.is_some_and(|k| k.fields().iter().any(|s| s.field == c.field && s.required));
-            c.presence = match c.field.ty() {
-                FieldType::Str => Presence::Valid,
-                FieldType::Coord => Presence::None,
-                _ if required => Presence::None,
-                _ => Presence::Mask,
-            };
+            c.presence = presence_of(c.field, Layout::Frame, mask);
         }
         self
     }
@@ -306,7 +299,7 @@ impl Gather {
         if let Some(file) = self.file {
             cols.push(("file".to_string(), WideColumn::U32(file)));
         }
-        let (only_held, frame) = (self.only_held, self.layout == Layout::Frame);
+        let (only_held, layout) = (self.only_held, self.layout);
         for Col { field: f, col, presence, .. } in self.cols.into_iter().filter(|c| !only_held || c.held) {
             let name = f.name();
             // the presence column's name, if the column has one
@@ -316,29 +309,8 @@ impl Gather {
                 Presence::None => None,
             };
             match col {
-                // absent on every row: a frame's consumer makes its all-null column
-                FieldCol::Absent if frame => {}
-                FieldCol::Absent => {
-                    // Absent on every row (most fields of most recordings): large columns are
-                    // left to the consumer to make ([`WideColumn::Zeros`]); short ones are
-                    // plain Vecs (numpy's zeros cost more per call than they save).
-                    let zeros = |z: ZeroType, n: usize| match (n >= ZEROS_BY_CONSUMER, z) {
-                        (true, z) => WideColumn::Zeros(z, n),
-                        (false, ZeroType::I64) => WideColumn::I64(vec![0; n]),
-                        (false, ZeroType::F64) => WideColumn::F64(vec![0.0; n]),
-                        (false, ZeroType::Bool) => WideColumn::Bool(vec![false; n]),
-                    };
-                    match f.ty() {
-                        FieldType::Str => {
-                            cols.push((format!("{name}_offsets"), zeros(ZeroType::I64, n + 1)));
-                            cols.push((format!("{name}_data"), WideColumn::U8(Vec::new())));
-                        }
-                        FieldType::Bool => cols.push((name.to_string(), zeros(ZeroType::Bool, n))),
-                        FieldType::Coord => cols.push((name.to_string(), zeros(ZeroType::F64, n))),
-                        FieldType::Int { .. } => cols.push((name.to_string(), zeros(ZeroType::I64, n))),
-                    }
-                    cols.push((format!("{name}_valid"), zeros(ZeroType::Bool, n)));
-                }
+                // absent on every row (see [`absent_column`])
+                FieldCol::Absent => cols.extend(absent_column(f, n, layout)),
                 FieldCol::I64(v, p) => {
                     cols.push((name.to_string(), WideColumn::I64(v)));
                     cols.extend(presence.map(|pn| (pn, WideColumn::Bool(p))));
@@ -360,6 +332,49 @@ impl Gather {
         }
         WideTable { cols }
     }
+}
+
+/// How field `f` says which rows hold it in `layout` (see [`Presence`]); in [`Layout::Frame`],
+/// a field required by the one kind in `mask` (if one) has no presence column.
+pub(crate) fn presence_of(f: Field, layout: Layout, mask: u16) -> Presence {
+    if layout == Layout::Table {
+        return Presence::Valid;
+    }
+    let one = (mask.count_ones() == 1).then(|| Kind::ALL[mask.trailing_zeros() as usize]);
+    let required = one.is_some_and(|k| k.fields().iter().any(|s| s.field == f && s.required));
+    match f.ty() {
+        FieldType::Str => Presence::Valid,
+        FieldType::Coord => Presence::None,
+        _ if required => Presence::None,
+        _ => Presence::Mask,
+    }
+}
+
+/// The columns of field `f` when it is absent on all `n` rows (no row of a kind with it): none
+/// in [`Layout::Frame`] (its consumer makes the all-null column); in [`Layout::Table`], zeros
+/// and a validity of false, large ones left to the consumer to make ([`WideColumn::Zeros`]),
+/// short ones plain Vecs (numpy's zeros cost more per call than they save).
+pub(crate) fn absent_column(f: Field, n: usize, layout: Layout) -> Vec<(String, WideColumn)> {
+    if layout == Layout::Frame {
+        return Vec::new();
+    }
+    let zeros = |z: ZeroType, n: usize| match (n >= ZEROS_BY_CONSUMER, z) {
+        (true, z) => WideColumn::Zeros(z, n),
+        (false, ZeroType::I64) => WideColumn::I64(vec![0; n]),
+        (false, ZeroType::F64) => WideColumn::F64(vec![0.0; n]),
+        (false, ZeroType::Bool) => WideColumn::Bool(vec![false; n]),
+    };
+    let name = f.name();
+    let mut cols = match f.ty() {
+        FieldType::Str => {
+            vec![(format!("{name}_offsets"), zeros(ZeroType::I64, n + 1)), (format!("{name}_data"), WideColumn::U8(Vec::new()))]
+        }
+        FieldType::Bool => vec![(name.to_string(), zeros(ZeroType::Bool, n))],
+        FieldType::Coord => vec![(name.to_string(), zeros(ZeroType::F64, n))],
+        FieldType::Int { .. } => vec![(name.to_string(), zeros(ZeroType::I64, n))],
+    };
+    cols.push((format!("{name}_valid"), zeros(ZeroType::Bool, n)));
+    cols
 }
 
 /// `n` copies of `x`, with room for `room` if the allocator grants it.
@@ -575,9 +590,14 @@ fn zero_absent<T: Copy>(out: &mut [T], parts: &[(&Column, &[u32])], zero: T) {
 
 /// The wide table of a read of one file: the rows with `t0 <= t < t1` of the kinds in `mask`,
 /// from `blocks` (None: all), with the fields of those kinds selected by `fields` (see
-/// [`Gather::new`]). The blocks are decoded on `threads` threads and appended to the columns a
-/// batch of about [`WIDE_BATCH_ROWS`] rows at a time, in file order, each dropped once
-/// appended. Blocks that fail their checks are skipped and reported in [`Reader::problems`].
+/// [`Gather::new`]), in `layout`. A frame of one file keeps every field nullable whatever kinds
+/// are read (its consumer keeps the `kind` column and nullable types, as for the table layout):
+/// no field counts as required. When the index says where each block's rows go, the blocks
+/// are decoded on `threads` threads each straight into its rows of the columns
+/// ([`crate::placed`]); else they are appended to the columns a batch of about
+/// [`WIDE_BATCH_ROWS`] rows at a time, in file order, each dropped once appended. Blocks that
+/// fail their checks are skipped and reported in [`Reader::problems`].
+#[allow(clippy::too_many_arguments)]
 pub fn read_wide<S: Source>(
     reader: &Reader<S>,
     t0: Option<i64>,
@@ -586,9 +606,18 @@ pub fn read_wide<S: Source>(
     fields: u32,
     blocks: Option<&[usize]>,
     threads: usize,
+    layout: Layout,
 ) -> Result<WideTable> {
     let ids = reader.blocks_for(t0, t1, mask, blocks)?;
+    if ids.len() > 1 {
+        if let Some(w) = crate::placed::read_placed(reader, t0, t1, mask, fields, blocks, threads, layout, ALL_KINDS)? {
+            return Ok(w);
+        }
+    }
     let mut g = Gather::new(mask, fields, false);
+    if layout == Layout::Frame {
+        g = g.frame(ALL_KINDS); // every field nullable (see above)
+    }
     if ids.len() > 1 {
         if let Some(rows) = reader.events_hint(&ids, mask) {
             g.reserve(rows);
@@ -855,7 +884,7 @@ mod tests {
         for (t0, t1) in [(None, None), (Some(10_500), Some(300_000)), (Some(3_000), Some(3_001)), (Some(900_000), None)] {
             for mask in [ALL_KINDS, 1 << Kind::Move as u16 | 1 << Kind::Text as u16] {
                 for threads in [1, 3] {
-                    let w = read_wide(&r, t0, t1, mask, ALL_FIELDS_MASK | HOLDING_DATA, None, threads).unwrap();
+                    let w = read_wide(&r, t0, t1, mask, ALL_FIELDS_MASK | HOLDING_DATA, None, threads, Layout::Table).unwrap();
                     let want: Vec<_> = evs
                         .iter()
                         .filter(|(t, e)| *t >= t0.unwrap_or(i64::MIN) && t1.is_none_or(|e| *t < e) && (mask >> e.kind() as u16) & 1 == 1)

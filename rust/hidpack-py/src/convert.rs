@@ -336,6 +336,15 @@ pub fn fields_to_mask(fields: Option<Vec<String>>) -> PyResult<u32> {
     names_to_mask(fields, &hidpack_core::model::FIELD_NAMES, "field", ALL_FIELDS_MASK | HOLDING_DATA)
 }
 
+/// A `layout=` argument: "table" or "pandas" (the columns of a DataFrame).
+pub fn layout_from_name(layout: &str) -> PyResult<hidpack_core::wide::Layout> {
+    match layout {
+        "table" => Ok(hidpack_core::wide::Layout::Table),
+        "pandas" => Ok(hidpack_core::wide::Layout::Frame),
+        other => Err(PyValueError::new_err(format!("layout must be 'table' or 'pandas', got {other:?}"))),
+    }
+}
+
 /// Kind names to a bit mask.
 pub fn kinds_to_mask(kinds: Option<Vec<String>>) -> PyResult<u16> {
     let all = u32::from(hidpack_core::reader::ALL_KINDS);

@@ -299,8 +299,11 @@ impl Reader {
     /// Events with t0 <= t < t1 of the given kinds as an event table (see ARCHITECTURE.md).
     /// `fields`: only these fields' columns (with `t` and `kind`); None: every field of `kinds`.
     /// `threads`: blocks decoded at once (None: one per CPU; 1: on the calling thread only).
+    /// `layout="pandas"`: a DataFrame's columns instead (`hidpack_core::wide::Layout::Frame`, every
+    /// field nullable: coordinates NaN where absent, `<field>_mask` true where absent, no column
+    /// for a field absent on every row).
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (*, t0=None, t1=None, kinds=None, blocks=None, fields=None, threads=None))]
+    #[pyo3(signature = (*, t0=None, t1=None, kinds=None, blocks=None, fields=None, threads=None, layout="table"))]
     fn read<'py>(
         &self,
         py: Python<'py>,
@@ -310,12 +313,14 @@ impl Reader {
         blocks: Option<Vec<usize>>,
         fields: Option<Vec<String>>,
         threads: Option<usize>,
+        layout: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mask = convert::kinds_to_mask(kinds)?;
         let fields = convert::fields_to_mask(fields)?;
         let threads = threads_or_cpus(threads)?;
+        let layout = convert::layout_from_name(layout)?;
         let out = py
-            .detach(|| hidpack_core::wide::read_wide(&self.inner, t0, t1, mask, fields, blocks.as_deref(), threads))
+            .detach(|| hidpack_core::wide::read_wide(&self.inner, t0, t1, mask, fields, blocks.as_deref(), threads, layout))
             .map_err(to_py);
         let out = source::checked(self.file.as_ref(), out)?;
         convert::out_to_py(py, out)
@@ -505,11 +510,7 @@ fn read_many<'py>(
         "skip" => OnProblem::Skip,
         other => return Err(PyValueError::new_err(format!("errors must be 'raise' or 'skip', got {other:?}"))),
     };
-    let frame = match layout {
-        "table" => false,
-        "pandas" => true,
-        other => return Err(PyValueError::new_err(format!("layout must be 'table' or 'pandas', got {other:?}"))),
-    };
+    let frame = convert::layout_from_name(layout)? == hidpack_core::wide::Layout::Frame;
     let opts = ManyOptions { t0, t1, kinds, threads, on_problem };
     let result = py
         .detach(|| {

@@ -1,0 +1,595 @@
+//! A wide read of one file with each block's rows placed straight into its own slice of the
+//! output columns, on the decoding threads.
+//!
+//! [`crate::wide::Gather`] appends decoded blocks to its columns on one thread (the consumer of
+//! the decoding pipeline), batch by batch: on two CPUs that consumer is as busy as the decoders,
+//! and a read of a long file waits for it. When the index says how many rows each block holds
+//! (every wanted block lies inside the time window: its wanted rows are its counts of the
+//! kinds read), each block's rows start at a known row of the output. Then every column is
+//! allocated once, at full size, and split into one disjoint slice per block; the thread that
+//! decodes a block also writes its rows into its slices, and the columns are never grown,
+//! zeroed beforehand or copied. The output is the same [`WideTable`] a [`Gather`] of the same
+//! blocks makes, in either [`Layout`] (same columns, same values).
+//!
+//! ```text
+//!   index counts:  block 0: 65536 rows | block 1: 65536 rows | block 2: 1203 rows
+//!   column x:      [ slice of block 0  | slice of block 1    | slice 2 ]   (one allocation)
+//!   thread A:      decode 0, write slice 0; decode 2, write slice 2
+//!   thread B:      decode 1, write slice 1
+//! ```
+//!
+//! The counts come from the file (untrusted): a block whose decoded rows per kind differ from
+//! its record, or that fails its checks, makes [`read_placed`] give up (it returns `None`, having
+//! changed nothing a caller sees: the reader's decode notes are restored) and the caller reads the
+//! blocks the ordinary way, which reports each problem. Strings (whose byte lengths no index
+//! holds) are written per block into the offsets column (relative to the block) and their own
+//! buffer, then joined on the calling thread.
+//!
+//! The columns are written through `Vec::spare_capacity_mut` (no zeroing pass over memory each
+//! row overwrites): the one `unsafe` is the `set_len` once every row of a column is written.
+
+use std::mem::MaybeUninit;
+use std::ops::ControlFlow;
+use std::sync::Mutex;
+
+use crate::error::Result;
+use crate::model::{coord_to_f64, Field, FieldType, Kind, ALL_FIELDS, NUM_KINDS};
+use crate::ordered::in_order;
+use crate::reader::{Reader, Source};
+use crate::table::{Column, EventTable};
+use crate::wide::{absent_column, Layout, Presence, WideColumn, WideTable};
+
+type Out<'a, T> = &'a mut [MaybeUninit<T>];
+
+/// One field of the read: how its presence is said, and its columns (None: no wanted block has
+/// a row of a kind with the field: absent on every row).
+struct Plan {
+    field: Field,
+    presence: Presence,
+    col: Option<Cols>,
+}
+
+/// A field's columns, allocated at full size (values, and presence if it has one: validity or
+/// mask; strings: offsets and validity, their bytes joined at the end).
+enum Cols {
+    I64(Vec<i64>, Vec<bool>),
+    F64(Vec<f64>, Vec<bool>),
+    Bool(Vec<bool>, Vec<bool>),
+    Str { offsets: Vec<i64>, valid: Vec<bool> },
+}
+
+/// A block's slices of one field's columns.
+enum Slot<'a> {
+    I64(Out<'a, i64>, Option<Out<'a, bool>>),
+    F64(Out<'a, f64>, Option<Out<'a, bool>>),
+    Bool(Out<'a, bool>, Option<Out<'a, bool>>),
+    /// The offsets of the ends of the block's strings (relative to its first byte) and validity.
+    Str(Out<'a, i64>, Out<'a, bool>),
+}
+
+/// A block's slices of every column.
+struct Slots<'a> {
+    t: Out<'a, i64>,
+    kind: Out<'a, u8>,
+    /// In the order of the plans (None: the field's column is not made).
+    fields: Vec<Option<Slot<'a>>>,
+}
+
+/// What a block's writer reports: which fields some row of it holds (bit = plan index), and
+/// each string field's bytes (plan index, bytes).
+struct Written {
+    held: u64,
+    strings: Vec<(usize, Vec<u8>)>,
+}
+
+/// The wide table of a read of one file (as [`crate::wide::read_wide`] returns it in `layout`),
+/// when every block the query decodes lies inside its time window and the index's counts hold
+/// (see the module docs); `Ok(None)` when they do not (the caller reads the ordinary way).
+/// `frame_mask`: the kinds whose required fields count as required in [`Layout::Frame`] (see
+/// [`crate::wide::Gather::frame`]).
+#[allow(clippy::too_many_arguments)]
+pub fn read_placed<S: Source>(
+    reader: &Reader<S>,
+    t0: Option<i64>,
+    t1: Option<i64>,
+    mask: u16,
+    fields: u32,
+    blocks: Option<&[usize]>,
+    threads: usize,
+    layout: Layout,
+    frame_mask: u16,
+) -> Result<Option<WideTable>> {
+    let ids = reader.blocks_for(t0, t1, mask, blocks)?;
+    let lo = t0.unwrap_or(i64::MIN);
+    let infos = reader.blocks();
+    if ids.iter().any(|&i| infos[i].t_min < lo || t1.is_some_and(|e| infos[i].t_max >= e)) {
+        return Ok(None); // a block cut by the window: its wanted rows are not known beforehand
+    }
+    // events_hint bounds the (untrusted) counts by the file's size
+    let Some(n) = reader.events_hint(&ids, mask) else { return Ok(None) };
+    let wanted = |k: usize| (mask >> k) & 1 == 1;
+    let rows: Vec<usize> =
+        ids.iter().map(|&i| (0..NUM_KINDS).filter(|&k| wanted(k)).map(|k| infos[i].counts[k] as usize).sum()).collect();
+    let mut present = [false; NUM_KINDS]; // kinds some wanted block has rows of
+    for &i in &ids {
+        for (k, p) in present.iter_mut().enumerate() {
+            *p |= wanted(k) && infos[i].counts[k] > 0;
+        }
+    }
+    // the counts are untrusted: room the allocator refuses means the ordinary read (which grows
+    // its columns as rows come) instead of an abort
+    let Some(mut plans) = plan(mask, fields, layout, frame_mask, &present, n) else { return Ok(None) };
+    let (Some(mut t), Some(mut kind)) = (room::<i64>(n), room::<u8>(n)) else { return Ok(None) };
+
+    let plans_ro: Vec<(Field, Presence)> = plans.iter().map(|p| (p.field, p.presence)).collect();
+    let notes = reader.notes();
+    let written: Option<Vec<Written>> = {
+        let slots: Vec<Mutex<Option<Slots>>> =
+            split_all(&mut t, &mut kind, &mut plans, &rows).into_iter().map(|s| Mutex::new(Some(s))).collect();
+        let work = |j: usize| -> Option<Written> {
+            let i = ids[j];
+            let table = reader.decode_block(i).ok()?.into_wanted(lo, t1, mask);
+            let counts_hold = table.t.len() == rows[j]
+                && table.kind.len() == rows[j]
+                && (0..NUM_KINDS).all(|k| table.kinds[k].len() == if wanted(k) { infos[i].counts[k] as usize } else { 0 });
+            if !counts_hold {
+                return None;
+            }
+            let mut s = slots[j].lock().unwrap_or_else(|e| e.into_inner()).take()?;
+            Some(write_block(&table, &mut s, &plans_ro))
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        let mut failed = false;
+        in_order(ids.len(), threads, 2 * threads, work, |_, w| match w {
+            Some(w) => {
+                out.push(w);
+                ControlFlow::Continue(())
+            }
+            None => {
+                failed = true;
+                ControlFlow::Break(())
+            }
+        });
+        (!failed).then_some(out)
+    };
+    let Some(written) = written else {
+        reader.restore_notes(notes); // the ordinary read decodes these blocks again
+        return Ok(None);
+    };
+    // SAFETY: `split_all` gave each block the slice of rows `base..base + rows[j]` of `t` and
+    // `kind` (the slices tile `0..n`), every block was written (`written` has one entry per
+    // block, else we returned above) and `write_block` writes every row of its slices.
+    unsafe {
+        t.set_len(n);
+        kind.set_len(n);
+    }
+    let mut held = 0u64;
+    for w in &written {
+        held |= w.held;
+    }
+    let mut cols = vec![("t".to_string(), WideColumn::I64(t)), ("kind".to_string(), WideColumn::U8(kind))];
+    let only_held = fields & crate::wide::HOLDING_DATA != 0;
+    for (p, plan) in plans.into_iter().enumerate() {
+        if only_held && held >> p & 1 == 0 {
+            continue;
+        }
+        let name = plan.field.name();
+        let presence_name = match plan.presence {
+            Presence::Valid => Some(format!("{name}_valid")),
+            Presence::Mask => Some(format!("{name}_mask")),
+            Presence::None => None,
+        };
+        // SAFETY (each `set_len` below): as for `t` above: the blocks' slices of the column tile
+        // its rows, and every block wrote every row of its slices (presence columns only where
+        // the field has one: `split_all` gives a presence slice exactly when `presence` is not
+        // `Presence::None`; a string's offsets hold n + 1 entries, the first pushed before).
+        match plan.col {
+            None => cols.extend(absent_column(plan.field, n, layout)),
+            Some(Cols::I64(mut v, mut pr)) => {
+                unsafe { v.set_len(n) };
+                cols.push((name.to_string(), WideColumn::I64(v)));
+                if let Some(pn) = presence_name {
+                    unsafe { pr.set_len(n) };
+                    cols.push((pn, WideColumn::Bool(pr)));
+                }
+            }
+            Some(Cols::F64(mut v, mut pr)) => {
+                unsafe { v.set_len(n) };
+                cols.push((name.to_string(), WideColumn::F64(v)));
+                if let Some(pn) = presence_name {
+                    unsafe { pr.set_len(n) };
+                    cols.push((pn, WideColumn::Bool(pr)));
+                }
+            }
+            Some(Cols::Bool(mut v, mut pr)) => {
+                unsafe { v.set_len(n) };
+                cols.push((name.to_string(), WideColumn::Bool(v)));
+                if let Some(pn) = presence_name {
+                    unsafe { pr.set_len(n) };
+                    cols.push((pn, WideColumn::Bool(pr)));
+                }
+            }
+            Some(Cols::Str { mut offsets, mut valid }) => {
+                unsafe {
+                    offsets.set_len(n + 1);
+                    valid.set_len(n);
+                }
+                let data = join_strings(&mut offsets, &rows, written.iter().map(|w| w.strings.iter().find(|s| s.0 == p).map(|s| &s.1[..])));
+                cols.push((format!("{name}_offsets"), WideColumn::I64(offsets)));
+                cols.push((format!("{name}_data"), WideColumn::U8(data)));
+                cols.push((format!("{name}_valid"), WideColumn::Bool(valid)));
+            }
+        }
+    }
+    Ok(Some(WideTable { cols }))
+}
+
+/// An empty Vec with room for `n` values, if the allocator grants it.
+fn room<T>(n: usize) -> Option<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    Some(v)
+}
+
+/// The fields of the read (as [`crate::wide::Gather::new`] and [`crate::wide::Gather::frame`]
+/// choose them), each with its columns allocated for `n` rows if a kind in `present` has it
+/// (None: the allocator refused).
+fn plan(mask: u16, fields: u32, layout: Layout, frame_mask: u16, present: &[bool; NUM_KINDS], n: usize) -> Option<Vec<Plan>> {
+    let mut included = [false; crate::model::NUM_FIELDS];
+    let mut built = [false; crate::model::NUM_FIELDS];
+    for k in Kind::ALL {
+        if (mask >> k as u8) & 1 == 1 {
+            for s in k.fields() {
+                included[s.field as usize] = (fields >> s.field as u8) & 1 == 1;
+                built[s.field as usize] |= present[k as usize];
+            }
+        }
+    }
+    ALL_FIELDS
+        .iter()
+        .copied()
+        .filter(|&f| included[f as usize])
+        .map(|field| {
+            let presence = crate::wide::presence_of(field, layout, frame_mask);
+            let p = || if presence != Presence::None { room(n) } else { Some(Vec::new()) };
+            let col = match (built[field as usize], field.ty()) {
+                (false, _) => None,
+                (true, FieldType::Str) => {
+                    let mut offsets = room(n + 1)?;
+                    offsets.push(0);
+                    Some(Cols::Str { offsets, valid: room(n)? })
+                }
+                (true, FieldType::Bool) => Some(Cols::Bool(room(n)?, p()?)),
+                (true, FieldType::Coord) => Some(Cols::F64(room(n)?, p()?)),
+                (true, FieldType::Int { .. }) => Some(Cols::I64(room(n)?, p()?)),
+            };
+            Some(Plan { field, presence, col })
+        })
+        .collect()
+}
+
+/// `v`'s unused capacity (from its length) cut into consecutive slices of `rows[j]` each.
+fn split<'a, T>(v: &'a mut Vec<T>, rows: &[usize]) -> Vec<Out<'a, T>> {
+    let mut rest = v.spare_capacity_mut();
+    rows.iter()
+        .map(|&m| {
+            let (a, b) = std::mem::take(&mut rest).split_at_mut(m);
+            rest = b;
+            a
+        })
+        .collect()
+}
+
+/// Every column cut into the blocks' slices, gathered per block.
+fn split_all<'a>(t: &'a mut Vec<i64>, kind: &'a mut Vec<u8>, plans: &'a mut [Plan], rows: &[usize]) -> Vec<Slots<'a>> {
+    let mut out: Vec<Slots<'a>> =
+        split(t, rows).into_iter().zip(split(kind, rows)).map(|(t, kind)| Slots { t, kind, fields: Vec::new() }).collect();
+    for plan in plans.iter_mut() {
+        let has_p = plan.presence != Presence::None;
+        let presence = |p: &'a mut Vec<bool>| -> Vec<Option<Out<'a, bool>>> {
+            if has_p {
+                split(p, rows).into_iter().map(Some).collect()
+            } else {
+                rows.iter().map(|_| None).collect()
+            }
+        };
+        let slots: Vec<Option<Slot<'a>>> = match &mut plan.col {
+            None => rows.iter().map(|_| None).collect(),
+            Some(Cols::I64(v, p)) => split(v, rows).into_iter().zip(presence(p)).map(|(v, p)| Some(Slot::I64(v, p))).collect(),
+            Some(Cols::F64(v, p)) => split(v, rows).into_iter().zip(presence(p)).map(|(v, p)| Some(Slot::F64(v, p))).collect(),
+            Some(Cols::Bool(v, p)) => split(v, rows).into_iter().zip(presence(p)).map(|(v, p)| Some(Slot::Bool(v, p))).collect(),
+            Some(Cols::Str { offsets, valid }) => {
+                split(offsets, rows).into_iter().zip(split(valid, rows)).map(|(o, v)| Some(Slot::Str(o, v))).collect()
+            }
+        };
+        for (s, slot) in out.iter_mut().zip(slots) {
+            s.fields.push(slot);
+        }
+    }
+    out
+}
+
+/// Writes every row of a decoded block (its rows counted as its slices' lengths) into its
+/// slices: `t`, `kind`, and each field's values and presence (absent rows: 0 / false, NaN for a
+/// coordinate without a presence column; presence false where absent, or true in a mask).
+fn write_block(table: &EventTable, s: &mut Slots, plans: &[(Field, Presence)]) -> Written {
+    let m = table.len();
+    for (o, &x) in s.t.iter_mut().zip(&table.t) {
+        o.write(x);
+    }
+    for (o, &x) in s.kind.iter_mut().zip(&table.kind) {
+        o.write(x);
+    }
+    // the rows of each kind, unless one kind fills the block (then its rows are 0..m)
+    let total: usize = table.kinds.iter().map(|kt| kt.len()).sum();
+    let one = Kind::ALL.iter().position(|&k| table.kinds[k as usize].len() == m).filter(|_| total == m);
+    let mut rows_of: [Vec<u32>; NUM_KINDS] = Default::default();
+    if one.is_none() {
+        for (k, kt) in table.kinds.iter().enumerate() {
+            rows_of[k].reserve_exact(kt.len());
+        }
+        for (i, &k) in table.kind.iter().enumerate() {
+            if let Some(v) = rows_of.get_mut(k as usize) {
+                v.push(i as u32);
+            }
+        }
+    }
+    let mut out = Written { held: 0, strings: Vec::new() };
+    for (p, (&(field, presence), slot)) in plans.iter().zip(s.fields.iter_mut()).enumerate() {
+        let Some(slot) = slot else { continue };
+        // (the kind's column, its rows: None = every row) of each kind with rows that has the field
+        let parts: Vec<(&Column, Option<&[u32]>)> = Kind::ALL
+            .iter()
+            .filter(|&&k| !table.kinds[k as usize].is_empty())
+            .filter_map(|&k| {
+                let at = k.fields().iter().position(|f| f.field == field)?;
+                let rows = if one.is_some() { None } else { Some(rows_of[k as usize].as_slice()) };
+                Some((&table.kinds[k as usize].cols[at], rows))
+            })
+            .collect();
+        // rows the parts write (the rows of different kinds are distinct): all of them, or the
+        // slices are first filled with absent rows
+        let covered: usize = parts.iter().map(|(c, r)| part_len(c, *r, m)).sum();
+        if parts.iter().any(|(c, _)| c.valid().is_none_or(|v| v.contains(&true))) {
+            out.held |= 1 << p;
+        }
+        let mask = presence == Presence::Mask;
+        match slot {
+            Slot::I64(v, pr) => write_values(v, pr.as_deref_mut(), mask, &parts, covered < m, 0, |x| x),
+            Slot::F64(v, pr) => {
+                let absent = if presence == Presence::None { f64::NAN } else { 0.0 };
+                write_values(v, pr.as_deref_mut(), mask, &parts, covered < m, absent, coord_to_f64)
+            }
+            Slot::Bool(v, pr) => write_bools(v, pr.as_deref_mut(), mask, &parts, covered < m),
+            Slot::Str(offsets, valid) => out.strings.push((p, write_strings(offsets, valid, &parts, m))),
+        }
+    }
+    out
+}
+
+/// Rows of a kind's column written into the block's rows (`rows`, None: `0..m`): the column's
+/// values, its validity and its rows all have them (equal in any table the decoder accepts).
+fn part_len(c: &Column, rows: Option<&[u32]>, m: usize) -> usize {
+    let (len, valid) = match c {
+        Column::Int { vals, valid } => (vals.len(), valid),
+        Column::Bool { vals, valid } => (vals.len(), valid),
+        Column::Str { offsets, valid, .. } => (offsets.len().saturating_sub(1), valid),
+    };
+    len.min(valid.as_ref().map_or(usize::MAX, |v| v.len())).min(rows.map_or(m, |r| r.len()))
+}
+
+/// Row `g` of `rows` (None: the rows are 0..).
+fn row(rows: Option<&[u32]>, r: usize) -> usize {
+    rows.map_or(r, |rows| rows[r] as usize)
+}
+
+/// `out` (and the presence `pr`) filled with absent rows (`fill`: some row of the block is of a
+/// kind without the field), then each part's values written into its rows.
+fn write_values<T: Copy>(
+    out: Out<T>,
+    mut pr: Option<Out<bool>>,
+    mask: bool,
+    parts: &[(&Column, Option<&[u32]>)],
+    fill: bool,
+    absent: T,
+    conv: impl Fn(i64) -> T,
+) {
+    if fill {
+        out.iter_mut().for_each(|o| {
+            o.write(absent);
+        });
+        if let Some(pr) = pr.as_deref_mut() {
+            pr.iter_mut().for_each(|o| {
+                o.write(mask);
+            });
+        }
+    }
+    let m = out.len();
+    for (c, rows) in parts {
+        let len = part_len(c, *rows, m);
+        let Column::Int { vals, valid } = c else { continue };
+        let vals = &vals[..len];
+        match (valid, rows) {
+            (None, None) => out.iter_mut().zip(vals).for_each(|(o, &x)| {
+                o.write(conv(x));
+            }),
+            (None, Some(rows)) => rows.iter().zip(vals).for_each(|(&g, &x)| {
+                out[g as usize].write(conv(x));
+            }),
+            (Some(valid), rows) => {
+                for (r, (&x, &ok)) in vals.iter().zip(valid).enumerate() {
+                    out[row(*rows, r)].write(if ok { conv(x) } else { absent });
+                }
+            }
+        }
+        write_presence(pr.as_deref_mut(), valid, *rows, len, mask);
+    }
+}
+
+/// [`write_values`] of a boolean field.
+fn write_bools(out: Out<bool>, mut pr: Option<Out<bool>>, mask: bool, parts: &[(&Column, Option<&[u32]>)], fill: bool) {
+    if fill {
+        out.iter_mut().for_each(|o| {
+            o.write(false);
+        });
+        if let Some(pr) = pr.as_deref_mut() {
+            pr.iter_mut().for_each(|o| {
+                o.write(mask);
+            });
+        }
+    }
+    let m = out.len();
+    for (c, rows) in parts {
+        let len = part_len(c, *rows, m);
+        let Column::Bool { vals, valid } = c else { continue };
+        for (r, &x) in vals[..len].iter().enumerate() {
+            let ok = valid.as_ref().is_none_or(|v| v[r]);
+            out[row(*rows, r)].write(ok && x);
+        }
+        write_presence(pr.as_deref_mut(), valid, *rows, len, mask);
+    }
+}
+
+/// A part's presence into its rows of `pr` (if the field has a presence column): true where
+/// present, or (`mask`) true where absent.
+fn write_presence(pr: Option<Out<bool>>, valid: &Option<Vec<bool>>, rows: Option<&[u32]>, len: usize, mask: bool) {
+    let Some(pr) = pr else { return };
+    for r in 0..len {
+        let ok = valid.as_ref().is_none_or(|v| v[r]);
+        pr[row(rows, r)].write(ok != mask);
+    }
+}
+
+/// A block's strings: the end offset of each row's string (relative to the block's first byte)
+/// into `offsets`, validity into `valid`, and the bytes, returned.
+fn write_strings(offsets: Out<i64>, valid: Out<bool>, parts: &[(&Column, Option<&[u32]>)], m: usize) -> Vec<u8> {
+    let mut lens = vec![0i64; m];
+    valid.iter_mut().for_each(|o| {
+        o.write(false);
+    });
+    for (c, rows) in parts {
+        let len = part_len(c, *rows, m);
+        let Column::Str { offsets: off, valid: v, .. } = c else { continue };
+        for r in 0..len {
+            if v.as_ref().is_none_or(|v| v[r]) {
+                let g = row(*rows, r);
+                valid[g].write(true);
+                lens[g] = off[r + 1] - off[r];
+            }
+        }
+    }
+    let mut acc = 0i64;
+    let mut starts = vec![0i64; m];
+    for (g, (o, l)) in offsets.iter_mut().zip(&lens).enumerate() {
+        starts[g] = acc;
+        acc += l;
+        o.write(acc);
+    }
+    let mut data = vec![0u8; acc as usize];
+    for (c, rows) in parts {
+        let len = part_len(c, *rows, m);
+        let Column::Str { offsets: off, data: src, valid: v } = c else { continue };
+        for r in 0..len {
+            if v.as_ref().is_none_or(|v| v[r]) {
+                let g = row(*rows, r);
+                let (a, l) = (starts[g] as usize, lens[g] as usize);
+                data[a..a + l].copy_from_slice(&src[off[r] as usize..off[r + 1] as usize]);
+            }
+        }
+    }
+    data
+}
+
+/// The string bytes of every block, joined; each block's offsets (entries `1 + base..`, relative
+/// to the block) shifted by the bytes before it.
+fn join_strings<'a>(offsets: &mut [i64], rows: &[usize], blocks: impl Iterator<Item = Option<&'a [u8]>>) -> Vec<u8> {
+    let mut data = Vec::new();
+    let mut base = 1usize;
+    for (m, bytes) in rows.iter().zip(blocks) {
+        let shift = data.len() as i64;
+        if shift != 0 {
+            offsets[base..base + m].iter_mut().for_each(|o| *o += shift);
+        }
+        data.extend_from_slice(bytes.unwrap_or(&[]));
+        base += m;
+    }
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::ALL_KINDS;
+    use crate::wide::{Gather, ALL_FIELDS_MASK, HOLDING_DATA};
+    use crate::{Event, Writer, WriterOptions};
+
+    /// Events of every kind but gap, optional fields present on some rows only, runs of moves
+    /// (blocks of one kind) between mixed stretches.
+    fn events(n: i64) -> Vec<(i64, Event)> {
+        (0..n)
+            .map(|i| {
+                let ev = match if (i / 1000) % 3 == 1 { 0 } else { i % 8 } {
+                    0 | 1 => Event::Move { x: i << 16, y: (2 * i + 1) << 15, buttons: (i % 4 == 0).then_some(1) },
+                    2 => Event::Key { pressed: i % 4 == 2, usage: Some(4 + (i % 20) as u16), native: (i % 5 == 0).then_some(30) },
+                    3 => Event::Button { button: 1, pressed: i % 2 == 1, pos: (i % 9 == 3).then_some((i << 16, i << 16)) },
+                    4 => Event::Text { text: format!("t{i}é") },
+                    5 => Event::Scroll { dx: 0, dy: -(i << 16), pos: None },
+                    6 => Event::RawMove { dx: i, dy: -i },
+                    _ => Event::Marker { label: "m".into(), value: (i % 3 == 0).then_some(i) },
+                };
+                (i * 1000, ev)
+            })
+            .collect()
+    }
+
+    fn file(evs: &[(i64, Event)], block_events: usize) -> Vec<u8> {
+        let mut w = Writer::new(Vec::new(), WriterOptions { block_events, ..Default::default() }).unwrap();
+        for (t, ev) in evs {
+            w.push(*t, ev).unwrap();
+        }
+        w.into_inner().unwrap()
+    }
+
+    /// The same read through a [`Gather`], block after block.
+    fn gathered(r: &Reader<Vec<u8>>, mask: u16, fields: u32, layout: Layout) -> WideTable {
+        let mut g = Gather::new(mask, fields, false);
+        if layout == Layout::Frame {
+            g = g.frame(ALL_KINDS);
+        }
+        r.for_each_block(None, None, mask, None, 1, |_, b| g.append(vec![b.into_wanted(i64::MIN, None, mask)], 1)).unwrap();
+        g.finish()
+    }
+
+    #[test]
+    fn placed_columns_are_those_a_gather_makes() {
+        let evs = events(5000);
+        let r = Reader::from_source(file(&evs, 333)).unwrap();
+        let key_text = 1 << Kind::Key as u16 | 1 << Kind::Text as u16;
+        let x_text = 1 << Field::X as u32 | 1 << Field::Text as u32 | 1 << Field::Count as u32;
+        for mask in [ALL_KINDS, 1 << Kind::Move as u16, key_text, 1 << Kind::Gap as u16 | 1 << Kind::Move as u16] {
+            for fields in [ALL_FIELDS_MASK, ALL_FIELDS_MASK | HOLDING_DATA, x_text, x_text | HOLDING_DATA] {
+                for layout in [Layout::Table, Layout::Frame] {
+                    for threads in [1, 3] {
+                        let want = gathered(&r, mask, fields, layout);
+                        let got = read_placed(&r, None, None, mask, fields, None, threads, layout, ALL_KINDS).unwrap().expect("placed");
+                        // compared as text: NaN equals NaN
+                        assert_eq!(format!("{got:?}"), format!("{want:?}"), "mask {mask:#x} fields {fields:#x} {layout:?} {threads}");
+                    }
+                }
+            }
+        }
+        assert!(r.problems().is_empty());
+    }
+
+    #[test]
+    fn a_window_that_cuts_a_block_is_left_to_the_ordinary_read() {
+        let evs = events(1000);
+        let r = Reader::from_source(file(&evs, 100)).unwrap();
+        let cut = read_placed(&r, Some(150_000), None, ALL_KINDS, ALL_FIELDS_MASK, None, 2, Layout::Frame, ALL_KINDS).unwrap();
+        assert!(cut.is_none());
+        // a window on block edges is placed
+        let edges = read_placed(&r, Some(100_000), Some(300_000), ALL_KINDS, ALL_FIELDS_MASK, None, 2, Layout::Table, ALL_KINDS).unwrap();
+        let Some(WideColumn::I64(t)) = edges.expect("placed").get("t").cloned() else { panic!("no t") };
+        assert_eq!(t, (100..300).map(|i| i * 1000).collect::<Vec<_>>());
+    }
+}

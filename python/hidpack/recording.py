@@ -651,18 +651,9 @@ def _pandas_frame(
     ``copy``: the frame gets its own arrays (the caller keeps ``table``); without it, it may
     share them, and changes the table's arrays in place (NaN into absent coordinates, validity
     turned into masks): the caller drops the table."""
-    t = np.asarray(table["t"], dtype=np.int64)
-    n = len(t)
     own = np.array if copy else np.asarray
-    cols: dict[str, Any] = {"t": own(t)}
-    if wall_t is not None:
-        cols["wall_t"] = pd.to_datetime(np.asarray(wall_t, dtype=np.int64), unit="ns", utc=True)
-    if "file" in table:
-        cols["file"] = own(np.asarray(table["file"], dtype=np.uint32))
-    if kind is None:
-        cols["kind"] = pd.Categorical.from_codes(
-            np.asarray(table["kind"], dtype=np.uint8).view(np.int8), dtype=_kind_dtype(pd, pa)
-        )
+    cols = _frame_head(pd, pa, table, kind, wall_t, own)
+    n = len(cols["t"])
     for name, typ, required in _column_specs(kind, fields):
         if typ == "str":
             cols[name] = _field_array(pa, table, name, typ, n).to_pandas()
@@ -708,15 +699,8 @@ def _pandas_frame_of_columns(
     boolean field with ``<field>_mask`` (True where absent; none when the field is required),
     and a field absent on every row not at all. The frame takes the arrays as they are: no one
     else may hold ``table``."""
-    t = table["t"]
-    n = len(t)
-    cols: dict[str, Any] = {"t": t}
-    if wall_t is not None:
-        cols["wall_t"] = pd.to_datetime(np.asarray(wall_t, dtype=np.int64), unit="ns", utc=True)
-    if "file" in table:
-        cols["file"] = table["file"]
-    if kind is None:
-        cols["kind"] = pd.Categorical.from_codes(table["kind"].view(np.int8), dtype=_kind_dtype(pd, pa))
+    cols = _frame_head(pd, pa, table, kind, wall_t, np.asarray)
+    n = len(cols["t"])
     for name, typ, required in _column_specs(kind, fields):
         if typ == "str":
             cols[name] = _field_array(pa, table, name, typ, n).to_pandas()
@@ -733,6 +717,24 @@ def _pandas_frame_of_columns(
         else:
             cols[name] = _masked_array(pd, typ, table[name], table[name + "_mask"])
     return pd.DataFrame(cols, copy=False)
+
+
+def _frame_head(
+    pd: Any, pa: Any, table: dict[str, Any], kind: str | None, wall_t: np.ndarray | None, own: Any
+) -> dict[str, Any]:
+    """The columns a frame of a native read starts with: ``t``, ``wall_t`` (UTC, if given),
+    ``file`` (a fleet read's), ``kind`` (categorical; not when the rows are all of ``kind``),
+    ``own`` (``np.array`` or ``np.asarray``) applied to the table's arrays."""
+    cols: dict[str, Any] = {"t": own(np.asarray(table["t"], dtype=np.int64))}
+    if wall_t is not None:
+        cols["wall_t"] = pd.to_datetime(np.asarray(wall_t, dtype=np.int64), unit="ns", utc=True)
+    if "file" in table:
+        cols["file"] = own(np.asarray(table["file"], dtype=np.uint32))
+    if kind is None:
+        cols["kind"] = pd.Categorical.from_codes(
+            np.asarray(table["kind"], dtype=np.uint8).view(np.int8), dtype=_kind_dtype(pd, pa)
+        )
+    return cols
 
 
 def _masked_array(pd: Any, typ: str, values: np.ndarray, absent: np.ndarray) -> Any:

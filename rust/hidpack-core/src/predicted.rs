@@ -101,6 +101,7 @@ impl LastByCode {
         }
     }
 
+    #[inline]
     fn get(&self, code: i64) -> Option<i64> {
         match self {
             LastByCode::Dense(slots) => usize::try_from(code).ok().and_then(|i| slots.get(i).copied().flatten()),
@@ -109,6 +110,7 @@ impl LastByCode {
     }
 
     /// Store `value` for `code`; returns whether the code had a value already.
+    #[inline]
     fn set(&mut self, code: i64, value: i64) -> bool {
         match self {
             LastByCode::Dense(slots) => match usize::try_from(code).ok().and_then(|i| slots.get_mut(i)) {

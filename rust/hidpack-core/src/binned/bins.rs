@@ -89,83 +89,45 @@ pub(super) fn cand_saving(key: u128) -> f64 {
     f64::from_bits(if ordered >> 63 == 1 { ordered & !(1 << 63) } else { !ordered })
 }
 
-/// A max-heap of the current candidate merges, one per adjacent pair (keyed by its left bin),
-/// updated in place when a merge changes a pair. (A heap with stale copies, skipped when popped,
-/// spent a fifth of a small mouse column's encode in `pop`.)
-pub(super) struct PairHeap {
-    pub(super) heap: Vec<u32>, // left bins, heap-ordered by key
-    pub(super) pos: Vec<u32>,  // left bin -> index in `heap`
-    pub(super) key: Vec<u128>,
+/// The current candidate merges, one per adjacent pair (keyed by its left bin), as a tournament
+/// tree: leaf `l` holds pair `l`'s key (0 once the pair is gone: every real key is above 0, its low
+/// half being `u64::MAX - left`), each inner node the larger key of its two children, the root the
+/// next merge. Setting a key recomputes the nodes above it, the same steps whatever the keys, each a
+/// comparison and a select: a binary heap's sifts branched on the keys at every level and were
+/// mispredicted about every other time (the merges were a sixth of a key column's encode). Keys
+/// are unique, so the next merge is the same whatever the structure that finds it.
+pub(super) struct PairTree {
+    size: usize,
+    t: Vec<u128>,
 }
 
-impl PairHeap {
-    pub(super) fn new(key: Vec<u128>) -> Self {
-        let n = key.len();
-        let mut h = PairHeap { heap: (0..n as u32).collect(), pos: (0..n as u32).collect(), key };
-        for i in (0..n / 2).rev() {
-            h.down(i);
+impl PairTree {
+    pub(super) fn new(keys: &[u128]) -> Self {
+        let size = keys.len().next_power_of_two();
+        let mut t = vec![0u128; 2 * size];
+        t[size..size + keys.len()].copy_from_slice(keys);
+        for i in (1..size).rev() {
+            t[i] = t[2 * i].max(t[2 * i + 1]);
         }
-        h
+        PairTree { size, t }
     }
-    pub(super) fn top(&self) -> Option<usize> {
-        self.heap.first().map(|&l| l as usize)
+    /// The pair with the largest key, and the key (`None`: no pair left).
+    pub(super) fn top(&self) -> Option<(usize, u128)> {
+        let k = self.t[1];
+        (k != 0).then(|| ((u64::MAX - k as u64) as usize, k))
     }
-    pub(super) fn swap(&mut self, i: usize, j: usize) {
-        self.heap.swap(i, j);
-        self.pos[self.heap[i] as usize] = i as u32;
-        self.pos[self.heap[j] as usize] = j as u32;
-    }
-    pub(super) fn k(&self, i: usize) -> u128 {
-        self.key[self.heap[i] as usize]
-    }
-    pub(super) fn up(&mut self, mut i: usize) {
-        while i > 0 {
-            let p = (i - 1) / 2;
-            if self.k(p) >= self.k(i) {
-                break;
-            }
-            self.swap(i, p);
-            i = p;
-        }
-    }
-    pub(super) fn down(&mut self, mut i: usize) {
-        let n = self.heap.len();
-        loop {
-            let (a, b) = (2 * i + 1, 2 * i + 2);
-            let mut m = i;
-            if a < n && self.k(a) > self.k(m) {
-                m = a;
-            }
-            if b < n && self.k(b) > self.k(m) {
-                m = b;
-            }
-            if m == i {
-                return;
-            }
-            self.swap(i, m);
-            i = m;
-        }
-    }
-    /// Sets the key of pair `l` (in the heap).
+    /// Sets the key of pair `l` (0: the pair is gone).
     pub(super) fn set(&mut self, l: usize, key: u128) {
-        let old = std::mem::replace(&mut self.key[l], key);
-        let i = self.pos[l] as usize;
-        if key > old {
-            self.up(i);
-        } else {
-            self.down(i);
+        let mut i = self.size + l;
+        self.t[i] = key;
+        while i > 1 {
+            i >>= 1;
+            self.t[i] = self.t[2 * i].max(self.t[2 * i + 1]);
         }
     }
-    /// Takes pair `l` out of the heap.
+    /// Takes pair `l` out.
     pub(super) fn remove(&mut self, l: usize) {
-        let i = self.pos[l] as usize;
-        let last = self.heap.len() - 1;
-        self.swap(i, last);
-        self.heap.pop();
-        if i < last {
-            self.down(i);
-            self.up(i);
-        }
+        self.set(l, 0);
     }
 }
 
@@ -187,10 +149,11 @@ pub(super) fn merge_bins(bins: &mut Vec<Bin>) {
         cand_key(cost[l] + cost[r] - bin_cost(&m), l)
     };
     // pair l = (l, next[l]); the last bin starts no pair
-    let mut heap = PairHeap::new((0..k - 1).map(|l| cand(bins, &cost, l, l + 1)).collect());
+    let keys: Vec<u128> = (0..k - 1).map(|l| cand(bins, &cost, l, l + 1)).collect();
+    let mut pairs = PairTree::new(&keys);
     let mut live = k;
-    while let Some(l) = heap.top() {
-        if live <= 1 || (cand_saving(heap.key[l]) <= 0.0 && live <= MAX_BINS) {
+    while let Some((l, key)) = pairs.top() {
+        if live <= 1 || (cand_saving(key) <= 0.0 && live <= MAX_BINS) {
             break;
         }
         let r = next[l];
@@ -199,17 +162,17 @@ pub(super) fn merge_bins(bins: &mut Vec<Bin>) {
         let rn = next[r];
         next[l] = rn;
         if rn < k {
-            heap.remove(r); // pair (r, rn) is gone
+            pairs.remove(r); // pair (r, rn) is gone
             prev[rn] = l;
             let c = cand(bins, &cost, l, rn);
-            heap.set(l, c);
+            pairs.set(l, c);
         } else {
-            heap.remove(l);
+            pairs.remove(l);
         }
         let p = prev[l];
         if p < k {
             let c = cand(bins, &cost, p, l);
-            heap.set(p, c);
+            pairs.set(p, c);
         }
         live -= 1;
     }
@@ -301,6 +264,22 @@ pub(super) fn best_quantisation(bins: &[Bin], n: u64) -> (u8, Vec<u32>) {
     }
     let (_, scale, f) = best.expect("at least one precision is tried");
     (scale, f)
+}
+
+/// The values of a column of latents counted: the table, and the distinct values ascending with
+/// their counts (each a bin of one value), as [`Counted::of`] makes them from the table.
+pub(super) struct Counted {
+    pub(super) map: Counts,
+    pub(super) distinct: Vec<Bin>,
+}
+
+impl Counted {
+    /// `map` (every value counted) with its distinct values listed.
+    pub(super) fn of(map: Counts) -> Counted {
+        let mut distinct: Vec<Bin> = map.entries().into_iter().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
+        distinct.sort_unstable_by_key(|b| b.lo);
+        Counted { map, distinct }
+    }
 }
 
 /// Counts of distinct i64 values, then each value's bin. Values within a span of 2^16 and of at

@@ -388,7 +388,7 @@ mod tests {
     }
 
     /// The greedy merge by rescanning every adjacent pair before each merge: the definition the
-    /// heap implements.
+    /// tournament tree of candidate merges implements.
     fn merge_by_scan(mut bins: Vec<Bin>) -> Vec<Bin> {
         loop {
             let best = (0..bins.len().saturating_sub(1))
@@ -409,7 +409,7 @@ mod tests {
     }
 
     #[test]
-    fn merging_with_the_heap_equals_the_greedy_definition() {
+    fn merging_with_the_pair_tree_equals_the_greedy_definition() {
         let mut s = 12345u64;
         let mut rnd = move |m: u64| {
             s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);

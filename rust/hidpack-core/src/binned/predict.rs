@@ -272,7 +272,7 @@ pub(super) fn estimate(latents: &[i64]) -> (usize, usize) {
 
 /// [`estimate`], with the counts of every value when it counted them all (not when it stopped
 /// at mostly distinct values): [`encode_counted`] starts from them.
-pub(super) fn estimate_counted(latents: &[i64]) -> (usize, usize, Option<Counts>) {
+pub(super) fn estimate_counted(latents: &[i64]) -> (usize, usize, Option<Counted>) {
     let n = latents.len();
     if n == 0 {
         return (0, 0, None);
@@ -303,13 +303,14 @@ pub(super) fn estimate_counted(latents: &[i64]) -> (usize, usize, Option<Counts>
             }
         }
     }
-    let mut distinct: Vec<Bin> = map.entries().into_iter().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
-    let d = distinct.len();
-    distinct.sort_unstable_by_key(|b| b.lo);
-    let bins = build_bins(distinct, n, ESTIMATE_INITIAL_BINS);
+    // the distinct values listed once: the encoder starts from them too (listing and sorting a
+    // hash table's values again cost as much as the copy kept here)
+    let counted = Counted::of(map);
+    let d = counted.distinct.len();
+    let bins = build_bins(counted.distinct.clone(), n, ESTIMATE_INITIAL_BINS);
     let nf = n as f64;
     let bits: f64 = nf * nf.log2() + bins.iter().map(bin_cost).sum::<f64>();
-    ((bits / 8.0) as usize + 12, d, Some(map))
+    ((bits / 8.0) as usize + 12, d, Some(counted))
 }
 
 /// The latents of predictor order k (k-th differences divided by their common divisor g),
@@ -388,7 +389,7 @@ pub(super) struct Choice {
     pred: Pred,
     made: Option<(Vec<u8>, Vec<i64>)>,
     /// The counts of the made latents' values, when their estimate counted them all.
-    counted: Option<Counts>,
+    counted: Option<Counted>,
 }
 
 /// The predictors `encode_column` may use for `vals`, smallest estimated size first. Orders 0 and
@@ -412,7 +413,7 @@ pub(super) fn choose(vals: &[i64], split: bool) -> Vec<Choice> {
         let (e, _, counted) = estimate_counted(lat);
         (head.len() + e, counted)
     };
-    let keep = |pred: Pred, (size, counted): (usize, Option<Counts>), made: (Vec<u8>, Vec<i64>)| {
+    let keep = |pred: Pred, (size, counted): (usize, Option<Counted>), made: (Vec<u8>, Vec<i64>)| {
         if whole {
             Choice { size, pred, made: Some(made), counted }
         } else {
@@ -473,7 +474,7 @@ pub(super) fn encode_column_opts(vals: &[i64], out: &mut Vec<u8>, split: bool) {
                 if let Some((head, lat)) = c.made.or_else(|| latents_for(vals, p)) {
                     out.extend_from_slice(&head);
                     match c.counted {
-                        Some(map) => encode_counted(&lat, map, out),
+                        Some(counted) => encode_counted(&lat, counted, out),
                         None => encode(&lat, out),
                     }
                     return;

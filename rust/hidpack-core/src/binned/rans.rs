@@ -10,16 +10,16 @@ use crate::error::Result;
 pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
     let mut map = Counts::for_values(latents);
     map.add_all(latents);
-    encode_counted(latents, map, out);
+    encode_counted(latents, Counted::of(map), out);
 }
 
-/// [`encode`] with the values of `latents` already counted into `map` (every one of them, as
-/// [`Counts::add_all`] counts them): the estimate of the predictor that was chosen counted them.
-pub(super) fn encode_counted(latents: &[i64], mut map: Counts, out: &mut Vec<u8>) {
+/// [`encode`] with the values of `latents` already counted (every one of them, as
+/// [`Counts::add_all`] counts them) and listed: the estimate of the predictor that was chosen
+/// did both.
+pub(super) fn encode_counted(latents: &[i64], counted: Counted, out: &mut Vec<u8>) {
     debug_assert!(!latents.is_empty());
     let n = latents.len();
-    let mut distinct: Vec<Bin> = map.entries().into_iter().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
-    distinct.sort_unstable_by_key(|b| b.lo);
+    let Counted { mut map, distinct } = counted;
     // Each distinct value learns its bin (bins are contiguous ranges of the sorted values).
     let keys: Vec<i64> = distinct.iter().map(|b| b.lo).collect();
     let bins = build_bins(distinct, n, MAX_INITIAL_BINS);
@@ -70,27 +70,43 @@ pub(super) fn encode_counted(latents: &[i64], mut map: Counts, out: &mut Vec<u8>
         }
     }
     let offsets = bits.finish();
-    let words = rans_words(&syms, &freq, &start, scale);
-    out.extend_from_slice(&words.states[0].to_le_bytes());
-    out.extend_from_slice(&words.states[1].to_le_bytes());
-    put_varint(out, words.words.len() as u64);
-    out.reserve(words.words.len() * 2);
-    for w in words.words.iter().rev() {
-        out.extend_from_slice(&w.to_le_bytes());
+    let rans = rans_words(&syms, &freq, &start, scale);
+    out.extend_from_slice(&rans.states[0].to_le_bytes());
+    out.extend_from_slice(&rans.states[1].to_le_bytes());
+    let words = rans.words();
+    put_varint(out, words.len() as u64);
+    let at = out.len();
+    out.resize(at + words.len() * 2, 0);
+    for (d, w) in out[at..].chunks_exact_mut(2).zip(words) {
+        d.copy_from_slice(&w.to_le_bytes());
     }
     put_varint(out, offsets.len() as u64);
     out.extend_from_slice(&offsets);
 }
 
-/// The rANS stream of `syms`: the two final states and the words in the order they were pushed
-/// (the reverse of the stream's).
+/// The rANS stream of `syms`: the two final states and the words, in stream order.
 struct RansWords {
     states: [u32; 2],
-    words: Vec<u16>,
+    /// The words are `buf[first..]`.
+    buf: Vec<u16>,
+    first: usize,
+}
+
+impl RansWords {
+    fn words(&self) -> &[u16] {
+        &self.buf[self.first..]
+    }
 }
 
 /// Encodes `syms` backwards with two interleaved states (even values on state 0, odd on 1).
 /// `x / f` is a multiplication: m = ceil(2^(32+l) / f), l = ceil(log2 f), exact for x < 2^32.
+///
+/// A value gives at most one word, so the words fit a buffer of one slot per value, filled from
+/// its end: the last word pushed is the stream's first, with no reversal after. The
+/// renormalisation has no branch (a state gives a word about every other value on a wide
+/// column, at random: a branch there was mispredicted about as often as it was taken): every
+/// value writes its state's low 16 bits at the fill position, which moves down only when the
+/// state really gives them.
 fn rans_words(syms: &[u8], freq: &[u32], start: &[u32], scale: u8) -> RansWords {
     /// What coding one bin needs, in one place (one cache line holds two bins).
     #[derive(Clone, Copy)]
@@ -111,14 +127,17 @@ fn rans_words(syms: &[u8], freq: &[u32], start: &[u32], scale: u8) -> RansWords 
             Enc { m, l, f, start, bound: u64::from(f) << renorm }
         })
         .collect();
-    let mut words: Vec<u16> = Vec::with_capacity(syms.len() / 2 + 2);
-    let step = |st: u32, s: u8, words: &mut Vec<u16>| -> u32 {
+    let n = syms.len();
+    // slot `p` takes the next word; the words written are buf[p + 1..]. One slot more than the
+    // values: the write at `p` happens before `p` moves, and `p` moves at most once per value.
+    let mut buf = vec![0u16; n + 1];
+    let mut p = n;
+    let step = |st: u32, s: u8, buf: &mut [u16], p: &mut usize| -> u32 {
         let e = enc[s as usize];
-        let mut st = st;
-        if u64::from(st) >= e.bound {
-            words.push(st as u16);
-            st >>= 16;
-        }
+        let give = u64::from(st) >= e.bound;
+        buf[*p] = st as u16;
+        *p -= usize::from(give);
+        let st = if give { st >> 16 } else { st };
         // the product's high bits past 32 (a fixed shift), then l more: one variable 64-bit shift
         let q = ((((u128::from(st) * u128::from(e.m)) >> 32) as u64) >> e.l) as u32;
         debug_assert_eq!(q, st / e.f);
@@ -128,11 +147,11 @@ fn rans_words(syms: &[u8], freq: &[u32], start: &[u32], scale: u8) -> RansWords 
     // stay in registers
     let (mut cur, mut other) = (RANS_L, RANS_L);
     for &s in syms.iter().rev() {
-        cur = step(cur, s, &mut words);
+        cur = step(cur, s, &mut buf, &mut p);
         std::mem::swap(&mut cur, &mut other);
     }
     // value 0 (state 0) was coded last and swapped into `other`
-    RansWords { states: [other, cur], words }
+    RansWords { states: [other, cur], buf, first: p + 1 }
 }
 
 pub(super) struct BitWriter {

@@ -632,9 +632,17 @@ pub(super) fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, 
         }
         return Ok(());
     }
+    if k == super::v1_3::PRED_CLOCK {
+        return super::v1_3::decode_clock(c, m, out);
+    }
+    if k == super::v1_3::PRED_SIGNED {
+        return super::v1_3::decode_signed(c, m, out);
+    }
     if k > MAX_ORDER {
         return Err(c.err(format!(
-            "binned predictor {k}; expected 0..={MAX_ORDER}, {PRED_MTF} or {PRED_XOR}"
+            "binned predictor {k}; expected 0..={MAX_ORDER}, {PRED_MTF}, {PRED_XOR}, {} or {}",
+            super::v1_3::PRED_CLOCK,
+            super::v1_3::PRED_SIGNED
         )));
     }
     let k = k as usize;

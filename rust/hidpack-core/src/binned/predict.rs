@@ -384,8 +384,8 @@ pub(crate) fn diffs(v: &[i64]) -> Vec<i64> {
 /// A predictor with its estimated size, and its header and latents when they were made from the
 /// whole column (not a sample), for the encoder to use as they are.
 pub(super) struct Choice {
-    size: usize,
-    pred: Pred,
+    pub(super) size: usize,
+    pub(super) pred: Pred,
     made: Option<(Vec<u8>, Vec<i64>)>,
     /// The counts of the made latents' values, when their estimate counted them all.
     counted: Option<Counts>,
@@ -463,7 +463,12 @@ pub(super) fn split_parts(vals: &[i64], base: u64) -> (Vec<i64>, Vec<i64>) {
 
 pub(super) fn encode_column_opts(vals: &[i64], out: &mut Vec<u8>, split: bool) {
     debug_assert!(vals.len() > MAX_ORDER as usize);
-    for c in choose(vals, split) {
+    encode_chosen(vals, choose(vals, split), out)
+}
+
+/// Encodes `vals` with the first of `choices` (from [`choose`]) that applies.
+pub(super) fn encode_chosen(vals: &[i64], choices: Vec<Choice>, out: &mut Vec<u8>) {
+    for c in choices {
         match c.pred {
             Pred::Split(base) => {
                 encode_split_top(vals, base, out);

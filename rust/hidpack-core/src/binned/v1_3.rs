@@ -19,7 +19,7 @@
 //! Both are tried by the writer only in format 1.3 ([`encode_column_v1_3`]); readers accept them in
 //! any file, as every predictor (§5.5).
 
-use super::predict::{common_divisor, diffs, encode_column, estimate, SAMPLE_OVER, SAMPLE_SLICE, SAMPLE_SLICES};
+use super::predict::{choose, common_divisor, diffs, encode_chosen, estimate, Pred, SAMPLE_OVER, SAMPLE_SLICE, SAMPLE_SLICES};
 use super::rans::{decode, encode};
 use crate::bytes::{put_varint, unzigzag, zigzag, Cursor};
 use crate::error::Result;
@@ -44,11 +44,13 @@ struct Grid {
     hi: i64,
     g: i64,
     p: i64,
+    /// 1 / g, for flooring without a division (corrected to the exact floor)
+    inv_g: f64,
 }
 
 impl Grid {
     fn new(v0: i64, g: i64, p: i64) -> Self {
-        Grid { lo: v0, hi: v0.wrapping_add(g), g, p }
+        Grid { lo: v0, hi: v0.wrapping_add(g), g, p, inv_g: 1.0 / g as f64 }
     }
 
     /// The grid point `k` ticks after the middle of the interval, floored to a multiple of `g`.
@@ -56,7 +58,26 @@ impl Grid {
     fn predict(&self, k: i64) -> i64 {
         let mid = self.lo.wrapping_add(self.hi.wrapping_sub(self.lo) >> 1);
         let c = mid.wrapping_add(k.wrapping_mul(self.p));
-        c.wrapping_sub(c.rem_euclid(self.g))
+        c.wrapping_sub(self.rem(c))
+    }
+
+    /// `c mod g` in `0..g`: a multiply by the reciprocal, then at most a step or two of
+    /// correction, where `c` is small enough for `f64` to be within a few `g` (a 64-bit division
+    /// per event was a third of a small file's decode); a division otherwise.
+    #[inline]
+    fn rem(&self, c: i64) -> i64 {
+        if c.unsigned_abs() >= 1 << 52 {
+            return c.rem_euclid(self.g);
+        }
+        let q = (c as f64 * self.inv_g).floor() as i64;
+        let mut r = c - q * self.g; // |q·g| ≤ |c| + 2g: no overflow for |c| < 2^52, g ≤ 2^62
+        while r < 0 {
+            r += self.g;
+        }
+        while r >= self.g {
+            r -= self.g;
+        }
+        r
     }
 
     /// Narrow the interval by the stamp `v` met `k` ticks later (restart it at `v` when they
@@ -79,6 +100,11 @@ impl Grid {
     /// any `k` decodes to `v` with its residue).
     fn ticks(&self, v: i64) -> i64 {
         let mid = self.lo.wrapping_add(self.hi.wrapping_sub(self.lo) >> 1);
+        if let Some(n) = v.checked_sub(mid).and_then(|d| d.checked_mul(2)).and_then(|d| d.checked_add(self.p)) {
+            if let Some(p2) = self.p.checked_mul(2) {
+                return n.div_euclid(p2);
+            }
+        }
         let d = i128::from(v) - i128::from(mid);
         let p = i128::from(self.p);
         let k = (2 * d + p).div_euclid(2 * p);
@@ -144,68 +170,59 @@ fn probe(vals: &[i64]) -> Vec<&[i64]> {
     }
 }
 
-/// [`encode_column`] of format 1.3: the 1.2 choice, replaced by the clock grid or signed steps when
-/// those are estimated smaller and, encoded, are. Only columns whose 1.2 choice is order-1
-/// differences are tried (clocks and coordinates); non-decreasing ones for the clock grid.
+/// `encode_column` of format 1.3: when the 1.2 choice (on the same sample) is order-1 differences
+/// (clocks and coordinates), the clock grid (non-decreasing columns) or signed steps (others) is
+/// estimated on that sample and written instead when its estimate is smaller.
 pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>) {
-    let start = out.len();
-    encode_column(vals, out);
-    if out.get(start) != Some(&1) {
-        // not order-1 differences
-        return;
+    let choices = choose(vals, true);
+    if choices[0].pred == Pred::Order(1) {
+        if let Some(alt) = better_than(vals, choices[0].size) {
+            match alt {
+                Alt::Clock(g, p) => encode_clock(vals, g, p, out),
+                Alt::Signed(g) => encode_signed(vals, g, out),
+            }
+            return;
+        }
     }
+    encode_chosen(vals, choices, out)
+}
+
+enum Alt {
+    Clock(i64, i64),
+    Signed(i64),
+}
+
+/// A 1.3 predictor whose estimated size on the writer's sample is under `order1` (the order-1
+/// estimate on the same sample), if one is.
+fn better_than(vals: &[i64], order1: usize) -> Option<Alt> {
     let g = common_divisor(&diffs(vals));
     if g == 0 || g > i64::MAX as u64 {
-        return;
+        return None;
     }
     let g = g as i64;
     let slices = probe(vals);
-    let order1: usize = slices.iter().map(|s| estimate(&signed_or_plain(s, g, false)).0).sum();
-    let mut best: Option<(usize, Option<i64>)> = None; // (estimate, Some(period) | None = signed)
-    if vals.windows(2).all(|w| w[0] <= w[1]) {
+    let head = 2 + crate::bytes::varint_len(zigzag(vals[0])) + crate::bytes::varint_len(g as u64);
+    let (size, alt) = if vals.windows(2).all(|w| w[0] <= w[1]) {
         // the period whose grid predicts most stamps exactly, on the first slice
         let first = slices[0];
         let hits = |p: i64| clock_latents(first, g, p).1.iter().filter(|&&e| e == 0).count();
-        let p = CLOCK_PERIODS.iter().copied().filter(|&p| p > g).max_by_key(|&p| hits(p));
-        if let Some(p) = p.filter(|&p| hits(p) * 2 > first.len()) {
-            let size: usize = slices
-                .iter()
-                .map(|s| {
-                    let (ks, es) = clock_latents(s, g, p);
-                    estimate(&ks).0 + estimate(&es).0
-                })
-                .sum();
-            best = Some((size, Some(p)));
+        let (p, h) = CLOCK_PERIODS.iter().filter(|&&p| p > g).map(|&p| (p, hits(p))).max_by_key(|&(_, h)| h)?;
+        if h * 2 <= first.len() {
+            return None;
         }
+        // the slices' latents estimated as one column, as `choose` sizes order 1 on the sample
+        let (mut ks, mut es) = (Vec::new(), Vec::new());
+        for s in &slices {
+            let (k, e) = clock_latents(s, g, p);
+            ks.extend(k);
+            es.extend(e);
+        }
+        (estimate(&ks).0 + estimate(&es).0 + head + 4, Alt::Clock(g, p))
     } else {
-        let size: usize = slices.iter().map(|s| estimate(&signed_or_plain(s, g, true)).0).sum();
-        best = Some((size, None));
-    }
-    let Some((size, how)) = best else { return };
-    if size >= order1 {
-        return;
-    }
-    let mut alt = Vec::with_capacity(out.len() - start);
-    match how {
-        Some(p) => encode_clock(vals, g, p, &mut alt),
-        None => encode_signed(vals, g, &mut alt),
-    }
-    if alt.len() < out.len() - start {
-        out.truncate(start);
-        out.extend_from_slice(&alt);
-    }
-}
-
-/// Order-1 latents (`signed` false) or signed steps of `vals`.
-fn signed_or_plain(vals: &[i64], g: i64, signed: bool) -> Vec<i64> {
-    if signed {
-        signed_latents(vals, g)
-    } else {
-        vals.windows(2).map(|w| {
-            let d = w[1].wrapping_sub(w[0]);
-            if g == 1 { d } else { d / g }
-        }).collect()
-    }
+        let lat: Vec<i64> = slices.iter().flat_map(|s| signed_latents(s, g)).collect();
+        (estimate(&lat).0 + head, Alt::Signed(g))
+    };
+    (size < order1).then_some(alt)
 }
 
 /// Decodes the rest of a clock-grid chunk of `m` values (the predictor byte read).
@@ -226,14 +243,47 @@ pub(super) fn decode_clock(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Resu
     decode(c, m - 1, out)?;
     let mut es = Vec::with_capacity(m - 1);
     decode(c, m - 1, &mut es)?;
-    let mut grid = Grid::new(v0, g as i64, p as i64);
-    for (v, &e) in out[base + 1..].iter_mut().zip(&es) {
-        let k = *v;
-        let x = grid.predict(k).wrapping_add(e);
-        grid.update(k, x);
-        *v = x;
-    }
+    undo_clock(v0, g as i64, p as i64, &mut out[base + 1..], &es);
     Ok(())
+}
+
+/// Tick counts up to this use a table of `k·p mod g` in [`undo_clock`].
+const KP_TABLE: usize = 64;
+
+/// Replaces the ticks `ks` by the values (the residues `es` beside them), as [`Grid`] defines them.
+///
+/// [`Grid::predict`] floors to a multiple of `g`, a division on the loop's critical path (it made
+/// this loop 5x slower than order-1 differences). The same value without one: the previous value
+/// v and r = v mod g are known, and the interval's middle lies in `[v, v + g)`, so
+/// `(mid + k·p) mod g = ((mid − v) + r + (k·p mod g)) mod g`, a sum under 3g that two compares
+/// reduce, with `k·p mod g` from a table. Where the ranges do not guarantee that (huge values,
+/// quanta or periods, ticks outside the table) the event takes [`Grid::predict`].
+fn undo_clock(v0: i64, g: i64, p: i64, ks: &mut [i64], es: &[i64]) {
+    let mut grid = Grid::new(v0, g, p);
+    let fast = g <= 1 << 60 && p <= 1 << 54;
+    let kpm: [i64; KP_TABLE] = std::array::from_fn(|k| if fast { (k as i64 * p) % g } else { 0 });
+    let (mut v, mut r) = (v0, v0.rem_euclid(g));
+    for (slot, &e) in ks.iter_mut().zip(es) {
+        let k = *slot;
+        let x = if fast && (k as u64) < KP_TABLE as u64 && v.unsigned_abs() < 1 << 61 {
+            let mid = grid.lo.wrapping_add(grid.hi.wrapping_sub(grid.lo) >> 1);
+            let mut s = (mid - v) + r + kpm[k as usize];
+            if s >= g {
+                s -= g;
+            }
+            if s >= g {
+                s -= g;
+            }
+            (mid + k * p - s).wrapping_add(e)
+        } else {
+            grid.predict(k).wrapping_add(e)
+        };
+        grid.update(k, x);
+        // x = (a multiple of g) + e, so x mod g is 0 when e is (the usual case) on the fast path
+        r = if e == 0 && fast && v.unsigned_abs() < 1 << 61 && (k as u64) < KP_TABLE as u64 { 0 } else { x.rem_euclid(g) };
+        v = x;
+        *slot = x;
+    }
 }
 
 /// Decodes the rest of a signed-steps chunk of `m` values (the predictor byte read).
@@ -253,8 +303,9 @@ pub(super) fn decode_signed(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Res
     let mut acc = v0;
     let mut prev = 0i64;
     for v in &mut out[base + 1..] {
-        let d = v.wrapping_mul(g);
-        let d = if prev < 0 { d.wrapping_neg() } else { d };
+        // negated when the previous step was negative, without a branch: (d ^ m) − m, m = 0 or −1
+        let m = prev >> 63;
+        let d = (v.wrapping_mul(g) ^ m).wrapping_sub(m);
         prev = d;
         acc = acc.wrapping_add(d);
         *v = acc;
@@ -264,6 +315,7 @@ pub(super) fn decode_signed(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Res
 
 #[cfg(test)]
 mod tests {
+    use super::super::encode_column;
     use super::*;
 
     fn rt(vals: &[i64], body: &[u8]) {
@@ -298,6 +350,61 @@ mod tests {
         assert_eq!(v13[0], PRED_CLOCK);
         assert!(v13.len() * 10 < v12.len() * 9, "{} vs {}", v13.len(), v12.len());
         rt(&t, &v13);
+    }
+
+    /// The reference loop: [`Grid`] as FORMAT.md §5.5 defines the clock grid.
+    fn undo_reference(v0: i64, g: i64, p: i64, ks: &[i64], es: &[i64]) -> Vec<i64> {
+        let mut grid = Grid::new(v0, g, p);
+        ks.iter()
+            .zip(es)
+            .map(|(&k, &e)| {
+                let x = grid.predict(k).wrapping_add(e);
+                grid.update(k, x);
+                x
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_fast_undo_is_the_reference_loop() {
+        let mut r = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        };
+        for g in [1i64, 3, 1_000_000, 1 << 40, 1 << 60, (1 << 60) + 1, 1 << 62] {
+            for p in [1i64, 7, 15_600_000, 15_625_000, 1 << 54, (1 << 54) + 3, 1 << 62] {
+                for v0 in [0i64, -5, 1_700_000_000_000_000_000, i64::MIN, i64::MAX, (1 << 61) - 1] {
+                    let n = 300;
+                    let ks: Vec<i64> = (0..n).map(|_| { let u = rnd(); if u % 50 == 0 { u as i64 } else { (u % 70) as i64 - 3 } }).collect();
+                    let es: Vec<i64> = (0..n).map(|_| { let u = rnd(); if u % 5 == 0 { (u >> 3) as i64 >> (u % 64) } else { 0 } }).collect();
+                    let want = undo_reference(v0, g, p, &ks, &es);
+                    let mut got = ks.clone();
+                    undo_clock(v0, g, p, &mut got, &es);
+                    assert_eq!(got, want, "g {g} p {p} v0 {v0}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_grid_remainder_is_rem_euclid() {
+        let mut r = 0x1234_5678_9ABC_DEF1u64;
+        for g in [1i64, 2, 3, 7, 1_000_000, 15_600_000, (1 << 52) - 1, 1 << 52, (1 << 53) + 1, 1 << 61, 1 << 62] {
+            let grid = Grid::new(0, g, 1);
+            for c in [0i64, 1, -1, g - 1, g, -g, (1 << 52) - 1, -(1 << 52) + 1, 1 << 52, i64::MIN, i64::MAX] {
+                assert_eq!(grid.rem(c), c.rem_euclid(g), "{c} mod {g}");
+            }
+            for _ in 0..2000 {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                let c = (r as i64) >> (r % 64);
+                assert_eq!(grid.rem(c), c.rem_euclid(g), "{c} mod {g}");
+            }
+        }
     }
 
     #[test]

@@ -51,7 +51,7 @@ def test_with_and_without_binned_read_back_the_same(tmp_path: Path, n: int) -> N
     for k in ta:
         assert np.array_equal(ta[k], tb[k], equal_nan=ta[k].dtype.kind == "f"), k
     assert np.array_equal(ta["t"], tbl["t"])
-    assert _required_features(a) == 3  # bits 0 BINNED and 1 PREDICTED: format 1.1 and later
+    assert _required_features(a) == 7  # bits 0 BINNED, 1 PREDICTED (1.1), 2 BINNED_1_3 (1.3)
     assert _required_features(b) == 0  # readable by format 1.0 readers
 
 

@@ -89,9 +89,28 @@ def test_version_1_2_vectors_exercise_what_they_claim():
     assert [p["events_lost"] for p in cut.problems] == [int(cut.blocks()[-1]["events"])]
 
 
+def _binned_predictors(name: str) -> set:
+    """The BINNED predictor bytes of a vector's chunks (all blocks)."""
+    rec = hidpack.open(V1_1 / (name + ".hpk"))
+    return {c["predictor"] for c in rec._reader.chunks() if c.get("predictor") is not None}
+
+
+def test_version_1_3_vectors_exercise_what_they_claim():
+    """FORMAT §5.5 (1.3): predictors 7 (clock grid) and 8 (signed steps), behind required feature bit 2."""
+    assert {"clock grid", "signed steps"} <= _binned_predictors("v1_3_clock")
+    assert "clock grid" in _binned_predictors("v1_3_blocks")
+    for name in ("v1_3_clock", "v1_3_blocks"):
+        raw = (V1_1 / (name + ".hpk")).read_bytes()
+        assert raw[12:16] == bytes([1, 0, 3, 0]), name
+        assert struct.unpack_from("<Q", raw, 16)[0] == 0b111, name  # BINNED, PREDICTED, BINNED_1_3
+        rec = hidpack.open(V1_1 / (name + ".hpk"))
+        assert rec.header["version"] == "1.3" and not rec.problems
+    assert _tags_after_blocks("v1_3_blocks") == ["HPKT"] * 3 + ["HPKX"]
+
+
 def test_there_is_a_golden_folder_per_minor_version():
-    assert {p.name for p in (ROOT / "tests" / "golden").iterdir() if p.is_dir()} >= {"v1", "v1.1", "v1.2"}
-    for minor in ("v1.1", "v1.2"):
+    assert {p.name for p in (ROOT / "tests" / "golden").iterdir() if p.is_dir()} >= {"v1", "v1.1", "v1.2", "v1.3"}
+    for minor in ("v1.1", "v1.2", "v1.3"):
         files = sorted((ROOT / "tests" / "golden" / minor).glob("*.hpk"))
         assert files, minor
         for p in files:

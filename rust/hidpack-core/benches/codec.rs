@@ -6,6 +6,9 @@
 //!   encoding, zstd level 3, trailer, index, seek table);
 //! * `codec/writer_push`: the same events one `Writer::push` at a time (the encoder thread's path);
 //! * `codec/decode_block`: `Reader::from_source` + `read` of every event back into columns;
+//! * `codec/encode_block_v1_2`, `codec/decode_block_v1_2`, `codec/{en,de}code_small_files_v1_2`:
+//!   the same written as format 1.2 (`minor: 2`: without 1.3's clock-grid and signed-steps
+//!   predictors), to show what they cost in time;
 //! * `codec/encode_block_v1`, `codec/decode_block_v1`: the same with `binned: false` (format 1.0's
 //!   byte encodings under zstd), to show what the `BINNED` encoding costs or saves in time;
 //! * `codec/encode_small_files`, `codec/decode_small_files`: the same events as 24 files of 2,731
@@ -34,18 +37,22 @@ fn corpus() -> EventTable {
 fn codec(c: &mut Criterion) {
     let table = corpus();
     let events: Vec<(i64, Event)> = table.events().collect();
-    let encode_with = |t: &EventTable, binned: bool| {
-        let mut w = Writer::new(Vec::with_capacity(1 << 20), WriterOptions { binned, ..WriterOptions::default() }).unwrap();
+    let encode_minor = |t: &EventTable, binned: bool, minor: u16| {
+        let mut w = Writer::new(Vec::with_capacity(1 << 20), WriterOptions { binned, minor, ..WriterOptions::default() }).unwrap();
         w.write_table(t).unwrap();
         w.into_inner().unwrap()
     };
+    let encode_with = |t: &EventTable, binned: bool| encode_minor(t, binned, WriterOptions::default().minor);
     let encode = |t: &EventTable| encode_with(t, true);
+    let encode_1_2 = |t: &EventTable| encode_minor(t, true, 2);
     let bytes = encode(&table);
+    let bytes_1_2 = encode_1_2(&table);
     let bytes_v1 = encode_with(&table, false);
     eprintln!(
-        "codec bench: {N} balabit events -> {} bytes ({:.3} B/event); without BINNED {} bytes ({:.3} B/event)",
+        "codec bench: {N} balabit events -> {} bytes ({:.3} B/event); as 1.2 {} bytes; without BINNED {} bytes ({:.3} B/event)",
         bytes.len(),
         bytes.len() as f64 / N as f64,
+        bytes_1_2.len(),
         bytes_v1.len(),
         bytes_v1.len() as f64 / N as f64
     );
@@ -64,6 +71,8 @@ fn codec(c: &mut Criterion) {
     // open a file held in memory and read every event back into columns
     let decode = |f: &Vec<u8>| Reader::from_source(black_box(f.clone())).unwrap().read(None, None, ALL_KINDS, None).unwrap();
     g.bench_function("decode_block", |b| b.iter(|| assert_eq!(black_box(decode(&bytes)).len(), N)));
+    g.bench_function("encode_block_v1_2", |b| b.iter(|| black_box(encode_1_2(black_box(&table)))));
+    g.bench_function("decode_block_v1_2", |b| b.iter(|| assert_eq!(black_box(decode(&bytes_1_2)).len(), N)));
     g.bench_function("encode_block_v1", |b| b.iter(|| black_box(encode_with(black_box(&table), false))));
     g.bench_function("decode_block_v1", |b| b.iter(|| assert_eq!(black_box(decode(&bytes_v1)).len(), N)));
     const FILES: usize = 24;
@@ -78,13 +87,17 @@ fn codec(c: &mut Criterion) {
         })
         .collect();
     let small: Vec<Vec<u8>> = parts.iter().map(encode).collect();
+    let small_1_2: Vec<Vec<u8>> = parts.iter().map(encode_1_2).collect();
     eprintln!(
-        "codec bench: as {FILES} files: {} bytes ({:.3} B/event)",
+        "codec bench: as {FILES} files: {} bytes ({:.3} B/event); as 1.2 {} bytes",
         small.iter().map(Vec::len).sum::<usize>(),
-        small.iter().map(Vec::len).sum::<usize>() as f64 / N as f64
+        small.iter().map(Vec::len).sum::<usize>() as f64 / N as f64,
+        small_1_2.iter().map(Vec::len).sum::<usize>()
     );
     g.bench_function("encode_small_files", |b| b.iter(|| black_box(parts.iter().map(encode).collect::<Vec<_>>())));
     g.bench_function("decode_small_files", |b| b.iter(|| assert_eq!(small.iter().map(|f| black_box(decode(f)).len()).sum::<usize>(), N)));
+    g.bench_function("encode_small_files_v1_2", |b| b.iter(|| black_box(parts.iter().map(encode_1_2).collect::<Vec<_>>())));
+    g.bench_function("decode_small_files_v1_2", |b| b.iter(|| assert_eq!(small_1_2.iter().map(|f| black_box(decode(f)).len()).sum::<usize>(), N)));
     g.finish();
     keys(c);
 }

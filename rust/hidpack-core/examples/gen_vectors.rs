@@ -467,6 +467,74 @@ fn v1_2_no_seek_table() -> Vec<u8> {
     cut
 }
 
+/// Pointer moves on a Windows clock (FORMAT.md §5.5, 1.3): `t` is a 15.6 ms tick floored to whole
+/// milliseconds (seven ticks between most moves, same-tick pairs, long pauses, a few stamps off the
+/// grid), the pointer sweeps keep their direction for a while; clicks between the moves.
+fn windows_pointer(n: usize) -> Vec<(i64, Event)> {
+    let mut r = 0x2545_F491_4F6C_DD1Du64;
+    let mut rnd = move || {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        r
+    };
+    let (mut tick, mut x, mut y, mut dx, mut dy) = (3i64, 400i64, 300i64, 5i64, -3i64);
+    let mut evs = Vec::new();
+    for i in 0..n {
+        let u = rnd();
+        tick += [7, 7, 7, 7, 0, 8, 6, 1, 14, 64][(u % 10) as usize];
+        let mut t = (tick * 15_600_000 + 250_000) / 1_000_000 * 1_000_000;
+        if u.is_multiple_of(97) {
+            t += 3_000_000; // off the grid: a residue, the interval restarts
+        }
+        if u.is_multiple_of(5) {
+            dx = -dx;
+        }
+        if u.is_multiple_of(7) {
+            dy = -dy;
+        }
+        x += dx.signum() * ((u >> 24) % 12) as i64;
+        y += dy.signum() * ((u >> 32) % 9) as i64;
+        let e = if i % 40 == 39 {
+            Event::Button { button: 1, pressed: i % 80 == 39, pos: Some((x << 16, y << 16)) }
+        } else {
+            Event::Move { x: x << 16, y: y << 16, buttons: None }
+        };
+        evs.push((t, e));
+    }
+    evs.sort_by_key(|e| e.0);
+    evs
+}
+
+/// The predictor bytes of the `BINNED` chunks of block `block` of `bytes`.
+fn binned_predictors(bytes: &[u8], block: usize) -> std::collections::BTreeSet<u8> {
+    let r = Reader::from_source(bytes.to_vec()).unwrap();
+    let b = &r.blocks()[block];
+    let frame = &bytes[b.offset as usize..(b.offset + u64::from(b.length)) as usize];
+    let payload = zstd::decode_all(frame).unwrap();
+    let layout = hidpack_core::codec::chunk_layout(&payload).unwrap();
+    layout.iter().filter(|c| c.encoding == hidpack_core::codec::enc::BINNED).filter_map(|c| c.predictor).collect()
+}
+
+/// One block of a Windows pointer (FORMAT.md §5.5): `t` under the clock grid (7), `x`/`y` under
+/// signed steps (8).
+fn v1_3_clock() -> Vec<u8> {
+    let bytes = write_minor(&windows_pointer(600), 4096, "format 1.3: clock grid and signed steps", 3, false);
+    let preds = binned_predictors(&bytes, 0);
+    assert!(preds.contains(&7) && preds.contains(&8), "{preds:?}");
+    bytes
+}
+
+/// Several blocks of the same: a trailer after each but the last; each block's `t` restarts its
+/// grid (the writer chooses per block: some blocks keep order-1 differences).
+fn v1_3_blocks() -> Vec<u8> {
+    let bytes = write_minor(&windows_pointer(1200), 300, "format 1.3: several blocks", 3, false);
+    assert_1_2_layout(&bytes, 4, false);
+    let clocked = (0..4).filter(|&b| binned_predictors(&bytes, b).contains(&7)).count();
+    assert!(clocked >= 2, "{clocked} blocks under the clock grid");
+    bytes
+}
+
 fn main() {
     let dir: PathBuf = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| Path::new("tests/vectors/v1").to_path_buf());
     std::fs::create_dir_all(&dir).unwrap();
@@ -488,6 +556,8 @@ fn main() {
     all.push(("v1_2_flushed", v1_2_flushed()));
     all.push(("v1_2_torn", v1_2_torn()));
     all.push(("v1_2_no_seek_table", v1_2_no_seek_table()));
+    all.push(("v1_3_clock", v1_3_clock()));
+    all.push(("v1_3_blocks", v1_3_blocks()));
     for (name, bytes) in all {
         let j = dump(bytes.clone());
         std::fs::write(dir.join(format!("{name}.hpk")), &bytes).unwrap();

@@ -71,12 +71,22 @@ pub enum Mode {
     /// `BINNED` where it applies (the file's header must then carry
     /// [`crate::frame::FEATURE_BINNED`]), else the smallest of the byte encodings.
     Binned,
+    /// [`Mode::Binned`] with the predictors of format 1.3 (a clock's tick grid, signed steps; the
+    /// header must also carry [`crate::frame::FEATURE_BINNED_1_3`]).
+    Binned13,
     /// The smallest of the byte encodings (format 1.0).
     Bytes,
     /// Write-ahead checkpoints: `CONST`, else `DELTA_GCD` or `DELTA`, without sizing the others.
     /// A checkpoint lives until its block closes and is stored without zstd; its size matters
     /// less than the encoder's time.
     Fast,
+}
+
+impl Mode {
+    /// Whether integer columns may be `BINNED`.
+    pub fn binned(self) -> bool {
+        matches!(self, Mode::Binned | Mode::Binned13)
+    }
 }
 
 /// Fewest values for which the writer tries `BINNED` (below, its table costs more than it saves).
@@ -91,10 +101,14 @@ pub(crate) fn encode_ints(vals: &[i64], out: &mut Vec<u8>, mode: Mode) -> u8 {
         put_varint(out, zigzag(first));
         return enc::CONST;
     }
-    if mode == Mode::Binned && vals.len() >= BINNED_MIN {
+    if mode.binned() && vals.len() >= BINNED_MIN {
         // From BINNED_MIN values on, BINNED is smaller than encodings 1-4 on every input we have
         // measured (their sizes are not computed: that pass cost an eighth of the encoder).
-        crate::binned::encode_column(vals, out);
+        if mode == Mode::Binned13 {
+            crate::binned::encode_column_v1_3(vals, out);
+        } else {
+            crate::binned::encode_column(vals, out);
+        }
         return enc::BINNED;
     }
     // The divisor of the differences, and which encoding to write.
@@ -324,7 +338,7 @@ fn write_chunk(out: &mut Vec<u8>, field_id: u8, col: &Column, mode: Mode) {
         Column::Bool { vals, .. } => {
             let p: Vec<bool> = vals.iter().enumerate().filter(|(i, _)| present(*i)).map(|(_, v)| *v).collect();
             let mut flips = Vec::new();
-            if mode == Mode::Binned && p.len() >= BINNED_MIN {
+            if mode.binned() && p.len() >= BINNED_MIN {
                 let ints: Vec<i64> = p.iter().map(|&b| i64::from(b)).collect();
                 crate::binned::encode_flips(&ints, &mut flips);
             }
@@ -471,7 +485,7 @@ pub fn encode_segment_with(table: &EventTable, out: &mut Vec<u8>, mode: Mode, pr
     for kt in present {
         let mut g = Vec::new();
         for (pos, (spec, col)) in kt.kind.fields().iter().zip(&kt.cols).enumerate() {
-            if mode == Mode::Binned && col.valid().is_some_and(|v| !v.contains(&true)) {
+            if mode.binned() && col.valid().is_some_and(|v| !v.contains(&true)) {
                 continue; // absent on every row: a missing chunk says so (§5.2)
             }
             if predicted && crate::predicted::try_chunk(table, kt.kind, pos, mode, &mut g) {

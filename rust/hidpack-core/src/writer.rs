@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::codec::{encode_segment, Mode, MAX_BLOCK_EVENTS};
 use crate::error::{Error, Result};
-use crate::frame::{encode_seek_table, FEATURE_BINNED, FEATURE_PREDICTED, hash32, raw_zstd_frame, BlockInfo, Header, Index, MAX_BLOCK_RAW};
+use crate::frame::{encode_seek_table, FEATURE_BINNED, FEATURE_BINNED_1_3, FEATURE_PREDICTED, hash32, raw_zstd_frame, BlockInfo, Header, Index, MAX_BLOCK_RAW};
 use crate::model::{Event, NUM_KINDS};
 use crate::table::{Column, EventTable};
 
@@ -47,8 +47,10 @@ pub struct WriterOptions {
     /// (bulk writes: a kill mid-write leaves the old file, or nothing, never a partial file).
     /// Not with a write-ahead tail (a live recording must be readable where it is).
     pub atomic: bool,
-    /// Format minor version to write (with [`WriterOptions::binned`]): 2 (the default) writes
-    /// format 1.2, which leaves out the last block's trailer before the index (FORMAT.md §4.6);
+    /// Format minor version to write (with [`WriterOptions::binned`]): 3 (the default) writes
+    /// format 1.3, whose `BINNED` chunks may use the clock-grid and signed-steps predictors
+    /// (FORMAT.md §5.5); 2 writes format 1.2, which leaves out the last block's trailer before the
+    /// index (FORMAT.md §4.6);
     /// 1 writes format 1.1, compact trailers and index and the `PREDICTED` encoding (§4.5, §5.6),
     /// a trailer after every block; 0 writes format 1.0. Without `binned` the file is 1.0
     /// whatever this says.
@@ -172,6 +174,8 @@ pub struct Writer<W: Write> {
     v1_1: bool,
     /// Format 1.2: the block closed by [`Writer::close`] gets no trailer, the index follows it.
     v1_2: bool,
+    /// Format 1.3: the `BINNED` predictors clock grid and signed steps.
+    v1_3: bool,
 }
 
 impl Writer<BufWriter<File>> {
@@ -293,10 +297,13 @@ impl<W: Write> Writer<W> {
             header.required_features |= FEATURE_BINNED;
         }
         let minor = if opts.binned { opts.minor.min(crate::frame::FORMAT_MINOR) } else { 0 };
-        let (v1_1, v1_2) = (minor >= 1, minor >= 2);
+        let (v1_1, v1_2, v1_3) = (minor >= 1, minor >= 2, minor >= 3);
         if v1_1 {
             header.required_features |= FEATURE_PREDICTED;
             header.minor = header.minor.max(minor);
+        }
+        if v1_3 {
+            header.required_features |= FEATURE_BINNED_1_3;
         }
         if header.metadata.len() > MAX_METADATA {
             return Err(Error::Usage(format!(
@@ -341,6 +348,7 @@ impl<W: Write> Writer<W> {
             tail: None,
             v1_1,
             v1_2,
+            v1_3,
         };
         let hb = std::mem::take(&mut w.header_bytes);
         w.emit(&hb, 0)?;
@@ -505,7 +513,11 @@ impl<W: Write> Writer<W> {
             return Ok(());
         }
         self.payload.clear();
-        let mode = if self.opts.binned { Mode::Binned } else { Mode::Bytes };
+        let mode = match (self.opts.binned, self.v1_3) {
+            (true, true) => Mode::Binned13,
+            (true, false) => Mode::Binned,
+            (false, _) => Mode::Bytes,
+        };
         crate::codec::encode_segment_with(&self.cur, &mut self.payload, mode, self.v1_1);
         if self.payload.len() as u64 > MAX_BLOCK_RAW {
             return Err(Error::Usage(format!(

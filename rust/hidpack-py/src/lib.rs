@@ -413,6 +413,8 @@ impl Reader {
                 (_, 4) => "move-to-front".to_string(),
                 (_, 5) => "xor".to_string(),
                 (_, 6) => "split".to_string(),
+                (_, 7) => "clock grid".to_string(),
+                (_, 8) => "signed steps".to_string(),
                 (_, p) => format!("predictor {p}"),
             });
             d.set_item("predictor", pname)?;

@@ -33,15 +33,19 @@
 //! * `bins`: which bins to use (the greedy merges, the frequency precision) and each value's bin;
 //! * `rans`: the entropy coder itself, latents to bytes and back;
 //! * `predict`: the column layer: which predictor (k-th differences, a divisor, move-to-front, a
-//!   split, flips) turns a column into small latents, and undoing it when reading.
+//!   split, flips) turns a column into small latents, and undoing it when reading;
+//! * `v1_3`: the predictors of format 1.3 (a coarse clock's tick grid, pointer steps signed by the
+//!   step before) and the writer's choice of them.
 
 mod bins;
 mod predict;
 mod rans;
+mod v1_3;
 
 pub use predict::{decode_column, encode_column, encode_flips, MAX_MTF_ALPHABET, MAX_ORDER, PRED_MTF, PRED_SPLIT, PRED_XOR};
 pub(crate) use predict::{common_divisor, diffs, ExactDiv};
 pub use rans::{decode, encode};
+pub use v1_3::{encode_column_v1_3, CLOCK_PERIODS, PRED_CLOCK, PRED_SIGNED};
 
 /// Most bins in one chunk (the bin index is one byte).
 pub const MAX_BINS: usize = 256;

@@ -385,8 +385,8 @@ pub(crate) fn diffs(v: &[i64]) -> Vec<i64> {
 /// A predictor with its estimated size, and its header and latents when they were made from the
 /// whole column (not a sample), for the encoder to use as they are.
 pub(super) struct Choice {
-    size: usize,
-    pred: Pred,
+    pub(super) size: usize,
+    pub(super) pred: Pred,
     made: Option<(Vec<u8>, Vec<i64>)>,
     /// The counts of the made latents' values, when their estimate counted them all.
     counted: Option<Counted>,
@@ -464,7 +464,12 @@ pub(super) fn split_parts(vals: &[i64], base: u64) -> (Vec<i64>, Vec<i64>) {
 
 pub(super) fn encode_column_opts(vals: &[i64], out: &mut Vec<u8>, split: bool) {
     debug_assert!(vals.len() > MAX_ORDER as usize);
-    for c in choose(vals, split) {
+    encode_chosen(vals, choose(vals, split), out)
+}
+
+/// Encodes `vals` with the first of `choices` (from [`choose`]) that applies.
+pub(super) fn encode_chosen(vals: &[i64], choices: Vec<Choice>, out: &mut Vec<u8>) {
+    for c in choices {
         match c.pred {
             Pred::Split(base) => {
                 encode_split_top(vals, base, out);
@@ -633,9 +638,17 @@ pub(super) fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, 
         }
         return Ok(());
     }
+    if k == super::v1_3::PRED_CLOCK {
+        return super::v1_3::decode_clock(c, m, out);
+    }
+    if k == super::v1_3::PRED_SIGNED {
+        return super::v1_3::decode_signed(c, m, out);
+    }
     if k > MAX_ORDER {
         return Err(c.err(format!(
-            "binned predictor {k}; expected 0..={MAX_ORDER}, {PRED_MTF} or {PRED_XOR}"
+            "binned predictor {k}; expected 0..={MAX_ORDER}, {PRED_MTF}, {PRED_XOR}, {} or {}",
+            super::v1_3::PRED_CLOCK,
+            super::v1_3::PRED_SIGNED
         )));
     }
     let k = k as usize;

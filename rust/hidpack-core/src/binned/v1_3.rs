@@ -1,0 +1,476 @@
+//! The two `BINNED` predictors of format 1.3 (`docs/FORMAT.md` §5.5): the **clock grid** (7) and
+//! **signed steps** (8), and the writer's choice of them.
+//!
+//! *Clock grid.* Many recorders stamp events with a coarse OS timer: Windows' 15.6 ms tick, floored
+//! to whole milliseconds. Such a clock's differences are 109 or 110 ms for seven ticks, 15 or 16 for
+//! one: order-1 differences pay about a bit per event for the rounding alone. But the rounding is not
+//! random: every stamp is `floor(T)` of a true tick time `T = phase + k·period`, so each stamp tells
+//! where the phase lies, to within one unit. The predictor keeps that interval `[lo, hi)` of the
+//! previous event's true time, and stores per event the number of ticks `k` since the previous event
+//! (one latent section) and the residue `e` between the stamp and the grid point the interval
+//! predicts (a second section; zero on 98.8 % of balabit's events). A stamp off the grid (a
+//! different clock, a gap measured otherwise) costs a residue and restarts the interval there.
+//!
+//! *Signed steps.* A pointer keeps going the way it went: the sign of a step is, more often than
+//! not, the sign of the one before. Storing each step with the previous step's sign taken out makes
+//! the latents' distribution lopsided (mostly positive), which the bins code in fewer bits than the
+//! symmetric differences (2.6 % fewer bytes for balabit's `x` and `y`).
+//!
+//! Both are tried by the writer only in format 1.3 ([`encode_column_v1_3`]); readers accept them in
+//! any file, as every predictor (§5.5).
+
+use super::predict::{choose, common_divisor, diffs, encode_chosen, estimate, Pred, SAMPLE_OVER, SAMPLE_SLICE, SAMPLE_SLICES};
+use super::rans::{decode, encode};
+use crate::bytes::{put_varint, unzigzag, zigzag, Cursor};
+use crate::error::Result;
+
+/// Predictor code of the clock grid (format 1.3).
+pub const PRED_CLOCK: u8 = 7;
+/// Predictor code of signed steps (format 1.3).
+pub const PRED_SIGNED: u8 = 8;
+
+/// Tick periods the writer tries for the clock grid, in nanoseconds (a `t` column's unit): Windows'
+/// default timer (15.6001 ms, stamps floored to ms make it 15.6), the 64 Hz timer (15.625 ms) and a
+/// 60 Hz display frame.
+pub const CLOCK_PERIODS: [i64; 3] = [15_600_000, 15_625_000, 16_666_667];
+
+/// Largest quantum or period a clock-grid chunk may declare (so `hi − lo` never wraps).
+pub const MAX_CLOCK_PARAM: u64 = 1 << 62;
+
+/// The interval of the previous event's true time, and the prediction of the next stamp.
+#[derive(Clone, Copy)]
+struct Grid {
+    lo: i64,
+    hi: i64,
+    g: i64,
+    p: i64,
+    /// 1 / g, for flooring without a division (corrected to the exact floor)
+    inv_g: f64,
+}
+
+impl Grid {
+    fn new(v0: i64, g: i64, p: i64) -> Self {
+        Grid { lo: v0, hi: v0.wrapping_add(g), g, p, inv_g: 1.0 / g as f64 }
+    }
+
+    /// The grid point `k` ticks after the middle of the interval, floored to a multiple of `g`.
+    #[inline]
+    fn predict(&self, k: i64) -> i64 {
+        let mid = self.lo.wrapping_add(self.hi.wrapping_sub(self.lo) >> 1);
+        let c = mid.wrapping_add(k.wrapping_mul(self.p));
+        c.wrapping_sub(self.rem(c))
+    }
+
+    /// `c mod g` in `0..g`: a multiply by the reciprocal, then at most a step or two of
+    /// correction, where `c` is small enough for `f64` to be within a few `g` (a 64-bit division
+    /// per event was a third of a small file's decode); a division otherwise.
+    #[inline]
+    fn rem(&self, c: i64) -> i64 {
+        if c.unsigned_abs() >= 1 << 52 {
+            return c.rem_euclid(self.g);
+        }
+        let q = (c as f64 * self.inv_g).floor() as i64;
+        let mut r = c - q * self.g; // |q·g| ≤ |c| + 2g: no overflow for |c| < 2^52, g ≤ 2^62
+        while r < 0 {
+            r += self.g;
+        }
+        while r >= self.g {
+            r -= self.g;
+        }
+        r
+    }
+
+    /// Narrow the interval by the stamp `v` met `k` ticks later (restart it at `v` when they
+    /// disagree).
+    #[inline]
+    fn update(&mut self, k: i64, v: i64) {
+        let kp = k.wrapping_mul(self.p);
+        let lo = self.lo.wrapping_add(kp).max(v);
+        let hi = self.hi.wrapping_add(kp).min(v.wrapping_add(self.g));
+        if lo < hi {
+            self.lo = lo;
+            self.hi = hi;
+        } else {
+            self.lo = v;
+            self.hi = v.wrapping_add(self.g);
+        }
+    }
+
+    /// The ticks from the interval's middle to `v`, rounded to the nearest (the encoder's choice;
+    /// any `k` decodes to `v` with its residue).
+    fn ticks(&self, v: i64) -> i64 {
+        let mid = self.lo.wrapping_add(self.hi.wrapping_sub(self.lo) >> 1);
+        if let Some(n) = v.checked_sub(mid).and_then(|d| d.checked_mul(2)).and_then(|d| d.checked_add(self.p)) {
+            if let Some(p2) = self.p.checked_mul(2) {
+                return n.div_euclid(p2);
+            }
+        }
+        let d = i128::from(v) - i128::from(mid);
+        let p = i128::from(self.p);
+        let k = (2 * d + p).div_euclid(2 * p);
+        k.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    }
+}
+
+/// The ticks and residues of `vals` (at least one value) on the grid of quantum `g`, period `p`.
+fn clock_latents(vals: &[i64], g: i64, p: i64) -> (Vec<i64>, Vec<i64>) {
+    let mut grid = Grid::new(vals[0], g, p);
+    let mut ks = Vec::with_capacity(vals.len() - 1);
+    let mut es = Vec::with_capacity(vals.len() - 1);
+    for &v in &vals[1..] {
+        let k = grid.ticks(v);
+        ks.push(k);
+        es.push(v.wrapping_sub(grid.predict(k)));
+        grid.update(k, v);
+    }
+    (ks, es)
+}
+
+/// The latents of signed steps: each step `d = v[i+1] − v[i]` divided by `g`, negated when the
+/// previous step was negative.
+fn signed_latents(vals: &[i64], g: i64) -> Vec<i64> {
+    let mut prev = 0i64;
+    vals.windows(2)
+        .map(|w| {
+            let d = w[1].wrapping_sub(w[0]);
+            let q = if g == 1 { d } else { d / g };
+            let q = if prev < 0 { q.wrapping_neg() } else { q };
+            prev = d;
+            q
+        })
+        .collect()
+}
+
+/// Appends the body of a clock-grid chunk.
+fn encode_clock(vals: &[i64], g: i64, p: i64, out: &mut Vec<u8>) {
+    let (ks, es) = clock_latents(vals, g, p);
+    out.push(PRED_CLOCK);
+    put_varint(out, zigzag(vals[0]));
+    put_varint(out, g as u64);
+    put_varint(out, p as u64);
+    encode(&ks, out);
+    encode(&es, out);
+}
+
+/// Appends the body of a signed-steps chunk.
+fn encode_signed(vals: &[i64], g: i64, out: &mut Vec<u8>) {
+    out.push(PRED_SIGNED);
+    put_varint(out, zigzag(vals[0]));
+    put_varint(out, g as u64);
+    encode(&signed_latents(vals, g), out);
+}
+
+/// The values the writer sizes predictors on: the whole column, or slices of it (as `choose`).
+fn probe(vals: &[i64]) -> Vec<&[i64]> {
+    if vals.len() <= SAMPLE_OVER {
+        vec![vals]
+    } else {
+        let step = vals.len() / SAMPLE_SLICES;
+        (0..SAMPLE_SLICES).map(|i| &vals[i * step..i * step + SAMPLE_SLICE]).collect()
+    }
+}
+
+/// `encode_column` of format 1.3: when the 1.2 choice (on the same sample) is order-1 differences
+/// (clocks and coordinates), the clock grid (non-decreasing columns) or signed steps (others) is
+/// estimated on that sample and written instead when its estimate is smaller.
+pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>) {
+    let choices = choose(vals, true);
+    if choices[0].pred == Pred::Order(1) {
+        if let Some(alt) = better_than(vals, choices[0].size) {
+            match alt {
+                Alt::Clock(g, p) => encode_clock(vals, g, p, out),
+                Alt::Signed(g) => encode_signed(vals, g, out),
+            }
+            return;
+        }
+    }
+    encode_chosen(vals, choices, out)
+}
+
+enum Alt {
+    Clock(i64, i64),
+    Signed(i64),
+}
+
+/// A 1.3 predictor whose estimated size on the writer's sample is under `order1` (the order-1
+/// estimate on the same sample), if one is.
+fn better_than(vals: &[i64], order1: usize) -> Option<Alt> {
+    let g = common_divisor(&diffs(vals));
+    if g == 0 || g > i64::MAX as u64 {
+        return None;
+    }
+    let g = g as i64;
+    let slices = probe(vals);
+    let head = 2 + crate::bytes::varint_len(zigzag(vals[0])) + crate::bytes::varint_len(g as u64);
+    let (size, alt) = if vals.windows(2).all(|w| w[0] <= w[1]) {
+        // the period whose grid predicts most stamps exactly, on the first slice
+        let first = slices[0];
+        let hits = |p: i64| clock_latents(first, g, p).1.iter().filter(|&&e| e == 0).count();
+        let (p, h) = CLOCK_PERIODS.iter().filter(|&&p| p > g).map(|&p| (p, hits(p))).max_by_key(|&(_, h)| h)?;
+        if h * 2 <= first.len() {
+            return None;
+        }
+        // the slices' latents estimated as one column, as `choose` sizes order 1 on the sample
+        let (mut ks, mut es) = (Vec::new(), Vec::new());
+        for s in &slices {
+            let (k, e) = clock_latents(s, g, p);
+            ks.extend(k);
+            es.extend(e);
+        }
+        (estimate(&ks).0 + estimate(&es).0 + head + 4, Alt::Clock(g, p))
+    } else {
+        let lat: Vec<i64> = slices.iter().flat_map(|s| signed_latents(s, g)).collect();
+        (estimate(&lat).0 + head, Alt::Signed(g))
+    };
+    (size < order1).then_some(alt)
+}
+
+/// Decodes the rest of a clock-grid chunk of `m` values (the predictor byte read).
+pub(super) fn decode_clock(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
+    if m < 2 {
+        return Err(c.err(format!("clock-grid chunk of {m} values; needs 2 or more")));
+    }
+    let v0 = unzigzag(c.varint()?);
+    let g = c.varint()?;
+    let p = c.varint()?;
+    if !(1..=MAX_CLOCK_PARAM).contains(&g) || !(1..=MAX_CLOCK_PARAM).contains(&p) {
+        return Err(c.err(format!(
+            "clock-grid quantum {g} and period {p}; each must be within 1..=2^62"
+        )));
+    }
+    let base = out.len();
+    out.push(v0);
+    decode(c, m - 1, out)?;
+    let mut es = Vec::with_capacity(m - 1);
+    decode(c, m - 1, &mut es)?;
+    undo_clock(v0, g as i64, p as i64, &mut out[base + 1..], &es);
+    Ok(())
+}
+
+/// Tick counts up to this use a table of `k·p mod g` in [`undo_clock`].
+const KP_TABLE: usize = 64;
+
+/// Replaces the ticks `ks` by the values (the residues `es` beside them), as [`Grid`] defines them.
+///
+/// [`Grid::predict`] floors to a multiple of `g`, a division on the loop's critical path (it made
+/// this loop 5x slower than order-1 differences). The same value without one: the previous value
+/// v and r = v mod g are known, and the interval's middle lies in `[v, v + g)`, so
+/// `(mid + k·p) mod g = ((mid − v) + r + (k·p mod g)) mod g`, a sum under 3g that two compares
+/// reduce, with `k·p mod g` from a table. Where the ranges do not guarantee that (huge values,
+/// quanta or periods, ticks outside the table) the event takes [`Grid::predict`].
+fn undo_clock(v0: i64, g: i64, p: i64, ks: &mut [i64], es: &[i64]) {
+    let mut grid = Grid::new(v0, g, p);
+    let fast = g <= 1 << 60 && p <= 1 << 54;
+    let kpm: [i64; KP_TABLE] = std::array::from_fn(|k| if fast { (k as i64 * p) % g } else { 0 });
+    let (mut v, mut r) = (v0, v0.rem_euclid(g));
+    for (slot, &e) in ks.iter_mut().zip(es) {
+        let k = *slot;
+        let x = if fast && (k as u64) < KP_TABLE as u64 && v.unsigned_abs() < 1 << 61 {
+            let mid = grid.lo.wrapping_add(grid.hi.wrapping_sub(grid.lo) >> 1);
+            let mut s = (mid - v) + r + kpm[k as usize];
+            if s >= g {
+                s -= g;
+            }
+            if s >= g {
+                s -= g;
+            }
+            (mid + k * p - s).wrapping_add(e)
+        } else {
+            grid.predict(k).wrapping_add(e)
+        };
+        grid.update(k, x);
+        // x = (a multiple of g) + e, so x mod g is 0 when e is (the usual case) on the fast path
+        r = if e == 0 && fast && v.unsigned_abs() < 1 << 61 && (k as u64) < KP_TABLE as u64 { 0 } else { x.rem_euclid(g) };
+        v = x;
+        *slot = x;
+    }
+}
+
+/// Decodes the rest of a signed-steps chunk of `m` values (the predictor byte read).
+pub(super) fn decode_signed(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
+    if m < 2 {
+        return Err(c.err(format!("signed-steps chunk of {m} values; needs 2 or more")));
+    }
+    let v0 = unzigzag(c.varint()?);
+    let g = c.varint()?;
+    if g == 0 {
+        return Err(c.err("signed-steps divisor 0; expected ≥ 1"));
+    }
+    let g = g as i64;
+    let base = out.len();
+    out.push(v0);
+    decode(c, m - 1, out)?;
+    let mut acc = v0;
+    let mut prev = 0i64;
+    for v in &mut out[base + 1..] {
+        // negated when the previous step was negative, without a branch: (d ^ m) − m, m = 0 or −1
+        let m = prev >> 63;
+        let d = (v.wrapping_mul(g) ^ m).wrapping_sub(m);
+        prev = d;
+        acc = acc.wrapping_add(d);
+        *v = acc;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::encode_column;
+    use super::*;
+
+    fn rt(vals: &[i64], body: &[u8]) {
+        let mut c = Cursor::new(body, 0, "test");
+        let mut out = Vec::new();
+        super::super::decode_column(&mut c, vals.len(), &mut out).unwrap();
+        assert_eq!(out, vals);
+    }
+
+    /// A 15.6 ms tick floored to whole milliseconds, in ns, with same-tick pairs and long gaps.
+    fn tick_clock(n: usize, seed: u64) -> Vec<i64> {
+        let mut r = seed;
+        let mut tick = 0i64;
+        (0..n)
+            .map(|_| {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                tick += [0, 1, 7, 7, 7, 8, 6, 60][(r % 8) as usize];
+                (tick * 15_600_000 + 400_000) / 1_000_000 * 1_000_000
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_tick_clock_takes_the_clock_grid_and_costs_less() {
+        let t = tick_clock(5000, 7);
+        let mut v12 = Vec::new();
+        encode_column(&t, &mut v12);
+        let mut v13 = Vec::new();
+        encode_column_v1_3(&t, &mut v13);
+        assert_eq!(v13[0], PRED_CLOCK);
+        assert!(v13.len() * 10 < v12.len() * 9, "{} vs {}", v13.len(), v12.len());
+        rt(&t, &v13);
+    }
+
+    /// The reference loop: [`Grid`] as FORMAT.md §5.5 defines the clock grid.
+    fn undo_reference(v0: i64, g: i64, p: i64, ks: &[i64], es: &[i64]) -> Vec<i64> {
+        let mut grid = Grid::new(v0, g, p);
+        ks.iter()
+            .zip(es)
+            .map(|(&k, &e)| {
+                let x = grid.predict(k).wrapping_add(e);
+                grid.update(k, x);
+                x
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_fast_undo_is_the_reference_loop() {
+        let mut r = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        };
+        for g in [1i64, 3, 1_000_000, 1 << 40, 1 << 60, (1 << 60) + 1, 1 << 62] {
+            for p in [1i64, 7, 15_600_000, 15_625_000, 1 << 54, (1 << 54) + 3, 1 << 62] {
+                for v0 in [0i64, -5, 1_700_000_000_000_000_000, i64::MIN, i64::MAX, (1 << 61) - 1] {
+                    let n = 300;
+                    let ks: Vec<i64> = (0..n).map(|_| { let u = rnd(); if u % 50 == 0 { u as i64 } else { (u % 70) as i64 - 3 } }).collect();
+                    let es: Vec<i64> = (0..n).map(|_| { let u = rnd(); if u % 5 == 0 { (u >> 3) as i64 >> (u % 64) } else { 0 } }).collect();
+                    let want = undo_reference(v0, g, p, &ks, &es);
+                    let mut got = ks.clone();
+                    undo_clock(v0, g, p, &mut got, &es);
+                    assert_eq!(got, want, "g {g} p {p} v0 {v0}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_grid_remainder_is_rem_euclid() {
+        let mut r = 0x1234_5678_9ABC_DEF1u64;
+        for g in [1i64, 2, 3, 7, 1_000_000, 15_600_000, (1 << 52) - 1, 1 << 52, (1 << 53) + 1, 1 << 61, 1 << 62] {
+            let grid = Grid::new(0, g, 1);
+            for c in [0i64, 1, -1, g - 1, g, -g, (1 << 52) - 1, -(1 << 52) + 1, 1 << 52, i64::MIN, i64::MAX] {
+                assert_eq!(grid.rem(c), c.rem_euclid(g), "{c} mod {g}");
+            }
+            for _ in 0..2000 {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                let c = (r as i64) >> (r % 64);
+                assert_eq!(grid.rem(c), c.rem_euclid(g), "{c} mod {g}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_clock_grid_and_period_roundtrips() {
+        let t = tick_clock(300, 3);
+        for (g, p) in [(1, 1), (1_000_000, 15_600_000), (7, 15_625_000), (1, 3), (1 << 62, 1 << 62)] {
+            let mut b = Vec::new();
+            encode_clock(&t, g, p, &mut b);
+            rt(&t, &b);
+        }
+        let wild = [i64::MIN, i64::MAX, 0, -1, i64::MIN, 5, i64::MAX, i64::MAX, -7];
+        for (g, p) in [(1, 1), (3, 1 << 62), (1 << 62, 5)] {
+            let mut b = Vec::new();
+            encode_clock(&wild, g, p, &mut b);
+            rt(&wild, &b);
+        }
+    }
+
+    #[test]
+    fn signed_steps_roundtrip_and_win_on_a_moving_pointer() {
+        let wild = [i64::MIN, i64::MAX, 0, -1, i64::MIN, 5, i64::MAX, i64::MAX, -7];
+        let mut b = Vec::new();
+        encode_signed(&wild, 1, &mut b);
+        rt(&wild, &b);
+        let mut r = 99u64;
+        let mut x = 0i64;
+        let mut dir = 1i64;
+        let xs: Vec<i64> = (0..4000)
+            .map(|_| {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                if r.is_multiple_of(10) {
+                    dir = -dir;
+                }
+                x += dir * (r % 23) as i64 * 65536;
+                x
+            })
+            .collect();
+        let mut v13 = Vec::new();
+        encode_column_v1_3(&xs, &mut v13);
+        assert_eq!(v13[0], PRED_SIGNED);
+        rt(&xs, &v13);
+        let mut b = Vec::new();
+        encode_signed(&xs, 65536, &mut b);
+        rt(&xs, &b);
+    }
+
+    #[test]
+    fn truncations_and_flips_are_errors_or_values() {
+        let t = tick_clock(200, 5);
+        let mut b = Vec::new();
+        encode_clock(&t, 1_000_000, 15_600_000, &mut b);
+        let mut s = Vec::new();
+        encode_signed(&t, 1_000_000, &mut s);
+        for body in [&b, &s] {
+            for cut in 0..body.len() {
+                let mut c = Cursor::new(&body[..cut], 0, "cut");
+                let _ = super::super::decode_column(&mut c, t.len(), &mut Vec::new());
+            }
+            for i in 0..body.len() * 8 {
+                let mut f = body.to_vec();
+                f[i / 8] ^= 1 << (i % 8);
+                let mut c = Cursor::new(&f, 0, "flip");
+                let _ = super::super::decode_column(&mut c, t.len(), &mut Vec::new());
+            }
+        }
+    }
+}

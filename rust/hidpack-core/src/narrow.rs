@@ -155,7 +155,8 @@ pub fn read_kind<S: Source>(
         }
     }
     let lo = t0.unwrap_or(i64::MIN);
-    reader.for_each_block(t0, t1, mask, Some(&ids), threads, |_, table| out.take(table, lo, t1))?;
+    // only the kind's own columns are decoded: the clicks between the moves are not
+    reader.for_each_block_of_kinds(t0, t1, mask, Some(&ids), threads, |_, table| out.take(table, lo, t1))?;
     out.finish();
     Ok(out)
 }

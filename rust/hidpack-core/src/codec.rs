@@ -516,6 +516,8 @@ pub fn decode_payload_kinds(payload: &[u8], base: u64, budget: &mut Budget, out:
         return Err(c.err("empty block payload"));
     }
     let all = ALL_KIND_BITS;
+    // and the kinds their PREDICTED columns come from
+    let kinds = crate::predicted::with_sources(kinds);
     let kinds = if kinds & all == all || !out.is_empty() { all } else { kinds };
     let start = *budget;
     let mut first = true;

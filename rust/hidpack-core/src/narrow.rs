@@ -233,6 +233,28 @@ mod tests {
     }
 
     #[test]
+    fn clicks_predicted_from_the_moves_read_alone() {
+        // clicks at the last move's position: their x and y are PREDICTED from the moves'
+        // columns, which a narrow read of the clicks must decode too
+        let mut w = Writer::new(Vec::new(), WriterOptions::default()).unwrap();
+        for i in 0..3000i64 {
+            let (x, y) = ((i * 7 % 500) << 16, (i * 3 % 300) << 16);
+            w.push(i * 1000, &Event::Move { x, y, buttons: None }).unwrap();
+            if i % 10 == 0 {
+                w.push(i * 1000 + 1, &Event::Button { button: 1, pressed: i % 20 == 0, pos: Some((x, y)) }).unwrap();
+                w.push(i * 1000 + 2, &Event::Scroll { dx: 0, dy: 1 << 16, pos: Some((x, y)) }).unwrap();
+            }
+        }
+        let r = Reader::from_source(w.into_inner().unwrap()).unwrap();
+        for kind in [Kind::Button, Kind::Scroll, Kind::Move] {
+            let c = read_kind(&r, None, None, kind, u32::MAX, None, 1).unwrap();
+            assert_eq!(c.len(), if kind == Kind::Move { 3000 } else { 300 }, "{kind:?}");
+            assert_eq!(events(&c), expected(&r, kind, None, None), "{kind:?}");
+        }
+        assert!(r.problems().is_empty(), "{:?}", r.problems());
+    }
+
+    #[test]
     fn a_block_that_does_not_exist_is_refused() {
         let r = Reader::from_source(file(20)).unwrap();
         let e = read_kind(&r, None, None, Kind::Move, u32::MAX, Some(&[99]), 1).unwrap_err();

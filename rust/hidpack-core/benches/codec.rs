@@ -15,6 +15,10 @@
 //!   events each (the size of a balabit session in `benches/compare.py`), each with its own
 //!   header, block, index and seek table: what a file and a small block cost beyond their events.
 //!
+//! * `codec/read_moves_1t`: the moves of 1,048,576 balabit events written as one file
+//!   (`Writer::write_table`, 16 blocks) into their own columns, `narrow::read_kind` on one thread:
+//!   the core of `hidpack.open(p, threads=1).moves()` (benches/compare.py's `long-numpy/hidpack-1`).
+//!
 //! * `codec/decode_key_files`, `codec/decode_key_files_v1_0`: key sessions of the aalto corpus,
 //!   one file each, in format 1.1 (usage and pressed `PREDICTED` from native) and in 1.0.
 //!
@@ -25,6 +29,8 @@ use std::hint::black_box;
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use hidpack_core::model::Kind;
+use hidpack_core::narrow::read_kind;
 use hidpack_core::reader::ALL_KINDS;
 use hidpack_core::{Event, EventTable, Reader, Writer, WriterOptions};
 
@@ -99,7 +105,27 @@ fn codec(c: &mut Criterion) {
     g.bench_function("encode_small_files_v1_2", |b| b.iter(|| black_box(parts.iter().map(encode_1_2).collect::<Vec<_>>())));
     g.bench_function("decode_small_files_v1_2", |b| b.iter(|| assert_eq!(small_1_2.iter().map(|f| black_box(decode(f)).len()).sum::<usize>(), N)));
     g.finish();
+    moves(c);
     keys(c);
+}
+
+/// One long file's moves on one thread (the throughput counts every event stored, as
+/// benches/compare.py's user paths do).
+fn moves(c: &mut Criterion) {
+    const LONG: usize = 1 << 20;
+    let table = common::balabit(LONG);
+    let mut w = Writer::new(Vec::with_capacity(8 << 20), WriterOptions::default()).unwrap();
+    w.write_table(&table).unwrap();
+    let bytes = w.into_inner().unwrap();
+    let reader = Reader::from_source(bytes).unwrap();
+    let moves = table.kind.iter().filter(|&&k| k == Kind::Move.code()).count();
+    drop(table);
+    let mut g = c.benchmark_group("codec");
+    g.throughput(Throughput::Elements(LONG as u64));
+    g.bench_function("read_moves_1t", |b| {
+        b.iter(|| assert_eq!(black_box(read_kind(&reader, None, None, Kind::Move, u32::MAX, None, 1).unwrap()).len(), moves))
+    });
+    g.finish();
 }
 
 /// Key sessions of the aalto corpus as small files, format 1.1 (`PREDICTED` usage and pressed

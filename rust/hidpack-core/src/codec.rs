@@ -512,14 +512,40 @@ pub struct DecodeNotes {
 
 /// Decode a whole block payload (one or more segments), appending to `out`.
 pub fn decode_payload(payload: &[u8], base: u64, budget: &mut Budget, out: &mut EventTable, notes: &mut DecodeNotes) -> Result<()> {
+    decode_payload_kinds(payload, base, budget, out, notes, ALL_KIND_BITS)
+}
+
+/// Every known kind, as a mask of kind codes (bit k = kind code k).
+pub const ALL_KIND_BITS: u16 = (1 << NUM_KINDS) - 1;
+
+/// [`decode_payload`] decoding the column groups of the kinds in `kinds` only (bit k = kind code
+/// k) into an empty `out`: the rows of every kind are in `t` and `kind`, but the columns of a kind
+/// left out stay empty (no rows), so the table is only for a reader that takes the columns of
+/// `kinds` (a narrow read of one kind never decodes the clicks and scrolls between the moves).
+/// The groups left out are not checked beyond their framing. A payload of more than one segment
+/// (no writer writes one) is decoded whole.
+pub fn decode_payload_kinds(payload: &[u8], base: u64, budget: &mut Budget, out: &mut EventTable, notes: &mut DecodeNotes, kinds: u16) -> Result<()> {
     let mut c = Cursor::new(payload, base, "block payload");
     if c.at_end() {
         return Err(c.err("empty block payload"));
     }
+    let all = ALL_KIND_BITS;
+    // and the kinds their PREDICTED columns come from
+    let kinds = crate::predicted::with_sources(kinds);
+    let kinds = if kinds & all == all || !out.is_empty() { all } else { kinds };
+    let start = *budget;
+    let mut first = true;
     while !c.at_end() {
         let len = c.varint_usize(c.remaining() as u64, "segment length")?;
         let seg = c.bytes(len)?;
-        let seg_table = decode_segment(seg, base, budget, notes)?;
+        if kinds != all && !(first && c.at_end()) {
+            // more than one segment: the tables are concatenated, which needs every column
+            *budget = start;
+            *out = EventTable::new();
+            return decode_payload_kinds(payload, base, budget, out, notes, all);
+        }
+        first = false;
+        let seg_table = decode_segment(seg, base, budget, notes, kinds)?;
         if out.is_empty() {
             *out = seg_table; // one segment per block (what writers write): moved, not copied
         } else {
@@ -590,7 +616,7 @@ pub fn chunk_layout(payload: &[u8]) -> Result<Vec<ChunkInfo>> {
     Ok(out)
 }
 
-fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut DecodeNotes) -> Result<EventTable> {
+fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut DecodeNotes, kinds: u16) -> Result<EventTable> {
     let mut c = Cursor::new(seg, base, "segment");
     let n = c.varint_usize(budget.events, "event count (the block's remaining events)")?;
     budget.events -= n as u64;
@@ -636,6 +662,9 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
             return Err(c.err(format!("kind {} has two groups", kind.name())));
         }
         seen[k as usize] = true;
+        if (kinds >> k) & 1 == 0 {
+            continue; // a kind the reader does not want: its columns stay empty
+        }
         let rows = counts[k as usize];
         let mut gc = Cursor::new(g, base, "group");
         let kt = &mut table.kinds[k as usize];
@@ -705,7 +734,7 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
             col.normalize();
         }
     }
-    table.validate_counted(&all).map_err(|e| Error::corrupt(base, format!("decoded values are invalid: {e}")))?;
+    table.validate_counted(&all, kinds).map_err(|e| Error::corrupt(base, format!("decoded values are invalid: {e}")))?;
     Ok(table)
 }
 

@@ -155,7 +155,8 @@ pub fn read_kind<S: Source>(
         }
     }
     let lo = t0.unwrap_or(i64::MIN);
-    reader.for_each_block(t0, t1, mask, Some(&ids), threads, |_, table| out.take(table, lo, t1))?;
+    // only the kind's own columns are decoded: the clicks between the moves are not
+    reader.for_each_block_of_kinds(t0, t1, mask, Some(&ids), threads, |_, table| out.take(table, lo, t1))?;
     out.finish();
     Ok(out)
 }
@@ -229,6 +230,28 @@ mod tests {
         assert_eq!(one.cols.len(), 3);
         // buttons: held by the first move only
         assert_eq!(one.cols[2].1.valid(), Some(&vec![true, false]));
+    }
+
+    #[test]
+    fn clicks_predicted_from_the_moves_read_alone() {
+        // clicks at the last move's position: their x and y are PREDICTED from the moves'
+        // columns, which a narrow read of the clicks must decode too
+        let mut w = Writer::new(Vec::new(), WriterOptions::default()).unwrap();
+        for i in 0..3000i64 {
+            let (x, y) = ((i * 7 % 500) << 16, (i * 3 % 300) << 16);
+            w.push(i * 1000, &Event::Move { x, y, buttons: None }).unwrap();
+            if i % 10 == 0 {
+                w.push(i * 1000 + 1, &Event::Button { button: 1, pressed: i % 20 == 0, pos: Some((x, y)) }).unwrap();
+                w.push(i * 1000 + 2, &Event::Scroll { dx: 0, dy: 1 << 16, pos: Some((x, y)) }).unwrap();
+            }
+        }
+        let r = Reader::from_source(w.into_inner().unwrap()).unwrap();
+        for kind in [Kind::Button, Kind::Scroll, Kind::Move] {
+            let c = read_kind(&r, None, None, kind, u32::MAX, None, 1).unwrap();
+            assert_eq!(c.len(), if kind == Kind::Move { 3000 } else { 300 }, "{kind:?}");
+            assert_eq!(events(&c), expected(&r, kind, None, None), "{kind:?}");
+        }
+        assert!(r.problems().is_empty(), "{:?}", r.problems());
     }
 
     #[test]

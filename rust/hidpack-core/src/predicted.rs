@@ -56,6 +56,18 @@ pub fn source_for(kind: u8, field: u8) -> Option<u8> {
     }
 }
 
+/// `kinds` (a mask, bit k = kind code k) with the kinds their `PREDICTED` columns may be
+/// predicted from: a decoder that decodes the columns of `kinds` only needs these too (the
+/// clicks' and scrolls' positions come from the moves' columns).
+pub fn with_sources(kinds: u16) -> u16 {
+    let from_moves = (1u16 << Kind::Button as u8) | (1u16 << Kind::Scroll as u8);
+    if kinds & from_moves != 0 {
+        kinds | (1u16 << Kind::Move as u8)
+    } else {
+        kinds
+    }
+}
+
 /// Position of `field` among the fields of `kind`.
 fn field_pos(kind: Kind, field: Field) -> usize {
     KIND_FIELDS[kind as usize].iter().position(|s| s.field == field).expect("field of the kind")

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::codec::{decode_payload, Budget, DecodeNotes};
+use crate::codec::{decode_payload_kinds, Budget, DecodeNotes, ALL_KIND_BITS};
 use crate::error::{Error, Result};
 use crate::frame::{
     check_record, decode_seek_table, hash32, le_u32, walk_zstd_frame, walk_zstd_frame_with, BlockInfo, Header, Index,
@@ -729,7 +729,7 @@ impl<S: Source> Reader<S> {
             t_max: 0,
             counts: [0; NUM_KINDS],
         };
-        match self.decode_block_unchecked(&probe, false) {
+        match self.decode_block_unchecked(&probe, false, ALL_KIND_BITS) {
             Ok((t, notes)) => {
                 let (t_min, t_max) = t.t_range().unwrap_or((0, 0));
                 let info = BlockInfo {
@@ -821,13 +821,13 @@ impl<S: Source> Reader<S> {
         Ok(payload)
     }
 
-    fn decode_block_unchecked(&self, info: &BlockInfo, check_hash: bool) -> Result<(EventTable, DecodeNotes)> {
+    fn decode_block_unchecked(&self, info: &BlockInfo, check_hash: bool, kinds: u16) -> Result<(EventTable, DecodeNotes)> {
         let off = info.offset;
         let payload = self.block_payload(info, check_hash)?;
         let mut table = EventTable::new();
         let mut notes = DecodeNotes::default();
         let mut budget = Budget::for_block(u64::from(info.events));
-        decode_payload(&payload, off, &mut budget, &mut table, &mut notes)?;
+        decode_payload_kinds(&payload, off, &mut budget, &mut table, &mut notes, kinds)?;
         if notes != DecodeNotes::default() {
             if let Ok(mut n) = self.notes.lock() {
                 n.unknown_fields += notes.unknown_fields;
@@ -854,14 +854,20 @@ impl<S: Source> Reader<S> {
 
     /// Decode block `i` (checked against its trailer/index info).
     pub fn decode_block(&self, i: usize) -> Result<EventTable> {
+        self.decode_block_kinds(i, ALL_KIND_BITS)
+    }
+
+    /// [`Reader::decode_block`] with the columns of the kinds in `kinds` only (see
+    /// [`decode_payload_kinds`]: the other kinds' rows are in `t` and `kind`, their columns empty).
+    fn decode_block_kinds(&self, i: usize, kinds: u16) -> Result<EventTable> {
         let info = self.blocks.get(i).ok_or_else(|| Error::Usage(format!("block {i} does not exist ({} blocks)", self.blocks.len())))?;
         if i >= self.n_main {
             if let Some(tail) = &self.tail {
-                return tail.reader.decode_block(tail.map[i - self.n_main]);
+                return tail.reader.decode_block_kinds(tail.map[i - self.n_main], kinds);
             }
         }
         let check = self.hash_known.get(i).copied().unwrap_or(false);
-        let (t, notes) = self.decode_block_unchecked(info, check)?;
+        let (t, notes) = self.decode_block_unchecked(info, check, kinds)?;
         let n = t.len() as u64 + notes.unknown_kind_events;
         if n != u64::from(info.events) {
             return Err(Error::corrupt(info.offset, format!("block holds {n} events, its record says {}", info.events)));
@@ -902,7 +908,7 @@ impl<S: Source> Reader<S> {
                 out.try_reserve(&counts);
             }
         }
-        self.each_block(&wanted, threads, |i, whole, t| {
+        self.each_block(&wanted, threads, ALL_KIND_BITS, |i, whole, t| {
             // One block, wholly wanted: taken as is (no copy).
             if whole && single && t.len() as u64 == u64::from(self.blocks[i].events) {
                 out = t;
@@ -920,7 +926,7 @@ impl<S: Source> Reader<S> {
         let lo = t0.unwrap_or(i64::MIN);
         let wanted = self.wanted_blocks(lo, t1, kinds, blocks)?;
         let mut parts = Vec::with_capacity(wanted.len());
-        self.each_block(&wanted, threads, |_, _, t| {
+        self.each_block(&wanted, threads, ALL_KIND_BITS, |_, _, t| {
             let t = t.into_wanted(lo, t1, kinds);
             if !t.is_empty() {
                 parts.push(t);
@@ -937,7 +943,16 @@ impl<S: Source> Reader<S> {
     /// copy every block that holds other kinds.
     pub fn for_each_block(&self, t0: Option<i64>, t1: Option<i64>, kinds: u16, blocks: Option<&[usize]>, threads: usize, mut sink: impl FnMut(usize, EventTable)) -> Result<()> {
         let wanted = self.wanted_blocks(t0.unwrap_or(i64::MIN), t1, kinds, blocks)?;
-        self.each_block(&wanted, threads, |i, _, t| sink(i, t));
+        self.each_block(&wanted, threads, ALL_KIND_BITS, |i, _, t| sink(i, t));
+        Ok(())
+    }
+
+    /// [`Reader::for_each_block`] handing over tables that hold the columns of `kinds` only: the
+    /// rows of every kind are in `t` and `kind`, the columns of the others are empty (not
+    /// decoded, not checked). For a reader that takes only the columns of `kinds` (a narrow read).
+    pub fn for_each_block_of_kinds(&self, t0: Option<i64>, t1: Option<i64>, kinds: u16, blocks: Option<&[usize]>, threads: usize, mut sink: impl FnMut(usize, EventTable)) -> Result<()> {
+        let wanted = self.wanted_blocks(t0.unwrap_or(i64::MIN), t1, kinds, blocks)?;
+        self.each_block(&wanted, threads, kinds, |i, _, t| sink(i, t));
         Ok(())
     }
 
@@ -1000,8 +1015,8 @@ impl<S: Source> Reader<S> {
     /// Decodes the `wanted` blocks on up to `threads` threads, at most `2 · threads` ahead of
     /// `sink` ([`in_order`]), and hands each readable one to `sink` in file order, as (block,
     /// whole, table). A block that fails its checks is reported in [`Reader::problems`] instead.
-    fn each_block(&self, wanted: &[(usize, bool)], threads: usize, mut sink: impl FnMut(usize, bool, EventTable)) {
-        in_order(wanted.len(), threads, 2 * threads, |j| self.decode_block(wanted[j].0), |j, res| {
+    fn each_block(&self, wanted: &[(usize, bool)], threads: usize, kinds: u16, mut sink: impl FnMut(usize, bool, EventTable)) {
+        in_order(wanted.len(), threads, 2 * threads, |j| self.decode_block_kinds(wanted[j].0, kinds), |j, res| {
             let (i, whole) = wanted[j];
             match res {
                 Ok(t) => sink(i, whole, t),

@@ -2,7 +2,7 @@
 //! among them, and undoing them when reading.
 
 use super::bins::*;
-use super::rans::{decode, encode, encode_counted};
+use super::rans::{decode, decode_map, encode, encode_counted};
 use crate::bytes::{gcd, put_varint, unzigzag, zigzag, Cursor};
 use crate::error::Result;
 
@@ -628,15 +628,12 @@ pub(super) fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, 
         if g != 1 {
             return Err(c.err(format!("XOR chunk with divisor {g}; expected 1")));
         }
-        let base = out.len();
         out.push(v0);
-        decode(c, m - 1, out)?;
         let mut acc = v0;
-        for v in &mut out[base + 1..] {
-            acc ^= *v;
-            *v = acc;
-        }
-        return Ok(());
+        return decode_map(c, m - 1, out, |v| {
+            acc ^= v;
+            acc
+        });
     }
     if k == super::v1_3::PRED_CLOCK {
         return super::v1_3::decode_clock(c, m, out);
@@ -666,27 +663,21 @@ pub(super) fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, 
         return Err(c.err("binned divisor 0; expected ≥ 1"));
     }
     let base = out.len();
-    out.resize(base + k, 0);
-    decode(c, m - k, out)?;
-    let vals = &mut out[base..];
+    out.reserve(m);
+    out.extend_from_slice(&moments[..k]);
+    // The first undo step (v = v_k-1 + Σ g·q: the whole of order 1, a pointer's or a clock's
+    // steps) as the latents are decoded; the other orders' running sums after.
     let g = g as i64;
-    if k == 1 {
-        // the common case (steps of a pointer or a clock) in one pass: v = v₀ + Σ g·q
-        vals[0] = moments[0];
-        let mut acc = vals[0];
-        for v in &mut vals[1..] {
-            acc = acc.wrapping_add(v.wrapping_mul(g));
-            *v = acc;
-        }
-        return Ok(());
+    if k == 0 {
+        return decode_map(c, m, out, |q| q.wrapping_mul(g));
     }
-    if g != 1 {
-        for q in &mut vals[k..] {
-            *q = q.wrapping_mul(g);
-        }
-    }
-    for j in (0..k).rev() {
-        vals[j] = moments[j];
+    let mut acc = moments[k - 1];
+    decode_map(c, m - k, out, |q| {
+        acc = acc.wrapping_add(q.wrapping_mul(g));
+        acc
+    })?;
+    let vals = &mut out[base..];
+    for j in (0..k - 1).rev() {
         let mut acc = vals[j];
         for v in &mut vals[j + 1..] {
             acc = acc.wrapping_add(*v);

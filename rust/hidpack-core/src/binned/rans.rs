@@ -194,6 +194,21 @@ impl BitWriter {
 
 /// Decodes `count` latents (at least one) written by [`encode`], appending them to `out`.
 pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
+    decode_map(c, count, out, |v| v)
+}
+
+/// One bin as the decoder uses it: its lowest value and the mask of its offset bits.
+#[derive(Clone, Copy, Default)]
+struct DecBin {
+    lo: i64,
+    mask: u64,
+    bits: u32,
+}
+
+/// [`decode`], appending `f(latent)` for each latent in order: a predictor's first undo step
+/// (a running sum, a running XOR) done as each value is decoded, not as a second pass over the
+/// column.
+pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: impl FnMut(i64) -> i64) -> Result<()> {
     let nb = c.varint()?;
     if nb == 0 || nb > MAX_BINS as u64 {
         return Err(c.err(format!(
@@ -208,19 +223,21 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
         )));
     }
     let total = 1u32 << scale;
-    let mut lo = [0i64; MAX_BINS];
-    let mut bits = [0u8; MAX_BINS];
+    let mut bins = [DecBin::default(); MAX_BINS];
     let mut freq = [0u32; MAX_BINS];
     let mut start = [0u32; MAX_BINS];
     let mut prev = 0i64;
     let mut acc = 0u32;
+    let mut wide = false;
     for i in 0..nb {
         prev = prev.wrapping_add(unzigzag(c.varint()?));
-        lo[i] = prev;
-        bits[i] = c.u8()?;
-        if bits[i] > 64 {
-            return Err(c.err(format!("bin {i} is {} bits wide; at most 64", bits[i])));
+        let bits = c.u8()?;
+        if bits > 64 {
+            return Err(c.err(format!("bin {i} is {bits} bits wide; at most 64")));
         }
+        wide |= bits > 56;
+        let mask = if bits == 0 { 0 } else { u64::MAX >> (64 - u32::from(bits)) };
+        bins[i] = DecBin { lo: prev, mask, bits: u32::from(bits) };
         let f = c.varint()?;
         if f == 0 || f > u64::from(total - acc) {
             return Err(c.err(format!(
@@ -249,69 +266,36 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
     let mut upd = vec![0u32; total as usize];
     let mut sym = vec![0u8; total as usize];
     for i in 0..nb {
-        for sl in start[i]..start[i] + freq[i] {
-            upd[sl as usize] = (freq[i] << 16) | (sl - start[i]);
-            sym[sl as usize] = i as u8;
+        let (st, f) = (start[i] as usize, freq[i] as usize);
+        for (j, (u, s)) in upd[st..st + f].iter_mut().zip(&mut sym[st..st + f]).enumerate() {
+            *u = (freq[i] << 16) | j as u32;
+            *s = i as u8;
         }
     }
-    // Offsets padded with 16 zero bytes: a read of up to 64 bits at a position within the stream
-    // never leaves the buffer, so the loop checks the position only.
-    let mut offp = Vec::with_capacity(offs.len() + 16);
+    // The words as u16 with two zeros after them: the decoder reads the next two at a clamped
+    // index (a state takes at most one word per value), without a check per read.
+    let mut wv: Vec<u16> = Vec::with_capacity(nw + 2);
+    wv.extend(words.chunks_exact(2).map(|w| u16::from_le_bytes([w[0], w[1]])));
+    wv.extend_from_slice(&[0, 0]);
+    // Offsets padded with 32 zero bytes: the reads of a pair of values starting at a position
+    // within the stream (up to two 64-bit reads each) never leave the buffer, so the loop checks
+    // the position once per pair.
+    let mut offp = Vec::with_capacity(offs.len() + 32);
     offp.extend_from_slice(offs);
-    offp.extend_from_slice(&[0; 16]);
+    offp.extend_from_slice(&[0; 32]);
+    let lanes = Lanes { upd: &upd, sym: &sym, bins: &bins, words: &wv, nw, offs: &offp, mask: total - 1, scale };
+    out.reserve(count);
+    let dst = &mut out.spare_capacity_mut()[..count];
+    let end = if wide { lanes.run::<true>(x, dst, f) } else { lanes.run::<false>(x, dst, f) };
     let limit_bits = offs.len() * 8;
-    let mask = total - 1;
-    let mut wp = 0usize;
-    let mut pos = 0usize; // offset stream position, in bits
-    let base = out.len();
-    out.resize(base + count, 0);
-    let dst = &mut out[base..];
-    // the words in place (little-endian u16 pairs), at a clamped index: no copy
-    let last_word = nw.saturating_sub(1);
-    let word = |wp: usize| -> u32 {
-        let i = wp.min(last_word) * 2;
-        words.get(i..i + 2).map_or(0, |w| u32::from(u16::from_le_bytes([w[0], w[1]])))
+    let Some(((cur, other), wp, pos)) = end.filter(|&(_, _, pos)| pos <= limit_bits) else {
+        return Err(c.err(format!("offset bits end before value {count}")));
     };
-    let mut bmask = [0u64; MAX_BINS];
-    for i in 0..nb {
-        bmask[i] = if bits[i] == 0 { 0 } else { u64::MAX >> (64 - u32::from(bits[i])) };
-    }
-    // Two lanes: even values from x[0], odd from x[1]. The lane in use is `cur`; the pair is
-    // swapped after every value so both stay in registers (indexing x[i & 1] kept them in memory,
-    // on the critical path).
-    let (mut cur, mut other) = (x[0], x[1]);
-    for (i, d) in dst.iter_mut().enumerate() {
-        let st = &mut cur;
-        let sl = (*st & mask) as usize;
-        let e = upd[sl];
-        let s = sym[sl] as usize;
-        *st = (e >> 16) * (*st >> scale) + (e & 0xFFFF);
-        // Renormalise without a branch: read a word (clamped index) and keep it if needed.
-        let need = *st < RANS_L;
-        let w = word(wp);
-        *st = if need { (*st << 16) | w } else { *st };
-        wp += usize::from(need);
-        if pos > limit_bits {
-            return Err(c.err(format!("offset bits end at value {i} of {count}")));
-        }
-        let b = u32::from(bits[s]);
-        let byte = pos >> 3;
-        let v = u64::from_le_bytes(offp[byte..byte + 8].try_into().unwrap()) >> (pos & 7);
-        let off = if b <= 56 {
-            v & bmask[s]
-        } else {
-            // 57 to 64 bits: the low 32, then the rest
-            let lo32 = v & 0xFFFF_FFFF;
-            let p2 = pos + 32;
-            let v2 = u64::from_le_bytes(offp[p2 >> 3..(p2 >> 3) + 8].try_into().unwrap()) >> (p2 & 7);
-            lo32 | ((v2 & (u64::MAX >> (96 - b))) << 32)
-        };
-        pos += b as usize;
-        *d = lo[s].wrapping_add(off as i64);
-        std::mem::swap(&mut cur, &mut other);
-    }
+    // SAFETY: `run` returned Some only after writing every element of `dst`, which is the first
+    // `count` elements of `out`'s spare capacity (reserved above).
+    unsafe { out.set_len(out.len() + count) };
     let x = if count.is_multiple_of(2) { [cur, other] } else { [other, cur] };
-    if x != [RANS_L, RANS_L] || wp != nw || pos > limit_bits || pos.div_ceil(8) != offs.len() {
+    if x != [RANS_L, RANS_L] || wp != nw || pos.div_ceil(8) != offs.len() {
         return Err(c.err(
             "binned chunk does not end where its streams say (corrupt rANS or offset stream)",
         ));
@@ -319,3 +303,92 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
     Ok(())
 }
 
+/// The decoder's tables and streams, for [`Lanes::run`].
+struct Lanes<'a> {
+    upd: &'a [u32],
+    sym: &'a [u8],
+    bins: &'a [DecBin; MAX_BINS],
+    words: &'a [u16], // nw words, then two zeros
+    nw: usize,
+    offs: &'a [u8], // padded with 32 zero bytes
+    mask: u32,
+    scale: u8,
+}
+
+impl Lanes<'_> {
+    /// The bin of the state's slot, and the state advanced past it (before renormalising).
+    #[inline(always)]
+    fn step(&self, st: u32) -> (u32, usize) {
+        let sl = (st & self.mask) as usize;
+        let e = self.upd[sl];
+        ((e >> 16) * (st >> self.scale) + (e & 0xFFFF), usize::from(self.sym[sl]))
+    }
+
+    /// The value of bin `s` with its offset at bit `pos`, and the position after the offset.
+    #[inline(always)]
+    fn value<const WIDE: bool>(&self, s: usize, pos: usize) -> (i64, usize) {
+        let bin = &self.bins[s];
+        let byte = pos >> 3;
+        let v = u64::from_le_bytes(self.offs[byte..byte + 8].try_into().unwrap()) >> (pos & 7);
+        let off = if !WIDE || bin.bits <= 56 {
+            v & bin.mask
+        } else {
+            // 57 to 64 bits: the low 32, then the rest
+            let p2 = pos + 32;
+            let v2 = u64::from_le_bytes(self.offs[p2 >> 3..(p2 >> 3) + 8].try_into().unwrap()) >> (p2 & 7);
+            (v & 0xFFFF_FFFF) | ((v2 & (u64::MAX >> (96 - bin.bits))) << 32)
+        };
+        (bin.lo.wrapping_add(off as i64), pos + bin.bits as usize)
+    }
+
+    /// Decodes every element of `dst` (value i from state i mod 2), storing `f(latent)`.
+    /// Returns the final states (the lane of the next value first), the words and the offset
+    /// bits consumed; None when the offset stream ran out (`dst` is then partly written).
+    /// `WIDE`: some bin has more than 56 offset bits (two reads per offset).
+    #[inline(always)]
+    fn run<const WIDE: bool>(&self, x: [u32; 2], dst: &mut [std::mem::MaybeUninit<i64>], mut f: impl FnMut(i64) -> i64) -> Option<((u32, u32), usize, usize)> {
+        let limit_bits = (self.offs.len() - 32) * 8;
+        let (mut a, mut b) = (x[0], x[1]);
+        let (mut wp, mut pos) = (0usize, 0usize);
+        let mut pairs = dst.chunks_exact_mut(2);
+        for d in &mut pairs {
+            if pos > limit_bits {
+                return None;
+            }
+            // Both lanes step at once; the words for the pair are read before it is known which
+            // lane takes one (state a takes the first, b the next), so a state waits for a
+            // compare, not for a load.
+            let (na, sa) = self.step(a);
+            let (nb, sb) = self.step(b);
+            let i = wp.min(self.nw);
+            let (w0, w1) = (u32::from(self.words[i]), u32::from(self.words[i + 1]));
+            let ta = na < RANS_L;
+            let tb = nb < RANS_L;
+            a = if ta { (na << 16) | w0 } else { na };
+            let wb = if ta { w1 } else { w0 };
+            b = if tb { (nb << 16) | wb } else { nb };
+            wp += usize::from(ta) + usize::from(tb);
+            let (va, p) = self.value::<WIDE>(sa, pos);
+            let (vb, p) = self.value::<WIDE>(sb, p);
+            pos = p;
+            d[0].write(f(va));
+            d[1].write(f(vb));
+        }
+        if let [d] = pairs.into_remainder() {
+            if pos > limit_bits {
+                return None;
+            }
+            let (na, sa) = self.step(a);
+            let i = wp.min(self.nw);
+            let ta = na < RANS_L;
+            a = if ta { (na << 16) | u32::from(self.words[i]) } else { na };
+            wp += usize::from(ta);
+            let (va, p) = self.value::<WIDE>(sa, pos);
+            pos = p;
+            d.write(f(va));
+            // the next value would be b's
+            return Some(((b, a), wp, pos));
+        }
+        Some(((a, b), wp, pos))
+    }
+}

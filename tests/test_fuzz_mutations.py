@@ -151,12 +151,7 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            cwd=str(WORKER.parent),
-            # the hidpack this test imported, whatever PYTHONPATH said (a relative one is not
-            # relative to the worker's directory)
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                [str(Path(hidpack.__file__).resolve().parent.parent), os.environ.get("PYTHONPATH", "")]
-            )},
+            cwd=str(WORKER.parent),  # PYTHONPATH names the tests' hidpack (conftest.py)
         )
 
     def run(self, case: Dict[str, Any], timeout: float = TIMEOUT) -> Dict[str, Any]:

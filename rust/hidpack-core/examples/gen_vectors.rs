@@ -280,7 +280,8 @@ fn predicted_sources(bytes: &[u8], block: usize) -> std::collections::BTreeSet<u
 /// A file of format 1.`minor` (1: compact records, `PREDICTED` allowed; 2: also no trailer
 /// before the index) of `events`; with `flush`, the last block is closed before the file.
 fn write_minor(events: &[(i64, Event)], block_events: usize, note: &str, minor: u16, flush: bool) -> Vec<u8> {
-    let opts = WriterOptions { block_events, level: 3, minor, ..Default::default() };
+    // the 1.3 vectors hold the clock grid: asked for (WriterOptions::clock_grid is off by default)
+    let opts = WriterOptions { block_events, level: 3, minor, clock_grid: true, ..Default::default() };
     let mut w = Writer::with_header(Vec::new(), opts, header(json!({"note": note, "native_keyspace": "js_keycode"}))).unwrap();
     for (t, e) in events {
         w.push(*t, e).unwrap();

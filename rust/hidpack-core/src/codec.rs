@@ -74,6 +74,8 @@ pub enum Mode {
     /// [`Mode::Binned`] with the predictors of format 1.3 (a clock's tick grid, signed steps; the
     /// header must also carry [`crate::frame::FEATURE_BINNED_1_3`]).
     Binned13,
+    /// [`Mode::Binned13`], also trying the clock grid ([`crate::writer::WriterOptions::clock_grid`]).
+    Binned13Clock,
     /// The smallest of the byte encodings (format 1.0).
     Bytes,
     /// Write-ahead checkpoints: `CONST`, else `DELTA_GCD` or `DELTA`, without sizing the others.
@@ -85,7 +87,7 @@ pub enum Mode {
 impl Mode {
     /// Whether integer columns may be `BINNED`.
     pub fn binned(self) -> bool {
-        matches!(self, Mode::Binned | Mode::Binned13)
+        matches!(self, Mode::Binned | Mode::Binned13 | Mode::Binned13Clock)
     }
 }
 
@@ -104,8 +106,8 @@ pub(crate) fn encode_ints(vals: &[i64], out: &mut Vec<u8>, mode: Mode) -> u8 {
     if mode.binned() && vals.len() >= BINNED_MIN {
         // From BINNED_MIN values on, BINNED is smaller than encodings 1-4 on every input we have
         // measured (their sizes are not computed: that pass cost an eighth of the encoder).
-        if mode == Mode::Binned13 {
-            crate::binned::encode_column_v1_3(vals, out);
+        if matches!(mode, Mode::Binned13 | Mode::Binned13Clock) {
+            crate::binned::encode_column_v1_3(vals, out, mode == Mode::Binned13Clock);
         } else {
             crate::binned::encode_column(vals, out);
         }

@@ -138,6 +138,7 @@ impl Recorder {
                 overwrite,
                 atomic: false,
                 minor: hidpack_core::frame::FORMAT_MINOR,
+                clock_grid: false,
             },
             flush_interval_ns: secs(flush_interval, "flush_interval")?,
             ring_capacity,

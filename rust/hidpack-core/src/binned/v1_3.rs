@@ -171,12 +171,12 @@ fn probe(vals: &[i64]) -> Vec<&[i64]> {
 }
 
 /// `encode_column` of format 1.3: when the 1.2 choice (on the same sample) is order-1 differences
-/// (clocks and coordinates), the clock grid (non-decreasing columns) or signed steps (others) is
-/// estimated on that sample and written instead when its estimate is smaller.
-pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>) {
+/// (clocks and coordinates), the clock grid (non-decreasing columns, when `clock`) or signed
+/// steps (others) is estimated on that sample and written instead when its estimate is smaller.
+pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>, clock: bool) {
     let choices = choose(vals, true);
     if choices[0].pred == Pred::Order(1) {
-        if let Some(alt) = better_than(vals, choices[0].size) {
+        if let Some(alt) = better_than(vals, choices[0].size, clock) {
             match alt {
                 Alt::Clock(g, p) => encode_clock(vals, g, p, out),
                 Alt::Signed(g) => encode_signed(vals, g, out),
@@ -194,7 +194,7 @@ enum Alt {
 
 /// A 1.3 predictor whose estimated size on the writer's sample is under `order1` (the order-1
 /// estimate on the same sample), if one is.
-fn better_than(vals: &[i64], order1: usize) -> Option<Alt> {
+fn better_than(vals: &[i64], order1: usize, clock: bool) -> Option<Alt> {
     let g = common_divisor(&diffs(vals));
     if g == 0 || g > i64::MAX as u64 {
         return None;
@@ -203,6 +203,9 @@ fn better_than(vals: &[i64], order1: usize) -> Option<Alt> {
     let slices = probe(vals);
     let head = 2 + crate::bytes::varint_len(zigzag(vals[0])) + crate::bytes::varint_len(g as u64);
     let (size, alt) = if vals.windows(2).all(|w| w[0] <= w[1]) {
+        if !clock {
+            return None; // a non-decreasing column's steps all have one sign: nothing to take out
+        }
         // the period whose grid predicts most stamps exactly, on the first slice
         let first = slices[0];
         let hits = |p: i64| clock_latents(first, g, p).1.iter().filter(|&&e| e == 0).count();
@@ -346,7 +349,7 @@ mod tests {
         let mut v12 = Vec::new();
         encode_column(&t, &mut v12);
         let mut v13 = Vec::new();
-        encode_column_v1_3(&t, &mut v13);
+        encode_column_v1_3(&t, &mut v13, true);
         assert_eq!(v13[0], PRED_CLOCK);
         assert!(v13.len() * 10 < v12.len() * 9, "{} vs {}", v13.len(), v12.len());
         rt(&t, &v13);
@@ -445,7 +448,7 @@ mod tests {
             })
             .collect();
         let mut v13 = Vec::new();
-        encode_column_v1_3(&xs, &mut v13);
+        encode_column_v1_3(&xs, &mut v13, true);
         assert_eq!(v13[0], PRED_SIGNED);
         rt(&xs, &v13);
         let mut b = Vec::new();

@@ -41,6 +41,31 @@ use crate::wide::{absent_column, Layout, Presence, WideColumn, WideTable};
 
 type Out<'a, T> = &'a mut [MaybeUninit<T>];
 
+/// Pushes a field's column `v` (as `wrap` makes it) and, with `presence_name`, its presence
+/// column `pr`, each with its length set to `n`.
+///
+/// # Safety
+/// Every one of the first `n` rows of `v` (and of `pr` when `presence_name` is given) was written.
+unsafe fn push_filled<T>(
+    cols: &mut Vec<(String, WideColumn)>,
+    name: &str,
+    mut v: Vec<T>,
+    mut pr: Vec<bool>,
+    presence_name: Option<String>,
+    n: usize,
+    wrap: fn(Vec<T>) -> WideColumn,
+) {
+    // SAFETY: the caller's promise: the first `n` rows are written (and `n` <= the capacity the
+    // columns were allocated with).
+    unsafe { v.set_len(n) };
+    cols.push((name.to_string(), wrap(v)));
+    if let Some(pn) = presence_name {
+        // SAFETY: as above, for the presence column.
+        unsafe { pr.set_len(n) };
+        cols.push((pn, WideColumn::Bool(pr)));
+    }
+}
+
 /// One field of the read: how its presence is said, and its columns (None: no wanted block has
 /// a row of a kind with the field: absent on every row).
 struct Plan {
@@ -179,36 +204,15 @@ pub fn read_placed<S: Source>(
             Presence::Mask => Some(format!("{name}_mask")),
             Presence::None => None,
         };
-        // SAFETY (each `set_len` below): as for `t` above: the blocks' slices of the column tile
+        // SAFETY (each `push_filled` and `set_len` below): as for `t` above: the blocks' slices of the column tile
         // its rows, and every block wrote every row of its slices (presence columns only where
         // the field has one: `split_all` gives a presence slice exactly when `presence` is not
         // `Presence::None`; a string's offsets hold n + 1 entries, the first pushed before).
         match plan.col {
             None => cols.extend(absent_column(plan.field, n, layout)),
-            Some(Cols::I64(mut v, mut pr)) => {
-                unsafe { v.set_len(n) };
-                cols.push((name.to_string(), WideColumn::I64(v)));
-                if let Some(pn) = presence_name {
-                    unsafe { pr.set_len(n) };
-                    cols.push((pn, WideColumn::Bool(pr)));
-                }
-            }
-            Some(Cols::F64(mut v, mut pr)) => {
-                unsafe { v.set_len(n) };
-                cols.push((name.to_string(), WideColumn::F64(v)));
-                if let Some(pn) = presence_name {
-                    unsafe { pr.set_len(n) };
-                    cols.push((pn, WideColumn::Bool(pr)));
-                }
-            }
-            Some(Cols::Bool(mut v, mut pr)) => {
-                unsafe { v.set_len(n) };
-                cols.push((name.to_string(), WideColumn::Bool(v)));
-                if let Some(pn) = presence_name {
-                    unsafe { pr.set_len(n) };
-                    cols.push((pn, WideColumn::Bool(pr)));
-                }
-            }
+            Some(Cols::I64(v, pr)) => unsafe { push_filled(&mut cols, name, v, pr, presence_name, n, WideColumn::I64) },
+            Some(Cols::F64(v, pr)) => unsafe { push_filled(&mut cols, name, v, pr, presence_name, n, WideColumn::F64) },
+            Some(Cols::Bool(v, pr)) => unsafe { push_filled(&mut cols, name, v, pr, presence_name, n, WideColumn::Bool) },
             Some(Cols::Str { mut offsets, mut valid }) => {
                 unsafe {
                     offsets.set_len(n + 1);

@@ -87,3 +87,42 @@ def test_chunks_say_where_the_bytes_go(tmp_path: Path) -> None:
                          capture_output=True, text=True, check=True).stdout
     assert "where the bytes go" in out and "BINNED (order 1)" in out and "B/event" in out
     assert block["events"] == 20_000
+
+
+def _windows_tick_session(n: int, seed: int = 5) -> dict:
+    """Moves stamped by Windows' 15.6 ms timer, floored to whole milliseconds (as balabit's)."""
+    rng = np.random.default_rng(seed)
+    ticks = np.cumsum(rng.choice([0, 1, 2, 7, 60], n, p=[0.1, 0.6, 0.2, 0.08, 0.02]))
+    return {
+        "t": (ticks * 15_600_000 + 400_000) // 1_000_000 * 1_000_000,
+        "kind": "move",
+        "x": np.cumsum(rng.integers(-4, 5, n)).astype(np.float64) + 500,
+        "y": np.cumsum(rng.integers(-3, 4, n)).astype(np.float64) + 300,
+    }
+
+
+def test_clock_grid_is_asked_for_by_name_and_reads_back(tmp_path: Path) -> None:
+    tbl = _windows_tick_session(20_000)
+    size = {}
+    for grid in (True, False, None):
+        p = tmp_path / f"{grid}.hpk"
+        size[grid] = hidpack.write_table(p, tbl, clock_grid=grid)["bytes"]
+        got = hidpack.open(p).moves()
+        np.testing.assert_array_equal(got["t"], tbl["t"])
+        np.testing.assert_array_equal(got["x"], tbl["x"])
+        assert _required_features(p) & 0b101 == 0b101  # BINNED and the 1.3 predictors
+    # the grid predicts the floored ticks: t costs well under the order-1 differences
+    assert size[True] < size[False] - 20_000 * 0.05, size
+    # None is the core's default, one of the two
+    assert size[None] in (size[True], size[False])
+    with hidpack.Writer(tmp_path / "w.hpk", clock_grid=True) as w:
+        w.write(tbl)
+    assert (tmp_path / "w.hpk").stat().st_size == size[True]
+
+
+def test_clock_grid_needs_the_binned_encoding(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="clock_grid=True needs the BINNED encoding"):
+        hidpack.write_table(tmp_path / "a.hpk", _windows_tick_session(100), binned=False, clock_grid=True)
+    assert not (tmp_path / "a.hpk").exists()
+    # asking for no grid on a 1.0 file is not a contradiction
+    hidpack.write_table(tmp_path / "b.hpk", _windows_tick_session(100), binned=False, clock_grid=False)

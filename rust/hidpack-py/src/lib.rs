@@ -80,7 +80,7 @@ impl Writer {
 impl Writer {
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (path, *, metadata="{}".to_string(), wall_clock_ns=None, level=3, block_events=65536, block_span_ns=None, sync_on_close=false, binned=true, overwrite=false, atomic=false))]
+    #[pyo3(signature = (path, *, metadata="{}".to_string(), wall_clock_ns=None, level=3, block_events=65536, block_span_ns=None, sync_on_close=false, binned=true, overwrite=false, atomic=false, clock_grid=None))]
     fn new(
         py: Python<'_>,
         path: std::path::PathBuf,
@@ -93,9 +93,15 @@ impl Writer {
         binned: bool,
         overwrite: bool,
         atomic: bool,
+        clock_grid: Option<bool>,
     ) -> PyResult<Self> {
         if !(-7..=22).contains(&level) {
             return Err(PyValueError::new_err(format!("level must be within -7..=22, got {level}")));
+        }
+        if clock_grid == Some(true) && !binned {
+            return Err(PyValueError::new_err(
+                "clock_grid=True needs the BINNED encoding of format 1.3; binned=False writes format 1.0",
+            ));
         }
         let opts = WriterOptions {
             level,
@@ -109,6 +115,8 @@ impl Writer {
             atomic,
             ..Default::default()
         };
+        // None: the core's default (one place decides it, WriterOptions::default)
+        let opts = WriterOptions { clock_grid: clock_grid.unwrap_or(opts.clock_grid), ..opts };
         let display = path.display().to_string();
         let w = py.detach(|| CoreWriter::create(&path, opts)).map_err(to_py)?;
         Ok(Writer { inner: Mutex::new(Some(w)), path: display })

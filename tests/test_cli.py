@@ -543,3 +543,22 @@ def test_quiet_leaves_only_errors_and_what_the_command_is_for(tmp_path):
     # errors still show
     rc, out, err = run("import", "-q", tmp_path / "missing.csv", tmp_path / "x")
     assert_one_line_error(rc, out, err, "no such file")
+
+
+def test_import_clock_grid_on_and_off(tmp_path):
+    # one session stamped by Windows' 15.6 ms timer, floored to whole milliseconds
+    rng = np.random.default_rng(11)
+    ticks = np.cumsum(rng.choice([0, 1, 2, 7], 8000, p=[0.1, 0.6, 0.2, 0.1]))
+    t = (ticks * 15_600_000 + 400_000) // 1_000_000 * 1_000_000
+    x = np.cumsum(rng.integers(-4, 5, t.size)) + 500
+    src = tmp_path / "tick.csv"
+    src.write_text("t_ns,kind,x,y,button,session\n"
+                   + "".join(f"{a},move,{b},300,,s\n" for a, b in zip(t.tolist(), x.tolist())))
+    size = {}
+    for flag in ("--clock-grid", "--no-clock-grid"):
+        rc, out, err = run("import", src, tmp_path / flag, "--json", flag)
+        assert rc == 0, err
+        (f,) = json.loads(out)["files"]
+        size[flag] = os.path.getsize(f)
+        np.testing.assert_array_equal(hidpack.open(f).moves()["t"], t)
+    assert size["--clock-grid"] < size["--no-clock-grid"], size

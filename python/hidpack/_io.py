@@ -176,10 +176,12 @@ def write_recording(
     level: int = 3,
     policy: Any = None,
     overwrite: bool = False,
+    clock_grid: Optional[bool] = None,
 ) -> Any:
     """Write an imported table (atomically; an existing ``path`` only with ``overwrite``). With a privacy ``policy`` (preset name, TOML path, dict or
     Policy) the table goes through it first, the policy is stored in the header
-    (``privacy_policy``) and what it withheld or transformed too (``privacy_applied``)."""
+    (``privacy_policy``) and what it withheld or transformed too (``privacy_applied``).
+    ``clock_grid``: as :func:`hidpack.write_table`'s."""
     hp = hidpack_module()
     if policy is not None:
         from .policy import load_policy
@@ -191,7 +193,8 @@ def write_recording(
             metadata["privacy_policy"] = pol.describe()
             metadata["privacy_applied"] = report
     return hp.write_table(
-        os.fspath(path), table, metadata=metadata, wall_clock_ns=wall_clock_ns, level=level, overwrite=overwrite
+        os.fspath(path), table, metadata=metadata, wall_clock_ns=wall_clock_ns, level=level, overwrite=overwrite,
+        clock_grid=clock_grid,
     )
 
 

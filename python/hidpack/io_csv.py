@@ -577,6 +577,7 @@ def import_csv(
     overwrite: bool = False,
     threads: int = 2,
     policy: Any = None,
+    clock_grid: Optional[bool] = None,
 ) -> ImportReport:
     """Import a normalized CSV (plain or zstd) into one ``.hpk`` file per session
     (through the privacy ``policy`` if one is given: see :func:`hidpack._io.write_recording`).
@@ -588,7 +589,8 @@ def import_csv(
     The CSV is read in chunks (:data:`CHUNK_BYTES`) and each session written as soon as its rows
     end, so memory holds a chunk and a few sessions, not the file. Sessions are written under
     temporary names and renamed only when the whole CSV has been read: a bad line, or an
-    existing file without ``overwrite``, leaves no new file and replaces none.
+    existing file without ``overwrite``, leaves no new file and replaces none. ``clock_grid``: as
+    :func:`hidpack.write_table`'s.
     """
     t0 = time.perf_counter()
     src_name = source if source is not None else _source_name(src)
@@ -600,7 +602,7 @@ def import_csv(
     def _write(job: Tuple[str, Dict[str, Any], Dict[str, Any], int]) -> str:
         path, table, md, first_line = job
         try:
-            write_recording(path, table, md, level=level, policy=policy)
+            write_recording(path, table, md, level=level, policy=policy, clock_grid=clock_grid)
         except EventValueError as e:  # a value the format cannot store: name its line
             row = getattr(e, "row", None)
             line = first_line + row if isinstance(row, int) and policy is None else None

@@ -380,6 +380,7 @@ def import_ducktrack(
     overwrite: bool = False,
     policy: Any = None,
     timezone: Any = None,
+    clock_grid: Optional[bool] = None,
 ) -> ImportReport:
     """Import a DuckTrack ``events.jsonl`` into the recording ``out`` (a ``.hpk`` path, or a
     directory: then ``<session>.hpk`` inside it).
@@ -388,7 +389,7 @@ def import_ducktrack(
     it, when there is one: DuckTrack wrote it in its machine's local time without a zone, so it is
     read in ``timezone`` (None: this machine's local zone, said in a report warning; else
     ``"UTC"``, ``"-04:00"``, ``"America/New_York"`` or a ``tzinfo``), to the second. How it
-    was read is kept in metadata ``wall_clock_source``."""
+    was read is kept in metadata ``wall_clock_source``. ``clock_grid``: as :func:`hidpack.write_table`'s."""
     t0 = time.perf_counter()
     src = os.fspath(src)
     report = ImportReport(source=os.path.basename(src), format="ducktrack")
@@ -408,7 +409,9 @@ def import_ducktrack(
         out = os.path.join(out, default_output_name(src))
     if not overwrite and os.path.exists(out):
         raise FileExistsError("%s exists (use overwrite=True / --force to replace it)" % out)
-    write_recording(out, table, md, wall_clock_ns=wall, level=level, policy=policy, overwrite=overwrite)
+    write_recording(
+        out, table, md, wall_clock_ns=wall, level=level, policy=policy, overwrite=overwrite, clock_grid=clock_grid
+    )
     report.files = [out]
     report.add_counts(counts_by_kind(table["kind"]))
     report.bytes = os.path.getsize(out)

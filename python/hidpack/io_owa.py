@@ -413,10 +413,16 @@ def read_owa(path: PathLike, report: Optional[ImportReport] = None) -> Tuple[Dic
 
 
 def import_owa(
-    src: PathLike, out: PathLike, *, level: int = 3, overwrite: bool = False, policy: Any = None
+    src: PathLike,
+    out: PathLike,
+    *,
+    level: int = 3,
+    overwrite: bool = False,
+    policy: Any = None,
+    clock_grid: Optional[bool] = None,
 ) -> ImportReport:
     """Import an OWAMcap file into the recording ``out`` (a ``.hpk`` path, or a directory:
-    then ``<file stem>.hpk`` inside it)."""
+    then ``<file stem>.hpk`` inside it). ``clock_grid``: as :func:`hidpack.write_table`'s."""
     t0 = time.perf_counter()
     src = os.fspath(src)
     report = ImportReport(source=os.path.basename(src), format="owa")
@@ -427,7 +433,9 @@ def import_owa(
         out = os.path.join(out, os.path.splitext(os.path.basename(src))[0] + ".hpk")
     if not overwrite and os.path.exists(out):
         raise FileExistsError("%s exists (use overwrite=True / --force to replace it)" % out)
-    write_recording(out, table, md, wall_clock_ns=wall, level=level, policy=policy, overwrite=overwrite)
+    write_recording(
+        out, table, md, wall_clock_ns=wall, level=level, policy=policy, overwrite=overwrite, clock_grid=clock_grid
+    )
     report.files = [out]
     report.add_counts(counts_by_kind(table["kind"]))
     report.bytes = os.path.getsize(out)

@@ -122,7 +122,11 @@ impl PairTree {
         self.t[i] = key;
         while i > 1 {
             i >>= 1;
-            self.t[i] = self.t[2 * i].max(self.t[2 * i + 1]);
+            let m = self.t[2 * i].max(self.t[2 * i + 1]);
+            if self.t[i] == m {
+                break; // this node, so every node above it, holds what it held
+            }
+            self.t[i] = m;
         }
     }
     /// Takes pair `l` out.

@@ -170,6 +170,17 @@ pub(super) fn common_step_divisor(v: &[i64]) -> u64 {
     gcd_iter(v.windows(2).map(|w| w[1].wrapping_sub(w[0]))).max(1)
 }
 
+/// The divisor `g` written in a difference predictor's head (as [`Level`] writes it: the order,
+/// the moments, `g`): what its latents were divided by.
+pub(super) fn head_divisor(head: &[u8]) -> Option<u64> {
+    let (&k, rest) = head.split_first()?;
+    let mut c = Cursor::new(rest, 0, "predictor head");
+    for _ in 0..k {
+        c.varint().ok()?;
+    }
+    c.varint().ok()
+}
+
 /// The greatest common divisor of `v`: 0 when every value is 0, stopping at the first 1.
 pub(super) fn gcd_of(v: &[i64]) -> u64 {
     gcd_iter(v.iter().copied())

@@ -21,7 +21,7 @@
 
 use super::bins::Counted;
 use super::predict::{
-    choose, common_step_divisor, encode_chosen, estimate, estimate_counted, latents_for, Pred, SAMPLE_OVER, SAMPLE_SLICE,
+    choose, common_step_divisor, encode_chosen, head_divisor, estimate, estimate_counted, latents_for, Pred, SAMPLE_OVER, SAMPLE_SLICE,
     SAMPLE_SLICES,
 };
 use super::rans::{decode, encode, encode_counted};
@@ -219,7 +219,10 @@ pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>, clock: bool) {
     if choices[0].pred == Pred::Order(1) {
         let made = choices[0].made.take().or_else(|| latents_for(vals, Pred::Order(1)));
         if let Some((head, mut lat)) = made {
-            match better_than(vals, &lat, choices[0].size, clock) {
+            // order 1's divisor, as its head holds it (not found again from the values)
+            let g = head_divisor(&head).unwrap_or(0);
+            debug_assert_eq!(g, common_step_divisor(vals));
+            match better_than(vals, &lat, g, choices[0].size, clock) {
                 Some(Alt::Clock(g, p)) => return encode_clock(vals, g, p, out),
                 Some(Alt::Signed(g, sized)) => {
                     signed_head(vals[0], g, out);
@@ -249,10 +252,9 @@ enum Alt {
 }
 
 /// A 1.3 predictor whose estimated size on the writer's sample is under `order1` (the order-1
-/// estimate on the same sample), if one is. `lat` are order 1's latents of the whole column.
-fn better_than(vals: &[i64], lat: &[i64], order1: usize, clock: bool) -> Option<Alt> {
-    // order 1's divisor (what `lat` were divided by), without a column of differences
-    let g = common_step_divisor(vals);
+/// estimate on the same sample), if one is. `lat` are order 1's latents of the whole column, `g`
+/// their divisor.
+fn better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize, clock: bool) -> Option<Alt> {
     if g == 0 || g > i64::MAX as u64 {
         return None;
     }

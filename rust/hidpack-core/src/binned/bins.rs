@@ -122,7 +122,11 @@ impl PairTree {
         self.t[i] = key;
         while i > 1 {
             i >>= 1;
-            self.t[i] = self.t[2 * i].max(self.t[2 * i + 1]);
+            let m = self.t[2 * i].max(self.t[2 * i + 1]);
+            if self.t[i] == m {
+                break; // this node, so every node above it, holds what it held
+            }
+            self.t[i] = m;
         }
     }
     /// Takes pair `l` out.
@@ -276,8 +280,18 @@ pub(super) struct Counted {
 impl Counted {
     /// `map` (every value counted) with its distinct values listed.
     pub(super) fn of(map: Counts) -> Counted {
-        let mut distinct: Vec<Bin> = map.entries().into_iter().map(|(v, c)| Bin { lo: v, hi: v, count: u64::from(c) }).collect();
-        distinct.sort_unstable_by_key(|b| b.lo);
+        let bin = |v: i64, c: u32| Bin { lo: v, hi: v, count: u64::from(c) };
+        let mut distinct: Vec<Bin> = Vec::with_capacity(map.len);
+        match map.dense {
+            // the array's slots are the values in order: listed, nothing to sort
+            Some(lo) => distinct.extend(
+                map.vals.iter().enumerate().filter(|(_, &c)| c != 0).map(|(i, &c)| bin(lo.wrapping_add(i as i64), c)),
+            ),
+            None => {
+                distinct.extend(map.keys.iter().zip(&map.vals).filter(|(_, &c)| c != 0).map(|(&k, &c)| bin(k, c)));
+                distinct.sort_unstable_by_key(|b| b.lo);
+            }
+        }
         Counted { map, distinct }
     }
 }
@@ -397,6 +411,7 @@ impl Counts {
             }
         }
     }
+    #[cfg(test)]
     pub(super) fn entries(&self) -> Vec<(i64, u32)> {
         match self.dense {
             Some(lo) => self

@@ -164,11 +164,34 @@ pub(crate) fn common_divisor(v: &[i64]) -> u64 {
     gcd_of(v).max(1)
 }
 
+/// The greatest common divisor of the steps `v[i+1] − v[i]` (wrapping; 1 when there is none
+/// larger): order 1's divisor, as [`common_divisor`] of [`diffs`], without making the differences.
+pub(super) fn common_step_divisor(v: &[i64]) -> u64 {
+    gcd_iter(v.windows(2).map(|w| w[1].wrapping_sub(w[0]))).max(1)
+}
+
+/// The divisor `g` written in a difference predictor's head (as [`Level`] writes it: the order,
+/// the moments, `g`): what its latents were divided by.
+pub(super) fn head_divisor(head: &[u8]) -> Option<u64> {
+    let (&k, rest) = head.split_first()?;
+    let mut c = Cursor::new(rest, 0, "predictor head");
+    for _ in 0..k {
+        c.varint().ok()?;
+    }
+    c.varint().ok()
+}
+
 /// The greatest common divisor of `v`: 0 when every value is 0, stopping at the first 1.
 pub(super) fn gcd_of(v: &[i64]) -> u64 {
+    gcd_iter(v.iter().copied())
+}
+
+/// [`gcd_of`] of the values of an iterator.
+#[inline]
+fn gcd_iter(v: impl Iterator<Item = i64>) -> u64 {
     let mut g = 0u64;
     let mut d = ExactDiv::new(1);
-    for &x in v {
+    for x in v {
         let a = x.unsigned_abs();
         // 0 is a multiple of everything; checked first, so that a column of mostly zeros (the
         // differences of kinds and buttons) does not build a divider per value while g is 0
@@ -387,9 +410,9 @@ pub(crate) fn diffs(v: &[i64]) -> Vec<i64> {
 pub(super) struct Choice {
     pub(super) size: usize,
     pub(super) pred: Pred,
-    made: Option<(Vec<u8>, Vec<i64>)>,
+    pub(super) made: Option<(Vec<u8>, Vec<i64>)>,
     /// The counts of the made latents' values, when their estimate counted them all.
-    counted: Option<Counted>,
+    pub(super) counted: Option<Counted>,
 }
 
 /// The predictors `encode_column` may use for `vals`, smallest estimated size first. Orders 0 and

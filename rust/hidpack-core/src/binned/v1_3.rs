@@ -19,8 +19,12 @@
 //! Both are tried by the writer only in format 1.3 ([`encode_column_v1_3`]); readers accept them in
 //! any file, as every predictor (§5.5).
 
-use super::predict::{choose, common_divisor, diffs, encode_chosen, estimate, Pred, SAMPLE_OVER, SAMPLE_SLICE, SAMPLE_SLICES};
-use super::rans::{decode, encode};
+use super::bins::Counted;
+use super::predict::{
+    choose, common_step_divisor, encode_chosen, head_divisor, estimate, estimate_counted, latents_for, Pred, SAMPLE_OVER, SAMPLE_SLICE,
+    SAMPLE_SLICES,
+};
+use super::rans::{decode, encode, encode_counted};
 use crate::bytes::{put_varint, unzigzag, zigzag, Cursor};
 use crate::error::Result;
 
@@ -127,7 +131,9 @@ fn clock_latents(vals: &[i64], g: i64, p: i64) -> (Vec<i64>, Vec<i64>) {
 }
 
 /// The latents of signed steps: each step `d = v[i+1] − v[i]` divided by `g`, negated when the
-/// previous step was negative.
+/// previous step was negative. (The writer makes them from order 1's latents, [`signed_from`];
+/// this is the definition its tests compare against.)
+#[cfg(test)]
 fn signed_latents(vals: &[i64], g: i64) -> Vec<i64> {
     let mut prev = 0i64;
     vals.windows(2)
@@ -139,6 +145,29 @@ fn signed_latents(vals: &[i64], g: i64) -> Vec<i64> {
             q
         })
         .collect()
+}
+
+/// Signed steps' latents from order 1's (`q = d / g`, with `g > 0`: each has its step's sign),
+/// appended to `out`: each negated when the one before it is negative.
+fn signed_from(q: &[i64], out: &mut Vec<i64>) {
+    let mut prev = 0i64;
+    out.extend(q.iter().map(|&x| {
+        let s = if prev < 0 { x.wrapping_neg() } else { x };
+        prev = x;
+        s
+    }));
+}
+
+/// [`signed_from`] in place.
+fn signed_in_place(q: &mut [i64]) {
+    let mut prev = 0i64;
+    for x in q.iter_mut() {
+        let d = *x;
+        if prev < 0 {
+            *x = d.wrapping_neg();
+        }
+        prev = d;
+    }
 }
 
 /// Appends the body of a clock-grid chunk.
@@ -153,11 +182,19 @@ fn encode_clock(vals: &[i64], g: i64, p: i64, out: &mut Vec<u8>) {
 }
 
 /// Appends the body of a signed-steps chunk.
+#[cfg(test)]
 fn encode_signed(vals: &[i64], g: i64, out: &mut Vec<u8>) {
     out.push(PRED_SIGNED);
     put_varint(out, zigzag(vals[0]));
     put_varint(out, g as u64);
     encode(&signed_latents(vals, g), out);
+}
+
+/// The head of a signed-steps chunk (predictor, first value, divisor).
+fn signed_head(v0: i64, g: i64, out: &mut Vec<u8>) {
+    out.push(PRED_SIGNED);
+    put_varint(out, zigzag(v0));
+    put_varint(out, g as u64);
 }
 
 /// The values the writer sizes predictors on: the whole column, or slices of it (as `choose`).
@@ -173,15 +210,35 @@ fn probe(vals: &[i64]) -> Vec<&[i64]> {
 /// `encode_column` of format 1.3: when the 1.2 choice (on the same sample) is order-1 differences
 /// (clocks and coordinates), the clock grid (non-decreasing columns, when `clock`) or signed
 /// steps (others) is estimated on that sample and written instead when its estimate is smaller.
+///
+/// Order 1's latents of the whole column are made once, here (or taken from `choose`, which
+/// made them for a column short enough to be its own sample): signed steps are sized from them
+/// (a sign flip each), and whichever of the two wins is written from them.
 pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>, clock: bool) {
-    let choices = choose(vals, true);
+    let mut choices = choose(vals, true);
     if choices[0].pred == Pred::Order(1) {
-        if let Some(alt) = better_than(vals, choices[0].size, clock) {
-            match alt {
-                Alt::Clock(g, p) => encode_clock(vals, g, p, out),
-                Alt::Signed(g) => encode_signed(vals, g, out),
+        let made = choices[0].made.take().or_else(|| latents_for(vals, Pred::Order(1)));
+        if let Some((head, mut lat)) = made {
+            // order 1's divisor, as its head holds it (not found again from the values)
+            let g = head_divisor(&head).unwrap_or(0);
+            debug_assert_eq!(g, common_step_divisor(vals));
+            match better_than(vals, &lat, g, choices[0].size, clock) {
+                Some(Alt::Clock(g, p)) => return encode_clock(vals, g, p, out),
+                Some(Alt::Signed(g, sized)) => {
+                    signed_head(vals[0], g, out);
+                    match sized {
+                        // a column that was its own sample: its latents and their counts
+                        Some((s, Some(counted))) => encode_counted(&s, counted, out),
+                        Some((s, None)) => encode(&s, out),
+                        None => {
+                            signed_in_place(&mut lat);
+                            encode(&lat, out);
+                        }
+                    }
+                    return;
+                }
+                None => choices[0].made = Some((head, lat)),
             }
-            return;
         }
     }
     encode_chosen(vals, choices, out)
@@ -189,23 +246,25 @@ pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>, clock: bool) {
 
 enum Alt {
     Clock(i64, i64),
-    Signed(i64),
+    /// Signed steps with divisor `g`; with the whole column's latents and their counts when the
+    /// sample was the whole column.
+    Signed(i64, Option<(Vec<i64>, Option<Counted>)>),
 }
 
 /// A 1.3 predictor whose estimated size on the writer's sample is under `order1` (the order-1
-/// estimate on the same sample), if one is.
-fn better_than(vals: &[i64], order1: usize, clock: bool) -> Option<Alt> {
-    let g = common_divisor(&diffs(vals));
+/// estimate on the same sample), if one is. `lat` are order 1's latents of the whole column, `g`
+/// their divisor.
+fn better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize, clock: bool) -> Option<Alt> {
     if g == 0 || g > i64::MAX as u64 {
         return None;
     }
     let g = g as i64;
-    let slices = probe(vals);
     let head = 2 + crate::bytes::varint_len(zigzag(vals[0])) + crate::bytes::varint_len(g as u64);
-    let (size, alt) = if vals.windows(2).all(|w| w[0] <= w[1]) {
+    if vals.windows(2).all(|w| w[0] <= w[1]) {
         if !clock {
             return None; // a non-decreasing column's steps all have one sign: nothing to take out
         }
+        let slices = probe(vals);
         // the period whose grid predicts most stamps exactly, on the first slice
         let first = slices[0];
         let hits = |p: i64| clock_latents(first, g, p).1.iter().filter(|&&e| e == 0).count();
@@ -220,12 +279,23 @@ fn better_than(vals: &[i64], order1: usize, clock: bool) -> Option<Alt> {
             ks.extend(k);
             es.extend(e);
         }
-        (estimate(&ks).0 + estimate(&es).0 + head + 4, Alt::Clock(g, p))
+        let size = estimate(&ks).0 + estimate(&es).0 + head + 4;
+        return (size < order1).then_some(Alt::Clock(g, p));
+    }
+    // Signed steps on the sample (each slice's steps, as `probe` slices the values): slice i's
+    // latents are `lat[i·step..][..SAMPLE_SLICE − 1]`, its first step taken as it is.
+    let whole = vals.len() <= SAMPLE_OVER;
+    let mut s = Vec::with_capacity(if whole { lat.len() } else { SAMPLE_SLICES * SAMPLE_SLICE });
+    if whole {
+        signed_from(lat, &mut s);
     } else {
-        let lat: Vec<i64> = slices.iter().flat_map(|s| signed_latents(s, g)).collect();
-        (estimate(&lat).0 + head, Alt::Signed(g))
-    };
-    (size < order1).then_some(alt)
+        let step = vals.len() / SAMPLE_SLICES;
+        for i in 0..SAMPLE_SLICES {
+            signed_from(&lat[i * step..i * step + SAMPLE_SLICE - 1], &mut s);
+        }
+    }
+    let (size, _, counted) = estimate_counted(&s);
+    (size + head < order1).then(|| Alt::Signed(g, whole.then_some((s, counted))))
 }
 
 /// Decodes the rest of a clock-grid chunk of `m` values (the predictor byte read).
@@ -454,6 +524,52 @@ mod tests {
         let mut b = Vec::new();
         encode_signed(&xs, 65536, &mut b);
         rt(&xs, &b);
+    }
+
+    /// The writer makes signed steps (and order 1, when they do not win) from order 1's latents,
+    /// sized on the slices of a long column or on the whole of a short one: the bytes of the
+    /// definitions, for columns on both sides of the sample's threshold.
+    #[test]
+    fn the_writers_signed_steps_are_the_definitions_bytes() {
+        let walk = |n: usize, seed: u64, keep: u64| -> Vec<i64> {
+            let (mut r, mut x, mut dir) = (seed, 0i64, 1i64);
+            (0..n)
+                .map(|_| {
+                    r ^= r << 13;
+                    r ^= r >> 7;
+                    r ^= r << 17;
+                    if r % keep == 0 {
+                        dir = -dir;
+                    }
+                    x += dir * (r % 23) as i64 * 65536;
+                    x
+                })
+                .collect()
+        };
+        // (short, long) columns that took signed steps: both ways of sizing them are covered
+        let mut took = (0, 0);
+        for n in [5, 600, 1500, SAMPLE_OVER, SAMPLE_OVER + 1, 4000, 9001] {
+            // pointers that keep their direction for a while (signed steps win), or turn at random
+            for keep in [2, 10, 40] {
+                let xs = walk(n, 99 + n as u64, keep);
+                let mut v13 = Vec::new();
+                encode_column_v1_3(&xs, &mut v13, true);
+                let mut want = Vec::new();
+                if v13[0] == PRED_SIGNED {
+                    encode_signed(&xs, 65536, &mut want);
+                    if n <= SAMPLE_OVER {
+                        took.0 += 1;
+                    } else {
+                        took.1 += 1;
+                    }
+                } else {
+                    encode_column(&xs, &mut want);
+                }
+                assert_eq!(v13, want, "{n} {keep}");
+                rt(&xs, &v13);
+            }
+        }
+        assert!(took.0 > 0 && took.1 > 0, "{took:?}");
     }
 
     #[test]

@@ -230,12 +230,26 @@ impl Reader<FileSource> {
         Ok(r)
     }
 
+    /// [`Reader::open`] for a read of the events only (a fleet's files): the same events and
+    /// problems, but a file whose footer is intact is not checked for a write-ahead tail beside
+    /// it (a tail is never merged into such a file: see [`Reader::attach_tail`]), so that its
+    /// [`Reader::tail`] is None, and opening it looks up one path, not two.
+    pub fn open_for_events(path: impl AsRef<Path>) -> Result<Self> {
+        let mut r = Reader::open_without_tail(path.as_ref())?;
+        if r.layout != Layout::Index {
+            let tp = crate::writer::tail_path(path.as_ref());
+            if std::fs::symlink_metadata(&tp).is_ok() {
+                r.attach_tail(tp);
+            }
+        }
+        Ok(r)
+    }
+
     /// Open a file alone, ignoring any write-ahead tail beside it. Regular files only: a FIFO
     /// or device is refused at once, never waited on.
     pub fn open_without_tail(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = crate::fsio::open_recording(path)?;
-        let len = file.metadata().map_err(|e| crate::fsio::err(path, "inspect", e))?.len();
+        let (file, len) = crate::fsio::open_recording_len(path)?;
         Reader::from_source(FileSource::new(file, len).map_err(|e| crate::fsio::err(path, "read", e))?)
     }
 }

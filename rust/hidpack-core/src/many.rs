@@ -231,10 +231,20 @@ impl Count {
     }
 }
 
+/// What a [`gather_many`]'s `count` says of a recording: its [`Count`], and its reader if the
+/// read may take it rather than open the recording again.
+pub type Counted<S> = (Count, Option<Reader<S>>);
+
+/// Bytes of recordings a [`gather_many`] keeps in memory between its count and its read (the
+/// readers its `count` hands back), so as not to open and read those files twice.
+pub const KEEP_BYTES: u64 = 256 << 20;
+
 /// [`read_many_each_by`] into `out`'s columns.
 ///
 /// `count(j)`, if given, is what the `j`th recording's index says of the query ([`Count::of`];
-/// [`Count::default`] when not known): the counts are read first (on the reading threads). When
+/// [`Count::default`] when not known), and, optionally, its reader for the read to use rather
+/// than open it again (one over bytes in memory: [`Reader::into_memory`]; up to [`KEEP_BYTES`]
+/// of them are kept): the counts are read first (on the reading threads). When
 /// every recording's blocks are known ([`Count::blocks`]), the columns are allocated once at
 /// full size and each block's rows are written straight into its slice of them, on the thread
 /// that decodes it (`crate::placed`); should anything differ from the index there (a damaged
@@ -253,24 +263,30 @@ impl Count {
 pub fn gather_many<S: Source>(
     n: usize,
     open: impl Fn(usize) -> Result<Reader<S>> + Sync,
-    count: Option<&(dyn Fn(usize) -> Count + Sync)>,
+    count: Option<&(dyn Fn(usize) -> Counted<S> + Sync)>,
     opts: ManyOptions,
     mut out: Gather,
 ) -> std::result::Result<Gathered, ManyError> {
     if let Some(count) = count {
         let mut rows = 0u64;
         let mut blocks: Option<Vec<BlockRows>> = Some(Vec::with_capacity(n));
-        in_order(n, opts.threads, WAVE, count, |_, c| {
+        // readers kept from the count for the placed read, while their bytes stay under KEEP_BYTES
+        let mut kept: Vec<Option<Reader<S>>> = Vec::with_capacity(n);
+        let mut kept_bytes = 0u64;
+        in_order(n, opts.threads, WAVE, count, |_, (c, r)| {
             rows = rows.saturating_add(c.max_events);
             match (&mut blocks, c.blocks) {
                 (Some(v), Some(b)) => v.push(b),
                 _ => blocks = None,
             }
+            let r = r.filter(|r| blocks.is_some() && kept_bytes.saturating_add(r.source_len()) <= KEEP_BYTES);
+            kept_bytes += r.as_ref().map_or(0, |r| r.source_len());
+            kept.push(r);
             ControlFlow::Continue(())
         });
         if let (Some(files), Some((mask, fields, true, layout, frame_mask))) = (&blocks, out.placed_query()) {
             if mask == opts.kinds && n <= u32::MAX as usize {
-                let placed = crate::placed::gather_placed(&open, files, opts.t0, opts.t1, mask, fields, opts.threads, layout, frame_mask);
+                let placed = crate::placed::gather_placed(&open, kept, files, opts.t0, opts.t1, mask, fields, opts.threads, layout, frame_mask);
                 if let Some((table, events, wall_clock_ns)) = placed {
                     return Ok((table, events, ManyTable { parts: Vec::new(), wall_clock_ns, skipped: Vec::new() }));
                 }
@@ -544,17 +560,17 @@ mod tests {
                         for threads in [1, 3] {
                             let opts = ManyOptions { t0, t1, kinds, threads, on_problem: OnProblem::Raise };
                             let want = as_text(gather_many(files.len(), opener(&files), None, opts, gather(kinds, fields, frame)));
-                            let count = |j: usize| Count::of(&Reader::from_source(files[j].clone()).unwrap(), &opts);
+                            let count = |j: usize| (Count::of(&Reader::from_source(files[j].clone()).unwrap(), &opts), j.is_multiple_of(2).then(|| Reader::from_source(files[j].clone()).unwrap()));
                             let got = as_text(gather_many(files.len(), opener(&files), Some(&count), opts, gather(kinds, fields, frame)));
                             let what = format!("kinds {kinds:#x} fields {fields:#x} frame {frame} window {t0:?}..{t1:?} threads {threads}");
                             assert_eq!(got, want, "{what}");
                             // the placed read itself, when every file's blocks are known
-                            let counts: Option<Vec<BlockRows>> = (0..files.len()).map(|j| count(j).blocks).collect();
+                            let counts: Option<Vec<BlockRows>> = (0..files.len()).map(|j| count(j).0.blocks).collect();
                             if let Some(counts) = counts {
                                 let g = gather(kinds, fields, frame);
                                 let (_, _, _, layout, frame_mask) = g.placed_query().unwrap();
                                 if let Some((table, events, walls)) =
-                                    crate::placed::gather_placed(opener(&files), &counts, t0, t1, kinds, fields, threads, layout, frame_mask)
+                                    crate::placed::gather_placed(opener(&files), Vec::new(), &counts, t0, t1, kinds, fields, threads, layout, frame_mask)
                                 {
                                     placed_some += 1;
                                     let m = ManyTable { parts: Vec::new(), wall_clock_ns: walls, skipped: Vec::new() };
@@ -578,7 +594,7 @@ mod tests {
             }).collect::<Vec<_>>();
             let opts = opts(1, OnProblem::Raise);
             let (table, _) = read_many(&ps, opts).unwrap().concat();
-            let count = |j: usize| Count::of(&Reader::open_for_events(&ps[j]).unwrap(), &opts);
+            let count = |j: usize| { let r = Reader::open_for_events(&ps[j]).unwrap(); (Count::of(&r, &opts), None) };
             let (wide, events, _) = gather_many(ps.len(), |j| Reader::open_for_events(&ps[j]), Some(&count), opts, gather(ALL_KINDS, ALL_FIELDS_MASK, false)).unwrap();
             assert_eq!(events.iter().sum::<u64>() as usize, table.len());
             let Some(crate::wide::WideColumn::I64(t)) = wide.get("t") else { panic!("no t") };
@@ -607,7 +623,7 @@ mod tests {
                 for frame in [false, true] {
                     let opts = ManyOptions { t0: None, t1: None, kinds: ALL_KINDS, threads, on_problem };
                     let want = as_text(gather_many(files.len(), opener(&files), None, opts, gather(ALL_KINDS, fields, frame)));
-                    let count = |j: usize| Reader::from_source(files[j].clone()).map_or(Count::default(), |r| Count::of(&r, &opts));
+                    let count = |j: usize| Reader::from_source(files[j].clone()).map_or((Count::default(), None), |r| (Count::of(&r, &opts), Some(r)));
                     let got = as_text(gather_many(files.len(), opener(&files), Some(&count), opts, gather(ALL_KINDS, fields, frame)));
                     assert_eq!(got, want, "{on_problem:?} {threads} threads frame {frame}");
                     if on_problem == OnProblem::Skip {
@@ -625,11 +641,11 @@ mod tests {
         for on_problem in [OnProblem::Raise, OnProblem::Skip] {
             let opts = ManyOptions { t0: None, t1: None, kinds: ALL_KINDS, threads: 2, on_problem };
             let want = as_text(gather_many(some.len(), opener(&some), None, opts, gather(ALL_KINDS, fields, false)));
-            let count = |j: usize| Count::of(&Reader::from_source(some[j].clone()).unwrap(), &opts);
-            assert!(count(0).blocks.is_some());
+            let count = |j: usize| { let r = Reader::from_source(some[j].clone()).unwrap(); (Count::of(&r, &opts), Some(r)) };
+            assert!(count(0).0.blocks.is_some());
             assert_eq!(as_text(gather_many(some.len(), opener(&some), Some(&count), opts, gather(ALL_KINDS, fields, false))), want);
             // counted from other files than those read (a file changed in between): read as they are
-            let count_good = |j: usize| Count::of(&Reader::from_source(good[j].clone()).unwrap(), &opts);
+            let count_good = |j: usize| (Count::of(&Reader::from_source(good[j].clone()).unwrap(), &opts), None);
             assert_eq!(as_text(gather_many(some.len(), opener(&some), Some(&count_good), opts, gather(ALL_KINDS, fields, false))), want);
         }
         // a file's index that claims other counts than its blocks hold: the same result as the
@@ -637,11 +653,12 @@ mod tests {
         let opts = opts(1, OnProblem::Skip);
         let g = fleet();
         let lie = |j: usize| {
-            let mut c = Count::of(&Reader::from_source(g[j].clone()).unwrap(), &opts);
+            let r = Reader::from_source(g[j].clone()).unwrap();
+            let mut c = Count::of(&r, &opts);
             if let Some(b) = c.blocks.as_mut().filter(|b| !b.rows.is_empty()) {
                 b.rows[0] += 1;
             }
-            c
+            (c, Some(r))
         };
         let want = as_text(gather_many(g.len(), opener(&g), None, opts, gather(ALL_KINDS, fields, false)));
         assert_eq!(as_text(gather_many(g.len(), opener(&g), Some(&lie), opts, gather(ALL_KINDS, fields, false))), want);
@@ -661,6 +678,10 @@ mod tests {
         let read = |r: &Reader| r.read(None, None, ALL_KINDS, None).unwrap();
         assert_eq!(read(&a).events().collect::<Vec<_>>(), read(&b).events().collect::<Vec<_>>());
         assert_eq!(a.problems(), b.problems());
+        // the same reader over the bytes in memory reads the same
+        let m = Reader::open_for_events(&whole).unwrap().into_memory().expect("a small file is read whole");
+        assert_eq!(m.read(None, None, ALL_KINDS, None).unwrap().events().collect::<Vec<_>>(), read(&a).events().collect::<Vec<_>>());
+        assert_eq!((m.blocks(), m.source_len()), (a.blocks(), std::fs::metadata(&whole).unwrap().len()));
         // a file without its footer: the tail beside it is looked for as by open
         let cut = dir.path().join("cut.hpk");
         let bytes = std::fs::read(&whole).unwrap();

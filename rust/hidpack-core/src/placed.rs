@@ -303,7 +303,7 @@ type PlacedCounts = (Vec<u64>, Vec<Option<i64>>);
 /// straight into its slice of the output columns, which are allocated once at full size: what
 /// [`crate::many::gather_many`] makes of the same files through a [`crate::wide::Gather`] (with
 /// its `file` column), when each file's [`BlockRows`] (`files[j]`, from its index, read
-/// beforehand) hold. Files are read on up to `threads` threads, each file's blocks on the thread
+/// beforehand) hold. `kept[j]`, if there, is the `j`th file's reader (not opened again). Files are read on up to `threads` threads, each file's blocks on the thread
 /// that opened it.
 ///
 /// `None` (nothing a caller sees was changed) as soon as anything differs from the ordinary read's
@@ -314,6 +314,7 @@ type PlacedCounts = (Vec<u64>, Vec<Option<i64>>);
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gather_placed<S: Source>(
     open: impl Fn(usize) -> Result<Reader<S>> + Sync,
+    kept: Vec<Option<Reader<S>>>,
     files: &[BlockRows],
     t0: Option<i64>,
     t1: Option<i64>,
@@ -346,8 +347,12 @@ pub(crate) fn gather_placed<S: Source>(
             .zip(split(&mut file, &rows))
             .map(|s| Mutex::new(Some(s)))
             .collect();
+        let kept: Vec<Mutex<Option<Reader<S>>>> = kept.into_iter().map(Mutex::new).collect();
         let work = |j: usize| -> Option<(Vec<Written>, Option<i64>)> {
-            let reader = open(j).ok()?;
+            let reader = match kept.get(j).and_then(|k| k.lock().unwrap_or_else(|e| e.into_inner()).take()) {
+                Some(r) => r,
+                None => open(j).ok()?,
+            };
             if !reader.problems().is_empty() || block_rows(&reader, t0, t1, mask, None).ok()?.as_ref() != Some(&files[j]) {
                 return None;
             }

@@ -270,6 +270,20 @@ impl Reader<FileSource> {
         Ok(r)
     }
 
+    /// This reader over the file's bytes in memory, the file itself closed: when the file was
+    /// small enough to be read whole at open ([`FileSource::WHOLE`]) and no write-ahead tail was
+    /// merged into it (None otherwise: the reader is dropped). For a caller that keeps many
+    /// readers between two passes (a fleet's counts, then its read) without holding a file
+    /// handle for each.
+    pub fn into_memory(self) -> Option<Reader<Box<dyn Source>>> {
+        if self.tail.is_some() {
+            return None;
+        }
+        let Reader { src, header, header_end, blocks, hash_known, stated_first, layout, footer_error, problems, notes, n_main, tail, tail_info } = self;
+        let src: Box<dyn Source> = Box::new(src.whole?);
+        Some(Reader { src, header, header_end, blocks, hash_known, stated_first, layout, footer_error, problems, notes, n_main, tail, tail_info })
+    }
+
     /// Open a file alone, ignoring any write-ahead tail beside it. Regular files only: a FIFO
     /// or device is refused at once, never waited on.
     pub fn open_without_tail(path: impl AsRef<Path>) -> Result<Self> {
@@ -527,6 +541,10 @@ impl<S: Source> Reader<S> {
 
     pub fn header(&self) -> &Header {
         &self.header
+    }
+    /// Bytes of the source (the file, or the recording in memory).
+    pub fn source_len(&self) -> u64 {
+        self.src.len()
     }
     pub fn blocks(&self) -> &[BlockInfo] {
         &self.blocks

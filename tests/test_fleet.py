@@ -213,6 +213,69 @@ def test_a_large_read_many_counts_its_rows_first_and_equals_one_read_per_file(tm
     assert_tables_equal(got, want)
 
 
+def as_buffers(paths):
+    """The files as uint8 arrays: read_many opens them as it reads them (no index counted first),
+    so their read is the ordinary one, batch by batch, whatever the count of files."""
+    return [np.frombuffer(open(p, "rb").read(), np.uint8) for p in paths]
+
+
+def assert_native_reads_equal(got, want):
+    """Two results of _native.read_many: the same columns (NaN equal to NaN), events, wall
+    clocks and problems."""
+    (ga, ge, gw, gs), (wa, we, ww, ws) = got, want
+    assert list(ga) == list(wa)
+    for k in wa:
+        assert ga[k].dtype == wa[k].dtype, k
+        assert np.array_equal(ga[k], wa[k], equal_nan=ga[k].dtype.kind == "f"), k
+    assert (ge, gw, gs) == (we, ww, ws)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_placed_fleet_read_equals_the_ordinary_one(tmp_path, threads):
+    # From READ_MANY_COUNT_FILES paths on, each file's rows are written straight into the output
+    # columns (sized from the indexes first): the same columns, in both layouts, as the ordinary
+    # read of the same files, with kinds, columns, windows (on block edges and across them) and
+    # bad files under both errors= modes.
+    paths = []
+    for j in range(hidpack._native.READ_MANY_COUNT_FILES + 3):
+        p = str(tmp_path / f"f{j}.hpk")
+        if j % 50 == 7:
+            hidpack.write_table(p, random_moves(3_000, j), block_events=1_000)
+        else:
+            hidpack.write_table(p, rows_table(ROWS[j % 7 : j % len(ROWS)]), block_events=4 + j % 5)
+        paths.append(p)
+    queries = [
+        {},
+        {"kinds": ["key", "text"]},
+        {"kinds": ["move"]},
+        {"fields": ["x", "text", "usage"]},
+        {"t0": 3_000, "t1": 200_000_000_000},
+        {"t0": 0, "t1": 1_000_000_000_000_000},
+    ]
+    for layout in ("table", "pandas"):
+        for q in queries:
+            got = hidpack._native.read_many(paths, threads=threads, layout=layout, **q)
+            want = hidpack._native.read_many(as_buffers(paths), threads=threads, layout=layout, **q)
+            assert_native_reads_equal(got, want)
+    # bad files: a damaged block, a missing file, a file cut short (no footer)
+    damage_second_block(paths[7])
+    os.remove(paths[3])
+    data = open(paths[57], "rb").read()
+    open(paths[57], "wb").write(data[: len(data) * 2 // 3])
+    bufs = as_buffers([p for p in paths if os.path.exists(p)])
+    bufs.insert(3, np.zeros(3, np.uint8))  # read as the missing file's stand-in: not a recording
+    for layout in ("table", "pandas"):
+        got = hidpack._native.read_many(paths, threads=threads, layout=layout, errors="skip")
+        want = hidpack._native.read_many(bufs, threads=threads, layout=layout, errors="skip")
+        gs, ws = got[3], want[3]
+        assert [(p["file"], p["whole_file"]) for p in gs] == [(p["file"], p["whole_file"]) for p in ws]
+        assert [(p["file"], p["whole_file"]) for p in gs] == [(3, True), (7, False), (57, False)]
+        assert_native_reads_equal(got[:3] + (ws,), want)
+    with pytest.raises(OSError) as e:
+        hidpack.read_many(paths, threads=threads)
+    assert (e.value.file, e.value.path) == (3, paths[3])
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cuts=st.lists(st.integers(0, len(ROWS)), max_size=6), threads=st.integers(1, 4), block=st.integers(1, 9))
 def test_read_many_equals_one_read_per_file(tmp_path_factory, cuts, threads, block):

@@ -102,6 +102,11 @@ pub fn open_side_file(path: &Path) -> Result<File> {
 
 /// Open a recording for reading: regular files only, never blocking on a FIFO or device.
 pub fn open_recording(path: &Path) -> Result<File> {
+    open_recording_len(path).map(|(f, _)| f)
+}
+
+/// [`open_recording`], with the file's length (from the same `fstat`).
+pub fn open_recording_len(path: &Path) -> Result<(File, u64)> {
     let mut o = OpenOptions::new();
     o.read(true);
     #[cfg(unix)]
@@ -117,7 +122,7 @@ pub fn open_recording(path: &Path) -> Result<File> {
     if !md.is_file() {
         return Err(err(path, "open", io::Error::other("not a regular file")));
     }
-    Ok(f)
+    Ok((f, md.len()))
 }
 
 /// fsync the directory holding `path` (so a rename or a new file in it survives a power loss).

@@ -30,10 +30,12 @@ use crate::reader::{in_order, Problem, Reader, Source};
 use crate::table::EventTable;
 use crate::wide::{Gather, WideTable};
 
+pub use crate::placed::BlockRows;
+
 /// Files in flight at once: each thread takes the next file as it finishes one (sizes vary), and
 /// the results are kept anyway. Under [`OnProblem::Raise`], at most this many files are read past
 /// a failing one.
-const WAVE: usize = 64;
+pub(crate) const WAVE: usize = 64;
 
 /// What [`read_many`] does when a file cannot be opened or a block of it cannot be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +138,7 @@ pub fn read_many_each<P: AsRef<Path> + Sync>(
     opts: ManyOptions,
     each: impl FnMut(usize, EventTable),
 ) -> std::result::Result<ManyTable, ManyError> {
-    read_many_each_by(paths.len(), |j| Reader::open(paths[j].as_ref()), opts, each)
+    read_many_each_by(paths.len(), |j| Reader::open_for_events(paths[j].as_ref()), opts, each)
 }
 
 /// [`read_many_each`] over `n` recordings that need not be files: `open(j)` opens the `j`th
@@ -205,25 +207,92 @@ pub type Gathered = (WideTable, Vec<u64>, ManyTable);
 /// one batch, not every file's table besides. (A batch of 16 x 64 Ki rows held 21 B per row of a
 /// 1.6 M-row fleet at once; one file at a time was no faster.)
 ///
-/// `count(j)`, if given, is the rows of the `j`th recording the query may return (its index's
-/// [`Reader::max_events`]; 0 when not known): they are summed first (on the reading threads) and
-/// the columns made that large at once, so that none is copied as it grows nor ends with half
-/// of its room unused. It costs an extra open per file (about 4 µs), which a read of a few files
-/// may do without. The indexes are untrusted: the sum is a wish (room refused is not taken) and
-/// more rows than counted grow the columns as usual.
+/// What a recording's index says of a query, read before a [`gather_many`]: the rows it may
+/// return, and, when its index says exactly which rows of which blocks, those (the read may
+/// then place each block's rows straight into the output columns).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Count {
+    /// At most this many rows ([`Reader::max_events`]; 0 when not known).
+    pub max_events: u64,
+    /// The blocks and their rows, when every wanted block lies inside the window (None: not
+    /// known, or the recording could not be opened).
+    pub blocks: Option<BlockRows>,
+}
+
+impl Count {
+    /// The count of the query `opts` from `reader`'s index.
+    pub fn of<S: Source>(reader: &Reader<S>, opts: &ManyOptions) -> Count {
+        let blocks = if reader.problems().is_empty() {
+            crate::placed::block_rows(reader, opts.t0, opts.t1, opts.kinds, None).ok().flatten()
+        } else {
+            None
+        };
+        Count { max_events: reader.max_events(opts.t0, opts.t1, opts.kinds), blocks }
+    }
+}
+
+/// What a [`gather_many`]'s `count` says of a recording: its [`Count`], and its reader if the
+/// read may take it rather than open the recording again.
+pub type Counted<S> = (Count, Option<Reader<S>>);
+
+/// Bytes of recordings a [`gather_many`] keeps in memory between its count and its read (the
+/// readers its `count` hands back), so as not to open and read those files twice.
+pub const KEEP_BYTES: u64 = 256 << 20;
+
+/// [`read_many_each_by`] into `out`'s columns.
+///
+/// `count(j)`, if given, is what the `j`th recording's index says of the query ([`Count::of`];
+/// [`Count::default`] when not known), and, optionally, its reader for the read to use rather
+/// than open it again (one over bytes in memory: [`Reader::into_memory`]; up to [`KEEP_BYTES`]
+/// of them are kept): the counts are read first (on the reading threads). When
+/// every recording's blocks are known ([`Count::blocks`]), the columns are allocated once at
+/// full size and each block's rows are written straight into its slice of them, on the thread
+/// that decodes it (`crate::placed`); should anything differ from the index there (a damaged
+/// file, a file changed in between), nothing of that is kept and the files are read as follows.
+///
+/// Otherwise the files' tables are appended a batch of about [`Gather::batch_rows`] rows at a
+/// time (fields filled in parallel), so a read holds its output and one batch, not every file's
+/// table besides. (A batch of 16 x 64 Ki rows held 21 B per row of a 1.6 M-row fleet at once;
+/// one file at a time was no faster.) The counted rows, summed, size the columns at once, so
+/// that none is copied as it grows nor ends with half of its room unused. The indexes are
+/// untrusted: the sum is a wish (room refused is not taken) and more rows than counted grow the
+/// columns as usual.
+///
+/// Counting costs an extra open per file (about 4 µs), which a read of a few files may do
+/// without.
 pub fn gather_many<S: Source>(
     n: usize,
     open: impl Fn(usize) -> Result<Reader<S>> + Sync,
-    count: Option<&(dyn Fn(usize) -> u64 + Sync)>,
+    count: Option<&(dyn Fn(usize) -> Counted<S> + Sync)>,
     opts: ManyOptions,
     mut out: Gather,
 ) -> std::result::Result<Gathered, ManyError> {
     if let Some(count) = count {
         let mut rows = 0u64;
-        in_order(n, opts.threads, WAVE, count, |_, k| {
-            rows = rows.saturating_add(k);
+        let mut blocks: Option<Vec<BlockRows>> = Some(Vec::with_capacity(n));
+        // readers kept from the count for the placed read, while their bytes stay under KEEP_BYTES
+        let mut kept: Vec<Option<Reader<S>>> = Vec::with_capacity(n);
+        let mut kept_bytes = 0u64;
+        in_order(n, opts.threads, WAVE, count, |_, (c, r)| {
+            rows = rows.saturating_add(c.max_events);
+            match (&mut blocks, c.blocks) {
+                (Some(v), Some(b)) => v.push(b),
+                _ => blocks = None,
+            }
+            let r = r.filter(|r| blocks.is_some() && kept_bytes.saturating_add(r.source_len()) <= KEEP_BYTES);
+            kept_bytes += r.as_ref().map_or(0, |r| r.source_len());
+            kept.push(r);
             ControlFlow::Continue(())
         });
+        if let (Some(files), Some((mask, fields, true, layout, frame_mask))) = (&blocks, out.placed_query()) {
+            if mask == opts.kinds && n <= u32::MAX as usize {
+                let placed = crate::placed::gather_placed(&open, kept, files, opts.t0, opts.t1, mask, fields, opts.threads, layout, frame_mask);
+                if let Some((table, events, wall_clock_ns)) = placed {
+                    return Ok((table, events, ManyTable { parts: Vec::new(), wall_clock_ns, skipped: Vec::new() }));
+                }
+            }
+        }
+        drop(blocks);
         out.reserve(usize::try_from(rows).unwrap_or(usize::MAX));
     }
     let (mut batch, mut rows, batch_rows) = (Vec::new(), 0usize, out.batch_rows());
@@ -244,7 +313,7 @@ pub fn gather_many<S: Source>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reader::ALL_KINDS;
+    use crate::reader::{kind_mask, ALL_KINDS};
     use crate::{Event, Kind, Writer, WriterOptions};
 
     struct TempDir(std::path::PathBuf);
@@ -410,5 +479,222 @@ mod tests {
             assert_eq!(got.wall_clock_ns.len(), 6);
             assert_eq!(got.wall_clock_ns[2], None);
         }
+    }
+
+    /// Events of every kind but gap, optional fields present on some rows only, stretches of
+    /// moves only (blocks of one kind) between mixed ones; `seed` shifts the values.
+    fn mixed(n: i64, seed: i64) -> Vec<(i64, Event)> {
+        (0..n)
+            .map(|i| {
+                let v = i + seed;
+                let ev = match if (i / 300) % 3 == 1 { 0 } else { v % 8 } {
+                    0 | 1 => Event::Move { x: v << 16, y: (2 * v + 1) << 15, buttons: (v % 4 == 0).then_some(1) },
+                    2 => Event::Key { pressed: v % 4 == 2, usage: Some(4 + (v % 20) as u16), native: (v % 5 == 0).then_some(30) },
+                    3 => Event::Button { button: 1, pressed: v % 2 == 1, pos: (v % 9 == 3).then_some((v << 16, v << 16)) },
+                    4 => Event::Text { text: format!("t{v}é") },
+                    5 => Event::Scroll { dx: 0, dy: -(v << 16), pos: None },
+                    6 => Event::RawMove { dx: v, dy: -v },
+                    _ => Event::Marker { label: "m".into(), value: (v % 3 == 0).then_some(v) },
+                };
+                (i * 1000, ev)
+            })
+            .collect()
+    }
+
+    fn recording(evs: &[(i64, Event)], block_events: usize, wall: Option<i64>) -> Vec<u8> {
+        let opts = WriterOptions { block_events, wall_clock_ns: wall, ..Default::default() };
+        let mut w = Writer::new(Vec::new(), opts).unwrap();
+        for (t, ev) in evs {
+            w.push(*t, ev).unwrap();
+        }
+        w.into_inner().unwrap()
+    }
+
+    /// A fleet in memory: files of many sizes and block sizes (one holds moves only, one nothing).
+    fn fleet() -> Vec<Vec<u8>> {
+        let mut files: Vec<Vec<u8>> = [(700i64, 250usize), (0, 100), (1, 100), (1200, 4096), (333, 64), (2000, 512)]
+            .iter()
+            .enumerate()
+            .map(|(j, &(n, b))| recording(&mixed(n, 17 * j as i64), b, (j % 2 == 0).then_some(1_700_000_000_000_000_000 + j as i64)))
+            .collect();
+        let moves: Vec<(i64, Event)> = (0..500).map(|i| (i * 7, Event::Move { x: i << 16, y: -i << 16, buttons: None })).collect();
+        files.push(recording(&moves, 200, None));
+        files
+    }
+
+    type Open<'a> = Box<dyn Fn(usize) -> Result<Reader<Vec<u8>>> + Sync + 'a>;
+
+    fn opener(files: &[Vec<u8>]) -> Open<'_> {
+        Box::new(move |j: usize| Reader::from_source(files[j].clone()))
+    }
+
+    fn gather(mask: u16, fields: u32, frame: bool) -> Gather {
+        let g = Gather::new(mask, fields, true);
+        if frame {
+            g.frame(mask)
+        } else {
+            g
+        }
+    }
+
+    /// The result (or error) of a gather, as text (NaN equals NaN).
+    fn as_text(r: std::result::Result<Gathered, ManyError>) -> String {
+        match r {
+            Ok((table, events, m)) => format!("{table:?}\n{events:?}\n{:?}\n{:?}\n{}", m.wall_clock_ns, m.skipped, m.parts.len()),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    #[test]
+    fn a_placed_fleet_read_is_the_gathered_one() {
+        use crate::wide::{ALL_FIELDS_MASK, HOLDING_DATA};
+        let files = fleet();
+        let key_text = kind_mask(&[Kind::Key, Kind::Text]);
+        let x_text = 1 << crate::Field::X as u32 | 1 << crate::Field::Text as u32 | 1 << crate::Field::Count as u32;
+        let windows = [(None, None), (Some(0), Some(64_000)), (Some(250_000), None), (Some(3_000), Some(5_000))];
+        let mut placed_some = 0;
+        for kinds in [ALL_KINDS, kind_mask(&[Kind::Move]), key_text] {
+            for fields in [ALL_FIELDS_MASK | HOLDING_DATA, ALL_FIELDS_MASK, x_text] {
+                for frame in [false, true] {
+                    for (t0, t1) in windows {
+                        for threads in [1, 3] {
+                            let opts = ManyOptions { t0, t1, kinds, threads, on_problem: OnProblem::Raise };
+                            let want = as_text(gather_many(files.len(), opener(&files), None, opts, gather(kinds, fields, frame)));
+                            let count = |j: usize| (Count::of(&Reader::from_source(files[j].clone()).unwrap(), &opts), j.is_multiple_of(2).then(|| Reader::from_source(files[j].clone()).unwrap()));
+                            let got = as_text(gather_many(files.len(), opener(&files), Some(&count), opts, gather(kinds, fields, frame)));
+                            let what = format!("kinds {kinds:#x} fields {fields:#x} frame {frame} window {t0:?}..{t1:?} threads {threads}");
+                            assert_eq!(got, want, "{what}");
+                            // the placed read itself, when every file's blocks are known
+                            let counts: Option<Vec<BlockRows>> = (0..files.len()).map(|j| count(j).0.blocks).collect();
+                            if let Some(counts) = counts {
+                                let g = gather(kinds, fields, frame);
+                                let (_, _, _, layout, frame_mask) = g.placed_query().unwrap();
+                                if let Some((table, events, walls)) =
+                                    crate::placed::gather_placed(opener(&files), Vec::new(), &counts, t0, t1, kinds, fields, threads, layout, frame_mask)
+                                {
+                                    placed_some += 1;
+                                    let m = ManyTable { parts: Vec::new(), wall_clock_ns: walls, skipped: Vec::new() };
+                                    assert_eq!(as_text(Ok((table, events, m))), want, "{what}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // windows on block edges (and none) are placed; the others are read the ordinary way
+        assert!(placed_some >= 3 * 3 * 2 * 2, "{placed_some} placed reads");
+        // and the placed columns are those of the parts read_many returns
+        let paths: Vec<std::path::PathBuf> = {
+            let dir = TempDir::new("placed");
+            let ps = files.iter().enumerate().map(|(j, b)| {
+                let p = dir.path().join(format!("{j}.hpk"));
+                std::fs::write(&p, b).unwrap();
+                p
+            }).collect::<Vec<_>>();
+            let opts = opts(1, OnProblem::Raise);
+            let (table, _) = read_many(&ps, opts).unwrap().concat();
+            let count = |j: usize| { let r = Reader::open_for_events(&ps[j]).unwrap(); (Count::of(&r, &opts), None) };
+            let (wide, events, _) = gather_many(ps.len(), |j| Reader::open_for_events(&ps[j]), Some(&count), opts, gather(ALL_KINDS, ALL_FIELDS_MASK, false)).unwrap();
+            assert_eq!(events.iter().sum::<u64>() as usize, table.len());
+            let Some(crate::wide::WideColumn::I64(t)) = wide.get("t") else { panic!("no t") };
+            assert_eq!(t, &table.t);
+            std::mem::drop(dir);
+            ps
+        };
+        assert_eq!(paths.len(), files.len());
+    }
+
+    #[test]
+    fn a_placed_fleet_read_with_bad_files_is_the_ordinary_one() {
+        use crate::wide::{ALL_FIELDS_MASK, HOLDING_DATA};
+        let mut files = fleet();
+        // file 0 has a damaged block (a byte flipped inside it), file 5 is cut (no footer),
+        // file 1 is not a recording
+        let r = Reader::from_source(files[0].clone()).unwrap();
+        let b = r.blocks()[1].clone();
+        files[0][(b.offset + u64::from(b.length) / 2) as usize] ^= 0x5A;
+        let cut = files[5].len() * 2 / 3;
+        files[5].truncate(cut);
+        files[1] = b"not a recording at all".to_vec();
+        let fields = ALL_FIELDS_MASK | HOLDING_DATA;
+        for on_problem in [OnProblem::Raise, OnProblem::Skip] {
+            for threads in [1, 2] {
+                for frame in [false, true] {
+                    let opts = ManyOptions { t0: None, t1: None, kinds: ALL_KINDS, threads, on_problem };
+                    let want = as_text(gather_many(files.len(), opener(&files), None, opts, gather(ALL_KINDS, fields, frame)));
+                    let count = |j: usize| Reader::from_source(files[j].clone()).map_or((Count::default(), None), |r| (Count::of(&r, &opts), Some(r)));
+                    let got = as_text(gather_many(files.len(), opener(&files), Some(&count), opts, gather(ALL_KINDS, fields, frame)));
+                    assert_eq!(got, want, "{on_problem:?} {threads} threads frame {frame}");
+                    if on_problem == OnProblem::Skip {
+                        assert!(want.contains("whole_file: true") && want.contains("events_lost"), "{want}");
+                    } else {
+                        assert!(want.starts_with("error: file 0:") && want.contains("events lost"), "{want}");
+                    }
+                }
+            }
+        }
+        // only the damaged block's file among good ones: counted as good, found bad when decoded
+        let (good, bad) = (fleet(), files[0].clone());
+        let mut some = good.clone();
+        some[0] = bad;
+        for on_problem in [OnProblem::Raise, OnProblem::Skip] {
+            let opts = ManyOptions { t0: None, t1: None, kinds: ALL_KINDS, threads: 2, on_problem };
+            let want = as_text(gather_many(some.len(), opener(&some), None, opts, gather(ALL_KINDS, fields, false)));
+            let count = |j: usize| { let r = Reader::from_source(some[j].clone()).unwrap(); (Count::of(&r, &opts), Some(r)) };
+            assert!(count(0).0.blocks.is_some());
+            assert_eq!(as_text(gather_many(some.len(), opener(&some), Some(&count), opts, gather(ALL_KINDS, fields, false))), want);
+            // counted from other files than those read (a file changed in between): read as they are
+            let count_good = |j: usize| (Count::of(&Reader::from_source(good[j].clone()).unwrap(), &opts), None);
+            assert_eq!(as_text(gather_many(some.len(), opener(&some), Some(&count_good), opts, gather(ALL_KINDS, fields, false))), want);
+        }
+        // a file's index that claims other counts than its blocks hold: the same result as the
+        // ordinary read, never a panic (the counts of an untrusted file are only a plan)
+        let opts = opts(1, OnProblem::Skip);
+        let g = fleet();
+        let lie = |j: usize| {
+            let r = Reader::from_source(g[j].clone()).unwrap();
+            let mut c = Count::of(&r, &opts);
+            if let Some(b) = c.blocks.as_mut().filter(|b| !b.rows.is_empty()) {
+                b.rows[0] += 1;
+            }
+            (c, Some(r))
+        };
+        let want = as_text(gather_many(g.len(), opener(&g), None, opts, gather(ALL_KINDS, fields, false)));
+        assert_eq!(as_text(gather_many(g.len(), opener(&g), Some(&lie), opts, gather(ALL_KINDS, fields, false))), want);
+    }
+
+    #[test]
+    fn opening_for_events_reads_what_open_reads() {
+        let dir = TempDir::new("for-events");
+        let whole = dir.path().join("whole.hpk");
+        write(&whole, 0, 40);
+        // a stale tail beside a complete file is never merged: open says so, open_for_events does
+        // not look
+        std::fs::write(crate::writer::tail_path(&whole), b"stale").unwrap();
+        let (a, b) = (Reader::open(&whole).unwrap(), Reader::open_for_events(&whole).unwrap());
+        assert!(a.tail().is_some_and(|t| t.not_merged.is_some()));
+        assert!(b.tail().is_none());
+        let read = |r: &Reader| r.read(None, None, ALL_KINDS, None).unwrap();
+        assert_eq!(read(&a).events().collect::<Vec<_>>(), read(&b).events().collect::<Vec<_>>());
+        assert_eq!(a.problems(), b.problems());
+        // the same reader over the bytes in memory reads the same
+        let m = Reader::open_for_events(&whole).unwrap().into_memory().expect("a small file is read whole");
+        assert_eq!(m.read(None, None, ALL_KINDS, None).unwrap().events().collect::<Vec<_>>(), read(&a).events().collect::<Vec<_>>());
+        assert_eq!((m.blocks(), m.source_len()), (a.blocks(), std::fs::metadata(&whole).unwrap().len()));
+        // a file without its footer: the tail beside it is looked for as by open
+        let cut = dir.path().join("cut.hpk");
+        let bytes = std::fs::read(&whole).unwrap();
+        std::fs::write(&cut, &bytes[..bytes.len() * 3 / 4]).unwrap();
+        std::fs::write(crate::writer::tail_path(&cut), b"not a tail").unwrap();
+        let (a, b) = (Reader::open(&cut).unwrap(), Reader::open_for_events(&cut).unwrap());
+        assert!(b.tail().is_some());
+        assert_eq!(a.tail(), b.tail());
+        assert_eq!(read(&a).events().collect::<Vec<_>>(), read(&b).events().collect::<Vec<_>>());
+        assert_eq!(a.problems(), b.problems());
+        assert!(!b.problems().is_empty());
+        // errors name the file as open's do
+        let missing = dir.path().join("missing.hpk");
+        assert_eq!(Reader::open(&missing).err().unwrap().to_string(), Reader::open_for_events(&missing).err().unwrap().to_string());
     }
 }

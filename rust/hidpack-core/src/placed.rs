@@ -124,23 +124,12 @@ pub fn read_placed<S: Source>(
     layout: Layout,
     frame_mask: u16,
 ) -> Result<Option<WideTable>> {
-    let ids = reader.blocks_for(t0, t1, mask, blocks)?;
+    let Some(BlockRows { ids, rows, present }) = block_rows(reader, t0, t1, mask, blocks)? else { return Ok(None) };
     let lo = t0.unwrap_or(i64::MIN);
     let infos = reader.blocks();
-    if ids.iter().any(|&i| infos[i].t_min < lo || t1.is_some_and(|e| infos[i].t_max >= e)) {
-        return Ok(None); // a block cut by the window: its wanted rows are not known beforehand
-    }
-    // events_hint bounds the (untrusted) counts by the file's size
-    let Some(n) = reader.events_hint(&ids, mask) else { return Ok(None) };
+    let n: usize = rows.iter().sum();
     let wanted = |k: usize| (mask >> k) & 1 == 1;
-    let rows: Vec<usize> =
-        ids.iter().map(|&i| (0..NUM_KINDS).filter(|&k| wanted(k)).map(|k| infos[i].counts[k] as usize).sum()).collect();
-    let mut present = [false; NUM_KINDS]; // kinds some wanted block has rows of
-    for &i in &ids {
-        for (k, p) in present.iter_mut().enumerate() {
-            *p |= wanted(k) && infos[i].counts[k] > 0;
-        }
-    }
+    let present = present_kinds(present);
     // the counts are untrusted: room the allocator refuses means the ordinary read (which grows
     // its columns as rows come) instead of an abort
     let Some(mut plans) = plan(mask, fields, layout, frame_mask, &present, n) else { return Ok(None) };
@@ -181,18 +170,89 @@ pub fn read_placed<S: Source>(
         reader.restore_notes(notes); // the ordinary read decodes these blocks again
         return Ok(None);
     };
-    // SAFETY: `split_all` gave each block the slice of rows `base..base + rows[j]` of `t` and
-    // `kind` (the slices tile `0..n`), every block was written (`written` has one entry per
-    // block, else we returned above) and `write_block` writes every row of its slices.
+    // SAFETY: `split_all` gave each block the slice of rows `base..base + rows[j]` of every
+    // column (the slices tile `0..n`), and every block was written (`written` has one entry per
+    // block, else we returned above): `write_block` writes every row of its slices.
+    Ok(Some(unsafe { assemble(t, kind, None, plans, &written, &rows, n, fields, layout) }))
+}
+
+/// The blocks a read decodes and the rows it takes from each, by the file's index: what a placed
+/// read needs to know before it decodes anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockRows {
+    /// The blocks' indices, in file order.
+    pub ids: Vec<usize>,
+    /// Rows wanted from each (its counts of the kinds read).
+    pub rows: Vec<usize>,
+    /// The kinds read that some of these blocks has rows of (bit k = kind k).
+    pub present: u16,
+}
+
+/// [`BlockRows`] of a read of `t0 <= t < t1` and the kinds in `mask` (from `blocks`, all when
+/// None); `Ok(None)` when a wanted block is cut by the window (its wanted rows are not known
+/// beforehand) or the counts are past what the file's size allows (untrusted: see
+/// [`Reader::events_hint`]).
+pub fn block_rows<S: Source>(reader: &Reader<S>, t0: Option<i64>, t1: Option<i64>, mask: u16, blocks: Option<&[usize]>) -> Result<Option<BlockRows>> {
+    let ids = reader.blocks_for(t0, t1, mask, blocks)?;
+    let lo = t0.unwrap_or(i64::MIN);
+    let infos = reader.blocks();
+    if ids.iter().any(|&i| infos[i].t_min < lo || t1.is_some_and(|e| infos[i].t_max >= e)) {
+        return Ok(None);
+    }
+    // events_hint bounds the (untrusted) counts by the file's size
+    if reader.events_hint(&ids, mask).is_none() {
+        return Ok(None);
+    }
+    let wanted = |k: usize| (mask >> k) & 1 == 1;
+    let rows = ids.iter().map(|&i| (0..NUM_KINDS).filter(|&k| wanted(k)).map(|k| infos[i].counts[k] as usize).sum()).collect();
+    let mut present = 0u16;
+    for &i in &ids {
+        for k in (0..NUM_KINDS).filter(|&k| wanted(k) && infos[i].counts[k] > 0) {
+            present |= 1 << k;
+        }
+    }
+    Ok(Some(BlockRows { ids, rows, present }))
+}
+
+fn present_kinds(bits: u16) -> [bool; NUM_KINDS] {
+    std::array::from_fn(|k| (bits >> k) & 1 == 1)
+}
+
+/// The [`WideTable`] of a placed read: `t`, `kind`, `file` (if given), then each plan's
+/// columns (only the held ones under [`crate::wide::HOLDING_DATA`]), each with its length set
+/// to `n` (strings joined block after block).
+///
+/// # Safety
+/// Every one of the first `n` rows of every column (`t`, `kind`, `file` and the plans') was
+/// written: the blocks' slices (`rows`, one per entry of `written`) tile `0..n`, and each block
+/// wrote every row of its slices.
+#[allow(clippy::too_many_arguments)]
+unsafe fn assemble(
+    mut t: Vec<i64>,
+    mut kind: Vec<u8>,
+    file: Option<Vec<u32>>,
+    plans: Vec<Plan>,
+    written: &[Written],
+    rows: &[usize],
+    n: usize,
+    fields: u32,
+    layout: Layout,
+) -> WideTable {
+    // SAFETY: the caller's promise.
     unsafe {
         t.set_len(n);
         kind.set_len(n);
     }
     let mut held = 0u64;
-    for w in &written {
+    for w in written {
         held |= w.held;
     }
     let mut cols = vec![("t".to_string(), WideColumn::I64(t)), ("kind".to_string(), WideColumn::U8(kind))];
+    if let Some(mut file) = file {
+        // SAFETY: the caller's promise.
+        unsafe { file.set_len(n) };
+        cols.push(("file".to_string(), WideColumn::U32(file)));
+    }
     let only_held = fields & crate::wide::HOLDING_DATA != 0;
     for (p, plan) in plans.into_iter().enumerate() {
         if only_held && held >> p & 1 == 0 {
@@ -204,10 +264,10 @@ pub fn read_placed<S: Source>(
             Presence::Mask => Some(format!("{name}_mask")),
             Presence::None => None,
         };
-        // SAFETY (each `push_filled` and `set_len` below): as for `t` above: the blocks' slices of the column tile
-        // its rows, and every block wrote every row of its slices (presence columns only where
-        // the field has one: `split_all` gives a presence slice exactly when `presence` is not
-        // `Presence::None`; a string's offsets hold n + 1 entries, the first pushed before).
+        // SAFETY (each `push_filled` and `set_len` below): the caller's promise (presence
+        // columns only where the field has one: `split_all` gives a presence slice exactly when
+        // `presence` is not `Presence::None`; a string's offsets hold n + 1 entries, the first
+        // pushed before).
         match plan.col {
             None => cols.extend(absent_column(plan.field, n, layout)),
             Some(Cols::I64(v, pr)) => unsafe { push_filled(&mut cols, name, v, pr, presence_name, n, WideColumn::I64) },
@@ -218,14 +278,126 @@ pub fn read_placed<S: Source>(
                     offsets.set_len(n + 1);
                     valid.set_len(n);
                 }
-                let data = join_strings(&mut offsets, &rows, written.iter().map(|w| w.strings.iter().find(|s| s.0 == p).map(|s| &s.1[..])));
+                let data = join_strings(&mut offsets, rows, written.iter().map(|w| w.strings.iter().find(|s| s.0 == p).map(|s| &s.1[..])));
                 cols.push((format!("{name}_offsets"), WideColumn::I64(offsets)));
                 cols.push((format!("{name}_data"), WideColumn::U8(data)));
                 cols.push((format!("{name}_valid"), WideColumn::Bool(valid)));
             }
         }
     }
-    Ok(Some(WideTable { cols }))
+    WideTable { cols }
+}
+
+/// A block's slices in a placed fleet read (taken by the thread that writes them): every
+/// column's, and the `file` column's.
+type FileSlot<'a> = Mutex<Option<(Slots<'a>, Out<'a, u32>)>>;
+
+/// A placed fleet read's result: the columns (with `file`), the rows of each file and each
+/// file's wall clock.
+pub(crate) type PlacedFleet = (WideTable, Vec<u64>, Vec<Option<i64>>);
+
+/// Each file's rows and wall clock.
+type PlacedCounts = (Vec<u64>, Vec<Option<i64>>);
+
+/// The wide read of many recordings (`open(j)` opens the `j`th), every block's rows written
+/// straight into its slice of the output columns, which are allocated once at full size: what
+/// [`crate::many::gather_many`] makes of the same files through a [`crate::wide::Gather`] (with
+/// its `file` column), when each file's [`BlockRows`] (`files[j]`, from its index, read
+/// beforehand) hold. `kept[j]`, if there, is the `j`th file's reader (not opened again). Files are read on up to `threads` threads, each file's blocks on the thread
+/// that opened it.
+///
+/// `None` (nothing a caller sees was changed) as soon as anything differs from the ordinary read's
+/// easy case: a file that fails to open, whose reader reports a problem (a torn or damaged file),
+/// whose index now says other rows than `files[j]`, or a block that fails its checks or whose
+/// decoded rows per kind differ from its record. The caller then reads the ordinary way, which
+/// reports each problem as it should.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gather_placed<S: Source>(
+    open: impl Fn(usize) -> Result<Reader<S>> + Sync,
+    kept: Vec<Option<Reader<S>>>,
+    files: &[BlockRows],
+    t0: Option<i64>,
+    t1: Option<i64>,
+    mask: u16,
+    fields: u32,
+    threads: usize,
+    layout: Layout,
+    frame_mask: u16,
+) -> Option<PlacedFleet> {
+    let rows: Vec<usize> = files.iter().flat_map(|f| f.rows.iter().copied()).collect();
+    let n = rows.iter().try_fold(0usize, |a, &r| a.checked_add(r))?;
+    if n == 0 || u32::try_from(files.len()).is_err() {
+        return None;
+    }
+    let present = present_kinds(files.iter().fold(0, |a, f| a | f.present));
+    let mut plans = plan(mask, fields, layout, frame_mask, &present, n)?;
+    let (mut t, mut kind, mut file) = (room::<i64>(n)?, room::<u8>(n)?, room::<u32>(n)?);
+    let lo = t0.unwrap_or(i64::MIN);
+    let wanted = |k: usize| (mask >> k) & 1 == 1;
+    // each file's first block among all the blocks
+    let mut first = Vec::with_capacity(files.len() + 1);
+    first.push(0usize);
+    for f in files {
+        first.push(first[first.len() - 1] + f.rows.len());
+    }
+    let plans_ro: Vec<(Field, Presence)> = plans.iter().map(|p| (p.field, p.presence)).collect();
+    let done: Option<(Vec<Written>, PlacedCounts)> = {
+        let slots: Vec<FileSlot> = split_all(&mut t, &mut kind, &mut plans, &rows)
+            .into_iter()
+            .zip(split(&mut file, &rows))
+            .map(|s| Mutex::new(Some(s)))
+            .collect();
+        let kept: Vec<Mutex<Option<Reader<S>>>> = kept.into_iter().map(Mutex::new).collect();
+        let work = |j: usize| -> Option<(Vec<Written>, Option<i64>)> {
+            let reader = match kept.get(j).and_then(|k| k.lock().unwrap_or_else(|e| e.into_inner()).take()) {
+                Some(r) => r,
+                None => open(j).ok()?,
+            };
+            if !reader.problems().is_empty() || block_rows(&reader, t0, t1, mask, None).ok()?.as_ref() != Some(&files[j]) {
+                return None;
+            }
+            let infos = reader.blocks();
+            let mut out = Vec::with_capacity(files[j].ids.len());
+            for (b, &i) in files[j].ids.iter().enumerate() {
+                let table = reader.decode_block(i).ok()?.into_wanted(lo, t1, mask);
+                let m = files[j].rows[b];
+                let counts_hold = table.t.len() == m
+                    && table.kind.len() == m
+                    && (0..NUM_KINDS).all(|k| table.kinds[k].len() == if wanted(k) { infos[i].counts[k] as usize } else { 0 });
+                if !counts_hold {
+                    return None;
+                }
+                let (mut s, f) = slots[first[j] + b].lock().unwrap_or_else(|e| e.into_inner()).take()?;
+                f.iter_mut().for_each(|o| {
+                    o.write(j as u32);
+                });
+                out.push(write_block(&table, &mut s, &plans_ro));
+            }
+            Some((out, reader.header().wall_clock_ns))
+        };
+        let (mut written, mut events, mut walls) = (Vec::with_capacity(rows.len()), Vec::with_capacity(files.len()), Vec::with_capacity(files.len()));
+        let mut failed = false;
+        in_order(files.len(), threads, crate::many::WAVE, work, |j, w| match w {
+            Some((w, wall)) => {
+                written.extend(w);
+                events.push(files[j].rows.iter().sum::<usize>() as u64);
+                walls.push(wall);
+                ControlFlow::Continue(())
+            }
+            None => {
+                failed = true;
+                ControlFlow::Break(())
+            }
+        });
+        (!failed).then_some((written, (events, walls)))
+    };
+    let (written, (events, walls)) = done?;
+    // SAFETY: `split_all` and `split` gave each block the slice of rows of every column its
+    // `rows` entry says (the slices tile `0..n`); every file was read whole (`done` is Some only
+    // then), each of its blocks writing every row of its slices (`write_block` and the file
+    // index fill above).
+    let table = unsafe { assemble(t, kind, Some(file), plans, &written, &rows, n, fields, layout) };
+    Some((table, events, walls))
 }
 
 /// An empty Vec with room for `n` values, if the allocator grants it.

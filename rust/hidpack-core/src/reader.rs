@@ -29,6 +29,11 @@ pub trait Source: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// All the bytes, when they are in memory (a block's frame is then read in place, not
+    /// copied out first); None for a source that reads from elsewhere.
+    fn bytes(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// `buf.len()` bytes of `bytes` at `offset`; `UnexpectedEof` when they run past its end (no
@@ -49,6 +54,9 @@ impl Source for Vec<u8> {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         read_slice_at(self, offset, buf)
     }
+    fn bytes(&self) -> Option<&[u8]> {
+        Some(self)
+    }
 }
 
 /// A recording held in memory by any owner of its bytes: a `Vec<u8>`, an `Arc<[u8]>`, a
@@ -63,6 +71,9 @@ impl<B: AsRef<[u8]> + Send + Sync> Source for MemorySource<B> {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         read_slice_at(self.0.as_ref(), offset, buf)
     }
+    fn bytes(&self) -> Option<&[u8]> {
+        Some(self.0.as_ref())
+    }
 }
 
 impl<S: Source + ?Sized> Source for Box<S> {
@@ -72,6 +83,9 @@ impl<S: Source + ?Sized> Source for Box<S> {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         (**self).read_at(offset, buf)
     }
+    fn bytes(&self) -> Option<&[u8]> {
+        (**self).bytes()
+    }
 }
 
 impl<S: Source + ?Sized> Source for std::sync::Arc<S> {
@@ -80,6 +94,9 @@ impl<S: Source + ?Sized> Source for std::sync::Arc<S> {
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         (**self).read_at(offset, buf)
+    }
+    fn bytes(&self) -> Option<&[u8]> {
+        (**self).bytes()
     }
 }
 
@@ -100,8 +117,13 @@ impl FileSource {
     pub fn new(file: File, len: u64) -> std::io::Result<Self> {
         let mut f = FileSource { file, len, whole: None };
         if len <= Self::WHOLE {
-            let mut v = vec![0u8; len as usize];
-            f.read_file_at(0, &mut v)?;
+            // read into the Vec's spare room (no zeroing first), at most `len` bytes: a file
+            // that grew since is read as it was, one that shrank fails as a short read
+            let mut v = Vec::with_capacity(len as usize);
+            std::io::Read::read_to_end(&mut std::io::Read::take(&f.file, len), &mut v)?;
+            if v.len() as u64 != len {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "failed to fill whole buffer"));
+            }
             f.whole = Some(v);
         }
         Ok(f)
@@ -117,6 +139,9 @@ impl Source for FileSource {
             Some(v) => v.read_at(offset, buf),
             None => self.read_file_at(offset, buf),
         }
+    }
+    fn bytes(&self) -> Option<&[u8]> {
+        self.whole.as_deref()
     }
 }
 
@@ -230,12 +255,40 @@ impl Reader<FileSource> {
         Ok(r)
     }
 
+    /// [`Reader::open`] for a read of the events only (a fleet's files): the same events and
+    /// problems, but a file whose footer is intact is not checked for a write-ahead tail beside
+    /// it (a tail is never merged into such a file: see [`Reader::attach_tail`]), so that its
+    /// [`Reader::tail`] is None, and opening it looks up one path, not two.
+    pub fn open_for_events(path: impl AsRef<Path>) -> Result<Self> {
+        let mut r = Reader::open_without_tail(path.as_ref())?;
+        if r.layout != Layout::Index {
+            let tp = crate::writer::tail_path(path.as_ref());
+            if std::fs::symlink_metadata(&tp).is_ok() {
+                r.attach_tail(tp);
+            }
+        }
+        Ok(r)
+    }
+
+    /// This reader over the file's bytes in memory, the file itself closed: when the file was
+    /// small enough to be read whole at open ([`FileSource::WHOLE`]) and no write-ahead tail was
+    /// merged into it (None otherwise: the reader is dropped). For a caller that keeps many
+    /// readers between two passes (a fleet's counts, then its read) without holding a file
+    /// handle for each.
+    pub fn into_memory(self) -> Option<Reader<Box<dyn Source>>> {
+        if self.tail.is_some() {
+            return None;
+        }
+        let Reader { src, header, header_end, blocks, hash_known, stated_first, layout, footer_error, problems, notes, n_main, tail, tail_info } = self;
+        let src: Box<dyn Source> = Box::new(src.whole?);
+        Some(Reader { src, header, header_end, blocks, hash_known, stated_first, layout, footer_error, problems, notes, n_main, tail, tail_info })
+    }
+
     /// Open a file alone, ignoring any write-ahead tail beside it. Regular files only: a FIFO
     /// or device is refused at once, never waited on.
     pub fn open_without_tail(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = crate::fsio::open_recording(path)?;
-        let len = file.metadata().map_err(|e| crate::fsio::err(path, "inspect", e))?.len();
+        let (file, len) = crate::fsio::open_recording_len(path)?;
         Reader::from_source(FileSource::new(file, len).map_err(|e| crate::fsio::err(path, "read", e))?)
     }
 }
@@ -488,6 +541,10 @@ impl<S: Source> Reader<S> {
 
     pub fn header(&self) -> &Header {
         &self.header
+    }
+    /// Bytes of the source (the file, or the recording in memory).
+    pub fn source_len(&self) -> u64 {
+        self.src.len()
     }
     pub fn blocks(&self) -> &[BlockInfo] {
         &self.blocks
@@ -779,14 +836,26 @@ impl<S: Source> Reader<S> {
         if u64::from(info.length) > MAX_FRAME {
             return Err(Error::corrupt(off, format!("data frame of {} bytes exceeds the {MAX_FRAME}-byte limit", info.length)));
         }
-        let frame = read_vec(&self.src, off, u64::from(info.length))?;
-        if check_hash && hash32(&frame) != info.hash {
+        // in place when the source holds its bytes, else copied out
+        let held = self.src.bytes().and_then(|b| {
+            let start = usize::try_from(off).ok()?;
+            b.get(start..start.checked_add(info.length as usize)?)
+        });
+        let copied;
+        let frame: &[u8] = match held {
+            Some(f) => f,
+            None => {
+                copied = read_vec(&self.src, off, u64::from(info.length))?;
+                &copied
+            }
+        };
+        if check_hash && hash32(frame) != info.hash {
             return Err(Error::corrupt(
                 off,
-                format!("data frame checksum mismatch: stored {:#010x}, computed {:#010x}", info.hash, hash32(&frame)),
+                format!("data frame checksum mismatch: stored {:#010x}, computed {:#010x}", info.hash, hash32(frame)),
             ));
         }
-        let fi = walk_zstd_frame(&frame, off).map_err(|e| match e {
+        let fi = walk_zstd_frame(frame, off).map_err(|e| match e {
             Error::Truncated { .. } => Error::corrupt(off, format!("data frame shorter than its {} bytes", frame.len())),
             e => e,
         })?;

@@ -175,6 +175,11 @@ pub struct Gather {
     cap: usize,
     /// Leave out the fields no row holds a value of ([`HOLDING_DATA`]).
     only_held: bool,
+    /// The query as given to [`Gather::new`] and [`Gather::frame`]: kinds, fields, and the
+    /// frame's mask (for a placed read of the same columns, `crate::placed`).
+    mask: u16,
+    fields: u32,
+    frame_mask: u16,
 }
 
 impl Gather {
@@ -198,13 +203,14 @@ impl Gather {
             .collect();
         let only_held = fields & HOLDING_DATA != 0;
         let (t, kind, file) = (Vec::new(), Vec::new(), file.then(Vec::new));
-        Gather { n: 0, t, kind, file, parts: 0, cols, layout: Layout::Table, cap: 0, only_held }
+        Gather { n: 0, t, kind, file, parts: 0, cols, layout: Layout::Table, cap: 0, only_held, mask, fields, frame_mask: mask }
     }
 
     /// The same columns in [`Layout::Frame`] (call before appending). A field has no mask when
     /// one kind is read and requires it (`mask` as given to [`Gather::new`]).
     pub fn frame(mut self, mask: u16) -> Self {
         self.layout = Layout::Frame;
+        self.frame_mask = mask;
         for c in &mut self.cols {
             c.presence = presence_of(c.field, Layout::Frame, mask);
         }
@@ -220,6 +226,12 @@ impl Gather {
         if let Some(f) = &mut self.file {
             let _ = f.try_reserve_exact(rows.saturating_sub(f.len()));
         }
+    }
+
+    /// What a placed read of the same columns needs, while nothing is appended: (kinds, fields,
+    /// with a `file` column, layout, the frame's mask); None once rows were appended.
+    pub(crate) fn placed_query(&self) -> Option<(u16, u32, bool, Layout, u16)> {
+        (self.n == 0 && self.parts == 0).then_some((self.mask, self.fields, self.file.is_some(), self.layout, self.frame_mask))
     }
 
     /// Rows of tables to append at a time ([`WIDE_BATCH_ROWS`], or [`FRAME_BATCH_ROWS`] in

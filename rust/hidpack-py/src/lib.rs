@@ -500,7 +500,7 @@ fn read_many<'py>(
     names: Option<Vec<String>>,
     layout: &str,
 ) -> PyResult<(Bound<'py, PyDict>, Vec<u64>, Vec<Option<i64>>, Bound<'py, PyList>)> {
-    use hidpack_core::many::{ManyOptions, OnProblem};
+    use hidpack_core::many::{Count, ManyOptions, OnProblem};
     let items = paths.iter().map(source::Item::of).collect::<PyResult<Vec<_>>>()?;
     let labels: Vec<std::path::PathBuf> = items
         .iter()
@@ -531,11 +531,16 @@ fn read_many<'py>(
             // Rows are counted first from the files' indexes (file objects are not opened twice
             // for it: they count 0) for a frame (its columns are made once, at full size) and
             // for many files; a table of a few files does without (see `gather_many`).
+            // (a small file's reader is kept, over its bytes, for the read: not opened twice)
             let count = |j: usize| match &items[j] {
-                source::Item::Path(p) => hidpack_core::Reader::open(p).map_or(0, |r| r.max_events(t0, t1, kinds)),
-                source::Item::Object(_) => 0,
+                source::Item::Path(p) => match hidpack_core::Reader::open_for_events(p) {
+                    Ok(r) => (Count::of(&r, &opts), r.into_memory()),
+                    Err(_) => (Count::default(), None),
+                },
+                source::Item::Object(_) => (Count::default(), None),
             };
-            let count = (frame || items.len() >= COUNT_FIRST_FILES).then_some(&count as &(dyn Fn(usize) -> u64 + Sync));
+            type Counted = hidpack_core::many::Counted<Box<dyn hidpack_core::reader::Source>>;
+            let count = (frame || items.len() >= COUNT_FIRST_FILES).then_some(&count as &(dyn Fn(usize) -> Counted + Sync));
             let open = |j: usize| items[j].open(j, &labels[j], &failures);
             let (out, events, m) = hidpack_core::many::gather_many(items.len(), open, count, opts, out)?;
             Ok((out, events, m.wall_clock_ns, m.skipped))

@@ -273,7 +273,7 @@ impl Item {
     /// go to `failures`, and the core's error for it only says that it failed.
     pub fn open(&self, j: usize, name: &std::path::Path, failures: &Arc<Failures>) -> hidpack_core::Result<CoreReader<Box<dyn Source>>> {
         match self {
-            Item::Path(p) => Ok(CoreReader::open(p)?.into_dyn()),
+            Item::Path(p) => Ok(CoreReader::open_for_events(p)?.into_dyn()),
             Item::Object(obj) => {
                 let name = name.display().to_string();
                 let given = Python::attach(|py| Given::reporting(py, obj.bind(py), &name, Some((j, Arc::clone(failures)))));

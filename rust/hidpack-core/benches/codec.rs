@@ -19,6 +19,11 @@
 //!   (`Writer::write_table`, 16 blocks) into their own columns, `narrow::read_kind` on one thread:
 //!   the core of `hidpack.open(p, threads=1).moves()` (benches/compare.py's `long-numpy/hidpack-1`).
 //!
+//! * `grid/decode_t_clock_grid`, `grid/decode_t_order1`: the `t` column of the first 65,536
+//!   balabit events (one block's worth; its sessions laid end to end) as one `BINNED` column body, written with the 1.3 clock
+//!   grid (predictor 7) and as the 1.2 writer chooses (order-1 differences), decoded by
+//!   `binned::decode_column`: what the grid's undo costs per value against order 1.
+//!
 //! * `codec/decode_key_files`, `codec/decode_key_files_v1_0`: key sessions of the aalto corpus,
 //!   one file each, in format 1.1 (usage and pressed `PREDICTED` from native) and in 1.0.
 //!
@@ -128,6 +133,41 @@ fn moves(c: &mut Criterion) {
     g.finish();
 }
 
+/// The `t` column of one block of balabit events, clock grid against order-1 differences.
+fn grid(c: &mut Criterion) {
+    use hidpack_core::binned::{decode_column, encode_column, encode_column_v1_3, PRED_CLOCK};
+    use hidpack_core::bytes::Cursor;
+    // the sessions' clocks each start at 0: laid end to end, 10 s apart (one non-decreasing clock)
+    let mut t = corpus().t;
+    let mut shift = 0;
+    for i in 1..N {
+        if t[i] + shift < t[i - 1] {
+            shift = t[i - 1] + 10_000_000_000 - t[i];
+        }
+        t[i] += shift;
+    }
+    let mut clock = Vec::new();
+    encode_column_v1_3(&t, &mut clock, true);
+    assert_eq!(clock[0], PRED_CLOCK, "balabit's t takes the clock grid");
+    let mut order1 = Vec::new();
+    encode_column(&t, &mut order1);
+    eprintln!("grid bench: {N} balabit stamps: clock grid {} bytes, 1.2 choice (predictor {}) {} bytes", clock.len(), order1[0], order1.len());
+    let mut g = c.benchmark_group("grid");
+    g.throughput(Throughput::Elements(N as u64));
+    let mut out = Vec::with_capacity(N);
+    for (name, body) in [("decode_t_clock_grid", &clock), ("decode_t_order1", &order1)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                decode_column(&mut Cursor::new(black_box(body), 0, "t"), N, &mut out).unwrap();
+                assert_eq!(out.len(), N);
+            })
+        });
+    }
+    assert_eq!(out, t);
+    g.finish();
+}
+
 /// Key sessions of the aalto corpus as small files, format 1.1 (`PREDICTED` usage and pressed
 /// from native) against 1.0 (`minor: 0`, both stored as they are).
 fn keys(c: &mut Criterion) {
@@ -150,5 +190,5 @@ fn keys(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, codec);
+criterion_group!(benches, codec, grid);
 criterion_main!(benches);

@@ -57,8 +57,9 @@ pub struct WriterOptions {
     pub minor: u16,
     /// Format 1.3: also try the clock-grid predictor on non-decreasing columns (FORMAT.md §5.5).
     /// Off by default: on stamps of Windows' 15.6 ms timer it stores `t` in about 18 % fewer bytes
-    /// (a balabit import: 1.88 -> 1.78 B/event), but its undo is a dependent chain of about 15 ns
-    /// a value, which made a one-thread read of those files 25-35 % slower (docs/PERFORMANCE.md).
+    /// (a balabit import: 1.87 -> 1.78 B/event), but it decodes at about 8-9 ns a value against
+    /// 2.9 for order-1 differences (two rANS sections and the undo's chain), which makes a
+    /// one-thread read of those files slower (10-30 % as measured, docs/PERFORMANCE.md).
     /// Signed steps need no option: they decode nearly as fast as order-1 differences.
     pub clock_grid: bool,
 }

@@ -27,6 +27,7 @@ use super::predict::{
 use super::rans::{decode, encode, encode_counted};
 use crate::bytes::{put_varint, unzigzag, zigzag, Cursor};
 use crate::error::Result;
+use std::hint::select_unpredictable;
 
 /// Predictor code of the clock grid (format 1.3).
 pub const PRED_CLOCK: u8 = 7;
@@ -320,42 +321,139 @@ pub(super) fn decode_clock(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Resu
     Ok(())
 }
 
-/// Tick counts up to this use a table of `k·p mod g` in [`undo_clock`].
-const KP_TABLE: usize = 64;
+/// `k·p mod g` of tick counts below this comes from a table in [`undo_clock`].
+const KP_TABLE: usize = 256;
 
 /// Replaces the ticks `ks` by the values (the residues `es` beside them), as [`Grid`] defines them.
 ///
-/// [`Grid::predict`] floors to a multiple of `g`, a division on the loop's critical path (it made
-/// this loop 5x slower than order-1 differences). The same value without one: the previous value
-/// v and r = v mod g are known, and the interval's middle lies in `[v, v + g)`, so
-/// `(mid + k·p) mod g = ((mid − v) + r + (k·p mod g)) mod g`, a sum under 3g that two compares
-/// reduce, with `k·p mod g` from a table. Where the ranges do not guarantee that (huge values,
-/// quanta or periods, ticks outside the table) the event takes [`Grid::predict`].
+/// [`Grid`] keeps the interval as absolute times and floors to a multiple of `g` on the loop's
+/// critical path (a division, or a multiply and corrections). The same values, in a short chain of
+/// small-integer steps: the interval lies in `[v, v + g]` of the last value v (each update clamps it
+/// there), so it is kept relative to v, `a = lo − v`, `b = hi − v` with `0 ≤ a < b ≤ g`. With
+/// `m = a + ((b − a) >> 1)` (the middle, relative), `r = v mod g` and `t = (r + k·p mod g) mod g`:
+///
+/// ```text
+/// c mod g = (v + m + k·p) mod g = m + t − g·[m + t ≥ g]       (m and t both in 0..g)
+/// d       = t − g·[m + t ≥ g] − e
+/// x       = c − (c mod g) + e = v + k·p − d
+/// lo + k·p − x = a + d,  hi + k·p − x = b + d,  so  a' = max(a + d, 0),  b' = min(b + d, g)
+/// x mod g = e mod g                                            (c − c mod g is a multiple of g)
+/// ```
+///
+/// `t` and `r` come from the latents alone (`k·p mod g` from a table), so the chain from one
+/// value's interval to the next is the middle, one compare and a select ([`Rel::step`]). This
+/// holds when nothing wraps: `g ≤ 2^60`, `0 ≤ k·p < 2^60`, `|e| < 2^60` and `|v| < 2^61` keep every
+/// quantity of the definition under 2^63. A pass over the latents proves that for a whole chunk
+/// (the usual case: a clock in ns); otherwise each event is checked, and one that fails takes
+/// [`Grid`]'s step (on the interval made absolute, then made relative again: exact, as `lo − x`
+/// and `hi − x` are in `0..=g` after every update, wrapping or not).
 fn undo_clock(v0: i64, g: i64, p: i64, ks: &mut [i64], es: &[i64]) {
-    let mut grid = Grid::new(v0, g, p);
-    let fast = g <= 1 << 60 && p <= 1 << 54;
-    let kpm: [i64; KP_TABLE] = std::array::from_fn(|k| if fast { (k as i64 * p) % g } else { 0 });
-    let (mut v, mut r) = (v0, v0.rem_euclid(g));
+    debug_assert!((1..=1 << 62).contains(&g) && (1..=1 << 62).contains(&p));
+    // ticks k < klim have k·p < 2^60 (none when g is too large for the relative step)
+    let klim = if g <= 1 << 60 { ((1i64 << 60) - 1) / p + 1 } else { 0 };
+    let mut kpm = [0i64; KP_TABLE];
+    let step = p % g;
+    for k in 1..(klim as usize).min(KP_TABLE) {
+        let s = kpm[k - 1] + step; // both < g ≤ 2^60
+        kpm[k] = if s >= g { s - g } else { s };
+    }
+    let mut rel = Rel { v: v0, a: 0, b: g, r: v0.rem_euclid(g), g, p };
+    // the chunk's bound: every |v| < |v0| + n·(max k·p + g + max |e|) (|v' − v| = |k·p − d|,
+    // |d| < g + |e|); below 2^61 with every k and e in range, no event needs a check. (Bounds
+    // of the maxima by ORs, which vectorise: k ≤ OR of the k, |e| ≤ OR of e ^ (e >> 63), plus 1.)
+    let kmax = ks.iter().fold(0u64, |o, &k| o | k as u64);
+    let emax = es.iter().fold(0u64, |o, &e| o | (e ^ (e >> 63)) as u64).saturating_add(1);
+    let proven = kmax < klim as u64 && emax < 1 << 60 && {
+        let per = u128::from(kmax) * p as u128 + g as u128 + u128::from(emax);
+        u128::from(v0.unsigned_abs()) + ks.len() as u128 * per < 1 << 61
+    };
+    if proven {
+        for (slot, &e) in ks.iter_mut().zip(es) {
+            let k = *slot;
+            rel.step(k, e, kp_mod(&kpm, k, p, g));
+            *slot = rel.v;
+        }
+        return;
+    }
     for (slot, &e) in ks.iter_mut().zip(es) {
         let k = *slot;
-        let x = if fast && (k as u64) < KP_TABLE as u64 && v.unsigned_abs() < 1 << 61 {
-            let mid = grid.lo.wrapping_add(grid.hi.wrapping_sub(grid.lo) >> 1);
-            let mut s = (mid - v) + r + kpm[k as usize];
-            if s >= g {
-                s -= g;
-            }
-            if s >= g {
-                s -= g;
-            }
-            (mid + k * p - s).wrapping_add(e)
+        if (k as u64) < klim as u64 && e.unsigned_abs() < 1 << 60 && rel.v.unsigned_abs() < 1 << 61 {
+            rel.step(k, e, kp_mod(&kpm, k, p, g));
         } else {
-            grid.predict(k).wrapping_add(e)
-        };
-        grid.update(k, x);
-        // x = (a multiple of g) + e, so x mod g is 0 when e is (the usual case) on the fast path
-        r = if e == 0 && fast && v.unsigned_abs() < 1 << 61 && (k as u64) < KP_TABLE as u64 { 0 } else { x.rem_euclid(g) };
-        v = x;
-        *slot = x;
+            let mut grid = Grid::new(v0, g, p);
+            let v = rel.v;
+            (grid.lo, grid.hi) = (v.wrapping_add(rel.a), v.wrapping_add(rel.b));
+            let x = grid.predict(k).wrapping_add(e);
+            grid.update(k, x);
+            (rel.a, rel.b, rel.r, rel.v) = (grid.lo.wrapping_sub(x), grid.hi.wrapping_sub(x), x.rem_euclid(g), x);
+        }
+        *slot = rel.v;
+    }
+}
+
+/// `k·p mod g` for `0 ≤ k·p < 2^60`: from the table, or (a long gap) a division.
+#[inline(always)]
+fn kp_mod(table: &[i64; KP_TABLE], k: i64, p: i64, g: i64) -> i64 {
+    if (k as u64) < KP_TABLE as u64 {
+        table[k as usize]
+    } else {
+        k * p % g
+    }
+}
+
+/// `max(x, 0)` by masks (the compiler made a branch of `max`, mispredicted in this loop).
+#[inline(always)]
+fn max0(x: i64) -> i64 {
+    x & !(x >> 63)
+}
+
+/// `min(x, g)` by masks, as [`max0`].
+#[inline(always)]
+fn min_g(x: i64, g: i64) -> i64 {
+    let y = x - g;
+    g + (y & (y >> 63))
+}
+
+/// The clock grid's state relative to the last value (see [`undo_clock`]).
+struct Rel {
+    v: i64,
+    a: i64,
+    b: i64,
+    /// `v mod g`
+    r: i64,
+    g: i64,
+    p: i64,
+}
+
+impl Rel {
+    /// One value from its ticks `k` and residue `e` (`kpm = k·p mod g`), within the ranges
+    /// [`undo_clock`] requires.
+    #[inline(always)]
+    fn step(&mut self, k: i64, e: i64, kpm: i64) {
+        let Rel { v, a, b, r, g, p } = *self;
+        let t = r + kpm;
+        let t = select_unpredictable(t >= g, t - g, t);
+        // m + t ≥ g, with m = a + ((b − a) >> 1) = (a + b) >> 1: a + b ≥ 2(g − t)
+        let high = a + b >= 2 * (g - t);
+        let tg = t - g;
+        if e == 0 {
+            // the stamp is the predicted one: with A = a + t, B = b + t (the interval on the
+            // grid of the stamps, its middle in 0..2g), the new interval is [A, min(B, g)) when
+            // the middle is under g, else [max(A, g), B) − g. Each side is ready about when the
+            // compare is, which picks one: the chain is an add, the compare and a select (not a
+            // branch: it goes either way about as often).
+            let y = b + tg;
+            self.a = select_unpredictable(high, max0(a + tg), a + t);
+            self.b = select_unpredictable(high, y, g + (y & (y >> 63)));
+            self.v = v + k * p - select_unpredictable(high, tg, t);
+            self.r = 0;
+        } else {
+            let d = select_unpredictable(high, tg, t) - e;
+            let (na, nb) = (max0(a + d), min_g(b + d, g));
+            (self.a, self.b) = if na < nb { (na, nb) } else { (0, g) };
+            self.v = v + k * p - d;
+            self.r = e.rem_euclid(g);
+        }
     }
 }
 
@@ -457,6 +555,40 @@ mod tests {
                     let mut got = ks.clone();
                     undo_clock(v0, g, p, &mut got, &es);
                     assert_eq!(got, want, "g {g} p {p} v0 {v0}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_undo_is_the_reference_loop_at_its_bounds() {
+        // the latents a writer makes of tick clocks (runs of e = 0 that narrow the interval, long
+        // gaps past the k·p table), from values near the bounds of the relative step (|v| near
+        // 2^61, |e| near 2^60, g = 2^60) and across them partway through the chunk
+        let check = |v0: i64, g: i64, p: i64, ks: &[i64], es: &[i64]| {
+            let want = undo_reference(v0, g, p, ks, es);
+            let mut got = ks.to_vec();
+            undo_clock(v0, g, p, &mut got, es);
+            assert_eq!(got, want, "g {g} p {p} v0 {v0}");
+        };
+        for seed in 1..6 {
+            for base in [0i64, 1_700_000_000_000_000_000, (1 << 61) - 5_000_000_000_000, -(1 << 61) + 1, i64::MAX - (1 << 40)] {
+                let t: Vec<i64> = tick_clock(3000, seed).iter().map(|&x| x.wrapping_add(base)).collect();
+                for (g, p) in [(1_000_000, 15_600_000), (1_000_000, 15_625_000), (1, 16_666_667), (7, 15_600_000), (1 << 60, 3)] {
+                    let (ks, es) = clock_latents(&t, g, p);
+                    check(t[0], g, p, &ks, &es);
+                }
+            }
+        }
+        let edge = [0i64, 1, -1, (1 << 60) - 1, 1 << 60, -(1 << 60) + 1, -(1 << 60), 255, 256, 257, 1 << 20];
+        for g in [1_000_000i64, (1 << 60) - 1, 1 << 60] {
+            for p in [15_600_000i64, 1 << 40, (1 << 54) + 3] {
+                for v0 in [0i64, (1 << 61) - 1, -(1 << 61) + 1, 1 << 61, -(1 << 61)] {
+                    let ks: Vec<i64> = (0..edge.len() * edge.len()).map(|i| edge[i % edge.len()].rem_euclid(300)).collect();
+                    let es: Vec<i64> = (0..edge.len() * edge.len()).map(|i| edge[i / edge.len()]).collect();
+                    check(v0, g, p, &ks, &es);
+                    let zeros = vec![0i64; ks.len()];
+                    check(v0, g, p, &ks, &zeros);
                 }
             }
         }

@@ -571,14 +571,7 @@ fn write_values<T: Copy>(
     conv: impl Fn(i64) -> T,
 ) {
     if fill {
-        out.iter_mut().for_each(|o| {
-            o.write(absent);
-        });
-        if let Some(pr) = pr.as_deref_mut() {
-            pr.iter_mut().for_each(|o| {
-                o.write(mask);
-            });
-        }
+        fill_absent(&mut *out, pr.as_deref_mut(), absent, mask);
     }
     let m = out.len();
     for (c, rows) in parts {
@@ -602,17 +595,22 @@ fn write_values<T: Copy>(
     }
 }
 
+/// Every row of `out` absent (`absent`), and of its presence `pr` absent too (false, or `mask`).
+fn fill_absent<T: Copy>(out: Out<T>, pr: Option<Out<bool>>, absent: T, mask: bool) {
+    out.iter_mut().for_each(|o| {
+        o.write(absent);
+    });
+    if let Some(pr) = pr {
+        pr.iter_mut().for_each(|o| {
+            o.write(mask);
+        });
+    }
+}
+
 /// [`write_values`] of a boolean field.
 fn write_bools(out: Out<bool>, mut pr: Option<Out<bool>>, mask: bool, parts: &[(&Column, Option<&[u32]>)], fill: bool) {
     if fill {
-        out.iter_mut().for_each(|o| {
-            o.write(false);
-        });
-        if let Some(pr) = pr.as_deref_mut() {
-            pr.iter_mut().for_each(|o| {
-                o.write(mask);
-            });
-        }
+        fill_absent(&mut *out, pr.as_deref_mut(), false, mask);
     }
     let m = out.len();
     for (c, rows) in parts {

@@ -301,12 +301,13 @@ pub(super) fn estimate_counted(latents: &[i64]) -> (usize, usize, Option<Counted
         return (0, 0, None);
     }
     let mut map = Counts::for_values(latents);
-    if map.dense.is_some() {
+    if let Some(lo) = map.dense {
         // a span of a few slots per value: counted at once (cheaper than the early exit below,
         // which answers the same)
         map.add_all(latents);
         if map.len * 2 > n && n >= 64 {
-            let (lo, hi) = latents.iter().fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            // the table spans lo..=hi exactly (Counts::for_values): no second pass for them
+            let hi = lo.wrapping_add(map.vals.len() as i64 - 1);
             return (n * width_bits(lo, hi) as usize / 8 + 12, n, None);
         }
     } else {

@@ -296,6 +296,26 @@ impl Counted {
     }
 }
 
+/// The least and greatest of `v` ((i64::MAX, i64::MIN) when empty), in four independent
+/// lanes: one running minimum and maximum made each step wait for the step before it (a
+/// compare and a conditional move), and this pass is in every estimate of every predictor.
+#[inline]
+pub(super) fn min_max(v: &[i64]) -> (i64, i64) {
+    let (mut lo, mut hi) = ([i64::MAX; 4], [i64::MIN; 4]);
+    let mut chunks = v.chunks_exact(4);
+    for q in &mut chunks {
+        for j in 0..4 {
+            lo[j] = lo[j].min(q[j]);
+            hi[j] = hi[j].max(q[j]);
+        }
+    }
+    for &x in chunks.remainder() {
+        lo[0] = lo[0].min(x);
+        hi[0] = hi[0].max(x);
+    }
+    (lo[0].min(lo[1]).min(lo[2].min(lo[3])), hi[0].max(hi[1]).max(hi[2].max(hi[3])))
+}
+
 /// Counts of distinct i64 values, then each value's bin. Values within a span of 2^16 and of at
 /// most 8 slots per value (most latents: steps, ticks, codes) are counted in a plain array; others
 /// in an open-addressing hash table (linear probing, grown at half load; a wide array cost more to
@@ -312,11 +332,7 @@ impl Counts {
     pub(super) const DENSE_SPAN: u64 = 1 << 16;
 
     pub(super) fn for_values(v: &[i64]) -> Self {
-        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-        for &x in v {
-            lo = lo.min(x);
-            hi = hi.max(x);
-        }
+        let (lo, hi) = min_max(v);
         let span = hi.wrapping_sub(lo) as u64;
         // A plain array costs its span to clear and to list; a hash table costs a probe per value.
         // The array, while it is at most a few slots per value.

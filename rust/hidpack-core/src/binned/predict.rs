@@ -142,10 +142,14 @@ impl ExactDiv {
         }
         ExactDiv { tz, inv, limit: u64::MAX / odd }
     }
-    /// `a` is a multiple of g.
+    /// A divider that divides only 0 (no g has that property: what a gcd of nothing yet tests).
+    const ONLY_ZERO: ExactDiv = ExactDiv { tz: 0, inv: 1, limit: 0 };
+    /// `a` is a multiple of g (0 is: its trailing zeros are 64 and 0·inv = 0). Both tests are
+    /// made, without a branch between them: a column mixing zeros and other values mispredicted
+    /// the short-circuit.
     #[inline]
     pub(super) fn divides(&self, a: u64) -> bool {
-        a == 0 || (a.trailing_zeros() >= self.tz && (a >> self.tz).wrapping_mul(self.inv) <= self.limit)
+        (a.trailing_zeros() >= self.tz) & ((a >> self.tz).wrapping_mul(self.inv) <= self.limit)
     }
     /// x / g for a multiple x of g, unsigned.
     #[inline]
@@ -190,12 +194,13 @@ pub(super) fn gcd_of(v: &[i64]) -> u64 {
 #[inline]
 fn gcd_iter(v: impl Iterator<Item = i64>) -> u64 {
     let mut g = 0u64;
-    let mut d = ExactDiv::new(1);
+    // while g is 0, a divider of 0 alone: zeros (a multiple of everything) are skipped, so that a
+    // column of mostly zeros (the differences of kinds and buttons) does not build a divider per
+    // value while g is 0; after, g's divider (which passes 0 too). One test, one branch.
+    let mut d = ExactDiv::ONLY_ZERO;
     for x in v {
         let a = x.unsigned_abs();
-        // 0 is a multiple of everything; checked first, so that a column of mostly zeros (the
-        // differences of kinds and buttons) does not build a divider per value while g is 0
-        if a == 0 || (g != 0 && d.divides(a)) {
+        if d.divides(a) {
             continue;
         }
         g = gcd(g, a);
@@ -301,12 +306,13 @@ pub(super) fn estimate_counted(latents: &[i64]) -> (usize, usize, Option<Counted
         return (0, 0, None);
     }
     let mut map = Counts::for_values(latents);
-    if map.dense.is_some() {
+    if let Some(lo) = map.dense {
         // a span of a few slots per value: counted at once (cheaper than the early exit below,
         // which answers the same)
         map.add_all(latents);
         if map.len * 2 > n && n >= 64 {
-            let (lo, hi) = latents.iter().fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            // the table spans lo..=hi exactly (Counts::for_values): no second pass for them
+            let hi = lo.wrapping_add(map.vals.len() as i64 - 1);
             return (n * width_bits(lo, hi) as usize / 8 + 12, n, None);
         }
     } else {

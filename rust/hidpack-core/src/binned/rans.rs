@@ -59,6 +59,18 @@ pub(super) fn encode_counted(latents: &[i64], counted: Counted, out: &mut Vec<u8
                 bits.put(v.wrapping_sub(lo) as u64, w);
             }
         }
+    } else if coder.iter().all(|&(_, w)| w <= 32) {
+        // Without a branch on the width: a bin of one value (width 0) puts no bits, with a mask
+        // of 0 and a shift of 0 (the branch was mispredicted on about every other bin change:
+        // one in thirteen of the whole encoder's mispredictions on balabit).
+        let masked: Vec<(i64, u64, u32)> =
+            coder.iter().map(|&(lo, w)| (lo, if w == 0 { 0 } else { u64::MAX >> (64 - w) }, w)).collect();
+        for &v in latents {
+            let s = map.get(v) as usize;
+            syms.push(s as u8);
+            let (lo, mask, w) = masked[s];
+            bits.put_masked(v.wrapping_sub(lo) as u64 & mask, w);
+        }
     } else {
         for &v in latents {
             let s = map.get(v) as usize;
@@ -177,6 +189,18 @@ impl BitWriter {
             return;
         }
         let v = v & (u64::MAX >> (64 - bits));
+        self.acc |= v << self.n;
+        self.n += bits;
+        if self.n >= 32 {
+            self.out.extend_from_slice(&(self.acc as u32).to_le_bytes());
+            self.acc >>= 32;
+            self.n -= 32;
+        }
+    }
+    /// Appends `bits` (0..=32) bits already masked to that width (0 bits: nothing).
+    #[inline]
+    fn put_masked(&mut self, v: u64, bits: u32) {
+        debug_assert!(bits <= 32 && (bits == 32 || v >> bits == 0));
         self.acc |= v << self.n;
         self.n += bits;
         if self.n >= 32 {

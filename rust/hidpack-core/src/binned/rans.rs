@@ -188,14 +188,7 @@ impl BitWriter {
             self.put(v >> 32, bits - 32);
             return;
         }
-        let v = v & (u64::MAX >> (64 - bits));
-        self.acc |= v << self.n;
-        self.n += bits;
-        if self.n >= 32 {
-            self.out.extend_from_slice(&(self.acc as u32).to_le_bytes());
-            self.acc >>= 32;
-            self.n -= 32;
-        }
+        self.put_masked(v & (u64::MAX >> (64 - bits)), bits);
     }
     /// Appends `bits` (0..=32) bits already masked to that width (0 bits: nothing).
     #[inline]

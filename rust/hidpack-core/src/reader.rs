@@ -247,12 +247,7 @@ impl Reader<FileSource> {
     /// its events that the file lacks are appended as extra blocks ([`Reader::tail`]), so a
     /// recording whose writer was killed reads back complete up to its last checkpoint.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let mut r = Reader::open_without_tail(path.as_ref())?;
-        let tp = crate::writer::tail_path(path.as_ref());
-        if std::fs::symlink_metadata(&tp).is_ok() {
-            r.attach_tail(tp);
-        }
-        Ok(r)
+        Reader::open_tail_if(path.as_ref(), |_| true)
     }
 
     /// [`Reader::open`] for a read of the events only (a fleet's files): the same events and
@@ -260,9 +255,15 @@ impl Reader<FileSource> {
     /// it (a tail is never merged into such a file: see [`Reader::attach_tail`]), so that its
     /// [`Reader::tail`] is None, and opening it looks up one path, not two.
     pub fn open_for_events(path: impl AsRef<Path>) -> Result<Self> {
-        let mut r = Reader::open_without_tail(path.as_ref())?;
-        if r.layout != Layout::Index {
-            let tp = crate::writer::tail_path(path.as_ref());
+        Reader::open_tail_if(path.as_ref(), |r| r.layout != Layout::Index)
+    }
+
+    /// The file alone, then its write-ahead tail attached when `look` says to look for one
+    /// and there is one.
+    fn open_tail_if(path: &Path, look: impl Fn(&Self) -> bool) -> Result<Self> {
+        let mut r = Reader::open_without_tail(path)?;
+        if look(&r) {
+            let tp = crate::writer::tail_path(path);
             if std::fs::symlink_metadata(&tp).is_ok() {
                 r.attach_tail(tp);
             }

@@ -28,7 +28,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::reader::{in_order, Problem, Reader, Source};
 use crate::table::EventTable;
-use crate::wide::{Gather, WideTable};
+use crate::wide::{Gather, WideQuery, WideTable};
 
 pub use crate::placed::BlockRows;
 
@@ -286,7 +286,7 @@ pub fn gather_many<S: Source>(
         });
         if let (Some(files), Some((mask, fields, true, layout, frame_mask))) = (&blocks, out.placed_query()) {
             if mask == opts.kinds && n <= u32::MAX as usize {
-                let placed = crate::placed::gather_placed(&open, kept, files, opts.t0, opts.t1, mask, fields, opts.threads, layout, frame_mask);
+                let placed = crate::placed::gather_placed(&open, kept, files, &WideQuery { t0: opts.t0, t1: opts.t1, kinds: mask, fields, blocks: None, threads: opts.threads, layout }, frame_mask);
                 if let Some((table, events, wall_clock_ns)) = placed {
                     return Ok((table, events, ManyTable { parts: Vec::new(), wall_clock_ns, skipped: Vec::new() }));
                 }
@@ -570,7 +570,7 @@ mod tests {
                                 let g = gather(kinds, fields, frame);
                                 let (_, _, _, layout, frame_mask) = g.placed_query().unwrap();
                                 if let Some((table, events, walls)) =
-                                    crate::placed::gather_placed(opener(&files), Vec::new(), &counts, t0, t1, kinds, fields, threads, layout, frame_mask)
+                                    crate::placed::gather_placed(opener(&files), Vec::new(), &counts, &WideQuery { t0, t1, kinds, fields, blocks: None, threads, layout }, frame_mask)
                                 {
                                     placed_some += 1;
                                     let m = ManyTable { parts: Vec::new(), wall_clock_ns: walls, skipped: Vec::new() };

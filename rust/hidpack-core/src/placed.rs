@@ -37,7 +37,7 @@ use crate::model::{coord_to_f64, Field, FieldType, Kind, ALL_FIELDS, NUM_KINDS};
 use crate::ordered::in_order;
 use crate::reader::{Reader, Source};
 use crate::table::{Column, EventTable};
-use crate::wide::{absent_column, Layout, Presence, WideColumn, WideTable};
+use crate::wide::{absent_column, Layout, Presence, WideColumn, WideQuery, WideTable};
 
 type Out<'a, T> = &'a mut [MaybeUninit<T>];
 
@@ -112,18 +112,8 @@ struct Written {
 /// (see the module docs); `Ok(None)` when they do not (the caller reads the ordinary way).
 /// `frame_mask`: the kinds whose required fields count as required in [`Layout::Frame`] (see
 /// [`crate::wide::Gather::frame`]).
-#[allow(clippy::too_many_arguments)]
-pub fn read_placed<S: Source>(
-    reader: &Reader<S>,
-    t0: Option<i64>,
-    t1: Option<i64>,
-    mask: u16,
-    fields: u32,
-    blocks: Option<&[usize]>,
-    threads: usize,
-    layout: Layout,
-    frame_mask: u16,
-) -> Result<Option<WideTable>> {
+pub fn read_placed<S: Source>(reader: &Reader<S>, q: &WideQuery, frame_mask: u16) -> Result<Option<WideTable>> {
+    let WideQuery { t0, t1, kinds: mask, fields, blocks, threads, layout } = *q;
     let Some(BlockRows { ids, rows, present }) = block_rows(reader, t0, t1, mask, blocks)? else { return Ok(None) };
     let lo = t0.unwrap_or(i64::MIN);
     let infos = reader.blocks();
@@ -310,20 +300,17 @@ type PlacedCounts = (Vec<u64>, Vec<Option<i64>>);
 /// easy case: a file that fails to open, whose reader reports a problem (a torn or damaged file),
 /// whose index now says other rows than `files[j]`, or a block that fails its checks or whose
 /// decoded rows per kind differ from its record. The caller then reads the ordinary way, which
-/// reports each problem as it should.
-#[allow(clippy::too_many_arguments)]
+/// reports each problem as it should. `q.blocks` is not used (each file's blocks are its
+/// `files[j].ids`).
 pub(crate) fn gather_placed<S: Source>(
     open: impl Fn(usize) -> Result<Reader<S>> + Sync,
     kept: Vec<Option<Reader<S>>>,
     files: &[BlockRows],
-    t0: Option<i64>,
-    t1: Option<i64>,
-    mask: u16,
-    fields: u32,
-    threads: usize,
-    layout: Layout,
+    q: &WideQuery,
     frame_mask: u16,
 ) -> Option<PlacedFleet> {
+    // each file's blocks are `files[j].ids`: a query's `blocks` names one file's, so none is taken
+    let WideQuery { t0, t1, kinds: mask, fields, threads, layout, blocks: _ } = *q;
     let rows: Vec<usize> = files.iter().flat_map(|f| f.rows.iter().copied()).collect();
     let n = rows.iter().try_fold(0usize, |a, &r| a.checked_add(r))?;
     if n == 0 || u32::try_from(files.len()).is_err() {
@@ -745,7 +732,7 @@ mod tests {
                 for layout in [Layout::Table, Layout::Frame] {
                     for threads in [1, 3] {
                         let want = gathered(&r, mask, fields, layout);
-                        let got = read_placed(&r, None, None, mask, fields, None, threads, layout, ALL_KINDS).unwrap().expect("placed");
+                        let got = read_placed(&r, &WideQuery { t0: None, t1: None, kinds: mask, fields, blocks: None, threads, layout }, ALL_KINDS).unwrap().expect("placed");
                         // compared as text: NaN equals NaN
                         assert_eq!(format!("{got:?}"), format!("{want:?}"), "mask {mask:#x} fields {fields:#x} {layout:?} {threads}");
                     }
@@ -759,10 +746,10 @@ mod tests {
     fn a_window_that_cuts_a_block_is_left_to_the_ordinary_read() {
         let evs = events(1000);
         let r = Reader::from_source(file(&evs, 100)).unwrap();
-        let cut = read_placed(&r, Some(150_000), None, ALL_KINDS, ALL_FIELDS_MASK, None, 2, Layout::Frame, ALL_KINDS).unwrap();
+        let cut = read_placed(&r, &WideQuery { t0: Some(150_000), t1: None, kinds: ALL_KINDS, fields: ALL_FIELDS_MASK, blocks: None, threads: 2, layout: Layout::Frame }, ALL_KINDS).unwrap();
         assert!(cut.is_none());
         // a window on block edges is placed
-        let edges = read_placed(&r, Some(100_000), Some(300_000), ALL_KINDS, ALL_FIELDS_MASK, None, 2, Layout::Table, ALL_KINDS).unwrap();
+        let edges = read_placed(&r, &WideQuery { t0: Some(100_000), t1: Some(300_000), kinds: ALL_KINDS, fields: ALL_FIELDS_MASK, blocks: None, threads: 2, layout: Layout::Table }, ALL_KINDS).unwrap();
         let Some(WideColumn::I64(t)) = edges.expect("placed").get("t").cloned() else { panic!("no t") };
         assert_eq!(t, (100..300).map(|i| i * 1000).collect::<Vec<_>>());
     }

@@ -600,8 +600,28 @@ fn zero_absent<T: Copy>(out: &mut [T], parts: &[(&Column, &[u32])], zero: T) {
     }
 }
 
-/// The wide table of a read of one file: the rows with `t0 <= t < t1` of the kinds in `mask`,
-/// from `blocks` (None: all), with the fields of those kinds selected by `fields` (see
+/// What a wide read takes and how it lays it out: one value for [`read_wide`] and the placed
+/// reads ([`crate::placed`]) it hands its work to, which all read the same selection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WideQuery<'a> {
+    /// Rows with `t0 <= t` (None: from the first).
+    pub t0: Option<i64>,
+    /// Rows with `t < t1` (None: to the last).
+    pub t1: Option<i64>,
+    /// The kinds read, one bit per kind code ([`crate::reader::kind_mask`]).
+    pub kinds: u16,
+    /// The fields of those kinds made into columns (see [`Gather::new`]).
+    pub fields: u32,
+    /// Only these blocks of the file (None: all).
+    pub blocks: Option<&'a [usize]>,
+    /// Blocks decoded at once (1: on the calling thread only).
+    pub threads: usize,
+    /// The columns' layout.
+    pub layout: Layout,
+}
+
+/// The wide table of a read of one file: the rows with `t0 <= t < t1` of the query's kinds,
+/// from its `blocks` (None: all), with the fields of those kinds selected by `fields` (see
 /// [`Gather::new`]), in `layout`. A frame of one file keeps every field nullable whatever kinds
 /// are read (its consumer keeps the `kind` column and nullable types, as for the table layout):
 /// no field counts as required. When the index says where each block's rows go, the blocks
@@ -609,20 +629,11 @@ fn zero_absent<T: Copy>(out: &mut [T], parts: &[(&Column, &[u32])], zero: T) {
 /// ([`crate::placed`]); else they are appended to the columns a batch of about
 /// [`WIDE_BATCH_ROWS`] rows at a time, in file order, each dropped once appended. Blocks that
 /// fail their checks are skipped and reported in [`Reader::problems`].
-#[allow(clippy::too_many_arguments)]
-pub fn read_wide<S: Source>(
-    reader: &Reader<S>,
-    t0: Option<i64>,
-    t1: Option<i64>,
-    mask: u16,
-    fields: u32,
-    blocks: Option<&[usize]>,
-    threads: usize,
-    layout: Layout,
-) -> Result<WideTable> {
+pub fn read_wide<S: Source>(reader: &Reader<S>, q: &WideQuery) -> Result<WideTable> {
+    let WideQuery { t0, t1, kinds: mask, fields, blocks, threads, layout } = *q;
     let ids = reader.blocks_for(t0, t1, mask, blocks)?;
     if ids.len() > 1 {
-        if let Some(w) = crate::placed::read_placed(reader, t0, t1, mask, fields, blocks, threads, layout, ALL_KINDS)? {
+        if let Some(w) = crate::placed::read_placed(reader, q, ALL_KINDS)? {
             return Ok(w);
         }
     }
@@ -896,7 +907,7 @@ mod tests {
         for (t0, t1) in [(None, None), (Some(10_500), Some(300_000)), (Some(3_000), Some(3_001)), (Some(900_000), None)] {
             for mask in [ALL_KINDS, 1 << Kind::Move as u16 | 1 << Kind::Text as u16] {
                 for threads in [1, 3] {
-                    let w = read_wide(&r, t0, t1, mask, ALL_FIELDS_MASK | HOLDING_DATA, None, threads, Layout::Table).unwrap();
+                    let w = read_wide(&r, &WideQuery { t0, t1, kinds: mask, fields: ALL_FIELDS_MASK | HOLDING_DATA, blocks: None, threads, layout: Layout::Table }).unwrap();
                     let want: Vec<_> = evs
                         .iter()
                         .filter(|(t, e)| *t >= t0.unwrap_or(i64::MIN) && t1.is_none_or(|e| *t < e) && (mask >> e.kind() as u16) & 1 == 1)

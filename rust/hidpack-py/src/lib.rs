@@ -328,7 +328,10 @@ impl Reader {
         let threads = threads_or_cpus(threads)?;
         let layout = convert::layout_from_name(layout)?;
         let out = py
-            .detach(|| hidpack_core::wide::read_wide(&self.inner, t0, t1, mask, fields, blocks.as_deref(), threads, layout))
+            .detach(|| {
+                let q = hidpack_core::wide::WideQuery { t0, t1, kinds: mask, fields, blocks: blocks.as_deref(), threads, layout };
+                hidpack_core::wide::read_wide(&self.inner, &q)
+            })
             .map_err(to_py);
         let out = source::checked(self.file.as_ref(), out)?;
         convert::out_to_py(py, out)

@@ -54,7 +54,7 @@ fn required_features(bytes: &[u8]) -> u64 {
 #[test]
 fn a_windows_clocked_pointer_uses_both_predictors_and_reads_back() {
     let events = windows_pointer(3000, 11);
-    let v13 = write_events(&events, WriterOptions { block_events: 1000, clock_grid: true, ..Default::default() });
+    let v13 = write_events(&events, WriterOptions { block_events: 1000, clock_grid: Some(true), ..Default::default() });
     assert_eq!(&v13[12..16], &[1, 0, 3, 0]);
     assert_ne!(required_features(&v13) & FEATURE_BINNED_1_3, 0);
     let p = predictors(&v13);
@@ -75,7 +75,7 @@ fn a_windows_clocked_pointer_uses_both_predictors_and_reads_back() {
 #[test]
 fn bit_2_is_the_only_new_required_feature_and_a_1_2_file_does_not_need_it() {
     // A 1.2 reader knows bits 0 and 1 and refuses bit 2 by value; a 1.2 file sets 0 and 1 only.
-    let v13 = write_events(&windows_pointer(100, 3), WriterOptions { clock_grid: true, ..Default::default() });
+    let v13 = write_events(&windows_pointer(100, 3), WriterOptions { clock_grid: Some(true), ..Default::default() });
     assert_eq!(required_features(&v13), 0b111);
     let v12 = write_events(&windows_pointer(100, 3), WriterOptions { minor: 2, ..Default::default() });
     assert_eq!(required_features(&v12), 0b011);
@@ -91,6 +91,6 @@ fn the_default_writer_takes_signed_steps_but_not_the_clock_grid() {
     let p = predictors(&plain);
     assert!(!p.contains(&7) && p.contains(&8), "{p:?}");
     assert_eq!(read_all(plain.clone()).0, events);
-    let grid = write_events(&events, WriterOptions { block_events: 1000, clock_grid: true, ..Default::default() });
+    let grid = write_events(&events, WriterOptions { block_events: 1000, clock_grid: Some(true), ..Default::default() });
     assert!(grid.len() < plain.len(), "{} vs {}", grid.len(), plain.len());
 }

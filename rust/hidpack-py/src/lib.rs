@@ -100,7 +100,7 @@ impl Writer {
         }
         if clock_grid == Some(true) && !binned {
             return Err(PyValueError::new_err(
-                "clock_grid=True needs the BINNED encoding of format 1.3; binned=False writes format 1.0",
+                "clock_grid=True needs the BINNED encoding of format 1.3 or later; binned=False writes format 1.0",
             ));
         }
         let opts = WriterOptions {

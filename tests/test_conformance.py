@@ -108,9 +108,20 @@ def test_version_1_3_vectors_exercise_what_they_claim():
     assert _tags_after_blocks("v1_3_blocks") == ["HPKT"] * 3 + ["HPKX"]
 
 
+def test_version_1_4_vector_exercises_what_it_claims():
+    """FORMAT §5.5 (1.4): predictor 9 (clock grid, sparse residues), behind required feature bit 3."""
+    preds = _binned_predictors("v1_4_clock")
+    assert {"clock grid, sparse residues", "signed steps"} <= preds and "clock grid" not in preds
+    raw = (V1_1 / "v1_4_clock.hpk").read_bytes()
+    assert raw[12:16] == bytes([1, 0, 4, 0])
+    assert struct.unpack_from("<Q", raw, 16)[0] == 0b1111  # BINNED, PREDICTED, BINNED_1_3, CLOCK_SPARSE
+    rec = hidpack.open(V1_1 / "v1_4_clock.hpk")
+    assert rec.header["version"] == "1.4" and not rec.problems
+
+
 def test_there_is_a_golden_folder_per_minor_version():
-    assert {p.name for p in (ROOT / "tests" / "golden").iterdir() if p.is_dir()} >= {"v1", "v1.1", "v1.2", "v1.3"}
-    for minor in ("v1.1", "v1.2", "v1.3"):
+    assert {p.name for p in (ROOT / "tests" / "golden").iterdir() if p.is_dir()} >= {"v1", "v1.1", "v1.2", "v1.3", "v1.4"}
+    for minor in ("v1.1", "v1.2", "v1.3", "v1.4"):
         files = sorted((ROOT / "tests" / "golden" / minor).glob("*.hpk"))
         assert files, minor
         for p in files:

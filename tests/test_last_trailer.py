@@ -41,7 +41,7 @@ def test_write_table_leaves_out_only_the_last_trailer(tmp_path: Path) -> None:
     hidpack.write_table(one, _keys(300))
     hidpack.write_table(many, _keys(300), block_events=64)
     hidpack.write_table(plain, _keys(300), block_events=64, binned=False)
-    assert hidpack.open(one).header["version"] == "1.3"  # 1.3 keeps the 1.2 layout (FORMAT §9)
+    assert hidpack.open(one).header["version"] == "1.4"  # 1.3 and 1.4 keep the 1.2 layout (FORMAT §9)
     assert tags_after_blocks(one) == ["HPKX"]
     assert tags_after_blocks(many) == ["HPKT"] * 4 + ["HPKX"]
     # binned=False still writes format 1.0: a full trailer after every block, the 1.0 index
@@ -72,5 +72,5 @@ def test_imported_sessions_use_the_1_2_layout(tmp_path: Path) -> None:
     files = sorted((tmp_path / "out").glob("*.hpk"))
     assert len(files) == 3
     for f in files:
-        assert hidpack.open(f).header["version"] == "1.3"  # with 1.2's layout
+        assert hidpack.open(f).header["version"] == "1.4"  # with 1.2's layout
         assert tags_after_blocks(f) == ["HPKX"], f

@@ -1197,8 +1197,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="replace existing output files")
     s.add_argument(
         "--clock-grid", action=argparse.BooleanOptionalAction, default=None,
-        help="format 1.3's clock grid for stamps of a coarse OS timer (Windows' 15.6 ms tick): about 5 %% "
-        "smaller mouse files, slower to decode (default: the writer's)",
+        help="the clock grid for stamps of a coarse OS timer (Windows' 15.6 ms tick; format 1.4's, sparse "
+        "residues): about 5 %% smaller mouse files, slower to decode (default: the writer's, off)",
     )
     s.add_argument("--json", action="store_true", help="print the import report as JSON")
     s.add_argument("--policy", metavar="FILE|PRESET", help="apply a privacy policy (TOML file, or the preset strict)")

@@ -159,13 +159,14 @@ def write_table(
     existing ``path`` is an error (``FileExistsError``) unless ``overwrite=True``; a path whose
     recorder was killed (an unrecovered ``<path>.wal`` beside it) is refused either way.
 
-    Files are format 1.3 (``BINNED`` and ``PREDICTED`` encodings, compact trailers and index, no
+    Files are format 1.4 (``BINNED`` and ``PREDICTED`` encodings, compact trailers and index, no
     trailer after the last block, which the index follows, and the 1.3 predictors: signed pointer
-    steps, and the clock grid for stamps of a coarse OS timer such as Windows' 15.6 ms tick;
-    FORMAT.md §4.5, §4.6, §5.5, §5.6). Their header sets feature bit 2, so readers before 1.3
-    refuse them by name. ``clock_grid``: try the clock grid on non-decreasing integer columns
-    (``True``), never (``False``), or as the core writer does by default (``None``); the grid
-    trades decode time on such clocks for 5-7 % smaller mouse files (docs/PERFORMANCE.md).
+    steps, and the clock grid for stamps of a coarse OS timer such as Windows' 15.6 ms tick, which
+    1.4 writes with sparse residues; FORMAT.md §4.5, §4.6, §5.5, §5.6). Their header sets feature
+    bit 2 (and bit 3 with the clock grid), so readers before 1.3 (1.4) refuse them by name.
+    ``clock_grid``: try the clock grid on non-decreasing integer columns (``True``), never
+    (``False``), or as the core writer does by default (``None``: off); the grid trades decode
+    time on such clocks for 5-7 % smaller mouse files (docs/PERFORMANCE.md).
 
     ``binned=False`` writes format 1.0 with the byte encodings only (about 12 % larger on real
     input, 2.33 against 2.04 bytes per event on mouse sessions) so that readers older than the

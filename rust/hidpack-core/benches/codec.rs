@@ -19,7 +19,7 @@
 //!   (`Writer::write_table`, 16 blocks) into their own columns, `narrow::read_kind` on one thread:
 //!   the core of `hidpack.open(p, threads=1).moves()` (benches/compare.py's `long-numpy/hidpack-1`).
 //!
-//! * `grid/decode_t_clock_grid`, `grid/decode_t_order1`: the `t` column of the first 65,536
+//! * `grid/decode_t_clock_grid`, `grid/decode_t_clock_sparse` (format 1.4, predictor 9), `grid/decode_t_order1`: the `t` column of the first 65,536
 //!   balabit events (one block's worth; its sessions laid end to end) as one `BINNED` column body, written with the 1.3 clock
 //!   grid (predictor 7) and as the 1.2 writer chooses (order-1 differences), decoded by
 //!   `binned::decode_column`: what the grid's undo costs per value against order 1.
@@ -135,7 +135,7 @@ fn moves(c: &mut Criterion) {
 
 /// The `t` column of one block of balabit events, clock grid against order-1 differences.
 fn grid(c: &mut Criterion) {
-    use hidpack_core::binned::{decode_column, encode_column, encode_column_v1_3, PRED_CLOCK};
+    use hidpack_core::binned::{decode_column, encode_column, encode_column_v1_3, ClockGrid, PRED_CLOCK, PRED_CLOCK_SPARSE};
     use hidpack_core::bytes::Cursor;
     // the sessions' clocks each start at 0: laid end to end, 10 s apart (one non-decreasing clock)
     let mut t = corpus().t;
@@ -147,15 +147,24 @@ fn grid(c: &mut Criterion) {
         t[i] += shift;
     }
     let mut clock = Vec::new();
-    encode_column_v1_3(&t, &mut clock, true);
+    encode_column_v1_3(&t, &mut clock, ClockGrid::Dense);
     assert_eq!(clock[0], PRED_CLOCK, "balabit's t takes the clock grid");
+    let mut sparse = Vec::new();
+    encode_column_v1_3(&t, &mut sparse, ClockGrid::Sparse);
+    assert_eq!(sparse[0], PRED_CLOCK_SPARSE, "balabit's t takes the clock grid (1.4)");
     let mut order1 = Vec::new();
     encode_column(&t, &mut order1);
-    eprintln!("grid bench: {N} balabit stamps: clock grid {} bytes, 1.2 choice (predictor {}) {} bytes", clock.len(), order1[0], order1.len());
+    eprintln!(
+        "grid bench: {N} balabit stamps: clock grid {} bytes, sparse residues {} bytes, 1.2 choice (predictor {}) {} bytes",
+        clock.len(),
+        sparse.len(),
+        order1[0],
+        order1.len()
+    );
     let mut g = c.benchmark_group("grid");
     g.throughput(Throughput::Elements(N as u64));
     let mut out = Vec::with_capacity(N);
-    for (name, body) in [("decode_t_clock_grid", &clock), ("decode_t_order1", &order1)] {
+    for (name, body) in [("decode_t_clock_grid", &clock), ("decode_t_clock_sparse", &sparse), ("decode_t_order1", &order1)] {
         g.bench_function(name, |b| {
             b.iter(|| {
                 out.clear();

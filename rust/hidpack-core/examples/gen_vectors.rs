@@ -280,8 +280,8 @@ fn predicted_sources(bytes: &[u8], block: usize) -> std::collections::BTreeSet<u
 /// A file of format 1.`minor` (1: compact records, `PREDICTED` allowed; 2: also no trailer
 /// before the index) of `events`; with `flush`, the last block is closed before the file.
 fn write_minor(events: &[(i64, Event)], block_events: usize, note: &str, minor: u16, flush: bool) -> Vec<u8> {
-    // the 1.3 vectors hold the clock grid: asked for (WriterOptions::clock_grid is off by default)
-    let opts = WriterOptions { block_events, level: 3, minor, clock_grid: true, ..Default::default() };
+    // the 1.3 and 1.4 vectors hold the clock grid: asked for (whatever the format's default)
+    let opts = WriterOptions { block_events, level: 3, minor, clock_grid: Some(true), ..Default::default() };
     let mut w = Writer::with_header(Vec::new(), opts, header(json!({"note": note, "native_keyspace": "js_keycode"}))).unwrap();
     for (t, e) in events {
         w.push(*t, e).unwrap();
@@ -536,6 +536,19 @@ fn v1_3_blocks() -> Vec<u8> {
     bytes
 }
 
+/// Two blocks of a Windows pointer in format 1.4 (FORMAT.md §5.5): `t` under the clock grid with
+/// sparse residues (9; its stamps off the grid stored as non-zero residues), `x`/`y` under signed
+/// steps (8).
+fn v1_4_clock() -> Vec<u8> {
+    let bytes = write_minor(&windows_pointer(1200), 600, "format 1.4: clock grid with sparse residues", 4, false);
+    assert_1_2_layout(&bytes, 2, false);
+    for b in 0..2 {
+        let preds = binned_predictors(&bytes, b);
+        assert!(preds.contains(&9) && preds.contains(&8) && !preds.contains(&7), "{preds:?}");
+    }
+    bytes
+}
+
 fn main() {
     let dir: PathBuf = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| Path::new("tests/vectors/v1").to_path_buf());
     std::fs::create_dir_all(&dir).unwrap();
@@ -559,6 +572,7 @@ fn main() {
     all.push(("v1_2_no_seek_table", v1_2_no_seek_table()));
     all.push(("v1_3_clock", v1_3_clock()));
     all.push(("v1_3_blocks", v1_3_blocks()));
+    all.push(("v1_4_clock", v1_4_clock()));
     for (name, bytes) in all {
         let j = dump(bytes.clone());
         std::fs::write(dir.join(format!("{name}.hpk")), &bytes).unwrap();

@@ -76,6 +76,9 @@ pub enum Mode {
     Binned13,
     /// [`Mode::Binned13`], also trying the clock grid ([`crate::writer::WriterOptions::clock_grid`]).
     Binned13Clock,
+    /// [`Mode::Binned13Clock`] with the clock grid of format 1.4 (predictor 9: sparse residues;
+    /// the header must also carry [`crate::frame::FEATURE_CLOCK_SPARSE`]).
+    Binned14Clock,
     /// The smallest of the byte encodings (format 1.0).
     Bytes,
     /// Write-ahead checkpoints: `CONST`, else `DELTA_GCD` or `DELTA`, without sizing the others.
@@ -87,7 +90,7 @@ pub enum Mode {
 impl Mode {
     /// Whether integer columns may be `BINNED`.
     pub fn binned(self) -> bool {
-        matches!(self, Mode::Binned | Mode::Binned13 | Mode::Binned13Clock)
+        matches!(self, Mode::Binned | Mode::Binned13 | Mode::Binned13Clock | Mode::Binned14Clock)
     }
 }
 
@@ -106,10 +109,12 @@ pub(crate) fn encode_ints(vals: &[i64], out: &mut Vec<u8>, mode: Mode) -> u8 {
     if mode.binned() && vals.len() >= BINNED_MIN {
         // From BINNED_MIN values on, BINNED is smaller than encodings 1-4 on every input we have
         // measured (their sizes are not computed: that pass cost an eighth of the encoder).
-        if matches!(mode, Mode::Binned13 | Mode::Binned13Clock) {
-            crate::binned::encode_column_v1_3(vals, out, mode == Mode::Binned13Clock);
-        } else {
-            crate::binned::encode_column(vals, out);
+        use crate::binned::ClockGrid;
+        match mode {
+            Mode::Binned13 => crate::binned::encode_column_v1_3(vals, out, ClockGrid::Off),
+            Mode::Binned13Clock => crate::binned::encode_column_v1_3(vals, out, ClockGrid::Dense),
+            Mode::Binned14Clock => crate::binned::encode_column_v1_3(vals, out, ClockGrid::Sparse),
+            _ => crate::binned::encode_column(vals, out),
         }
         return enc::BINNED;
     }

@@ -30,8 +30,8 @@ pub const TAG_INDEX_COMPACT: [u8; 4] = *b"HPKX";
 pub const FORMAT_MAJOR: u16 = 1;
 /// Minor version written by default (1.1: compact records, the `PREDICTED` encoding; 1.2: no
 /// trailer after the last block when the index follows it, FORMAT.md §4.6; 1.3: the `BINNED`
-/// predictors clock grid and signed steps, §5.5).
-pub const FORMAT_MINOR: u16 = 3;
+/// predictors clock grid and signed steps, §5.5; 1.4: the clock grid with sparse residues, §5.5).
+pub const FORMAT_MINOR: u16 = 4;
 /// Required-feature bit 0: integer chunks may use the `BINNED` encoding (FORMAT.md §5.5).
 pub const FEATURE_BINNED: u64 = 1;
 /// Required-feature bit 1 (1.1): chunks may use the `PREDICTED` encoding (FORMAT.md §5.6).
@@ -39,8 +39,11 @@ pub const FEATURE_PREDICTED: u64 = 2;
 /// Required-feature bit 2 (1.3): `BINNED` chunks may use predictors 7 (clock grid) and 8 (signed
 /// steps) (FORMAT.md §5.5).
 pub const FEATURE_BINNED_1_3: u64 = 4;
+/// Required-feature bit 3 (1.4): `BINNED` chunks may use predictor 9 (the clock grid with sparse
+/// residues) (FORMAT.md §5.5).
+pub const FEATURE_CLOCK_SPARSE: u64 = 8;
 /// Required-feature bits this reader understands.
-pub const KNOWN_REQUIRED_FEATURES: u64 = FEATURE_BINNED | FEATURE_PREDICTED | FEATURE_BINNED_1_3;
+pub const KNOWN_REQUIRED_FEATURES: u64 = FEATURE_BINNED | FEATURE_PREDICTED | FEATURE_BINNED_1_3 | FEATURE_CLOCK_SPARSE;
 /// Largest record (skippable frame payload) a reader accepts: bounds allocations.
 pub const MAX_RECORD: u64 = 64 << 20;
 /// Largest decompressed block payload a reader accepts.

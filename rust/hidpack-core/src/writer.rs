@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::codec::{encode_segment, Mode, MAX_BLOCK_EVENTS};
 use crate::error::{Error, Result};
-use crate::frame::{encode_seek_table, FEATURE_BINNED, FEATURE_BINNED_1_3, FEATURE_PREDICTED, hash32, raw_zstd_frame, BlockInfo, Header, Index, MAX_BLOCK_RAW};
+use crate::frame::{encode_seek_table, FEATURE_BINNED, FEATURE_BINNED_1_3, FEATURE_CLOCK_SPARSE, FEATURE_PREDICTED, hash32, raw_zstd_frame, BlockInfo, Header, Index, MAX_BLOCK_RAW};
 use crate::model::{Event, NUM_KINDS};
 use crate::table::{Column, EventTable};
 
@@ -47,21 +47,21 @@ pub struct WriterOptions {
     /// (bulk writes: a kill mid-write leaves the old file, or nothing, never a partial file).
     /// Not with a write-ahead tail (a live recording must be readable where it is).
     pub atomic: bool,
-    /// Format minor version to write (with [`WriterOptions::binned`]): 3 (the default) writes
-    /// format 1.3, whose `BINNED` chunks may use the clock-grid and signed-steps predictors
-    /// (FORMAT.md §5.5); 2 writes format 1.2, which leaves out the last block's trailer before the
+    /// Format minor version to write (with [`WriterOptions::binned`]): 4 (the default) writes
+    /// format 1.4, whose clock grid stores its residues sparsely (predictor 9, FORMAT.md §5.5);
+    /// 3 writes format 1.3, whose `BINNED` chunks may use the clock-grid and signed-steps
+    /// predictors (7 and 8, FORMAT.md §5.5), the bytes a 1.3 writer wrote; 2 writes format 1.2, which leaves out the last block's trailer before the
     /// index (FORMAT.md §4.6);
     /// 1 writes format 1.1, compact trailers and index and the `PREDICTED` encoding (§4.5, §5.6),
     /// a trailer after every block; 0 writes format 1.0. Without `binned` the file is 1.0
     /// whatever this says.
     pub minor: u16,
-    /// Format 1.3: also try the clock-grid predictor on non-decreasing columns (FORMAT.md §5.5).
-    /// Off by default: on stamps of Windows' 15.6 ms timer it stores `t` in about 18 % fewer bytes
-    /// (a balabit import: 1.87 -> 1.78 B/event), but it decodes at about 8-9 ns a value against
-    /// 2.9 for order-1 differences (two rANS sections and the undo's chain), which makes a
-    /// one-thread read of those files slower (10-30 % as measured, docs/PERFORMANCE.md).
+    /// Format 1.3 and later: also try the clock-grid predictor on non-decreasing columns
+    /// (FORMAT.md §5.5; predictor 9 in format 1.4, 7 in 1.3). `None` (the default) is the
+    /// format's default, [`WriterOptions::tries_clock_grid`]. On stamps of Windows' 15.6 ms timer
+    /// it stores `t` in about 18 % fewer bytes (a balabit import: 1.87 -> 1.78 B/event).
     /// Signed steps need no option: they decode nearly as fast as order-1 differences.
-    pub clock_grid: bool,
+    pub clock_grid: Option<bool>,
 }
 
 /// When a writer calls fsync. Whatever the policy, a process crash (SIGKILL, a panic elsewhere)
@@ -137,8 +137,22 @@ impl Default for WriterOptions {
             overwrite: false,
             atomic: false,
             minor: crate::frame::FORMAT_MINOR,
-            clock_grid: false,
+            clock_grid: None,
         }
+    }
+}
+
+/// Whether a writer of format 1.4 tries the clock grid when [`WriterOptions::clock_grid`] is
+/// `None`. (Format 1.3 never does unless asked: its dense residues decode at 8-9 ns a value
+/// against 2.9 for order-1 differences, and a 1.3 writer's bytes stay what they were.)
+pub const CLOCK_GRID_DEFAULT_1_4: bool = false;
+
+impl WriterOptions {
+    /// Whether the writer tries the clock grid: [`WriterOptions::clock_grid`] when set, else on
+    /// for format 1.4 when [`CLOCK_GRID_DEFAULT_1_4`] says so, off for 1.3 (the one place the
+    /// default is decided).
+    pub fn tries_clock_grid(&self) -> bool {
+        self.clock_grid.unwrap_or(CLOCK_GRID_DEFAULT_1_4 && self.minor >= 4)
     }
 }
 
@@ -184,6 +198,8 @@ pub struct Writer<W: Write> {
     v1_2: bool,
     /// Format 1.3: the `BINNED` predictors clock grid and signed steps.
     v1_3: bool,
+    /// Format 1.4 with the clock grid tried: it is written as predictor 9 (sparse residues).
+    v1_4: bool,
 }
 
 impl Writer<BufWriter<File>> {
@@ -313,6 +329,11 @@ impl<W: Write> Writer<W> {
         if v1_3 {
             header.required_features |= FEATURE_BINNED_1_3;
         }
+        // bit 3 only where predictor 9 may be written: a 1.4 file without it is read by 1.3 readers
+        let v1_4 = minor >= 4 && opts.tries_clock_grid();
+        if v1_4 {
+            header.required_features |= FEATURE_CLOCK_SPARSE;
+        }
         if header.metadata.len() > MAX_METADATA {
             return Err(Error::Usage(format!(
                 "metadata of {} bytes exceeds the {MAX_METADATA}-byte limit",
@@ -357,6 +378,7 @@ impl<W: Write> Writer<W> {
             v1_1,
             v1_2,
             v1_3,
+            v1_4,
         };
         let hb = std::mem::take(&mut w.header_bytes);
         w.emit(&hb, 0)?;
@@ -522,7 +544,8 @@ impl<W: Write> Writer<W> {
         }
         self.payload.clear();
         let mode = match (self.opts.binned, self.v1_3) {
-            (true, true) if self.opts.clock_grid => Mode::Binned13Clock,
+            (true, true) if self.v1_4 => Mode::Binned14Clock,
+            (true, true) if self.opts.tries_clock_grid() => Mode::Binned13Clock,
             (true, true) => Mode::Binned13,
             (true, false) => Mode::Binned,
             (false, _) => Mode::Bytes,

@@ -166,7 +166,7 @@ fn future_major_version_is_refused_clearly() {
         Err(Error::UnsupportedVersion { found, supported: 1, .. }) => assert!(found.starts_with("2."), "{found}"),
         other => panic!("expected UnsupportedVersion, got {:?}", other.err()),
     }
-    let bad = with_header(&bytes, |b| b[8] |= 0x08); // an unknown required feature bit (0 BINNED, 1 PREDICTED, 2 BINNED_1_3)
+    let bad = with_header(&bytes, |b| b[8] |= 0x10); // an unknown required feature bit (0 BINNED, 1 PREDICTED, 2 BINNED_1_3, 3 CLOCK_SPARSE)
     assert!(matches!(Reader::from_source(bad), Err(Error::UnsupportedVersion { .. })));
 }
 
@@ -306,7 +306,7 @@ fn the_last_trailer_is_left_out_only_where_format_1_2_says() {
     let v12 = write_events(&events, WriterOptions { block_events: 25, minor: 2, ..Default::default() });
     assert_eq!(&v12[12..16], &[1, 0, 2, 0]);
     let v13 = write_events(&events, WriterOptions { block_events: 25, ..Default::default() });
-    assert_eq!(&v13[12..16], &[1, 0, 3, 0]); // 1.3 keeps the 1.2 layout
+    assert_eq!(&v13[12..16], &[1, 0, 4, 0]); // 1.3 and 1.4 keep the 1.2 layout
     assert_eq!(tags_after_blocks(&v13), tags_after_blocks(&v12));
     assert_eq!(tags_after_blocks(&v12), vec![t("HPKT"), t("HPKT"), t("HPKT"), t("HPKT"), t("HPKX")]);
     let v11 = write_events(&events, WriterOptions { block_events: 25, minor: 1, ..Default::default() });

@@ -100,7 +100,7 @@ impl Writer {
         }
         if clock_grid == Some(true) && !binned {
             return Err(PyValueError::new_err(
-                "clock_grid=True needs the BINNED encoding of format 1.3; binned=False writes format 1.0",
+                "clock_grid=True needs the BINNED encoding of format 1.3 or later; binned=False writes format 1.0",
             ));
         }
         let opts = WriterOptions {
@@ -116,7 +116,7 @@ impl Writer {
             ..Default::default()
         };
         // None: the core's default (one place decides it, WriterOptions::default)
-        let opts = WriterOptions { clock_grid: clock_grid.unwrap_or(opts.clock_grid), ..opts };
+        let opts = WriterOptions { clock_grid: clock_grid.or(opts.clock_grid), ..opts };
         let display = path.display().to_string();
         let w = py.detach(|| CoreWriter::create(&path, opts)).map_err(to_py)?;
         Ok(Writer { inner: Mutex::new(Some(w)), path: display })
@@ -426,6 +426,7 @@ impl Reader {
                 (_, 6) => "split".to_string(),
                 (_, 7) => "clock grid".to_string(),
                 (_, 8) => "signed steps".to_string(),
+                (_, 9) => "clock grid, sparse residues".to_string(),
                 (_, p) => format!("predictor {p}"),
             });
             d.set_item("predictor", pname)?;

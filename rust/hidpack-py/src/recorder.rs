@@ -138,7 +138,7 @@ impl Recorder {
                 overwrite,
                 atomic: false,
                 minor: hidpack_core::frame::FORMAT_MINOR,
-                clock_grid: false,
+                clock_grid: Some(false),
             },
             flush_interval_ns: secs(flush_interval, "flush_interval")?,
             ring_capacity,

@@ -35,17 +35,21 @@
 //! * `predict`: the column layer: which predictor (k-th differences, a divisor, move-to-front, a
 //!   split, flips) turns a column into small latents, and undoing it when reading;
 //! * `v1_3`: the predictors of format 1.3 (a coarse clock's tick grid, pointer steps signed by the
-//!   step before) and the writer's choice of them.
+//!   step before) and the writer's choice of them;
+//! * `v1_4`: the clock grid of format 1.4, its residues stored sparsely and undone as the ticks
+//!   are decoded.
 
 mod bins;
 mod predict;
 mod rans;
 mod v1_3;
+mod v1_4;
 
 pub use predict::{decode_column, encode_column, encode_flips, MAX_MTF_ALPHABET, MAX_ORDER, PRED_MTF, PRED_SPLIT, PRED_XOR};
 pub(crate) use predict::{common_divisor, diffs, ExactDiv};
 pub use rans::{decode, encode};
-pub use v1_3::{encode_column_v1_3, CLOCK_PERIODS, PRED_CLOCK, PRED_SIGNED};
+pub use v1_3::{encode_column_v1_3, ClockGrid, CLOCK_PERIODS, PRED_CLOCK, PRED_SIGNED};
+pub use v1_4::PRED_CLOCK_SPARSE;
 
 /// Most bins in one chunk (the bin index is one byte).
 pub const MAX_BINS: usize = 256;

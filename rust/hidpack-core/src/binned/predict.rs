@@ -670,11 +670,15 @@ pub(super) fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, 
     if k == super::v1_3::PRED_SIGNED {
         return super::v1_3::decode_signed(c, m, out);
     }
+    if k == super::v1_4::PRED_CLOCK_SPARSE {
+        return super::v1_4::decode_clock_sparse(c, m, out);
+    }
     if k > MAX_ORDER {
         return Err(c.err(format!(
-            "binned predictor {k}; expected 0..={MAX_ORDER}, {PRED_MTF}, {PRED_XOR}, {} or {}",
+            "binned predictor {k}; expected 0..={MAX_ORDER}, {PRED_MTF}, {PRED_XOR}, {PRED_SPLIT}, {}, {} or {}",
             super::v1_3::PRED_CLOCK,
-            super::v1_3::PRED_SIGNED
+            super::v1_3::PRED_SIGNED,
+            super::v1_4::PRED_CLOCK_SPARSE
         )));
     }
     let k = k as usize;

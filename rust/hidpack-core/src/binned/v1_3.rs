@@ -118,7 +118,7 @@ impl Grid {
 }
 
 /// The ticks and residues of `vals` (at least one value) on the grid of quantum `g`, period `p`.
-fn clock_latents(vals: &[i64], g: i64, p: i64) -> (Vec<i64>, Vec<i64>) {
+pub(super) fn clock_latents(vals: &[i64], g: i64, p: i64) -> (Vec<i64>, Vec<i64>) {
     let mut grid = Grid::new(vals[0], g, p);
     let mut ks = Vec::with_capacity(vals.len() - 1);
     let mut es = Vec::with_capacity(vals.len() - 1);
@@ -129,6 +129,21 @@ fn clock_latents(vals: &[i64], g: i64, p: i64) -> (Vec<i64>, Vec<i64>) {
         grid.update(k, v);
     }
     (ks, es)
+}
+
+/// The reference loop: [`Grid`] as FORMAT.md §5.5 defines the clock grid (the values after `v0`
+/// of ticks `ks` and residues `es`), which the fast undos are tested against.
+#[cfg(test)]
+pub(super) fn undo_reference(v0: i64, g: i64, p: i64, ks: &[i64], es: &[i64]) -> Vec<i64> {
+    let mut grid = Grid::new(v0, g, p);
+    ks.iter()
+        .zip(es)
+        .map(|(&k, &e)| {
+            let x = grid.predict(k).wrapping_add(e);
+            grid.update(k, x);
+            x
+        })
+        .collect()
 }
 
 /// The latents of signed steps: each step `d = v[i+1] − v[i]` divided by `g`, negated when the
@@ -215,7 +230,7 @@ fn probe(vals: &[i64]) -> Vec<&[i64]> {
 /// Order 1's latents of the whole column are made once, here (or taken from `choose`, which
 /// made them for a column short enough to be its own sample): signed steps are sized from them
 /// (a sign flip each), and whichever of the two wins is written from them.
-pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>, clock: bool) {
+pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>, clock: ClockGrid) {
     let mut choices = choose(vals, true);
     if choices[0].pred == Pred::Order(1) {
         let made = choices[0].made.take().or_else(|| latents_for(vals, Pred::Order(1)));
@@ -224,7 +239,12 @@ pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>, clock: bool) {
             let g = head_divisor(&head).unwrap_or(0);
             debug_assert_eq!(g, common_step_divisor(vals));
             match better_than(vals, &lat, g, choices[0].size, clock) {
-                Some(Alt::Clock(g, p)) => return encode_clock(vals, g, p, out),
+                Some(Alt::Clock(g, p)) => {
+                    return match clock {
+                        ClockGrid::Sparse => super::v1_4::encode_clock_sparse(vals, g, p, out),
+                        _ => encode_clock(vals, g, p, out),
+                    }
+                }
                 Some(Alt::Signed(g, sized)) => {
                     signed_head(vals[0], g, out);
                     match sized {
@@ -245,6 +265,18 @@ pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>, clock: bool) {
     encode_chosen(vals, choices, out)
 }
 
+/// Whether the writer tries the clock grid, and as which predictor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockGrid {
+    /// Not tried.
+    Off,
+    /// Predictor 7 (format 1.3): ticks and residues as two latent sections of every value.
+    Dense,
+    /// Predictor 9 (format 1.4): the same ticks, the non-zero residues only
+    /// (`super::v1_4`).
+    Sparse,
+}
+
 enum Alt {
     Clock(i64, i64),
     /// Signed steps with divisor `g`; with the whole column's latents and their counts when the
@@ -255,14 +287,14 @@ enum Alt {
 /// A 1.3 predictor whose estimated size on the writer's sample is under `order1` (the order-1
 /// estimate on the same sample), if one is. `lat` are order 1's latents of the whole column, `g`
 /// their divisor.
-fn better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize, clock: bool) -> Option<Alt> {
+fn better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize, clock: ClockGrid) -> Option<Alt> {
     if g == 0 || g > i64::MAX as u64 {
         return None;
     }
     let g = g as i64;
     let head = 2 + crate::bytes::varint_len(zigzag(vals[0])) + crate::bytes::varint_len(g as u64);
     if vals.windows(2).all(|w| w[0] <= w[1]) {
-        if !clock {
+        if clock == ClockGrid::Off {
             return None; // a non-decreasing column's steps all have one sign: nothing to take out
         }
         let slices = probe(vals);
@@ -280,7 +312,10 @@ fn better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize, clock: bool) ->
             ks.extend(k);
             es.extend(e);
         }
-        let size = estimate(&ks).0 + estimate(&es).0 + head + 4;
+        let size = match clock {
+            ClockGrid::Sparse => estimate(&ks).0 + super::v1_4::estimate_sparse(&es) + head + 4,
+            _ => estimate(&ks).0 + estimate(&es).0 + head + 4,
+        };
         return (size < order1).then_some(Alt::Clock(g, p));
     }
     // Signed steps on the sample (each slice's steps, as `probe` slices the values): slice i's
@@ -304,6 +339,19 @@ pub(super) fn decode_clock(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Resu
     if m < 2 {
         return Err(c.err(format!("clock-grid chunk of {m} values; needs 2 or more")));
     }
+    let (v0, g, p) = clock_head(c)?;
+    let base = out.len();
+    out.push(v0);
+    decode(c, m - 1, out)?;
+    let mut es = Vec::with_capacity(m - 1);
+    decode(c, m - 1, &mut es)?;
+    undo_clock(v0, g, p, &mut out[base + 1..], &es);
+    Ok(())
+}
+
+/// The parameters of a clock-grid chunk (predictors 7 and 9): first value, quantum and period,
+/// each of the last two checked to be within `1..=2^62`.
+pub(super) fn clock_head(c: &mut Cursor) -> Result<(i64, i64, i64)> {
     let v0 = unzigzag(c.varint()?);
     let g = c.varint()?;
     let p = c.varint()?;
@@ -312,13 +360,7 @@ pub(super) fn decode_clock(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Resu
             "clock-grid quantum {g} and period {p}; each must be within 1..=2^62"
         )));
     }
-    let base = out.len();
-    out.push(v0);
-    decode(c, m - 1, out)?;
-    let mut es = Vec::with_capacity(m - 1);
-    decode(c, m - 1, &mut es)?;
-    undo_clock(v0, g as i64, p as i64, &mut out[base + 1..], &es);
-    Ok(())
+    Ok((v0, g as i64, p as i64))
 }
 
 /// `k·p mod g` of tick counts below this comes from a table in [`undo_clock`].
@@ -348,16 +390,7 @@ const KP_TABLE: usize = 256;
 /// [`Grid`]'s step (on the interval made absolute, then made relative again: exact, as `lo − x`
 /// and `hi − x` are in `0..=g` after every update, wrapping or not).
 fn undo_clock(v0: i64, g: i64, p: i64, ks: &mut [i64], es: &[i64]) {
-    debug_assert!((1..=1 << 62).contains(&g) && (1..=1 << 62).contains(&p));
-    // ticks k < klim have k·p < 2^60 (none when g is too large for the relative step)
-    let klim = if g <= 1 << 60 { ((1i64 << 60) - 1) / p + 1 } else { 0 };
-    let mut kpm = [0i64; KP_TABLE];
-    let step = p % g;
-    for k in 1..(klim as usize).min(KP_TABLE) {
-        let s = kpm[k - 1] + step; // both < g ≤ 2^60
-        kpm[k] = if s >= g { s - g } else { s };
-    }
-    let mut rel = Rel { v: v0, a: 0, b: g, r: v0.rem_euclid(g), g, p };
+    let Undo { mut rel, kpm, klim } = Undo::new(v0, g, p);
     // the chunk's bound: every |v| < |v0| + n·(max k·p + g + max |e|) (|v' − v| = |k·p − d|,
     // |d| < g + |e|); below 2^61 with every k and e in range, no event needs a check. (Bounds
     // of the maxima by ORs, which vectorise: k ≤ OR of the k, |e| ≤ OR of e ^ (e >> 63), plus 1.)
@@ -375,19 +408,93 @@ fn undo_clock(v0: i64, g: i64, p: i64, ks: &mut [i64], es: &[i64]) {
         }
         return;
     }
+    let mut undo = Undo { rel, kpm, klim };
     for (slot, &e) in ks.iter_mut().zip(es) {
-        let k = *slot;
-        if (k as u64) < klim as u64 && e.unsigned_abs() < 1 << 60 && rel.v.unsigned_abs() < 1 << 61 {
+        *slot = undo.next(*slot, e);
+    }
+}
+
+/// [`undo_clock`] of predictor 9 (format 1.4): the residues are 0 but at the positions `at`
+/// (strictly increasing, each `< ks.len()`), where they are `res`. The runs of zeros between
+/// take [`Rel::step_zero`] with no residue to load or test.
+pub(super) fn undo_clock_sparse(v0: i64, g: i64, p: i64, ks: &mut [i64], at: &[i64], res: &[i64]) {
+    debug_assert!(at.windows(2).all(|w| w[0] < w[1]) && at.last().is_none_or(|&a| (a as usize) < ks.len()));
+    let Undo { mut rel, kpm, klim } = Undo::new(v0, g, p);
+    // the chunk's bound, as undo_clock's
+    let kmax = ks.iter().fold(0u64, |o, &k| o | k as u64);
+    let emax = res.iter().fold(0u64, |o, &e| o | (e ^ (e >> 63)) as u64).saturating_add(1);
+    let proven = kmax < klim as u64 && emax < 1 << 60 && {
+        let per = u128::from(kmax) * p as u128 + g as u128 + u128::from(emax);
+        u128::from(v0.unsigned_abs()) + ks.len() as u128 * per < 1 << 61
+    };
+    if proven {
+        let mut start = 0;
+        for (&at, &e) in at.iter().zip(res) {
+            let at = at as usize;
+            rel.run_zero(&kpm, &mut ks[start..at]);
+            let k = ks[at];
             rel.step(k, e, kp_mod(&kpm, k, p, g));
+            ks[at] = rel.v;
+            start = at + 1;
+        }
+        rel.run_zero(&kpm, &mut ks[start..]);
+        return;
+    }
+    let mut undo = Undo { rel, kpm, klim };
+    let mut start = 0;
+    for (&at, &e) in at.iter().zip(res) {
+        let at = at as usize;
+        for slot in &mut ks[start..at] {
+            *slot = undo.next(*slot, 0);
+        }
+        ks[at] = undo.next(ks[at], e);
+        start = at + 1;
+    }
+    for slot in &mut ks[start..] {
+        *slot = undo.next(*slot, 0);
+    }
+}
+
+/// The clock grid's undo one value at a time, each checked to be within the ranges of the
+/// relative step ([`undo_clock`]), else taken by [`Grid`]'s definition: for decoders that meet
+/// the ticks as they are decoded (predictor 9), with no pass over them first to prove a chunk.
+pub(super) struct Undo {
+    rel: Rel,
+    kpm: [i64; KP_TABLE],
+    klim: i64,
+}
+
+impl Undo {
+    /// The undo of a chunk whose first value is `v0` (`g`, `p` in `1..=2^62`).
+    pub(super) fn new(v0: i64, g: i64, p: i64) -> Self {
+        debug_assert!((1..=1 << 62).contains(&g) && (1..=1 << 62).contains(&p));
+        // ticks k < klim have k·p < 2^60 (none when g is too large for the relative step)
+        let klim = if g <= 1 << 60 { ((1i64 << 60) - 1) / p + 1 } else { 0 };
+        let mut kpm = [0i64; KP_TABLE];
+        let step = p % g;
+        for k in 1..(klim as usize).min(KP_TABLE) {
+            let s = kpm[k - 1] + step; // both < g ≤ 2^60
+            kpm[k] = if s >= g { s - g } else { s };
+        }
+        Undo { rel: Rel { v: v0, a: 0, b: g, r: v0.rem_euclid(g), g, p }, kpm, klim }
+    }
+
+    /// The next value, from its ticks `k` and residue `e`.
+    #[inline(always)]
+    pub(super) fn next(&mut self, k: i64, e: i64) -> i64 {
+        let rel = &mut self.rel;
+        let (g, p) = (rel.g, rel.p);
+        if (k as u64) < self.klim as u64 && e.unsigned_abs() < 1 << 60 && rel.v.unsigned_abs() < 1 << 61 {
+            rel.step(k, e, kp_mod(&self.kpm, k, p, g));
         } else {
-            let mut grid = Grid::new(v0, g, p);
+            let mut grid = Grid::new(rel.v, g, p);
             let v = rel.v;
             (grid.lo, grid.hi) = (v.wrapping_add(rel.a), v.wrapping_add(rel.b));
             let x = grid.predict(k).wrapping_add(e);
             grid.update(k, x);
             (rel.a, rel.b, rel.r, rel.v) = (grid.lo.wrapping_sub(x), grid.hi.wrapping_sub(x), x.rem_euclid(g), x);
         }
-        *slot = rel.v;
+        rel.v
     }
 }
 
@@ -415,6 +522,7 @@ fn min_g(x: i64, g: i64) -> i64 {
 }
 
 /// The clock grid's state relative to the last value (see [`undo_clock`]).
+#[derive(Clone, Copy)]
 struct Rel {
     v: i64,
     a: i64,
@@ -426,6 +534,51 @@ struct Rel {
 }
 
 impl Rel {
+    /// [`Rel::step`] of a residue 0 (the stamp the grid predicts).
+    #[inline(always)]
+    fn step_zero(&mut self, k: i64, kpm: i64) {
+        let Rel { v, a, b, r, g, p } = *self;
+        let t = r + kpm;
+        let t = select_unpredictable(t >= g, t - g, t);
+        let high = a + b >= 2 * (g - t);
+        let tg = t - g;
+        // With A = a + t, B = b + t (the interval on the grid of the stamps, its middle in
+        // 0..2g), the new interval is [A, min(B, g)) when the middle is under g, else
+        // [max(A, g), B) − g. Each side is ready about when the compare is, which picks one: the
+        // chain is an add, the compare and a select (not a branch: it goes either way about as
+        // often).
+        let y = b + tg;
+        self.a = select_unpredictable(high, max0(a + tg), a + t);
+        self.b = select_unpredictable(high, y, g + (y & (y >> 63)));
+        self.v = v + k * p - select_unpredictable(high, tg, t);
+        self.r = 0;
+    }
+
+    /// [`Rel::step_zero`] over a run of ticks (each replaced by its value): after the first
+    /// step `v mod g` is 0, so the rest take `t = k·p mod g` from the table with no chain
+    /// through `r`, on locals (the chain is `a + b`, a compare and two selects).
+    #[inline(always)]
+    fn run_zero(&mut self, kpm: &[i64; KP_TABLE], ks: &mut [i64]) {
+        let Some((first, rest)) = ks.split_first_mut() else { return };
+        let (g, p) = (self.g, self.p);
+        self.step_zero(*first, kp_mod(kpm, *first, p, g));
+        *first = self.v;
+        let (mut v, mut a, mut b) = (self.v, self.a, self.b);
+        for slot in rest {
+            let k = *slot;
+            let t = kp_mod(kpm, k, p, g);
+            let high = a + b >= 2 * (g - t);
+            let tg = t - g;
+            let y = b + tg;
+            let na = select_unpredictable(high, max0(a + tg), a + t);
+            b = select_unpredictable(high, y, g + (y & (y >> 63)));
+            a = na;
+            v = v + k * p - select_unpredictable(high, tg, t);
+            *slot = v;
+        }
+        (self.v, self.a, self.b) = (v, a, b);
+    }
+
     /// One value from its ticks `k` and residue `e` (`kpm = k·p mod g`), within the ranges
     /// [`undo_clock`] requires.
     #[inline(always)]
@@ -437,16 +590,7 @@ impl Rel {
         let high = a + b >= 2 * (g - t);
         let tg = t - g;
         if e == 0 {
-            // the stamp is the predicted one: with A = a + t, B = b + t (the interval on the
-            // grid of the stamps, its middle in 0..2g), the new interval is [A, min(B, g)) when
-            // the middle is under g, else [max(A, g), B) − g. Each side is ready about when the
-            // compare is, which picks one: the chain is an add, the compare and a select (not a
-            // branch: it goes either way about as often).
-            let y = b + tg;
-            self.a = select_unpredictable(high, max0(a + tg), a + t);
-            self.b = select_unpredictable(high, y, g + (y & (y >> 63)));
-            self.v = v + k * p - select_unpredictable(high, tg, t);
-            self.r = 0;
+            self.step_zero(k, kpm);
         } else {
             let d = select_unpredictable(high, tg, t) - e;
             let (na, nb) = (max0(a + d), min_g(b + d, g));
@@ -485,7 +629,7 @@ pub(super) fn decode_signed(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Res
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::encode_column;
     use super::*;
 
@@ -497,7 +641,7 @@ mod tests {
     }
 
     /// A 15.6 ms tick floored to whole milliseconds, in ns, with same-tick pairs and long gaps.
-    fn tick_clock(n: usize, seed: u64) -> Vec<i64> {
+    pub(in super::super) fn tick_clock(n: usize, seed: u64) -> Vec<i64> {
         let mut r = seed;
         let mut tick = 0i64;
         (0..n)
@@ -517,24 +661,12 @@ mod tests {
         let mut v12 = Vec::new();
         encode_column(&t, &mut v12);
         let mut v13 = Vec::new();
-        encode_column_v1_3(&t, &mut v13, true);
+        encode_column_v1_3(&t, &mut v13, ClockGrid::Dense);
         assert_eq!(v13[0], PRED_CLOCK);
         assert!(v13.len() * 10 < v12.len() * 9, "{} vs {}", v13.len(), v12.len());
         rt(&t, &v13);
     }
 
-    /// The reference loop: [`Grid`] as FORMAT.md §5.5 defines the clock grid.
-    fn undo_reference(v0: i64, g: i64, p: i64, ks: &[i64], es: &[i64]) -> Vec<i64> {
-        let mut grid = Grid::new(v0, g, p);
-        ks.iter()
-            .zip(es)
-            .map(|(&k, &e)| {
-                let x = grid.predict(k).wrapping_add(e);
-                grid.update(k, x);
-                x
-            })
-            .collect()
-    }
 
     #[test]
     fn the_fast_undo_is_the_reference_loop() {
@@ -650,7 +782,7 @@ mod tests {
             })
             .collect();
         let mut v13 = Vec::new();
-        encode_column_v1_3(&xs, &mut v13, true);
+        encode_column_v1_3(&xs, &mut v13, ClockGrid::Dense);
         assert_eq!(v13[0], PRED_SIGNED);
         rt(&xs, &v13);
         let mut b = Vec::new();
@@ -685,7 +817,7 @@ mod tests {
             for keep in [2, 10, 40] {
                 let xs = walk(n, 99 + n as u64, keep);
                 let mut v13 = Vec::new();
-                encode_column_v1_3(&xs, &mut v13, true);
+                encode_column_v1_3(&xs, &mut v13, ClockGrid::Dense);
                 let mut want = Vec::new();
                 if v13[0] == PRED_SIGNED {
                     encode_signed(&xs, 65536, &mut want);

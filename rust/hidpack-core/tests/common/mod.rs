@@ -50,3 +50,46 @@ pub fn read_all(bytes: Vec<u8>) -> (Vec<(i64, Event)>, Reader<Vec<u8>>) {
     let t: EventTable = r.read(None, None, ALL_KINDS, None).unwrap();
     (t.events().collect(), r)
 }
+
+/// A pointer on a 15.6 ms tick floored to milliseconds (ns), moving in sweeps.
+pub fn windows_pointer(n: usize, seed: u64) -> Vec<(i64, Event)> {
+    let mut r = seed | 1;
+    let (mut tick, mut x, mut dx) = (0i64, 500i64, 4i64);
+    (0..n)
+        .map(|_| {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            tick += [7, 7, 7, 0, 8, 6, 1, 30][(r % 8) as usize];
+            if r.is_multiple_of(9) {
+                dx = -dx;
+            }
+            x += dx + (r >> 20) as i64 % 3 - 1;
+            let y = 300 + (x / 3) + (r >> 40) as i64 % 2;
+            ((tick * 15_600_000) / 1_000_000 * 1_000_000, Event::Move { x: x << 16, y: y << 16, buttons: None })
+        })
+        .collect()
+}
+
+/// The `BINNED` predictor bytes of every chunk of a file (FORMAT.md §5.5).
+pub fn predictors(bytes: &[u8]) -> std::collections::BTreeSet<u8> {
+    let r = Reader::from_source(bytes.to_vec()).unwrap();
+    let mut out = std::collections::BTreeSet::new();
+    for b in r.blocks() {
+        let frame = &bytes[b.offset as usize..(b.offset + u64::from(b.length)) as usize];
+        let payload = zstd::decode_all(frame).unwrap();
+        for c in hidpack_core::codec::chunk_layout(&payload).unwrap() {
+            if c.encoding == hidpack_core::codec::enc::BINNED {
+                out.extend(c.predictor);
+            }
+        }
+    }
+    out
+}
+
+/// The header's required feature bits (FORMAT.md §4.2).
+pub fn required_features(bytes: &[u8]) -> u64 {
+    // header record: skippable magic, length, tag, major, minor, then required features (§4.2)
+    assert_eq!(u32::from_le_bytes(bytes[..4].try_into().unwrap()), hidpack_core::frame::HIDPACK_SKIPPABLE);
+    u64::from_le_bytes(bytes[16..24].try_into().unwrap())
+}

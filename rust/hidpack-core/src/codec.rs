@@ -727,8 +727,9 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
         table.t = t;
         table.kind = kind_col;
     }
+    let mut moves = None; // the moves before each click and scroll, found once for the segment
     for (k, pos, e, body) in deferred {
-        let col = crate::predicted::decode_chunk(&table, k, pos, e, body, counts[k as usize], base)?;
+        let col = crate::predicted::decode_chunk(&table, k, pos, e, body, counts[k as usize], base, &mut moves)?;
         table.kinds[k as usize].cols[pos] = col;
     }
     for kt in table.kinds.iter_mut() {

@@ -638,10 +638,20 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
         decode_ints(&mut cc, e, n, dst)?;
     }
     let mut table = EventTable::new();
-    if let Some(&k) = kind_col.iter().find(|k| !(0..=255).contains(*k)) {
+    // As bytes, checked in the same pass (a code outside 0..=255 has bits above the low 8).
+    let mut over = 0u64;
+    let narrow: Vec<u8> = kind_col
+        .iter()
+        .map(|&k| {
+            over |= k as u64 >> 8;
+            k as u8
+        })
+        .collect();
+    if over != 0 {
+        let k = kind_col.iter().find(|k| !(0..=255).contains(*k)).copied().unwrap_or_default();
         return Err(c.err(format!("kind code {k} out of range")));
     }
-    let kind_col: Vec<u8> = kind_col.into_iter().map(|k| k as u8).collect();
+    let kind_col = narrow;
     // Counted once: the groups' row counts, then `validate_counted` (known kinds only, once the
     // rows of unknown ones are dropped below).
     let mut all = crate::table::byte_counts(&kind_col);

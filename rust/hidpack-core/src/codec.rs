@@ -643,10 +643,20 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
         decode_ints(&mut cc, e, n, dst)?;
     }
     let mut table = EventTable::new();
-    if let Some(&k) = kind_col.iter().find(|k| !(0..=255).contains(*k)) {
+    // As bytes, checked in the same pass (a code outside 0..=255 has bits above the low 8).
+    let mut over = 0u64;
+    let narrow: Vec<u8> = kind_col
+        .iter()
+        .map(|&k| {
+            over |= k as u64 >> 8;
+            k as u8
+        })
+        .collect();
+    if over != 0 {
+        let k = kind_col.iter().find(|k| !(0..=255).contains(*k)).copied().unwrap_or_default();
         return Err(c.err(format!("kind code {k} out of range")));
     }
-    let kind_col: Vec<u8> = kind_col.into_iter().map(|k| k as u8).collect();
+    let kind_col = narrow;
     // Counted once: the groups' row counts, then `validate_counted` (known kinds only, once the
     // rows of unknown ones are dropped below).
     let mut all = crate::table::byte_counts(&kind_col);
@@ -732,8 +742,9 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
         table.t = t;
         table.kind = kind_col;
     }
+    let mut moves = None; // the moves before each click and scroll, found once for the segment
     for (k, pos, e, body) in deferred {
-        let col = crate::predicted::decode_chunk(&table, k, pos, e, body, counts[k as usize], base)?;
+        let col = crate::predicted::decode_chunk(&table, k, pos, e, body, counts[k as usize], base, &mut moves)?;
         table.kinds[k as usize].cols[pos] = col;
     }
     for kt in table.kinds.iter_mut() {

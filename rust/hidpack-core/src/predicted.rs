@@ -146,28 +146,72 @@ impl LastByCode {
 enum Predictor<'a> {
     /// Sources 0 and 2: the last value per native code; source 2 predicts its opposite.
     Native { native: &'a [i64], native_valid: Option<&'a Vec<bool>>, last: LastByCode, flip: bool },
-    LastMove { preds: Vec<Option<i64>> },
+    /// Source 1: the moves before each row of the target kind, and the moves' column.
+    LastMove { before: std::borrow::Cow<'a, [u32]>, mv: &'a [i64] },
+}
+
+/// How many moves come before each row of a `button` and of a `scroll` in a segment: what
+/// source 1 predicts from, found in one walk of the segment's `kind` column and shared by every
+/// column it predicts (a walk per predicted column was about 4 % of a wide read).
+#[derive(Default)]
+pub(crate) struct MovesBefore {
+    button: Vec<u32>,
+    scroll: Vec<u32>,
+}
+
+impl MovesBefore {
+    pub(crate) fn of(kind: &[u8]) -> MovesBefore {
+        const MOVE: u8 = Kind::Move as u8;
+        const BUTTON: u8 = Kind::Button as u8;
+        const SCROLL: u8 = Kind::Scroll as u8;
+        let mut out = MovesBefore::default();
+        let mut moves = 0u32;
+        for &k in kind {
+            match k {
+                MOVE => moves = moves.wrapping_add(1),
+                BUTTON => out.button.push(moves),
+                SCROLL => out.scroll.push(moves),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The list of `kind` (a kind source 1 predicts; empty for any other).
+    fn of_kind(&self, kind: u8) -> &[u32] {
+        match kind {
+            k if k == Kind::Button as u8 => &self.button,
+            k if k == Kind::Scroll as u8 => &self.scroll,
+            _ => &[],
+        }
+    }
 }
 
 impl<'a> Predictor<'a> {
     fn new(table: &'a EventTable, kind: u8, field: Field, source: u8) -> Predictor<'a> {
+        Self::with_moves(table, kind, field, source, None)
+    }
+
+    /// [`Predictor::new`], with the segment's [`MovesBefore`] if it was found already.
+    fn with_moves(table: &'a EventTable, kind: u8, field: Field, source: u8, moves: Option<&'a MovesBefore>) -> Predictor<'a> {
         if source == SOURCE_NATIVE || source == SOURCE_KEY_STATE {
             let (native, native_valid) = int_parts(&table.kinds[Kind::Key as usize].cols[field_pos(Kind::Key, Field::Native)]);
             let last = LastByCode::for_codes(native);
             return Predictor::Native { native, native_valid, last, flip: source == SOURCE_KEY_STATE };
         }
-        // The value of the last move before each event of the target kind, in that kind's row order.
         let (mv, _) = int_parts(&table.kinds[Kind::Move as usize].cols[field_pos(Kind::Move, field)]);
-        let mut preds = Vec::new();
-        let mut moves = 0usize;
-        for &k in &table.kind {
-            if k == Kind::Move as u8 {
-                moves += 1;
-            } else if k == kind {
-                preds.push(moves.checked_sub(1).and_then(|i| mv.get(i).copied()));
-            }
-        }
-        Predictor::LastMove { preds }
+        let before = match moves {
+            Some(m) => std::borrow::Cow::Borrowed(m.of_kind(kind)),
+            None => std::borrow::Cow::Owned(MovesBefore::of(&table.kind).of_kind(kind).to_vec()),
+        };
+        Predictor::LastMove { before, mv }
+    }
+
+    /// The value of the last move before row `row` of the target kind (None: no move before it).
+    #[inline]
+    fn last_move(before: &[u32], mv: &[i64], row: usize) -> Option<i64> {
+        let n = *before.get(row)? as usize;
+        n.checked_sub(1).and_then(|i| mv.get(i).copied())
     }
 
     /// The native code of row `row`, when present and in range of the column.
@@ -204,7 +248,7 @@ impl<'a> Predictor<'a> {
                 last.clear();
                 n
             }
-            Predictor::LastMove { preds } => (0..rows).filter(|&i| present(i) && preds.get(i).copied().flatten().is_some()).count(),
+            Predictor::LastMove { before, mv } => (0..rows).filter(|&i| present(i) && Self::last_move(before, mv, i).is_some()).count(),
         }
     }
 
@@ -247,7 +291,7 @@ impl<'a> Predictor<'a> {
                 }
                 Ok(v)
             }
-            Predictor::LastMove { preds } => value(preds.get(row).copied().flatten()),
+            Predictor::LastMove { before, mv } => value(Self::last_move(before, mv, row)),
         }
     }
 }
@@ -320,7 +364,18 @@ pub fn try_chunk(table: &EventTable, kind: Kind, pos: usize, mode: Mode, out: &m
 /// Decode a `PREDICTED` chunk body (`encoding` is the chunk's encoding byte) of column `pos` of
 /// kind code `kind`, with `rows` rows, once every other column of the segment is in `table`
 /// (its `kind` column included).
-pub fn decode_chunk(table: &EventTable, kind: u8, pos: usize, encoding: u8, body: &[u8], rows: usize, base: u64) -> Result<Column> {
+/// `moves` is the segment's [`MovesBefore`] once a column found it (found here when needed).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_chunk(
+    table: &EventTable,
+    kind: u8,
+    pos: usize,
+    encoding: u8,
+    body: &[u8],
+    rows: usize,
+    base: u64,
+    moves: &mut Option<MovesBefore>,
+) -> Result<Column> {
     let mut c = Cursor::new(body, base, "predicted column");
     let valid = if encoding & enc::HAS_VALIDITY != 0 { Some(read_bitmap(&mut c, rows)?) } else { None };
     let present = |i: usize| valid.as_ref().is_none_or(|v| v[i]);
@@ -333,7 +388,8 @@ pub fn decode_chunk(table: &EventTable, kind: u8, pos: usize, encoding: u8, body
         if source != want {
             return Err(c.err(format!("predicted {} of source {source}; only source {want} predicts it", field.name())));
         }
-        let mut p = Predictor::new(table, kind, field, source);
+        let moves = (source == SOURCE_LAST_MOVE).then(|| &*moves.get_or_insert_with(|| MovesBefore::of(&table.kind)));
+        let mut p = Predictor::with_moves(table, kind, field, source, moves);
         let predicted = p.count_predicted(rows, present);
         let (mut fresh, mut resid) = (Vec::new(), Vec::new());
         read_sub(&mut c, m - predicted, &mut fresh)?;

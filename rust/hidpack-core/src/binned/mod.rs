@@ -63,7 +63,7 @@ mod tests {
     use super::bins::*;
     use super::predict::*;
     use super::*;
-    use crate::bytes::{gcd, varint_len, Cursor};
+    use crate::bytes::{gcd, put_varint, varint_len, zigzag, Cursor};
 
     /// A xorshift64 generator (deterministic test data).
     fn xorshift(mut r: u64) -> impl FnMut() -> u64 {
@@ -214,6 +214,49 @@ mod tests {
         let mut b = Vec::new();
         encode_column(&v, &mut b);
         assert_eq!(b[0], PRED_MTF);
+    }
+
+    /// Order k undone the way FORMAT.md §5.5 states it: the k moments, then the latents times g,
+    /// then one running sum per order (what the decoder now does as each latent is decoded).
+    fn undo_order_by_definition(moments: &[i64], g: i64, latents: &[i64]) -> Vec<i64> {
+        let k = moments.len();
+        let mut v: Vec<i64> = moments.to_vec();
+        let mut acc = moments[k - 1];
+        for &q in latents {
+            acc = acc.wrapping_add(q.wrapping_mul(g));
+            v.push(acc);
+        }
+        for j in (0..k - 1).rev() {
+            let mut acc = v[j];
+            for x in &mut v[j + 1..] {
+                acc = acc.wrapping_add(*x);
+                *x = acc;
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn orders_undone_as_decoded_equal_the_running_sums() {
+        let mut next = xorshift(0x51_7CC1_B727_220A);
+        for case in 0..600 {
+            let k = 1 + case % 3;
+            let n = k + 1 + (next() % 300) as usize;
+            let wide = case % 5 == 0; // moments and latents that wrap
+            let small = |x: u64| (x % 2001) as i64 - 1000;
+            let moments: Vec<i64> = (0..k).map(|_| if wide { next() as i64 } else { small(next()) }).collect();
+            let latents: Vec<i64> = (0..n - k).map(|_| if wide { next() as i64 } else { small(next()) }).collect();
+            let g = [1u64, 3, 65_536, u64::MAX][case % 4];
+            let mut b = vec![k as u8];
+            for &m in &moments {
+                put_varint(&mut b, zigzag(m));
+            }
+            put_varint(&mut b, g);
+            encode(&latents, &mut b);
+            let mut out = vec![7];
+            decode_column(&mut Cursor::new(&b, 0, "t"), n, &mut out).unwrap();
+            assert_eq!(&out[1..], &undo_order_by_definition(&moments, g as i64, &latents)[..], "case {case}");
+        }
     }
 
     #[test]

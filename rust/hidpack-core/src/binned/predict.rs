@@ -13,9 +13,10 @@ pub(super) fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result
             "move-to-front alphabet of {d} values; expected 1..={MAX_MTF_ALPHABET}"
         )));
     }
-    let mut alphabet = Vec::with_capacity(d as usize);
-    for _ in 0..d {
-        alphabet.push(unzigzag(c.varint()?));
+    // the alphabet in a table of every index a list entry can hold (no bound check per value)
+    let mut table = [0i64; MAX_MTF_ALPHABET];
+    for a in &mut table[..d as usize] {
+        *a = unzigzag(c.varint()?);
     }
     let g = c.varint()?;
     if g != 1 {
@@ -31,7 +32,7 @@ pub(super) fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result
                 "move-to-front rank {r} at value {i}; the alphabet has {d}"
             )));
         }
-        *v = alphabet[usize::from(list.take(r as usize))];
+        *v = table[usize::from(list.take(r as usize))];
     }
     Ok(())
 }
@@ -695,28 +696,49 @@ pub(super) fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, 
     if g == 0 {
         return Err(c.err("binned divisor 0; expected ≥ 1"));
     }
-    let base = out.len();
-    out.reserve(m);
-    out.extend_from_slice(&moments[..k]);
-    // The first undo step (v = v_k-1 + Σ g·q: the whole of order 1, a pointer's or a clock's
-    // steps) as the latents are decoded; the other orders' running sums after.
     let g = g as i64;
     if k == 0 {
         return decode_map(c, m, out, |q| q.wrapping_mul(g));
     }
-    let mut acc = moments[k - 1];
-    decode_map(c, m - k, out, |q| {
-        acc = acc.wrapping_add(q.wrapping_mul(g));
-        acc
-    })?;
-    let vals = &mut out[base..];
+    // The first k values follow from the moments alone (the running sums of the k-th
+    // differences, over the moments only).
+    let mut first = moments;
     for j in (0..k - 1).rev() {
-        let mut acc = vals[j];
-        for v in &mut vals[j + 1..] {
+        let mut acc = first[j];
+        for v in &mut first[j + 1..k] {
             acc = acc.wrapping_add(*v);
             *v = acc;
         }
     }
-    Ok(())
+    out.reserve(m);
+    out.extend_from_slice(&first[..k]);
+    // Every later value as its latent is decoded (no pass per order after the decode): `d[j]`
+    // holds the j-th difference ending at the last value, so a latent (the next k-th
+    // difference, divided by g) updates d[k-1], then each lower order adds the one above it.
+    let mut d = [0i64; MAX_ORDER as usize];
+    let mut row = first;
+    for (j, dj) in d[..k].iter_mut().enumerate() {
+        *dj = row[k - 1 - j];
+        for i in 0..k - 1 - j {
+            row[i] = row[i + 1].wrapping_sub(row[i]);
+        }
+    }
+    match k {
+        1 => decode_map(c, m - k, out, |q| {
+            d[0] = d[0].wrapping_add(q.wrapping_mul(g));
+            d[0]
+        }),
+        2 => decode_map(c, m - k, out, |q| {
+            d[1] = d[1].wrapping_add(q.wrapping_mul(g));
+            d[0] = d[0].wrapping_add(d[1]);
+            d[0]
+        }),
+        _ => decode_map(c, m - k, out, |q| {
+            d[2] = d[2].wrapping_add(q.wrapping_mul(g));
+            d[1] = d[1].wrapping_add(d[2]);
+            d[0] = d[0].wrapping_add(d[1]);
+            d[0]
+        }),
+    }
 }
 

@@ -242,7 +242,6 @@ pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: im
     let total = 1u32 << scale;
     let mut bins = [DecBin::default(); MAX_BINS];
     let mut freq = [0u32; MAX_BINS];
-    let mut start = [0u32; MAX_BINS];
     let mut prev = 0i64;
     let mut acc = 0u32;
     let mut wide = false;
@@ -261,7 +260,6 @@ pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: im
                 "bin {i} frequency {f}: frequencies must be ≥ 1 and sum to {total}"
             )));
         }
-        start[i] = acc;
         freq[i] = f as u32;
         acc += f as u32;
     }
@@ -280,15 +278,14 @@ pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: im
     let no = c.varint_usize(c.remaining() as u64, "offset byte count")?;
     let offs = c.bytes(no)?;
     // slot -> (freq << 16 | slot - start) for the state update, and slot -> bin for the value
-    let mut upd = vec![0u32; total as usize];
-    let mut sym = vec![0u8; total as usize];
-    for i in 0..nb {
-        let (st, f) = (start[i] as usize, freq[i] as usize);
-        for (j, (u, s)) in upd[st..st + f].iter_mut().zip(&mut sym[st..st + f]).enumerate() {
-            *u = (freq[i] << 16) | j as u32;
-            *s = i as u8;
-        }
+    // (filled bin after bin, without zeroing them first: the frequencies sum to `total`)
+    let mut upd: Vec<u32> = Vec::with_capacity(total as usize);
+    let mut sym: Vec<u8> = Vec::with_capacity(total as usize);
+    for (i, &f) in freq[..nb].iter().enumerate() {
+        upd.extend((0..f).map(|j| (f << 16) | j));
+        sym.extend(std::iter::repeat_n(i as u8, f as usize));
     }
+    debug_assert_eq!(upd.len(), total as usize);
     // The words as u16 with two zeros after them: the decoder reads the next two at a clamped
     // index (a state takes at most one word per value), without a check per read.
     let mut wv: Vec<u16> = Vec::with_capacity(nw + 2);

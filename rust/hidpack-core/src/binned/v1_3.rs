@@ -24,7 +24,7 @@ use super::predict::{
     choose, common_step_divisor, encode_chosen, head_divisor, estimate, estimate_counted, latents_for, Pred, SAMPLE_OVER, SAMPLE_SLICE,
     SAMPLE_SLICES,
 };
-use super::rans::{decode, encode, encode_counted};
+use super::rans::{decode, decode_map, encode, encode_counted};
 use crate::bytes::{put_varint, unzigzag, zigzag, Cursor};
 use crate::error::Result;
 use std::hint::select_unpredictable;
@@ -612,20 +612,18 @@ pub(super) fn decode_signed(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Res
         return Err(c.err("signed-steps divisor 0; expected ≥ 1"));
     }
     let g = g as i64;
-    let base = out.len();
     out.push(v0);
-    decode(c, m - 1, out)?;
+    // undone as each step is decoded (no second pass over the column)
     let mut acc = v0;
     let mut prev = 0i64;
-    for v in &mut out[base + 1..] {
+    decode_map(c, m - 1, out, |v| {
         // negated when the previous step was negative, without a branch: (d ^ m) − m, m = 0 or −1
         let m = prev >> 63;
         let d = (v.wrapping_mul(g) ^ m).wrapping_sub(m);
         prev = d;
         acc = acc.wrapping_add(d);
-        *v = acc;
-    }
-    Ok(())
+        acc
+    })
 }
 
 #[cfg(test)]

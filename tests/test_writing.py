@@ -162,3 +162,50 @@ def test_metadata_is_stored_without_insignificant_whitespace(tmp_path):
     n = int.from_bytes(raw[8 + 33:8 + 37], "little")  # FORMAT §4.2: metadata_len at body offset 33
     assert raw[8 + 37:8 + 37 + n].decode() == '{"session":"p1","source":"a/b.csv.zst","source_index":3,"nested":{"k":[1,2]},"text":"a, b: ü"}'
     assert hidpack.open(p).metadata == md
+
+
+def _written(path, write):
+    w = _native.Writer(path)
+    write(w)
+    w.close()
+    with open(path, "rb") as f:
+        data = f.read()
+    os.remove(path)
+    return data
+
+
+def _outcome(path, write):
+    try:
+        return ("ok", _written(path, write))
+    except Exception as e:  # noqa: BLE001 - the point is to compare whatever is raised
+        return ("error", type(e), str(e))
+
+
+@pytest.mark.parametrize("rows", [100, (1 << 18) + 5])
+def test_prepare_table_from_the_arrays_memory_equals_a_copy(tmp_path, rows):
+    """``prepare_table`` builds a table of up to 2^18 rows from the numpy arrays' own memory (the
+    GIL held) and a larger one from copies; ``Writer.write_table`` of a dict always copies. Both
+    write the same bytes and raise the same errors, with strided (non-contiguous) columns too."""
+    rng = np.random.default_rng(rows)
+    kind = np.where(rng.random(rows) < 0.9, KIND_CODES["move"], KIND_CODES["button"]).astype(np.uint8)
+    is_btn = kind == KIND_CODES["button"]
+    wide_x = rng.integers(0, 1920, 2 * rows).astype(np.float64)
+    table = {
+        "t": np.cumsum(rng.integers(0, 20_000_000, rows)).astype(np.int64),
+        "kind": kind,
+        "x": wide_x[::2],  # not contiguous
+        "y": rng.integers(0, 1080, rows).astype(np.float64),
+        "button": np.where(is_btn, 1, 0).astype(np.int64),
+        "button_valid": is_btn,
+        "pressed": is_btn & (rng.random(rows) < 0.5),
+        "pressed_valid": is_btn,
+    }
+    borrowed = _outcome(str(tmp_path / "a.hpk"), lambda w: w.write_table(_native.prepare_table(table)))
+    copied = _outcome(str(tmp_path / "b.hpk"), lambda w: w.write_table(table))
+    assert borrowed[0] == "ok" and borrowed == copied
+    bad = dict(table, y=table["y"].copy())
+    bad["y"][rows - 3] = 0.1  # not a multiple of 2^-16 px
+    borrowed = _outcome(str(tmp_path / "c.hpk"), lambda w: w.write_table(_native.prepare_table(bad)))
+    copied = _outcome(str(tmp_path / "d.hpk"), lambda w: w.write_table(bad))
+    assert borrowed[0] == "error" and borrowed == copied
+    assert str(rows - 3) in borrowed[2]

@@ -40,10 +40,11 @@ pub(crate) fn gcd(mut a: u64, mut b: u64) -> u64 {
     a >>= a.trailing_zeros();
     loop {
         b >>= b.trailing_zeros();
-        if a > b {
-            std::mem::swap(&mut a, &mut b);
-        }
-        b -= a;
+        // the smaller kept, the difference next, by selects: a branch on `a > b` went either
+        // way at random (a tenth of the encoder's mispredictions on balabit, in the split's search)
+        let (lo, hi) = (a.min(b), a.max(b));
+        a = lo;
+        b = hi - lo;
         if b == 0 {
             return a << shift;
         }

@@ -1,5 +1,7 @@
 //! Event tables between Python (dict of numpy columns, see docs/ARCHITECTURE.md) and the core's
-//! [`EventTable`]. Extraction copies the columns out under the GIL; building and scattering run
+//! [`EventTable`]. Extraction borrows the numpy columns under the GIL; a table of up to
+//! [`BORROW_ROWS`] rows is built from their memory with the GIL held, a larger one (and every
+//! table a writer or recorder takes directly) from copies with the GIL released. Scattering runs
 //! with the GIL released.
 
 use hidpack_core::model::{
@@ -11,17 +13,18 @@ use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
+use std::borrow::Cow;
 
 use crate::errors::column_type_error;
 
-pub enum RawVals {
-    F64(Vec<f64>),
-    I64(Vec<i64>),
-    Bool(Vec<bool>),
-    Str(Vec<Option<String>>),
+pub enum RawVals<'a> {
+    F64(Cow<'a, [f64]>),
+    I64(Cow<'a, [i64]>),
+    Bool(Cow<'a, [bool]>),
+    Str(Cow<'a, [Option<String>]>),
 }
 
-impl RawVals {
+impl RawVals<'_> {
     fn len(&self) -> usize {
         match self {
             RawVals::F64(v) => v.len(),
@@ -30,26 +33,71 @@ impl RawVals {
             RawVals::Str(v) => v.len(),
         }
     }
+    fn into_owned(self) -> RawVals<'static> {
+        match self {
+            RawVals::F64(v) => RawVals::F64(Cow::Owned(v.into_owned())),
+            RawVals::I64(v) => RawVals::I64(Cow::Owned(v.into_owned())),
+            RawVals::Bool(v) => RawVals::Bool(Cow::Owned(v.into_owned())),
+            RawVals::Str(v) => RawVals::Str(Cow::Owned(v.into_owned())),
+        }
+    }
 }
 
-pub struct RawField {
-    vals: RawVals,
-    valid: Option<Vec<bool>>,
+pub struct RawField<'a> {
+    vals: RawVals<'a>,
+    valid: Option<Cow<'a, [bool]>>,
 }
 
-/// Columns copied out of a Python dict.
-pub struct RawTable {
-    t: Vec<i64>,
-    kind: Vec<u8>,
-    fields: Vec<Option<RawField>>,
+/// Columns of a Python dict: the numpy arrays' own memory ([`Columns::raw`], while the arrays
+/// are borrowed and the GIL held) or copies of it ([`RawTable::into_owned`], for a build with
+/// the GIL released).
+pub struct RawTable<'a> {
+    t: Cow<'a, [i64]>,
+    kind: Cow<'a, [u8]>,
+    fields: Vec<Option<RawField<'a>>>,
 }
 
-fn array<T: numpy::Element + Copy>(name: &str, obj: &Bound<'_, PyAny>, expected: &str) -> PyResult<Vec<T>> {
-    let a: PyReadonlyArray1<T> = obj.extract().map_err(|_| column_type_error(name, expected, obj))?;
-    Ok(match a.as_slice() {
-        Ok(s) => s.to_vec(),
-        Err(_) => a.as_array().to_vec(),
-    })
+impl RawTable<'_> {
+    /// Every column copied out (what a build with the GIL released needs: the arrays' memory
+    /// may change under it once other Python threads run).
+    pub fn into_owned(self) -> RawTable<'static> {
+        RawTable {
+            t: Cow::Owned(self.t.into_owned()),
+            kind: Cow::Owned(self.kind.into_owned()),
+            fields: self
+                .fields
+                .into_iter()
+                .map(|f| f.map(|f| RawField { vals: f.vals.into_owned(), valid: f.valid.map(|v| Cow::Owned(v.into_owned())) }))
+                .collect(),
+        }
+    }
+}
+
+/// A column's values as the dict holds them (numpy arrays borrowed read-only).
+enum Held<'py> {
+    F64(PyReadonlyArray1<'py, f64>),
+    I64(PyReadonlyArray1<'py, i64>),
+    Bool(PyReadonlyArray1<'py, bool>),
+    Str(Vec<Option<String>>),
+}
+
+/// The columns of a write-side dict, checked for names and types and borrowed, not copied.
+pub struct Columns<'py> {
+    t: PyReadonlyArray1<'py, i64>,
+    kind: PyReadonlyArray1<'py, u8>,
+    fields: Vec<Option<(Held<'py>, Option<PyReadonlyArray1<'py, bool>>)>>,
+}
+
+fn array<'py, T: numpy::Element>(name: &str, obj: &Bound<'py, PyAny>, expected: &str) -> PyResult<PyReadonlyArray1<'py, T>> {
+    obj.extract().map_err(|_| column_type_error(name, expected, obj))
+}
+
+/// The array's memory when it is contiguous, else a copy.
+fn slice<'a, T: numpy::Element + Copy>(a: &'a PyReadonlyArray1<'_, T>) -> Cow<'a, [T]> {
+    match a.as_slice() {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(a.as_array().to_vec()),
+    }
 }
 
 fn strings(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<Vec<Option<String>>> {
@@ -68,44 +116,83 @@ fn strings(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<Vec<Option<String>>> 
     Ok(out)
 }
 
-/// Copy a write-side table out of a Python dict.
-pub fn extract_table(d: &Bound<'_, PyDict>) -> PyResult<RawTable> {
-    for key in d.keys() {
-        let k: String = key.extract().map_err(|_| PyValueError::new_err("table keys must be str"))?;
-        let base = k.strip_suffix("_valid").unwrap_or(&k);
-        if k != "t" && k != "kind" && !FIELD_NAMES.contains(&base) {
-            return Err(PyValueError::new_err(format!(
-                "unknown column `{k}`; valid columns: t, kind, {} (and <field>_valid)",
-                FIELD_NAMES.join(", ")
-            )));
-        }
-    }
-    let t_obj = d.get_item("t")?.ok_or_else(|| PyValueError::new_err("table has no `t` column"))?;
-    let k_obj = d.get_item("kind")?.ok_or_else(|| PyValueError::new_err("table has no `kind` column"))?;
-    let t = array::<i64>("t", &t_obj, "an int64 numpy array")?;
-    let kind = array::<u8>("kind", &k_obj, "a uint8 numpy array of kind codes")?;
-    let mut fields: Vec<Option<RawField>> = (0..NUM_FIELDS).map(|_| None).collect();
-    for f in ALL_FIELDS {
-        let name = f.name();
-        let Some(obj) = d.get_item(name)? else {
-            if d.contains(format!("{name}_valid"))? {
-                return Err(PyValueError::new_err(format!("`{name}_valid` given without `{name}`")));
+/// Tables of at most this many rows are built under the GIL from the arrays' own memory
+/// ([`Columns::raw`]); larger ones from copies, with the GIL released. Copying the columns was
+/// a twentieth of `write_table` on a mouse session of a few thousand events (mostly the copy's
+/// fresh pages), while a build holds the GIL about 15 ns a row: at most about 4 ms here.
+pub const BORROW_ROWS: usize = 1 << 18;
+
+impl<'py> Columns<'py> {
+    /// Borrow the columns of a Python dict (names and types checked; lengths and values are
+    /// [`build_table`]'s).
+    pub fn of(d: &Bound<'py, PyDict>) -> PyResult<Self> {
+        for key in d.keys() {
+            let k: String = key.extract().map_err(|_| PyValueError::new_err("table keys must be str"))?;
+            let base = k.strip_suffix("_valid").unwrap_or(&k);
+            if k != "t" && k != "kind" && !FIELD_NAMES.contains(&base) {
+                return Err(PyValueError::new_err(format!(
+                    "unknown column `{k}`; valid columns: t, kind, {} (and <field>_valid)",
+                    FIELD_NAMES.join(", ")
+                )));
             }
-            continue;
-        };
-        let vals = match f.ty() {
-            FieldType::Coord => RawVals::F64(array::<f64>(name, &obj, "a float64 numpy array")?),
-            FieldType::Int { .. } => RawVals::I64(array::<i64>(name, &obj, "an int64 numpy array")?),
-            FieldType::Bool => RawVals::Bool(array::<bool>(name, &obj, "a bool numpy array")?),
-            FieldType::Str => RawVals::Str(strings(name, &obj)?),
-        };
-        let valid = match d.get_item(format!("{name}_valid"))? {
-            Some(v) if !v.is_none() => Some(array::<bool>(&format!("{name}_valid"), &v, "a bool numpy array")?),
-            _ => None,
-        };
-        fields[f as usize] = Some(RawField { vals, valid });
+        }
+        let t_obj = d.get_item("t")?.ok_or_else(|| PyValueError::new_err("table has no `t` column"))?;
+        let k_obj = d.get_item("kind")?.ok_or_else(|| PyValueError::new_err("table has no `kind` column"))?;
+        let t = array::<i64>("t", &t_obj, "an int64 numpy array")?;
+        let kind = array::<u8>("kind", &k_obj, "a uint8 numpy array of kind codes")?;
+        let mut fields: Vec<Option<(Held<'py>, Option<PyReadonlyArray1<'py, bool>>)>> =
+            (0..NUM_FIELDS).map(|_| None).collect();
+        for f in ALL_FIELDS {
+            let name = f.name();
+            let Some(obj) = d.get_item(name)? else {
+                if d.contains(format!("{name}_valid"))? {
+                    return Err(PyValueError::new_err(format!("`{name}_valid` given without `{name}`")));
+                }
+                continue;
+            };
+            let vals = match f.ty() {
+                FieldType::Coord => Held::F64(array::<f64>(name, &obj, "a float64 numpy array")?),
+                FieldType::Int { .. } => Held::I64(array::<i64>(name, &obj, "an int64 numpy array")?),
+                FieldType::Bool => Held::Bool(array::<bool>(name, &obj, "a bool numpy array")?),
+                FieldType::Str => Held::Str(strings(name, &obj)?),
+            };
+            let valid = match d.get_item(format!("{name}_valid"))? {
+                Some(v) if !v.is_none() => Some(array::<bool>(&format!("{name}_valid"), &v, "a bool numpy array")?),
+                _ => None,
+            };
+            fields[f as usize] = Some((vals, valid));
+        }
+        Ok(Columns { t, kind, fields })
     }
-    Ok(RawTable { t, kind, fields })
+
+    pub fn rows(&self) -> usize {
+        self.t.as_array().len()
+    }
+
+    /// The columns over the arrays' memory (valid while `self` holds the borrows and the GIL).
+    pub fn raw(&self) -> RawTable<'_> {
+        let fields = self
+            .fields
+            .iter()
+            .map(|f| {
+                f.as_ref().map(|(vals, valid)| RawField {
+                    vals: match vals {
+                        Held::F64(a) => RawVals::F64(slice(a)),
+                        Held::I64(a) => RawVals::I64(slice(a)),
+                        Held::Bool(a) => RawVals::Bool(slice(a)),
+                        Held::Str(v) => RawVals::Str(Cow::Borrowed(v)),
+                    },
+                    valid: valid.as_ref().map(slice),
+                })
+            })
+            .collect();
+        RawTable { t: slice(&self.t), kind: slice(&self.kind), fields }
+    }
+}
+
+/// Copy a write-side table out of a Python dict.
+pub fn extract_table(d: &Bound<'_, PyDict>) -> PyResult<RawTable<'static>> {
+    Ok(Columns::of(d)?.raw().into_owned())
 }
 
 fn verr(row: usize, field: &'static str, value: impl ToString, expected: impl Into<String>) -> Error {
@@ -113,7 +200,7 @@ fn verr(row: usize, field: &'static str, value: impl ToString, expected: impl In
 }
 
 /// Build an [`EventTable`] (GIL not needed).
-pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
+pub fn build_table(raw: RawTable<'_>) -> Result<EventTable, Error> {
     let n = raw.t.len();
     if raw.kind.len() != n {
         return Err(Error::Usage(format!("`kind` has {} rows, `t` has {n}", raw.kind.len())));
@@ -139,8 +226,8 @@ pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
                 for (k, u) in uses.iter().enumerate() {
                     lacks[k] = !u[f as usize];
                 }
-                if v.iter().zip(&raw.kind).fold(false, |bad, (&p, &k)| bad | (p & lacks[k as usize])) {
-                    for (i, (&p, &k)) in v.iter().zip(&raw.kind).enumerate() {
+                if v.iter().zip(raw.kind.iter()).fold(false, |bad, (&p, &k)| bad | (p & lacks[k as usize])) {
+                    for (i, (&p, &k)) in v.iter().zip(raw.kind.iter()).enumerate() {
                         if p && (k as usize) < NUM_KINDS && !uses[k as usize][f as usize] {
                             return Err(verr(
                                 i,
@@ -202,7 +289,7 @@ pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
                 continue;
             };
             let valid: Option<Vec<bool>> = rf.valid.as_ref().and_then(|v| {
-                let g: Vec<bool> = if single { v.clone() } else { rows.iter().map(|&i| v[i]).collect() };
+                let g: Vec<bool> = if single { v.to_vec() } else { rows.iter().map(|&i| v[i]).collect() };
                 (!g.iter().fold(true, |all, &p| all & p)).then_some(g)
             });
             if spec.required {
@@ -273,8 +360,8 @@ pub fn build_table(raw: RawTable) -> Result<EventTable, Error> {
             kt.cols[pos] = col;
         }
     }
-    table.t = raw.t;
-    table.kind = raw.kind;
+    table.t = raw.t.into_owned();
+    table.kind = raw.kind.into_owned();
     table.validate()?;
     Ok(table)
 }

@@ -218,9 +218,15 @@ impl Prepared {
 /// Convert and validate a native write table (the GIL released), as `Writer.write_table` does.
 #[pyfunction]
 fn prepare_table(py: Python<'_>, table: &Bound<'_, PyDict>) -> PyResult<Prepared> {
-    let raw = convert::extract_table(table)?;
-    let t = py.detach(|| convert::build_table(raw)).map_err(to_py)?;
-    Ok(Prepared::validated(t))
+    let cols = convert::Columns::of(table)?;
+    let t = if cols.rows() <= convert::BORROW_ROWS {
+        // from the arrays' own memory, which needs the GIL held (see convert::BORROW_ROWS)
+        convert::build_table(cols.raw())
+    } else {
+        let raw = cols.raw().into_owned();
+        py.detach(|| convert::build_table(raw))
+    };
+    Ok(Prepared::validated(t.map_err(to_py)?))
 }
 
 /// Reads a hidpack recording: a file, bytes in memory or a binary file object (source.rs).

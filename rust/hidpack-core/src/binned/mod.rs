@@ -285,7 +285,9 @@ mod tests {
             let n = 1 + (next() % 300) as usize;
             let span = [1u64, 2, 16, 255, 256, 257, 5_000, 1 << 40][case % 8];
             let base = (next() % 1_000) as i64 - 500;
-            let v: Vec<i64> = (0..n).map(|_| base + (next() % span) as i64).collect();
+            // a stride of a power of two makes a dense table of one slot per multiple
+            let stride = [1i64, 2, 3, 65_536, 1 << 20][case % 5];
+            let v: Vec<i64> = (0..n).map(|_| base + (next() % span) as i64 * stride).collect();
             let mut one = Counts::for_values(&v);
             for &x in &v {
                 one.add(x);
@@ -293,7 +295,22 @@ mod tests {
             let mut all = Counts::for_values(&v);
             all.add_all(&v);
             assert_eq!(all.len, one.len, "span {span}");
-            assert_eq!(all.entries(), one.entries(), "span {span}");
+            let mut sorted = all.entries();
+            sorted.sort_unstable();
+            assert_eq!(all.entries(), one.entries(), "span {span} stride {stride}");
+            let mut want: Vec<(i64, u32)> = Vec::new();
+            let mut w = v.clone();
+            w.sort_unstable();
+            for x in w {
+                match want.last_mut() {
+                    Some((y, c)) if *y == x => *c += 1,
+                    _ => want.push((x, 1)),
+                }
+            }
+            assert_eq!(sorted, want, "span {span} stride {stride}");
+            let listed: Vec<(i64, u32)> =
+                Counted::of(all).distinct.iter().map(|b| (b.lo, b.count as u32)).collect();
+            assert_eq!(listed, want, "span {span} stride {stride}");
         }
     }
 

@@ -5,6 +5,7 @@ use super::bins::*;
 use super::{MAX_BINS, MAX_SCALE_BITS, RANS_L};
 use crate::bytes::{put_varint, unzigzag, zigzag, Cursor};
 use crate::error::Result;
+use std::hint::select_unpredictable;
 
 /// Appends the binned encoding of `latents` (at least one) to `out`.
 pub fn encode(latents: &[i64], out: &mut Vec<u8>) {
@@ -378,9 +379,12 @@ impl Lanes<'_> {
             let (w0, w1) = (u32::from(self.words[i]), u32::from(self.words[i + 1]));
             let ta = na < RANS_L;
             let tb = nb < RANS_L;
-            a = if ta { (na << 16) | w0 } else { na };
-            let wb = if ta { w1 } else { w0 };
-            b = if tb { (nb << 16) | wb } else { nb };
+            // Selects, not branches: whether a state takes a word is as good as random (about
+            // one value in four on a pointer column), and the compiler made the first of these
+            // a branch, mispredicted about as often as it was taken.
+            a = select_unpredictable(ta, (na << 16) | w0, na);
+            let wb = select_unpredictable(ta, w1, w0);
+            b = select_unpredictable(tb, (nb << 16) | wb, nb);
             wp += usize::from(ta) + usize::from(tb);
             let (va, p) = self.value::<WIDE>(sa, pos);
             let (vb, p) = self.value::<WIDE>(sb, p);
@@ -395,7 +399,7 @@ impl Lanes<'_> {
             let (na, sa) = self.step(a);
             let i = wp.min(self.nw);
             let ta = na < RANS_L;
-            a = if ta { (na << 16) | u32::from(self.words[i]) } else { na };
+            a = select_unpredictable(ta, (na << 16) | u32::from(self.words[i]), na);
             wp += usize::from(ta);
             let (va, p) = self.value::<WIDE>(sa, pos);
             pos = p;

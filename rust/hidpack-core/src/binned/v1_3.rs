@@ -508,6 +508,13 @@ fn kp_mod(table: &[i64; KP_TABLE], k: i64, p: i64, g: i64) -> i64 {
     }
 }
 
+/// `k·p mod g` past the table (a long gap), out of line.
+#[cold]
+#[inline(never)]
+fn kp_far(k: i64, p: i64, g: i64) -> i64 {
+    k * p % g
+}
+
 /// `max(x, 0)` by masks (the compiler made a branch of `max`, mispredicted in this loop).
 #[inline(always)]
 fn max0(x: i64) -> i64 {
@@ -571,17 +578,20 @@ impl Rel {
         self.step_zero(*first, kp_mod(kpm, *first, p, g));
         *first = self.v;
         let (mut x, mut q, mut w) = (self.v + self.a, self.a, self.b - self.a);
+        let mut lim = g - w;
         for slot in rest {
             let k = *slot;
-            let t = kp_mod(kpm, k, p, g);
+            let t = if (k as u64) < KP_TABLE as u64 { kpm[k as usize] } else { kp_far(k, p, g) };
             let s = q + t - g;
             let nq = select_unpredictable(s < 0, s + g, s);
-            if nq > g - w {
-                // the interval straddles a quantum: the full step cuts it
+            if nq > lim {
+                // the interval straddles a quantum: the full step cuts it (out of line, so the
+                // loop keeps its registers)
                 (self.v, self.a, self.b) = (x - q, q, q + w);
-                self.step_zero(k, t);
+                self.cut(k, t);
                 *slot = self.v;
                 (x, q, w) = (self.v + self.a, self.a, self.b - self.a);
+                lim = g - w;
             } else {
                 q = nq;
                 x += k * p;
@@ -589,6 +599,13 @@ impl Rel {
             }
         }
         (self.v, self.a, self.b) = (x - q, q, q + w);
+    }
+
+    /// [`Rel::step_zero`], out of line: [`Rel::run_zero`]'s step where a stamp cuts the interval.
+    #[cold]
+    #[inline(never)]
+    fn cut(&mut self, k: i64, kpm: i64) {
+        self.step_zero(k, kpm);
     }
 
     /// One value from its ticks `k` and residue `e` (`kpm = k·p mod g`), within the ranges

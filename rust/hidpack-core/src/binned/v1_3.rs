@@ -508,6 +508,13 @@ fn kp_mod(table: &[i64; KP_TABLE], k: i64, p: i64, g: i64) -> i64 {
     }
 }
 
+/// `k·p mod g` past the table (a long gap), out of line.
+#[cold]
+#[inline(never)]
+fn kp_far(k: i64, p: i64, g: i64) -> i64 {
+    k * p % g
+}
+
 /// `max(x, 0)` by masks (the compiler made a branch of `max`, mispredicted in this loop).
 #[inline(always)]
 fn max0(x: i64) -> i64 {
@@ -554,29 +561,51 @@ impl Rel {
         self.r = 0;
     }
 
-    /// [`Rel::step_zero`] over a run of ticks (each replaced by its value): after the first
-    /// step `v mod g` is 0, so the rest take `t = k·p mod g` from the table with no chain
-    /// through `r`, on locals (the chain is `a + b`, a compare and two selects).
+    /// [`Rel::step_zero`] over a run of ticks (each replaced by its value).
+    ///
+    /// After the first step `v mod g` is 0, and a step that does not cut the interval moves it
+    /// whole: with `w = b − a` its width and `x = v + a` its low end in absolute time, the next
+    /// low end is `x + k·p`, its offset in its quantum `q = (a + k·p mod g) mod g`, and when
+    /// `q + w ≤ g` (the interval inside one quantum: no stamp bound cuts it) the value is `x − q`
+    /// and the interval `[q, q + w)` of it ([`Rel::step_zero`]'s two sides, each without its
+    /// clamp). So the loop keeps `x` and `q` (the chain is an add and a select) and takes the
+    /// full step only when `q > g − w`: a few times after each restart while the interval
+    /// narrows, then (the width at its least) seldom or never.
     #[inline(always)]
     fn run_zero(&mut self, kpm: &[i64; KP_TABLE], ks: &mut [i64]) {
         let Some((first, rest)) = ks.split_first_mut() else { return };
         let (g, p) = (self.g, self.p);
         self.step_zero(*first, kp_mod(kpm, *first, p, g));
         *first = self.v;
-        let (mut v, mut a, mut b) = (self.v, self.a, self.b);
+        let (mut x, mut q, mut w) = (self.v + self.a, self.a, self.b - self.a);
+        let mut lim = g - w;
         for slot in rest {
             let k = *slot;
-            let t = kp_mod(kpm, k, p, g);
-            let high = a + b >= 2 * (g - t);
-            let tg = t - g;
-            let y = b + tg;
-            let na = select_unpredictable(high, max0(a + tg), a + t);
-            b = select_unpredictable(high, y, g + (y & (y >> 63)));
-            a = na;
-            v = v + k * p - select_unpredictable(high, tg, t);
-            *slot = v;
+            let t = if (k as u64) < KP_TABLE as u64 { kpm[k as usize] } else { kp_far(k, p, g) };
+            let s = q + t - g;
+            let nq = select_unpredictable(s < 0, s + g, s);
+            if nq > lim {
+                // the interval straddles a quantum: the full step cuts it (out of line, so the
+                // loop keeps its registers)
+                (self.v, self.a, self.b) = (x - q, q, q + w);
+                self.cut(k, t);
+                *slot = self.v;
+                (x, q, w) = (self.v + self.a, self.a, self.b - self.a);
+                lim = g - w;
+            } else {
+                q = nq;
+                x += k * p;
+                *slot = x - q;
+            }
         }
-        (self.v, self.a, self.b) = (v, a, b);
+        (self.v, self.a, self.b) = (x - q, q, q + w);
+    }
+
+    /// [`Rel::step_zero`], out of line: [`Rel::run_zero`]'s step where a stamp cuts the interval.
+    #[cold]
+    #[inline(never)]
+    fn cut(&mut self, k: i64, kpm: i64) {
+        self.step_zero(k, kpm);
     }
 
     /// One value from its ticks `k` and residue `e` (`kpm = k·p mod g`), within the ranges
@@ -719,6 +748,41 @@ pub(super) mod tests {
                     check(v0, g, p, &ks, &es);
                     let zeros = vec![0i64; ks.len()];
                     check(v0, g, p, &ks, &zeros);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_sparse_undos_runs_of_zeros_are_the_reference_loop() {
+        // runs of zero residues long and short, the interval restarted (a residue) and cut
+        // again and again as it narrows: periods whose remainder mod g is a small fraction of g
+        // (few phases), one of 1/60 s in ns (every phase), tiny quanta and huge ones; ticks past
+        // the k·p table and chunks too wide for the relative step (each event checked)
+        let mut r = 0x2545_F491_4F6C_DD1Du64;
+        let mut rnd = move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        };
+        for (g, p) in [(1_000_000i64, 15_600_000i64), (1_000_000, 15_625_000), (1_000_000, 16_666_667), (1, 16_666_667), (7, 3), (3, 7), (1 << 20, (1 << 20) + 1), (1 << 60, 5), (5, 1 << 40)] {
+            for v0 in [0i64, 123_456_789, 1_700_000_000_000_000_000, -(1 << 61) + 1, i64::MAX - 5] {
+                for density in [2u64, 7, 40, 1000] {
+                    let n = 3000;
+                    let ks: Vec<i64> = (0..n).map(|_| { let u = rnd(); match u % 100 { 0 => 300 + (u >> 40) as i64 % 700, 1 => 0, _ => [1, 1, 7, 7, 7, 8, 6, 2][(u >> 8) as usize % 8] } }).collect();
+                    let es: Vec<i64> = (0..n).map(|_| { let u = rnd(); if u % density == 0 { ((u >> 20) as i64 % 2001 - 1000).wrapping_mul((g / 3).max(1)) | 1 } else { 0 } }).collect();
+                    let want = undo_reference(v0, g, p, &ks, &es);
+                    let at: Vec<i64> = (0..n).filter(|&i| es[i] != 0).map(|i| i as i64).collect();
+                    let res: Vec<i64> = es.iter().copied().filter(|&e| e != 0).collect();
+                    let mut got = ks.clone();
+                    undo_clock_sparse(v0, g, p, &mut got, &at, &res);
+                    assert_eq!(got, want, "g {g} p {p} v0 {v0} density {density}");
+                    // no residue at all: one run of the whole chunk
+                    let zeros = vec![0i64; n];
+                    let mut got = ks.clone();
+                    undo_clock_sparse(v0, g, p, &mut got, &[], &[]);
+                    assert_eq!(got, undo_reference(v0, g, p, &ks, &zeros), "g {g} p {p} v0 {v0}");
                 }
             }
         }

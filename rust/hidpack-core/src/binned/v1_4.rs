@@ -5,10 +5,12 @@
 //! still codes one per event, a second rANS section stepped for every value, and its undo is a
 //! second pass over the column. Predictor 9 stores the count of non-zero residues, then (when
 //! there are any) their positions as gaps and their values, each a latent section of that count,
-//! and only then the ticks. The residues come first so that the decoder has them in hand when it
-//! meets the ticks: it undoes the grid as each tick is decoded (the undo is the closure of the
-//! rANS loop, its chain overlapping the next values' decode), with no residue stream to step and
-//! no pass over the column after it.
+//! and only then the ticks. The residues come first so that a decoder has them in hand when it
+//! meets the ticks. This one decodes the ticks, then undoes the grid in a pass over them, run of
+//! zero residues by run (`super::v1_3::undo_clock_sparse`): between two residues a step is an
+//! add and a select on the interval's offset in its quantum, the full step only where a stamp
+//! cuts the interval. (The undo as the rANS loop's per-value closure measured slower: 8.1 against
+//! 5.4 ns a value, its chain and the decode's in one loop body.)
 
 use super::predict::estimate;
 use super::rans::{decode, encode};

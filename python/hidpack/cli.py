@@ -1198,7 +1198,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--clock-grid", action=argparse.BooleanOptionalAction, default=None,
         help="the clock grid for stamps of a coarse OS timer (Windows' 15.6 ms tick; format 1.4's, sparse "
-        "residues): about 5 %% smaller mouse files, slower to decode (default: the writer's, off)",
+        "residues): about 5 %% smaller mouse files, a few %% slower to decode (default: the writer's, on)",
     )
     s.add_argument("--json", action="store_true", help="print the import report as JSON")
     s.add_argument("--policy", metavar="FILE|PRESET", help="apply a privacy policy (TOML file, or the preset strict)")

@@ -165,8 +165,9 @@ def write_table(
     1.4 writes with sparse residues; FORMAT.md §4.5, §4.6, §5.5, §5.6). Their header sets feature
     bit 2 (and bit 3 with the clock grid), so readers before 1.3 (1.4) refuse them by name.
     ``clock_grid``: try the clock grid on non-decreasing integer columns (``True``), never
-    (``False``), or as the core writer does by default (``None``: off); the grid trades decode
-    time on such clocks for 5-7 % smaller mouse files (docs/PERFORMANCE.md).
+    (``False``), or as the core writer does by default (``None``: on, format 1.4's grid); the grid
+    trades a few % of decode time on such clocks for about 5 % smaller mouse files
+    (docs/PERFORMANCE.md).
 
     ``binned=False`` writes format 1.0 with the byte encodings only (about 12 % larger on real
     input, 2.33 against 2.04 bytes per event on mouse sessions) so that readers older than the

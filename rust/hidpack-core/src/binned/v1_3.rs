@@ -130,9 +130,12 @@ pub(super) fn clock_latents(vals: &[i64], g: i64, p: i64) -> (Vec<i64>, Vec<i64>
     (ks, es)
 }
 
+/// Ticks and residues, as [`clock_latents`] makes them.
+type ClockLatents = (Vec<i64>, Vec<i64>);
+
 /// [`clock_latents`] and how many of the residues are 0 (the stamps the grid predicts exactly),
 /// when at least `need` are; `None` as soon as too many are not (the walk stops there).
-fn clock_latents_hitting(vals: &[i64], g: i64, p: i64, need: usize) -> Option<(usize, (Vec<i64>, Vec<i64>))> {
+fn clock_latents_hitting(vals: &[i64], g: i64, p: i64, need: usize) -> Option<(usize, ClockLatents)> {
     let m = vals.len() - 1;
     let mut misses_left = m.checked_sub(need)?;
     let mut walk = Walk::new(vals[0], g, p);
@@ -366,7 +369,7 @@ pub enum ClockGrid {
 enum Alt {
     /// The clock grid of quantum `g`, period `p`; with the whole column's ticks and residues when
     /// the sample was the whole column.
-    Clock(i64, i64, Option<(Vec<i64>, Vec<i64>)>),
+    Clock(i64, i64, Option<ClockLatents>),
     /// Signed steps with divisor `g`; with the whole column's latents and their counts when the
     /// sample was the whole column.
     Signed(i64, Option<(Vec<i64>, Option<Counted>)>),
@@ -392,7 +395,7 @@ fn better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize, clock: ClockGri
         // for the encoder, when the slice is the whole column).
         let first = slices[0];
         let more_than_half = first.len() / 2 + 1;
-        let mut best: Option<(i64, usize, (Vec<i64>, Vec<i64>))> = None;
+        let mut best: Option<(i64, usize, ClockLatents)> = None;
         for &p in CLOCK_PERIODS.iter().filter(|&&p| p > g) {
             let need = best.as_ref().map_or(more_than_half, |b| b.1.max(more_than_half));
             if let Some((h, lat)) = clock_latents_hitting(first, g, p, need) {

@@ -374,12 +374,15 @@ mod tests {
             let rems = 1 + (next() % 4) as i64;
             let mut k = (next() % 1000) as i64;
             let v: Vec<i64> = (0..n)
-                .map(|_| {
+                .map(|i| {
                     k += (next() % 50) as i64;
-                    match case % 7 {
+                    match case % 8 {
                         // extremes: differences of 2^63 and wrapping ones
                         0 => [i64::MIN, i64::MAX, 0, -1][(next() % 4) as usize],
                         1 => (next() as i64).wrapping_mul(unit),
+                        // multiples of a unit but one value the pairs may not meet, and the
+                        // spread values do: coprime pairs in the majority, the unit a base
+                        2 => (next() as i64 % (1 << 40)).wrapping_mul(base) + i64::from(i == n / 64),
                         _ => (k * base + (next() as i64 % rems).abs()).wrapping_mul(unit),
                     }
                 })

@@ -119,16 +119,98 @@ impl Grid {
 
 /// The ticks and residues of `vals` (at least one value) on the grid of quantum `g`, period `p`.
 pub(super) fn clock_latents(vals: &[i64], g: i64, p: i64) -> (Vec<i64>, Vec<i64>) {
-    let mut grid = Grid::new(vals[0], g, p);
+    let mut walk = Walk::new(vals[0], g, p);
     let mut ks = Vec::with_capacity(vals.len() - 1);
     let mut es = Vec::with_capacity(vals.len() - 1);
     for &v in &vals[1..] {
-        let k = grid.ticks(v);
+        let (k, e) = walk.step(v);
         ks.push(k);
-        es.push(v.wrapping_sub(grid.predict(k)));
-        grid.update(k, v);
+        es.push(e);
     }
     (ks, es)
+}
+
+/// Ticks and residues, as [`clock_latents`] makes them.
+type ClockLatents = (Vec<i64>, Vec<i64>);
+
+/// [`clock_latents`] and how many of the residues are 0 (the stamps the grid predicts exactly),
+/// when at least `need` are; `None` as soon as too many are not (the walk stops there).
+fn clock_latents_hitting(vals: &[i64], g: i64, p: i64, need: usize) -> Option<(usize, ClockLatents)> {
+    let m = vals.len() - 1;
+    let mut misses_left = m.checked_sub(need)?;
+    let mut walk = Walk::new(vals[0], g, p);
+    let mut ks = Vec::with_capacity(m);
+    let mut es = Vec::with_capacity(m);
+    for &v in &vals[1..] {
+        let (k, e) = walk.step(v);
+        if e != 0 {
+            misses_left = misses_left.checked_sub(1)?;
+        }
+        ks.push(k);
+        es.push(e);
+    }
+    let hits = es.iter().filter(|&&e| e == 0).count();
+    Some((hits, (ks, es)))
+}
+
+/// The writer's walk along the grid: [`Grid::ticks`], [`Grid::predict`] and [`Grid::update`]
+/// per stamp, with the two floorings (by 2p and by g) as a multiply by the reciprocal and a
+/// correction to the exact floor where the numbers are small enough for `f64` (every stamp of
+/// a real clock): the 64-bit division of `ticks` and the `floor` call of `rem` (a libm call on
+/// x86-64 without SSE4.1) were most of the clock grid's cost in the writer. Exactly the same
+/// ticks and residues as the reference (the correction loops end on the exact floor).
+struct Walk {
+    grid: Grid,
+    inv_2p: f64,
+}
+
+impl Walk {
+    fn new(v0: i64, g: i64, p: i64) -> Self {
+        Walk { grid: Grid::new(v0, g, p), inv_2p: 0.5 / p as f64 }
+    }
+
+    /// The ticks and residue of the stamp `v`, and the grid moved on past it.
+    #[inline]
+    fn step(&mut self, v: i64) -> (i64, i64) {
+        let gr = &self.grid;
+        let mid = gr.lo.wrapping_add(gr.hi.wrapping_sub(gr.lo) >> 1);
+        let k = match v.checked_sub(mid) {
+            // n = 2d + p and k·2p within 2^52: exact in f64 and in i64, the estimate within one
+            Some(d) if d.unsigned_abs() < 1 << 50 && gr.p < 1 << 50 => {
+                let p2 = 2 * gr.p;
+                let n = 2 * d + gr.p;
+                let mut k = (n as f64 * self.inv_2p) as i64;
+                let mut r = n - k * p2;
+                while r < 0 {
+                    k -= 1;
+                    r += p2;
+                }
+                while r >= p2 {
+                    k += 1;
+                    r -= p2;
+                }
+                k
+            }
+            _ => gr.ticks(v),
+        };
+        let c = mid.wrapping_add(k.wrapping_mul(gr.p));
+        let rem = if c.unsigned_abs() < 1 << 52 {
+            // truncated, not floored: the loops below correct either to the exact remainder
+            let mut r = c - (c as f64 * gr.inv_g) as i64 * gr.g;
+            while r < 0 {
+                r += gr.g;
+            }
+            while r >= gr.g {
+                r -= gr.g;
+            }
+            r
+        } else {
+            gr.rem(c)
+        };
+        let e = v.wrapping_sub(c.wrapping_sub(rem));
+        self.grid.update(k, v);
+        (k, e)
+    }
 }
 
 /// The reference loop: [`Grid`] as FORMAT.md §5.5 defines the clock grid (the values after `v0`
@@ -187,14 +269,20 @@ fn signed_in_place(q: &mut [i64]) {
 }
 
 /// Appends the body of a clock-grid chunk.
+#[cfg(test)]
 fn encode_clock(vals: &[i64], g: i64, p: i64, out: &mut Vec<u8>) {
     let (ks, es) = clock_latents(vals, g, p);
+    encode_clock_latents(vals[0], g, p, &ks, &es, out)
+}
+
+/// [`encode_clock`] of the ticks and residues [`clock_latents`] made of values starting at `v0`.
+fn encode_clock_latents(v0: i64, g: i64, p: i64, ks: &[i64], es: &[i64], out: &mut Vec<u8>) {
     out.push(PRED_CLOCK);
-    put_varint(out, zigzag(vals[0]));
+    put_varint(out, zigzag(v0));
     put_varint(out, g as u64);
     put_varint(out, p as u64);
-    encode(&ks, out);
-    encode(&es, out);
+    encode(ks, out);
+    encode(es, out);
 }
 
 /// Appends the body of a signed-steps chunk.
@@ -239,11 +327,12 @@ pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>, clock: ClockGrid) {
             let g = head_divisor(&head).unwrap_or(0);
             debug_assert_eq!(g, common_step_divisor(vals));
             match better_than(vals, &lat, g, choices[0].size, clock) {
-                Some(Alt::Clock(g, p)) => {
+                Some(Alt::Clock(g, p, made)) => {
+                    let (ks, es) = made.unwrap_or_else(|| clock_latents(vals, g, p));
                     return match clock {
-                        ClockGrid::Sparse => super::v1_4::encode_clock_sparse(vals, g, p, out),
-                        _ => encode_clock(vals, g, p, out),
-                    }
+                        ClockGrid::Sparse => super::v1_4::encode_clock_sparse_latents(vals[0], g, p, &ks, &es, out),
+                        _ => encode_clock_latents(vals[0], g, p, &ks, &es, out),
+                    };
                 }
                 Some(Alt::Signed(g, sized)) => {
                     signed_head(vals[0], g, out);
@@ -278,7 +367,9 @@ pub enum ClockGrid {
 }
 
 enum Alt {
-    Clock(i64, i64),
+    /// The clock grid of quantum `g`, period `p`; with the whole column's ticks and residues when
+    /// the sample was the whole column.
+    Clock(i64, i64, Option<ClockLatents>),
     /// Signed steps with divisor `g`; with the whole column's latents and their counts when the
     /// sample was the whole column.
     Signed(i64, Option<(Vec<i64>, Option<Counted>)>),
@@ -298,16 +389,22 @@ fn better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize, clock: ClockGri
             return None; // a non-decreasing column's steps all have one sign: nothing to take out
         }
         let slices = probe(vals);
-        // the period whose grid predicts most stamps exactly, on the first slice
+        // The period whose grid predicts most stamps exactly on the first slice (the last of
+        // equally many), if it predicts more than half of them: a period is walked only as long
+        // as it can still be that one, and the winner's latents are kept for the estimate (and
+        // for the encoder, when the slice is the whole column).
         let first = slices[0];
-        let hits = |p: i64| clock_latents(first, g, p).1.iter().filter(|&&e| e == 0).count();
-        let (p, h) = CLOCK_PERIODS.iter().filter(|&&p| p > g).map(|&p| (p, hits(p))).max_by_key(|&(_, h)| h)?;
-        if h * 2 <= first.len() {
-            return None;
+        let more_than_half = first.len() / 2 + 1;
+        let mut best: Option<(i64, usize, ClockLatents)> = None;
+        for &p in CLOCK_PERIODS.iter().filter(|&&p| p > g) {
+            let need = best.as_ref().map_or(more_than_half, |b| b.1.max(more_than_half));
+            if let Some((h, lat)) = clock_latents_hitting(first, g, p, need) {
+                best = Some((p, h, lat));
+            }
         }
+        let (p, _, (mut ks, mut es)) = best?;
         // the slices' latents estimated as one column, as `choose` sizes order 1 on the sample
-        let (mut ks, mut es) = (Vec::new(), Vec::new());
-        for s in &slices {
+        for s in &slices[1..] {
             let (k, e) = clock_latents(s, g, p);
             ks.extend(k);
             es.extend(e);
@@ -316,7 +413,8 @@ fn better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize, clock: ClockGri
             ClockGrid::Sparse => estimate(&ks).0 + super::v1_4::estimate_sparse(&es) + head + 4,
             _ => estimate(&ks).0 + estimate(&es).0 + head + 4,
         };
-        return (size < order1).then_some(Alt::Clock(g, p));
+        let whole = slices.len() == 1;
+        return (size < order1).then(|| Alt::Clock(g, p, whole.then_some((ks, es))));
     }
     // Signed steps on the sample (each slice's steps, as `probe` slices the values): slice i's
     // latents are `lat[i·step..][..SAMPLE_SLICE − 1]`, its first step taken as it is.
@@ -748,6 +846,54 @@ pub(super) mod tests {
                     check(v0, g, p, &ks, &es);
                     let zeros = vec![0i64; ks.len()];
                     check(v0, g, p, &ks, &zeros);
+                }
+            }
+        }
+    }
+
+    /// The reference walk of the writer: [`Grid::ticks`], [`Grid::predict`], [`Grid::update`].
+    fn latents_reference(vals: &[i64], g: i64, p: i64) -> (Vec<i64>, Vec<i64>) {
+        let mut grid = Grid::new(vals[0], g, p);
+        let (mut ks, mut es) = (Vec::new(), Vec::new());
+        for &v in &vals[1..] {
+            let k = grid.ticks(v);
+            ks.push(k);
+            es.push(v.wrapping_sub(grid.predict(k)));
+            grid.update(k, v);
+        }
+        (ks, es)
+    }
+
+    #[test]
+    fn the_writers_walk_is_the_reference_walk() {
+        let mut r = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        };
+        let edge = [0i64, 1, -1, 7, 15_600_000, (1 << 50) - 1, 1 << 50, (1 << 52) - 1, 1 << 52, 1 << 61, -(1 << 61), i64::MAX, i64::MIN];
+        for seed in 1..4 {
+            for base in [0i64, 1_700_000_000_000_000_000, -(1 << 51), (1 << 52) - 40_000_000, i64::MAX - (1 << 40), i64::MIN + 5] {
+                let mut t: Vec<i64> = tick_clock(3000, seed).iter().map(|&x| x.wrapping_add(base)).collect();
+                // stamps off the grid, far jumps and the extremes among them
+                for _ in 0..60 {
+                    let i = (next() % 3000) as usize;
+                    t[i] = match next() % 3 {
+                        0 => edge[(next() % edge.len() as u64) as usize],
+                        1 => t[i].wrapping_add((next() % 40_000_000) as i64 - 20_000_000),
+                        _ => next() as i64,
+                    };
+                }
+                for (g, p) in [(1_000_000, 15_600_000), (1_000_000, 15_625_000), (1, 16_666_667), (7, 15_600_000), (1 << 60, 3), (3, (1 << 50) + 1), (1 << 62, 1 << 62)] {
+                    assert_eq!(clock_latents(&t, g, p), latents_reference(&t, g, p), "g {g} p {p} base {base}");
+                    let (ks, es) = latents_reference(&t, g, p);
+                    let hits = es.iter().filter(|&&e| e == 0).count();
+                    for need in [0, hits / 2, hits, hits + 1] {
+                        let walked = clock_latents_hitting(&t, g, p, need);
+                        assert_eq!(walked, (hits >= need).then(|| (hits, (ks.clone(), es.clone()))), "need {need}");
+                    }
                 }
             }
         }

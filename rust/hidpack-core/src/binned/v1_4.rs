@@ -14,7 +14,9 @@
 
 use super::predict::estimate;
 use super::rans::{decode, encode};
-use super::v1_3::{clock_head, clock_latents, undo_clock_sparse, PRED_CLOCK};
+use super::v1_3::{clock_head, undo_clock_sparse, PRED_CLOCK};
+#[cfg(test)]
+use super::v1_3::clock_latents;
 use crate::bytes::{put_varint, zigzag, Cursor};
 use crate::error::Result;
 
@@ -51,11 +53,17 @@ pub(super) fn estimate_sparse(es: &[i64]) -> usize {
 }
 
 /// Appends the body of a clock-grid chunk with sparse residues (quantum `g`, period `p`).
+#[cfg(test)]
 pub(super) fn encode_clock_sparse(vals: &[i64], g: i64, p: i64, out: &mut Vec<u8>) {
     let (ks, es) = clock_latents(vals, g, p);
-    let (gaps, res) = sparse(&es);
+    encode_clock_sparse_latents(vals[0], g, p, &ks, &es, out)
+}
+
+/// [`encode_clock_sparse`] of the ticks and residues `clock_latents` made of values from `v0`.
+pub(super) fn encode_clock_sparse_latents(v0: i64, g: i64, p: i64, ks: &[i64], es: &[i64], out: &mut Vec<u8>) {
+    let (gaps, res) = sparse(es);
     out.push(PRED_CLOCK_SPARSE);
-    put_varint(out, zigzag(vals[0]));
+    put_varint(out, zigzag(v0));
     put_varint(out, g as u64);
     put_varint(out, p as u64);
     put_varint(out, gaps.len() as u64);
@@ -63,7 +71,7 @@ pub(super) fn encode_clock_sparse(vals: &[i64], g: i64, p: i64, out: &mut Vec<u8
         encode(&gaps, out);
         encode(&res, out);
     }
-    encode(&ks, out);
+    encode(ks, out);
 }
 
 /// Decodes the rest of a clock-grid chunk with sparse residues of `m` values (the predictor byte

@@ -489,15 +489,7 @@ const KP_TABLE: usize = 256;
 /// and `hi − x` are in `0..=g` after every update, wrapping or not).
 fn undo_clock(v0: i64, g: i64, p: i64, ks: &mut [i64], es: &[i64]) {
     let Undo { mut rel, kpm, klim } = Undo::new(v0, g, p);
-    // the chunk's bound: every |v| < |v0| + n·(max k·p + g + max |e|) (|v' − v| = |k·p − d|,
-    // |d| < g + |e|); below 2^61 with every k and e in range, no event needs a check. (Bounds
-    // of the maxima by ORs, which vectorise: k ≤ OR of the k, |e| ≤ OR of e ^ (e >> 63), plus 1.)
-    let kmax = ks.iter().fold(0u64, |o, &k| o | k as u64);
-    let emax = es.iter().fold(0u64, |o, &e| o | (e ^ (e >> 63)) as u64).saturating_add(1);
-    let proven = kmax < klim as u64 && emax < 1 << 60 && {
-        let per = u128::from(kmax) * p as u128 + g as u128 + u128::from(emax);
-        u128::from(v0.unsigned_abs()) + ks.len() as u128 * per < 1 << 61
-    };
+    let proven = chunk_in_range(v0, g, p, klim, ks, es);
     if proven {
         for (slot, &e) in ks.iter_mut().zip(es) {
             let k = *slot;
@@ -512,19 +504,26 @@ fn undo_clock(v0: i64, g: i64, p: i64, ks: &mut [i64], es: &[i64]) {
     }
 }
 
+/// Whether a chunk's undo needs no check per event: every |v| < |v0| + n·(max k·p + g + max |e|)
+/// (|v' − v| = |k·p − d|, |d| < g + |e|), below 2^61 with every k under `klim` and every e
+/// (`es`: the residues, dense or only the non-zero ones) under 2^60. (Bounds of the maxima by
+/// ORs, which vectorise: k ≤ OR of the k, |e| ≤ OR of e ^ (e >> 63), plus 1.)
+fn chunk_in_range(v0: i64, g: i64, p: i64, klim: i64, ks: &[i64], es: &[i64]) -> bool {
+    let kmax = ks.iter().fold(0u64, |o, &k| o | k as u64);
+    let emax = es.iter().fold(0u64, |o, &e| o | (e ^ (e >> 63)) as u64).saturating_add(1);
+    kmax < klim as u64 && emax < 1 << 60 && {
+        let per = u128::from(kmax) * p as u128 + g as u128 + u128::from(emax);
+        u128::from(v0.unsigned_abs()) + ks.len() as u128 * per < 1 << 61
+    }
+}
+
 /// [`undo_clock`] of predictor 9 (format 1.4): the residues are 0 but at the positions `at`
 /// (strictly increasing, each `< ks.len()`), where they are `res`. The runs of zeros between
 /// take [`Rel::step_zero`] with no residue to load or test.
 pub(super) fn undo_clock_sparse(v0: i64, g: i64, p: i64, ks: &mut [i64], at: &[i64], res: &[i64]) {
     debug_assert!(at.windows(2).all(|w| w[0] < w[1]) && at.last().is_none_or(|&a| (a as usize) < ks.len()));
     let Undo { mut rel, kpm, klim } = Undo::new(v0, g, p);
-    // the chunk's bound, as undo_clock's
-    let kmax = ks.iter().fold(0u64, |o, &k| o | k as u64);
-    let emax = res.iter().fold(0u64, |o, &e| o | (e ^ (e >> 63)) as u64).saturating_add(1);
-    let proven = kmax < klim as u64 && emax < 1 << 60 && {
-        let per = u128::from(kmax) * p as u128 + g as u128 + u128::from(emax);
-        u128::from(v0.unsigned_abs()) + ks.len() as u128 * per < 1 << 61
-    };
+    let proven = chunk_in_range(v0, g, p, klim, ks, res);
     if proven {
         let mut start = 0;
         for (&at, &e) in at.iter().zip(res) {

@@ -51,7 +51,9 @@ def test_with_and_without_binned_read_back_the_same(tmp_path: Path, n: int) -> N
     for k in ta:
         assert np.array_equal(ta[k], tb[k], equal_nan=ta[k].dtype.kind == "f"), k
     assert np.array_equal(ta["t"], tbl["t"])
-    assert _required_features(a) == 7  # bits 0 BINNED, 1 PREDICTED (1.1), 2 BINNED_1_3 (1.3)
+    # bits 0 BINNED, 1 PREDICTED (1.1), 2 BINNED_1_3 (1.3), 3 CLOCK_SPARSE (1.4: the writer tries
+    # the clock grid by default, and the header, written first, says so whatever a block chose)
+    assert _required_features(a) == 15
     assert _required_features(b) == 0  # readable by format 1.0 readers
 
 
@@ -111,6 +113,7 @@ def test_clock_grid_is_asked_for_by_name_and_reads_back(tmp_path: Path) -> None:
         np.testing.assert_array_equal(got["t"], tbl["t"])
         np.testing.assert_array_equal(got["x"], tbl["x"])
         assert _required_features(p) & 0b101 == 0b101  # BINNED and the 1.3 predictors
+        assert (_required_features(p) >> 3) & 1 == (grid is not False)  # 1.4's grid, on unless refused
     # the grid predicts the floored ticks: t costs well under the order-1 differences
     assert size[True] < size[False] - 20_000 * 0.05, size
     # None is the core's default: format 1.4 tries the grid (writer::CLOCK_GRID_DEFAULT_1_4)

@@ -823,6 +823,28 @@ class Hidpack(Format):
         return hidpack_to_canonical(out, self.corpus)
 
 
+class HidpackMemory(Hidpack):
+    """``hidpack.write_table`` into an ``io.BytesIO``, as pcodec and Parquet here encode: into
+    memory, no file system (the file row above also creates a temporary, fsyncs and renames it
+    for each session, which a durable write to a path does)."""
+
+    def __init__(self, hp, tmpdir: str):
+        super().__init__(hp, "write_table to io.BytesIO, 65536-event blocks", 65536, None, tmpdir)
+        self.note = ("hidpack.write_table(io.BytesIO(), table), the file in memory like the peers' blobs; "
+                     "decode = hidpack.open(bytes, threads=1).table(fields=<the bench's>)")
+
+    def encode(self, tbl, i):
+        buf = io.BytesIO()
+        self.hp.write_table(buf, tbl, block_events=self.block_events, block_span_ns=self.block_span_ns)
+        return buf.getvalue()
+
+    def decode(self, blob):
+        return self.hp.open(blob, threads=1).table(fields=self.fields)
+
+    def size(self, blob):
+        return len(blob)
+
+
 class HidpackRecorder(Hidpack):
     """hidpack as a live capture writes it: ``hidpack.Recorder`` on the event clock with the
     default 1 s crash-loss bound (checkpoints to the write-ahead tail every second of event time,
@@ -972,6 +994,7 @@ def build_formats(with_hidpack: bool, tmpdir: str) -> Tuple[List[Format], Option
         if hp is not None:
             fmts.append(HidpackRecorder(hp, tmpdir))
             fmts.append(Hidpack(hp, "write_table, 65536-event blocks", 65536, None, tmpdir))
+            fmts.append(HidpackMemory(hp, tmpdir))
             fmts.append(Hidpack(hp, "1 s blocks, no tail (why the tail exists)", 65536, 1_000_000_000, tmpdir))
     return fmts, err, missing
 

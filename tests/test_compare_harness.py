@@ -89,7 +89,7 @@ def test_every_format_measures_a_corpus_with_positionless_buttons_and_scrolls(co
     assert hp_err is None
     assert missing == {}, missing  # the test extras install every peer
     names = [f.name for f in fmts]
-    assert sum(n.startswith("hidpack") for n in names) == 3 and "pcodec" in names
+    assert sum(n.startswith("hidpack") for n in names) == 4 and "pcodec" in names
     failed: list[str] = []
     fake_missing = {"some peer": "ModuleNotFoundError: No module named 'somepeer'"}
     out = c.run_corpus(corpus, fmts, fake_missing, 1, 1, str(tmp_path), failed)
@@ -100,6 +100,9 @@ def test_every_format_measures_a_corpus_with_positionless_buttons_and_scrolls(co
         r = rows[f.name]
         assert r["error"] is None and r["lossless"] is True, (f.name, r["error"])
         assert r["bytes"] > 0
+    # into memory, the same file as to a path
+    assert rows["hidpack (write_table to io.BytesIO, 65536-event blocks)"]["bytes"] == \
+        rows["hidpack (write_table, 65536-event blocks)"]["bytes"]
     assert out["fleet_read_mev_s"]["read_many_1"] > 0
     text = capsys.readouterr().out
     assert "| some peer | **not installed** (ModuleNotFoundError" in text

@@ -209,3 +209,68 @@ def test_prepare_table_from_the_arrays_memory_equals_a_copy(tmp_path, rows):
     copied = _outcome(str(tmp_path / "d.hpk"), lambda w: w.write_table(bad))
     assert borrowed[0] == "error" and borrowed == copied
     assert str(rows - 3) in borrowed[2]
+
+
+# ---- write_table to a binary file object ---------------------------------------------------------
+
+def _moves(n: int = 3000, seed: int = 5) -> dict:
+    rng = np.random.default_rng(seed)
+    t = np.cumsum(rng.integers(1, 20_000_000, n))
+    x = np.cumsum(rng.integers(-3, 4, n)).astype(np.float64)
+    y = np.cumsum(rng.integers(-3, 4, n)).astype(np.float64)
+    kind = np.where(rng.random(n) < 0.05, "button", "move")
+    button = np.where(kind == "button", 1, 0)
+    return {"t": t, "kind": kind, "x": x, "y": y, "button": np.ma.masked_where(kind != "button", button),
+            "pressed": np.ma.masked_where(kind != "button", rng.random(n) < 0.5)}
+
+
+@pytest.mark.parametrize("options", [{}, {"clock_grid": False}, {"binned": False}, {"block_events": 700, "level": 9},
+                                     {"metadata": {"user": "ü"}, "wall_clock_ns": 1_700_000_000_000_000_000}])
+def test_a_file_object_gets_the_bytes_a_path_gets(tmp_path, options):
+    import io
+
+    table = _moves()
+    path = tmp_path / "s.hpk"
+    on_disk = hidpack.write_table(path, table, **options)
+    buf = io.BytesIO()
+    in_memory = hidpack.write_table(buf, table, **options)
+    assert in_memory == on_disk and in_memory["bytes"] == len(buf.getvalue())
+    assert buf.getvalue() == path.read_bytes()
+    back = hidpack.open(buf.getvalue())
+    assert back.moves()["t"].tolist() == table["t"][table["kind"] == "move"].tolist()
+
+
+def test_a_file_object_on_an_object_store_reads_back(tmp_path):
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    table = _moves(500)
+    with fs.open("/bucket/s.hpk", "wb") as f:
+        stats = hidpack.write_table(f, table)
+    with fs.open("/bucket/s.hpk", "rb") as f:
+        r = hidpack.open(f)
+        assert len(r.moves()) == int((table["kind"] == "move").sum())
+    assert fs.size("/bucket/s.hpk") == stats["bytes"]
+
+
+def test_a_refused_table_writes_nothing_to_the_file_object():
+    import io
+
+    buf = io.BytesIO()
+    with pytest.raises(ValueError, match="field 'y' is required on 'move' rows"):
+        hidpack.write_table(buf, {"t": [0, 1], "kind": "move", "x": [1.0, 2.0]})  # y missing
+    assert buf.getvalue() == b""
+    with pytest.raises(ValueError, match="clock_grid=True needs the BINNED"):
+        hidpack.write_table(buf, _moves(10), binned=False, clock_grid=True)
+    assert buf.getvalue() == b""
+
+
+def test_what_is_not_a_destination_is_refused_by_name():
+    import io
+
+    with pytest.raises(TypeError, match="not int"):
+        hidpack.write_table(3, _moves(10))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="StringIO is a text file object; open the file in binary mode"):
+        hidpack.write_table(io.StringIO(), _moves(10))
+    with pytest.raises(ValueError, match="overwrite=True applies to a path"):
+        hidpack.write_table(io.BytesIO(), _moves(10), overwrite=True)

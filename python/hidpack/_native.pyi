@@ -34,6 +34,7 @@ __all__ = [
     "actions",
     "Prepared",
     "prepare_table",
+    "encode_table",
     "KINDS",
     "FORMAT_VERSION",
     "READ_MANY_COUNT_FILES",
@@ -134,6 +135,17 @@ class Prepared:
     def __len__(self) -> int: ...
 
 def prepare_table(table: dict[str, Any]) -> Prepared: ...
+def encode_table(
+    table: dict[str, Any] | Prepared,
+    *,
+    metadata: str = ...,  # JSON object text; default "{}"
+    wall_clock_ns: int | None = None,
+    level: int = 3,
+    block_events: int = 65536,
+    block_span_ns: int | None = None,
+    binned: bool = True,
+    clock_grid: bool | None = None,  # None: the core writer's default
+) -> tuple[bytes, dict[str, int]]: ...
 
 class _RangeFile(Protocol):
     """What a Reader reads a file object through: ``seek(0, 2)`` for its length, then

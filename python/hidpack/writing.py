@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -19,6 +20,13 @@ for _name, _typ, _, _ in FIELDS:
     if _typ != "str":
         _NATIVE_DTYPES[_name] = _NUMPY_DTYPES[_typ]
         _NATIVE_DTYPES[_name + "_valid"] = _NUMPY_DTYPES["bool"]
+
+
+class BinaryWritable(Protocol):
+    """A binary file object :func:`write_table` writes to: ``io.BytesIO``, an ``open(..., "wb")``
+    file, an fsspec file for an object store."""
+
+    def write(self, data: bytes, /) -> object: ...
 
 
 def _native_form(table: Any) -> dict[str, Any] | None:
@@ -134,7 +142,7 @@ class Writer:
 
 
 def write_table(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | BinaryWritable,
     table: Any,
     *,
     metadata: dict[str, Any] | None = None,
@@ -153,11 +161,18 @@ def write_table(
     (``kind`` as names or codes; None / masked / null / NaN = absent). ``metadata`` must be a
     JSON-serialisable dict (``TypeError`` otherwise). Rows are stored in the order given.
 
-    The table is validated before any file is created. The file is written to a temporary beside
-    ``path``, fsynced and then moved into place: a kill or an error at any point leaves either
-    no file (or the file that was there) or the complete new one, never a partial file. An
-    existing ``path`` is an error (``FileExistsError``) unless ``overwrite=True``; a path whose
-    recorder was killed (an unrecovered ``<path>.wal`` beside it) is refused either way.
+    ``path`` is a path or a binary file object (anything with ``write(bytes)``: ``io.BytesIO``,
+    a file opened ``"wb"``, an fsspec file on an object store). A file object gets the whole
+    file in one ``write`` call after the table is encoded in memory (about 1.8-2 bytes per
+    event): nothing is written to it when the table is refused, and where it is then stored
+    and how durably is the caller's (``overwrite`` does not apply: ``ValueError``).
+
+    A path: the table is validated before any file is created. The file is written to a
+    temporary beside ``path``, fsynced and then moved into place: a kill or an error at any
+    point leaves either no file (or the file that was there) or the complete new one, never a
+    partial file. An existing ``path`` is an error (``FileExistsError``) unless
+    ``overwrite=True``; a path whose recorder was killed (an unrecovered ``<path>.wal`` beside
+    it) is refused either way.
 
     Files are format 1.4 (``BINNED`` and ``PREDICTED`` encodings, compact trailers and index, no
     trailer after the last block, which the index follows, and the 1.3 predictors: signed pointer
@@ -174,11 +189,33 @@ def write_table(
     ``BINNED`` encoding can read the file. ``clock_grid=True`` with ``binned=False`` is a
     ``ValueError``.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        if not callable(getattr(path, "write", None)):
+            raise TypeError(
+                "write_table writes to a path or a binary file object with write(bytes), "
+                f"not {type(path).__name__}"
+            )
+        if isinstance(path, io.TextIOBase):
+            raise TypeError(f"{type(path).__name__} is a text file object; open the file in binary mode")
+        if overwrite:
+            raise ValueError("overwrite=True applies to a path; a file object is written as it is given")
     native_table = prepare(table)
     meta = _metadata_json(metadata)
-    fspath = os.fspath(path)
+    if not isinstance(path, (str, os.PathLike)):
+        data, stats = _native.encode_table(
+            native_table,
+            metadata=meta,
+            wall_clock_ns=wall_clock_ns,
+            level=level,
+            block_events=block_events,
+            block_span_ns=block_span_ns,
+            binned=binned,
+            clock_grid=clock_grid,
+        )
+        path.write(data)
+        return dict(stats)
     writer = _native.Writer(
-        fspath,
+        os.fspath(path),
         metadata=meta,
         wall_clock_ns=wall_clock_ns,
         level=level,

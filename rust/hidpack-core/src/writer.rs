@@ -731,6 +731,13 @@ impl<W: Write> Writer<W> {
         self.finish()
     }
 
+    /// Close the file and give back the sink with the file's figures: a file written into
+    /// memory (`Writer<Vec<u8>>`) is then the bytes and what they hold.
+    pub fn into_parts(mut self) -> Result<(W, WriteStats)> {
+        let out = self.finish()?;
+        Ok((out, self.stats()))
+    }
+
     /// Write the footer (open block, index, seek table) and take the sink out of the writer.
     fn finish(&mut self) -> Result<W> {
         // 1.2: the last block's trailer is left out when the index will follow its frame.

@@ -131,6 +131,10 @@ impl Encoder {
                 self.close_current()?;
                 self.part += 1;
                 self.open_next()?;
+                // (a clock record that rotated is itself the part's first event)
+                if !(internal && matches!(ev, Event::Marker { .. })) {
+                    self.clock_record_at(t)?;
+                }
             }
         }
         if self.shared.clock == Clock::Event {
@@ -173,6 +177,25 @@ impl Encoder {
             c.last_t = t;
         }
         self.write(t, &Event::Marker { label: CLOCK_LABEL.into(), value: Some(wall) }, true)
+    }
+
+    /// A clock record at `t` now, as the first event of a part that a rotation just opened:
+    /// each part may be read alone, and a part closed before the encoder's next clock check
+    /// (a recorder closed right after a rotation) would otherwise hold none. The record is
+    /// stamped with the event's `t` (the wall clock at `t` by the offset measured now), so the
+    /// part's stamps stay in order.
+    fn clock_record_at(&mut self, t: i64) -> Result<()> {
+        let Some(c) = self.clock.as_ref() else { return Ok(()) };
+        if self.failed || self.shared.paused.load(SeqCst) {
+            return Ok(()); // the first check after the resume writes it (`last_t` is MIN)
+        }
+        let (now, wall) = clock_pair(self.shared.t0, c.wall_now);
+        let offset = wall.wrapping_sub(now);
+        if let Some(c) = self.clock.as_mut() {
+            c.offset = offset;
+            c.last_t = t;
+        }
+        self.write(t, &Event::Marker { label: CLOCK_LABEL.into(), value: Some(t.wrapping_add(offset)) }, true)
     }
 
     /// The event clock at `t`: a checkpoint falls due at the first event at or past the due

@@ -245,14 +245,14 @@ pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: im
     let mut freq = [0u32; MAX_BINS];
     let mut prev = 0i64;
     let mut acc = 0u32;
-    let mut wide = false;
+    let mut widest = 0u8;
     for i in 0..nb {
         prev = prev.wrapping_add(unzigzag(c.varint()?));
         let bits = c.u8()?;
         if bits > 64 {
             return Err(c.err(format!("bin {i} is {bits} bits wide; at most 64")));
         }
-        wide |= bits > 56;
+        widest = widest.max(bits);
         let mask = if bits == 0 { 0 } else { u64::MAX >> (64 - u32::from(bits)) };
         bins[i] = DecBin { lo: prev, mask, bits: u32::from(bits) };
         let f = c.varint()?;
@@ -278,39 +278,54 @@ pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: im
     let words = c.bytes(nw * 2)?;
     let no = c.varint_usize(c.remaining() as u64, "offset byte count")?;
     let offs = c.bytes(no)?;
-    // slot -> (freq << 16 | slot - start) for the state update, and slot -> bin for the value
-    // (filled bin after bin, without zeroing them first: the frequencies sum to `total`)
-    let mut upd: Vec<u32> = Vec::with_capacity(total as usize);
+    // slot -> its bin's frequency and the slot's place in the bin, and slot -> bin (filled bin
+    // after bin, without zeroing first: the frequencies sum to `total`)
+    let mut slots: Vec<Slot> = Vec::with_capacity(total as usize);
     let mut sym: Vec<u8> = Vec::with_capacity(total as usize);
     for (i, &f) in freq[..nb].iter().enumerate() {
-        upd.extend((0..f).map(|j| (f << 16) | j));
+        slots.extend((0..f).map(|j| Slot { freq: f as u16, start: j as u16 }));
         sym.extend(std::iter::repeat_n(i as u8, f as usize));
     }
-    debug_assert_eq!(upd.len(), total as usize);
-    // The words as u16 with two zeros after them: the decoder reads the next two at a clamped
-    // index (a state takes at most one word per value), without a check per read.
-    let mut wv: Vec<u16> = Vec::with_capacity(nw + 2);
+    debug_assert_eq!(slots.len(), total as usize);
+    // The words as u16, padded with zeros to a power of two plus one: the loop reads the next
+    // two at `wp & wmask`, in bounds whatever `wp` is (a corrupt stream may ask for more words
+    // than it has; `wp` then ends past `nw`, which the check after the loop refuses). Within a
+    // valid stream `wp ≤ nw < wmask + 1`, so the mask changes nothing.
+    let wmask = (nw + 1).next_power_of_two() - 1;
+    let mut wv: Vec<u16> = Vec::with_capacity(wmask + 2);
     wv.extend(words.chunks_exact(2).map(|w| u16::from_le_bytes([w[0], w[1]])));
-    wv.extend_from_slice(&[0, 0]);
-    // Offsets padded with 32 zero bytes: the reads of a pair of values starting at a position
-    // within the stream (up to two 64-bit reads each) never leave the buffer, so the loop checks
-    // the position once per pair.
-    let mut offp = Vec::with_capacity(offs.len() + 32);
+    wv.resize(wmask + 2, 0);
+    // The offsets, padded with zeros the same way: a value's 8-byte read starts at byte
+    // `(pos >> 3) & omask`, at most `omask`, so `omask + 9` bytes hold every read. A valid stream
+    // reads at bytes `≤ no` (a 0-bit offset may sit at its very end), so `omask ≥ no`.
+    let omask = (no + 1).next_power_of_two() - 1;
+    let mut offp = Vec::with_capacity(omask + 9);
     offp.extend_from_slice(offs);
-    offp.extend_from_slice(&[0; 32]);
-    let lanes = Lanes { upd: &upd, sym: &sym, bins: &bins, words: &wv, nw, offs: &offp, mask: total - 1, scale };
+    offp.resize(omask + 9, 0);
+    let lanes = Lanes {
+        slots: Masked::new(&slots, total as usize - 1),
+        sym: Masked::new(&sym, total as usize - 1),
+        bins: &bins,
+        words: Masked::new(&wv, wmask),
+        offs: Masked::new(&offp, omask),
+        scale: u32::from(scale),
+    };
     out.reserve(count);
     let dst = &mut out.spare_capacity_mut()[..count];
-    let end = if wide { lanes.run::<true>(x, dst, f) } else { lanes.run::<false>(x, dst, f) };
-    let limit_bits = offs.len() * 8;
-    let Some(((cur, other), wp, pos)) = end.filter(|&(_, _, pos)| pos <= limit_bits) else {
-        return Err(c.err(format!("offset bits end before value {count}")));
+    let ((cur, other), wp, pos) = match widest {
+        0 => lanes.run::<NO_OFFSETS>(x, dst, f),
+        1..=28 => lanes.run::<PAIR_READ>(x, dst, f),
+        29..=56 => lanes.run::<VALUE_READ>(x, dst, f),
+        _ => lanes.run::<WIDE_READ>(x, dst, f),
     };
-    // SAFETY: `run` returned Some only after writing every element of `dst`, which is the first
-    // `count` elements of `out`'s spare capacity (reserved above).
+    // SAFETY: `run` wrote every element of `dst`, which is the first `count` elements of `out`'s
+    // spare capacity (reserved above).
     unsafe { out.set_len(out.len() + count) };
+    if pos > no * 8 {
+        return Err(c.err(format!("offset bits end before value {count}")));
+    }
     let x = if count.is_multiple_of(2) { [cur, other] } else { [other, cur] };
-    if x != [RANS_L, RANS_L] || wp != nw || pos.div_ceil(8) != offs.len() {
+    if x != [RANS_L, RANS_L] || wp != nw || pos.div_ceil(8) != no {
         return Err(c.err(
             "binned chunk does not end where its streams say (corrupt rANS or offset stream)",
         ));
@@ -318,101 +333,311 @@ pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: im
     Ok(())
 }
 
-/// The decoder's tables and streams, for [`Lanes::run`].
+/// How [`Lanes::run`] reads the offsets, by the chunk's widest bin: not at all (every bin holds
+/// one value: 0 bits),
+const NO_OFFSETS: u8 = 0;
+/// one 64-bit read for a pair of values (1 to 28 bits: two offsets fit the 57 bits a read gives),
+const PAIR_READ: u8 = 1;
+/// one read per value (29 to 56 bits),
+const VALUE_READ: u8 = 2;
+/// two reads for a value of 57 to 64 bits (the low 32, then the rest).
+const WIDE_READ: u8 = 3;
+
+/// The decoder's tables and streams, for [`Lanes::run`]. Each is a power of two long (plus the
+/// reads' overhang), so every index in the loop is masked into bounds rather than checked.
 struct Lanes<'a> {
-    upd: &'a [u32],
-    sym: &'a [u8],
+    slots: Masked<'a, Slot, 0>, // 2^scale slots
+    sym: Masked<'a, u8, 0>,     // the bin of each slot
     bins: &'a [DecBin; MAX_BINS],
-    words: &'a [u16], // nw words, then two zeros
-    nw: usize,
-    offs: &'a [u8], // padded with 32 zero bytes
-    mask: u32,
-    scale: u8,
+    words: Masked<'a, u16, 1>, // the words, then zeros
+    offs: Masked<'a, u8, 8>,   // the offset bytes, then zeros
+    scale: u32,
 }
 
 impl Lanes<'_> {
     /// The bin of the state's slot, and the state advanced past it (before renormalising).
+    /// `low` has the state's low `scale` bits (the slot), whatever its other bits.
     #[inline(always)]
-    fn step(&self, st: u32) -> (u32, usize) {
-        let sl = (st & self.mask) as usize;
-        let e = self.upd[sl];
-        ((e >> 16) * (st >> self.scale) + (e & 0xFFFF), usize::from(self.sym[sl]))
+    fn step(&self, st: u32, low: u32) -> (u32, usize) {
+        let e = self.slots.get(low as usize);
+        (u32::from(e.freq) * (st >> self.scale) + u32::from(e.start), usize::from(*self.sym.get(low as usize)))
     }
 
     /// The value of bin `s` with its offset at bit `pos`, and the position after the offset.
     #[inline(always)]
-    fn value<const WIDE: bool>(&self, s: usize, pos: usize) -> (i64, usize) {
+    fn value<const READ: u8>(&self, s: usize, pos: usize) -> (i64, usize) {
         let bin = &self.bins[s];
-        let byte = pos >> 3;
-        let v = u64::from_le_bytes(self.offs[byte..byte + 8].try_into().unwrap()) >> (pos & 7);
-        let off = if !WIDE || bin.bits <= 56 {
+        if READ == NO_OFFSETS {
+            return (bin.lo, pos);
+        }
+        let v = self.offs.u64_at(pos >> 3) >> (pos & 7);
+        let off = if READ != WIDE_READ || bin.bits <= 56 {
             v & bin.mask
         } else {
             // 57 to 64 bits: the low 32, then the rest
             let p2 = pos + 32;
-            let v2 = u64::from_le_bytes(self.offs[p2 >> 3..(p2 >> 3) + 8].try_into().unwrap()) >> (p2 & 7);
+            let v2 = self.offs.u64_at(p2 >> 3) >> (p2 & 7);
             (v & 0xFFFF_FFFF) | ((v2 & (u64::MAX >> (96 - bin.bits))) << 32)
         };
         (bin.lo.wrapping_add(off as i64), pos + bin.bits as usize)
     }
 
+    /// The values of bins `s` and `t` with their offsets from bit `pos`, and the position after
+    /// them.
+    #[inline(always)]
+    fn pair<const READ: u8>(&self, s: usize, t: usize, pos: usize) -> (i64, i64, usize) {
+        if READ != PAIR_READ {
+            let (va, p) = self.value::<READ>(s, pos);
+            let (vb, p) = self.value::<READ>(t, p);
+            return (va, vb, p);
+        }
+        // both offsets in one read: at most 28 bits each, and a read has at least 57
+        let (ba, bb) = (&self.bins[s], &self.bins[t]);
+        let v = self.offs.u64_at(pos >> 3) >> (pos & 7);
+        let va = ba.lo.wrapping_add((v & ba.mask) as i64);
+        let vb = bb.lo.wrapping_add(((v >> ba.bits) & bb.mask) as i64);
+        (va, vb, pos + (ba.bits + bb.bits) as usize)
+    }
+
     /// Decodes every element of `dst` (value i from state i mod 2), storing `f(latent)`.
     /// Returns the final states (the lane of the next value first), the words and the offset
-    /// bits consumed; None when the offset stream ran out (`dst` is then partly written).
-    /// `WIDE`: some bin has more than 56 offset bits (two reads per offset).
+    /// bits consumed: on a corrupt stream these run past the streams' ends (the reads stay in
+    /// bounds, masked), and the caller refuses them.
+    /// `READ`: how the offsets are read, by the widest bin's width ([`NO_OFFSETS`] and the rest).
     ///
-    /// Measured (session 25): the loop is bound by its instruction count (about 55 per value,
-    /// bounds checks and spilled table pointers included), not by the latency of a state's
-    /// chain. Decoding a pointer's `x` and `y` chunks in one loop (four states in flight) ran
-    /// no faster (criterion, 235,076 balabit moves: 3.397 ms one by one, 3.393 ms paired) and
-    /// spilled more; fewer instructions per value is the way on, not more chains.
+    /// Measured (session 25): decoding a pointer's `x` and `y` chunks in one loop (four states in
+    /// flight) ran no faster (criterion, 235,076 balabit moves: 3.397 ms one by one, 3.393 ms
+    /// paired) and spilled more. Session 26 took the bounds checks out (masked reads), the slot
+    /// one select after the compare, one offset read a pair: from 57 to 43 instructions a value
+    /// (callgrind, balabit `x` with its order-2 or signed-steps undo) and 3.18 to 2.66 ns. The
+    /// loop is now near both the chain of a state (mask, load, multiply, add, compare, select:
+    /// about 12 cycles a pair) and the ALUs' throughput; compiled for BMI2 (`shrx`, no shift
+    /// count in `cl`) it was no faster (2.73 against 2.67 ns).
     #[inline(always)]
-    fn run<const WIDE: bool>(&self, x: [u32; 2], dst: &mut [std::mem::MaybeUninit<i64>], mut f: impl FnMut(i64) -> i64) -> Option<((u32, u32), usize, usize)> {
-        let limit_bits = (self.offs.len() - 32) * 8;
+    fn run<const READ: u8>(&self, x: [u32; 2], dst: &mut [std::mem::MaybeUninit<i64>], mut f: impl FnMut(i64) -> i64) -> ((u32, u32), usize, usize) {
         let (mut a, mut b) = (x[0], x[1]);
+        // The states' low bits (their slots), from the select that renormalises them: a state
+        // that took a word has that word as its low 16 bits, so its slot is one select after
+        // the compare, not a shift, an OR and a select (the chain from one state to the next is
+        // the loop's bound: slot, table load, multiply, add, compare, select).
+        let (mut la, mut lb) = (a, b);
         let (mut wp, mut pos) = (0usize, 0usize);
         let mut pairs = dst.chunks_exact_mut(2);
         for d in &mut pairs {
-            if pos > limit_bits {
-                return None;
-            }
             // Both lanes step at once; the words for the pair are read before it is known which
             // lane takes one (state a takes the first, b the next), so a state waits for a
             // compare, not for a load.
-            let (na, sa) = self.step(a);
-            let (nb, sb) = self.step(b);
-            let i = wp.min(self.nw);
-            let (w0, w1) = (u32::from(self.words[i]), u32::from(self.words[i + 1]));
+            let (na, sa) = self.step(a, la);
+            let (nb, sb) = self.step(b, lb);
+            let (w0, w1) = self.words.pair_at(wp);
             let ta = na < RANS_L;
             let tb = nb < RANS_L;
             // Selects, not branches: whether a state takes a word is as good as random (about
             // one value in four on a pointer column), and the compiler made the first of these
             // a branch, mispredicted about as often as it was taken.
             a = select_unpredictable(ta, (na << 16) | w0, na);
+            la = select_unpredictable(ta, w0, na);
             let wb = select_unpredictable(ta, w1, w0);
             b = select_unpredictable(tb, (nb << 16) | wb, nb);
+            lb = select_unpredictable(tb, wb, nb);
             wp += usize::from(ta) + usize::from(tb);
-            let (va, p) = self.value::<WIDE>(sa, pos);
-            let (vb, p) = self.value::<WIDE>(sb, p);
+            let (va, vb, p) = self.pair::<READ>(sa, sb, pos);
             pos = p;
             d[0].write(f(va));
             d[1].write(f(vb));
         }
         if let [d] = pairs.into_remainder() {
-            if pos > limit_bits {
-                return None;
-            }
-            let (na, sa) = self.step(a);
-            let i = wp.min(self.nw);
+            let (na, sa) = self.step(a, la);
             let ta = na < RANS_L;
-            a = select_unpredictable(ta, (na << 16) | u32::from(self.words[i]), na);
+            a = select_unpredictable(ta, (na << 16) | self.words.pair_at(wp).0, na);
             wp += usize::from(ta);
-            let (va, p) = self.value::<WIDE>(sa, pos);
+            let (va, p) = self.value::<READ>(sa, pos);
             pos = p;
             d.write(f(va));
             // the next value would be b's
-            return Some(((b, a), wp, pos));
+            return ((b, a), wp, pos);
         }
-        Some(((a, b), wp, pos))
+        ((a, b), wp, pos)
+    }
+}
+
+/// One slot of the decode table: its bin's frequency and the slot's place in the bin (the state
+/// update); the bin itself is in a table of its own, a byte a slot. Five bytes a slot, 20 KiB
+/// at the writer's finest scale (2^12): a slot of eight bytes holding the bin too measured 5 %
+/// slower (criterion-like best of 25, balabit `x`: 3.03 against 2.88 ns a value), its 32 KiB
+/// table the size of the L1 data cache.
+#[derive(Clone, Copy)]
+struct Slot {
+    freq: u16, // at most 2^14
+    start: u16,
+}
+
+/// A table read at `i & mask` for any `i`, without a bounds check per read: the table holds
+/// `mask + 1 + OVER` elements (checked once, when made), so an index masked to at most `mask`
+/// and the `OVER` elements after it are always in bounds.
+#[derive(Clone, Copy)]
+struct Masked<'a, T, const OVER: usize> {
+    table: &'a [T],
+    mask: usize,
+}
+
+impl<'a, T: Copy, const OVER: usize> Masked<'a, T, OVER> {
+    fn new(table: &'a [T], mask: usize) -> Self {
+        assert!(mask.checked_add(OVER).is_some_and(|last| last < table.len()), "masked table too short");
+        Masked { table, mask }
+    }
+
+    #[inline(always)]
+    fn get(&self, i: usize) -> &'a T {
+        // SAFETY: `i & mask ≤ mask < table.len()` (`new`).
+        unsafe { self.table.get_unchecked(i & self.mask) }
+    }
+}
+
+impl Masked<'_, u16, 1> {
+    /// Elements `i & mask` and the one after it.
+    #[inline(always)]
+    fn pair_at(&self, i: usize) -> (u32, u32) {
+        let i = i & self.mask;
+        // SAFETY: `i ≤ mask` and `mask + 1 < table.len()` (`new`, OVER = 1).
+        unsafe { (u32::from(*self.table.get_unchecked(i)), u32::from(*self.table.get_unchecked(i + 1))) }
+    }
+}
+
+impl Masked<'_, u8, 8> {
+    /// The 8 bytes from `i & mask`, little-endian.
+    #[inline(always)]
+    fn u64_at(&self, i: usize) -> u64 {
+        let i = i & self.mask;
+        // SAFETY: bytes `i..i + 8` with `i ≤ mask` and `mask + 8 < table.len()` (`new`, OVER =
+        // 8); an unaligned read of plain bytes.
+        u64::from_le(unsafe { self.table.as_ptr().add(i).cast::<u64>().read_unaligned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bytes::Cursor;
+
+    /// A xorshift64 generator (deterministic test data).
+    fn xorshift(mut r: u64) -> impl FnMut() -> u64 {
+        move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        }
+    }
+
+    /// The widest bin, the word count and the offset byte count of an encoded chunk (its layout,
+    /// FORMAT.md §5.5).
+    fn layout(b: &[u8]) -> (u8, usize, usize) {
+        let mut c = Cursor::new(b, 0, "t");
+        let nb = c.varint().unwrap();
+        c.u8().unwrap();
+        let mut widest = 0;
+        for _ in 0..nb {
+            c.varint().unwrap();
+            widest = widest.max(c.u8().unwrap());
+            c.varint().unwrap();
+        }
+        c.bytes(8).unwrap();
+        let nw = c.varint().unwrap() as usize;
+        c.bytes(nw * 2).unwrap();
+        (widest, nw, c.varint().unwrap() as usize)
+    }
+
+    /// `count` latents of `b`, after a value already in the output (which must stay).
+    fn decoded(b: &[u8], count: usize) -> Result<Vec<i64>> {
+        let mut out = vec![-7];
+        decode(&mut Cursor::new(b, 0, "t"), count, &mut out)?;
+        assert_eq!(out[0], -7);
+        assert_eq!(out.len(), count + 1);
+        Ok(out.split_off(1))
+    }
+
+    /// Stream sizes at, just under and just over the powers of two the decoder pads to (the
+    /// words to the one above `nw + 1`, the offset bytes to the one above `no + 1`).
+    fn near_a_power_of_two(size: usize) -> bool {
+        (2..=10).any(|k| ((1 << k) - 2..=(1 << k) + 1).contains(&size))
+    }
+
+    /// `b`, the chunk of `v`, roundtrips; asked for more values than it holds, cut short or with
+    /// a bit flipped near its end, it gives an error or values, never a panic or a read out of
+    /// bounds.
+    fn check(b: &[u8], v: &[i64], next: &mut impl FnMut() -> u64, what: &str) {
+        let n = v.len();
+        assert_eq!(decoded(b, n).unwrap(), v, "{what}");
+        for more in 1..=3 {
+            // one bin of one value decodes any count; otherwise the streams run out
+            if let Ok(got) = decoded(b, n + more) {
+                assert_eq!(&got[..n], v, "{what} + {more}");
+            }
+        }
+        for cut in b.len().saturating_sub(4)..b.len() {
+            assert!(decoded(&b[..cut], n).is_err(), "{what} cut at {cut}");
+        }
+        for i in b.len().saturating_sub(12)..b.len() {
+            let mut f = b.to_vec();
+            f[i] ^= 1 << (next() % 8);
+            if let Ok(got) = decoded(&f, n) {
+                assert_eq!(got.len(), n);
+            }
+        }
+    }
+
+    /// The decoder reads its streams padded to a power of two (and masks every read into the
+    /// padding), in one of four ways by the widest bin. Chunks of every length up to 300 values
+    /// in each way, and chunks whose streams end at, just before and just after those powers of
+    /// two, pass [`check`].
+    #[test]
+    fn streams_ending_at_every_padding_boundary_decode_or_fail_cleanly() {
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
+        // the widest bin's width the values make, and the values' draw
+        type Draw = (std::ops::RangeInclusive<u8>, fn(u64) -> i64);
+        let draws: [Draw; 5] = [
+            (0..=0, |r| [3, -9][(r % 2) as usize]), // every bin one value: no offsets
+            (1..=28, |r| (r % 3000) as i64 - 1500),  // a read for a pair
+            (1..=28, |r| (r % 20) as i64 + ((r >> 60) as i64) * 100_000), // peaks and a tail
+            (29..=56, |r| (r >> 20) as i64),         // a read a value
+            (57..=64, |r| r as i64),                 // two reads a value
+        ];
+        let (mut words_seen, mut bytes_seen) = (Vec::new(), Vec::new());
+        for (d, (widths, draw)) in draws.iter().enumerate() {
+            for n in 1..=if d == 1 || d == 2 { 2400 } else { 300 } {
+                let v: Vec<i64> = (0..n).map(|_| draw(next())).collect();
+                let mut b = Vec::new();
+                encode(&v, &mut b);
+                let (widest, nw, no) = layout(&b);
+                if n >= 200 {
+                    assert!(widths.contains(&widest), "draw {d}, {n} values: widest bin {widest} bits");
+                }
+                if n <= 300 || near_a_power_of_two(nw) || near_a_power_of_two(no) {
+                    check(&b, &v, &mut next, &format!("draw {d}, {n} values ({nw} words, {no} offset bytes)"));
+                    words_seen.push(nw);
+                    bytes_seen.push(no);
+                }
+            }
+        }
+        let missing = |seen: &[usize], top: u32| -> Vec<usize> {
+            (2..=top).flat_map(|k| [(1 << k) - 2, (1 << k) - 1, 1 << k]).filter(|s| !seen.contains(s)).collect::<Vec<_>>()
+        };
+        assert_eq!(missing(&words_seen, 9), [0usize; 0], "word counts not met");
+        assert_eq!(missing(&bytes_seen, 10), [0usize; 0], "offset byte counts not met");
+    }
+
+    #[test]
+    fn a_masked_table_holds_its_mask_and_overhang() {
+        let t: Vec<u8> = (0..16).collect();
+        let m = Masked::<u8, 8>::new(&t, 7);
+        assert_eq!(m.u64_at(usize::MAX), u64::from_le_bytes([7, 8, 9, 10, 11, 12, 13, 14]));
+        assert_eq!(m.u64_at(9), u64::from_le_bytes([1, 2, 3, 4, 5, 6, 7, 8]));
+        assert_eq!(*Masked::<u8, 0>::new(&t, 15).get(31), 15);
+        let w = [1u16, 2, 3];
+        assert_eq!(Masked::<u16, 1>::new(&w, 1).pair_at(3), (2, 3));
+        assert!(std::panic::catch_unwind(|| Masked::<u8, 8>::new(&t, 8)).is_err());
+        assert!(std::panic::catch_unwind(|| Masked::<u16, 1>::new(&w, 2)).is_err());
+        assert!(std::panic::catch_unwind(|| Masked::<u8, 1>::new(&t, usize::MAX)).is_err());
     }
 }

@@ -390,20 +390,28 @@ fn probe(vals: &[i64]) -> Vec<&[i64]> {
 pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>, clock: ClockGrid) {
     let mut choices = choose(vals, true);
     if choices[0].pred == Pred::Order(1) {
-        let made = choices[0].made.take().or_else(|| latents_for(vals, Pred::Order(1)));
-        if let Some((head, mut lat)) = made {
-            // order 1's divisor, as its head holds it (not found again from the values)
-            let g = head_divisor(&head).unwrap_or(0);
-            debug_assert_eq!(g, common_step_divisor(vals));
-            match better_than(vals, &lat, g, choices[0].size, clock) {
-                Some(Alt::Clock(g, p, made)) => {
+        if vals.windows(2).all(|w| w[0] <= w[1]) {
+            // A non-decreasing column (a clock): its steps all have one sign, so only the grid
+            // may do better. It needs order 1's divisor alone, not its latents: when it wins,
+            // the whole column's order-1 latents are never made.
+            if clock != ClockGrid::Off {
+                // as order 1's head holds it, when made (not found again from the values)
+                let g = choices[0].made.as_ref().map_or_else(|| common_step_divisor(vals), |(head, _)| head_divisor(head).unwrap_or(0));
+                debug_assert_eq!(g, common_step_divisor(vals));
+                if let Some((g, p, made)) = grid_better_than(vals, g, choices[0].size, clock) {
                     let (ks, es) = made.unwrap_or_else(|| clock_latents(vals, g, p));
                     return match clock {
                         ClockGrid::Sparse => super::v1_4::encode_clock_sparse_latents(vals[0], g, p, &ks, &es, out),
                         _ => encode_clock_latents(vals[0], g, p, &ks, &es, out),
                     };
                 }
-                Some(Alt::Signed(g, sized)) => {
+            }
+        } else if let Some((head, mut lat)) = choices[0].made.take().or_else(|| latents_for(vals, Pred::Order(1))) {
+            // order 1's divisor, as its head holds it (not found again from the values)
+            let g = head_divisor(&head).unwrap_or(0);
+            debug_assert_eq!(g, common_step_divisor(vals));
+            match signed_better_than(vals, &lat, g, choices[0].size) {
+                Some((g, sized)) => {
                     signed_head(vals[0], g, out);
                     match sized {
                         // a column that was its own sample: its latents and their counts
@@ -435,63 +443,71 @@ pub enum ClockGrid {
     Sparse,
 }
 
-enum Alt {
-    /// The clock grid of quantum `g`, period `p`; with the whole column's ticks and residues when
-    /// the sample was the whole column.
-    Clock(i64, i64, Option<ClockLatents>),
-    /// Signed steps with divisor `g`; with the whole column's latents and their counts when the
-    /// sample was the whole column.
-    Signed(i64, Option<(Vec<i64>, Option<Counted>)>),
+/// The clock grid of quantum `g`, period `p`; with the whole column's ticks and residues when
+/// the sample was the whole column.
+type GridChoice = (i64, i64, Option<ClockLatents>);
+
+/// The width of a 1.3 predictor's head (predictor, first value, divisor `g`).
+fn head_len(vals: &[i64], g: i64) -> usize {
+    2 + crate::bytes::varint_len(zigzag(vals[0])) + crate::bytes::varint_len(g as u64)
 }
 
-/// A 1.3 predictor whose estimated size on the writer's sample is under `order1` (the order-1
-/// estimate on the same sample), if one is. `lat` are order 1's latents of the whole column, `g`
-/// their divisor.
-fn better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize, clock: ClockGrid) -> Option<Alt> {
+/// The clock grid, when its estimated size on the writer's sample is under `order1` (the
+/// order-1 estimate on the same sample) for the non-decreasing `vals` whose steps have the
+/// common divisor `g`.
+fn grid_better_than(vals: &[i64], g: u64, order1: usize, clock: ClockGrid) -> Option<GridChoice> {
+    if g == 0 || g > i64::MAX as u64 || clock == ClockGrid::Off {
+        return None;
+    }
+    let g = g as i64;
+    let head = head_len(vals, g);
+    let slices = probe(vals);
+    // The period whose grid predicts most stamps exactly on the first slice (the last of
+    // equally many), if it predicts more than half of them: a period is walked only as long
+    // as it can still be that one, and the winner's latents are kept for the estimate (and
+    // for the encoder, when the slice is the whole column).
+    let first = slices[0];
+    let more_than_half = first.len() / 2 + 1;
+    let mut best: Option<(i64, usize, ClockLatents)> = None;
+    for &p in CLOCK_PERIODS.iter().filter(|&&p| p > g) {
+        let need = best.as_ref().map_or(more_than_half, |b| b.1.max(more_than_half));
+        // Before a period has won, a walk that cannot hit half the stamps is skipped unwalked
+        // (the same answer). After, `need` is that period's hits, nearly every stamp on a
+        // clock the grid fits: the walk stops after as few misses as the test would take
+        // steps, so it is not tested first.
+        if best.is_none() && !may_hit(first, g, p, need) {
+            continue;
+        }
+        if let Some((h, lat)) = clock_latents_hitting(first, g, p, need) {
+            best = Some((p, h, lat));
+        }
+    }
+    let (p, _, (mut ks, mut es)) = best?;
+    // the slices' latents estimated as one column, as `choose` sizes order 1 on the sample
+    for s in &slices[1..] {
+        let (k, e) = clock_latents(s, g, p);
+        ks.extend(k);
+        es.extend(e);
+    }
+    let size = match clock {
+        ClockGrid::Sparse => estimate(&ks).0 + super::v1_4::estimate_sparse(&es) + head + 4,
+        _ => estimate(&ks).0 + estimate(&es).0 + head + 4,
+    };
+    let whole = slices.len() == 1;
+    (size < order1).then(|| (g, p, whole.then_some((ks, es))))
+}
+
+/// Signed steps, when their estimated size on the writer's sample is under `order1` (the
+/// order-1 estimate on the same sample), with their divisor `g`, and the whole column's latents
+/// and their counts when the sample was the whole column. `lat` are order 1's latents of the
+/// whole column, `g` their divisor.
+#[allow(clippy::type_complexity)]
+fn signed_better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize) -> Option<(i64, Option<(Vec<i64>, Option<Counted>)>)> {
     if g == 0 || g > i64::MAX as u64 {
         return None;
     }
     let g = g as i64;
-    let head = 2 + crate::bytes::varint_len(zigzag(vals[0])) + crate::bytes::varint_len(g as u64);
-    if vals.windows(2).all(|w| w[0] <= w[1]) {
-        if clock == ClockGrid::Off {
-            return None; // a non-decreasing column's steps all have one sign: nothing to take out
-        }
-        let slices = probe(vals);
-        // The period whose grid predicts most stamps exactly on the first slice (the last of
-        // equally many), if it predicts more than half of them: a period is walked only as long
-        // as it can still be that one, and the winner's latents are kept for the estimate (and
-        // for the encoder, when the slice is the whole column).
-        let first = slices[0];
-        let more_than_half = first.len() / 2 + 1;
-        let mut best: Option<(i64, usize, ClockLatents)> = None;
-        for &p in CLOCK_PERIODS.iter().filter(|&&p| p > g) {
-            let need = best.as_ref().map_or(more_than_half, |b| b.1.max(more_than_half));
-            // Before a period has won, a walk that cannot hit half the stamps is skipped unwalked
-            // (the same answer). After, `need` is that period's hits, nearly every stamp on a
-            // clock the grid fits: the walk stops after as few misses as the test would take
-            // steps, so it is not tested first.
-            if best.is_none() && !may_hit(first, g, p, need) {
-                continue;
-            }
-            if let Some((h, lat)) = clock_latents_hitting(first, g, p, need) {
-                best = Some((p, h, lat));
-            }
-        }
-        let (p, _, (mut ks, mut es)) = best?;
-        // the slices' latents estimated as one column, as `choose` sizes order 1 on the sample
-        for s in &slices[1..] {
-            let (k, e) = clock_latents(s, g, p);
-            ks.extend(k);
-            es.extend(e);
-        }
-        let size = match clock {
-            ClockGrid::Sparse => estimate(&ks).0 + super::v1_4::estimate_sparse(&es) + head + 4,
-            _ => estimate(&ks).0 + estimate(&es).0 + head + 4,
-        };
-        let whole = slices.len() == 1;
-        return (size < order1).then(|| Alt::Clock(g, p, whole.then_some((ks, es))));
-    }
+    let head = head_len(vals, g);
     // Signed steps on the sample (each slice's steps, as `probe` slices the values): slice i's
     // latents are `lat[i·step..][..SAMPLE_SLICE − 1]`, its first step taken as it is.
     let whole = vals.len() <= SAMPLE_OVER;
@@ -505,7 +521,7 @@ fn better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize, clock: ClockGri
         }
     }
     let (size, _, counted) = estimate_counted(&s);
-    (size + head < order1).then(|| Alt::Signed(g, whole.then_some((s, counted))))
+    (size + head < order1).then(|| (g, whole.then_some((s, counted))))
 }
 
 /// Decodes the rest of a clock-grid chunk of `m` values (the predictor byte read).

@@ -340,16 +340,26 @@ impl Counts {
     pub(super) const DENSE_SPAN: u64 = 1 << 16;
 
     pub(super) fn for_values(v: &[i64]) -> Self {
-        let (lo, hi, tz) = spread(v);
-        let tz = tz.min(63); // 64: one value, a span of 0
-        let span = (hi.wrapping_sub(lo) as u64) >> tz;
+        Self::for_spread(v.len(), spread(v))
+    }
+
+    /// Whether a table for `n` values of [`spread`] `sp` is a plain array (its span in slots),
+    /// `None` for a hash table.
+    #[inline]
+    pub(super) fn dense_slots(n: usize, (lo, hi, tz): (i64, i64, u32)) -> Option<u64> {
+        let span = (hi.wrapping_sub(lo) as u64) >> tz.min(63); // tz 64: one value, a span of 0
         // A plain array costs its span to clear and to list; a hash table costs a probe per value.
         // The array, while it is at most a few slots per value.
-        if !v.is_empty() && span < Self::DENSE_SPAN && span <= (8 * v.len() as u64).max(4096) {
-            Counts { dense: Some(lo), tz, keys: Vec::new(), vals: vec![0; span as usize + 1], len: 0, shift: 0 }
+        (n != 0 && span < Self::DENSE_SPAN && span <= (8 * n as u64).max(4096)).then_some(span)
+    }
+
+    /// [`Counts::for_values`] of `n` values whose [`spread`] is `sp`.
+    pub(super) fn for_spread(n: usize, sp: (i64, i64, u32)) -> Self {
+        if let Some(span) = Self::dense_slots(n, sp) {
+            Counts { dense: Some(sp.0), tz: sp.2.min(63), keys: Vec::new(), vals: vec![0; span as usize + 1], len: 0, shift: 0 }
         } else {
             // room for half the values distinct without growing (more grow as they come)
-            let bits = (v.len().next_power_of_two().trailing_zeros()).clamp(10, 14);
+            let bits = (n.next_power_of_two().trailing_zeros()).clamp(10, 14);
             Counts { dense: None, tz: 0, keys: vec![0; 1 << bits], vals: vec![0; 1 << bits], len: 0, shift: 64 - bits }
         }
     }

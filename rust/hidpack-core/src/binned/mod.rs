@@ -428,12 +428,18 @@ mod tests {
         for f in 1u32..=1 << MAX_SCALE_BITS {
             let l = 32 - (f - 1).leading_zeros();
             let m = (1u128 << (32 + l)).div_ceil(u128::from(f));
+            // as the encoder makes it: m − 2^32 fits 32 bits, the product 64
+            let m_low = u64::try_from(m - (1 << 32)).unwrap();
+            assert!(m_low < 1 << 32, "{f}");
+            let q = |x: u32| ((u64::from(x) + ((u64::from(x) * m_low) >> 32)) >> l) as u32;
             for x in [0u32, 1, f - 1, f, u32::MAX, u32::MAX - 1, (u32::MAX / f) * f, (u32::MAX / f) * f - 1] {
                 assert_eq!(((u128::from(x) * m) >> (32 + l)) as u32, x / f, "{x} / {f}");
+                assert_eq!(q(x), x / f, "{x} / {f}");
             }
             for _ in 0..64 {
                 let x = next() as u32;
                 assert_eq!(((u128::from(x) * m) >> (32 + l)) as u32, x / f, "{x} / {f}");
+                assert_eq!(q(x), x / f, "{x} / {f}");
             }
         }
     }

@@ -306,7 +306,17 @@ pub(super) fn estimate_counted(latents: &[i64]) -> (usize, usize, Option<Counted
     if n == 0 {
         return (0, 0, None);
     }
-    let mut map = Counts::for_values(latents);
+    let sp = spread(latents);
+    if Counts::dense_slots(n, sp).is_none() && n >= 64 && latents.windows(2).all(|w| w[0] <= w[1]) {
+        // Ascending (a clock under order 0): its distinct values are its changes, counted
+        // without a probe per value (or a hash table made); mostly distinct, the answer is the
+        // early exit's below.
+        let d = 1 + latents.windows(2).filter(|w| w[0] != w[1]).count();
+        if d * 2 > n {
+            return (n * width_bits(latents[0], latents[n - 1]) as usize / 8 + 12, n, None);
+        }
+    }
+    let mut map = Counts::for_spread(n, sp);
     if let Some(lo) = map.dense {
         // a span of a few slots per value: counted at once (cheaper than the early exit below,
         // which answers the same)
@@ -317,14 +327,6 @@ pub(super) fn estimate_counted(latents: &[i64]) -> (usize, usize, Option<Counted
             return (n * width_bits(lo, hi) as usize / 8 + 12, n, None);
         }
     } else {
-        if n >= 64 && latents.windows(2).all(|w| w[0] <= w[1]) {
-            // Ascending (a clock under order 0): its distinct values are its changes, counted
-            // without a probe per value; mostly distinct, the answer is the early exit's below.
-            let d = 1 + latents.windows(2).filter(|w| w[0] != w[1]).count();
-            if d * 2 > n {
-                return (n * width_bits(latents[0], latents[n - 1]) as usize / 8 + 12, n, None);
-            }
-        }
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         for &v in latents {
             map.add(v);

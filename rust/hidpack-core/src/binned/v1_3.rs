@@ -153,6 +153,75 @@ fn clock_latents_hitting(vals: &[i64], g: i64, p: i64, need: usize) -> Option<(u
     Some((hits, (ks, es)))
 }
 
+/// Whether the grid of quantum `g`, period `p` may predict at least `need` stamps of `vals`
+/// exactly: `false` when [`clock_latents_hitting`] is sure to answer `None`, found without
+/// walking the grid.
+///
+/// The walk's interval of the previous stamp's true time lies in `[v₋, v₋ + g)` of that stamp
+/// `v₋` (each update clamps it there), so its middle is `v₋ + δ` with `0 ≤ δ < g`; a stamp `v`
+/// is predicted exactly when `mid + k·p` floors to it, `mid + k·p − v ∈ [0, g)`, so its step
+/// `d = v − v₋` is within `g` of a multiple of `p` ([`GridSteps::may_hit`]). That test is a
+/// multiply and a few compares, where the walk is a hundred instructions a stamp; it stops as
+/// the walk does, once too many steps cannot hit (or once enough may). On a clock of key presses,
+/// whose steps fall anywhere, no period is walked.
+pub(super) fn may_hit(vals: &[i64], g: i64, p: i64, need: usize) -> bool {
+    let m = vals.len().saturating_sub(1);
+    let Some(mut misses_left) = m.checked_sub(need) else { return false };
+    let Some(steps) = GridSteps::new(g, p) else { return true };
+    let mut may = 0usize;
+    for start in (0..m).step_by(64) {
+        let chunk = &vals[start..=(start + 64).min(m)];
+        let n = chunk.windows(2).filter(|w| steps.may_hit(w[0], w[1])).count();
+        may += n;
+        if may >= need {
+            return true;
+        }
+        match misses_left.checked_sub(chunk.len() - 1 - n) {
+            Some(left) => misses_left = left,
+            None => return false,
+        }
+    }
+    may >= need
+}
+
+/// The test of [`may_hit`] for one step.
+#[derive(Clone, Copy)]
+struct GridSteps {
+    g: u64,
+    p: i64,
+    inv_p: f64,
+}
+
+impl GridSteps {
+    /// `None` when every step may hit (a quantum of half the period or more is within `g` of
+    /// every step), or the parameters are too large for the test's arithmetic.
+    fn new(g: i64, p: i64) -> Option<Self> {
+        ((1..1 << 50).contains(&g) && (1..1 << 50).contains(&p) && 2 * g < p).then(|| GridSteps { g: g as u64, p, inv_p: 1.0 / p as f64 })
+    }
+
+    /// Whether the step from `a` to `b` is within `g` of a multiple of `p` (or too large to
+    /// tell). `r = d − k·p` for the truncated quotient `k` of a multiply by the reciprocal,
+    /// within one of the exact one: `|r|` is then the distance to one of the two nearest
+    /// multiples, `p − |r|` (or less) to the other.
+    #[inline]
+    fn may_hit(&self, a: i64, b: i64) -> bool {
+        const SAFE: u64 = 1 << 60;
+        let d = b.wrapping_sub(a);
+        let exact = (a.unsigned_abs() | b.unsigned_abs()) < SAFE && d.unsigned_abs() < 1 << 52;
+        let r = d.wrapping_sub(((d as f64 * self.inv_p) as i64).wrapping_mul(self.p)).unsigned_abs();
+        !exact || r < self.g || r > self.p as u64 - self.g
+    }
+}
+
+/// [`may_hit`]'s bound itself: how many steps of `vals` may hit.
+#[cfg(test)]
+fn possible_hits(vals: &[i64], g: i64, p: i64) -> usize {
+    match GridSteps::new(g, p) {
+        Some(s) => vals.windows(2).filter(|w| s.may_hit(w[0], w[1])).count(),
+        None => vals.len().saturating_sub(1),
+    }
+}
+
 /// The writer's walk along the grid: [`Grid::ticks`], [`Grid::predict`] and [`Grid::update`]
 /// per stamp, with the two floorings (by 2p and by g) as a multiply by the reciprocal and a
 /// correction to the exact floor where the numbers are small enough for `f64` (every stamp of
@@ -321,20 +390,28 @@ fn probe(vals: &[i64]) -> Vec<&[i64]> {
 pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>, clock: ClockGrid) {
     let mut choices = choose(vals, true);
     if choices[0].pred == Pred::Order(1) {
-        let made = choices[0].made.take().or_else(|| latents_for(vals, Pred::Order(1)));
-        if let Some((head, mut lat)) = made {
-            // order 1's divisor, as its head holds it (not found again from the values)
-            let g = head_divisor(&head).unwrap_or(0);
-            debug_assert_eq!(g, common_step_divisor(vals));
-            match better_than(vals, &lat, g, choices[0].size, clock) {
-                Some(Alt::Clock(g, p, made)) => {
+        if vals.windows(2).all(|w| w[0] <= w[1]) {
+            // A non-decreasing column (a clock): its steps all have one sign, so only the grid
+            // may do better. It needs order 1's divisor alone, not its latents: when it wins,
+            // the whole column's order-1 latents are never made.
+            if clock != ClockGrid::Off {
+                // as order 1's head holds it, when made (not found again from the values)
+                let g = choices[0].made.as_ref().map_or_else(|| common_step_divisor(vals), |(head, _)| head_divisor(head).unwrap_or(0));
+                debug_assert_eq!(g, common_step_divisor(vals));
+                if let Some((g, p, made)) = grid_better_than(vals, g, choices[0].size, clock) {
                     let (ks, es) = made.unwrap_or_else(|| clock_latents(vals, g, p));
                     return match clock {
                         ClockGrid::Sparse => super::v1_4::encode_clock_sparse_latents(vals[0], g, p, &ks, &es, out),
                         _ => encode_clock_latents(vals[0], g, p, &ks, &es, out),
                     };
                 }
-                Some(Alt::Signed(g, sized)) => {
+            }
+        } else if let Some((head, mut lat)) = choices[0].made.take().or_else(|| latents_for(vals, Pred::Order(1))) {
+            // order 1's divisor, as its head holds it (not found again from the values)
+            let g = head_divisor(&head).unwrap_or(0);
+            debug_assert_eq!(g, common_step_divisor(vals));
+            match signed_better_than(vals, &lat, g, choices[0].size) {
+                Some((g, sized)) => {
                     signed_head(vals[0], g, out);
                     match sized {
                         // a column that was its own sample: its latents and their counts
@@ -366,56 +443,71 @@ pub enum ClockGrid {
     Sparse,
 }
 
-enum Alt {
-    /// The clock grid of quantum `g`, period `p`; with the whole column's ticks and residues when
-    /// the sample was the whole column.
-    Clock(i64, i64, Option<ClockLatents>),
-    /// Signed steps with divisor `g`; with the whole column's latents and their counts when the
-    /// sample was the whole column.
-    Signed(i64, Option<(Vec<i64>, Option<Counted>)>),
+/// The clock grid of quantum `g`, period `p`; with the whole column's ticks and residues when
+/// the sample was the whole column.
+type GridChoice = (i64, i64, Option<ClockLatents>);
+
+/// The width of a 1.3 predictor's head (predictor, first value, divisor `g`).
+fn head_len(vals: &[i64], g: i64) -> usize {
+    2 + crate::bytes::varint_len(zigzag(vals[0])) + crate::bytes::varint_len(g as u64)
 }
 
-/// A 1.3 predictor whose estimated size on the writer's sample is under `order1` (the order-1
-/// estimate on the same sample), if one is. `lat` are order 1's latents of the whole column, `g`
-/// their divisor.
-fn better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize, clock: ClockGrid) -> Option<Alt> {
+/// The clock grid, when its estimated size on the writer's sample is under `order1` (the
+/// order-1 estimate on the same sample) for the non-decreasing `vals` whose steps have the
+/// common divisor `g`.
+fn grid_better_than(vals: &[i64], g: u64, order1: usize, clock: ClockGrid) -> Option<GridChoice> {
+    if g == 0 || g > i64::MAX as u64 || clock == ClockGrid::Off {
+        return None;
+    }
+    let g = g as i64;
+    let head = head_len(vals, g);
+    let slices = probe(vals);
+    // The period whose grid predicts most stamps exactly on the first slice (the last of
+    // equally many), if it predicts more than half of them: a period is walked only as long
+    // as it can still be that one, and the winner's latents are kept for the estimate (and
+    // for the encoder, when the slice is the whole column).
+    let first = slices[0];
+    let more_than_half = first.len() / 2 + 1;
+    let mut best: Option<(i64, usize, ClockLatents)> = None;
+    for &p in CLOCK_PERIODS.iter().filter(|&&p| p > g) {
+        let need = best.as_ref().map_or(more_than_half, |b| b.1.max(more_than_half));
+        // Before a period has won, a walk that cannot hit half the stamps is skipped unwalked
+        // (the same answer). After, `need` is that period's hits, nearly every stamp on a
+        // clock the grid fits: the walk stops after as few misses as the test would take
+        // steps, so it is not tested first.
+        if best.is_none() && !may_hit(first, g, p, need) {
+            continue;
+        }
+        if let Some((h, lat)) = clock_latents_hitting(first, g, p, need) {
+            best = Some((p, h, lat));
+        }
+    }
+    let (p, _, (mut ks, mut es)) = best?;
+    // the slices' latents estimated as one column, as `choose` sizes order 1 on the sample
+    for s in &slices[1..] {
+        let (k, e) = clock_latents(s, g, p);
+        ks.extend(k);
+        es.extend(e);
+    }
+    let size = match clock {
+        ClockGrid::Sparse => estimate(&ks).0 + super::v1_4::estimate_sparse(&es) + head + 4,
+        _ => estimate(&ks).0 + estimate(&es).0 + head + 4,
+    };
+    let whole = slices.len() == 1;
+    (size < order1).then(|| (g, p, whole.then_some((ks, es))))
+}
+
+/// Signed steps, when their estimated size on the writer's sample is under `order1` (the
+/// order-1 estimate on the same sample), with their divisor `g`, and the whole column's latents
+/// and their counts when the sample was the whole column. `lat` are order 1's latents of the
+/// whole column, `g` their divisor.
+#[allow(clippy::type_complexity)]
+fn signed_better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize) -> Option<(i64, Option<(Vec<i64>, Option<Counted>)>)> {
     if g == 0 || g > i64::MAX as u64 {
         return None;
     }
     let g = g as i64;
-    let head = 2 + crate::bytes::varint_len(zigzag(vals[0])) + crate::bytes::varint_len(g as u64);
-    if vals.windows(2).all(|w| w[0] <= w[1]) {
-        if clock == ClockGrid::Off {
-            return None; // a non-decreasing column's steps all have one sign: nothing to take out
-        }
-        let slices = probe(vals);
-        // The period whose grid predicts most stamps exactly on the first slice (the last of
-        // equally many), if it predicts more than half of them: a period is walked only as long
-        // as it can still be that one, and the winner's latents are kept for the estimate (and
-        // for the encoder, when the slice is the whole column).
-        let first = slices[0];
-        let more_than_half = first.len() / 2 + 1;
-        let mut best: Option<(i64, usize, ClockLatents)> = None;
-        for &p in CLOCK_PERIODS.iter().filter(|&&p| p > g) {
-            let need = best.as_ref().map_or(more_than_half, |b| b.1.max(more_than_half));
-            if let Some((h, lat)) = clock_latents_hitting(first, g, p, need) {
-                best = Some((p, h, lat));
-            }
-        }
-        let (p, _, (mut ks, mut es)) = best?;
-        // the slices' latents estimated as one column, as `choose` sizes order 1 on the sample
-        for s in &slices[1..] {
-            let (k, e) = clock_latents(s, g, p);
-            ks.extend(k);
-            es.extend(e);
-        }
-        let size = match clock {
-            ClockGrid::Sparse => estimate(&ks).0 + super::v1_4::estimate_sparse(&es) + head + 4,
-            _ => estimate(&ks).0 + estimate(&es).0 + head + 4,
-        };
-        let whole = slices.len() == 1;
-        return (size < order1).then(|| Alt::Clock(g, p, whole.then_some((ks, es))));
-    }
+    let head = head_len(vals, g);
     // Signed steps on the sample (each slice's steps, as `probe` slices the values): slice i's
     // latents are `lat[i·step..][..SAMPLE_SLICE − 1]`, its first step taken as it is.
     let whole = vals.len() <= SAMPLE_OVER;
@@ -429,7 +521,7 @@ fn better_than(vals: &[i64], lat: &[i64], g: u64, order1: usize, clock: ClockGri
         }
     }
     let (size, _, counted) = estimate_counted(&s);
-    (size + head < order1).then(|| Alt::Signed(g, whole.then_some((s, counted))))
+    (size + head < order1).then(|| (g, whole.then_some((s, counted))))
 }
 
 /// Decodes the rest of a clock-grid chunk of `m` values (the predictor byte read).
@@ -889,11 +981,56 @@ pub(super) mod tests {
                     assert_eq!(clock_latents(&t, g, p), latents_reference(&t, g, p), "g {g} p {p} base {base}");
                     let (ks, es) = latents_reference(&t, g, p);
                     let hits = es.iter().filter(|&&e| e == 0).count();
+                    assert!(possible_hits(&t, g, p) >= hits, "g {g} p {p} base {base}: {} < {hits}", possible_hits(&t, g, p));
+                    assert!(may_hit(&t, g, p, hits), "g {g} p {p} base {base}");
                     for need in [0, hits / 2, hits, hits + 1] {
                         let walked = clock_latents_hitting(&t, g, p, need);
                         assert_eq!(walked, (hits >= need).then(|| (hits, (ks.clone(), es.clone()))), "need {need}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn possible_hits_bounds_the_walks_hits_and_rules_out_random_steps() {
+        let mut r = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        };
+        for case in 0..400 {
+            let (g, p) = [(1_000_000i64, 15_600_000i64), (1_000_000, 15_625_000), (1_000_000, 16_666_667), (1, 16_666_667), (7, 15_600_000), (3, 7), (999_999, 1_000_000)][case % 7];
+            let jitter = [0i64, 1, g / 2 + 1, g, 3 * g, p][case / 7 % 6];
+            let mut tick = (next() % 1_000) as i64;
+            // ticks of p floored to g, each stamp moved by up to `jitter` (at most the same
+            // stamp again: a clock never goes back), some far gaps and keys' random steps
+            let mut last = i64::MIN;
+            let t: Vec<i64> = (0..600)
+                .map(|_| {
+                    tick += [1i64, 1, 7, 0, 2, 1, 60, 3][(next() % 8) as usize];
+                    let mut v = (tick * p + 400_000) / g * g + (next() % (jitter as u64 + 1)) as i64;
+                    if case % 5 == 4 {
+                        v = last.max(0) + (next() % 400_000_000) as i64;
+                    }
+                    v = v.max(last);
+                    last = v;
+                    v
+                })
+                .collect();
+            let (_, es) = latents_reference(&t, g, p);
+            let hits = es.iter().filter(|&&e| e == 0).count();
+            let bound = possible_hits(&t, g, p);
+            assert!(bound >= hits, "case {case} g {g} p {p} jitter {jitter}: bound {bound} < hits {hits}");
+            for need in [0, hits / 2, hits] {
+                assert!(may_hit(&t, g, p, need), "case {case} need {need}");
+            }
+            assert!(!may_hit(&t, g, p, bound + 1), "case {case}");
+            if case % 5 == 4 && g == 1_000_000 {
+                // steps anywhere: about 2g/p of them can hit, far from the half a grid needs
+                assert!(bound * 3 < t.len(), "case {case}: bound {bound}");
             }
         }
     }

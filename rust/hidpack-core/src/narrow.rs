@@ -171,11 +171,16 @@ impl KindColumns {
         if kt.len() == table.len() {
             self.t.extend_from_slice(&table.t); // one kind fills the block
         } else {
-            let code = self.kind.code();
-            self.t.extend(table.t.iter().zip(&table.kind).filter(|(_, &c)| c == code).map(|(&t, _)| t));
+            gather_t(&mut self.t, &table.t, &table.kind, self.kind.code());
         }
         let inside = |t: i64| t >= t0 && t1.is_none_or(|e| t < e);
-        let keep: Option<Vec<bool>> = if self.t[start..].iter().all(|&t| inside(t)) {
+        let new = &self.t[start..];
+        // no window: every row is inside; else by the rows' range (a fold that vectorises)
+        let all_inside = (t0 == i64::MIN && t1.is_none()) || {
+            let (lo, hi) = new.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+            lo >= t0 && t1.is_none_or(|e| hi < e)
+        };
+        let keep: Option<Vec<bool>> = if all_inside {
             None
         } else {
             let keep: Vec<bool> = self.t[start..].iter().map(|&t| inside(t)).collect();
@@ -204,6 +209,28 @@ impl KindColumns {
             c.normalize();
         }
     }
+}
+
+/// Appends to `out` the `t` of the rows of kind `code` (`t` and `kind`: a block's columns), in
+/// order. Eight rows at a time: eight of the kind (a run of moves) are copied at once, eight
+/// with none of it skipped, and only the others looked at row by row (a branch per row
+/// mispredicts at every edge of a run of moves).
+fn gather_t(out: &mut Vec<i64>, t: &[i64], kind: &[u8], code: u8) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let pat = u64::from(code) * ONES;
+    let mut tc = t.chunks_exact(8);
+    let mut kc = kind.chunks_exact(8);
+    for (t8, k8) in (&mut tc).zip(&mut kc) {
+        let k8: [u8; 8] = k8.try_into().expect("chunks of 8");
+        let x = u64::from_le_bytes(k8) ^ pat; // a zero byte where the row is of the kind
+        if x == 0 {
+            let t8: [i64; 8] = t8.try_into().expect("chunks of 8");
+            out.extend_from_slice(&t8);
+        } else if x.wrapping_sub(ONES) & !x & (ONES << 7) != 0 {
+            out.extend(t8.iter().zip(&k8).filter(|(_, &k)| k == code).map(|(&t, _)| t));
+        }
+    }
+    out.extend(tc.remainder().iter().zip(kc.remainder()).filter(|(_, &k)| k == code).map(|(&t, _)| t));
 }
 
 /// A column of no rows of the same type as `c`.
@@ -429,6 +456,29 @@ mod tests {
                     assert!(c.is_empty(), "{kind:?}");
                     assert_eq!(c.cols.len(), kind.fields().len());
                     assert!(c.cols.iter().all(|(_, v)| v.valid().is_none()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gathering_t_by_kind_keeps_the_rows_of_the_kind_in_order() {
+        // runs of every length around the 8-row chunks, a kind code in every byte position
+        let mut seed = 7u64;
+        for len in 0..70usize {
+            for density in [0u64, 1, 5, 9, 10] {
+                let kind: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        if (seed >> 33) % 10 < density { 0 } else { ((seed >> 40) % 9) as u8 }
+                    })
+                    .collect();
+                let t: Vec<i64> = (0..len as i64).map(|i| i * 3 - 50).collect();
+                for code in 0..9u8 {
+                    let mut got = vec![-1];
+                    gather_t(&mut got, &t, &kind, code);
+                    let want: Vec<i64> = std::iter::once(-1).chain(t.iter().zip(&kind).filter(|(_, &k)| k == code).map(|(&t, _)| t)).collect();
+                    assert_eq!(got, want, "len {len} density {density} code {code}");
                 }
             }
         }

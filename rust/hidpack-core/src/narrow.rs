@@ -11,7 +11,7 @@
 use crate::error::Result;
 use crate::model::{coord_to_f64, Field, FieldType, Kind};
 use crate::reader::{Reader, Source};
-use crate::table::{Column, EventTable};
+use crate::table::{gather_by_kind, Column, EventTable};
 
 /// The events of one kind: `t` and the selected fields of that kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,7 +171,7 @@ impl KindColumns {
         if kt.len() == table.len() {
             self.t.extend_from_slice(&table.t); // one kind fills the block
         } else {
-            gather_t(&mut self.t, &table.t, &table.kind, self.kind.code());
+            gather_by_kind(&mut self.t, &table.t, &table.kind, self.kind.code());
         }
         let inside = |t: i64| t >= t0 && t1.is_none_or(|e| t < e);
         let new = &self.t[start..];
@@ -209,28 +209,6 @@ impl KindColumns {
             c.normalize();
         }
     }
-}
-
-/// Appends to `out` the `t` of the rows of kind `code` (`t` and `kind`: a block's columns), in
-/// order. Eight rows at a time: eight of the kind (a run of moves) are copied at once, eight
-/// with none of it skipped, and only the others looked at row by row (a branch per row
-/// mispredicts at every edge of a run of moves).
-fn gather_t(out: &mut Vec<i64>, t: &[i64], kind: &[u8], code: u8) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let pat = u64::from(code) * ONES;
-    let mut tc = t.chunks_exact(8);
-    let mut kc = kind.chunks_exact(8);
-    for (t8, k8) in (&mut tc).zip(&mut kc) {
-        let k8: [u8; 8] = k8.try_into().expect("chunks of 8");
-        let x = u64::from_le_bytes(k8) ^ pat; // a zero byte where the row is of the kind
-        if x == 0 {
-            let t8: [i64; 8] = t8.try_into().expect("chunks of 8");
-            out.extend_from_slice(&t8);
-        } else if x.wrapping_sub(ONES) & !x & (ONES << 7) != 0 {
-            out.extend(t8.iter().zip(&k8).filter(|(_, &k)| k == code).map(|(&t, _)| t));
-        }
-    }
-    out.extend(tc.remainder().iter().zip(kc.remainder()).filter(|(_, &k)| k == code).map(|(&t, _)| t));
 }
 
 /// A column of no rows of the same type as `c`.
@@ -476,7 +454,7 @@ mod tests {
                 let t: Vec<i64> = (0..len as i64).map(|i| i * 3 - 50).collect();
                 for code in 0..9u8 {
                     let mut got = vec![-1];
-                    gather_t(&mut got, &t, &kind, code);
+                    gather_by_kind(&mut got, &t, &kind, code);
                     let want: Vec<i64> = std::iter::once(-1).chain(t.iter().zip(&kind).filter(|(_, &k)| k == code).map(|(&t, _)| t)).collect();
                     assert_eq!(got, want, "len {len} density {density} code {code}");
                 }

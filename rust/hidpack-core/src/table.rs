@@ -155,9 +155,10 @@ impl Column {
             return;
         }
         let v = valid.get_or_insert_with(|| vec![true; n_before]);
-        match other_valid {
-            None => v.extend(std::iter::repeat_n(true, n_added)),
-            Some(ov) => v.extend(ov.iter().enumerate().filter(|(i, _)| sel(*i)).map(|(_, b)| *b)),
+        match (other_valid, keep) {
+            (None, _) => v.extend(std::iter::repeat_n(true, n_added)),
+            (Some(ov), None) => v.extend_from_slice(ov), // a copy, not a filter that keeps every row
+            (Some(ov), Some(_)) => v.extend(ov.iter().enumerate().filter(|(i, _)| sel(*i)).map(|(_, b)| *b)),
         }
     }
     /// Append rows `start..end` of `other`.

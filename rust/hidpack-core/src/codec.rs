@@ -643,15 +643,10 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
         decode_ints(&mut cc, e, n, dst)?;
     }
     let mut table = EventTable::new();
-    // As bytes, checked in the same pass (a code outside 0..=255 has bits above the low 8).
-    let mut over = 0u64;
-    let narrow: Vec<u8> = kind_col
-        .iter()
-        .map(|&k| {
-            over |= k as u64 >> 8;
-            k as u8
-        })
-        .collect();
+    // As bytes (a code outside 0..=255 has bits above the low 8): an OR of every code and a
+    // truncation, two passes that each vectorise (one pass doing both did not).
+    let over = kind_col.iter().fold(0u64, |a, &k| a | k as u64) >> 8;
+    let narrow: Vec<u8> = kind_col.iter().map(|&k| k as u8).collect();
     if over != 0 {
         let k = kind_col.iter().find(|k| !(0..=255).contains(*k)).copied().unwrap_or_default();
         return Err(c.err(format!("kind code {k} out of range")));
@@ -759,6 +754,34 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kind_code_outside_a_byte_is_refused() {
+        // a segment of 3 events whose kind column holds `codes`, and no column group
+        let segment = |codes: &[i64]| {
+            let mut seg = Vec::new();
+            put_varint(&mut seg, codes.len() as u64);
+            for (id, vals) in [(FIELD_T, vec![5, 6, 7]), (FIELD_KIND, codes.to_vec())] {
+                let mut body = Vec::new();
+                let e = encode_ints(&vals, &mut body, Mode::Bytes);
+                seg.extend([id, e]);
+                put_varint(&mut seg, body.len() as u64);
+                seg.extend(body);
+            }
+            put_varint(&mut seg, 0);
+            let mut payload = Vec::new();
+            put_varint(&mut payload, seg.len() as u64);
+            payload.extend(seg);
+            let mut out = EventTable::new();
+            decode_payload_kinds(&payload, 0, &mut Budget::for_block(3), &mut out, &mut DecodeNotes::default(), ALL_KIND_BITS).map(|_| out)
+        };
+        for bad in [256, 300, -1, i64::MIN] {
+            let e = segment(&[0, bad, 0]).unwrap_err().to_string();
+            assert!(e.contains(&format!("kind code {bad} out of range")), "{e}");
+        }
+        // in range: known kinds need their groups; an unknown one (9..=255) is skipped and counted
+        assert!(segment(&[200, 255, 9]).is_ok_and(|t| t.is_empty()));
+    }
 
     #[test]
     fn int_encodings_roundtrip_and_pick_smallest() {

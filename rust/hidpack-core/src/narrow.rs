@@ -9,31 +9,118 @@
 //! every returned row holds has none either.
 
 use crate::error::Result;
-use crate::model::{Field, Kind};
+use crate::model::{coord_to_f64, Field, FieldType, Kind};
 use crate::reader::{Reader, Source};
-use crate::table::{Column, EventTable};
+use crate::table::{gather_by_kind, Column, EventTable};
 
 /// The events of one kind: `t` and the selected fields of that kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindColumns {
     pub kind: Kind,
     pub t: Vec<i64>,
-    /// The selected fields in the kind's field order, each with its column (as long as `t`).
+    /// The selected fields in the kind's field order, each with its values (as long as `t`).
     /// `valid` is `None` where every row holds a value (always, for a required field).
-    pub cols: Vec<(Field, Column)>,
+    pub cols: Vec<(Field, Values)>,
     /// Each selected field's position among the kind's columns.
     at: Vec<usize>,
+}
+
+/// A selected field's values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// As stored (coordinates in 1/65536 pixel units).
+    Col(Column),
+    /// A coordinate of a read in pixels ([`KindColumns::in_pixels`]): float64 pixels, 0.0 where
+    /// absent, converted as each block is appended (one pass over the values, where converting
+    /// the appended column afterwards would be a second over memory long out of cache).
+    Pixels { vals: Vec<f64>, valid: Option<Vec<bool>> },
+}
+
+impl Values {
+    /// `valid` of the values: `None` where every row holds a value.
+    pub fn valid(&self) -> Option<&Vec<bool>> {
+        match self {
+            Values::Col(c) => c.valid(),
+            Values::Pixels { valid, .. } => valid.as_ref(),
+        }
+    }
+
+    /// A block's column `c` as these values (in pixels when `pixels` and a coordinate; the
+    /// conversion reuses the column's allocation).
+    fn of(c: Column, pixels: bool) -> Values {
+        match c {
+            Column::Int { vals, valid } if pixels => Values::Pixels { vals: vals.into_iter().map(coord_to_f64).collect(), valid },
+            c => Values::Col(c),
+        }
+    }
+
+    fn try_reserve(&mut self, n: usize) {
+        let _ = match self {
+            Values::Col(Column::Int { vals, .. }) => vals.try_reserve_exact(n),
+            Values::Col(Column::Bool { vals, .. }) => vals.try_reserve_exact(n),
+            Values::Col(Column::Str { offsets, .. }) => offsets.try_reserve_exact(n),
+            Values::Pixels { vals, .. } => vals.try_reserve_exact(n),
+        };
+    }
+
+    /// Append the rows of `other` selected by `keep` (all when `None`), as [`Column::extend_from`].
+    fn extend_from(&mut self, other: &Column, keep: Option<&[bool]>) {
+        let (vals, valid) = match self {
+            Values::Col(c) => return c.extend_from(other, keep),
+            Values::Pixels { vals, valid } => (vals, valid),
+        };
+        let Column::Int { vals: o, valid: ov } = other else { unreachable!("column type mismatch") };
+        let n_before = vals.len();
+        match keep {
+            None => vals.extend(o.iter().map(|&v| coord_to_f64(v))),
+            Some(k) => vals.extend(o.iter().zip(k).filter(|(_, &k)| k).map(|(&v, _)| coord_to_f64(v))),
+        }
+        if valid.is_none() && ov.is_none() {
+            return;
+        }
+        let v = valid.get_or_insert_with(|| vec![true; n_before]);
+        match (ov, keep) {
+            (None, _) => v.resize(vals.len(), true),
+            (Some(ov), None) => v.extend_from_slice(ov),
+            (Some(ov), Some(k)) => v.extend(ov.iter().zip(k).filter(|(_, &k)| k).map(|(&b, _)| b)),
+        }
+    }
+
+    /// Drop an all-true validity vector.
+    fn normalize(&mut self) {
+        match self {
+            Values::Col(c) => c.normalize(),
+            Values::Pixels { valid, .. } => {
+                if valid.as_ref().is_some_and(|v| v.iter().all(|b| *b)) {
+                    *valid = None;
+                }
+            }
+        }
+    }
 }
 
 impl KindColumns {
     /// No rows of `kind`, with the fields of `kind` whose bit is set in `fields` (bit f = field f).
     pub fn new(kind: Kind, fields: u32) -> Self {
+        Self::with(kind, fields, false)
+    }
+
+    /// [`KindColumns::new`] with the coordinates in float64 pixels ([`Values::Pixels`]).
+    pub fn in_pixels(kind: Kind, fields: u32) -> Self {
+        Self::with(kind, fields, true)
+    }
+
+    fn with(kind: Kind, fields: u32, pixels: bool) -> Self {
         let (at, cols) = kind
             .fields()
             .iter()
             .enumerate()
             .filter(|(_, s)| (fields >> s.field as u8) & 1 == 1)
-            .map(|(i, s)| (i, (s.field, Column::new_for(s.field.ty()))))
+            .map(|(i, s)| {
+                let empty = Column::new_for(s.field.ty());
+                let v = if pixels && s.field.ty() == FieldType::Coord { Values::Pixels { vals: Vec::new(), valid: None } } else { Values::Col(empty) };
+                (i, (s.field, v))
+            })
             .unzip();
         KindColumns { kind, t: Vec::new(), cols, at }
     }
@@ -51,11 +138,7 @@ impl KindColumns {
     pub fn try_reserve(&mut self, n: usize) {
         let _ = self.t.try_reserve_exact(n);
         for (_, c) in &mut self.cols {
-            let _ = match c {
-                Column::Int { vals, .. } => vals.try_reserve_exact(n),
-                Column::Bool { vals, .. } => vals.try_reserve_exact(n),
-                Column::Str { offsets, .. } => offsets.try_reserve_exact(n),
-            };
+            c.try_reserve(n);
         }
     }
 
@@ -69,7 +152,9 @@ impl KindColumns {
         if all_wanted && n > 0 && self.is_empty() && self.t.capacity() == 0 {
             self.t = std::mem::take(&mut table.t);
             for ((_, col), &i) in self.cols.iter_mut().zip(&self.at) {
-                *col = std::mem::replace(&mut table.kinds[k].cols[i], empty_like(col));
+                let pixels = matches!(col, Values::Pixels { .. });
+                let c = &mut table.kinds[k].cols[i];
+                *col = Values::of(std::mem::replace(c, empty_like(c)), pixels);
             }
         } else {
             self.append(&table, t0, t1);
@@ -86,11 +171,16 @@ impl KindColumns {
         if kt.len() == table.len() {
             self.t.extend_from_slice(&table.t); // one kind fills the block
         } else {
-            let code = self.kind.code();
-            self.t.extend(table.t.iter().zip(&table.kind).filter(|(_, &c)| c == code).map(|(&t, _)| t));
+            gather_by_kind(&mut self.t, &table.t, &table.kind, self.kind.code());
         }
         let inside = |t: i64| t >= t0 && t1.is_none_or(|e| t < e);
-        let keep: Option<Vec<bool>> = if self.t[start..].iter().all(|&t| inside(t)) {
+        let new = &self.t[start..];
+        // no window: every row is inside; else by the rows' range (a fold that vectorises)
+        let all_inside = (t0 == i64::MIN && t1.is_none()) || {
+            let (lo, hi) = new.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+            lo >= t0 && t1.is_none_or(|e| hi < e)
+        };
+        let keep: Option<Vec<bool>> = if all_inside {
             None
         } else {
             let keep: Vec<bool> = self.t[start..].iter().map(|&t| inside(t)).collect();
@@ -144,9 +234,26 @@ pub fn read_kind<S: Source>(
     blocks: Option<&[usize]>,
     threads: usize,
 ) -> Result<KindColumns> {
-    let mask = 1u16 << (kind as u16);
+    read_into(reader, t0, t1, KindColumns::new(kind, fields), blocks, threads)
+}
+
+/// [`read_kind`] with the coordinates in float64 pixels ([`Values::Pixels`]), converted as each
+/// block's columns are appended (what the Python bindings hand to numpy).
+pub fn read_kind_in_pixels<S: Source>(
+    reader: &Reader<S>,
+    t0: Option<i64>,
+    t1: Option<i64>,
+    kind: Kind,
+    fields: u32,
+    blocks: Option<&[usize]>,
+    threads: usize,
+) -> Result<KindColumns> {
+    read_into(reader, t0, t1, KindColumns::in_pixels(kind, fields), blocks, threads)
+}
+
+fn read_into<S: Source>(reader: &Reader<S>, t0: Option<i64>, t1: Option<i64>, mut out: KindColumns, blocks: Option<&[usize]>, threads: usize) -> Result<KindColumns> {
+    let mask = 1u16 << (out.kind as u16);
     let ids = reader.blocks_for(t0, t1, mask, blocks)?;
-    let mut out = KindColumns::new(kind, fields);
     if ids.len() > 1 {
         // Room for every event of the kind in those blocks up front (appending then never moves
         // the columns), reserved fallibly.
@@ -193,9 +300,21 @@ mod tests {
         t.t = c.t.clone();
         t.kind = vec![c.kind.code(); c.t.len()];
         for ((_, col), &i) in c.cols.iter().zip(&c.at) {
+            let Values::Col(col) = col else { panic!("a read as stored holds columns") };
             t.kinds[c.kind as usize].cols[i] = col.clone();
         }
         t.events().collect()
+    }
+
+    /// `c` (read as stored) with its coordinates in pixels: what a read in pixels must hold.
+    fn in_pixels(c: &KindColumns) -> KindColumns {
+        let mut p = c.clone();
+        for (f, v) in &mut p.cols {
+            if let (FieldType::Coord, Values::Col(col)) = (f.ty(), &*v) {
+                *v = Values::of(col.clone(), true);
+            }
+        }
+        p
     }
 
     #[test]
@@ -225,7 +344,7 @@ mod tests {
         let c = read_kind(&r, None, None, Kind::Move, 1 << Field::Y as u8, None, 1).unwrap();
         assert_eq!(c.cols.iter().map(|(f, _)| *f).collect::<Vec<_>>(), vec![Field::Y]);
         assert_eq!(c.t, vec![0, 1000]);
-        assert_eq!(c.cols[0].1, Column::Int { vals: vec![0, 2 << 16], valid: None });
+        assert_eq!(c.cols[0].1, Values::Col(Column::Int { vals: vec![0, 2 << 16], valid: None }));
         let one = read_kind(&r, None, None, Kind::Move, u32::MAX, Some(&[0]), 1).unwrap();
         assert_eq!(one.cols.len(), 3);
         // buttons: held by the first move only
@@ -252,6 +371,95 @@ mod tests {
             assert_eq!(events(&c), expected(&r, kind, None, None), "{kind:?}");
         }
         assert!(r.problems().is_empty(), "{:?}", r.problems());
+    }
+
+    #[test]
+    fn a_read_in_pixels_is_the_stored_read_converted() {
+        let r = Reader::from_source(file(200)).unwrap();
+        for kind in Kind::ALL {
+            for (t0, t1) in [(None, None), (Some(10_500), Some(150_000)), (Some(3_000), Some(3_001)), (Some(500_000), None), (Some(7_001), Some(7_002))] {
+                for threads in [1, 3] {
+                    let stored = read_kind(&r, t0, t1, kind, u32::MAX, None, threads).unwrap();
+                    let px = read_kind_in_pixels(&r, t0, t1, kind, u32::MAX, None, threads).unwrap();
+                    assert_eq!(px, in_pixels(&stored), "{kind:?} {t0:?}..{t1:?} {threads}");
+                    let coords = px.cols.iter().filter(|(_, v)| matches!(v, Values::Pixels { .. })).count();
+                    assert_eq!(coords, kind.fields().iter().filter(|s| s.field.ty() == FieldType::Coord).count(), "{kind:?}");
+                }
+            }
+        }
+        // one block, handed over and converted where it lies
+        let one = read_kind_in_pixels(&r, None, None, Kind::Move, u32::MAX, Some(&[2]), 1).unwrap();
+        assert_eq!(one, in_pixels(&read_kind(&r, None, None, Kind::Move, u32::MAX, Some(&[2]), 1).unwrap()));
+        assert!(r.problems().is_empty(), "{:?}", r.problems());
+    }
+
+    #[test]
+    fn a_damaged_block_in_the_middle_is_skipped_and_reported_without_rows() {
+        let mut bytes = file(200);
+        let clean = Reader::from_source(bytes.clone()).unwrap();
+        let n_blocks = clean.blocks().len();
+        let bad = n_blocks / 2;
+        let b = clean.blocks()[bad].clone();
+        bytes[(b.offset + u64::from(b.length) / 2) as usize] ^= 0x55;
+        let r = Reader::from_source(bytes).unwrap();
+        let others: Vec<usize> = (0..n_blocks).filter(|&i| i != bad).collect();
+        for kind in [Kind::Move, Kind::Key, Kind::Button, Kind::Text] {
+            for (t0, t1) in [(None, None), (Some(b.t_min - 3_000), Some(b.t_max + 3_000))] {
+                for threads in [1, 3] {
+                    for pixels in [false, true] {
+                        let read = if pixels { read_kind_in_pixels } else { read_kind };
+                        let got = read(&r, t0, t1, kind, u32::MAX, None, threads).unwrap();
+                        // the rows of every other block, as the clean file reads them
+                        let want = read(&clean, t0, t1, kind, u32::MAX, Some(&others), threads).unwrap();
+                        assert_eq!(got, want, "{kind:?} {t0:?}..{t1:?} {threads} {pixels}");
+                        assert!(got.t.iter().all(|&t| t < b.t_min || t > b.t_max), "rows of the damaged block");
+                        // reported (once: the reader keeps one problem per place)
+                        let p = r.problems();
+                        assert_eq!(p.len(), 1, "{p:?}");
+                        assert_eq!((p[0].offset, p[0].events_lost), (b.offset, Some(u64::from(b.events))));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn empty_reads_have_no_rows_and_every_selected_column() {
+        let r = Reader::from_source(file(200)).unwrap();
+        for pixels in [false, true] {
+            let read = if pixels { read_kind_in_pixels } else { read_kind };
+            for (kind, t0, t1) in [(Kind::Gap, None, None), (Kind::Move, Some(1_000_000), None), (Kind::Move, Some(3_000), Some(3_500)), (Kind::Text, Some(5), Some(5))] {
+                for threads in [1, 2] {
+                    let c = read(&r, t0, t1, kind, u32::MAX, None, threads).unwrap();
+                    assert!(c.is_empty(), "{kind:?}");
+                    assert_eq!(c.cols.len(), kind.fields().len());
+                    assert!(c.cols.iter().all(|(_, v)| v.valid().is_none()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gathering_t_by_kind_keeps_the_rows_of_the_kind_in_order() {
+        // runs of every length around the 8-row chunks, a kind code in every byte position
+        let mut seed = 7u64;
+        for len in 0..70usize {
+            for density in [0u64, 1, 5, 9, 10] {
+                let kind: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        if (seed >> 33) % 10 < density { 0 } else { ((seed >> 40) % 9) as u8 }
+                    })
+                    .collect();
+                let t: Vec<i64> = (0..len as i64).map(|i| i * 3 - 50).collect();
+                for code in 0..9u8 {
+                    let mut got = vec![-1];
+                    gather_by_kind(&mut got, &t, &kind, code);
+                    let want: Vec<i64> = std::iter::once(-1).chain(t.iter().zip(&kind).filter(|(_, &k)| k == code).map(|(&t, _)| t)).collect();
+                    assert_eq!(got, want, "len {len} density {density} code {code}");
+                }
+            }
+        }
     }
 
     #[test]

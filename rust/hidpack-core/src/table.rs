@@ -155,9 +155,10 @@ impl Column {
             return;
         }
         let v = valid.get_or_insert_with(|| vec![true; n_before]);
-        match other_valid {
-            None => v.extend(std::iter::repeat_n(true, n_added)),
-            Some(ov) => v.extend(ov.iter().enumerate().filter(|(i, _)| sel(*i)).map(|(_, b)| *b)),
+        match (other_valid, keep) {
+            (None, _) => v.extend(std::iter::repeat_n(true, n_added)),
+            (Some(ov), None) => v.extend_from_slice(ov), // a copy, not a filter that keeps every row
+            (Some(ov), Some(_)) => v.extend(ov.iter().enumerate().filter(|(i, _)| sel(*i)).map(|(_, b)| *b)),
         }
     }
     /// Append rows `start..end` of `other`.
@@ -725,6 +726,28 @@ fn all_within(vals: &[i64], min: i64, max: i64) -> bool {
     let k = 63 - (span + 1).leading_zeros(); // 2^k <= span + 1
     let past = vals.iter().fold(0u64, |acc, &v| acc | (v.wrapping_sub(min) as u64 >> k));
     past == 0 || vals.iter().all(|&v| v >= min && v <= max)
+}
+
+/// Appends to `out` the values `vals[i]` of the rows `i` of kind `code` (`kind`: a table's kind
+/// column), in order. Eight rows at a time: eight of the kind (a run of moves) are copied at
+/// once, eight with none of it skipped, and only the others looked at row by row (a branch per
+/// row mispredicts at every edge of a run of moves).
+pub(crate) fn gather_by_kind<T: Copy>(out: &mut Vec<T>, vals: &[T], kind: &[u8], code: u8) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let pat = u64::from(code) * ONES;
+    let mut tc = vals.chunks_exact(8);
+    let mut kc = kind.chunks_exact(8);
+    for (t8, k8) in (&mut tc).zip(&mut kc) {
+        let k8: [u8; 8] = k8.try_into().expect("chunks of 8");
+        let x = u64::from_le_bytes(k8) ^ pat; // a zero byte where the row is of the kind
+        if x == 0 {
+            let t8: [T; 8] = t8.try_into().expect("chunks of 8");
+            out.extend_from_slice(&t8);
+        } else if x.wrapping_sub(ONES) & !x & (ONES << 7) != 0 {
+            out.extend(t8.iter().zip(&k8).filter(|(_, &k)| k == code).map(|(&t, _)| t));
+        }
+    }
+    out.extend(tc.remainder().iter().zip(kc.remainder()).filter(|(_, &k)| k == code).map(|(&t, _)| t));
 }
 
 /// How many times each byte value occurs, counted in four interleaved tables: in one table, each

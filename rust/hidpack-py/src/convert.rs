@@ -7,6 +7,7 @@
 use hidpack_core::model::{
     coord_from_f64, coord_to_f64, Field, FieldType, Kind, ALL_FIELDS, FIELD_NAMES, NUM_FIELDS, NUM_KINDS,
 };
+use hidpack_core::narrow::Values;
 use hidpack_core::wide::{WideColumn, WideTable, ZeroType, ALL_FIELDS_MASK, HOLDING_DATA};
 use hidpack_core::{Column, Error, EventTable, ValueError};
 use numpy::{PyArray1, PyReadonlyArray1};
@@ -462,27 +463,33 @@ pub fn kind_from_name(name: &str) -> PyResult<Kind> {
 }
 
 /// The columns of a narrow read (`hidpack_core::narrow`) ready to become numpy arrays: `t`, then
-/// each field (coordinates as float64 pixels, converted where they lie: no second buffer),
-/// strings as `_offsets` / `_data`, and `_valid` only for a field absent on some row.
+/// each field (coordinates as float64 pixels: read as [`Values::Pixels`] by
+/// `narrow::read_kind_in_pixels`, converted as the blocks were appended; a column read as stored
+/// is converted where it lies), strings as `_offsets` / `_data`, and `_valid` only for a field
+/// absent on some row.
 pub fn kind_out(k: hidpack_core::narrow::KindColumns) -> WideTable {
     let mut cols = vec![("t".to_string(), WideColumn::I64(k.t))];
     for (f, col) in k.cols {
         let name = f.name();
         let valid = match col {
-            Column::Int { vals, valid } if f.ty() == FieldType::Coord => {
+            Values::Pixels { vals, valid } => {
+                cols.push((name.to_string(), WideColumn::F64(vals)));
+                valid
+            }
+            Values::Col(Column::Int { vals, valid }) if f.ty() == FieldType::Coord => {
                 // i64 -> f64 of the same size: collected into the same allocation
                 cols.push((name.to_string(), WideColumn::F64(vals.into_iter().map(coord_to_f64).collect())));
                 valid
             }
-            Column::Int { vals, valid } => {
+            Values::Col(Column::Int { vals, valid }) => {
                 cols.push((name.to_string(), WideColumn::I64(vals)));
                 valid
             }
-            Column::Bool { vals, valid } => {
+            Values::Col(Column::Bool { vals, valid }) => {
                 cols.push((name.to_string(), WideColumn::Bool(vals)));
                 valid
             }
-            Column::Str { offsets, data, valid } => {
+            Values::Col(Column::Str { offsets, data, valid }) => {
                 cols.push((format!("{name}_offsets"), WideColumn::I64(offsets)));
                 cols.push((format!("{name}_data"), WideColumn::U8(data)));
                 valid

@@ -182,7 +182,7 @@ impl Reader {
         let threads = threads_or_cpus(threads)?;
         let out = py
             .detach(|| {
-                let k = hidpack_core::narrow::read_kind(&self.inner, t0, t1, kind, fields, blocks.as_deref(), threads)?;
+                let k = hidpack_core::narrow::read_kind_in_pixels(&self.inner, t0, t1, kind, fields, blocks.as_deref(), threads)?;
                 Ok::<_, hidpack_core::Error>(convert::kind_out(k))
             })
             .map_err(to_py);

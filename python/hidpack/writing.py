@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import numpy as np
 
@@ -20,6 +20,18 @@ for _name, _typ, _, _ in FIELDS:
     if _typ != "str":
         _NATIVE_DTYPES[_name] = _NUMPY_DTYPES[_typ]
         _NATIVE_DTYPES[_name + "_valid"] = _NUMPY_DTYPES["bool"]
+
+
+class _FormatOptions(TypedDict):
+    """The options that decide a file's bytes, as ``_native.Writer`` and ``encode_table`` take them."""
+
+    metadata: str
+    wall_clock_ns: int | None
+    level: int
+    block_events: int
+    block_span_ns: int | None
+    binned: bool
+    clock_grid: bool | None
 
 
 class BinaryWritable(Protocol):
@@ -200,32 +212,20 @@ def write_table(
         if overwrite:
             raise ValueError("overwrite=True applies to a path; a file object is written as it is given")
     native_table = prepare(table)
-    meta = _metadata_json(metadata)
-    if not isinstance(path, (str, os.PathLike)):
-        data, stats = _native.encode_table(
-            native_table,
-            metadata=meta,
-            wall_clock_ns=wall_clock_ns,
-            level=level,
-            block_events=block_events,
-            block_span_ns=block_span_ns,
-            binned=binned,
-            clock_grid=clock_grid,
-        )
-        path.write(data)
-        return dict(stats)
-    writer = _native.Writer(
-        os.fspath(path),
-        metadata=meta,
+    options = _FormatOptions(
+        metadata=_metadata_json(metadata),
         wall_clock_ns=wall_clock_ns,
         level=level,
         block_events=block_events,
         block_span_ns=block_span_ns,
         binned=binned,
-        overwrite=overwrite,
-        atomic=True,
         clock_grid=clock_grid,
     )
+    if not isinstance(path, (str, os.PathLike)):
+        data, stats = _native.encode_table(native_table, **options)
+        path.write(data)
+        return dict(stats)
+    writer = _native.Writer(os.fspath(path), overwrite=overwrite, atomic=True, **options)
     # On an error the writer is dropped unclosed and its temporary removed; `path` is untouched.
     writer.write_table(native_table)
     return dict(writer.close())

@@ -65,8 +65,8 @@ mod tests {
     use super::*;
     use crate::bytes::{gcd, put_varint, varint_len, zigzag, Cursor};
 
-    /// A xorshift64 generator (deterministic test data).
-    fn xorshift(mut r: u64) -> impl FnMut() -> u64 {
+    /// A xorshift64 generator (deterministic test data; the submodules' tests use it too).
+    pub(super) fn xorshift(mut r: u64) -> impl FnMut() -> u64 {
         move || {
             r ^= r << 13;
             r ^= r >> 7;

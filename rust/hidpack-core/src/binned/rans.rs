@@ -522,17 +522,8 @@ impl Masked<'_, u8, 8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::binned::tests::xorshift;
     use crate::bytes::Cursor;
-
-    /// A xorshift64 generator (deterministic test data).
-    fn xorshift(mut r: u64) -> impl FnMut() -> u64 {
-        move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        }
-    }
 
     /// The widest bin, the word count and the offset byte count of an encoded chunk (its layout,
     /// FORMAT.md §5.5).

@@ -57,6 +57,16 @@ fn table_of(py: Python<'_>, table: &Bound<'_, PyAny>) -> PyResult<(hidpack_core:
     Ok((prepare_table(py, table.cast::<PyDict>()?)?.take()?, true))
 }
 
+/// Append `t` to `w`. A table that passed `EventTable::validate` (made by `build_table`) is taken
+/// as it is: no second validation, and no copy into the writer's open block.
+fn write_to<W: std::io::Write>(w: &mut CoreWriter<W>, t: hidpack_core::EventTable, validated: bool) -> hidpack_core::Result<()> {
+    if validated {
+        w.write_validated(t)
+    } else {
+        w.write_table(&t)
+    }
+}
+
 /// A whole table encoded as a hidpack file in memory: `(bytes, {events, blocks, bytes})`. The
 /// table is a native write table or a [`Prepared`] one; nothing touches the file system.
 #[pyfunction]
@@ -78,11 +88,7 @@ pub(crate) fn encode_table<'py>(
     let (bytes, stats) = py
         .detach(move || {
             let mut w = CoreWriter::new(Vec::new(), opts)?;
-            if validated {
-                w.write_validated(t)?;
-            } else {
-                w.write_table(&t)?;
-            }
+            write_to(&mut w, t, validated)?;
             w.into_parts()
         })
         .map_err(to_py)?;
@@ -148,22 +154,8 @@ impl Writer {
     /// Append the rows of an event table (dict of columns). On error nothing is written.
     /// A native write table (dict; converted and validated here) or a [`Prepared`] one.
     fn write_table(&self, py: Python<'_>, table: &Bound<'_, PyAny>) -> PyResult<()> {
-        // A table from `build_table` passed `EventTable::validate` there: the writer takes it as
-        // it is (no second validation, and no copy into its open block).
-        if let Ok(p) = table.cast::<Prepared>() {
-            let p = p.get();
-            if !p.validated {
-                let t = p.take()?;
-                return self.with(py, move |w| w.write_table(&t));
-            }
-            let t = p.take()?;
-            return self.with(py, move |w| w.write_validated(t));
-        }
-        let raw = convert::extract_table(table.cast::<PyDict>()?)?;
-        self.with(py, move |w| {
-            let t = convert::build_table(raw)?;
-            w.write_validated(t)
-        })
+        let (t, validated) = table_of(py, table)?;
+        self.with(py, move |w| write_to(w, t, validated))
     }
 
     /// Close the current block now.

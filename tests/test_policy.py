@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -166,15 +167,25 @@ def test_pause_resume_on_another_thread_never_lets_a_raw_key_through(tmp_path: P
     with hidpack.Recorder(p, policy="strict", ring_capacity=1 << 20, sync="never") as rec:
 
         def toggle() -> None:
+            n = 0
             while not stop.is_set():
                 rec.pause()
+                n += 1
+                if n % 64 == 0:
+                    time.sleep(0)  # now and then, hand the GIL over while paused
                 rec.resume()
 
         th = threading.Thread(target=toggle)
         th.start()
         try:
-            for i in range(100_000):
-                rec.key(0x04 + i % 26, bool(i & 1), 38 + i % 26)
+            # At least 100,000 keys, and on until a key met a pause: on a loaded machine the
+            # scheduler may run the whole first 100,000 between the toggler's pause and resume.
+            # Bounded, so a recorder that never counts a paused key fails instead of hanging.
+            i = 0
+            while i < 100_000 or (rec.stats()["paused"] == 0 and i < 3_000_000):
+                for j in range(i, i + 10_000):
+                    rec.key(0x04 + j % 26, bool(j & 1), 38 + j % 26)
+                i += 10_000
         finally:
             stop.set()
             th.join()

@@ -16,8 +16,9 @@
 //!   header, block, index and seek table: what a file and a small block cost beyond their events.
 //!
 //! * `codec/read_moves_1t`: the moves of 1,048,576 balabit events written as one file
-//!   (`Writer::write_table`, 16 blocks) into their own columns, `narrow::read_kind` on one thread:
-//!   the core of `hidpack.open(p, threads=1).moves()` (benches/compare.py's `long-numpy/hidpack-1`).
+//!   (`Writer::write_table`, 16 blocks) into their own columns with x/y in float64 pixels,
+//!   `narrow::read_kind_in_pixels` on one thread: what `hidpack.open(p, threads=1).moves()` runs
+//!   in the core (benches/compare.py's `long-numpy/hidpack-1`).
 //!
 //! * `grid/decode_t_clock_grid`, `grid/decode_t_clock_sparse` (format 1.4, predictor 9), `grid/decode_t_order1`: the `t` column of the first 65,536
 //!   balabit events (one block's worth; its sessions laid end to end) as one `BINNED` column body, written with the 1.3 clock
@@ -35,7 +36,7 @@ mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hidpack_core::model::Kind;
-use hidpack_core::narrow::read_kind;
+use hidpack_core::narrow::read_kind_in_pixels;
 use hidpack_core::reader::ALL_KINDS;
 use hidpack_core::{Event, EventTable, Reader, Writer, WriterOptions};
 
@@ -128,7 +129,7 @@ fn moves(c: &mut Criterion) {
     let mut g = c.benchmark_group("codec");
     g.throughput(Throughput::Elements(LONG as u64));
     g.bench_function("read_moves_1t", |b| {
-        b.iter(|| assert_eq!(black_box(read_kind(&reader, None, None, Kind::Move, u32::MAX, None, 1).unwrap()).len(), moves))
+        b.iter(|| assert_eq!(black_box(read_kind_in_pixels(&reader, None, None, Kind::Move, u32::MAX, None, 1).unwrap()).len(), moves))
     });
     g.finish();
 }

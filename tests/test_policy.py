@@ -167,22 +167,22 @@ def test_pause_resume_on_another_thread_never_lets_a_raw_key_through(tmp_path: P
     with hidpack.Recorder(p, policy="strict", ring_capacity=1 << 20, sync="never") as rec:
 
         def toggle() -> None:
-            n = 0
+            # Hand the GIL over in both states, so that keys meet the recorder paused and running
+            # (the pusher's thread runs a switch interval, then this one takes the GIL back,
+            # wherever the pusher is: between a policy check and its push, too).
             while not stop.is_set():
                 rec.pause()
-                n += 1
-                if n % 64 == 0:
-                    time.sleep(0)  # now and then, hand the GIL over while paused
+                time.sleep(0)
                 rec.resume()
+                time.sleep(0)
 
         th = threading.Thread(target=toggle)
         th.start()
         try:
-            # At least 100,000 keys, and on until a key met a pause: on a loaded machine the
-            # scheduler may run the whole first 100,000 between the toggler's pause and resume.
-            # Bounded, so a recorder that never counts a paused key fails instead of hanging.
+            # At least 100,000 keys, and on until some were pushed and some met a pause (bounded:
+            # a recorder that never counts one fails instead of hanging).
             i = 0
-            while i < 100_000 or (rec.stats()["paused"] == 0 and i < 3_000_000):
+            while i < 100_000 or (min(rec.stats()["paused"], rec.stats()["pushed"]) < 1000 and i < 3_000_000):
                 for j in range(i, i + 10_000):
                     rec.key(0x04 + j % 26, bool(j & 1), 38 + j % 26)
                 i += 10_000

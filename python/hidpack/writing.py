@@ -48,7 +48,11 @@ def _native_form(table: Any) -> dict[str, Any] | None:
         return None
     for name, col in table.items():
         dtype = _NATIVE_DTYPES.get(name)
-        if dtype is None or type(col) is not np.ndarray or col.dtype != dtype or col.ndim != 1:
+        # `is` first: numpy's built-in dtypes are singletons, and `!=` costs a rich comparison
+        # (a writer may take thousands of small tables)
+        if dtype is None or type(col) is not np.ndarray or col.ndim != 1:
+            return None
+        if col.dtype is not dtype and col.dtype != dtype:
             return None
     return table
 

@@ -16,6 +16,8 @@
 //! * `ordered` (private): `in_order`, the ordered parallel map reads decode blocks and files with;
 //!   `placed` (private): a read of whole blocks writing each block's rows into its slice of the output.
 //! * [`wide`]: the wide (union) table of a read: one column per field, one row per event.
+//! * [`from_wide`]: the other way, for writes: a table given as one column per field (Python's
+//!   dict) made into an [`EventTable`], checked, with errors naming the caller's row.
 //! * [`many`]: [`many::read_many`], the events of many files as one table, read on several threads.
 //! * [`policy`]: privacy policies, enforced inside every push before an event reaches the ring.
 //! * [`ring`]: the bounded multi-producer ring of the capture path (push never blocks or allocates).
@@ -44,6 +46,7 @@ pub mod bytes;
 pub mod codec;
 pub mod error;
 pub mod frame;
+pub mod from_wide;
 mod fsio;
 pub mod many;
 pub mod narrow;

@@ -1,4 +1,5 @@
-//! An ordered parallel map with a bounded look-ahead: [`in_order`].
+//! An ordered parallel map with a bounded look-ahead: [`in_order`] (and [`any_order`], its
+//! sibling for work whose results need no order).
 //!
 //! A read decodes blocks on several threads but must hand them on in file order (to append them
 //! to its output, or stop at the first error). A pipeline does both at once: worker threads keep
@@ -170,6 +171,64 @@ impl<T> Drop for StopOnDrop<'_, T> {
         self.0.lock().stop = true;
         self.0.changed.notify_all();
     }
+}
+
+/// Runs `work(j)` for every `j` in `0..n` on up to `threads` threads (scoped; the calling thread
+/// is one of them), each thread claiming the next item as it finishes one, in no particular
+/// order; returns the results in the order of `j`, or `None` as soon as one item returned
+/// `None` (no item is started after that; those running finish).
+///
+/// For work whose results need no order and hold little (a placed read's blocks, each writing
+/// its own slice of the output): nothing waits for a slow item, where [`in_order`]'s window
+/// makes a thread that is ahead wait for an item a descheduled thread holds (on a loaded
+/// machine, one thread can be off its CPU for several blocks' time). A panic in `work` reaches
+/// the caller once every thread has stopped.
+pub fn any_order<T: Send>(n: usize, threads: usize, work: impl Fn(usize) -> Option<T> + Sync) -> Option<Vec<T>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    // one thread's items: (j, result); stops every thread when it ends early (None or a panic)
+    let run = || -> Vec<(usize, T)> {
+        struct StopUnlessDone<'a>(&'a AtomicBool, bool);
+        impl Drop for StopUnlessDone<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    self.0.store(true, Relaxed);
+                }
+            }
+        }
+        let mut guard = StopUnlessDone(&stop, false);
+        let mut mine = Vec::new();
+        while !stop.load(Relaxed) {
+            let j = next.fetch_add(1, Relaxed);
+            if j >= n {
+                guard.1 = true;
+                break;
+            }
+            match work(j) {
+                Some(t) => mine.push((j, t)),
+                None => return mine, // the guard stops the others
+            }
+        }
+        mine
+    };
+    let threads = threads.clamp(1, n.max(1));
+    let mut all = std::thread::scope(|s| {
+        let others: Vec<_> = (1..threads).map(|_| s.spawn(run)).collect();
+        let mut all = run();
+        for h in others {
+            match h.join() {
+                Ok(v) => all.extend(v),
+                Err(panic) => resume_unwind(panic),
+            }
+        }
+        all
+    });
+    if stop.load(Relaxed) || all.len() != n {
+        return None;
+    }
+    all.sort_unstable_by_key(|(j, _)| *j);
+    Some(all.into_iter().map(|(_, t)| t).collect())
 }
 
 #[cfg(test)]
@@ -401,6 +460,77 @@ mod tests {
             let last = stop_at.map_or(n, |s| s + 1);
             assert_eq!(seen, (0..last).collect::<Vec<_>>());
             assert!(started.load(SeqCst) <= (last + window).min(n), "n {n} threads {threads} window {window}");
+        }
+    }
+
+    #[test]
+    fn any_order_returns_every_result_by_index_for_any_count() {
+        for threads in [1, 2, 3, 8] {
+            for n in [0, 1, threads, 2 * threads + 1, 500] {
+                let ran = AtomicUsize::new(0);
+                let got = any_order(n, threads, |j| {
+                    ran.fetch_add(1, SeqCst);
+                    Some((j, uneven(j)))
+                });
+                let want: Vec<(usize, usize)> = (0..n).map(|j| (j, j)).collect();
+                assert_eq!(got, Some(want), "n {n} threads {threads}");
+                assert_eq!(ran.load(SeqCst), n, "each item runs once");
+            }
+        }
+    }
+
+    #[test]
+    fn any_order_stops_at_an_item_that_returns_none() {
+        for threads in [1, 2, 3, 8] {
+            for fail in [0, 1, 7, 199] {
+                let ran = AtomicUsize::new(0);
+                let got = any_order(200, threads, |j| {
+                    ran.fetch_add(1, SeqCst);
+                    (j != fail).then(|| uneven(j))
+                });
+                assert_eq!(got, None, "threads {threads} fail {fail}");
+                if threads == 1 {
+                    // one thread takes the items in order: none after the failing one starts
+                    assert_eq!(ran.load(SeqCst), fail + 1);
+                }
+            }
+        }
+        // a slow first item does not hold the others back (in_order's window of 2 x threads
+        // would): item 0 waits until ten others are done
+        let done = AtomicUsize::new(0);
+        let got = any_order(50, 2, |j| {
+            if j == 0 {
+                let start = Instant::now();
+                while done.load(SeqCst) < 10 && start.elapsed() < Duration::from_secs(20) {
+                    std::thread::yield_now();
+                }
+                assert!(done.load(SeqCst) >= 10, "the other thread went on past the slow item");
+            } else {
+                done.fetch_add(1, SeqCst);
+            }
+            Some(j)
+        });
+        assert_eq!(got, Some((0..50).collect()));
+    }
+
+    #[test]
+    fn any_order_hands_a_panic_in_work_to_the_caller() {
+        for threads in [1, 2, 3] {
+            let ran = AtomicUsize::new(0);
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                any_order(300, threads, |j| {
+                    ran.fetch_add(1, SeqCst);
+                    if j == 5 {
+                        panic!("item five");
+                    }
+                    Some(uneven(j))
+                })
+            }));
+            let msg = r.expect_err("the panic reaches the caller");
+            assert_eq!(msg.downcast_ref::<&str>(), Some(&"item five"));
+            if threads == 1 {
+                assert_eq!(ran.load(SeqCst), 6, "no item after the panic starts");
+            }
         }
     }
 }

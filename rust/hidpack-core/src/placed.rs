@@ -142,19 +142,9 @@ pub fn read_placed<S: Source>(reader: &Reader<S>, q: &WideQuery, frame_mask: u16
             let mut s = slots[j].lock().unwrap_or_else(|e| e.into_inner()).take()?;
             Some(write_block(&table, &mut s, &plans_ro))
         };
-        let mut out = Vec::with_capacity(ids.len());
-        let mut failed = false;
-        in_order(ids.len(), threads, 2 * threads, work, |_, w| match w {
-            Some(w) => {
-                out.push(w);
-                ControlFlow::Continue(())
-            }
-            None => {
-                failed = true;
-                ControlFlow::Break(())
-            }
-        });
-        (!failed).then_some(out)
+        // blocks in any order: each writes its own slices, and a thread ahead never waits for a
+        // block another (perhaps descheduled) thread holds
+        crate::ordered::any_order(ids.len(), threads, work)
     };
     let Some(written) = written else {
         reader.restore_notes(notes); // the ordinary read decodes these blocks again
@@ -504,23 +494,45 @@ fn write_block(table: &EventTable, s: &mut Slots, plans: &[(Field, Presence)]) -
             })
             .collect();
         // rows the parts write (the rows of different kinds are distinct): all of them, or the
-        // slices are first filled with absent rows
+        // rest are written absent first (see [`Gaps`])
         let covered: usize = parts.iter().map(|(c, r)| part_len(c, *r, m)).sum();
+        let gaps = if covered >= m {
+            Gaps::None
+        } else if one.is_none() && 4 * (m - covered) <= m {
+            // a few rows of kinds without the field (the clicks between moves): only those
+            let of_others = Kind::ALL.iter().filter(|&&k| !table.kinds[k as usize].is_empty() && !k.fields().iter().any(|f| f.field == field));
+            Gaps::Rows(of_others.map(|&k| rows_of[k as usize].as_slice()).collect())
+        } else {
+            Gaps::All
+        };
         if parts.iter().any(|(c, _)| c.valid().is_none_or(|v| v.contains(&true))) {
             out.held |= 1 << p;
         }
         let mask = presence == Presence::Mask;
         match slot {
-            Slot::I64(v, pr) => write_values(v, pr.as_deref_mut(), mask, &parts, covered < m, 0, |x| x),
+            Slot::I64(v, pr) => write_values(v, pr.as_deref_mut(), mask, &parts, &gaps, 0, |x| x),
             Slot::F64(v, pr) => {
                 let absent = if presence == Presence::None { f64::NAN } else { 0.0 };
-                write_values(v, pr.as_deref_mut(), mask, &parts, covered < m, absent, coord_to_f64)
+                write_values(v, pr.as_deref_mut(), mask, &parts, &gaps, absent, coord_to_f64)
             }
-            Slot::Bool(v, pr) => write_bools(v, pr.as_deref_mut(), mask, &parts, covered < m),
+            Slot::Bool(v, pr) => write_bools(v, pr.as_deref_mut(), mask, &parts, &gaps),
             Slot::Str(offsets, valid) => out.strings.push((p, write_strings(offsets, valid, &parts, m))),
         }
     }
     out
+}
+
+/// Which rows of a block's slice of a field no part writes (rows of kinds without the field),
+/// to be written absent first.
+enum Gaps<'a> {
+    /// None: the kinds with the field cover the block.
+    None,
+    /// Every row (the parts then overwrite theirs): the gaps are many, or not listed (a block of
+    /// one kind).
+    All,
+    /// The rows of these kinds: a few among many the parts write (a pass over all of them would
+    /// write most rows twice).
+    Rows(Vec<&'a [u32]>),
 }
 
 /// Each kind's rows (`kind`: a block's kind column; `lens`: each kind's rows, for room) pushed
@@ -574,25 +586,24 @@ fn row(rows: Option<&[u32]>, r: usize) -> usize {
     rows.map_or(r, |rows| rows[r] as usize)
 }
 
-/// `out` (and the presence `pr`) filled with absent rows (`fill`: some row of the block is of a
-/// kind without the field), then each part's values written into its rows.
+/// `out` (and the presence `pr`) written absent on the `gaps`, then each part's values written
+/// into its rows.
 fn write_values<T: Copy>(
     out: Out<T>,
     mut pr: Option<Out<bool>>,
     mask: bool,
     parts: &[(&Column, Option<&[u32]>)],
-    fill: bool,
+    gaps: &Gaps,
     absent: T,
     conv: impl Fn(i64) -> T,
 ) {
-    if fill {
-        fill_absent(&mut *out, pr.as_deref_mut(), absent, mask);
-    }
+    fill_absent(&mut *out, pr.as_deref_mut(), gaps, absent, mask);
     let m = out.len();
     for (c, rows) in parts {
         let len = part_len(c, *rows, m);
         let Column::Int { vals, valid } = c else { continue };
         let vals = &vals[..len];
+        let put = |ok: bool, x: i64| if ok { conv(x) } else { absent };
         match (valid, rows) {
             (None, None) => out.iter_mut().zip(vals).for_each(|(o, &x)| {
                 o.write(conv(x));
@@ -600,52 +611,92 @@ fn write_values<T: Copy>(
             (None, Some(rows)) => rows.iter().zip(vals).for_each(|(&g, &x)| {
                 out[g as usize].write(conv(x));
             }),
-            (Some(valid), rows) => {
-                for (r, (&x, &ok)) in vals.iter().zip(valid).enumerate() {
-                    out[row(*rows, r)].write(if ok { conv(x) } else { absent });
-                }
-            }
+            (Some(valid), None) => out.iter_mut().zip(vals).zip(valid).for_each(|((o, &x), &ok)| {
+                o.write(put(ok, x));
+            }),
+            (Some(valid), Some(rows)) => rows.iter().zip(vals).zip(valid).for_each(|((&g, &x), &ok)| {
+                out[g as usize].write(put(ok, x));
+            }),
         }
         write_presence(pr.as_deref_mut(), valid, *rows, len, mask);
     }
 }
 
-/// Every row of `out` absent (`absent`), and of its presence `pr` absent too (false, or `mask`).
-fn fill_absent<T: Copy>(out: Out<T>, pr: Option<Out<bool>>, absent: T, mask: bool) {
-    out.iter_mut().for_each(|o| {
-        o.write(absent);
-    });
-    if let Some(pr) = pr {
-        pr.iter_mut().for_each(|o| {
-            o.write(mask);
-        });
+/// The `gaps` of `out` absent (`absent`), and of its presence `pr` absent too (false, or `mask`).
+fn fill_absent<T: Copy>(out: Out<T>, pr: Option<Out<bool>>, gaps: &Gaps, absent: T, mask: bool) {
+    match gaps {
+        Gaps::None => {}
+        Gaps::All => {
+            out.iter_mut().for_each(|o| {
+                o.write(absent);
+            });
+            if let Some(pr) = pr {
+                pr.iter_mut().for_each(|o| {
+                    o.write(mask);
+                });
+            }
+        }
+        Gaps::Rows(lists) => {
+            for rows in lists {
+                rows.iter().for_each(|&g| {
+                    out[g as usize].write(absent);
+                });
+            }
+            if let Some(pr) = pr {
+                for rows in lists {
+                    rows.iter().for_each(|&g| {
+                        pr[g as usize].write(mask);
+                    });
+                }
+            }
+        }
     }
 }
 
 /// [`write_values`] of a boolean field.
-fn write_bools(out: Out<bool>, mut pr: Option<Out<bool>>, mask: bool, parts: &[(&Column, Option<&[u32]>)], fill: bool) {
-    if fill {
-        fill_absent(&mut *out, pr.as_deref_mut(), false, mask);
-    }
+fn write_bools(out: Out<bool>, mut pr: Option<Out<bool>>, mask: bool, parts: &[(&Column, Option<&[u32]>)], gaps: &Gaps) {
+    fill_absent(&mut *out, pr.as_deref_mut(), gaps, false, mask);
     let m = out.len();
     for (c, rows) in parts {
         let len = part_len(c, *rows, m);
         let Column::Bool { vals, valid } = c else { continue };
-        for (r, &x) in vals[..len].iter().enumerate() {
-            let ok = valid.as_ref().is_none_or(|v| v[r]);
-            out[row(*rows, r)].write(ok && x);
+        let vals = &vals[..len];
+        match (valid, rows) {
+            (None, None) => out.iter_mut().zip(vals).for_each(|(o, &x)| {
+                o.write(x);
+            }),
+            (None, Some(rows)) => rows.iter().zip(vals).for_each(|(&g, &x)| {
+                out[g as usize].write(x);
+            }),
+            (Some(valid), None) => out.iter_mut().zip(vals).zip(valid).for_each(|((o, &x), &ok)| {
+                o.write(ok && x);
+            }),
+            (Some(valid), Some(rows)) => rows.iter().zip(vals).zip(valid).for_each(|((&g, &x), &ok)| {
+                out[g as usize].write(ok && x);
+            }),
         }
         write_presence(pr.as_deref_mut(), valid, *rows, len, mask);
     }
 }
 
-/// A part's presence into its rows of `pr` (if the field has a presence column): true where
-/// present, or (`mask`) true where absent.
+/// A part's presence into its first `len` rows of `pr` (if the field has a presence column):
+/// true where present, or (`mask`) true where absent. One loop per case (no per-row test of
+/// which).
 fn write_presence(pr: Option<Out<bool>>, valid: &Option<Vec<bool>>, rows: Option<&[u32]>, len: usize, mask: bool) {
     let Some(pr) = pr else { return };
-    for r in 0..len {
-        let ok = valid.as_ref().is_none_or(|v| v[r]);
-        pr[row(rows, r)].write(ok != mask);
+    match (valid, rows) {
+        (None, None) => pr[..len].iter_mut().for_each(|o| {
+            o.write(!mask);
+        }),
+        (None, Some(rows)) => rows[..len].iter().for_each(|&g| {
+            pr[g as usize].write(!mask);
+        }),
+        (Some(v), None) => pr[..len].iter_mut().zip(v).for_each(|(o, &ok)| {
+            o.write(ok != mask);
+        }),
+        (Some(v), Some(rows)) => rows[..len].iter().zip(v).for_each(|(&g, &ok)| {
+            pr[g as usize].write(ok != mask);
+        }),
     }
 }
 
@@ -749,18 +800,38 @@ mod tests {
         g.finish()
     }
 
+    /// Mostly moves (a drag's clicks and a few scrolls and keys between them): blocks where the
+    /// kinds without a field hold a few of the rows (a placed read writes only those absent).
+    fn mostly_moves(n: i64) -> Vec<(i64, Event)> {
+        (0..n)
+            .map(|i| {
+                let ev = match i % 23 {
+                    5 => Event::Button { button: 1, pressed: i % 2 == 1, pos: (i % 3 == 0).then_some((i << 16, i << 16)) },
+                    11 => Event::Scroll { dx: 0, dy: -(i << 16), pos: Some((i << 16, 3 << 16)) },
+                    17 if i % 2 == 0 => Event::Key { pressed: true, usage: Some(4), native: None },
+                    _ => Event::Move { x: i << 16, y: (2 * i + 1) << 15, buttons: (i % 5 != 0).then_some(1) },
+                };
+                (i * 1000, ev)
+            })
+            .collect()
+    }
+
     #[test]
     fn placed_columns_are_those_a_gather_makes() {
-        let evs = events(5000);
-        let r = Reader::from_source(file(&evs, 333)).unwrap();
+        for (evs, block) in [(events(5000), 333), (mostly_moves(4000), 700)] {
+            placed_equals_gathered(&Reader::from_source(file(&evs, block)).unwrap());
+        }
+    }
+
+    fn placed_equals_gathered(r: &Reader<Vec<u8>>) {
         let key_text = 1 << Kind::Key as u16 | 1 << Kind::Text as u16;
         let x_text = 1 << Field::X as u32 | 1 << Field::Text as u32 | 1 << Field::Count as u32;
         for mask in [ALL_KINDS, 1 << Kind::Move as u16, key_text, 1 << Kind::Gap as u16 | 1 << Kind::Move as u16] {
             for fields in [ALL_FIELDS_MASK, ALL_FIELDS_MASK | HOLDING_DATA, x_text, x_text | HOLDING_DATA] {
                 for layout in [Layout::Table, Layout::Frame] {
                     for threads in [1, 3] {
-                        let want = gathered(&r, mask, fields, layout);
-                        let got = read_placed(&r, &WideQuery { t0: None, t1: None, kinds: mask, fields, blocks: None, threads, layout }, ALL_KINDS).unwrap().expect("placed");
+                        let want = gathered(r, mask, fields, layout);
+                        let got = read_placed(r, &WideQuery { t0: None, t1: None, kinds: mask, fields, blocks: None, threads, layout }, ALL_KINDS).unwrap().expect("placed");
                         // compared as text: NaN equals NaN
                         assert_eq!(format!("{got:?}"), format!("{want:?}"), "mask {mask:#x} fields {fields:#x} {layout:?} {threads}");
                     }
@@ -768,6 +839,26 @@ mod tests {
             }
         }
         assert!(r.problems().is_empty());
+    }
+
+    #[test]
+    fn a_damaged_block_leaves_the_read_to_the_ordinary_one_on_any_threads() {
+        let evs = events(3000);
+        let mut bytes = file(&evs, 200);
+        let clean = Reader::from_source(bytes.clone()).unwrap();
+        let b = clean.blocks()[7].clone();
+        bytes[(b.offset + u64::from(b.length) / 2) as usize] ^= 0x5a; // the frame's hash no longer holds
+        for threads in [1, 2, 3, 16] {
+            let r = Reader::from_source(bytes.clone()).unwrap();
+            let q = WideQuery { t0: None, t1: None, kinds: ALL_KINDS, fields: ALL_FIELDS_MASK, blocks: None, threads, layout: Layout::Frame };
+            assert!(read_placed(&r, &q, ALL_KINDS).unwrap().is_none(), "threads {threads}");
+            assert!(r.problems().is_empty(), "a placed read reports nothing (the ordinary read will)");
+            // the ordinary read skips the block and reports it
+            let got = crate::wide::read_wide(&r, &q).unwrap();
+            let Some(WideColumn::I64(t)) = got.get("t") else { panic!("no t") };
+            assert_eq!(t.len(), 3000 - b.events as usize);
+            assert_eq!(r.problems().len(), 1, "threads {threads}");
+        }
     }
 
     #[test]

@@ -696,7 +696,7 @@ pub(super) fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, 
         }
         out.push(v0);
         let mut acc = v0;
-        return decode_map(c, m - 1, out, |v| {
+        return decode_map(c, m - 1, out, move |v| {
             acc ^= v;
             acc
         });
@@ -734,7 +734,7 @@ pub(super) fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, 
     }
     let g = g as i64;
     if k == 0 {
-        return decode_map(c, m, out, |q| q.wrapping_mul(g));
+        return decode_map(c, m, out, move |q| q.wrapping_mul(g));
     }
     // The first k values follow from the moments alone (the running sums of the k-th
     // differences, over the moments only).
@@ -760,16 +760,16 @@ pub(super) fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, 
         }
     }
     match k {
-        1 => decode_map(c, m - k, out, |q| {
+        1 => decode_map(c, m - k, out, move |q| {
             d[0] = d[0].wrapping_add(q.wrapping_mul(g));
             d[0]
         }),
-        2 => decode_map(c, m - k, out, |q| {
+        2 => decode_map(c, m - k, out, move |q| {
             d[1] = d[1].wrapping_add(q.wrapping_mul(g));
             d[0] = d[0].wrapping_add(d[1]);
             d[0]
         }),
-        _ => decode_map(c, m - k, out, |q| {
+        _ => decode_map(c, m - k, out, move |q| {
             d[2] = d[2].wrapping_add(q.wrapping_mul(g));
             d[1] = d[1].wrapping_add(d[2]);
             d[0] = d[0].wrapping_add(d[1]);

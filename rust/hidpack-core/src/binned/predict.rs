@@ -25,16 +25,28 @@ pub(super) fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result
     let base = out.len();
     decode(c, m, out)?;
     let mut list = MtfList::new();
+    // Rank 0 (most values: a run) repeats the value before, kept in a register: a load, a test
+    // and a store, without the list or the table; other ranks are checked and taken.
+    let mut cur = table[usize::from(list.take(0))];
     for (i, v) in out[base..].iter_mut().enumerate() {
         let r = *v as u64;
-        if r >= d {
-            return Err(c.err(format!(
-                "move-to-front rank {r} at value {i}; the alphabet has {d}"
-            )));
+        if r != 0 {
+            if r >= d {
+                return Err(rank_error(c, r, i, d));
+            }
+            cur = table[usize::from(list.take(r as usize))];
         }
-        *v = table[usize::from(list.take(r as usize))];
+        *v = cur;
     }
     Ok(())
+}
+
+/// The error of a move-to-front rank `r` at value `i` past the alphabet of `d` (out of line: its
+/// message's arguments, formatted in the loop, were stored to memory on every value).
+#[cold]
+#[inline(never)]
+fn rank_error(c: &Cursor, r: u64, i: usize, d: u64) -> crate::error::Error {
+    c.err(format!("move-to-front rank {r} at value {i}; the alphabet has {d}"))
 }
 
 /// The move-to-front list of a chunk: the alphabet's indexes (at most [`MAX_MTF_ALPHABET`], so one

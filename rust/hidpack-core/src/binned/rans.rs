@@ -272,7 +272,7 @@ pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: im
     let mut prev = 0i64;
     let mut acc = 0u32;
     let mut widest = 0u8;
-    for i in 0..nb {
+    for (i, fi) in freq[..nb].iter_mut().enumerate() {
         prev = prev.wrapping_add(unzigzag(c.varint()?));
         let bits = c.u8()?;
         if bits > 64 {
@@ -287,7 +287,7 @@ pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: im
                 "bin {i} frequency {f}: frequencies must be ≥ 1 and sum to {total}"
             )));
         }
-        freq[i] = f as u32;
+        *fi = f as u32;
         acc += f as u32;
     }
     if acc != total {

@@ -169,6 +169,49 @@ mod tests {
         assert!(latents_for(&too_many, Pred::Mtf).is_none());
     }
 
+    /// A move-to-front chunk by hand: the alphabet `alpha`, then the ranks as given.
+    fn mtf_chunk(alpha: &[i64], ranks: &[i64]) -> Vec<u8> {
+        let mut b = vec![PRED_MTF];
+        put_varint(&mut b, alpha.len() as u64);
+        for &a in alpha {
+            put_varint(&mut b, zigzag(a));
+        }
+        put_varint(&mut b, 1);
+        encode(ranks, &mut b);
+        b
+    }
+
+    #[test]
+    fn mtf_ranks_undo_as_a_plain_list_and_ranks_past_the_alphabet_are_refused() {
+        let mut next = xorshift(0x6A09_E667_F3BC_C908);
+        for d in [1usize, 2, 3, 9, 17, 256] {
+            let alpha: Vec<i64> = (0..d as i64).map(|i| i * 1_000_003 - 5).collect();
+            // long runs of rank 0 (the undo's fast path) broken by other ranks, first value too
+            let ranks: Vec<i64> = (0..3001).map(|i| if i % 7 == 0 || next().is_multiple_of(4) { (next() % d as u64) as i64 } else { 0 }).collect();
+            let mut list: Vec<usize> = (0..d).collect();
+            let want: Vec<i64> = ranks
+                .iter()
+                .map(|&r| {
+                    let x = list.remove(r as usize);
+                    list.insert(0, x);
+                    alpha[x]
+                })
+                .collect();
+            let mut out = vec![11];
+            decode_column(&mut Cursor::new(&mtf_chunk(&alpha, &ranks), 0, "t"), ranks.len(), &mut out).unwrap();
+            assert_eq!(&out[1..], &want[..], "alphabet {d}");
+            // a rank of the alphabet or past it, first, among zeros, last: an error naming it
+            for at in [0, 1, 1500, 3000] {
+                for bad in [d as i64, d as i64 + 1, 255, 256, i64::MAX, -1].into_iter().filter(|&b| b as u64 >= d as u64) {
+                    let mut r = ranks.clone();
+                    r[at] = bad;
+                    let err = decode_column(&mut Cursor::new(&mtf_chunk(&alpha, &r), 0, "t"), r.len(), &mut Vec::new()).unwrap_err().to_string();
+                    assert!(err.contains(&format!("rank {} at value {at}", bad as u64)), "{err}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn columns_roundtrip_with_every_predictor() {
         let cases: Vec<Vec<i64>> = vec![

@@ -25,16 +25,28 @@ pub(super) fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result
     let base = out.len();
     decode(c, m, out)?;
     let mut list = MtfList::new();
+    // Rank 0 (most values: a run) repeats the value before, kept in a register: a load, a test
+    // and a store, without the list or the table; other ranks are checked and taken.
+    let mut cur = table[usize::from(list.take(0))];
     for (i, v) in out[base..].iter_mut().enumerate() {
         let r = *v as u64;
-        if r >= d {
-            return Err(c.err(format!(
-                "move-to-front rank {r} at value {i}; the alphabet has {d}"
-            )));
+        if r != 0 {
+            if r >= d {
+                return Err(rank_error(c, r, i, d));
+            }
+            cur = table[usize::from(list.take(r as usize))];
         }
-        *v = table[usize::from(list.take(r as usize))];
+        *v = cur;
     }
     Ok(())
+}
+
+/// The error of a move-to-front rank `r` at value `i` past the alphabet of `d` (out of line: its
+/// message's arguments, formatted in the loop, were stored to memory on every value).
+#[cold]
+#[inline(never)]
+fn rank_error(c: &Cursor, r: u64, i: usize, d: u64) -> crate::error::Error {
+    c.err(format!("move-to-front rank {r} at value {i}; the alphabet has {d}"))
 }
 
 /// The move-to-front list of a chunk: the alphabet's indexes (at most [`MAX_MTF_ALPHABET`], so one
@@ -696,7 +708,7 @@ pub(super) fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, 
         }
         out.push(v0);
         let mut acc = v0;
-        return decode_map(c, m - 1, out, |v| {
+        return decode_map(c, m - 1, out, move |v| {
             acc ^= v;
             acc
         });
@@ -734,7 +746,7 @@ pub(super) fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, 
     }
     let g = g as i64;
     if k == 0 {
-        return decode_map(c, m, out, |q| q.wrapping_mul(g));
+        return decode_map(c, m, out, move |q| q.wrapping_mul(g));
     }
     // The first k values follow from the moments alone (the running sums of the k-th
     // differences, over the moments only).
@@ -760,16 +772,16 @@ pub(super) fn decode_column_inner(c: &mut Cursor, m: usize, out: &mut Vec<i64>, 
         }
     }
     match k {
-        1 => decode_map(c, m - k, out, |q| {
+        1 => decode_map(c, m - k, out, move |q| {
             d[0] = d[0].wrapping_add(q.wrapping_mul(g));
             d[0]
         }),
-        2 => decode_map(c, m - k, out, |q| {
+        2 => decode_map(c, m - k, out, move |q| {
             d[1] = d[1].wrapping_add(q.wrapping_mul(g));
             d[0] = d[0].wrapping_add(d[1]);
             d[0]
         }),
-        _ => decode_map(c, m - k, out, |q| {
+        _ => decode_map(c, m - k, out, move |q| {
             d[2] = d[2].wrapping_add(q.wrapping_mul(g));
             d[1] = d[1].wrapping_add(d[2]);
             d[0] = d[0].wrapping_add(d[1]);

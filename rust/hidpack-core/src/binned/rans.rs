@@ -219,17 +219,39 @@ pub fn decode(c: &mut Cursor, count: usize, out: &mut Vec<i64>) -> Result<()> {
     decode_map(c, count, out, |v| v)
 }
 
-/// One bin as the decoder uses it: its lowest value and the mask of its offset bits.
-#[derive(Clone, Copy, Default)]
+/// The bins as the decoder uses them: each one's lowest value, the mask of its offset bits and
+/// their count, a table each (a bin's entry in each is then one load at `8·s`, where a table of
+/// 24-byte entries took a multiply by three first, an instruction a value).
+struct DecBins {
+    lo: [i64; MAX_BINS],
+    mask: [u64; MAX_BINS],
+    bits: [u64; MAX_BINS],
+}
+
+/// One bin of [`DecBins`].
+#[derive(Clone, Copy)]
 struct DecBin {
     lo: i64,
     mask: u64,
-    bits: u32,
+    bits: u64,
+}
+
+impl DecBins {
+    #[inline(always)]
+    fn get(&self, s: usize) -> DecBin {
+        DecBin { lo: self.lo[s], mask: self.mask[s], bits: self.bits[s] }
+    }
 }
 
 /// [`decode`], appending `f(latent)` for each latent in order: a predictor's first undo step
 /// (a running sum, a running XOR) done as each value is decoded, not as a second pass over the
 /// column.
+///
+/// `f` should own its running state (a `move` closure of copied locals): state it borrows is
+/// read and written through memory on every value, as the stores to `out` may alias it for
+/// all the compiler knows. Borrowed, the signed-steps undo's two running values were a load
+/// and a store each per value, on the loop's chain (session 27: `moves()` 1.9 % less CPU time
+/// with them owned).
 pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: impl FnMut(i64) -> i64) -> Result<()> {
     let nb = c.varint()?;
     if nb == 0 || nb > MAX_BINS as u64 {
@@ -245,12 +267,12 @@ pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: im
         )));
     }
     let total = 1u32 << scale;
-    let mut bins = [DecBin::default(); MAX_BINS];
+    let mut bins = DecBins { lo: [0; MAX_BINS], mask: [0; MAX_BINS], bits: [0; MAX_BINS] };
     let mut freq = [0u32; MAX_BINS];
     let mut prev = 0i64;
     let mut acc = 0u32;
     let mut widest = 0u8;
-    for i in 0..nb {
+    for (i, fi) in freq[..nb].iter_mut().enumerate() {
         prev = prev.wrapping_add(unzigzag(c.varint()?));
         let bits = c.u8()?;
         if bits > 64 {
@@ -258,14 +280,14 @@ pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: im
         }
         widest = widest.max(bits);
         let mask = if bits == 0 { 0 } else { u64::MAX >> (64 - u32::from(bits)) };
-        bins[i] = DecBin { lo: prev, mask, bits: u32::from(bits) };
+        (bins.lo[i], bins.mask[i], bins.bits[i]) = (prev, mask, u64::from(bits));
         let f = c.varint()?;
         if f == 0 || f > u64::from(total - acc) {
             return Err(c.err(format!(
                 "bin {i} frequency {f}: frequencies must be ≥ 1 and sum to {total}"
             )));
         }
-        freq[i] = f as u32;
+        *fi = f as u32;
         acc += f as u32;
     }
     if acc != total {
@@ -352,7 +374,7 @@ const WIDE_READ: u8 = 3;
 struct Lanes<'a> {
     slots: Masked<'a, Slot, 0>, // 2^scale slots
     sym: Masked<'a, u8, 0>,     // the bin of each slot
-    bins: &'a [DecBin; MAX_BINS],
+    bins: &'a DecBins,
     words: Masked<'a, u16, 1>, // the words, then zeros
     offs: Masked<'a, u8, 8>,   // the offset bytes, then zeros
     scale: u32,
@@ -360,20 +382,20 @@ struct Lanes<'a> {
 
 impl Lanes<'_> {
     /// The bin of the state's slot, and the state advanced past it (before renormalising).
-    /// `low` has the state's low `scale` bits (the slot), whatever its other bits.
+    /// `slot` has the state's low `scale` bits.
     #[inline(always)]
-    fn step(&self, st: u32, low: u32) -> (u32, usize) {
-        let e = self.slots.get(low as usize);
-        (u32::from(e.freq) * (st >> self.scale) + u32::from(e.start), usize::from(*self.sym.get(low as usize)))
+    fn step_masked(&self, st: u32, slot: SlotIx) -> (u32, usize) {
+        let e = self.slots.get_masked(slot);
+        (u32::from(e.freq) * (st >> self.scale) + u32::from(e.start), usize::from(*self.sym.get_masked(slot)))
     }
 
     /// The value of bin `s` with its offset at bit `pos`, and the position after the offset.
     #[inline(always)]
     fn value<const READ: u8>(&self, s: usize, pos: usize) -> (i64, usize) {
-        let bin = &self.bins[s];
         if READ == NO_OFFSETS {
-            return (bin.lo, pos);
+            return (self.bins.lo[s], pos);
         }
+        let bin = self.bins.get(s);
         let v = self.offs.u64_at(pos >> 3) >> (pos & 7);
         let off = if READ != WIDE_READ || bin.bits <= 56 {
             v & bin.mask
@@ -381,7 +403,7 @@ impl Lanes<'_> {
             // 57 to 64 bits: the low 32, then the rest
             let p2 = pos + 32;
             let v2 = self.offs.u64_at(p2 >> 3) >> (p2 & 7);
-            (v & 0xFFFF_FFFF) | ((v2 & (u64::MAX >> (96 - bin.bits))) << 32)
+            (v & 0xFFFF_FFFF) | ((v2 & (u64::MAX >> (96 - bin.bits as u32))) << 32)
         };
         (bin.lo.wrapping_add(off as i64), pos + bin.bits as usize)
     }
@@ -396,7 +418,7 @@ impl Lanes<'_> {
             return (va, vb, p);
         }
         // both offsets in one read: at most 28 bits each, and a read has at least 57
-        let (ba, bb) = (&self.bins[s], &self.bins[t]);
+        let (ba, bb) = (self.bins.get(s), self.bins.get(t));
         let v = self.offs.u64_at(pos >> 3) >> (pos & 7);
         let va = ba.lo.wrapping_add((v & ba.mask) as i64);
         let vb = bb.lo.wrapping_add(((v >> ba.bits) & bb.mask) as i64);
@@ -416,34 +438,45 @@ impl Lanes<'_> {
     /// (callgrind, balabit `x` with its order-2 or signed-steps undo) and 3.18 to 2.66 ns. The
     /// loop is now near both the chain of a state (mask, load, multiply, add, compare, select:
     /// about 12 cycles a pair) and the ALUs' throughput; compiled for BMI2 (`shrx`, no shift
-    /// count in `cl`) it was no faster (2.73 against 2.67 ns).
+    /// count in `cl`) it was no faster (2.73 against 2.67 ns). Session 27 took the mask off that
+    /// chain (the slots masked before their select, [`SlotIx`]): `moves()` of the long balabit
+    /// file 1.9 % less CPU time.
     #[inline(always)]
     fn run<const READ: u8>(&self, x: [u32; 2], dst: &mut [std::mem::MaybeUninit<i64>], mut f: impl FnMut(i64) -> i64) -> ((u32, u32), usize, usize) {
         let (mut a, mut b) = (x[0], x[1]);
-        // The states' low bits (their slots), from the select that renormalises them: a state
-        // that took a word has that word as its low 16 bits, so its slot is one select after
-        // the compare, not a shift, an OR and a select (the chain from one state to the next is
-        // the loop's bound: slot, table load, multiply, add, compare, select).
-        let (mut la, mut lb) = (a, b);
+        // The states' slots, from the select that renormalises them: a state that took a word
+        // has that word as its low 16 bits, so its slot is the word's masked (made off the
+        // chain, as soon as the word is loaded) or the state's, masked beside the compare; the
+        // select then gives the slot itself, not a shift, an OR, a select and a mask (the chain
+        // from one state to the next is the loop's bound: table load, multiply, add, compare,
+        // select).
+        let m = self.slots.mask;
+        // The same mask, for the words: a value the compiler cannot see is `m`, so that it keeps
+        // `w & wm` and `n & m` apart (it would otherwise fold `select(t, w & m, n & m)` into
+        // `select(t, w, n) & m`, the AND back on the chain after the select).
+        let wm = std::hint::black_box(m);
+        let (mut la, mut lb) = (SlotIx::of(a, m), SlotIx::of(b, m));
         let (mut wp, mut pos) = (0usize, 0usize);
         let mut pairs = dst.chunks_exact_mut(2);
         for d in &mut pairs {
             // Both lanes step at once; the words for the pair are read before it is known which
             // lane takes one (state a takes the first, b the next), so a state waits for a
             // compare, not for a load.
-            let (na, sa) = self.step(a, la);
-            let (nb, sb) = self.step(b, lb);
+            let (na, sa) = self.step_masked(a, la);
+            let (nb, sb) = self.step_masked(b, lb);
             let (w0, w1) = self.words.pair_at(wp);
+            let (s0, s1) = (SlotIx::of(w0, wm), SlotIx::of(w1, wm));
             let ta = na < RANS_L;
             let tb = nb < RANS_L;
             // Selects, not branches: whether a state takes a word is as good as random (about
             // one value in four on a pointer column), and the compiler made the first of these
             // a branch, mispredicted about as often as it was taken.
             a = select_unpredictable(ta, (na << 16) | w0, na);
-            la = select_unpredictable(ta, w0, na);
+            la = select_unpredictable(ta, s0, SlotIx::of(na, m));
             let wb = select_unpredictable(ta, w1, w0);
+            let slot_b = select_unpredictable(ta, s1, s0);
             b = select_unpredictable(tb, (nb << 16) | wb, nb);
-            lb = select_unpredictable(tb, wb, nb);
+            lb = select_unpredictable(tb, slot_b, SlotIx::of(nb, m));
             wp += usize::from(ta) + usize::from(tb);
             let (va, vb, p) = self.pair::<READ>(sa, sb, pos);
             pos = p;
@@ -451,7 +484,7 @@ impl Lanes<'_> {
             d[1].write(f(vb));
         }
         if let [d] = pairs.into_remainder() {
-            let (na, sa) = self.step(a, la);
+            let (na, sa) = self.step_masked(a, la);
             let ta = na < RANS_L;
             a = select_unpredictable(ta, (na << 16) | self.words.pair_at(wp).0, na);
             wp += usize::from(ta);
@@ -476,6 +509,21 @@ struct Slot {
     start: u16,
 }
 
+/// A slot: a state's low bits masked by the slot tables' mask, made only by [`SlotIx::of`] with
+/// that mask, so at most it (what [`Masked::get_masked`] relies on). A `usize`, so that the
+/// select that makes it gives the load its index with no zero extension between (measured:
+/// `moves()` 0.8 % less CPU time than with a `u32`).
+#[derive(Clone, Copy)]
+struct SlotIx(usize);
+
+impl SlotIx {
+    /// `x & m`; `m` must be the slot tables' mask (`Lanes::slots.mask`).
+    #[inline(always)]
+    fn of(x: u32, m: usize) -> SlotIx {
+        SlotIx(x as usize & m)
+    }
+}
+
 /// A table read at `i & mask` for any `i`, without a bounds check per read: the table holds
 /// `mask + 1 + OVER` elements (checked once, when made), so an index masked to at most `mask`
 /// and the `OVER` elements after it are always in bounds.
@@ -490,11 +538,18 @@ impl<'a, T: Copy, const OVER: usize> Masked<'a, T, OVER> {
         assert!(mask.checked_add(OVER).is_some_and(|last| last < table.len()), "masked table too short");
         Masked { table, mask }
     }
+}
 
+impl<'a, T: Copy> Masked<'a, T, 0> {
+    /// The element at a slot masked already (no AND on the index: the slot chain's bound).
     #[inline(always)]
-    fn get(&self, i: usize) -> &'a T {
-        // SAFETY: `i & mask ≤ mask < table.len()` (`new`).
-        unsafe { self.table.get_unchecked(i & self.mask) }
+    fn get_masked(&self, i: SlotIx) -> &'a T {
+        debug_assert!(i.0 <= self.mask);
+        // SAFETY: a `SlotIx` is `x & m` with `m` the mask of the slot tables: `Lanes::run`, the
+        // only maker outside the tests, masks by `slots.mask` or by `black_box` of it (the same
+        // value), and `sym` was made with the same mask (`total − 1`, `decode_map`); so
+        // `i ≤ mask < table.len()` (`new`).
+        unsafe { self.table.get_unchecked(i.0) }
     }
 }
 
@@ -628,7 +683,7 @@ mod tests {
         let m = Masked::<u8, 8>::new(&t, 7);
         assert_eq!(m.u64_at(usize::MAX), u64::from_le_bytes([7, 8, 9, 10, 11, 12, 13, 14]));
         assert_eq!(m.u64_at(9), u64::from_le_bytes([1, 2, 3, 4, 5, 6, 7, 8]));
-        assert_eq!(*Masked::<u8, 0>::new(&t, 15).get(31), 15);
+        assert_eq!(*Masked::<u8, 0>::new(&t, 15).get_masked(SlotIx::of(31, 15)), 15);
         let w = [1u16, 2, 3];
         assert_eq!(Masked::<u16, 1>::new(&w, 1).pair_at(3), (2, 3));
         assert!(std::panic::catch_unwind(|| Masked::<u8, 8>::new(&t, 8)).is_err());

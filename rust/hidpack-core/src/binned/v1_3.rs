@@ -834,7 +834,7 @@ pub(super) fn decode_signed(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Res
     // undone as each step is decoded (no second pass over the column)
     let mut acc = v0;
     let mut prev = 0i64;
-    decode_map(c, m - 1, out, |v| {
+    decode_map(c, m - 1, out, move |v| {
         // negated when the previous step was negative, without a branch: (d ^ m) − m, m = 0 or −1
         let m = prev >> 63;
         let d = (v.wrapping_mul(g) ^ m).wrapping_sub(m);

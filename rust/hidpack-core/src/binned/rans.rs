@@ -66,12 +66,33 @@ pub(super) fn encode_counted(latents: &[i64], counted: Counted, out: &mut Vec<u8
         // one in thirteen of the whole encoder's mispredictions on balabit).
         let masked: Vec<(i64, u64, u32)> =
             coder.iter().map(|&(lo, w)| (lo, if w == 0 { 0 } else { u64::MAX >> (64 - w) }, w)).collect();
-        for &v in latents {
+        // The offsets' bits are known from the bins (each value's width is its bin's), so their
+        // words fit a buffer sized once, and the accumulator stays in registers: each value
+        // writes the accumulator's low word at the fill position, which moves on only when 32
+        // bits are full (no branch, no capacity check; `BitWriter` kept its state in memory here
+        // and branched on every full word, at random).
+        let total: u64 = bins.iter().map(|b| b.count * u64::from(width_bits(b.lo, b.hi))).sum();
+        let mut words = vec![0u32; (total / 32) as usize + 1];
+        let (mut acc, mut filled, mut at) = (0u64, 0u32, 0usize);
+        syms.resize(n, 0);
+        for (&v, sym) in latents.iter().zip(syms.iter_mut()) {
             let s = map.get(v) as usize;
-            syms.push(s as u8);
+            *sym = s as u8;
             let (lo, mask, w) = masked[s];
-            bits.put_masked(v.wrapping_sub(lo) as u64 & mask, w);
+            acc |= (v.wrapping_sub(lo) as u64 & mask) << filled;
+            filled += w;
+            words[at] = acc as u32;
+            let full = filled >= 32;
+            at += usize::from(full);
+            acc >>= 32 * u32::from(full);
+            filled &= 31;
         }
+        debug_assert_eq!(at as u64, total / 32);
+        words[at] = acc as u32;
+        for w in &words {
+            bits.out.extend_from_slice(&w.to_le_bytes());
+        }
+        bits.out.truncate(total.div_ceil(8) as usize);
     } else {
         for &v in latents {
             let s = map.get(v) as usize;
@@ -158,7 +179,9 @@ fn rans_words(syms: &[u8], freq: &[u32], start: &[u32], scale: u8) -> RansWords 
         let x = u64::from(st);
         let q = ((x + ((x * e.m_low) >> 32)) >> e.l) as u32;
         debug_assert_eq!(q, st / ((1 << scale) - e.rest));
-        st + q * e.rest + e.start
+        // `st + start` is made while `q` is (wrapping: the sum is exact mod 2^32 and the state it
+        // makes is below 2^32), so the multiply's result waits on one add, not two
+        st.wrapping_add(e.start).wrapping_add(q * e.rest)
     };
     // the state of the value being coded is `cur`; the pair is swapped after each value so both
     // stay in registers

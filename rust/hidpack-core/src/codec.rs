@@ -489,13 +489,14 @@ pub fn encode_segment_with(table: &EventTable, out: &mut Vec<u8>, mode: Mode, pr
     write_chunk(&mut body, FIELD_KIND, &Column::Int { vals: kinds, valid: None }, mode);
     let present: Vec<&KindTable> = table.kinds.iter().filter(|k| !k.is_empty()).collect();
     put_varint(&mut body, present.len() as u64);
+    let mut moves = None; // the segment's moves before each click and scroll, once found
     for kt in present {
         let mut g = Vec::new();
         for (pos, (spec, col)) in kt.kind.fields().iter().zip(&kt.cols).enumerate() {
             if mode.binned() && col.valid().is_some_and(|v| !v.contains(&true)) {
                 continue; // absent on every row: a missing chunk says so (§5.2)
             }
-            if predicted && crate::predicted::try_chunk(table, kt.kind, pos, mode, &mut g) {
+            if predicted && crate::predicted::try_chunk(table, kt.kind, pos, mode, &mut g, &mut moves) {
                 continue;
             }
             write_chunk(&mut g, spec.field.id(), col, mode);

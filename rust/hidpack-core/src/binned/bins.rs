@@ -358,8 +358,10 @@ impl Counts {
         if let Some(span) = Self::dense_slots(n, sp) {
             Counts { dense: Some(sp.0), tz: sp.2.min(63), keys: Vec::new(), vals: vec![0; span as usize + 1], len: 0, shift: 0 }
         } else {
-            // room for half the values distinct without growing (more grow as they come)
-            let bits = (n.next_power_of_two().trailing_zeros()).clamp(10, 14);
+            // room for half the values distinct without growing (more grow as they come); no
+            // larger than that for a short column (a table of 2^10 slots at the least was most
+            // of a short clock's estimates: zeroed, then scanned for the values)
+            let bits = (n.next_power_of_two().trailing_zeros()).clamp(6, 14);
             Counts { dense: None, tz: 0, keys: vec![0; 1 << bits], vals: vec![0; 1 << bits], len: 0, shift: 64 - bits }
         }
     }

@@ -587,7 +587,8 @@ pub(super) fn find_split_base(vals: &[i64]) -> Option<u64> {
         let mut coprime = 0usize;
         for &(a, b) in &pairs {
             let (a, b) = (down(a), down(b));
-            let shared_small = (a | b) & 1 == 0 || (a % 3 == 0 && b % 3 == 0) || (a % 5 == 0 && b % 5 == 0);
+            // all three tests made, without a branch between them (each went either way at random)
+            let shared_small = ((a | b) & 1 == 0) | ((a % 3 == 0) & (b % 3 == 0)) | ((a % 5 == 0) & (b % 5 == 0));
             if !shared_small && gcd(a, b) == 1 {
                 coprime += 1;
                 if coprime * 2 > samples {

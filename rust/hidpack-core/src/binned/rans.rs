@@ -66,12 +66,33 @@ pub(super) fn encode_counted(latents: &[i64], counted: Counted, out: &mut Vec<u8
         // one in thirteen of the whole encoder's mispredictions on balabit).
         let masked: Vec<(i64, u64, u32)> =
             coder.iter().map(|&(lo, w)| (lo, if w == 0 { 0 } else { u64::MAX >> (64 - w) }, w)).collect();
-        for &v in latents {
+        // The offsets' bits are known from the bins (each value's width is its bin's), so their
+        // words fit a buffer sized once, and the accumulator stays in registers: each value
+        // writes the accumulator's low word at the fill position, which moves on only when 32
+        // bits are full (no branch, no capacity check; `BitWriter` kept its state in memory here
+        // and branched on every full word, at random).
+        let total: u64 = bins.iter().map(|b| b.count * u64::from(width_bits(b.lo, b.hi))).sum();
+        let mut words = vec![0u32; (total / 32) as usize + 1];
+        let (mut acc, mut filled, mut at) = (0u64, 0u32, 0usize);
+        syms.resize(n, 0);
+        for (&v, sym) in latents.iter().zip(syms.iter_mut()) {
             let s = map.get(v) as usize;
-            syms.push(s as u8);
+            *sym = s as u8;
             let (lo, mask, w) = masked[s];
-            bits.put_masked(v.wrapping_sub(lo) as u64 & mask, w);
+            acc |= (v.wrapping_sub(lo) as u64 & mask) << filled;
+            filled += w;
+            words[at] = acc as u32;
+            let full = filled >= 32;
+            at += usize::from(full);
+            acc >>= 32 * u32::from(full);
+            filled &= 31;
         }
+        debug_assert_eq!(at as u64, total / 32);
+        words[at] = acc as u32;
+        for w in &words {
+            bits.out.extend_from_slice(&w.to_le_bytes());
+        }
+        bits.out.truncate(total.div_ceil(8) as usize);
     } else {
         for &v in latents {
             let s = map.get(v) as usize;
@@ -112,9 +133,12 @@ impl RansWords {
 }
 
 /// Encodes `syms` backwards with two interleaved states (even values on state 0, odd on 1).
-/// `x / f` is a multiplication: m = ceil(2^(32+l) / f), l = ceil(log2 f), exact for x < 2^32.
-/// As m is in `[2^32, 2^33)`, `(x·m) >> 32 = x + ((x·(m − 2^32)) >> 32)`: one 64-bit multiply
-/// (a 128-bit product and a double shift were three cycles more on every value's chain).
+/// `x / f` is the high half of one 64×64-bit product: `⌊2x·m / 2^64⌋` with m = ⌈2^63 / f⌉ (at
+/// most 2^63, for f = 1). It is `⌊x/f + x·ε/2^63⌋` with `0 ≤ ε < 1`, and the error term, under
+/// `2^-31` for x < 2^32, is below `1/f`, the least distance from a non-integer x/f to the integer
+/// above it (f ≤ 2^14): exact. (`x + ((x·(m' − 2^32)) >> 32) >> l` with m' = ⌈2^(32+l)/f⌉, what
+/// this replaced, was a multiply, an add and two shifts on every value's chain; a product shifted
+/// by 32 + l, three cycles more than that.)
 ///
 /// A value gives at most one word, so the words fit a buffer of one slot per value, filled from
 /// its end: the last word pushed is the stream's first, with no reversal after. The
@@ -126,8 +150,7 @@ fn rans_words(syms: &[u8], freq: &[u32], start: &[u32], scale: u8) -> RansWords 
     /// What coding one bin needs, in one place (one cache line holds two bins).
     #[derive(Clone, Copy)]
     struct Enc {
-        m_low: u64, // m − 2^32
-        l: u32,
+        m: u64, // ⌈2^63 / f⌉
         rest: u32, // 2^scale − f: x + q·rest = (q << scale) + (x − q·f)
         start: u32,
         bound: u64, // a state at or above it must give a word first (2^32: never)
@@ -137,10 +160,8 @@ fn rans_words(syms: &[u8], freq: &[u32], start: &[u32], scale: u8) -> RansWords 
         .iter()
         .zip(start)
         .map(|(&f, &start)| {
-            let l = 32 - (f - 1).leading_zeros();
-            let m = (1u128 << (32 + l)).div_ceil(u128::from(f)) as u64;
-            debug_assert!((1 << 32..1 << 33).contains(&m));
-            Enc { m_low: m - (1 << 32), l, rest: (1 << scale) - f, start, bound: u64::from(f) << renorm }
+            let m = (1u64 << 63).div_ceil(u64::from(f));
+            Enc { m, rest: (1 << scale) - f, start, bound: u64::from(f) << renorm }
         })
         .collect();
     let n = syms.len();
@@ -154,11 +175,11 @@ fn rans_words(syms: &[u8], freq: &[u32], start: &[u32], scale: u8) -> RansWords 
         buf[*p] = st as u16;
         *p -= usize::from(give);
         let st = if give { st >> 16 } else { st };
-        // (x·m) >> (32 + l), the product's high part by the low multiplier's
-        let x = u64::from(st);
-        let q = ((x + ((x * e.m_low) >> 32)) >> e.l) as u32;
+        let q = ((u128::from(u64::from(st) << 1) * u128::from(e.m)) >> 64) as u32;
         debug_assert_eq!(q, st / ((1 << scale) - e.rest));
-        st + q * e.rest + e.start
+        // `st + start` is made while `q` is (wrapping: the sum is exact mod 2^32 and the state it
+        // makes is below 2^32), so the multiply's result waits on one add, not two
+        st.wrapping_add(e.start).wrapping_add(q * e.rest)
     };
     // the state of the value being coded is `cur`; the pair is swapped after each value so both
     // stay in registers

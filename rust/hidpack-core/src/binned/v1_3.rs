@@ -228,14 +228,22 @@ fn possible_hits(vals: &[i64], g: i64, p: i64) -> usize {
 /// a real clock): the 64-bit division of `ticks` and the `floor` call of `rem` (a libm call on
 /// x86-64 without SSE4.1) were most of the clock grid's cost in the writer. Exactly the same
 /// ticks and residues as the reference (the correction loops end on the exact floor).
+///
+/// The first guess of the ticks comes from the step since the previous stamp, not from the
+/// interval's middle: the middle lies in `[v₋, v₋ + g)` of the previous stamp `v₋` (see
+/// [`may_hit`]), so the guess is within one of the floor (with `g < p`), and the correction's
+/// compares, which do wait on the middle, are nearly always not taken. The walk's chain from one
+/// stamp to the next is then the interval's update alone, not a conversion, a multiply and a
+/// conversion back on each stamp's way.
 struct Walk {
     grid: Grid,
     inv_2p: f64,
+    prev: i64,
 }
 
 impl Walk {
     fn new(v0: i64, g: i64, p: i64) -> Self {
-        Walk { grid: Grid::new(v0, g, p), inv_2p: 0.5 / p as f64 }
+        Walk { grid: Grid::new(v0, g, p), inv_2p: 0.5 / p as f64, prev: v0 }
     }
 
     /// The ticks and residue of the stamp `v`, and the grid moved on past it.
@@ -248,7 +256,10 @@ impl Walk {
             Some(d) if d.unsigned_abs() < 1 << 50 && gr.p < 1 << 50 => {
                 let p2 = 2 * gr.p;
                 let n = 2 * d + gr.p;
-                let mut k = (n as f64 * self.inv_2p) as i64;
+                // n = 2(v − v₋) + p − 2δ with 0 ≤ δ < g: guessed with δ = g/2, off by under g
+                let step = v.wrapping_sub(self.prev);
+                let guess = if step.unsigned_abs() < 1 << 50 && gr.g < gr.p { 2 * step + gr.p - gr.g } else { n };
+                let mut k = (guess as f64 * self.inv_2p) as i64;
                 let mut r = n - k * p2;
                 while r < 0 {
                     k -= 1;
@@ -278,6 +289,7 @@ impl Walk {
         };
         let e = v.wrapping_sub(c.wrapping_sub(rem));
         self.grid.update(k, v);
+        self.prev = v;
         (k, e)
     }
 }

@@ -194,6 +194,11 @@ fn build_fast(raw: &WideInput<'_>) -> Option<(EventTable, [usize; 256])> {
     if raw.kind.len() != n || u32::try_from(n).is_err() {
         return None;
     }
+    // every column as long as `t` (the careful build names the one that is not)
+    let same_length = |rf: &WideField<'_>| rf.vals.len() == n && rf.valid.as_ref().is_none_or(|v| v.len() == n);
+    if !raw.fields.iter().flatten().all(same_length) {
+        return None;
+    }
     let all = byte_counts(&raw.kind);
     if all[NUM_KINDS..].iter().any(|&c| c > 0) {
         return None;
@@ -217,9 +222,6 @@ fn build_fast(raw: &WideInput<'_>) -> Option<(EventTable, [usize; 256])> {
                 table.kinds[k].cols[pos] = Column::absent(f.ty(), count);
                 continue;
             };
-            if rf.vals.len() != n || rf.valid.as_ref().is_some_and(|v| v.len() != n) {
-                return None;
-            }
             let valid: Option<Vec<bool>> = match &rf.valid {
                 None => {
                     present_in_kinds[f as usize] += count;
@@ -274,9 +276,6 @@ fn build_fast(raw: &WideInput<'_>) -> Option<(EventTable, [usize; 256])> {
     // A field present on a row of a kind without it would be lost: the careful build says where.
     for f in ALL_FIELDS {
         let Some(rf) = &raw.fields[f as usize] else { continue };
-        if rf.vals.len() != n || rf.valid.as_ref().is_some_and(|v| v.len() != n) {
-            return None;
-        }
         let present = rf.valid.as_ref().map_or(n, |v| count_true(v));
         if present != present_in_kinds[f as usize] {
             return None;

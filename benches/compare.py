@@ -1346,6 +1346,18 @@ def _vm_hwm() -> Optional[int]:
     return None
 
 
+def _cpu_busy_s() -> Optional[float]:
+    """Seconds of CPU the whole machine spent busy (every CPU: user, nice, system, irq, softirq and
+    steal, from ``/proc/stat``), or None where there is no such file."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError, IndexError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = v
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def user_path_child() -> int:
     """One user-path row in this (fresh) process: spec on stdin (``reader``, ``paths``, ``warm``
     paths, ``repeats``, ``float_xy``), figures as one JSON line on stdout. The read runs first on
@@ -1366,6 +1378,7 @@ def user_path_child() -> int:
     rows, nbytes, t_first, t_last = result_size(out)
     del out
     times = []
+    busy0, own0, wall0 = _cpu_busy_s(), sum(os.times()[:2]), time.perf_counter()
     for _ in range(spec["repeats"]):
         gc.collect()
         gc.disable()
@@ -1376,9 +1389,14 @@ def user_path_child() -> int:
         finally:
             gc.enable()
         del out
+    busy1, own1, wall1 = _cpu_busy_s(), sum(os.times()[:2]), time.perf_counter()
+    # CPUs busy with anything but this read over the timed passes (other processes, the
+    # hypervisor's steal): a threaded row that needs both CPUs is slow when this is high
+    elsewhere = (None if busy0 is None or busy1 is None
+                 else max(0.0, (busy1 - busy0) - (own1 - own0)) / max(wall1 - wall0, 1e-9))
     print(json.dumps({"rows": rows, "result_bytes": nbytes, "t_first": t_first, "t_last": t_last,
                       "peak_growth": None if before is None or peak is None else peak - before,
-                      "first_s": first, "times": times}))
+                      "first_s": first, "times": times, "elsewhere_cpus": elsewhere}))
     return 0
 
 
@@ -1475,7 +1493,9 @@ def fmt_user_paths(figs: Dict[str, Any], readers: Dict[str, Tuple[str, str, bool
            f"Each row in a fresh process: the call once on one small file (set-up), once measured for peak "
            f"memory (growth of the process's peak RSS, over the bytes of what it returned: numpy columns, the "
            f"Arrow table's buffers or the frame's memory_usage), then {'one timed pass' if repeats == 1 else f'median of {repeats} timed passes'}. Mev/s "
-           f"counts the events stored (moves rows too). 1 thread: pinned to one CPU; threads: {ncpu} CPUs.", ""]
+           f"counts the events stored (moves rows too). 1 thread: pinned to one CPU; threads: {ncpu} CPUs. "
+           f"Busy elsewhere: CPUs kept busy by anything else (other processes, the hypervisor's steal) during "
+           f"the timed passes, from /proc/stat; a threaded row needs it near 0.", ""]
     for group, title in USER_GROUPS.items():
         rows = {n: figs["rows"][n] for n, r in readers.items() if r[0] == group and n in figs["rows"]}
         if not rows:
@@ -1483,23 +1503,24 @@ def fmt_user_paths(figs: Dict[str, Any], readers: Dict[str, Tuple[str, str, bool
         base = rows.get(f"{group}/pcodec", {}).get("mev_s")
         pq1 = rows.get(f"{group}/parquet-1", {}).get("mev_s")
         out += [f"**{title}**", "",
-                "| reader | threads | Mev/s | × pcodec | × Parquet 1 thread | peak MiB | peak / result |",
-                "|---|---|---:|---:|---:|---:|---:|"]
+                "| reader | threads | Mev/s | × pcodec | × Parquet 1 thread | peak MiB | peak / result | busy elsewhere |",
+                "|---|---|---:|---:|---:|---:|---:|---:|"]
         for n, r in rows.items():
             call, threaded = readers[n][1], readers[n][2]
             th = str(ncpu) if threaded else "1"
             if "not_installed" in r:
-                out.append(f"| `{call}` | {th} | **not installed** ({r['not_installed']}) | | | | |")
+                out.append(f"| `{call}` | {th} | **not installed** ({r['not_installed']}) | | | | | |")
                 continue
             if "error" in r:
-                out.append(f"| `{call}` | {th} | error: {r['error'].splitlines()[0]} | | | | |")
+                out.append(f"| `{call}` | {th} | error: {r['error'].splitlines()[0]} | | | | | |")
                 continue
             v, peak = r["mev_s"], r["peak_growth"]
             xb = f"{v / base:.2f}" if base else "–"
             xq = f"{v / pq1:.2f}" if pq1 else "–"
             mib = "–" if peak is None else f"{peak / 2**20:.0f}"
             rel = "–" if peak is None else f"{peak / r['result_bytes']:.2f}"
-            out.append(f"| `{call}` | {th} | {v:.2f} | {xb} | {xq} | {mib} | {rel} |")
+            busy = "–" if r.get("elsewhere_cpus") is None else f"{r['elsewhere_cpus']:.2f}"
+            out.append(f"| `{call}` | {th} | {v:.2f} | {xb} | {xq} | {mib} | {rel} | {busy} |")
         out.append("")
     out += ["Issue 15's targets, this run (hidpack × the baseline; target in brackets):", ""] + [
         f"- {label}: {_ratio_text(figs, a, b)} [{target}]" for label, a, b, target in USER_TARGETS]

@@ -265,15 +265,15 @@ impl DecBins {
 }
 
 /// [`decode`], appending `f(latent)` for each latent in order: a predictor's first undo step
-/// (a running sum, a running XOR) done as each value is decoded, not as a second pass over the
-/// column.
+/// (a running sum, a running XOR, a move to the front) done as each value is decoded, not as a
+/// second pass over the column. `T` is `i64` but for a column of byte codes (`kind`).
 ///
 /// `f` should own its running state (a `move` closure of copied locals): state it borrows is
 /// read and written through memory on every value, as the stores to `out` may alias it for
 /// all the compiler knows. Borrowed, the signed-steps undo's two running values were a load
 /// and a store each per value, on the loop's chain (session 27: `moves()` 1.9 % less CPU time
 /// with them owned).
-pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: impl FnMut(i64) -> i64) -> Result<()> {
+pub(super) fn decode_map<T>(c: &mut Cursor, count: usize, out: &mut Vec<T>, f: impl FnMut(i64) -> T) -> Result<()> {
     let nb = c.varint()?;
     if nb == 0 || nb > MAX_BINS as u64 {
         return Err(c.err(format!(
@@ -360,10 +360,10 @@ pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: im
     out.reserve(count);
     let dst = &mut out.spare_capacity_mut()[..count];
     let ((cur, other), wp, pos) = match widest {
-        0 => lanes.run::<NO_OFFSETS>(x, dst, f),
-        1..=28 => lanes.run::<PAIR_READ>(x, dst, f),
-        29..=56 => lanes.run::<VALUE_READ>(x, dst, f),
-        _ => lanes.run::<WIDE_READ>(x, dst, f),
+        0 => lanes.run::<NO_OFFSETS, T>(x, dst, f),
+        1..=28 => lanes.run::<PAIR_READ, T>(x, dst, f),
+        29..=56 => lanes.run::<VALUE_READ, T>(x, dst, f),
+        _ => lanes.run::<WIDE_READ, T>(x, dst, f),
     };
     // SAFETY: `run` wrote every element of `dst`, which is the first `count` elements of `out`'s
     // spare capacity (reserved above).
@@ -463,7 +463,7 @@ impl Lanes<'_> {
     /// chain (the slots masked before their select, [`SlotIx`]): `moves()` of the long balabit
     /// file 1.9 % less CPU time.
     #[inline(always)]
-    fn run<const READ: u8>(&self, x: [u32; 2], dst: &mut [std::mem::MaybeUninit<i64>], mut f: impl FnMut(i64) -> i64) -> ((u32, u32), usize, usize) {
+    fn run<const READ: u8, T>(&self, x: [u32; 2], dst: &mut [std::mem::MaybeUninit<T>], mut f: impl FnMut(i64) -> T) -> ((u32, u32), usize, usize) {
         let (mut a, mut b) = (x[0], x[1]);
         // The states' slots, from the select that renormalises them: a state that took a word
         // has that word as its low 16 bits, so its slot is the word's masked (made off the

@@ -140,7 +140,7 @@ impl CodeRun {
 
 /// The value of a move-to-front rank `r` (≥ 1), its entry moved to the front; a rank past the
 /// alphabet of `d` sets `bad` (and gives 0).
-#[inline]
+#[inline(never)]
 fn mtf_take(list: &mut MtfList, table: &[i64; MAX_MTF_ALPHABET], r: u64, d: u64, bad: &mut bool) -> i64 {
     if r >= d {
         *bad = true;

@@ -327,21 +327,27 @@ pub(super) fn decode_map<T>(c: &mut Cursor, count: usize, out: &mut Vec<T>, f: i
     let offs = c.bytes(no)?;
     // slot -> its bin's frequency and the slot's place in the bin, and slot -> bin (filled bin
     // after bin, without zeroing first: the frequencies sum to `total`)
-    let mut slots: Vec<Slot> = Vec::with_capacity(total as usize);
-    let mut sym: Vec<u8> = Vec::with_capacity(total as usize);
+    let mut slots = vec![Slot { freq: 0, start: 0 }; total as usize];
+    let mut sym = vec![0u8; total as usize];
+    let mut at = 0;
     for (i, &f) in freq[..nb].iter().enumerate() {
-        slots.extend((0..f).map(|j| Slot { freq: f as u16, start: j as u16 }));
-        sym.extend(std::iter::repeat_n(i as u8, f as usize));
+        let f = f as usize;
+        for (j, s) in slots[at..at + f].iter_mut().enumerate() {
+            *s = Slot { freq: f as u16, start: j as u16 };
+        }
+        sym[at..at + f].fill(i as u8);
+        at += f;
     }
-    debug_assert_eq!(slots.len(), total as usize);
+    debug_assert_eq!(at, total as usize);
     // The words as u16, padded with zeros to a power of two plus one: the loop reads the next
     // two at `wp & wmask`, in bounds whatever `wp` is (a corrupt stream may ask for more words
     // than it has; `wp` then ends past `nw`, which the check after the loop refuses). Within a
     // valid stream `wp ≤ nw < wmask + 1`, so the mask changes nothing.
     let wmask = (nw + 1).next_power_of_two() - 1;
-    let mut wv: Vec<u16> = Vec::with_capacity(wmask + 2);
-    wv.extend(words.chunks_exact(2).map(|w| u16::from_le_bytes([w[0], w[1]])));
-    wv.resize(wmask + 2, 0);
+    let mut wv = vec![0u16; wmask + 2];
+    for (d, w) in wv.iter_mut().zip(words.chunks_exact(2)) {
+        *d = u16::from_le_bytes([w[0], w[1]]);
+    }
     // The offsets, padded with zeros the same way: a value's 8-byte read starts at byte
     // `(pos >> 3) & omask`, at most `omask`, so `omask + 9` bytes hold every read. A valid stream
     // reads at bytes `≤ no` (a 0-bit offset may sit at its very end), so `omask ≥ no`.

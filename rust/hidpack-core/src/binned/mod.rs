@@ -246,6 +246,29 @@ mod tests {
             let ranks: Vec<i64> = (0..300).map(|i| i64::from(i % 9 == 0)).collect();
             assert_eq!(codes_of(&mtf_chunk(&alpha, &ranks), 300).unwrap(), None);
         }
+        // order 0 (divisor g): bytes, counted; a value outside a byte, or g = 0, is the column
+        // decoder's (which refuses it)
+        let order0 = |g: u64, latents: &[i64]| {
+            let mut b = vec![0u8];
+            put_varint(&mut b, g);
+            encode(latents, &mut b);
+            b
+        };
+        for (g, n) in [(1u64, 1usize), (1, 2), (1, 777), (3, 1000), (85, 64)] {
+            let latents: Vec<i64> = (0..n).map(|_| (next() % (255 / g + 1)) as i64).collect();
+            let got = codes_of(&order0(g, &latents), n).unwrap().expect("an order-0 chunk of bytes");
+            assert_eq!(got.iter().map(|&x| i64::from(x)).collect::<Vec<_>>(), latents.iter().map(|&q| q * g as i64).collect::<Vec<_>>());
+        }
+        for (g, latents) in [(1u64, vec![3, 256, 3]), (1, vec![-1, 0]), (2, vec![0, 128]), (0, vec![1, 2]), (u64::MAX, vec![0, 1])] {
+            let b = order0(g, &latents);
+            assert_eq!(codes_of(&b, latents.len()).unwrap(), None, "g {g}");
+            let mut c = Cursor::new(&b, 0, "t");
+            let mut out = Vec::new();
+            let Some(None) = decode_codes(&mut c, latents.len(), &mut out).ok() else { panic!("g {g}") };
+            assert!(out.is_empty());
+        }
+        let b = order0(1, &[1, 2, 3]);
+        assert!(codes_of(&b[..b.len() - 1], 3).is_err());
         // a rank past the alphabet, at the first value, among others, last
         let alpha = [4, 1, 2];
         for at in [0, 1, 150, 299] {

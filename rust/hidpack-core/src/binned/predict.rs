@@ -67,19 +67,23 @@ fn first_bad_rank(c: &Cursor, mut start: Cursor, m: usize, d: u64) -> crate::err
 
 /// A column of byte codes (the segment's `kind` column, FORMAT.md §5.5) at `c`, decoded as
 /// bytes with the count of each, when its chunk is a move-to-front one whose alphabet is of
-/// bytes (every writer's `kind` column that takes move-to-front): `Ok(None)` with `c` not moved
-/// for any other chunk (for [`decode_column`] and a check of each value).
+/// bytes or an order-0 one whose values are (every writer's `kind` column): `Ok(None)` with `c`
+/// not moved for any other chunk (for [`decode_column`] and a check of each value).
 ///
-/// Decoded as bytes, the column is not narrowed from `i64` after, nor counted in a pass of its
-/// own: a value repeats the one before but at a rank other than 0, so the counts are the runs'
-/// lengths, added where a run ends.
+/// Decoded as bytes, the column is not narrowed from `i64` after. A move-to-front one is not
+/// counted in a pass of its own either: a value repeats the one before but at a rank other
+/// than 0, so the counts are the runs' lengths, added where a run ends.
 pub fn decode_codes(c: &mut Cursor, m: usize, out: &mut Vec<u8>) -> Result<Option<[usize; 256]>> {
     let counts = [0usize; 256];
     if m == 0 {
         return Ok(Some(counts));
     }
     let start = c.clone();
-    if c.u8()? != PRED_MTF {
+    let k = c.u8()?;
+    if k == 0 {
+        return decode_codes_order0(c, start, m, out);
+    }
+    if k != PRED_MTF {
         *c = start;
         return Ok(None);
     }
@@ -109,6 +113,32 @@ pub fn decode_codes(c: &mut Cursor, m: usize, out: &mut Vec<u8>) -> Result<Optio
     let last = out[out.len() - 1];
     run.counts[usize::from(last)] += m - run.from;
     Ok(Some(run.counts))
+}
+
+/// [`decode_codes`] of an order-0 chunk (the predictor byte read; `start` is the chunk's start):
+/// the values as bytes, counted after. A value outside a byte (or a divisor of 0) leaves the
+/// chunk to [`decode_column`], `c` back at `start`.
+fn decode_codes_order0<'a>(c: &mut Cursor<'a>, start: Cursor<'a>, m: usize, out: &mut Vec<u8>) -> Result<Option<[usize; 256]>> {
+    let g = c.varint()?;
+    let base = out.len();
+    let mut over = false;
+    if g != 0 {
+        let g = g as i64;
+        let over = &mut over;
+        decode_map(c, m, out, move |q| {
+            let v = q.wrapping_mul(g);
+            if v as u64 > 255 {
+                *over = true;
+            }
+            v as u8
+        })?;
+    }
+    if g == 0 || over {
+        out.truncate(base);
+        *c = start;
+        return Ok(None);
+    }
+    Ok(Some(crate::table::byte_counts(&out[base..])))
 }
 
 /// The move-to-front state of [`decode_codes`] beside the value in a register: the list, the

@@ -630,6 +630,8 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
     budget.events -= n as u64;
     let mut t = Vec::new();
     let mut kind_col = Vec::new();
+    // the kind codes as bytes and their counts, when the chunk's decoder gives them so
+    let mut codes = None;
     for (want, dst) in [(FIELD_T, &mut t), (FIELD_KIND, &mut kind_col)] {
         let id = c.u8()?;
         if id != want {
@@ -641,21 +643,33 @@ fn decode_segment(seg: &[u8], base: u64, budget: &mut Budget, notes: &mut Decode
         }
         let len = c.varint_usize(c.remaining() as u64, "chunk length")?;
         let mut cc = Cursor::new(c.bytes(len)?, base, "column");
+        if want == FIELD_KIND && e == enc::BINNED {
+            let mut bytes = Vec::new();
+            if let Some(counts) = crate::binned::decode_codes(&mut cc, n, &mut bytes)? {
+                codes = Some((bytes, counts));
+                continue;
+            }
+        }
         decode_ints(&mut cc, e, n, dst)?;
     }
     let mut table = EventTable::new();
-    // As bytes (a code outside 0..=255 has bits above the low 8): an OR of every code and a
-    // truncation, two passes that each vectorise (one pass doing both did not).
-    let over = kind_col.iter().fold(0u64, |a, &k| a | k as u64) >> 8;
-    let narrow: Vec<u8> = kind_col.iter().map(|&k| k as u8).collect();
-    if over != 0 {
-        let k = kind_col.iter().find(|k| !(0..=255).contains(*k)).copied().unwrap_or_default();
-        return Err(c.err(format!("kind code {k} out of range")));
-    }
-    let kind_col = narrow;
     // Counted once: the groups' row counts, then `validate_counted` (known kinds only, once the
     // rows of unknown ones are dropped below).
-    let mut all = crate::table::byte_counts(&kind_col);
+    let (kind_col, mut all) = match codes {
+        Some(decoded) => decoded,
+        None => {
+            // As bytes (a code outside 0..=255 has bits above the low 8): an OR of every code
+            // and a truncation, two passes that each vectorise (one pass doing both did not).
+            let over = kind_col.iter().fold(0u64, |a, &k| a | k as u64) >> 8;
+            let narrow: Vec<u8> = kind_col.iter().map(|&k| k as u8).collect();
+            if over != 0 {
+                let k = kind_col.iter().find(|k| !(0..=255).contains(*k)).copied().unwrap_or_default();
+                return Err(c.err(format!("kind code {k} out of range")));
+            }
+            let counts = crate::table::byte_counts(&narrow);
+            (narrow, counts)
+        }
+    };
     let mut counts = [0usize; NUM_KINDS];
     counts.copy_from_slice(&all[..NUM_KINDS]);
     let unknown = all[NUM_KINDS..].iter().sum::<usize>() as u64;

@@ -45,7 +45,7 @@ mod rans;
 mod v1_3;
 mod v1_4;
 
-pub use predict::{decode_column, encode_column, encode_flips, MAX_MTF_ALPHABET, MAX_ORDER, PRED_MTF, PRED_SPLIT, PRED_XOR};
+pub use predict::{decode_codes, decode_column, encode_column, encode_flips, MAX_MTF_ALPHABET, MAX_ORDER, PRED_MTF, PRED_SPLIT, PRED_XOR};
 pub(crate) use predict::{common_divisor, diffs, ExactDiv};
 pub use rans::{decode, encode};
 pub use v1_3::{encode_column_v1_3, ClockGrid, CLOCK_PERIODS, PRED_CLOCK, PRED_SIGNED};
@@ -179,6 +179,105 @@ mod tests {
         put_varint(&mut b, 1);
         encode(ranks, &mut b);
         b
+    }
+
+    /// `decode_codes` of a chunk: the bytes and counts it gives, checked against
+    /// `decode_column` of the same chunk (values, counts by a plain count); `None` when it
+    /// leaves the chunk to `decode_column` (the cursor unmoved then).
+    fn codes_of(b: &[u8], m: usize) -> crate::error::Result<Option<Vec<u8>>> {
+        let mut c = Cursor::new(b, 0, "t");
+        let mut out = vec![9u8];
+        let Some(counts) = decode_codes(&mut c, m, &mut out)? else {
+            assert_eq!(c.pos(), 0);
+            return Ok(None);
+        };
+        assert_eq!(out[0], 9);
+        let out = out.split_off(1);
+        let mut want = Vec::new();
+        decode_column(&mut Cursor::new(b, 0, "t"), m, &mut want).unwrap();
+        assert_eq!(out.iter().map(|&v| i64::from(v)).collect::<Vec<_>>(), want);
+        let mut plain = [0usize; 256];
+        for &v in &out {
+            plain[usize::from(v)] += 1;
+        }
+        assert_eq!(counts, plain);
+        Ok(Some(out))
+    }
+
+    #[test]
+    fn byte_codes_decode_with_their_counts_or_are_left_to_the_column_decoder() {
+        let mut next = xorshift(0x3C6E_F372_FE94_F82B);
+        // kind-like columns: long runs of one code, short bursts of others; every length from 1
+        // (odd and even: the decoder's last value alone) and alphabets up to 256 codes
+        for (case, d) in [1usize, 2, 3, 5, 17, 200, 256].into_iter().cycle().take(60).enumerate() {
+            let n = 1 + case * 37 + (next() % 50) as usize;
+            let codes: Vec<u8> = (0..d).map(|i| (255 - i) as u8).collect();
+            let mut at = 0;
+            let v: Vec<i64> = (0..n)
+                .map(|_| {
+                    if next().is_multiple_of(8) {
+                        at = (next() % d as u64) as usize;
+                    }
+                    i64::from(codes[at])
+                })
+                .collect();
+            let Some((head, ranks)) = latents_for(&v, Pred::Mtf) else { continue };
+            let mut b = head;
+            encode(&ranks, &mut b);
+            let got = codes_of(&b, n).unwrap().expect("a move-to-front chunk of bytes");
+            assert_eq!(got.iter().map(|&x| i64::from(x)).collect::<Vec<_>>(), v, "case {case}");
+            // cut or with a bit flipped: an error or bytes, never a panic
+            for cut in 0..b.len() {
+                assert!(codes_of(&b[..cut], n).is_err(), "case {case} cut at {cut}");
+            }
+            for i in 0..b.len() {
+                let mut f = b.clone();
+                f[i] ^= 1 << (next() % 8);
+                let _ = codes_of(&f, n);
+            }
+        }
+        // other predictors, and alphabets holding a value outside a byte (used or not), are the
+        // column decoder's: which refuses the value if it is used
+        let mut b = Vec::new();
+        encode_column(&(0..500).map(|i| (i * 7919) % 1013).collect::<Vec<_>>(), &mut b);
+        assert_ne!(b[0], PRED_MTF);
+        assert_eq!(codes_of(&b, 500).unwrap(), None);
+        for alpha in [[1, 2, 256], [1, 2, -1]] {
+            let ranks: Vec<i64> = (0..300).map(|i| i64::from(i % 9 == 0)).collect();
+            assert_eq!(codes_of(&mtf_chunk(&alpha, &ranks), 300).unwrap(), None);
+        }
+        // order 0 (divisor g): bytes, counted; a value outside a byte, or g = 0, is the column
+        // decoder's (which refuses it)
+        let order0 = |g: u64, latents: &[i64]| {
+            let mut b = vec![0u8];
+            put_varint(&mut b, g);
+            encode(latents, &mut b);
+            b
+        };
+        for (g, n) in [(1u64, 1usize), (1, 2), (1, 777), (3, 1000), (85, 64)] {
+            let latents: Vec<i64> = (0..n).map(|_| (next() % (255 / g + 1)) as i64).collect();
+            let got = codes_of(&order0(g, &latents), n).unwrap().expect("an order-0 chunk of bytes");
+            assert_eq!(got.iter().map(|&x| i64::from(x)).collect::<Vec<_>>(), latents.iter().map(|&q| q * g as i64).collect::<Vec<_>>());
+        }
+        for (g, latents) in [(1u64, vec![3, 256, 3]), (1, vec![-1, 0]), (2, vec![0, 128]), (0, vec![1, 2]), (u64::MAX, vec![0, 1])] {
+            let b = order0(g, &latents);
+            assert_eq!(codes_of(&b, latents.len()).unwrap(), None, "g {g}");
+            let mut c = Cursor::new(&b, 0, "t");
+            let mut out = Vec::new();
+            let Some(None) = decode_codes(&mut c, latents.len(), &mut out).ok() else { panic!("g {g}") };
+            assert!(out.is_empty());
+        }
+        let b = order0(1, &[1, 2, 3]);
+        assert!(codes_of(&b[..b.len() - 1], 3).is_err());
+        // a rank past the alphabet, at the first value, among others, last
+        let alpha = [4, 1, 2];
+        for at in [0, 1, 150, 299] {
+            let mut ranks: Vec<i64> = (0..300).map(|i| i64::from(i % 11 == 3)).collect();
+            ranks[at] = 3;
+            let err = codes_of(&mtf_chunk(&alpha, &ranks), 300).unwrap_err().to_string();
+            assert!(err.contains(&format!("rank 3 at value {at}")), "{err}");
+        }
+        assert_eq!(codes_of(&mtf_chunk(&alpha, &[0]), 0).unwrap(), Some(vec![]));
     }
 
     #[test]

@@ -6,14 +6,15 @@ use super::rans::{decode, decode_map, encode, encode_counted};
 use crate::bytes::{gcd, put_varint, unzigzag, zigzag, Cursor};
 use crate::error::Result;
 
-pub(super) fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
+/// The head of a move-to-front chunk (the predictor byte read): its alphabet's size `d` and
+/// the alphabet, in a table of every index a list entry can hold (no bound check per value).
+fn mtf_head(c: &mut Cursor) -> Result<(u64, [i64; MAX_MTF_ALPHABET])> {
     let d = c.varint()?;
     if d == 0 || d > MAX_MTF_ALPHABET as u64 {
         return Err(c.err(format!(
             "move-to-front alphabet of {d} values; expected 1..={MAX_MTF_ALPHABET}"
         )));
     }
-    // the alphabet in a table of every index a list entry can hold (no bound check per value)
     let mut table = [0i64; MAX_MTF_ALPHABET];
     for a in &mut table[..d as usize] {
         *a = unzigzag(c.varint()?);
@@ -22,23 +23,160 @@ pub(super) fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result
     if g != 1 {
         return Err(c.err(format!("move-to-front chunk with divisor {g}; expected 1")));
     }
-    let base = out.len();
-    decode(c, m, out)?;
+    Ok((d, table))
+}
+
+pub(super) fn decode_mtf(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Result<()> {
+    let (d, table) = mtf_head(c)?;
+    // The ranks undone as they are decoded (no pass over them after): rank 0 (most values: a
+    // run) repeats the value before, kept in a register, a test and no more; another rank takes
+    // its entry from the list (out of the loop's way, `mtf_take`). A rank past the alphabet is
+    // marked, and the chunk decoded again to say which.
+    let start = c.clone();
     let mut list = MtfList::new();
-    // Rank 0 (most values: a run) repeats the value before, kept in a register: a load, a test
-    // and a store, without the list or the table; other ranks are checked and taken.
+    let mut bad = false;
     let mut cur = table[usize::from(list.take(0))];
-    for (i, v) in out[base..].iter_mut().enumerate() {
-        let r = *v as u64;
-        if r != 0 {
-            if r >= d {
-                return Err(rank_error(c, r, i, d));
+    {
+        let (list, table, bad) = (&mut list, &table, &mut bad);
+        decode_map(c, m, out, move |r| {
+            if r != 0 {
+                cur = mtf_take(list, table, r as u64, d, bad);
             }
-            cur = table[usize::from(list.take(r as usize))];
-        }
-        *v = cur;
+            cur
+        })?;
+    }
+    if bad {
+        return Err(first_bad_rank(c, start, m, d));
     }
     Ok(())
+}
+
+/// The error of the first rank past the alphabet of `d` in the chunk of `m` ranks at `start`
+/// (`c` is past it): the chunk decoded again, as ranks.
+#[cold]
+#[inline(never)]
+fn first_bad_rank(c: &Cursor, mut start: Cursor, m: usize, d: u64) -> crate::error::Error {
+    let mut ranks = Vec::new();
+    if let Err(e) = decode(&mut start, m, &mut ranks) {
+        return e;
+    }
+    // (the ranks decoded before: one is past the alphabet)
+    let (i, r) = ranks.iter().enumerate().find(|&(_, &r)| r as u64 >= d).map_or((m, d), |(i, &r)| (i, r as u64));
+    rank_error(c, r, i, d)
+}
+
+/// A column of byte codes (the segment's `kind` column, FORMAT.md §5.5) at `c`, decoded as
+/// bytes with the count of each, when its chunk is a move-to-front one whose alphabet is of
+/// bytes or an order-0 one whose values are (every writer's `kind` column): `Ok(None)` with `c`
+/// not moved for any other chunk (for [`decode_column`] and a check of each value).
+///
+/// Decoded as bytes, the column is not narrowed from `i64` after. A move-to-front one is not
+/// counted in a pass of its own either: a value repeats the one before but at a rank other
+/// than 0, so the counts are the runs' lengths, added where a run ends.
+pub fn decode_codes(c: &mut Cursor, m: usize, out: &mut Vec<u8>) -> Result<Option<[usize; 256]>> {
+    let counts = [0usize; 256];
+    if m == 0 {
+        return Ok(Some(counts));
+    }
+    let start = c.clone();
+    let k = c.u8()?;
+    if k == 0 {
+        return decode_codes_order0(c, start, m, out);
+    }
+    if k != PRED_MTF {
+        *c = start;
+        return Ok(None);
+    }
+    let (d, wide) = mtf_head(c)?;
+    if wide[..d as usize].iter().any(|&v| !(0..=255).contains(&v)) {
+        *c = start;
+        return Ok(None);
+    }
+    let table: [u8; MAX_MTF_ALPHABET] = std::array::from_fn(|i| wide[i] as u8);
+    let ranks = c.clone();
+    let mut run = CodeRun { list: MtfList::new(), table, d, bad: false, counts, from: 0 };
+    let mut cur = run.table[usize::from(run.list.take(0))];
+    let mut i = 0usize;
+    {
+        let run = &mut run;
+        decode_map(c, m, out, move |r| {
+            if r != 0 {
+                cur = run.take(r as u64, i, cur);
+            }
+            i += 1;
+            cur
+        })?;
+    }
+    if run.bad {
+        return Err(first_bad_rank(c, ranks, m, d));
+    }
+    let last = out[out.len() - 1];
+    run.counts[usize::from(last)] += m - run.from;
+    Ok(Some(run.counts))
+}
+
+/// [`decode_codes`] of an order-0 chunk (the predictor byte read; `start` is the chunk's start):
+/// the values as bytes, counted after. A value outside a byte (or a divisor of 0) leaves the
+/// chunk to [`decode_column`], `c` back at `start`.
+fn decode_codes_order0<'a>(c: &mut Cursor<'a>, start: Cursor<'a>, m: usize, out: &mut Vec<u8>) -> Result<Option<[usize; 256]>> {
+    let g = c.varint()?;
+    let base = out.len();
+    let mut over = false;
+    if g != 0 {
+        let g = g as i64;
+        let over = &mut over;
+        decode_map(c, m, out, move |q| {
+            let v = q.wrapping_mul(g);
+            if v as u64 > 255 {
+                *over = true;
+            }
+            v as u8
+        })?;
+    }
+    if g == 0 || over {
+        out.truncate(base);
+        *c = start;
+        return Ok(None);
+    }
+    Ok(Some(crate::table::byte_counts(&out[base..])))
+}
+
+/// The move-to-front state of [`decode_codes`] beside the value in a register: the list, the
+/// alphabet, whether a rank past it was seen, the counts of the runs ended and where the
+/// current run started.
+struct CodeRun {
+    list: MtfList,
+    table: [u8; MAX_MTF_ALPHABET],
+    d: u64,
+    bad: bool,
+    counts: [usize; 256],
+    from: usize,
+}
+
+impl CodeRun {
+    /// The code at rank `r` (≥ 1) for value `i`, which ends the run of `cur` (`0` and `bad` set
+    /// for a rank past the alphabet).
+    #[inline(never)]
+    fn take(&mut self, r: u64, i: usize, cur: u8) -> u8 {
+        if r >= self.d {
+            self.bad = true;
+            return 0;
+        }
+        self.counts[usize::from(cur)] += i - self.from;
+        self.from = i;
+        self.table[usize::from(self.list.take(r as usize))]
+    }
+}
+
+/// The value of a move-to-front rank `r` (≥ 1), its entry moved to the front; a rank past the
+/// alphabet of `d` sets `bad` (and gives 0).
+#[inline(never)]
+fn mtf_take(list: &mut MtfList, table: &[i64; MAX_MTF_ALPHABET], r: u64, d: u64, bad: &mut bool) -> i64 {
+    if r >= d {
+        *bad = true;
+        return 0;
+    }
+    table[usize::from(list.take(r as usize))]
 }
 
 /// The error of a move-to-front rank `r` at value `i` past the alphabet of `d` (out of line: its

@@ -265,15 +265,15 @@ impl DecBins {
 }
 
 /// [`decode`], appending `f(latent)` for each latent in order: a predictor's first undo step
-/// (a running sum, a running XOR) done as each value is decoded, not as a second pass over the
-/// column.
+/// (a running sum, a running XOR, a move to the front) done as each value is decoded, not as a
+/// second pass over the column. `T` is `i64` but for a column of byte codes (`kind`).
 ///
 /// `f` should own its running state (a `move` closure of copied locals): state it borrows is
 /// read and written through memory on every value, as the stores to `out` may alias it for
 /// all the compiler knows. Borrowed, the signed-steps undo's two running values were a load
 /// and a store each per value, on the loop's chain (session 27: `moves()` 1.9 % less CPU time
 /// with them owned).
-pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: impl FnMut(i64) -> i64) -> Result<()> {
+pub(super) fn decode_map<T>(c: &mut Cursor, count: usize, out: &mut Vec<T>, f: impl FnMut(i64) -> T) -> Result<()> {
     let nb = c.varint()?;
     if nb == 0 || nb > MAX_BINS as u64 {
         return Err(c.err(format!(
@@ -327,21 +327,27 @@ pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: im
     let offs = c.bytes(no)?;
     // slot -> its bin's frequency and the slot's place in the bin, and slot -> bin (filled bin
     // after bin, without zeroing first: the frequencies sum to `total`)
-    let mut slots: Vec<Slot> = Vec::with_capacity(total as usize);
-    let mut sym: Vec<u8> = Vec::with_capacity(total as usize);
+    let mut slots = vec![Slot { freq: 0, start: 0 }; total as usize];
+    let mut sym = vec![0u8; total as usize];
+    let mut at = 0;
     for (i, &f) in freq[..nb].iter().enumerate() {
-        slots.extend((0..f).map(|j| Slot { freq: f as u16, start: j as u16 }));
-        sym.extend(std::iter::repeat_n(i as u8, f as usize));
+        let f = f as usize;
+        for (j, s) in slots[at..at + f].iter_mut().enumerate() {
+            *s = Slot { freq: f as u16, start: j as u16 };
+        }
+        sym[at..at + f].fill(i as u8);
+        at += f;
     }
-    debug_assert_eq!(slots.len(), total as usize);
+    debug_assert_eq!(at, total as usize);
     // The words as u16, padded with zeros to a power of two plus one: the loop reads the next
     // two at `wp & wmask`, in bounds whatever `wp` is (a corrupt stream may ask for more words
     // than it has; `wp` then ends past `nw`, which the check after the loop refuses). Within a
     // valid stream `wp ≤ nw < wmask + 1`, so the mask changes nothing.
     let wmask = (nw + 1).next_power_of_two() - 1;
-    let mut wv: Vec<u16> = Vec::with_capacity(wmask + 2);
-    wv.extend(words.chunks_exact(2).map(|w| u16::from_le_bytes([w[0], w[1]])));
-    wv.resize(wmask + 2, 0);
+    let mut wv = vec![0u16; wmask + 2];
+    for (d, w) in wv.iter_mut().zip(words.chunks_exact(2)) {
+        *d = u16::from_le_bytes([w[0], w[1]]);
+    }
     // The offsets, padded with zeros the same way: a value's 8-byte read starts at byte
     // `(pos >> 3) & omask`, at most `omask`, so `omask + 9` bytes hold every read. A valid stream
     // reads at bytes `≤ no` (a 0-bit offset may sit at its very end), so `omask ≥ no`.
@@ -360,10 +366,10 @@ pub(super) fn decode_map(c: &mut Cursor, count: usize, out: &mut Vec<i64>, f: im
     out.reserve(count);
     let dst = &mut out.spare_capacity_mut()[..count];
     let ((cur, other), wp, pos) = match widest {
-        0 => lanes.run::<NO_OFFSETS>(x, dst, f),
-        1..=28 => lanes.run::<PAIR_READ>(x, dst, f),
-        29..=56 => lanes.run::<VALUE_READ>(x, dst, f),
-        _ => lanes.run::<WIDE_READ>(x, dst, f),
+        0 => lanes.run::<NO_OFFSETS, T>(x, dst, f),
+        1..=28 => lanes.run::<PAIR_READ, T>(x, dst, f),
+        29..=56 => lanes.run::<VALUE_READ, T>(x, dst, f),
+        _ => lanes.run::<WIDE_READ, T>(x, dst, f),
     };
     // SAFETY: `run` wrote every element of `dst`, which is the first `count` elements of `out`'s
     // spare capacity (reserved above).
@@ -461,9 +467,13 @@ impl Lanes<'_> {
     /// about 12 cycles a pair) and the ALUs' throughput; compiled for BMI2 (`shrx`, no shift
     /// count in `cl`) it was no faster (2.73 against 2.67 ns). Session 27 took the mask off that
     /// chain (the slots masked before their select, [`SlotIx`]): `moves()` of the long balabit
-    /// file 1.9 % less CPU time.
+    /// file 1.9 % less CPU time. Session 28 tried two chunks in one loop again (a pair of values
+    /// of each a step, four states in flight; 65,000 tick-like latents beside as many kind-like
+    /// ranks): 2.30 against 2.10 ns a value one chunk after the other, three runs alike. The
+    /// loop is bound by its instructions and registers (about 40 instructions a value, the
+    /// tables' pointers already spilled), not by one chain's latency.
     #[inline(always)]
-    fn run<const READ: u8>(&self, x: [u32; 2], dst: &mut [std::mem::MaybeUninit<i64>], mut f: impl FnMut(i64) -> i64) -> ((u32, u32), usize, usize) {
+    fn run<const READ: u8, T>(&self, x: [u32; 2], dst: &mut [std::mem::MaybeUninit<T>], mut f: impl FnMut(i64) -> T) -> ((u32, u32), usize, usize) {
         let (mut a, mut b) = (x[0], x[1]);
         // The states' slots, from the select that renormalises them: a state that took a word
         // has that word as its low 16 bits, so its slot is the word's masked (made off the

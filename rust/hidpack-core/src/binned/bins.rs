@@ -49,29 +49,48 @@ pub(super) fn c_log2_c(c: u64) -> f64 {
 /// Greedy binning of the `distinct` values (ascending, with their counts; `n` in all) into at most
 /// [`MAX_BINS`] bins.
 pub(super) fn build_bins(distinct: Vec<Bin>, n: usize, initial: usize) -> Vec<Bin> {
-    // Mostly unique values (a tail of rare, wide values) would stay single bins: merging two
-    // singletons never pays for itself, though merging many does. Start them as groups.
-    let sparse = distinct.len() * 4 > n;
-    let mut bins = if distinct.len() > initial || sparse {
-        // Equal-count groups; a value holding a whole group's share stays alone.
-        let groups = if sparse { 64.min(initial) } else { initial };
-        let share = (n / groups).max(1) as u64;
-        let mut out: Vec<Bin> = Vec::with_capacity(MAX_INITIAL_BINS * 2);
-        for d in distinct {
-            match out.last_mut() {
-                Some(last) if last.count < share && d.count < share => {
-                    last.hi = d.hi;
-                    last.count += d.count;
-                }
-                _ => out.push(d),
-            }
-        }
-        out
-    } else {
-        distinct
+    let mut bins = match groups(distinct.len(), n, initial) {
+        Some(groups) => grouped(&distinct, n, groups),
+        None => distinct,
     };
     merge_bins(&mut bins);
     bins
+}
+
+/// [`build_bins`] of distinct values it may not take (the estimates keep theirs for the
+/// encoder): copied only when they are not grouped first.
+pub(super) fn build_bins_of(distinct: &[Bin], n: usize, initial: usize) -> Vec<Bin> {
+    let mut bins = match groups(distinct.len(), n, initial) {
+        Some(groups) => grouped(distinct, n, groups),
+        None => distinct.to_vec(),
+    };
+    merge_bins(&mut bins);
+    bins
+}
+
+/// How many equal-count groups `d` distinct values of `n` start as (`None`: a bin each).
+/// Mostly unique values (a tail of rare, wide values) would stay single bins: merging two
+/// singletons never pays for itself, though merging many does. Those start as groups.
+fn groups(d: usize, n: usize, initial: usize) -> Option<usize> {
+    let sparse = d * 4 > n;
+    (d > initial || sparse).then(|| if sparse { 64.min(initial) } else { initial })
+}
+
+/// The distinct values in about `groups` equal-count groups; a value holding a whole group's
+/// share stays alone.
+fn grouped(distinct: &[Bin], n: usize, groups: usize) -> Vec<Bin> {
+    let share = (n / groups).max(1) as u64;
+    let mut out: Vec<Bin> = Vec::with_capacity(MAX_INITIAL_BINS * 2);
+    for &d in distinct {
+        match out.last_mut() {
+            Some(last) if last.count < share && d.count < share => {
+                last.hi = d.hi;
+                last.count += d.count;
+            }
+            _ => out.push(d),
+        }
+    }
+    out
 }
 
 /// The candidate merge of bin `left` with its right neighbour, as one integer whose order is the

@@ -421,6 +421,34 @@ mod tests {
     }
 
     #[test]
+    fn gcds_four_at_once_are_each_pairs_gcd() {
+        let mut next = xorshift(0x3C6E_F372_FE94_F82B);
+        let edges = [(0, 0), (0, 7), (7, 0), (1, u64::MAX), (u64::MAX, u64::MAX), (1 << 63, 1 << 62), (65_536 * 3, 1_000_000), (12, 12), (1, 1), (0, 1 << 63)];
+        for quad in edges.chunks(4) {
+            let pairs: [(u64, u64); 4] = std::array::from_fn(|j| quad.get(j).copied().unwrap_or((9, 6)));
+            let g = gcd_lanes(pairs);
+            for (j, &(a, b)) in pairs.iter().enumerate() {
+                assert_eq!(g[j], gcd(a, b), "gcd({a}, {b})");
+            }
+        }
+        for _ in 0..20_000 {
+            // lanes of very different lengths (a zero, a power of two, wide and narrow values)
+            let pairs: [(u64, u64); 4] = std::array::from_fn(|_| {
+                let g = next() >> (next() % 64);
+                let mut pick = || {
+                    let (x, y, s) = (next(), next(), next() % 64);
+                    if x % 11 == 0 { 0 } else { (y >> s).wrapping_mul(g) }
+                };
+                (pick(), pick())
+            });
+            let g = gcd_lanes(pairs);
+            for (j, &(a, b)) in pairs.iter().enumerate() {
+                assert_eq!(g[j], gcd(a, b), "gcd({a}, {b})");
+            }
+        }
+    }
+
+    #[test]
     fn counting_at_once_equals_counting_one_by_one() {
         let mut next = xorshift(0x1234_5678_9ABC_DEF1u64);
         for case in 0..2_000 {

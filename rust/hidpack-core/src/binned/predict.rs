@@ -5,6 +5,7 @@ use super::bins::*;
 use super::rans::{decode, decode_map, encode, encode_counted};
 use crate::bytes::{gcd, put_varint, unzigzag, zigzag, Cursor};
 use crate::error::Result;
+use std::hint::select_unpredictable;
 
 /// The head of a move-to-front chunk (the predictor byte read): its alphabet's size `d` and
 /// the alphabet, in a table of every index a list entry can hold (no bound check per value).
@@ -497,7 +498,7 @@ pub(super) fn estimate_counted(latents: &[i64]) -> (usize, usize, Option<Counted
     // hash table's values again cost as much as the copy kept here)
     let counted = Counted::of(map);
     let d = counted.distinct.len();
-    let bins = build_bins(counted.distinct.clone(), n, ESTIMATE_INITIAL_BINS);
+    let bins = build_bins_of(&counted.distinct, n, ESTIMATE_INITIAL_BINS);
     let nf = n as f64;
     let bits: f64 = nf * nf.log2() + bins.iter().map(bin_cost).sum::<f64>();
     ((bits / 8.0) as usize + 12, d, Some(counted))
@@ -611,8 +612,10 @@ pub(super) fn choose(vals: &[i64], split: bool) -> Vec<Choice> {
         }
     };
     let choice = |pred: Pred, made: (Vec<u8>, Vec<i64>)| keep(pred, sized_of(&made.0, &made.1), made);
-    let (e0, distinct) = estimate(probe);
-    sized.push(Choice { size: e0 + 2, pred: Pred::Order(0), made: None, counted: None });
+    // order 0's counts kept (a column that is its own sample): its latents are the values when
+    // their divisor is 1, and the encoder starts from them then
+    let (e0, distinct, c0) = estimate_counted(probe);
+    sized.push(Choice { size: e0 + 2, pred: Pred::Order(0), made: None, counted: c0.filter(|_| whole) });
     let o1 = Level::first(probe);
     // Codes of a few values (kinds, buttons): their second differences only spread them.
     let o2 = if distinct > FEW_VALUES { o1.next() } else { None };
@@ -665,10 +668,23 @@ pub(super) fn encode_chosen(vals: &[i64], choices: Vec<Choice>, out: &mut Vec<u8
                 encode_split_top(vals, base, out);
                 return;
             }
+            Pred::Order(0) if c.made.is_none() && c.counted.is_some() && gcd_of(vals) <= 1 => {
+                // order 0 of divisor 1 (the head `latents_for` writes): the values are the
+                // latents, counted by the estimate
+                out.extend_from_slice(&[0, 1]);
+                encode_counted(vals, c.counted.expect("tested above"), out);
+                return;
+            }
             p => {
-                if let Some((head, lat)) = c.made.or_else(|| latents_for(vals, p)) {
+                // the counts are of the made latents only (order 0's are of the values, which
+                // its latents are not when their divisor is above 1)
+                let (made, counted) = match c.made {
+                    Some(made) => (Some(made), c.counted),
+                    None => (latents_for(vals, p), None),
+                };
+                if let Some((head, lat)) = made {
                     out.extend_from_slice(&head);
-                    match c.counted {
+                    match counted {
                         Some(counted) => encode_counted(&lat, counted, out),
                         None => encode(&lat, out),
                     }
@@ -722,24 +738,34 @@ pub(super) fn find_split_base(vals: &[i64]) -> Option<u64> {
     // coprime, seen without a gcd. (On balabit's clocks and coordinates d is the unit and ~60 %
     // of the pairs are coprime: about half of the gcds are made.)
     if d >= 17 {
-        let mut coprime = 0usize;
+        // The pairs whose quotients may be coprime, their gcds made four at a time
+        // ([`gcd_lanes`]); the count is the same whatever pair passes the half.
+        let mut maybe: Vec<(u64, u64)> = Vec::with_capacity(samples);
         for &(a, b) in &pairs {
             let (a, b) = (down(a), down(b));
             // all three tests made, without a branch between them (each went either way at random)
             let shared_small = ((a | b) & 1 == 0) | ((a % 3 == 0) & (b % 3 == 0)) | ((a % 5 == 0) & (b % 5 == 0));
-            if !shared_small && gcd(a, b) == 1 {
-                coprime += 1;
-                if coprime * 2 > samples {
-                    return varies_mod(vals, d);
-                }
+            if !shared_small {
+                maybe.push((a, b));
+            }
+        }
+        let mut coprime = 0usize;
+        for quad in maybe.chunks(LANES) {
+            let g = gcd_lanes(std::array::from_fn(|j| quad.get(j).copied().unwrap_or((1, 1))));
+            coprime += g[..quad.len()].iter().filter(|&&g| g == 1).count();
+            if coprime * 2 > samples {
+                return varies_mod(vals, d);
             }
         }
     }
     let mut found: Vec<u64> = Vec::with_capacity(samples);
-    for &(a, b) in &pairs {
-        let g = gcd(down(a), down(b)).wrapping_mul(d);
-        if g >= 17 {
-            found.push(g);
+    for quad in pairs.chunks(LANES) {
+        let g = gcd_lanes(std::array::from_fn(|j| quad.get(j).map_or((1, 1), |&(a, b)| (down(a), down(b)))));
+        for &g in &g[..quad.len()] {
+            let g = g.wrapping_mul(d);
+            if g >= 17 {
+                found.push(g);
+            }
         }
     }
     // the most frequent divisor (the largest of equally frequent ones)
@@ -754,6 +780,42 @@ pub(super) fn find_split_base(vals: &[i64]) -> Option<u64> {
         return None;
     }
     varies_mod(vals, g)
+}
+
+/// How many gcds [`gcd_lanes`] makes at once.
+const LANES: usize = 4;
+
+/// `gcd(a, b)` of each of [`LANES`] pairs (as [`gcd`]: `gcd(0, b) = b`), the binary algorithm
+/// run on all of them in one loop. One gcd is a chain of dependent steps (a subtraction, a count
+/// of trailing zeros, a shift, a select), each waiting on the one before: four independent
+/// chains fill the cycles one leaves idle, for about the time of the longest of the four. A
+/// finished pair (`x = y`) stays as it is through the others' steps.
+pub(super) fn gcd_lanes(pairs: [(u64, u64); LANES]) -> [u64; LANES] {
+    let (mut x, mut y, mut shift) = ([0u64; LANES], [0u64; LANES], [0u32; LANES]);
+    for (j, &(a, b)) in pairs.iter().enumerate() {
+        if a == 0 || b == 0 {
+            (x[j], y[j]) = (a | b, a | b); // the other one (or 0): done
+        } else {
+            shift[j] = (a | b).trailing_zeros();
+            (x[j], y[j]) = (a >> a.trailing_zeros(), b >> b.trailing_zeros());
+        }
+    }
+    loop {
+        let mut busy = false;
+        for j in 0..LANES {
+            let (a, b) = (x[j], y[j]);
+            // a = b: a shift of 0, and y keeps its value (hi − lo = 0 is not taken)
+            let s = a.wrapping_sub(b).trailing_zeros() & 63;
+            let (lo, hi) = (a.min(b), a.max(b));
+            x[j] = lo;
+            y[j] = select_unpredictable(hi == lo, lo, (hi - lo) >> s);
+            busy |= x[j] != y[j];
+        }
+        if !busy {
+            break;
+        }
+    }
+    std::array::from_fn(|j| x[j] << shift[j])
 }
 
 /// `Some(g)` when some of 64 values spread over `vals` differ in their remainder mod `g`.

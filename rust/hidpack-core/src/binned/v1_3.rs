@@ -353,16 +353,20 @@ fn signed_in_place(q: &mut [i64]) {
 #[cfg(test)]
 fn encode_clock(vals: &[i64], g: i64, p: i64, out: &mut Vec<u8>) {
     let (ks, es) = clock_latents(vals, g, p);
-    encode_clock_latents(vals[0], g, p, &ks, &es, out)
+    encode_clock_latents(vals[0], g, p, &ks, &es, None, out)
 }
 
-/// [`encode_clock`] of the ticks and residues [`clock_latents`] made of values starting at `v0`.
-fn encode_clock_latents(v0: i64, g: i64, p: i64, ks: &[i64], es: &[i64], out: &mut Vec<u8>) {
+/// [`encode_clock`] of the ticks and residues [`clock_latents`] made of values starting at `v0`
+/// (with the ticks' counts, when their estimate made them).
+fn encode_clock_latents(v0: i64, g: i64, p: i64, ks: &[i64], es: &[i64], ks_counted: Option<Counted>, out: &mut Vec<u8>) {
     out.push(PRED_CLOCK);
     put_varint(out, zigzag(v0));
     put_varint(out, g as u64);
     put_varint(out, p as u64);
-    encode(ks, out);
+    match ks_counted {
+        Some(counted) => encode_counted(ks, counted, out),
+        None => encode(ks, out),
+    }
     encode(es, out);
 }
 
@@ -411,10 +415,10 @@ pub fn encode_column_v1_3(vals: &[i64], out: &mut Vec<u8>, clock: ClockGrid) {
                 let g = choices[0].made.as_ref().map_or_else(|| common_step_divisor(vals), |(head, _)| head_divisor(head).unwrap_or(0));
                 debug_assert_eq!(g, common_step_divisor(vals));
                 if let Some((g, p, made)) = grid_better_than(vals, g, choices[0].size, clock) {
-                    let (ks, es) = made.unwrap_or_else(|| clock_latents(vals, g, p));
+                    let ((ks, es), counted) = made.unwrap_or_else(|| (clock_latents(vals, g, p), None));
                     return match clock {
-                        ClockGrid::Sparse => super::v1_4::encode_clock_sparse_latents(vals[0], g, p, &ks, &es, out),
-                        _ => encode_clock_latents(vals[0], g, p, &ks, &es, out),
+                        ClockGrid::Sparse => super::v1_4::encode_clock_sparse_latents(vals[0], g, p, &ks, &es, counted, out),
+                        _ => encode_clock_latents(vals[0], g, p, &ks, &es, counted, out),
                     };
                 }
             }
@@ -456,8 +460,8 @@ pub enum ClockGrid {
 }
 
 /// The clock grid of quantum `g`, period `p`; with the whole column's ticks and residues when
-/// the sample was the whole column.
-type GridChoice = (i64, i64, Option<ClockLatents>);
+/// the sample was the whole column, and the ticks' counts when their estimate made them.
+type GridChoice = (i64, i64, Option<(ClockLatents, Option<Counted>)>);
 
 /// The width of a 1.3 predictor's head (predictor, first value, divisor `g`).
 fn head_len(vals: &[i64], g: i64) -> usize {
@@ -501,12 +505,14 @@ fn grid_better_than(vals: &[i64], g: u64, order1: usize, clock: ClockGrid) -> Op
         ks.extend(k);
         es.extend(e);
     }
+    // the ticks' counts kept for the encoder (a column that is its own sample)
+    let (ticks, _, counted) = estimate_counted(&ks);
     let size = match clock {
-        ClockGrid::Sparse => estimate(&ks).0 + super::v1_4::estimate_sparse(&es) + head + 4,
-        _ => estimate(&ks).0 + estimate(&es).0 + head + 4,
+        ClockGrid::Sparse => ticks + super::v1_4::estimate_sparse(&es) + head + 4,
+        _ => ticks + estimate(&es).0 + head + 4,
     };
     let whole = slices.len() == 1;
-    (size < order1).then(|| (g, p, whole.then_some((ks, es))))
+    (size < order1).then(|| (g, p, whole.then_some(((ks, es), counted))))
 }
 
 /// Signed steps, when their estimated size on the writer's sample is under `order1` (the

@@ -13,7 +13,8 @@
 //! 5.4 ns a value, its chain and the decode's in one loop body.)
 
 use super::predict::estimate;
-use super::rans::{decode, encode};
+use super::bins::Counted;
+use super::rans::{decode, encode, encode_counted};
 use super::v1_3::{clock_head, undo_clock_sparse, PRED_CLOCK};
 #[cfg(test)]
 use super::v1_3::clock_latents;
@@ -56,11 +57,12 @@ pub(super) fn estimate_sparse(es: &[i64]) -> usize {
 #[cfg(test)]
 pub(super) fn encode_clock_sparse(vals: &[i64], g: i64, p: i64, out: &mut Vec<u8>) {
     let (ks, es) = clock_latents(vals, g, p);
-    encode_clock_sparse_latents(vals[0], g, p, &ks, &es, out)
+    encode_clock_sparse_latents(vals[0], g, p, &ks, &es, None, out)
 }
 
-/// [`encode_clock_sparse`] of the ticks and residues `clock_latents` made of values from `v0`.
-pub(super) fn encode_clock_sparse_latents(v0: i64, g: i64, p: i64, ks: &[i64], es: &[i64], out: &mut Vec<u8>) {
+/// [`encode_clock_sparse`] of the ticks and residues `clock_latents` made of values from `v0`
+/// (with the ticks' counts, when their estimate made them).
+pub(super) fn encode_clock_sparse_latents(v0: i64, g: i64, p: i64, ks: &[i64], es: &[i64], ks_counted: Option<Counted>, out: &mut Vec<u8>) {
     let (gaps, res) = sparse(es);
     out.push(PRED_CLOCK_SPARSE);
     put_varint(out, zigzag(v0));
@@ -71,7 +73,10 @@ pub(super) fn encode_clock_sparse_latents(v0: i64, g: i64, p: i64, ks: &[i64], e
         encode(&gaps, out);
         encode(&res, out);
     }
-    encode(ks, out);
+    match ks_counted {
+        Some(counted) => encode_counted(ks, counted, out),
+        None => encode(ks, out),
+    }
 }
 
 /// Decodes the rest of a clock-grid chunk with sparse residues of `m` values (the predictor byte

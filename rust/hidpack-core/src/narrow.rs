@@ -171,7 +171,7 @@ impl KindColumns {
         if kt.len() == table.len() {
             self.t.extend_from_slice(&table.t); // one kind fills the block
         } else {
-            gather_by_kind(&mut self.t, &table.t, &table.kind, self.kind.code());
+            gather_compact(&mut self.t, &table.t, &table.kind, self.kind.code());
         }
         let inside = |t: i64| t >= t0 && t1.is_none_or(|e| t < e);
         let new = &self.t[start..];
@@ -209,6 +209,28 @@ impl KindColumns {
             c.normalize();
         }
     }
+}
+
+/// Appends to `out` the values `vals[i]` of the rows `i` of kind `code`, in order, as
+/// [`gather_by_kind`] does, without a branch per row: each row's value is written to the next
+/// free slot of `out`'s spare room, and the slot kept (the count advanced) only where the row is
+/// of the kind. The moves of a mouse session come in runs of ten or so between clicks: half the
+/// chunks of eight rows `gather_by_kind` copies at once hold a click, and row by row its pushes
+/// cost more than this loop's one store per row. Rows past the spare room (the last block of a
+/// read reserved to the kind's count leaves less room than its rows) go to `gather_by_kind`.
+fn gather_compact(out: &mut Vec<i64>, vals: &[i64], kind: &[u8], code: u8) {
+    let len = out.len();
+    let spare = out.spare_capacity_mut();
+    let m = vals.len().min(kind.len()).min(spare.len());
+    let mut w = 0;
+    for (&v, &k) in vals[..m].iter().zip(&kind[..m]) {
+        spare[w].write(v); // w <= the row's index < m <= spare.len()
+        w += usize::from(k == code);
+    }
+    // SAFETY: slots len..len + w of `out` are initialised: slot len + j was written (and not
+    // overwritten since: the count moved past it) by the (j+1)-th row of the kind.
+    unsafe { out.set_len(len + w) };
+    gather_by_kind(out, &vals[m..], &kind[m..], code);
 }
 
 /// A column of no rows of the same type as `c`.
@@ -457,6 +479,14 @@ mod tests {
                     gather_by_kind(&mut got, &t, &kind, code);
                     let want: Vec<i64> = std::iter::once(-1).chain(t.iter().zip(&kind).filter(|(_, &k)| k == code).map(|(&t, _)| t)).collect();
                     assert_eq!(got, want, "len {len} density {density} code {code}");
+                    // without a branch per row, with the spare room none, short of the rows
+                    // (the rest gathered by kind) or room for all
+                    for room in [0, len / 3, len + 8] {
+                        let mut got = Vec::with_capacity(1 + room);
+                        got.push(-1);
+                        gather_compact(&mut got, &t, &kind, code);
+                        assert_eq!(got, want, "compact: len {len} density {density} code {code} room {room}");
+                    }
                 }
             }
         }

@@ -174,7 +174,9 @@ fn grid(c: &mut Criterion) {
             })
         });
     }
-    assert_eq!(out, t);
+    if !out.is_empty() {
+        assert_eq!(out, t); // (empty when criterion's filter left these benches out)
+    }
     g.finish();
 }
 

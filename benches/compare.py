@@ -1377,15 +1377,17 @@ def user_path_child() -> int:
     peak = _vm_hwm()
     rows, nbytes, t_first, t_last = result_size(out)
     del out
-    times = []
+    times: List[float] = []
+    cpu: List[float] = []  # CPU time of the process (every thread) per pass
     busy0, own0, wall0 = _cpu_busy_s(), sum(os.times()[:2]), time.perf_counter()
     for _ in range(spec["repeats"]):
         gc.collect()
         gc.disable()
         try:
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             out = read(paths, fx)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         finally:
             gc.enable()
         del out
@@ -1396,7 +1398,7 @@ def user_path_child() -> int:
                  else max(0.0, (busy1 - busy0) - (own1 - own0)) / max(wall1 - wall0, 1e-9))
     print(json.dumps({"rows": rows, "result_bytes": nbytes, "t_first": t_first, "t_last": t_last,
                       "peak_growth": None if before is None or peak is None else peak - before,
-                      "first_s": first, "times": times, "elsewhere_cpus": elsewhere}))
+                      "first_s": first, "times": times, "cpu_times": cpu, "elsewhere_cpus": elsewhere}))
     return 0
 
 
@@ -1495,7 +1497,9 @@ def fmt_user_paths(figs: Dict[str, Any], readers: Dict[str, Tuple[str, str, bool
            f"Arrow table's buffers or the frame's memory_usage), then {'one timed pass' if repeats == 1 else f'median of {repeats} timed passes'}. Mev/s "
            f"counts the events stored (moves rows too). 1 thread: pinned to one CPU; threads: {ncpu} CPUs. "
            f"Busy elsewhere: CPUs kept busy by anything else (other processes, the hypervisor's steal) during "
-           f"the timed passes, from /proc/stat; a threaded row needs it near 0.", ""]
+           f"the timed passes, from /proc/stat; a threaded row needs it near 0. CPU ms: the process's CPU time "
+           f"(all its threads) per pass, median: a threaded row whose CPU ms rises above its one-thread row's "
+           f"ran on slower CPUs (two vCPUs sharing a core or memory with others show no steal).", ""]
     for group, title in USER_GROUPS.items():
         rows = {n: figs["rows"][n] for n, r in readers.items() if r[0] == group and n in figs["rows"]}
         if not rows:
@@ -1503,16 +1507,16 @@ def fmt_user_paths(figs: Dict[str, Any], readers: Dict[str, Tuple[str, str, bool
         base = rows.get(f"{group}/pcodec", {}).get("mev_s")
         pq1 = rows.get(f"{group}/parquet-1", {}).get("mev_s")
         out += [f"**{title}**", "",
-                "| reader | threads | Mev/s | × pcodec | × Parquet 1 thread | peak MiB | peak / result | busy elsewhere |",
-                "|---|---|---:|---:|---:|---:|---:|---:|"]
+                "| reader | threads | Mev/s | × pcodec | × Parquet 1 thread | peak MiB | peak / result | busy elsewhere | CPU ms |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for n, r in rows.items():
             call, threaded = readers[n][1], readers[n][2]
             th = str(ncpu) if threaded else "1"
             if "not_installed" in r:
-                out.append(f"| `{call}` | {th} | **not installed** ({r['not_installed']}) | | | | | |")
+                out.append(f"| `{call}` | {th} | **not installed** ({r['not_installed']}) | | | | | | |")
                 continue
             if "error" in r:
-                out.append(f"| `{call}` | {th} | error: {r['error'].splitlines()[0]} | | | | | |")
+                out.append(f"| `{call}` | {th} | error: {r['error'].splitlines()[0]} | | | | | | |")
                 continue
             v, peak = r["mev_s"], r["peak_growth"]
             xb = f"{v / base:.2f}" if base else "–"
@@ -1520,7 +1524,8 @@ def fmt_user_paths(figs: Dict[str, Any], readers: Dict[str, Tuple[str, str, bool
             mib = "–" if peak is None else f"{peak / 2**20:.0f}"
             rel = "–" if peak is None else f"{peak / r['result_bytes']:.2f}"
             busy = "–" if r.get("elsewhere_cpus") is None else f"{r['elsewhere_cpus']:.2f}"
-            out.append(f"| `{call}` | {th} | {v:.2f} | {xb} | {xq} | {mib} | {rel} | {busy} |")
+            cms = f"{statistics.median(r['cpu_times']) * 1e3:.1f}" if r.get("cpu_times") else "–"
+            out.append(f"| `{call}` | {th} | {v:.2f} | {xb} | {xq} | {mib} | {rel} | {busy} | {cms} |")
         out.append("")
     out += ["Issue 15's targets, this run (hidpack × the baseline; target in brackets):", ""] + [
         f"- {label}: {_ratio_text(figs, a, b)} [{target}]" for label, a, b, target in USER_TARGETS]

@@ -218,6 +218,7 @@ def test_user_path_row_runs_in_a_fresh_process(compare, tmp_path):
     r = c.run_user_path_row("long-numpy/hidpack-1", files["long"]["hidpack"], files["fleet"]["hidpack"][:1], 2, False)
     assert r["rows"] == int(np.count_nonzero(long_cols["kind"] == c.K_MOVE))
     assert len(r["times"]) == 2 and all(t > 0 for t in r["times"])
+    assert len(r["cpu_times"]) == 2 and all(c >= 0 for c in r["cpu_times"])
     assert r["elsewhere_cpus"] is None or 0 <= r["elsewhere_cpus"] <= (os.cpu_count() or 1)
     with pytest.raises(RuntimeError, match="exited 1"):  # a read that fails says why
         c.run_user_path_row("long-numpy/hidpack-1", [str(tmp_path / "missing.hpk")], files["fleet"]["hidpack"][:1],
@@ -237,11 +238,11 @@ def test_user_path_table_says_what_was_not_measured(compare, tmp_path):
             "fleet": {"files": 2, "events": 10, "how": "y", "bytes": {"hidpack": 20, "pcodec": 0, "parquet": 70}},
             "rows": {"long-numpy/hidpack-1": dict(ok, mev_s=2.0),
                      "long-numpy/pcodec": {"not_installed": "ModuleNotFoundError: No module named 'pcodec'"},
-                     "long-numpy/parquet-1": dict(ok, mev_s=4.0, elsewhere_cpus=0.734),
+                     "long-numpy/parquet-1": dict(ok, mev_s=4.0, elsewhere_cpus=0.734, cpu_times=[0.5, 0.25, 0.75]),
                      "long-numpy/parquet": {"error": "RuntimeError: the read's process exited 1:\nboom"}}}
     text = c.fmt_user_paths(figs, c._user_readers(), 1)
-    assert "| `hp.open(p, threads=1).moves()` | 1 | 2.00 | – | 0.50 | 0 | 1.50 | – |" in text
-    assert "| 4.00 | – | 1.00 | 0 | 1.50 | 0.73 |" in text  # the CPUs busy elsewhere during the row
+    assert "| `hp.open(p, threads=1).moves()` | 1 | 2.00 | – | 0.50 | 0 | 1.50 | – | – |" in text
+    assert "| 4.00 | – | 1.00 | 0 | 1.50 | 0.73 | 500.0 |" in text  # the CPUs busy elsewhere during the row
     assert "**not installed** (ModuleNotFoundError" in text
     assert "error: RuntimeError: the read's process exited 1: |" in text
     assert "moves into numpy, 1 thread: × Parquet: 0.50 [>= 2]" in text

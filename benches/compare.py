@@ -1429,10 +1429,12 @@ USER_GROUPS = {
 
 
 def user_paths(hp, corpus: Corpus, quick: bool, tmpdir: str, repeats: int, failed: List[str],
-               missing: Dict[str, str], only: Optional[List[str]] = None) -> Tuple[str, Dict[str, Any]]:
+               missing: Dict[str, str], only: Optional[List[str]] = None, rounds: int = 1) -> Tuple[str, Dict[str, Any]]:
     """The user-path rows (see :func:`_user_readers`) on ``corpus``: the table as text and the
-    figures. Each row's result is checked (rows, first and last ``t``) against the input; a row
-    that fails is appended to ``failed``. ``only``: rows whose name contains one of these."""
+    figures. Each row runs ``rounds`` times, each time in a fresh process with ``repeats`` timed
+    passes; its Mev/s is the median over all of them. Each row's result is checked (rows, first and
+    last ``t``) against the input; a row that fails is appended to ``failed`` and not run again.
+    ``only``: rows whose name contains one of these."""
     long_s, fleet_s, long_how, fleet_how = user_path_inputs(corpus, quick)
     long_cols = concat_sessions(long_s)
     n_long = len(long_cols["t"])
@@ -1457,6 +1459,7 @@ def user_paths(hp, corpus: Corpus, quick: bool, tmpdir: str, repeats: int, faile
                                       "bytes": sizes["fleet"]},
                             "rows": {}}
     readers = _user_readers()
+    todo: Dict[str, Tuple[str, List[str], List[str]]] = {}  # name -> (group, paths, warm paths)
     for name, (group, call, threaded, _read) in readers.items():
         if only and not any(s.lower() in name.lower() for s in only):
             continue
@@ -1465,25 +1468,50 @@ def user_paths(hp, corpus: Corpus, quick: bool, tmpdir: str, repeats: int, faile
             figs["rows"][name] = {"not_installed": missing["pcodec"]}
             continue
         what = "long" if group.startswith("long") else "fleet"
-        paths = files[what]["hidpack" if fmt == "hidpack" else "pcodec" if fmt == "pcodec" else "parquet"]
-        warm = [files["fleet"]["hidpack" if fmt == "hidpack" else "pcodec" if fmt == "pcodec" else "parquet"][0]]
-        t1 = time.perf_counter()
-        try:
-            r = run_user_path_row(name, paths, warm, repeats, corpus.float_xy)
-            got = (r["rows"], r["t_first"], r["t_last"])
-            if got != expect[group]:
-                raise AssertionError(f"read (rows, first t, last t) = {got}, the input has {expect[group]}")
-            r["mev_s"] = events[group] / statistics.median(r["times"]) / 1e6
-            figs["rows"][name] = r
-        except Exception as e:  # noqa: BLE001
-            figs["rows"][name] = {"error": f"{type(e).__name__}: {e}"}
-            failed.append(f"user path {name}: {type(e).__name__}: {e}")
-        print(f"  user path {name}: {time.perf_counter() - t1:.1f} s"
-              + (f"  [{figs['rows'][name]['error']}]" if "error" in figs["rows"][name] else ""), file=sys.stderr)
-    return fmt_user_paths(figs, readers, repeats), figs
+        key = "hidpack" if fmt == "hidpack" else "pcodec" if fmt == "pcodec" else "parquet"
+        todo[name] = (group, files[what][key], [files["fleet"][key][0]])
+    # Rounds: every row runs once per round, each time in a fresh process, the rows of a group one
+    # after the other. A row thus samples `rounds` separate windows of a few seconds, and the rows it
+    # is compared with sample windows next to its own: on shared hardware the CPUs run 10-30 % slower
+    # for seconds at a time (every function, not one), which moved a one-window ratio by 30 %.
+    per_round: Dict[str, List[Dict[str, Any]]] = {n: [] for n in todo}
+    for rnd in range(rounds):
+        for name, (group, paths, warm) in todo.items():
+            if "error" in figs["rows"].get(name, {}):
+                continue
+            t1 = time.perf_counter()
+            try:
+                r = run_user_path_row(name, paths, warm, repeats, corpus.float_xy)
+                got = (r["rows"], r["t_first"], r["t_last"])
+                if got != expect[group]:
+                    raise AssertionError(f"read (rows, first t, last t) = {got}, the input has {expect[group]}")
+                per_round[name].append(r)
+            except Exception as e:  # noqa: BLE001
+                figs["rows"][name] = {"error": f"{type(e).__name__}: {e}"}
+                failed.append(f"user path {name}: {type(e).__name__}: {e}")
+            print(f"  user path {name} (round {rnd + 1} of {rounds}): {time.perf_counter() - t1:.1f} s"
+                  + (f"  [{figs['rows'][name]['error']}]" if "error" in figs["rows"].get(name, {}) else ""),
+                  file=sys.stderr)
+    for name, rs in per_round.items():
+        if "error" in figs["rows"].get(name, {}) or not rs:
+            continue
+        group = todo[name][0]
+        times = [t for r in rs for t in r["times"]]
+        busy = [r["elsewhere_cpus"] for r in rs if r.get("elsewhere_cpus") is not None]
+        peaks = [r["peak_growth"] for r in rs if r.get("peak_growth") is not None]
+        figs["rows"][name] = {
+            "rows": rs[0]["rows"], "result_bytes": rs[0]["result_bytes"], "t_first": rs[0]["t_first"],
+            "t_last": rs[0]["t_last"], "peak_growth": max(peaks) if peaks else None,
+            "first_s": [r["first_s"] for r in rs], "times": times,
+            "cpu_times": [c for r in rs for c in r.get("cpu_times", [])],
+            "elsewhere_cpus": max(busy) if busy else None,
+            "round_mev_s": [events[group] / statistics.median(r["times"]) / 1e6 for r in rs],
+            "mev_s": events[group] / statistics.median(times) / 1e6}
+    return fmt_user_paths(figs, readers, repeats, rounds), figs
 
 
-def fmt_user_paths(figs: Dict[str, Any], readers: Dict[str, Tuple[str, str, bool, Any]], repeats: int) -> str:
+def fmt_user_paths(figs: Dict[str, Any], readers: Dict[str, Tuple[str, str, bool, Any]], repeats: int,
+                   rounds: int = 1) -> str:
     lg, fl = figs["long"], figs["fleet"]
     ncpu = os.cpu_count() or 1
     out = [f"### User paths: one long recording ({lg['events']:,} events, {lg['moves']:,} moves: {lg['how']}) "
@@ -1494,7 +1522,10 @@ def fmt_user_paths(figs: Dict[str, Any], readers: Dict[str, Tuple[str, str, bool
                        for k in ("hidpack", "pcodec", "parquet") if lg["bytes"][k]) + ".",
            f"Each row in a fresh process: the call once on one small file (set-up), once measured for peak "
            f"memory (growth of the process's peak RSS, over the bytes of what it returned: numpy columns, the "
-           f"Arrow table's buffers or the frame's memory_usage), then {'one timed pass' if repeats == 1 else f'median of {repeats} timed passes'}. Mev/s "
+           f"Arrow table's buffers or the frame's memory_usage), then {'one timed pass' if repeats == 1 else f'{repeats} timed passes'}"
+           + (f"; {rounds} rounds, every row once a round (each round a fresh process, the rows of a table one "
+              f"after the other), Mev/s the median of all {rounds * repeats} passes, and 'rounds' the slowest and "
+              f"fastest round's median" if rounds > 1 else (" (their median)" if repeats > 1 else "")) + ". Mev/s "
            f"counts the events stored (moves rows too). 1 thread: pinned to one CPU; threads: {ncpu} CPUs. "
            f"Busy elsewhere: CPUs kept busy by anything else (other processes, the hypervisor's steal) during "
            f"the timed passes, from /proc/stat; a threaded row needs it near 0. CPU ms: the process's CPU time "
@@ -1507,16 +1538,16 @@ def fmt_user_paths(figs: Dict[str, Any], readers: Dict[str, Tuple[str, str, bool
         base = rows.get(f"{group}/pcodec", {}).get("mev_s")
         pq1 = rows.get(f"{group}/parquet-1", {}).get("mev_s")
         out += [f"**{title}**", "",
-                "| reader | threads | Mev/s | × pcodec | × Parquet 1 thread | peak MiB | peak / result | busy elsewhere | CPU ms |",
-                "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+                "| reader | threads | Mev/s | rounds | × pcodec | × Parquet 1 thread | peak MiB | peak / result | busy elsewhere | CPU ms |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for n, r in rows.items():
             call, threaded = readers[n][1], readers[n][2]
             th = str(ncpu) if threaded else "1"
             if "not_installed" in r:
-                out.append(f"| `{call}` | {th} | **not installed** ({r['not_installed']}) | | | | | | |")
+                out.append(f"| `{call}` | {th} | **not installed** ({r['not_installed']}) | | | | | | | |")
                 continue
             if "error" in r:
-                out.append(f"| `{call}` | {th} | error: {r['error'].splitlines()[0]} | | | | | | |")
+                out.append(f"| `{call}` | {th} | error: {r['error'].splitlines()[0]} | | | | | | | |")
                 continue
             v, peak = r["mev_s"], r["peak_growth"]
             xb = f"{v / base:.2f}" if base else "–"
@@ -1525,7 +1556,9 @@ def fmt_user_paths(figs: Dict[str, Any], readers: Dict[str, Tuple[str, str, bool
             rel = "–" if peak is None else f"{peak / r['result_bytes']:.2f}"
             busy = "–" if r.get("elsewhere_cpus") is None else f"{r['elsewhere_cpus']:.2f}"
             cms = f"{statistics.median(r['cpu_times']) * 1e3:.1f}" if r.get("cpu_times") else "–"
-            out.append(f"| `{call}` | {th} | {v:.2f} | {xb} | {xq} | {mib} | {rel} | {busy} | {cms} |")
+            rr = r.get("round_mev_s") or []
+            rng = f"{min(rr):.1f}–{max(rr):.1f}" if len(rr) > 1 else "–"
+            out.append(f"| `{call}` | {th} | {v:.2f} | {rng} | {xb} | {xq} | {mib} | {rel} | {busy} | {cms} |")
         out.append("")
     out += ["Issue 15's targets, this run (hidpack × the baseline; target in brackets):", ""] + [
         f"- {label}: {_ratio_text(figs, a, b)} [{target}]" for label, a, b, target in USER_TARGETS]
@@ -1553,10 +1586,14 @@ USER_TARGETS = [
 
 
 def _ratio_text(figs: Dict[str, Any], a: str, b: str) -> str:
+    """The ratio of two rows' Mev/s, and with rounds the range of the rounds' own ratios (round i of
+    one row against round i of the other: windows a few seconds apart)."""
     ra, rb = figs["rows"].get(a, {}), figs["rows"].get(b, {})
     if "mev_s" not in ra or "mev_s" not in rb:
         return "not measured"
-    return f"{ra['mev_s'] / rb['mev_s']:.2f}"
+    per = [x / y for x, y in zip(ra.get("round_mev_s") or [], rb.get("round_mev_s") or [])]
+    rounds = f" (rounds {min(per):.2f}–{max(per):.2f})" if len(per) > 1 else ""
+    return f"{ra['mev_s'] / rb['mev_s']:.2f}{rounds}"
 
 
 def run_corpus(corpus: Corpus, fmts: List[Format], missing: Dict[str, str], repeats: int, slow_repeats: int,
@@ -1637,13 +1674,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--only-user-paths", action="store_true",
                     help="only the user-path rows (loads only their corpus, balabit-mouse)")
     ap.add_argument("--user-path-repeats", type=int, default=None, metavar="N",
-                    help="timed passes per user-path row, after the one measured for memory (default 5; the median is "
-                         "reported: one pass moved a ratio by 10-20 %% between runs)")
+                    help="timed passes per user-path row and round, after the one measured for memory (default 3; "
+                         "the median of all rounds' passes is reported: one pass moved a ratio by 10-20 %% between runs)")
+    ap.add_argument("--user-path-rounds", type=int, default=None, metavar="R",
+                    help="rounds of the user-path rows (default 4): each round runs every row once in a fresh "
+                         "process, so a row samples R windows of time; a few seconds of slower CPUs moved a "
+                         "one-window ratio by 30 %%")
     ap.add_argument("--user-path", action="append", metavar="NAME",
                     help="only user-path rows whose name (e.g. long-numpy/pcodec) contains this (repeatable)")
     args = ap.parse_args(argv)
     if args.only_user_paths and (args.no_user_paths or args.no_hidpack):
         ap.error("--only-user-paths measures hidpack's user paths: not with --no-user-paths or --no-hidpack")
+    for opt in ("repeats", "slow_repeats", "user_path_repeats", "user_path_rounds"):
+        if getattr(args, opt) is not None and getattr(args, opt) < 1:
+            ap.error(f"--{opt.replace('_', '-')} must be at least 1, got {getattr(args, opt)}")
     repeats = args.repeats or (3 if args.quick else 5)
     slow_repeats = args.slow_repeats or (1 if args.quick else 3)
     cpu = None if args.no_pin else pin_one_cpu()
@@ -1702,7 +1746,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         try:
             text, result["user_paths"] = user_paths(
                 _HIDPACK, next(c for c in corpora if c.name == USER_CORPUS), args.quick, tmp.name,
-                args.user_path_repeats or 5, failed, missing, args.user_path)
+                args.user_path_repeats or 3, failed, missing, args.user_path, args.user_path_rounds or 4)
             print()
             print(text)
         except Exception as e:  # noqa: BLE001

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -241,10 +242,67 @@ def test_user_path_table_says_what_was_not_measured(compare, tmp_path):
                      "long-numpy/parquet-1": dict(ok, mev_s=4.0, elsewhere_cpus=0.734, cpu_times=[0.5, 0.25, 0.75]),
                      "long-numpy/parquet": {"error": "RuntimeError: the read's process exited 1:\nboom"}}}
     text = c.fmt_user_paths(figs, c._user_readers(), 1)
-    assert "| `hp.open(p, threads=1).moves()` | 1 | 2.00 | – | 0.50 | 0 | 1.50 | – | – |" in text
-    assert "| 4.00 | – | 1.00 | 0 | 1.50 | 0.73 | 500.0 |" in text  # the CPUs busy elsewhere during the row
+    assert "| `hp.open(p, threads=1).moves()` | 1 | 2.00 | – | – | 0.50 | 0 | 1.50 | – | – |" in text
+    assert "| 4.00 | – | – | 1.00 | 0 | 1.50 | 0.73 | 500.0 |" in text  # the CPUs busy elsewhere during the row
     assert "**not installed** (ModuleNotFoundError" in text
     assert "error: RuntimeError: the read's process exited 1: |" in text
     assert "moves into numpy, 1 thread: × Parquet: 0.50 [>= 2]" in text
     assert "× pcodec: not measured" in text
     assert "pcodec 0.00" not in text  # no pcodec files: no size for them
+
+
+def test_user_path_rounds_sample_separate_processes(compare, tmp_path, monkeypatch):
+    """Every row runs once a round in its own process; its Mev/s is the median of every round's
+    passes, and the targets list shows the range of the rounds' own ratios."""
+    c = compare
+    hp, _ = c.import_hidpack()
+    corpus = _mixed_corpus(c, float_xy=False)
+    monkeypatch.setattr(c, "LONG_MIN_EVENTS", 1)
+    monkeypatch.setattr(c, "FLEET_MIN_FILES", 1)
+    failed: list = []
+    text, figs = c.user_paths(hp, corpus, False, str(tmp_path), 1, failed, {},
+                              ["long-numpy/hidpack-1", "long-numpy/parquet-1"], rounds=2)
+    assert failed == []
+    assert set(figs["rows"]) == {"long-numpy/hidpack-1", "long-numpy/parquet-1"}
+    for r in figs["rows"].values():
+        assert len(r["times"]) == 2 and len(r["round_mev_s"]) == 2 and len(r["first_s"]) == 2
+        assert r["rows"] == int(np.count_nonzero(c.concat_sessions(corpus.sessions)["kind"] == c.K_MOVE))
+    assert "2 rounds, every row once a round" in text
+    assert re.search(r"× Parquet: \d+\.\d\d \(rounds \d+\.\d\d–\d+\.\d\d\) \[>= 2\]", text)
+
+
+def test_user_path_rounds_aggregate_and_stop_a_failed_row(compare, tmp_path, monkeypatch):
+    """Rounds combine into one row (median of all passes, the largest peak and the busiest round),
+    and a row that fails is reported once and not run again."""
+    c = compare
+    hp, _ = c.import_hidpack()
+    corpus = _mixed_corpus(c, float_xy=False)
+    monkeypatch.setattr(c, "LONG_MIN_EVENTS", 1)
+    monkeypatch.setattr(c, "FLEET_MIN_FILES", 1)
+    long_cols = c.concat_sessions(corpus.sessions)
+    mv = long_cols["t"][long_cols["kind"] == c.K_MOVE]
+    calls = []
+
+    def fake(name, paths, warm, repeats, float_xy):
+        calls.append(name)
+        if name == "long-numpy/parquet-1":
+            raise RuntimeError("the read's process exited 1:\nboom")
+        k = sum(n == name for n in calls)  # the round, from 1
+        return {"rows": len(mv), "result_bytes": 100, "t_first": int(mv[0]), "t_last": int(mv[-1]),
+                "peak_growth": 100 * k, "first_s": 1.0, "times": [k * 1.0, k * 1.0 + 0.5],
+                "cpu_times": [0.1 * k], "elsewhere_cpus": 0.25 * k}
+
+    monkeypatch.setattr(c, "run_user_path_row", fake)
+    failed: list = []
+    _text, figs = c.user_paths(hp, corpus, False, str(tmp_path), 2, failed, {},
+                               ["long-numpy/hidpack-1", "long-numpy/parquet-1"], rounds=3)
+    assert calls.count("long-numpy/hidpack-1") == 3
+    assert calls.count("long-numpy/parquet-1") == 1  # failed in round 1: not run again
+    assert len(failed) == 1 and "boom" in failed[0]
+    r = figs["rows"]["long-numpy/hidpack-1"]
+    assert r["times"] == [1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+    n = len(long_cols["t"])
+    assert r["mev_s"] == pytest.approx(n / 2.25 / 1e6)
+    assert r["round_mev_s"] == pytest.approx([n / 1.25 / 1e6, n / 2.25 / 1e6, n / 3.25 / 1e6])
+    assert r["peak_growth"] == 300 and r["elsewhere_cpus"] == 0.75
+    assert figs["rows"]["long-numpy/parquet-1"]["error"].startswith("RuntimeError")

@@ -72,27 +72,29 @@ pub(super) fn encode_counted(latents: &[i64], counted: Counted, out: &mut Vec<u8
         // bits are full (no branch, no capacity check; `BitWriter` kept its state in memory here
         // and branched on every full word, at random).
         let total: u64 = bins.iter().map(|b| b.count * u64::from(width_bits(b.lo, b.hi))).sum();
-        let mut words = vec![0u32; (total / 32) as usize + 1];
-        let (mut acc, mut filled, mut at) = (0u64, 0u32, 0usize);
         syms.resize(n, 0);
-        for (&v, sym) in latents.iter().zip(syms.iter_mut()) {
-            let s = map.get(v) as usize;
-            *sym = s as u8;
-            let (lo, mask, w) = masked[s];
-            acc |= (v.wrapping_sub(lo) as u64 & mask) << filled;
-            filled += w;
+        map.bins_into(latents, &mut syms);
+        // No bin with offset bits (codes, ranks, ticks of one value a bin): no offsets to write.
+        if total != 0 {
+            let mut words = vec![0u32; (total / 32) as usize + 1];
+            let (mut acc, mut filled, mut at) = (0u64, 0u32, 0usize);
+            for (&v, &s) in latents.iter().zip(&syms) {
+                let (lo, mask, w) = masked[usize::from(s)];
+                acc |= (v.wrapping_sub(lo) as u64 & mask) << filled;
+                filled += w;
+                words[at] = acc as u32;
+                let full = filled >= 32;
+                at += usize::from(full);
+                acc >>= 32 * u32::from(full);
+                filled &= 31;
+            }
+            debug_assert_eq!(at as u64, total / 32);
             words[at] = acc as u32;
-            let full = filled >= 32;
-            at += usize::from(full);
-            acc >>= 32 * u32::from(full);
-            filled &= 31;
+            for w in &words {
+                bits.out.extend_from_slice(&w.to_le_bytes());
+            }
+            bits.out.truncate(total.div_ceil(8) as usize);
         }
-        debug_assert_eq!(at as u64, total / 32);
-        words[at] = acc as u32;
-        for w in &words {
-            bits.out.extend_from_slice(&w.to_le_bytes());
-        }
-        bits.out.truncate(total.div_ceil(8) as usize);
     } else {
         for &v in latents {
             let s = map.get(v) as usize;

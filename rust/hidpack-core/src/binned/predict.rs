@@ -436,7 +436,15 @@ fn mtf_ranks(vals: &[i64]) -> Option<(Vec<i64>, Vec<i64>)> {
         let mut alphabet: Vec<i64> = Vec::new();
         let mut list = MtfList::new();
         let mut ranks = Vec::with_capacity(vals.len());
+        let mut prev = None;
         for &v in vals {
+            // the value before again (a run: most values of a column of codes) is rank 0, the
+            // list as it is, without a look-up
+            if prev == Some(v) {
+                ranks.push(0);
+                continue;
+            }
+            prev = Some(v);
             let i = slot(seen, v);
             let mut x = seen.vals[i];
             if x == 0 {

@@ -136,12 +136,16 @@ impl PairTree {
         (k != 0).then(|| ((u64::MAX - k as u64) as usize, k))
     }
     /// Sets the key of pair `l` (0: the pair is gone).
+    ///
+    /// The node just set stays in a register on the way up: each level loads only the sibling
+    /// (reading both children back made each level wait for the store of the level below).
     pub(super) fn set(&mut self, l: usize, key: u128) {
         let mut i = self.size + l;
         self.t[i] = key;
+        let mut m = key;
         while i > 1 {
+            m = m.max(self.t[i ^ 1]);
             i >>= 1;
-            let m = self.t[2 * i].max(self.t[2 * i + 1]);
             if self.t[i] == m {
                 break; // this node, so every node above it, holds what it held
             }

@@ -152,6 +152,19 @@ impl PairTree {
             self.t[i] = m;
         }
     }
+    /// [`PairTree::set`] of the pair that is the [`PairTree::top`]: every node above it held its
+    /// key, which no node holds now (keys are unique), so each changes and none is compared.
+    pub(super) fn set_top(&mut self, l: usize, key: u128) {
+        let mut i = self.size + l;
+        debug_assert_eq!(self.t[1], self.t[i]);
+        self.t[i] = key;
+        let mut m = key;
+        while i > 1 {
+            m = m.max(self.t[i ^ 1]);
+            i >>= 1;
+            self.t[i] = m;
+        }
+    }
     /// Takes pair `l` out.
     pub(super) fn remove(&mut self, l: usize) {
         self.set(l, 0);
@@ -192,9 +205,9 @@ pub(super) fn merge_bins(bins: &mut Vec<Bin>) {
             pairs.remove(r); // pair (r, rn) is gone
             prev[rn] = l;
             let c = cand(bins, &cost, l, rn);
-            pairs.set(l, c);
+            pairs.set_top(l, c);
         } else {
-            pairs.remove(l);
+            pairs.set_top(l, 0);
         }
         let p = prev[l];
         if p < k {

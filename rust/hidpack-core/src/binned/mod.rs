@@ -727,7 +727,7 @@ mod tests {
 
     #[test]
     fn mtf_ranks_in_one_pass_are_those_of_the_definition() {
-        let mut next = xorshift(0x5EED_0F_C0DE5);
+        let mut next = xorshift(0x05EE_D0FC_0DE5);
         for d in [1u64, 2, 3, 16, 17, 255, 256, 257, 300] {
             for n in [1usize, 2, 3, 63, 64, 65, 256, 257, 1000, 3000] {
                 // runs (codes), a spread the plain array counts (a stride of a power of two),
@@ -740,7 +740,7 @@ mod tests {
                             // when the column is long enough), then a skewed draw with runs
                             if (i as u64) < d {
                                 cur = i as i64;
-                            } else if shape == 0 || next() % 3 == 0 {
+                            } else if shape == 0 || next().is_multiple_of(3) {
                                 let (a, b) = (next() % d, next() % d);
                                 cur = a.min(b) as i64;
                             }
@@ -767,7 +767,7 @@ mod tests {
 
     #[test]
     fn each_values_bin_at_once_equals_one_by_one() {
-        let mut next = xorshift(0xB1B5_0F_0A11);
+        let mut next = xorshift(0x00B1_B50F_0A11);
         for case in 0..600 {
             let n = 1 + (next() % 700) as usize;
             let span = [1u64, 3, 200, 5_000, 1 << 40][case % 5];

@@ -503,19 +503,13 @@ pub(super) fn estimate_counted(latents: &[i64]) -> (usize, usize, Option<Counted
             return (n * width_bits(lo, hi) as usize / 8 + 12, n, None);
         }
     } else {
-        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         for &v in latents {
             map.add(v);
-            lo = lo.min(v);
-            hi = hi.max(v);
             if map.len * 2 > n && n >= 64 {
                 // Mostly distinct values (absolute clocks and coordinates under order 0): binning
                 // cannot beat their spread by much, and counting them all is the estimate's cost.
-                for &v in latents {
-                    lo = lo.min(v);
-                    hi = hi.max(v);
-                }
-                return (n * width_bits(lo, hi) as usize / 8 + 12, n, None);
+                // (Their least and greatest are the spread's.)
+                return (n * width_bits(sp.0, sp.1) as usize / 8 + 12, n, None);
             }
         }
     }

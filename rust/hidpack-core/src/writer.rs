@@ -500,7 +500,8 @@ impl<W: Write> Writer<W> {
         };
         let has_strings: [bool; NUM_KINDS] =
             std::array::from_fn(|k| table.kinds[k].cols.iter().any(|c| matches!(c, Column::Str { .. })));
-        // kind_pos: rows of each kind consumed so far; kind_row: scanned so far
+        // kind_pos: rows of each kind consumed so far; kind_row: scanned so far (of the kinds with
+        // strings)
         let mut kind_row = *kind_pos;
         let first = start;
         let mut start = start;
@@ -526,10 +527,12 @@ impl<W: Write> Writer<W> {
             } else if self.boundary_before(t) {
                 self.flush()?;
             }
+            // only a kind with strings needs its row number (counted for every kind, each row's
+            // increment waited for the one before in a run of one kind: a stall per row)
             if has_strings[k] {
                 self.cur_string_bytes += string_len(k, kind_row[k]);
+                kind_row[k] += 1;
             }
-            kind_row[k] += 1;
         }
         Ok(start)
     }

@@ -136,15 +136,32 @@ impl PairTree {
         (k != 0).then(|| ((u64::MAX - k as u64) as usize, k))
     }
     /// Sets the key of pair `l` (0: the pair is gone).
+    ///
+    /// The node just set stays in a register on the way up: each level loads only the sibling
+    /// (reading both children back made each level wait for the store of the level below).
     pub(super) fn set(&mut self, l: usize, key: u128) {
         let mut i = self.size + l;
         self.t[i] = key;
+        let mut m = key;
         while i > 1 {
+            m = m.max(self.t[i ^ 1]);
             i >>= 1;
-            let m = self.t[2 * i].max(self.t[2 * i + 1]);
             if self.t[i] == m {
                 break; // this node, so every node above it, holds what it held
             }
+            self.t[i] = m;
+        }
+    }
+    /// [`PairTree::set`] of the pair that is the [`PairTree::top`]: every node above it held its
+    /// key, which no node holds now (keys are unique), so each changes and none is compared.
+    pub(super) fn set_top(&mut self, l: usize, key: u128) {
+        let mut i = self.size + l;
+        debug_assert_eq!(self.t[1], self.t[i]);
+        self.t[i] = key;
+        let mut m = key;
+        while i > 1 {
+            m = m.max(self.t[i ^ 1]);
+            i >>= 1;
             self.t[i] = m;
         }
     }
@@ -188,9 +205,9 @@ pub(super) fn merge_bins(bins: &mut Vec<Bin>) {
             pairs.remove(r); // pair (r, rn) is gone
             prev[rn] = l;
             let c = cand(bins, &cost, l, rn);
-            pairs.set(l, c);
+            pairs.set_top(l, c);
         } else {
-            pairs.remove(l);
+            pairs.set_top(l, 0);
         }
         let p = prev[l];
         if p < k {
@@ -412,6 +429,20 @@ impl Counts {
         }
         self.vals[i] += 1;
     }
+    /// Puts `k`, not in the table, at its empty slot `i` ([`Counts::slot`]) with `val` (≥ 1) in
+    /// place of a count: what [`Counts::add`] does for a new value, with the value given.
+    #[inline]
+    pub(super) fn put_new(&mut self, i: usize, k: i64, val: u32) {
+        debug_assert!(val >= 1 && self.vals[i] == 0);
+        self.vals[i] = val;
+        self.len += 1;
+        if self.dense.is_none() {
+            self.keys[i] = k;
+            if self.len * 2 > self.keys.len() {
+                self.grow();
+            }
+        }
+    }
     /// Counts every value of `v` (what [`Counts::add`] does one by one). Values within a span of
     /// 256 are counted into four interleaved tables, so a run of one value (kinds, buttons) does
     /// not make each increment wait for the one before it.
@@ -519,6 +550,26 @@ impl Counts {
     #[inline]
     pub(super) fn get(&self, k: i64) -> u32 {
         self.vals[self.slot(k)] - 1
+    }
+    /// The bin of each of `v` (every one [`Counts::set`] to a bin under 256) into `out`, as
+    /// [`Counts::get`] gives it, with the table's kind tested once, not per value (the
+    /// encoder's loop over the values kept the table's fields in memory, spilled, and
+    /// branched on its kind for every value).
+    pub(super) fn bins_into(&self, v: &[i64], out: &mut [u8]) {
+        debug_assert_eq!(v.len(), out.len());
+        match self.dense {
+            Some(lo) => {
+                let (tz, vals) = (self.tz, &self.vals[..]);
+                for (&x, o) in v.iter().zip(out.iter_mut()) {
+                    *o = vals[(x.wrapping_sub(lo) as u64 >> tz) as usize].wrapping_sub(1) as u8;
+                }
+            }
+            None => {
+                for (&x, o) in v.iter().zip(out.iter_mut()) {
+                    *o = self.get(x) as u8;
+                }
+            }
+        }
     }
 }
 

@@ -684,6 +684,123 @@ mod tests {
     }
 
     #[test]
+    fn the_pair_tree_holds_the_largest_key_of_each_subtree_after_every_set() {
+        let mut next = xorshift(0x0DDB_1A5E_5BAD_5EED);
+        for k in [1usize, 2, 3, 7, 8, 9, 255, 256, 511] {
+            let mut keys: Vec<u128> = (0..k).map(|l| cand_key((next() % 1000) as f64 - 500.0, l)).collect();
+            let mut tree = PairTree::new(&keys);
+            for step in 0..3 * k {
+                let l = next() as usize % k;
+                // a new key, or the pair gone (0), as the merges set them
+                keys[l] = if step % 3 == 0 { 0 } else { cand_key((next() % 1000) as f64 - 500.0, l) };
+                tree.set(l, keys[l]);
+                let want = keys.iter().enumerate().filter(|(_, &key)| key != 0).max_by_key(|(_, &key)| key);
+                assert_eq!(tree.top(), want.map(|(l, &key)| (l, key)), "{k} pairs, step {step}");
+            }
+        }
+    }
+
+    /// The move-to-front ranks by their definition: the alphabet in order of first appearance,
+    /// each value's place in a plain list of it, moved to the front.
+    fn mtf_by_definition(v: &[i64]) -> Option<(Vec<i64>, Vec<i64>)> {
+        let mut alphabet: Vec<i64> = Vec::new();
+        for &x in v {
+            if !alphabet.contains(&x) {
+                alphabet.push(x);
+            }
+        }
+        if alphabet.len() > MAX_MTF_ALPHABET {
+            return None;
+        }
+        let mut list = alphabet.clone();
+        let ranks = v
+            .iter()
+            .map(|x| {
+                let r = list.iter().position(|y| y == x).unwrap();
+                let y = list.remove(r);
+                list.insert(0, y);
+                r as i64
+            })
+            .collect();
+        Some((alphabet, ranks))
+    }
+
+    #[test]
+    fn mtf_ranks_in_one_pass_are_those_of_the_definition() {
+        let mut next = xorshift(0x05EE_D0FC_0DE5);
+        for d in [1u64, 2, 3, 16, 17, 255, 256, 257, 300] {
+            for n in [1usize, 2, 3, 63, 64, 65, 256, 257, 1000, 3000] {
+                // runs (codes), a spread the plain array counts (a stride of a power of two),
+                // and values wide apart (the hash table)
+                for (shape, mul) in [(0, 1i64), (1, 65_536), (2, 1_000_003_007)] {
+                    let mut cur = 0i64;
+                    let v: Vec<i64> = (0..n)
+                        .map(|i| {
+                            // every value of the alphabet early on (so more than 256 are met
+                            // when the column is long enough), then a skewed draw with runs
+                            if (i as u64) < d {
+                                cur = i as i64;
+                            } else if shape == 0 || next().is_multiple_of(3) {
+                                let (a, b) = (next() % d, next() % d);
+                                cur = a.min(b) as i64;
+                            }
+                            cur.wrapping_mul(mul) - 7
+                        })
+                        .collect();
+                    let got = latents_for(&v, Pred::Mtf);
+                    let want = mtf_by_definition(&v);
+                    assert_eq!(got.is_some(), want.is_some(), "d {d} n {n} shape {shape}");
+                    if let (Some((head, ranks)), Some((alphabet, want_ranks))) = (got, want) {
+                        assert_eq!(ranks, want_ranks, "d {d} n {n} shape {shape}");
+                        let mut h = vec![PRED_MTF];
+                        put_varint(&mut h, alphabet.len() as u64);
+                        for &a in &alphabet {
+                            put_varint(&mut h, zigzag(a));
+                        }
+                        put_varint(&mut h, 1);
+                        assert_eq!(head, h, "d {d} n {n} shape {shape}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn each_values_bin_at_once_equals_one_by_one() {
+        let mut next = xorshift(0x00B1_B50F_0A11);
+        for case in 0..600 {
+            let n = 1 + (next() % 700) as usize;
+            let span = [1u64, 3, 200, 5_000, 1 << 40][case % 5];
+            let stride = [1i64, 65_536, 3][case % 3];
+            let v: Vec<i64> = (0..n).map(|_| (next() % span) as i64 * stride - 99).collect();
+            let mut map = Counts::for_values(&v);
+            map.add_all(&v);
+            let counted = Counted::of(map);
+            let mut map = counted.map;
+            // bins numbered as the encoder numbers them (any numbering under 256 does)
+            for (i, b) in counted.distinct.iter().enumerate() {
+                map.set(b.lo, (i % 256) as u32);
+            }
+            let mut got = vec![0u8; n];
+            map.bins_into(&v, &mut got);
+            let want: Vec<u8> = v.iter().map(|&x| map.get(x) as u8).collect();
+            assert_eq!(got, want, "span {span} stride {stride} dense {:?}", map.dense.is_some());
+        }
+    }
+
+    #[test]
+    fn columns_of_bins_without_offsets_roundtrip_at_edge_lengths() {
+        // every bin one value wide (no offset bits: the offsets loop is skipped), with and
+        // without a bin of several values, through the hash table too
+        for n in [1usize, 2, 3, 31, 32, 33, 63, 64, 65, 255, 256, 257, 4097] {
+            for (k, mul) in [(2i64, 1i64), (3, 1), (5, 1 << 50), (40, 1)] {
+                let v: Vec<i64> = (0..n as i64).map(|i| ((i * i + i / 7) % k) * mul).collect();
+                rt(&v);
+            }
+        }
+    }
+
+    #[test]
     fn many_distinct_values_stay_within_256_bins() {
         let v: Vec<i64> = (0..200_000)
             .map(|i: i64| (i * 2_654_435_761) % 1_000_003)

@@ -408,38 +408,63 @@ pub(super) fn latents_for(vals: &[i64], p: Pred) -> Option<(Vec<u8>, Vec<i64>)> 
             Some(l.into_parts())
         }
         Pred::Mtf => {
-            let mut alphabet: Vec<i64> = Vec::new();
-            let mut seen = Counts::for_values(vals);
-            for &v in vals {
-                let before = seen.len;
-                seen.add(v);
-                if seen.len != before {
-                    if alphabet.len() == MAX_MTF_ALPHABET {
-                        return None;
-                    }
-                    alphabet.push(v);
-                }
-            }
+            let (alphabet, ranks) = mtf_ranks(vals)?;
             head.push(PRED_MTF);
             put_varint(&mut head, alphabet.len() as u64);
             for &a in &alphabet {
                 put_varint(&mut head, zigzag(a));
             }
             put_varint(&mut head, 1);
-            // each value's alphabet index + 1 in the table's slots (nonzero: a probe still sees
-            // the slot taken; no more adds, so no growth)
-            for (j, &a) in alphabet.iter().enumerate() {
-                let i = seen.slot(a);
-                seen.vals[i] = j as u32 + 1;
-            }
-            let mut list = MtfList::new();
-            let ranks = vals
-                .iter()
-                .map(|&v| list.find((seen.vals[seen.slot(v)] - 1) as u8) as i64)
-                .collect();
             Some((head, ranks))
         }
         Pred::Split(_) => None,
+    }
+}
+
+/// The move-to-front alphabet of `vals` (in order of first appearance) and each value's rank,
+/// in one pass; `None` past [`MAX_MTF_ALPHABET`] distinct values.
+///
+/// A value met for the first time is given the next index of the alphabet, and its rank is
+/// that index: the list's entries from the alphabet's size on are still in their first order,
+/// only the entries already met having moved among the places before them. (Two passes, the
+/// alphabet first and then the ranks, looked every value up twice.)
+fn mtf_ranks(vals: &[i64]) -> Option<(Vec<i64>, Vec<i64>)> {
+    let mut seen = Counts::for_values(vals);
+    // the table's slots hold each value's alphabet index + 1 (0: not met yet); the table's kind
+    // is tested once, not per value
+    fn pass(vals: &[i64], seen: &mut Counts, slot: impl Fn(&Counts, i64) -> usize) -> Option<(Vec<i64>, Vec<i64>)> {
+        let mut alphabet: Vec<i64> = Vec::new();
+        let mut list = MtfList::new();
+        let mut ranks = Vec::with_capacity(vals.len());
+        let mut prev = None;
+        for &v in vals {
+            // the value before again (a run: most values of a column of codes) is rank 0, the
+            // list as it is, without a look-up
+            if prev == Some(v) {
+                ranks.push(0);
+                continue;
+            }
+            prev = Some(v);
+            let i = slot(seen, v);
+            let mut x = seen.vals[i];
+            if x == 0 {
+                if alphabet.len() == MAX_MTF_ALPHABET {
+                    return None;
+                }
+                alphabet.push(v);
+                x = alphabet.len() as u32;
+                seen.put_new(i, v, x);
+            }
+            ranks.push(list.find((x - 1) as u8) as i64);
+        }
+        Some((alphabet, ranks))
+    }
+    match seen.dense {
+        Some(lo) => {
+            let tz = seen.tz;
+            pass(vals, &mut seen, move |_, v| (v.wrapping_sub(lo) as u64 >> tz) as usize)
+        }
+        None => pass(vals, &mut seen, |s, v| s.slot(v)),
     }
 }
 
@@ -478,19 +503,13 @@ pub(super) fn estimate_counted(latents: &[i64]) -> (usize, usize, Option<Counted
             return (n * width_bits(lo, hi) as usize / 8 + 12, n, None);
         }
     } else {
-        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         for &v in latents {
             map.add(v);
-            lo = lo.min(v);
-            hi = hi.max(v);
             if map.len * 2 > n && n >= 64 {
                 // Mostly distinct values (absolute clocks and coordinates under order 0): binning
                 // cannot beat their spread by much, and counting them all is the estimate's cost.
-                for &v in latents {
-                    lo = lo.min(v);
-                    hi = hi.max(v);
-                }
-                return (n * width_bits(lo, hi) as usize / 8 + 12, n, None);
+                // (Their least and greatest are the spread's.)
+                return (n * width_bits(sp.0, sp.1) as usize / 8 + 12, n, None);
             }
         }
     }

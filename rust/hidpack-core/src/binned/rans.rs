@@ -72,27 +72,29 @@ pub(super) fn encode_counted(latents: &[i64], counted: Counted, out: &mut Vec<u8
         // bits are full (no branch, no capacity check; `BitWriter` kept its state in memory here
         // and branched on every full word, at random).
         let total: u64 = bins.iter().map(|b| b.count * u64::from(width_bits(b.lo, b.hi))).sum();
-        let mut words = vec![0u32; (total / 32) as usize + 1];
-        let (mut acc, mut filled, mut at) = (0u64, 0u32, 0usize);
         syms.resize(n, 0);
-        for (&v, sym) in latents.iter().zip(syms.iter_mut()) {
-            let s = map.get(v) as usize;
-            *sym = s as u8;
-            let (lo, mask, w) = masked[s];
-            acc |= (v.wrapping_sub(lo) as u64 & mask) << filled;
-            filled += w;
+        map.bins_into(latents, &mut syms);
+        // No bin with offset bits (codes, ranks, ticks of one value a bin): no offsets to write.
+        if total != 0 {
+            let mut words = vec![0u32; (total / 32) as usize + 1];
+            let (mut acc, mut filled, mut at) = (0u64, 0u32, 0usize);
+            for (&v, &s) in latents.iter().zip(&syms) {
+                let (lo, mask, w) = masked[usize::from(s)];
+                acc |= (v.wrapping_sub(lo) as u64 & mask) << filled;
+                filled += w;
+                words[at] = acc as u32;
+                let full = filled >= 32;
+                at += usize::from(full);
+                acc >>= 32 * u32::from(full);
+                filled &= 31;
+            }
+            debug_assert_eq!(at as u64, total / 32);
             words[at] = acc as u32;
-            let full = filled >= 32;
-            at += usize::from(full);
-            acc >>= 32 * u32::from(full);
-            filled &= 31;
+            for w in &words {
+                bits.out.extend_from_slice(&w.to_le_bytes());
+            }
+            bits.out.truncate(total.div_ceil(8) as usize);
         }
-        debug_assert_eq!(at as u64, total / 32);
-        words[at] = acc as u32;
-        for w in &words {
-            bits.out.extend_from_slice(&w.to_le_bytes());
-        }
-        bits.out.truncate(total.div_ceil(8) as usize);
     } else {
         for &v in latents {
             let s = map.get(v) as usize;
@@ -133,12 +135,18 @@ impl RansWords {
 }
 
 /// Encodes `syms` backwards with two interleaved states (even values on state 0, odd on 1).
-/// `x / f` is the high half of one 64×64-bit product: `⌊2x·m / 2^64⌋` with m = ⌈2^63 / f⌉ (at
-/// most 2^63, for f = 1). It is `⌊x/f + x·ε/2^63⌋` with `0 ≤ ε < 1`, and the error term, under
-/// `2^-31` for x < 2^32, is below `1/f`, the least distance from a non-integer x/f to the integer
-/// above it (f ≤ 2^14): exact. (`x + ((x·(m' − 2^32)) >> 32) >> l` with m' = ⌈2^(32+l)/f⌉, what
-/// this replaced, was a multiply, an add and two shifts on every value's chain; a product shifted
-/// by 32 + l, three cycles more than that.)
+/// `x / f` is one 64-bit product shifted: `⌊x·m / 2^k⌋` with k = 32 + scale and
+/// m = ⌈2^k / f⌉ = (2^k + e)/f, `0 ≤ e < f`. The state divided has been renormalised, so
+/// x < f·2^(32−scale) (the bound at which it gives a word), and
+/// - it is exact: `x·m/2^k = x/f + x·e/(f·2^k)`, and `x·e < f²·2^(32−scale) ≤ 2^k` (f ≤ 2^scale)
+///   keeps the error term under `1/f`, the least distance from a non-integer x/f to the integer
+///   above it;
+/// - the product fits 64 bits: `x·m ≤ (f·2^(32−scale) − 1)·(2^k + f − 1)/f < 2^64`, as
+///   `2^(2·scale) > f·(f − 1)`.
+///
+/// (The high half of a 64×64-bit product, `⌊2x·⌈2^63/f⌉ / 2^64⌋`, what this replaced, was a
+/// shift, a widening multiply and a combine of its halves on every value's chain, two cycles
+/// more; `x + ((x·(m' − 2^32)) >> 32) >> l` before it, a multiply, an add and two shifts.)
 ///
 /// A value gives at most one word, so the words fit a buffer of one slot per value, filled from
 /// its end: the last word pushed is the stream's first, with no reversal after. The
@@ -150,7 +158,7 @@ fn rans_words(syms: &[u8], freq: &[u32], start: &[u32], scale: u8) -> RansWords 
     /// What coding one bin needs, in one place (one cache line holds two bins).
     #[derive(Clone, Copy)]
     struct Enc {
-        m: u64, // ⌈2^63 / f⌉
+        m: u64, // ⌈2^(32 + scale) / f⌉
         rest: u32, // 2^scale − f: x + q·rest = (q << scale) + (x − q·f)
         start: u32,
         bound: u64, // a state at or above it must give a word first (2^32: never)
@@ -160,7 +168,7 @@ fn rans_words(syms: &[u8], freq: &[u32], start: &[u32], scale: u8) -> RansWords 
         .iter()
         .zip(start)
         .map(|(&f, &start)| {
-            let m = (1u64 << 63).div_ceil(u64::from(f));
+            let m = reciprocal(f, scale);
             Enc { m, rest: (1 << scale) - f, start, bound: u64::from(f) << renorm }
         })
         .collect();
@@ -175,7 +183,7 @@ fn rans_words(syms: &[u8], freq: &[u32], start: &[u32], scale: u8) -> RansWords 
         buf[*p] = st as u16;
         *p -= usize::from(give);
         let st = if give { st >> 16 } else { st };
-        let q = ((u128::from(u64::from(st) << 1) * u128::from(e.m)) >> 64) as u32;
+        let q = quotient(st, e.m, scale);
         debug_assert_eq!(q, st / ((1 << scale) - e.rest));
         // `st + start` is made while `q` is (wrapping: the sum is exact mod 2^32 and the state it
         // makes is below 2^32), so the multiply's result waits on one add, not two
@@ -190,6 +198,18 @@ fn rans_words(syms: &[u8], freq: &[u32], start: &[u32], scale: u8) -> RansWords 
     }
     // value 0 (state 0) was coded last and swapped into `other`
     RansWords { states: [other, cur], buf, first: p + 1 }
+}
+
+/// `m` of [`rans_words`]' division by the frequency `f` (1..=2^scale): ⌈2^(32 + scale) / f⌉.
+#[inline]
+fn reciprocal(f: u32, scale: u8) -> u64 {
+    (1u64 << (32 + u32::from(scale))).div_ceil(u64::from(f))
+}
+
+/// `x / f` for a state `x < f·2^(32−scale)` and `m = reciprocal(f, scale)` (see [`rans_words`]).
+#[inline(always)]
+fn quotient(x: u32, m: u64, scale: u8) -> u32 {
+    ((u64::from(x) * m) >> (32 + u32::from(scale))) as u32
 }
 
 pub(super) struct BitWriter {
@@ -848,6 +868,34 @@ mod tests {
             }
         }
         assert!(shares_seen.iter().all(|&s| s > 100), "chunks at and under 3/4: {shares_seen:?}");
+    }
+
+    #[test]
+    fn the_encoders_division_is_exact_and_its_product_fits_64_bits() {
+        let mut next = xorshift(0xD1B5_4A32_D192_ED03);
+        for scale in 1..=MAX_SCALE_BITS {
+            let top = 1u32 << scale;
+            // every frequency of the small scales, the edges and a sample of the large ones
+            let fs: Vec<u32> = if scale <= 8 {
+                (1..=top).collect()
+            } else {
+                [1, 2, 3, top / 2 - 1, top / 2, top / 2 + 1, top - 1, top].into_iter().chain((0..300).map(|_| 1 + (next() as u32) % top)).collect()
+            };
+            for f in fs {
+                let m = reciprocal(f, scale);
+                // the states a renormalised value may hold: below f·2^(32 − scale)
+                let bound = u64::from(f) << (32 - u32::from(scale));
+                let xs = [0u64, 1, u64::from(f) - 1, u64::from(f), bound / 2, bound - 2, bound - 1]
+                    .into_iter()
+                    .chain((0..40).map(|_| next() % bound))
+                    .chain((1..=8).map(|j| (bound / u64::from(f)).saturating_sub(j) * u64::from(f)));
+                for x in xs {
+                    assert!(x < bound);
+                    assert!(x.checked_mul(m).is_some(), "scale {scale} f {f} x {x}: the product overflows");
+                    assert_eq!(u64::from(quotient(x as u32, m, scale)), x / u64::from(f), "scale {scale} f {f} x {x}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -569,10 +569,11 @@ enum Gaps<'a> {
 /// writes into the value loop did not change its share either).
 ///
 /// Non-temporal (streaming) stores, tried twice (session 29), left the whole read of that file
-/// slower on one thread and on two: each field written into a reused per-thread block-sized
-/// stage, then streamed into the output, +2.5 ms of CPU a read (median of interleaved fresh
-/// processes, ~47 ms); the same in 1024-row windows that stay in the first-level cache, +1.4 /
-/// +2.6 ms (one / two threads); only `t` and `kind` streamed, no change. A profile of the
+/// slower on one thread and on two (CPU a read, min and median of interleaved fresh processes,
+/// of ~47 ms): each field written into a reused per-thread block-sized stage, then streamed into
+/// the output, +1.9 / +2.9 ms on one thread and +2.6 / +3.3 on two; the same in 1024-row windows
+/// that stay in the first-level cache, +1.8 / +2.4 and +1.6 / +2.7; only `t` and `kind`
+/// streamed, no change. A profile of the
 /// windowed one says why: the staged writes alone cost about what all of `write_block` costs
 /// unstaged, so these loops are bound by their instructions, not by the read-for-ownership of
 /// the output's lines, and the streamed copy (~21 GB/s) comes on top.

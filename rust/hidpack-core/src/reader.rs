@@ -839,7 +839,7 @@ impl<S: Source> Reader<S> {
         }
         // in place when the source holds its bytes, else copied out (into a zeroed buffer: reading
         // into a per-thread buffer kept between blocks instead, which zeroes nothing after the
-        // first, did not change a 2 M-event read's CPU, 3.2 MB of frames, in interleaved runs)
+        // first, did not lower a 2 M-event read's CPU, 3.2 MB of frames, in interleaved runs)
         let held = self.src.bytes().and_then(|b| {
             let start = usize::try_from(off).ok()?;
             b.get(start..start.checked_add(info.length as usize)?)

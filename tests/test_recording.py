@@ -427,7 +427,9 @@ def test_to_pandas_of_many_blocks_is_exactly_the_tables_frame(tmp_path, threads)
     assert len(list(rec)) > 5  # many blocks
     views = [rec, rec.between(700_000, 5_100_000), rec.between(512_000, 1_536_000)]  # cut blocks; block edges
     queries = [{}, {"kinds": ["move"]}, {"kinds": ["key", "text"]}, {"columns": ["x", "usage", "text", "count"]},
-               {"kinds": ["move", "gap"], "columns": ["x", "buttons", "count", "reason"]}]
+               {"kinds": ["move", "gap"], "columns": ["x", "buttons", "count", "reason"]},
+               # coordinate pairs (written together) and their halves alone
+               {"columns": ["y", "dy"]}, {"columns": ["x", "y", "dx", "dy"]}, {"kinds": ["scroll", "raw_move", "button"]}]
     for view in views:
         for q in queries:
             got = view.to_pandas(**q)

@@ -481,10 +481,9 @@ fn write_block(table: &EventTable, s: &mut Slots, plans: &[(Field, Presence)]) -
         rows_by_kind(&mut rows_of, &table.kind, table.kinds.iter().map(|kt| kt.len()));
     }
     let mut out = Written { held: 0, strings: Vec::new() };
-    for (p, (&(field, presence), slot)) in plans.iter().zip(s.fields.iter_mut()).enumerate() {
-        let Some(slot) = slot else { continue };
-        // (the kind's column, its rows: None = every row) of each kind with rows that has the field
-        let parts: Vec<(&Column, Option<&[u32]>)> = Kind::ALL
+    // (the kind's column, its rows: None = every row) of each kind with rows that has the field
+    let parts_of = |field: Field| -> Vec<(&Column, Option<&[u32]>)> {
+        Kind::ALL
             .iter()
             .filter(|&&k| !table.kinds[k as usize].is_empty())
             .filter_map(|&k| {
@@ -492,7 +491,17 @@ fn write_block(table: &EventTable, s: &mut Slots, plans: &[(Field, Presence)]) -
                 let rows = if one.is_some() { None } else { Some(rows_of[k as usize].as_slice()) };
                 Some((&table.kinds[k as usize].cols[at], rows))
             })
-            .collect();
+            .collect()
+    };
+    // y written with x, dy with dx (see [`write_coords`])
+    let mut pair_done = false;
+    for (p, &(field, presence)) in plans.iter().enumerate() {
+        let (slot, rest) = s.fields[p..].split_first_mut().expect("a slot per plan");
+        let Some(slot) = slot else { continue };
+        if std::mem::take(&mut pair_done) {
+            continue;
+        }
+        let parts = parts_of(field);
         // rows the parts write (the rows of different kinds are distinct): all of them, or the
         // rest are written absent first (see [`Gaps`])
         let covered: usize = parts.iter().map(|(c, r)| part_len(c, *r, m)).sum();
@@ -511,6 +520,18 @@ fn write_block(table: &EventTable, s: &mut Slots, plans: &[(Field, Presence)]) -
         let mask = presence == Presence::Mask;
         match slot {
             Slot::I64(v, pr) => write_values(v, pr.as_deref_mut(), mask, &parts, &gaps, 0, |x| x),
+            // x and y (dx and dy) without presence columns (the frame's NaN coordinates), both read
+            Slot::F64(v, None) if pair_of(field).is_some_and(|f| plans.get(p + 1) == Some(&(f, presence))) => match rest.first_mut() {
+                Some(Some(Slot::F64(v2, None))) => {
+                    let parts2 = parts_of(plans[p + 1].0);
+                    if parts2.iter().any(|(c, _)| c.valid().is_none_or(|v| v.contains(&true))) {
+                        out.held |= 1 << (p + 1);
+                    }
+                    write_coords(v, v2, &parts, &parts2, &gaps);
+                    pair_done = true;
+                }
+                _ => write_values(v, None, mask, &parts, &gaps, f64::NAN, coord_to_f64),
+            },
             Slot::F64(v, pr) => {
                 let absent = if presence == Presence::None { f64::NAN } else { 0.0 };
                 write_values(v, pr.as_deref_mut(), mask, &parts, &gaps, absent, coord_to_f64)
@@ -546,6 +567,16 @@ enum Gaps<'a> {
 /// fast as stores reach memory here: its ~123 MB of frame columns for that file at ~12 GB/s,
 /// where a plain conversion loop into a fresh 16 MB column runs at ~14 GB/s (fusing the presence
 /// writes into the value loop did not change its share either).
+///
+/// Non-temporal (streaming) stores, tried twice (session 29), left the whole read of that file
+/// slower on one thread and on two (CPU a read, min and median of interleaved fresh processes,
+/// of ~47 ms): each field written into a reused per-thread block-sized stage, then streamed into
+/// the output, +1.9 / +2.9 ms on one thread and +2.6 / +3.3 on two; the same in 1024-row windows
+/// that stay in the first-level cache, +1.8 / +2.4 and +1.6 / +2.7; only `t` and `kind`
+/// streamed, no change. A profile of the
+/// windowed one says why: the staged writes alone cost about what all of `write_block` costs
+/// unstaged, so these loops are bound by their instructions, not by the read-for-ownership of
+/// the output's lines, and the streamed copy (~21 GB/s) comes on top.
 fn rows_by_kind(rows_of: &mut [Vec<u32>; NUM_KINDS], kind: &[u8], lens: impl Iterator<Item = usize>) {
     let (mut dense, mut most) = (0, 0);
     for (k, n) in lens.enumerate().take(NUM_KINDS) {
@@ -591,6 +622,68 @@ fn part_len(c: &Column, rows: Option<&[u32]>, m: usize) -> usize {
 /// Row `g` of `rows` (None: the rows are 0..).
 fn row(rows: Option<&[u32]>, r: usize) -> usize {
     rows.map_or(r, |rows| rows[r] as usize)
+}
+
+/// The field written in the same loops as `f` by [`write_coords`]: y with x, dy with dx (every
+/// kind with the one has the other).
+fn pair_of(f: Field) -> Option<Field> {
+    match f {
+        Field::X => Some(Field::Y),
+        Field::Dx => Some(Field::Dy),
+        _ => None,
+    }
+}
+
+/// [`write_values`] of x into `x` and of y into `y` (or dx and dy: coordinates without presence
+/// columns, NaN where absent), each part's two columns in one loop: its rows are read once, and
+/// the loop's count and bounds checks serve both columns (x and y's scattered loops were a
+/// third of [`write_block`]).
+fn write_coords(x: Out<f64>, y: Out<f64>, parts_x: &[(&Column, Option<&[u32]>)], parts_y: &[(&Column, Option<&[u32]>)], gaps: &Gaps) {
+    let m = x.len();
+    let y = &mut y[..m];
+    // the same kinds (each with x has y), so the same rows, each part as long in both: else
+    // each column on its own (y with every row written absent first: `gaps` are x's)
+    let same = parts_x.len() == parts_y.len()
+        && parts_x.iter().zip(parts_y).all(|(&(cx, a), &(cy, b))| {
+            a.map(|r| (r.as_ptr(), r.len())) == b.map(|r| (r.as_ptr(), r.len())) && part_len(cx, a, m) == part_len(cy, b, m)
+        });
+    if !same {
+        write_values(&mut *x, None, false, parts_x, gaps, f64::NAN, coord_to_f64);
+        return write_values(&mut *y, None, false, parts_y, &Gaps::All, f64::NAN, coord_to_f64);
+    }
+    fill_absent(&mut *x, None, gaps, f64::NAN, false);
+    fill_absent(&mut *y, None, gaps, f64::NAN, false);
+    for (&(cx, rows), &(cy, rows_y)) in parts_x.iter().zip(parts_y) {
+        let (Column::Int { vals: vx, valid: valid_x }, Column::Int { vals: vy, valid: valid_y }) = (cx, cy) else { continue };
+        let len = part_len(cx, rows, m);
+        let (vx, vy) = (&vx[..len], &vy[..len]);
+        let put = |ok: bool, v: i64| if ok { coord_to_f64(v) } else { f64::NAN };
+        match (valid_x, valid_y, rows) {
+            (None, None, None) => x.iter_mut().zip(y.iter_mut()).zip(vx.iter().zip(vy)).for_each(|((ox, oy), (&a, &b))| {
+                ox.write(coord_to_f64(a));
+                oy.write(coord_to_f64(b));
+            }),
+            (None, None, Some(rows)) => rows.iter().zip(vx.iter().zip(vy)).for_each(|(&g, (&a, &b))| {
+                x[g as usize].write(coord_to_f64(a));
+                y[g as usize].write(coord_to_f64(b));
+            }),
+            (Some(ok_x), Some(ok_y), Some(rows)) => {
+                rows.iter().zip(vx.iter().zip(vy)).zip(ok_x.iter().zip(ok_y)).for_each(|((&g, (&a, &b)), (&oa, &ob))| {
+                    x[g as usize].write(put(oa, a));
+                    y[g as usize].write(put(ob, b));
+                })
+            }
+            _ => {
+                write_values(&mut *x, None, false, &[(cx, rows)], gaps_none(), f64::NAN, coord_to_f64);
+                write_values(&mut *y, None, false, &[(cy, rows_y)], gaps_none(), f64::NAN, coord_to_f64);
+            }
+        }
+    }
+}
+
+/// No gaps (a part written after its column's gaps were).
+fn gaps_none() -> &'static Gaps<'static> {
+    &Gaps::None
 }
 
 /// `out` (and the presence `pr`) written absent on the `gaps`, then each part's values written
@@ -823,9 +916,30 @@ mod tests {
             .collect()
     }
 
+    /// Stretches in which the kinds with coordinates come and go, so that blocks (cut at uneven
+    /// rows) hold: moves only (x and y of every row, dx and dy of none), moves with scrolls and
+    /// raw moves (dx and dy of a few rows, from two kinds, one with coordinates), buttons only
+    /// (x and y on some rows), and every kind.
+    fn phases() -> Vec<(i64, Event)> {
+        let mut mixed = events(600);
+        (0..4000)
+            .map(|i| {
+                let ev = match i {
+                    0..1500 => Event::Move { x: i << 16, y: -(i << 15), buttons: None },
+                    1500..3000 if i % 7 == 0 => Event::Scroll { dx: i << 14, dy: -(i << 16), pos: (i % 2 == 0).then_some((i << 16, 5 << 16)) },
+                    1500..3000 if i % 11 == 0 => Event::RawMove { dx: i, dy: 3 - i },
+                    1500..3000 => Event::Move { x: i << 16, y: i << 16, buttons: (i % 3 == 0).then_some(2) },
+                    3000..3400 => Event::Button { button: 1 + (i % 3) as u8, pressed: i % 2 == 0, pos: (i % 5 != 0).then_some((i << 16, 7 << 16)) },
+                    _ => mixed.pop().expect("600 mixed events").1,
+                };
+                (i * 1000, ev)
+            })
+            .collect()
+    }
+
     #[test]
     fn placed_columns_are_those_a_gather_makes() {
-        for (evs, block) in [(events(5000), 333), (mostly_moves(4000), 700)] {
+        for (evs, block) in [(events(5000), 333), (mostly_moves(4000), 700), (phases(), 500), (phases(), 777)] {
             placed_equals_gathered(&Reader::from_source(file(&evs, block)).unwrap());
         }
     }
@@ -833,10 +947,13 @@ mod tests {
     fn placed_equals_gathered(r: &Reader<Vec<u8>>) {
         let key_text = 1 << Kind::Key as u16 | 1 << Kind::Text as u16;
         let x_text = 1 << Field::X as u32 | 1 << Field::Text as u32 | 1 << Field::Count as u32;
-        for mask in [ALL_KINDS, 1 << Kind::Move as u16, key_text, 1 << Kind::Gap as u16 | 1 << Kind::Move as u16] {
-            for fields in [ALL_FIELDS_MASK, ALL_FIELDS_MASK | HOLDING_DATA, x_text, x_text | HOLDING_DATA] {
+        // the pairs written together (x with y, dx with dy) and their halves alone
+        let (x, y, dx, dy) = (1 << Field::X as u32, 1 << Field::Y as u32, 1 << Field::Dx as u32, 1 << Field::Dy as u32);
+        let scroll_button = 1 << Kind::Scroll as u16 | 1 << Kind::Button as u16;
+        for mask in [ALL_KINDS, 1 << Kind::Move as u16, key_text, 1 << Kind::Gap as u16 | 1 << Kind::Move as u16, scroll_button] {
+            for fields in [ALL_FIELDS_MASK, ALL_FIELDS_MASK | HOLDING_DATA, x_text, x_text | HOLDING_DATA, y | dy, x | y | dx | dy, dx | HOLDING_DATA] {
                 for layout in [Layout::Table, Layout::Frame] {
-                    for threads in [1, 3] {
+                    for threads in [1, 2, 3] {
                         let want = gathered(r, mask, fields, layout);
                         let got = read_placed(r, &WideQuery { t0: None, t1: None, kinds: mask, fields, blocks: None, threads, layout }, ALL_KINDS).unwrap().expect("placed");
                         // compared as text: NaN equals NaN

@@ -837,7 +837,9 @@ impl<S: Source> Reader<S> {
         if u64::from(info.length) > MAX_FRAME {
             return Err(Error::corrupt(off, format!("data frame of {} bytes exceeds the {MAX_FRAME}-byte limit", info.length)));
         }
-        // in place when the source holds its bytes, else copied out
+        // in place when the source holds its bytes, else copied out (into a zeroed buffer: reading
+        // into a per-thread buffer kept between blocks instead, which zeroes nothing after the
+        // first, did not lower a 2 M-event read's CPU, 3.2 MB of frames, in interleaved runs)
         let held = self.src.bytes().and_then(|b| {
             let start = usize::try_from(off).ok()?;
             b.get(start..start.checked_add(info.length as usize)?)

@@ -69,3 +69,17 @@ pub use reader::{Problem, Reader};
 pub use table::{Column, EventTable};
 pub use writer::{SyncPolicy, WriteStats, Writer, WriterOptions};
 pub mod tokens;
+
+/// Helpers shared by the crate's unit tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    /// A xorshift64 generator: deterministic test data from a seed (not 0).
+    pub(crate) fn xorshift(mut r: u64) -> impl FnMut() -> u64 {
+        move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        }
+    }
+}

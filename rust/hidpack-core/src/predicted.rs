@@ -521,6 +521,7 @@ fn field_is_bool(kind: u8, pos: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::xorshift;
     use crate::codec::{chunk_layout, decode_payload, encode_segment_with, Budget, DecodeNotes};
     use crate::model::Event;
 
@@ -549,13 +550,7 @@ mod tests {
     /// mostly moves or none, with every kind code and bytes no kind has (the high bit set too).
     #[test]
     fn moves_before_each_row_match_a_plain_walk() {
-        let mut r = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         let codes = [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 0x7F, 0x80, 0x81, 0xFF];
         for moves_in_16 in [0u64, 8, 14, 15, 16] {
             for n in (0..=70).chain([1000, 4099]) {
@@ -571,13 +566,7 @@ mod tests {
     /// the move column, sub-columns of the right lengths, short and long.
     #[test]
     fn values_from_the_last_move_decode_as_row_by_row() {
-        let mut r = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         let mut seen = [0usize; 2]; // fell back, took
         for case in 0..400 {
             let rows = (next() % 40) as usize;

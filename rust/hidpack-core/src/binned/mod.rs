@@ -65,15 +65,7 @@ mod tests {
     use super::*;
     use crate::bytes::{gcd, put_varint, varint_len, zigzag, Cursor};
 
-    /// A xorshift64 generator (deterministic test data; the submodules' tests use it too).
-    pub(super) fn xorshift(mut r: u64) -> impl FnMut() -> u64 {
-        move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        }
-    }
+    pub(super) use crate::testutil::xorshift;
 
     fn rt(v: &[i64]) -> usize {
         let mut b = Vec::new();

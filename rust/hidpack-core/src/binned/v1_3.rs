@@ -866,6 +866,7 @@ pub(super) fn decode_signed(c: &mut Cursor, m: usize, out: &mut Vec<i64>) -> Res
 pub(super) mod tests {
     use super::super::encode_column;
     use super::*;
+    use crate::testutil::xorshift;
 
     fn rt(vals: &[i64], body: &[u8]) {
         let mut c = Cursor::new(body, 0, "test");
@@ -904,19 +905,13 @@ pub(super) mod tests {
 
     #[test]
     fn the_fast_undo_is_the_reference_loop() {
-        let mut r = 0x9E37_79B9_7F4A_7C15u64;
-        let mut rnd = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        };
+        let mut rnd = xorshift(0x9E37_79B9_7F4A_7C15);
         for g in [1i64, 3, 1_000_000, 1 << 40, 1 << 60, (1 << 60) + 1, 1 << 62] {
             for p in [1i64, 7, 15_600_000, 15_625_000, 1 << 54, (1 << 54) + 3, 1 << 62] {
                 for v0 in [0i64, -5, 1_700_000_000_000_000_000, i64::MIN, i64::MAX, (1 << 61) - 1] {
                     let n = 300;
-                    let ks: Vec<i64> = (0..n).map(|_| { let u = rnd(); if u % 50 == 0 { u as i64 } else { (u % 70) as i64 - 3 } }).collect();
-                    let es: Vec<i64> = (0..n).map(|_| { let u = rnd(); if u % 5 == 0 { (u >> 3) as i64 >> (u % 64) } else { 0 } }).collect();
+                    let ks: Vec<i64> = (0..n).map(|_| { let u = rnd(); if u.is_multiple_of(50) { u as i64 } else { (u % 70) as i64 - 3 } }).collect();
+                    let es: Vec<i64> = (0..n).map(|_| { let u = rnd(); if u.is_multiple_of(5) { (u >> 3) as i64 >> (u % 64) } else { 0 } }).collect();
                     let want = undo_reference(v0, g, p, &ks, &es);
                     let mut got = ks.clone();
                     undo_clock(v0, g, p, &mut got, &es);
@@ -975,13 +970,7 @@ pub(super) mod tests {
 
     #[test]
     fn the_writers_walk_is_the_reference_walk() {
-        let mut r = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         let edge = [0i64, 1, -1, 7, 15_600_000, (1 << 50) - 1, 1 << 50, (1 << 52) - 1, 1 << 52, 1 << 61, -(1 << 61), i64::MAX, i64::MIN];
         for seed in 1..4 {
             for base in [0i64, 1_700_000_000_000_000_000, -(1 << 51), (1 << 52) - 40_000_000, i64::MAX - (1 << 40), i64::MIN + 5] {
@@ -1012,13 +1001,7 @@ pub(super) mod tests {
 
     #[test]
     fn possible_hits_bounds_the_walks_hits_and_rules_out_random_steps() {
-        let mut r = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         for case in 0..400 {
             let (g, p) = [(1_000_000i64, 15_600_000i64), (1_000_000, 15_625_000), (1_000_000, 16_666_667), (1, 16_666_667), (7, 15_600_000), (3, 7), (999_999, 1_000_000)][case % 7];
             let jitter = [0i64, 1, g / 2 + 1, g, 3 * g, p][case / 7 % 6];
@@ -1059,19 +1042,13 @@ pub(super) mod tests {
         // again and again as it narrows: periods whose remainder mod g is a small fraction of g
         // (few phases), one of 1/60 s in ns (every phase), tiny quanta and huge ones; ticks past
         // the k·p table and chunks too wide for the relative step (each event checked)
-        let mut r = 0x2545_F491_4F6C_DD1Du64;
-        let mut rnd = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        };
+        let mut rnd = xorshift(0x2545_F491_4F6C_DD1D);
         for (g, p) in [(1_000_000i64, 15_600_000i64), (1_000_000, 15_625_000), (1_000_000, 16_666_667), (1, 16_666_667), (7, 3), (3, 7), (1 << 20, (1 << 20) + 1), (1 << 60, 5), (5, 1 << 40)] {
             for v0 in [0i64, 123_456_789, 1_700_000_000_000_000_000, -(1 << 61) + 1, i64::MAX - 5] {
                 for density in [2u64, 7, 40, 1000] {
                     let n = 3000;
                     let ks: Vec<i64> = (0..n).map(|_| { let u = rnd(); match u % 100 { 0 => 300 + (u >> 40) as i64 % 700, 1 => 0, _ => [1, 1, 7, 7, 7, 8, 6, 2][(u >> 8) as usize % 8] } }).collect();
-                    let es: Vec<i64> = (0..n).map(|_| { let u = rnd(); if u % density == 0 { ((u >> 20) as i64 % 2001 - 1000).wrapping_mul((g / 3).max(1)) | 1 } else { 0 } }).collect();
+                    let es: Vec<i64> = (0..n).map(|_| { let u = rnd(); if u.is_multiple_of(density) { ((u >> 20) as i64 % 2001 - 1000).wrapping_mul((g / 3).max(1)) | 1 } else { 0 } }).collect();
                     let want = undo_reference(v0, g, p, &ks, &es);
                     let at: Vec<i64> = (0..n).filter(|&i| es[i] != 0).map(|i| i as i64).collect();
                     let res: Vec<i64> = es.iter().copied().filter(|&e| e != 0).collect();

@@ -122,6 +122,7 @@ mod tests {
     use super::super::v1_3::tests::tick_clock;
     use super::super::v1_3::{encode_column_v1_3, undo_reference, ClockGrid};
     use super::*;
+    use crate::testutil::xorshift;
 
     fn decoded(body: &[u8], m: usize) -> Result<Vec<i64>> {
         let mut c = Cursor::new(body, 0, "test");
@@ -168,13 +169,7 @@ mod tests {
             }
         }
         let edge = [0i64, 1, -1, (1 << 60) - 1, 1 << 60, -(1 << 60) + 1, -(1 << 60), 255, 256, 257, 1 << 20, i64::MIN, i64::MAX];
-        let mut r = 0x9E37_79B9_7F4A_7C15u64;
-        let mut rnd = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        };
+        let mut rnd = xorshift(0x9E37_79B9_7F4A_7C15);
         for g in [1i64, 1_000_000, (1 << 60) - 1, 1 << 60, (1 << 60) + 1, 1 << 62] {
             for p in [1i64, 15_600_000, 1 << 40, (1 << 54) + 3, 1 << 62] {
                 for v0 in [0i64, (1 << 61) - 1, -(1 << 61) + 1, 1 << 61, -(1 << 61), i64::MIN, i64::MAX] {
@@ -182,9 +177,9 @@ mod tests {
                     let es: Vec<i64> = (0..edge.len() * edge.len()).map(|i| edge[i / edge.len()]).collect();
                     check(v0, g, p, &ks, &es);
                     check(v0, g, p, &ks, &vec![0; ks.len()]);
-                    let ks: Vec<i64> = (0..300).map(|_| { let u = rnd(); if u % 50 == 0 { u as i64 } else { (u % 70) as i64 - 3 } }).collect();
+                    let ks: Vec<i64> = (0..300).map(|_| { let u = rnd(); if u.is_multiple_of(50) { u as i64 } else { (u % 70) as i64 - 3 } }).collect();
                     // residues at the chunk's first and last positions, and runs of them
-                    let es: Vec<i64> = (0..300).map(|i| { let u = rnd(); if i == 0 || i == 299 || u % 5 == 0 { (u >> 3) as i64 >> (u % 64) | 1 } else { 0 } }).collect();
+                    let es: Vec<i64> = (0..300).map(|i| { let u = rnd(); if i == 0 || i == 299 || u.is_multiple_of(5) { (u >> 3) as i64 >> (u % 64) | 1 } else { 0 } }).collect();
                     check(v0, g, p, &ks, &es);
                 }
             }

@@ -737,12 +737,18 @@ mod tests {
         }
         let mut payload = Vec::new();
         encode_segment_with(&want, &mut payload, Mode::Binned, true);
+        every_byte_change_decodes_or_fails(&payload, evs.len() as u64);
+    }
+
+    /// Every single-byte change of `payload` (a block of `rows` rows) either decodes to some
+    /// table or fails cleanly: never a panic.
+    fn every_byte_change_decodes_or_fails(payload: &[u8], rows: u64) {
         for i in 0..payload.len() {
             for delta in [1u8, 0x80, 0xFF] {
-                let mut p = payload.clone();
+                let mut p = payload.to_vec();
                 p[i] = p[i].wrapping_add(delta);
                 let mut back = EventTable::new();
-                let _ = decode_payload(&p, 0, &mut Budget::for_block(evs.len() as u64), &mut back, &mut DecodeNotes::default());
+                let _ = decode_payload(&p, 0, &mut Budget::for_block(rows), &mut back, &mut DecodeNotes::default());
             }
         }
     }
@@ -756,14 +762,6 @@ mod tests {
         }
         let mut payload = Vec::new();
         encode_segment_with(&table, &mut payload, Mode::Binned, true);
-        // Every single-byte change either decodes to some table or fails cleanly.
-        for i in 0..payload.len() {
-            for delta in [1u8, 0x80, 0xFF] {
-                let mut p = payload.clone();
-                p[i] = p[i].wrapping_add(delta);
-                let mut back = EventTable::new();
-                let _ = decode_payload(&p, 0, &mut Budget::for_block(80), &mut back, &mut DecodeNotes::default());
-            }
-        }
+        every_byte_change_decodes_or_fails(&payload, 80);
     }
 }
